@@ -1,0 +1,132 @@
+"""The composition root: builds the python-telegram-bot Application with every feature."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.commands import Audience, Command, Feature, visible_commands
+from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
+from bot.features import checkin, fallback, help, lang, privacy, staff, start, where
+from storage import directory
+from storage.identity import identify
+from storage.settings import LOCALES
+
+log = logging.getLogger(__name__)
+
+# A token the local Bot API accepts; a real one is only needed to reach Telegram.
+LOCAL_TOKEN = "1000000001:local-terminal-token-not-a-secret"  # noqa: S105
+
+
+def _feature(module: ModuleType) -> Feature:
+    return Feature(module.__name__.rsplit(".", 1)[-1], module.COMMANDS, module.handlers)
+
+
+# Order matters: python-telegram-bot gives an update to the first matching handler of a
+# group. Conversations (start, checkin) come before the plain commands so that /cancel and
+# typed answers reach them; fallback is last because it matches everything.
+FEATURES: tuple[Feature, ...] = (
+    *(_feature(module) for module in (start, checkin, privacy, where, lang, staff, help)),
+    Feature("fallback", (), fallback.handlers),
+)
+
+
+def command_table(features: Sequence[Feature] = FEATURES) -> list[Command]:
+    """Every command of every feature, in menu order."""
+    return [command for feature in features for command in feature.commands]
+
+
+async def load_identity(update: Update, context: LiaisonContext) -> None:
+    """Before any handler: who is this account? (one query per update, always fresh)."""
+    user = update.effective_user
+    if user is None or context.user_data is None:
+        return
+    async with context.services.db.session() as session:
+        context.user_data.identity = await identify(session, user.id)
+
+
+async def publish_commands(application: LiaisonApplication) -> None:
+    """The Telegram command menu, per language, with staff commands only for staff."""
+    services = application.bot_data.services
+    renderer = services.renderer
+    commands = application.bot_data.commands
+
+    def menu(locale: str, *, is_staff: bool) -> list[BotCommand]:
+        return [
+            BotCommand(c.name, renderer.label(locale, f"commands.{c.name}"))
+            for c in visible_commands(commands, is_staff=is_staff)
+            if c.in_menu
+        ]
+
+    bot = application.bot
+    default: str = services.settings.locale
+    await bot.set_my_commands(menu(default, is_staff=False), scope=BotCommandScopeDefault())
+    for locale in LOCALES:
+        await bot.set_my_commands(
+            menu(locale, is_staff=False),
+            scope=BotCommandScopeDefault(),
+            language_code=locale.split("_")[0],
+        )
+    async with services.db.session() as session:
+        staff_members = await directory.list_staff(session)
+    for person in staff_members:
+        locale = person.locale or default
+        try:
+            await bot.set_my_commands(
+                menu(locale, is_staff=True), scope=BotCommandScopeChat(person.telegram_user_id)
+            )
+        except TelegramError as error:
+            # A staff member who never opened the bot has no chat yet; not fatal.
+            log.warning("command menu for staff %s not set: %s", person.id, error)
+
+
+async def _post_init(application: LiaisonApplication) -> None:
+    services = application.bot_data.services
+    if services.settings.telegram_token is not None:
+        # Only a real bot's @username makes a working t.me invite link.
+        async with services.db.session() as session:
+            await directory.remember_bot_username(
+                session, application.bot.username, services.clock.now()
+            )
+    await publish_commands(application)
+
+
+def build_application(
+    services: Services,
+    *,
+    request: BaseRequest | None = None,
+    features: Sequence[Feature] = FEATURES,
+) -> LiaisonApplication:
+    """The bot with every feature wired; request replaces the network (terminal, tests)."""
+    settings = services.settings
+    context_types = ContextTypes(context=LiaisonContext, user_data=UserData, bot_data=BotData)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else LOCAL_TOKEN
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .context_types(context_types)
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application: LiaisonApplication = builder.build()
+    application.bot_data.services = services
+    application.bot_data.commands = command_table(features)
+
+    application.add_handler(TypeHandler(Update, load_identity), group=-1)
+    for feature in features:
+        for handler in feature.handlers():
+            application.add_handler(handler)
+    application.add_error_handler(fallback.on_error)
+    return application
+
+
+__all__ = ["FEATURES", "Audience", "build_application", "command_table"]

@@ -1,0 +1,371 @@
+"""An in-process Bot API: the terminal chat and the tests drive the real Application with it.
+
+`LocalBotApi` answers the Bot API methods the bot uses and records what the bot sent;
+`LocalBotApiRequest` plugs it into python-telegram-bot as its request class, so no call can
+reach the network; `UpdateFactory` builds the updates a Telegram client would send.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+JSONDict = dict[str, Any]
+
+# What Telegram marks as a bot command: /name or /name@bot at the very start.
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,})?(?=\s|$)")
+
+
+@dataclass(slots=True)
+class Button:
+    """One button the bot showed: its text and what pressing it sends."""
+
+    text: str
+    callback_data: str | None = None
+    request_location: bool = False
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A message the bot sent or edited, as the member would see it."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str
+    parse_mode: str | None
+    buttons: list[list[Button]] = field(default_factory=list)
+    inline: bool = True
+    params: JSONDict = field(default_factory=dict)
+
+    @property
+    def flat_buttons(self) -> list[Button]:
+        """Every button, row by row."""
+        return [button for row in self.buttons for button in row]
+
+
+class BotApiError(Exception):
+    """A scripted error answer (429, 403, …) for the next call of one method."""
+
+    def __init__(self, code: int, description: str, parameters: JSONDict | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+def _buttons(markup: Any) -> tuple[list[list[Button]], bool]:
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    if not isinstance(markup, dict):
+        return [], True
+    if "inline_keyboard" in markup:
+        rows = [
+            [Button(b["text"], callback_data=b.get("callback_data"), url=b.get("url")) for b in row]
+            for row in markup["inline_keyboard"]
+        ]
+        return rows, True
+    if "keyboard" in markup:
+        rows = [
+            [
+                Button(b, None)
+                if isinstance(b, str)
+                else Button(b["text"], request_location=bool(b.get("request_location")))
+                for b in row
+            ]
+            for row in markup["keyboard"]
+        ]
+        return rows, False
+    return [], True
+
+
+class LocalBotApi:
+    """The Bot API, answered in-process; `sent` holds what the bot sent, in order."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: int = 5_000_000_001,
+        username: str = "liaison_bot",
+        first_name: str = "Liaison",
+        on_send: Callable[[Outgoing], None] | None = None,
+    ) -> None:
+        self.bot_user: JSONDict = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.sent: list[Outgoing] = []
+        self.calls: list[tuple[str, JSONDict]] = []
+        self.commands: dict[str, list[JSONDict]] = {}
+        self.updates: list[JSONDict] = []
+        self._on_send = on_send
+        self._message_ids = itertools.count(1000)
+        self._update_ids = itertools.count(1)
+        self._scripted: dict[str, list[BotApiError]] = {}
+
+    def fail_next(self, method: str, error: BotApiError) -> None:
+        """Make the next call of method answer with error."""
+        self._scripted.setdefault(method, []).append(error)
+
+    def next_message_id(self) -> int:
+        return next(self._message_ids)
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    def handle(self, method: str, params: JSONDict) -> Any:
+        """Answer one Bot API call; raises BotApiError for scripted failures."""
+        self.calls.append((method, params))
+        scripted = self._scripted.get(method)
+        if scripted:
+            raise scripted.pop(0)
+        handler = getattr(self, f"_api_{method.lower()}", None)
+        if handler is None:
+            raise BotApiError(404, f"Not Found: method {method} is not emulated")
+        return handler(params)
+
+    # --- methods -------------------------------------------------------------------------
+
+    def _api_getme(self, _params: JSONDict) -> JSONDict:
+        return self.bot_user
+
+    def _api_setmycommands(self, params: JSONDict) -> bool:
+        commands = params["commands"]
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        key = f"{params.get('language_code', '')}|{json.dumps(params.get('scope', {}))}"
+        self.commands[key] = list(commands)
+        return True
+
+    def _api_deletemycommands(self, _params: JSONDict) -> bool:
+        return True
+
+    def _api_deletewebhook(self, _params: JSONDict) -> bool:
+        return True
+
+    def _api_sendchataction(self, _params: JSONDict) -> bool:
+        return True
+
+    def _api_answercallbackquery(self, _params: JSONDict) -> bool:
+        return True
+
+    def _api_deletemessage(self, _params: JSONDict) -> bool:
+        return True
+
+    def _api_getupdates(self, params: JSONDict) -> list[JSONDict]:
+        offset = int(params.get("offset") or 0)
+        ready = [u for u in self.updates if u["update_id"] >= offset]
+        self.updates = ready
+        return ready
+
+    def _message(self, chat_id: int, text: str | None, extra: JSONDict) -> JSONDict:
+        message: JSONDict = {
+            "message_id": self.next_message_id(),
+            "date": 0,
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": self.bot_user,
+        }
+        if text is not None:
+            message["text"] = text
+        message.update(extra)
+        return message
+
+    def _record(self, method: str, params: JSONDict, message_id: int, text: str) -> None:
+        buttons, inline = _buttons(params.get("reply_markup"))
+        outgoing = Outgoing(
+            method=method,
+            chat_id=int(params["chat_id"]),
+            message_id=message_id,
+            text=text,
+            parse_mode=params.get("parse_mode"),
+            buttons=buttons,
+            inline=inline,
+            params=params,
+        )
+        self.sent.append(outgoing)
+        if self._on_send is not None:
+            self._on_send(outgoing)
+
+    def _api_sendmessage(self, params: JSONDict) -> JSONDict:
+        text = str(params["text"])
+        if len(text) > 4096 * 6:  # raw HTML; Telegram counts after parsing
+            raise BotApiError(400, "Bad Request: message is too long")
+        message = self._message(int(params["chat_id"]), text, {})
+        self._record("sendMessage", params, message["message_id"], text)
+        return message
+
+    def _api_editmessagetext(self, params: JSONDict) -> JSONDict:
+        text = str(params["text"])
+        message_id = int(params["message_id"])
+        message = self._message(int(params["chat_id"]), text, {"message_id": message_id})
+        self._record("editMessageText", params, message_id, text)
+        return message
+
+    def _api_editmessagereplymarkup(self, params: JSONDict) -> JSONDict:
+        message_id = int(params["message_id"])
+        message = self._message(int(params["chat_id"]), "", {"message_id": message_id})
+        self._record("editMessageReplyMarkup", params, message_id, "")
+        return message
+
+    def _api_sendlocation(self, params: JSONDict) -> JSONDict:
+        location = {"latitude": params["latitude"], "longitude": params["longitude"]}
+        message = self._message(int(params["chat_id"]), None, {"location": location})
+        self._record("sendLocation", params, message["message_id"], "")
+        return message
+
+    def _api_sendvenue(self, params: JSONDict) -> JSONDict:
+        venue = {
+            "location": {"latitude": params["latitude"], "longitude": params["longitude"]},
+            "title": params["title"],
+            "address": params["address"],
+        }
+        message = self._message(int(params["chat_id"]), None, {"venue": venue})
+        self._record("sendVenue", params, message["message_id"], str(params["title"]))
+        return message
+
+
+class LocalBotApiRequest(BaseRequest):
+    """python-telegram-bot's request class, answered by a LocalBotApi: never the network."""
+
+    def __init__(self, api: LocalBotApi) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params: JSONDict = dict(request_data.parameters) if request_data else {}
+        try:
+            result = self.api.handle(api_method, params)
+        except BotApiError as error:
+            body: JSONDict = {
+                "ok": False,
+                "error_code": error.code,
+                "description": error.description,
+            }
+            if error.parameters:
+                body["parameters"] = error.parameters
+            return error.code, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+class UpdateFactory:
+    """Builds the updates a member's Telegram client would send (private chat by default)."""
+
+    def __init__(self, api: LocalBotApi) -> None:
+        self.api = api
+
+    def user(
+        self, user_id: int, first_name: str = "Member", language_code: str = "zh-hans"
+    ) -> JSONDict:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+
+    def _wrap(self, key: str, message: JSONDict) -> JSONDict:
+        return {"update_id": self.api.next_update_id(), key: message}
+
+    def _base(self, user: JSONDict, chat: JSONDict | None) -> JSONDict:
+        return {
+            "message_id": self.api.next_message_id(),
+            "date": 0,
+            "chat": chat or {"id": user["id"], "type": "private", "first_name": user["first_name"]},
+            "from": user,
+        }
+
+    def text(self, user: JSONDict, text: str, chat: JSONDict | None = None) -> JSONDict:
+        """A typed message; a leading /command gets its bot_command entity, as Telegram does."""
+        message = self._base(user, chat)
+        message["text"] = text
+        command = _COMMAND.match(text)
+        if command:
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": command.end()}]
+        return self._wrap("message", message)
+
+    def location(self, user: JSONDict, latitude: float, longitude: float) -> JSONDict:
+        message = self._base(user, None)
+        message["location"] = {"latitude": latitude, "longitude": longitude}
+        return self._wrap("message", message)
+
+    def sticker(self, user: JSONDict) -> JSONDict:
+        message = self._base(user, None)
+        message["sticker"] = {
+            "file_id": "sticker-1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        return self._wrap("message", message)
+
+    def photo(self, user: JSONDict) -> JSONDict:
+        message = self._base(user, None)
+        message["photo"] = [
+            {"file_id": "photo-1", "file_unique_id": "p1", "width": 90, "height": 90}
+        ]
+        return self._wrap("message", message)
+
+    def edited_text(self, user: JSONDict, text: str) -> JSONDict:
+        message = self._base(user, None)
+        message["text"] = text
+        message["edit_date"] = 1
+        return self._wrap("edited_message", message)
+
+    def group_text(self, user: JSONDict, text: str, chat_id: int = -100_200_300) -> JSONDict:
+        chat = {"id": chat_id, "type": "supergroup", "title": "党小组"}
+        return self.text(user, text, chat=chat)
+
+    def press(self, user: JSONDict, message: Outgoing, button: Button) -> JSONDict:
+        """The member taps an inline button under a message the bot sent."""
+        if button.callback_data is None:
+            raise ValueError(f"button {button.text!r} sends no callback data")
+        return {
+            "update_id": self.api.next_update_id(),
+            "callback_query": {
+                "id": str(self.api.next_update_id()),
+                "from": user,
+                "chat_instance": str(message.chat_id),
+                "data": button.callback_data,
+                "message": {
+                    "message_id": message.message_id,
+                    "date": 0,
+                    "chat": {"id": message.chat_id, "type": "private"},
+                    "from": self.api.bot_user,
+                    "text": message.text,
+                },
+            },
+        }

@@ -1,0 +1,506 @@
+"""The `liaison` command line: plain output, exit status 0 only on success."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from bot.app import build_application
+from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.context import LiaisonApplication, Services
+from bot.logs import configure_logging
+from bot.terminal import run_terminal
+from messages.render import Renderer
+from scheduler.clock import SystemClock
+from storage import audit, demo, directory, invites, members, overdue, roster
+from storage.db import Database
+from storage.identity import identify
+from storage.migrate import revision_status, upgrade
+from storage.models import GroupKind, StaffRole
+from storage.phones import InvalidPhone, mask_phone, normalize_phone
+from storage.regions import default_index
+from storage.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    """Print message to stderr and exit with status."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
+
+
+def cli_actor() -> str:
+    """How a command-line user appears in the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def run_with_db(settings: Settings, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    """Open the database, run operation, close it; a missing schema is a clear error."""
+
+    async def main() -> T:
+        database = Database.from_url(settings.database_url)
+        try:
+            current, head = await revision_status(database.engine)
+            if current != head:
+                fail("the database is not up to date: run `liaison db upgrade` first")
+            return await operation(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def make_services(settings: Settings, database: Database) -> Services:
+    return Services(
+        settings=settings,
+        db=database,
+        clock=SystemClock(),
+        renderer=Renderer(),
+        regions=default_index(),
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Liaison: keep in touch with mobile members (bot, check-ins, notices)."""
+    try:
+        ctx.obj = load_settings()
+    except ConfigError as error:
+        fail(str(error), status=2)
+
+
+# --- database --------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+async def _upgrade(settings: Settings) -> tuple[str | None, str | None]:
+    database = Database.from_url(settings.database_url)
+    try:
+        await upgrade(database.engine)
+        return await revision_status(database.engine)
+    finally:
+        await database.dispose()
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create the database or bring it up to the newest schema."""
+    current, _ = asyncio.run(_upgrade(settings_of(ctx)))
+    click.echo(f"database at revision {current}")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Show the database's schema revision and the newest one."""
+
+    async def status() -> tuple[str | None, str | None]:
+        database = Database.from_url(settings_of(ctx).database_url)
+        try:
+            return await revision_status(database.engine)
+        finally:
+            await database.dispose()
+
+    current, head = asyncio.run(status())
+    click.echo(f"current: {current or 'empty'}\nnewest:  {head}")
+    if current != head:
+        sys.exit(1)
+
+
+# --- serving ---------------------------------------------------------------------------
+
+
+async def _terminal(settings: Settings, user_id: int, name: str | None, banner: bool) -> int:
+    database = Database.from_url(settings.database_url)
+    services = make_services(settings, database)
+    async with database.session() as session:
+        identity = await identify(session, user_id)
+    shown = name or identity.member_name or identity.staff_name or "Guest"
+    api = LocalBotApi()
+    application = build_application(services, request=LocalBotApiRequest(api))
+    message = None
+    if banner:
+        message = (
+            f"No LIAISON_TELEGRAM_TOKEN set: chatting in the terminal as {shown} "
+            f"(Telegram id {user_id}); set a token to run the Telegram bot, or use "
+            f"`liaison chat --user ID` to chat as someone else (liaison: "
+            f"{demo.LIAISON_TELEGRAM_IDS[0]}, admin: {demo.ADMIN_TELEGRAM_ID}). "
+            "Try /checkin, /where, /lang, /help; Ctrl-D quits."
+        )
+    try:
+        return await run_terminal(application, api, user_id=user_id, name=shown, banner=message)
+    finally:
+        await database.dispose()
+
+
+def _run_telegram(settings: Settings) -> None:
+    database = Database.from_url(settings.database_url)
+    application: LiaisonApplication = build_application(make_services(settings, database))
+
+    async def close_database(_: LiaisonApplication) -> None:
+        await database.dispose()
+
+    application.post_shutdown = close_database
+    # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
+    application.run_polling(allowed_updates=None, drop_pending_updates=False)
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the service: the Telegram bot with a token, else the terminal chat."""
+    settings = settings_of(ctx)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    configure_logging(logging.INFO if token else logging.WARNING, secrets=[token])
+    asyncio.run(_upgrade(settings))
+    if token:
+        _run_telegram(settings)
+    else:
+        sys.exit(asyncio.run(_terminal(settings, demo.SAMPLE_MEMBER_TELEGRAM_ID, None, True)))
+
+
+@main.command()
+@click.option("--user", "user_id", type=int, required=True, help="Telegram user id to be.")
+@click.option("--name", default=None, help="Display name (default: the member's name).")
+@click.pass_context
+def chat(ctx: click.Context, user_id: int, name: str | None) -> None:
+    """Chat with the bot in the terminal as a Telegram user (reads standard input)."""
+    settings = settings_of(ctx)
+    configure_logging(logging.WARNING)
+    run_with_db(settings, lambda _db: asyncio.sleep(0))
+    sys.exit(asyncio.run(_terminal(settings, user_id, name, False)))
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only when the registry has no members.")
+@click.pass_context
+def load_demo(ctx: click.Context, if_empty: bool) -> None:
+    """Load the sample district (running it twice changes nothing)."""
+    settings = settings_of(ctx)
+
+    async def load(database: Database) -> str:
+        now = SystemClock().now()
+        async with database.session() as session:
+            if if_empty and await members.count_members(session) > 0:
+                return "members already registered: sample district not loaded"
+            changed = await demo.load_demo(session, now)
+        return "sample district loaded" if changed else "sample district already loaded"
+
+    click.echo(run_with_db(settings, load))
+
+
+# --- structure -------------------------------------------------------------------------
+
+
+def _directory_call(
+    ctx: click.Context, action: str, operation: Callable[[Any, Any], Awaitable[str]]
+) -> None:
+    settings = settings_of(ctx)
+
+    async def call(database: Database) -> str:
+        now = SystemClock().now()
+        try:
+            async with database.session() as session:
+                result = await operation(session, now)
+                await audit.record(session, now, actor=cli_actor(), action=action, subject=result)
+                return result
+        except directory.DirectoryError as error:
+            fail(str(error))
+
+    click.echo(run_with_db(settings, call))
+
+
+@main.group()
+def unit() -> None:
+    """Units of the organisation tree."""
+
+
+@unit.command("add")
+@click.argument("name")
+@click.option("--parent", default=None, help="The unit this one belongs to.")
+@click.pass_context
+def unit_add(ctx: click.Context, name: str, parent: str | None) -> None:
+    """Add a unit."""
+
+    async def add(session: Any, now: Any) -> str:
+        row, created = await directory.add_unit(session, now, name, parent=parent)
+        return f"{'added' if created else 'exists'}: unit {row.name}"
+
+    _directory_call(ctx, "unit.add", add)
+
+
+@unit.command("list")
+@click.pass_context
+def unit_list(ctx: click.Context) -> None:
+    """List units."""
+
+    async def listing(database: Database) -> list[str]:
+        async with database.session() as session:
+            return [u.name for u in await directory.list_units(session)]
+
+    for name in run_with_db(settings_of(ctx), listing):
+        click.echo(name)
+
+
+@main.group()
+def group() -> None:
+    """Party groups."""
+
+
+@group.command("add")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in GroupKind]),
+    default=GroupKind.OTHER.value,
+    show_default=True,
+)
+@click.option("--unit", "unit_name", default=None, help="The unit the group belongs to.")
+@click.pass_context
+def group_add(ctx: click.Context, name: str, kind: str, unit_name: str | None) -> None:
+    """Add a group."""
+
+    async def add(session: Any, now: Any) -> str:
+        row, created = await directory.add_group(
+            session, now, name, kind=GroupKind(kind), unit=unit_name
+        )
+        return f"{'added' if created else 'exists'}: group {row.name} ({row.kind.value})"
+
+    _directory_call(ctx, "group.add", add)
+
+
+@group.command("list")
+@click.pass_context
+def group_list(ctx: click.Context) -> None:
+    """List groups."""
+
+    async def listing(database: Database) -> list[str]:
+        async with database.session() as session:
+            return [f"{g.name}\t{g.kind.value}" for g in await directory.list_groups(session)]
+
+    for line in run_with_db(settings_of(ctx), listing):
+        click.echo(line)
+
+
+@main.group()
+def staff() -> None:
+    """Administrators and liaisons."""
+
+
+@staff.command("add")
+@click.option("--telegram-id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
+@click.option("--group", "groups", multiple=True, help="A group this person looks after.")
+@click.option("--unit", "units", multiple=True, help="A unit this person looks after.")
+@click.pass_context
+def staff_add(
+    ctx: click.Context,
+    telegram_id: int,
+    name: str,
+    role: str,
+    groups: tuple[str, ...],
+    units: tuple[str, ...],
+) -> None:
+    """Add a staff member, or change one's role and scope."""
+
+    async def add(session: Any, now: Any) -> str:
+        person, created = await directory.add_staff(
+            session,
+            now,
+            telegram_user_id=telegram_id,
+            name=name,
+            role=StaffRole(role),
+            groups=groups,
+            units=units,
+        )
+        scope = ", ".join([*groups, *units]) or "everything"
+        return f"{'added' if created else 'updated'}: {person.role.value} {person.name} ({scope})"
+
+    _directory_call(ctx, "staff.add", add)
+
+
+@staff.command("list")
+@click.pass_context
+def staff_list(ctx: click.Context) -> None:
+    """List staff and their scope."""
+
+    async def listing(database: Database) -> list[str]:
+        async with database.session() as session:
+            return [
+                "\t".join(
+                    [
+                        str(person.telegram_user_id),
+                        person.name,
+                        person.role.value,
+                        ";".join(g.name for g in person.groups),
+                        ";".join(u.name for u in person.units),
+                    ]
+                )
+                for person in await directory.list_staff(session)
+            ]
+
+    for line in run_with_db(settings_of(ctx), listing):
+        click.echo(line)
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+@main.group()
+def member() -> None:
+    """The member registry."""
+
+
+@member.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def member_import(ctx: click.Context, file: Path) -> None:
+    """Import a roster (CSV or XLSX): all rows or none; members are matched by phone."""
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        parsed = roster.read_roster(file, progress=sys.stderr.isatty())
+    except roster.RosterFileError as error:
+        fail(f"{file.name}: {error}")
+
+    async def apply(database: Database) -> members.ImportReport:
+        async with database.session() as session:
+            return await members.import_roster(
+                session, SystemClock().now(), parsed, actor=cli_actor(), source=file.name
+            )
+
+    report = run_with_db(settings_of(ctx), apply)
+    if parsed.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
+    if not report.ok:
+        for problem in report.errors:
+            column = f" ({problem.column})" if problem.column else ""
+            click.echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
+        fail(f"{len(report.errors)} problem(s) found; nothing was imported")
+    click.echo(
+        f"imported {file.name}: {report.created} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+    )
+
+
+@member.command("list")
+@click.option("--group", "group_name", default=None, help="Only this group's members.")
+@click.option("--overdue", "overdue_only", is_flag=True, help="Only those not checked in.")
+@click.option("--full", is_flag=True, help="Show whole phone numbers (audited).")
+@click.pass_context
+def member_list(ctx: click.Context, group_name: str | None, overdue_only: bool, full: bool) -> None:
+    """List members (name, phone, status, home unit, groups, bound); phones masked."""
+    settings = settings_of(ctx)
+
+    async def listing(database: Database) -> list[members.MemberRow]:
+        now = SystemClock().now()
+        async with database.session() as session:
+            if (
+                group_name is not None
+                and await directory.group_by_name(session, group_name) is None
+            ):
+                fail(f"no group named {group_name!r}")
+            ids = None
+            if overdue_only:
+                silent = await overdue.overdue_members(
+                    session, now, default_zone=settings.zone, group=group_name
+                )
+                ids = [m.member_id for m in silent]
+            rows = await members.list_members(session, group=group_name, member_ids=ids)
+            await audit.record(
+                session,
+                now,
+                actor=cli_actor(),
+                action="member.list.full" if full else "member.list",
+                subject=group_name,
+                overdue=overdue_only,
+                count=len(rows),
+            )
+            return rows
+
+    for line in _member_lines(run_with_db(settings, listing), full):
+        click.echo(line)
+
+
+def _member_lines(rows: list[members.MemberRow], full: bool) -> list[str]:
+    lines = []
+    for row in rows:
+        phone = row.phone or "-"
+        if row.phone and not full:
+            phone = mask_phone(row.phone)
+        lines.append(
+            "\t".join(
+                [
+                    row.name,
+                    phone,
+                    row.status.value,
+                    row.home_unit or "-",
+                    ";".join(row.groups) or "-",
+                    "bound" if row.bound else "unbound",
+                ]
+            )
+        )
+    return lines
+
+
+@main.group()
+def invite() -> None:
+    """Invite codes that bind a Telegram account to a member."""
+
+
+@invite.command("create")
+@click.option("--phone", required=True, help="The member's phone number.")
+@click.pass_context
+def invite_create(ctx: click.Context, phone: str) -> None:
+    """Create a one-time invite code (printed on the last line)."""
+    settings = settings_of(ctx)
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone as error:
+        fail(f"invalid phone {phone!r}: {error}")
+
+    async def create(database: Database) -> tuple[str, str | None]:
+        now = SystemClock().now()
+        try:
+            async with database.session() as session:
+                code, _ = await invites.create_invite(
+                    session,
+                    now,
+                    phone=e164,
+                    created_by=cli_actor(),
+                    valid_days=settings.invite_valid_days,
+                )
+                username = settings.telegram_bot_username or await directory.bot_username(session)
+        except invites.InviteError as error:
+            fail(str(error))
+        return code, username
+
+    code, username = run_with_db(settings, create)
+    click.echo(f"invite for {mask_phone(e164)}, valid {settings.invite_valid_days} days")
+    if username:
+        click.echo(f"https://t.me/{username}?start={code}")
+    click.echo(code)

@@ -1,0 +1,90 @@
+"""Typed access to the shared services from every handler (no bot_data["…"] strings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage.regions import RegionIndex
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.commands import Command
+from messages.render import Renderer, normalize_locale
+from scheduler.clock import Clock
+from storage.db import Database
+from storage.identity import Identity
+from storage.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a handler may use, built once by the composition root."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    renderer: Renderer
+    regions: RegionIndex
+
+
+class BotData:
+    """application.bot_data: the services and the command table, set by build_application."""
+
+    services: Services
+    commands: list[Command]
+
+
+class UserData:
+    """context.user_data: who this account is, refreshed from the database on every update."""
+
+    def __init__(self) -> None:
+        self.identity: Identity | None = None
+        # /lang chosen before the account is bound to a member.
+        self.locale: str | None = None
+
+
+class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], BotData]):
+    """The context handlers receive: services, the caller's identity, locale and now."""
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data.services
+
+    @property
+    def caller(self) -> UserData:
+        """Per-account data of whoever sent the update (every update here has a sender)."""
+        data = self.user_data
+        if data is None:
+            raise RuntimeError("update without a sender reached a handler that needs one")
+        return data
+
+    @property
+    def identity(self) -> Identity | None:
+        return self.user_data.identity if self.user_data is not None else None
+
+    @property
+    def locale(self) -> str:
+        identity = self.identity
+        chosen = identity.locale if identity and identity.locale else None
+        if chosen is None and self.user_data is not None:
+            chosen = self.user_data.locale
+        return normalize_locale(chosen, self.services.settings.locale)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The caller's time zone: their own if set, else the service default."""
+        identity = self.identity
+        if identity and identity.timezone:
+            return ZoneInfo(identity.timezone)
+        return self.services.settings.zone
+
+    def now(self) -> datetime:
+        """The current instant from the service clock (fake in tests)."""
+        return self.services.clock.now()
+
+
+LiaisonApplication = Application[
+    ExtBot[None], LiaisonContext, UserData, dict[Any, Any], BotData, Any
+]

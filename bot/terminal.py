@@ -1,0 +1,182 @@
+"""The terminal transport: the same Application and handlers, driven from a terminal.
+
+Lines typed by the person become the updates a Telegram client would send: numbered or
+named buttons are pressed, `/loc LAT LON` shares a location, anything else is a message.
+The bot's replies come back through the in-process Bot API and are printed as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from telegram import Update
+
+from bot.botapi import Button, JSONDict, LocalBotApi, Outgoing, UpdateFactory
+from bot.context import LiaisonApplication
+
+_TAG = re.compile(r"<[^>]+>")
+_LOCATION = re.compile(r"^/loc\s+(-?\d+(?:\.\d+)?)[\s,]+(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
+
+
+class ChoiceError(ValueError):
+    """The line named a button that cannot be used that way (e.g. share-location)."""
+
+
+def html_to_text(text: str) -> str:
+    """Telegram HTML as a terminal shows it: tags dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", text))
+
+
+class Conversation:
+    """One Telegram account talking to the bot; remembers the buttons last shown to it."""
+
+    def __init__(
+        self,
+        application: LiaisonApplication,
+        api: LocalBotApi,
+        *,
+        user_id: int,
+        name: str,
+        language_code: str = "zh-hans",
+    ) -> None:
+        self.application = application
+        self.api = api
+        self.updates = UpdateFactory(api)
+        self.user = self.updates.user(user_id, name, language_code)
+        self.user_id = user_id
+        self._shown: Outgoing | None = None
+
+    @property
+    def buttons(self) -> list[Button]:
+        """The buttons the member can press now (from the latest message that had any)."""
+        return self._shown.flat_buttons if self._shown is not None else []
+
+    def _track(self, replies: list[Outgoing]) -> None:
+        for outgoing in replies:
+            if outgoing.chat_id != self.user_id:
+                continue
+            if outgoing.buttons:
+                self._shown = outgoing
+            elif (
+                self._shown is not None
+                and outgoing.message_id == self._shown.message_id
+                and outgoing.method.startswith("edit")
+            ):
+                # The message was edited without its buttons: they are gone.
+                self._shown = None
+
+    def _choice(self, line: str) -> Button | None:
+        buttons = self.buttons
+        if not buttons:
+            return None
+        if line.isdigit() and 1 <= int(line) <= len(buttons):
+            return buttons[int(line) - 1]
+        wanted = line.casefold()
+        for button in buttons:
+            if button.text.strip().casefold() == wanted:
+                return button
+        return None
+
+    def update_for(self, line: str) -> JSONDict:
+        """The update a Telegram client would send for what the person typed."""
+        line = line.strip()
+        location = _LOCATION.match(line)
+        if location:
+            return self.updates.location(
+                self.user, float(location.group(1)), float(location.group(2))
+            )
+        button = self._choice(line)
+        if button is None:
+            return self.updates.text(self.user, line)
+        if button.request_location:
+            raise ChoiceError("share a location by typing /loc LATITUDE LONGITUDE")
+        if button.callback_data is not None and self._shown is not None and self._shown.inline:
+            return self.updates.press(self.user, self._shown, button)
+        # A reply-keyboard button simply sends its text.
+        return self.updates.text(self.user, button.text)
+
+    async def send_update(self, update: JSONDict) -> list[Outgoing]:
+        """Hand one update to the Application; return what the bot sent meanwhile."""
+        before = len(self.api.sent)
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+        replies = self.api.sent[before:]
+        self._track(replies)
+        return replies
+
+    async def say(self, line: str) -> list[Outgoing]:
+        """Type line (a message, a button number or text, or /loc LAT LON)."""
+        return await self.send_update(self.update_for(line))
+
+
+def format_outgoing(outgoing: Outgoing) -> str:
+    """How a reply looks in the terminal, buttons numbered."""
+    if outgoing.method == "sendLocation":
+        params = outgoing.params
+        return f"📍 {params['latitude']}, {params['longitude']}"
+    if outgoing.method == "editMessageReplyMarkup":
+        return ""
+    lines = [html_to_text(outgoing.text)]
+    if outgoing.method == "editMessageText":
+        lines[0] = "✎ " + lines[0]
+    for number, button in enumerate(outgoing.flat_buttons, start=1):
+        hint = "  (/loc LAT LON)" if button.request_location else ""
+        lines.append(f"  [{number}] {button.text}{hint}")
+    return "\n".join(lines)
+
+
+async def _read_line(stream: TextIO) -> str | None:
+    line = await asyncio.get_running_loop().run_in_executor(None, stream.readline)
+    return line if line else None
+
+
+async def run_terminal(
+    application: LiaisonApplication,
+    api: LocalBotApi,
+    *,
+    user_id: int,
+    name: str,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    banner: str | None = None,
+    echo_input: bool | None = None,
+    prompt: Callable[[], str] = lambda: "> ",
+) -> int:
+    """Chat in the terminal until end of input; returns the exit status."""
+    conversation = Conversation(application, api, user_id=user_id, name=name)
+    interactive = stdin.isatty()
+    echo = (not interactive) if echo_input is None else echo_input
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        if banner:
+            print(banner, file=stdout, flush=True)
+        while True:
+            if interactive:
+                print(prompt(), end="", file=stdout, flush=True)
+            line = await _read_line(stdin)
+            if line is None:
+                break
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if echo:
+                # Piped conversations read like a transcript.
+                print(f"> {line}", file=stdout)
+            try:
+                replies = await conversation.say(line)
+            except ChoiceError as error:
+                print(f"! {error}", file=stdout, flush=True)
+                continue
+            for outgoing in replies:
+                if outgoing.chat_id == user_id and (text := format_outgoing(outgoing)):
+                    print(text, file=stdout)
+            stdout.flush()
+    finally:
+        await application.shutdown()
+    return 0

@@ -1,0 +1,343 @@
+"""A sample district for `liaison demo` and `make run`: units, groups, members, staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import directory
+from storage.members import import_roster, member_by_phone
+from storage.models import GroupKind, StaffRole
+from storage.roster import ParsedRoster, RosterRow
+
+# The terminal chat talks as this Telegram account unless told otherwise.
+SAMPLE_MEMBER_TELEGRAM_ID = 10001
+SAMPLE_MEMBER_PHONE = "+8613871000001"
+ADMIN_TELEGRAM_ID = 20000
+LIAISON_TELEGRAM_IDS = (20001, 20002)
+
+DISTRICT = "江汉区委组织部"
+UNITS = (
+    ("民族街道党工委", DISTRICT),
+    ("花楼街道党工委", DISTRICT),
+    ("万松街道党工委", DISTRICT),
+    ("民意街道党工委", DISTRICT),
+)
+
+GROUPS = (
+    ("泛海国际大厦楼宇党小组", GroupKind.WORKPLACE, "民族街道党工委"),
+    ("汉正街市场党小组", GroupKind.WORKPLACE, "花楼街道党工委"),
+    ("律师行业党小组", GroupKind.TRADE, "万松街道党工委"),
+    ("驻深圳流动党员党小组", GroupKind.DESTINATION, "民意街道党工委"),
+    ("青年流动党员联络群", GroupKind.OTHER, DISTRICT),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    name: str
+    phone: str
+    status: str
+    unit: str
+    origin: str | None
+    destination: str | None
+    groups: tuple[str, ...]
+    workplace: str | None = None
+    trade: str | None = None
+
+
+_SZ = "驻深圳流动党员党小组"
+_YOUTH = "青年流动党员联络群"
+MEMBERS = (
+    _Person(
+        "张伟",
+        SAMPLE_MEMBER_PHONE,
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "深圳市南山区",
+        (_SZ, _YOUTH),
+        "深圳某科技公司",
+        "软件",
+    ),
+    _Person(
+        "王芳",
+        "+8613871000002",
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "深圳市福田区",
+        (_SZ,),
+        "福田区某贸易公司",
+        "商贸",
+    ),
+    _Person(
+        "李强",
+        "+8613871000003",
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "深圳市宝安区",
+        (_SZ, _YOUTH),
+        "宝安区某电子厂",
+        "制造",
+    ),
+    _Person(
+        "刘洋",
+        "+8613871000004",
+        "outflow",
+        "民族街道党工委",
+        "武汉市江汉区",
+        "广州市天河区",
+        (_YOUTH,),
+        "天河区某物流公司",
+        "物流",
+    ),
+    _Person(
+        "陈静",
+        "+8613871000005",
+        "outflow",
+        "花楼街道党工委",
+        "武汉市江汉区",
+        "上海市浦东新区",
+        (),
+        "浦东某金融公司",
+        "金融",
+    ),
+    _Person(
+        "杨磊",
+        "+8613871000006",
+        "outflow",
+        "万松街道党工委",
+        "武汉市江汉区",
+        "北京市海淀区",
+        (_YOUTH,),
+        "海淀区某研究所",
+        "科研",
+    ),
+    _Person(
+        "赵敏",
+        "+8613871000007",
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "深圳市龙岗区",
+        (_SZ,),
+        "龙岗区某医院",
+        "医疗",
+    ),
+    _Person(
+        "黄勇",
+        "+8613871000008",
+        "inflow",
+        "民族街道党工委",
+        "湖北省孝感市",
+        "武汉市江汉区",
+        ("泛海国际大厦楼宇党小组",),
+        "泛海国际大厦某律所",
+        "法律",
+    ),
+    _Person(
+        "周丽",
+        "+8613871000009",
+        "inflow",
+        "民族街道党工委",
+        "湖北省黄冈市",
+        "武汉市江汉区",
+        ("泛海国际大厦楼宇党小组",),
+        "泛海国际大厦某茶业公司",
+        "茶叶",
+    ),
+    _Person(
+        "吴刚",
+        "+8613871000010",
+        "inflow",
+        "花楼街道党工委",
+        "浙江省温州市",
+        "武汉市江汉区",
+        ("汉正街市场党小组",),
+        "汉正街服装批发市场",
+        "商贸",
+    ),
+    _Person(
+        "徐娟",
+        "+8613871000011",
+        "inflow",
+        "花楼街道党工委",
+        "福建省泉州市",
+        "武汉市江汉区",
+        ("汉正街市场党小组",),
+        "汉正街小商品市场",
+        "商贸",
+    ),
+    _Person(
+        "孙杰",
+        "+8613871000012",
+        "inflow",
+        "花楼街道党工委",
+        "河南省信阳市",
+        "武汉市江汉区",
+        ("汉正街市场党小组",),
+        "汉正街鞋业市场",
+        "商贸",
+    ),
+    _Person(
+        "胡斌",
+        "+8613871000013",
+        "inflow",
+        "万松街道党工委",
+        "湖南省长沙市",
+        "武汉市江汉区",
+        ("律师行业党小组",),
+        "万松园某律师事务所",
+        "法律",
+    ),
+    _Person(
+        "朱琳",
+        "+8613871000014",
+        "inflow",
+        "万松街道党工委",
+        "江西省九江市",
+        "武汉市江汉区",
+        ("律师行业党小组",),
+        "万松园某律师事务所",
+        "法律",
+    ),
+    _Person(
+        "高峰",
+        "+8613871000015",
+        "inflow",
+        "民族街道党工委",
+        "安徽省安庆市",
+        "武汉市江汉区",
+        ("泛海国际大厦楼宇党小组",),
+        "泛海国际大厦某诊所",
+        "医疗",
+    ),
+    _Person(
+        "林涛",
+        "+8613871000016",
+        "local",
+        "民族街道党工委",
+        None,
+        None,
+        ("泛海国际大厦楼宇党小组",),
+        "泛海国际大厦物业",
+        "物业",
+    ),
+    _Person(
+        "何敏",
+        "+8613871000017",
+        "local",
+        "花楼街道党工委",
+        None,
+        None,
+        ("汉正街市场党小组",),
+        "汉正街市场管理处",
+        "管理",
+    ),
+    _Person(
+        "郭亮",
+        "+8613871000018",
+        "local",
+        "万松街道党工委",
+        None,
+        None,
+        ("律师行业党小组",),
+        "万松街道社区",
+        "社区",
+    ),
+    _Person(
+        "马超",
+        "+8613871000019",
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "德国柏林",
+        (_YOUTH,),
+        "柏林某汽车公司",
+        "制造",
+    ),
+    _Person(
+        "罗兰",
+        "+8613871000020",
+        "outflow",
+        "民意街道党工委",
+        "武汉市江汉区",
+        "深圳市南山区",
+        (_SZ, _YOUTH),
+        "南山区某互联网公司",
+        "互联网",
+    ),
+)
+
+STAFF = (
+    (ADMIN_TELEGRAM_ID, "钱主任", StaffRole.ADMIN, (), ()),
+    (LIAISON_TELEGRAM_IDS[0], "郑联络", StaffRole.LIAISON, (_SZ, _YOUTH), ()),
+    (
+        LIAISON_TELEGRAM_IDS[1],
+        "冯联络",
+        StaffRole.LIAISON,
+        (),
+        ("民族街道党工委", "花楼街道党工委"),
+    ),
+)
+
+
+async def load_demo(session: AsyncSession, now: datetime) -> bool:
+    """Load the sample district; running it again changes nothing. True if anything was new."""
+    changed = False
+    _, created = await directory.add_unit(session, now, DISTRICT)
+    changed |= created
+    for name, parent in UNITS:
+        _, created = await directory.add_unit(session, now, name, parent=parent)
+        changed |= created
+    for name, kind, unit in GROUPS:
+        _, created = await directory.add_group(session, now, name, kind=kind, unit=unit)
+        changed |= created
+    rows = tuple(
+        RosterRow(
+            row_number=index,
+            name=p.name,
+            phone=p.phone,
+            status=p.status,
+            home_unit=p.unit,
+            origin=p.origin,
+            destination=p.destination,
+            groups=p.groups,
+            workplace=p.workplace,
+            trade=p.trade,
+        )
+        for index, p in enumerate(MEMBERS, start=2)
+    )
+    report = await import_roster(
+        session,
+        now,
+        ParsedRoster(rows=rows, errors=()),
+        actor="demo",
+        source="demo",
+        audit_no_change=False,
+    )
+    if report.errors:  # the sample data is ours: an error here is a bug
+        raise RuntimeError(f"demo roster rejected: {report.errors}")
+    changed |= report.created > 0 or report.updated > 0
+    sample = await member_by_phone(session, SAMPLE_MEMBER_PHONE)
+    if sample is not None and sample.telegram_user_id is None:
+        # The terminal chat is this member, so `make run` can check in straight away.
+        sample.telegram_user_id = SAMPLE_MEMBER_TELEGRAM_ID
+        sample.bound_at = now
+        changed = True
+    for telegram_id, name, role, groups, units in STAFF:
+        _, created = await directory.add_staff(
+            session,
+            now,
+            telegram_user_id=telegram_id,
+            name=name,
+            role=role,
+            groups=groups,
+            units=units,
+        )
+        changed |= created
+    return changed

@@ -1,0 +1,321 @@
+"""The system of record: typed SQLAlchemy models for every table."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes in, timezone-aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite hands back naive values: they were stored as UTC.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Plain strings with a CHECK constraint: readable in SQL, no native enum to migrate.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        name=cls.__name__.lower(),
+    )
+
+
+class MemberStatus(enum.StrEnum):
+    INFLOW = "inflow"
+    OUTFLOW = "outflow"
+    LOCAL = "local"
+
+
+class GroupKind(enum.StrEnum):
+    WORKPLACE = "workplace"
+    TRADE = "trade"
+    DESTINATION = "destination"
+    OTHER = "other"
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"
+    LIAISON = "liaison"
+
+
+class Consent(enum.StrEnum):
+    PENDING = "pending"
+    GIVEN = "given"
+    DECLINED = "declined"
+
+
+class WorkSituation(enum.StrEnum):
+    STABLE = "stable"
+    CHANGED_JOB = "changed_job"
+    LOOKING = "looking"
+    STUDYING = "studying"
+    OTHER = "other"
+
+
+class LocationSource(enum.StrEnum):
+    TYPED = "typed"
+    SHARED = "shared"
+    ROSTER = "roster"
+
+
+member_groups = Table(
+    "member_groups",
+    Base.metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+staff_groups = Table(
+    "staff_groups",
+    Base.metadata,
+    Column("staff_id", ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+staff_units = Table(
+    "staff_units",
+    Base.metadata,
+    Column("staff_id", ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Unit(Base):
+    """A node of the organisation tree (district → street → community / enterprise)."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime]
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Group(Base):
+    """A party group: by workplace, trade or shared destination; every group has liaisons."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[GroupKind] = mapped_column(_enum(GroupKind))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    unit: Mapped[Unit | None] = relationship(lazy="raise")
+    liaisons: Mapped[list[Staff]] = relationship(
+        secondary=staff_groups, back_populates="groups", lazy="raise"
+    )
+
+
+class Member(Base):
+    """A party member whose whereabouts the programme keeps track of."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus))
+    home_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    origin: Mapped[str | None] = mapped_column(String(200))
+    destination: Mapped[str | None] = mapped_column(String(200))
+    workplace: Mapped[str | None] = mapped_column(String(200))
+    trade: Mapped[str | None] = mapped_column(String(200))
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    consent: Mapped[Consent] = mapped_column(_enum(Consent), default=Consent.PENDING)
+    consent_at: Mapped[datetime | None]
+    registered_at: Mapped[datetime]
+    bound_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    home_unit: Mapped[Unit | None] = relationship(lazy="raise")
+    groups: Mapped[list[Group]] = relationship(secondary=member_groups, lazy="raise")
+
+
+class Staff(Base):
+    """An administrator or a liaison, scoped to units and groups."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+
+    groups: Mapped[list[Group]] = relationship(
+        secondary=staff_groups, back_populates="liaisons", lazy="raise"
+    )
+    units: Mapped[list[Unit]] = relationship(secondary=staff_units, lazy="raise")
+
+
+class Invite(Base):
+    """A one-time code that binds a Telegram account to a member; only its hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class InviteGuard(Base):
+    """Wrong-code counter per Telegram account, so codes cannot be guessed."""
+
+    __tablename__ = "invite_guards"
+
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+
+
+class LocationReport(Base):
+    """One entry of a member's location history."""
+
+    __tablename__ = "location_reports"
+    __table_args__ = (Index("ix_location_reports_member_reported", "member_id", "reported_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    reported_at: Mapped[datetime]
+    source: Mapped[LocationSource] = mapped_column(_enum(LocationSource))
+    text: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(50))
+    city: Mapped[str | None] = mapped_column(String(50))
+    district: Mapped[str | None] = mapped_column(String(50))
+    # Only with consent and LIAISON_STORE_COORDINATES; city/district is the default.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class CheckIn(Base):
+    """A monthly check-in: where the member is, how work is, what they need."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_member_period", "member_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # "YYYY-MM" in the member's time zone; several per period are kept, the latest counts.
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    checked_in_at: Mapped[datetime]
+    location_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("location_reports.id", ondelete="SET NULL")
+    )
+    work_situation: Mapped[WorkSituation] = mapped_column(_enum(WorkSituation))
+    work_note: Mapped[str | None] = mapped_column(Text)
+    needs_help: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept for the service-request feature that follows.
+    needs_text: Mapped[str | None] = mapped_column(Text)
+
+    location: Mapped[LocationReport | None] = relationship(lazy="raise")
+
+
+class AuditEvent(Base):
+    """Who did what to whom, for every export and staff action."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class ServiceState(Base):
+    """Small facts the service learns at run time (for example the bot's username)."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime]
+
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "CheckIn",
+    "Consent",
+    "Group",
+    "GroupKind",
+    "Invite",
+    "InviteGuard",
+    "LocationReport",
+    "LocationSource",
+    "Member",
+    "MemberStatus",
+    "ServiceState",
+    "Staff",
+    "StaffRole",
+    "Unit",
+    "WorkSituation",
+    "member_groups",
+    "staff_groups",
+    "staff_units",
+]

@@ -1,0 +1,307 @@
+"""Which members a staff member may see, and the staff views of one member.
+
+A liaison sees the members of the groups they are liaison for and the members whose home
+unit is one of their units or below it in the unit tree. An administrator without any
+units or groups sees everyone; one with a scope sees that scope. Everything here is one
+SQL condition, so lists, notices and exports of 100,000 members stay set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    CheckIn,
+    Consent,
+    Group,
+    LocationReport,
+    Member,
+    MemberStatus,
+    Staff,
+    StaffRole,
+    Unit,
+    WorkSituation,
+    member_groups,
+    staff_groups,
+    staff_units,
+)
+from storage.phones import InvalidPhone, mask_phone, normalize_phone
+
+# Longer than any name or phone number; a longer query is a paste accident.
+MAX_QUERY_LENGTH = 64
+RECENT_CHECKINS = 3
+
+
+def scope_units(staff_id: int) -> Select[tuple[int]]:
+    """The ids of the staff member's units and of every unit below them."""
+    # UNION (not UNION ALL) also stops the recursion should the tree ever hold a cycle.
+    tree = (
+        select(staff_units.c.unit_id.label("id"))
+        .where(staff_units.c.staff_id == staff_id)
+        .cte(recursive=True)
+    )
+    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
+    return select(tree.c.id).correlate(None)
+
+
+def scope_condition(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Member: true for the members staff_id may see.
+
+    Subqueries are not correlated, so the condition stays right in statements that also
+    join staff, groups or member_groups. An unknown staff id sees nobody.
+    """
+    unscoped_admin = and_(
+        exists()
+        .where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN)
+        .correlate(None),
+        ~exists().where(staff_groups.c.staff_id == staff_id).correlate(None),
+        ~exists().where(staff_units.c.staff_id == staff_id).correlate(None),
+    )
+    in_my_groups = Member.id.in_(
+        select(member_groups.c.member_id)
+        .join(staff_groups, staff_groups.c.group_id == member_groups.c.group_id)
+        .where(staff_groups.c.staff_id == staff_id)
+        .correlate(None)
+    )
+    in_my_units = Member.home_unit_id.in_(scope_units(staff_id))
+    # The admin test comes first: it is evaluated once and short-circuits the rest.
+    return or_(unscoped_admin, in_my_groups, in_my_units)
+
+
+def members_in_scope(staff_id: int) -> Select[tuple[Member]]:
+    """Select the members staff_id may see (add where/order_by/limit as needed)."""
+    return select(Member).where(scope_condition(staff_id))
+
+
+def group_condition(group_id: int) -> ColumnElement[bool]:
+    """A where-clause on Member: true for the members of one group."""
+    return Member.id.in_(
+        select(member_groups.c.member_id)
+        .where(member_groups.c.group_id == group_id)
+        .correlate(None)
+    )
+
+
+async def may_see(session: AsyncSession, staff_id: int, member_id: int) -> bool:
+    """Whether staff_id may see member_id (False for a member that does not exist)."""
+    found = await session.scalar(
+        select(Member.id).where(Member.id == member_id, scope_condition(staff_id))
+    )
+    return found is not None
+
+
+def member_zone(name: str | None, default_zone: tzinfo) -> tzinfo:
+    """The member's own time zone, or default_zone when unset or unknown."""
+    if not name:
+        return default_zone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default_zone
+
+
+def location_label(report: LocationReport | None) -> str | None:
+    """Where a location report places the member, as a person would say it."""
+    if report is None:
+        return None
+    parts: list[str] = []
+    for part in (report.province, report.city, report.district):
+        # "北京市 北京市 东城区": municipalities repeat the province as the city.
+        if part and part not in parts:
+            parts.append(part)
+    if parts:
+        return " ".join(parts)
+    return report.text
+
+
+# --- the staff lookup: /member ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberMatch:
+    """One line of a search result: enough to tell namesakes apart."""
+
+    id: int
+    name: str
+    phone: str | None
+    status: MemberStatus
+    home_unit: str | None
+    bound: bool
+
+    @property
+    def phone_masked(self) -> str | None:
+        return mask_phone(self.phone) if self.phone else None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSearch:
+    """The members in scope that a query found; truncated when there were more."""
+
+    query: str
+    by_phone: bool
+    matches: list[MemberMatch]
+    truncated: bool
+
+    @property
+    def audit_query(self) -> str:
+        """The query as the audit log keeps it: phone numbers masked."""
+        return mask_phone(self.query) if self.by_phone else self.query
+
+
+def clean_query(text: str) -> str:
+    """The search text with runs of whitespace collapsed, cut to MAX_QUERY_LENGTH."""
+    return " ".join(text.split())[:MAX_QUERY_LENGTH]
+
+
+async def find_members(
+    session: AsyncSession, staff_id: int, query: str, *, limit: int = 20
+) -> MemberSearch:
+    """Members in staff_id's scope by phone (any common format) or by part of the name."""
+    query = clean_query(query)
+    try:
+        phone: str | None = normalize_phone(query)
+    except InvalidPhone:
+        phone = None
+    statement = (
+        select(Member, Unit.name)
+        .outerjoin(Unit, Unit.id == Member.home_unit_id)
+        .where(scope_condition(staff_id))
+    )
+    if phone is not None:
+        statement = statement.where(Member.phone == phone)
+    elif query:
+        statement = statement.where(Member.name.icontains(query, autoescape=True))
+    else:
+        return MemberSearch(query=query, by_phone=False, matches=[], truncated=False)
+    rows = (await session.execute(statement.order_by(Member.name, Member.id).limit(limit + 1))).all()
+    matches = [
+        MemberMatch(
+            id=member.id,
+            name=member.name,
+            phone=member.phone,
+            status=member.status,
+            home_unit=unit_name,
+            bound=member.telegram_user_id is not None,
+        )
+        for member, unit_name in rows[:limit]
+    ]
+    return MemberSearch(
+        query=phone or query, by_phone=phone is not None, matches=matches, truncated=len(rows) > limit
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInLine:
+    """One past check-in as the member card shows it (date in the member's zone)."""
+
+    on: date
+    period: str
+    location: str | None
+    situation: WorkSituation
+    work_note: str | None
+    needs_help: bool
+    needs_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberCard:
+    """What a liaison sees about one member of their scope."""
+
+    id: int
+    name: str
+    status: MemberStatus
+    home_unit: str | None
+    groups: Sequence[str]
+    origin: str | None
+    destination: str | None
+    workplace: str | None
+    trade: str | None
+    phone: str | None
+    bound: bool
+    consent: Consent
+    checkins: Sequence[CheckInLine]
+
+    @property
+    def phone_masked(self) -> str | None:
+        return mask_phone(self.phone) if self.phone else None
+
+
+async def member_card(
+    session: AsyncSession, staff_id: int, member_id: int, *, default_zone: tzinfo
+) -> MemberCard | None:
+    """The card of member_id, or None when it does not exist or is outside the scope."""
+    row = (
+        await session.execute(
+            select(Member, Unit.name)
+            .outerjoin(Unit, Unit.id == Member.home_unit_id)
+            .where(Member.id == member_id, scope_condition(staff_id))
+        )
+    ).first()
+    if row is None:
+        return None
+    member, unit_name = row
+    groups = await session.scalars(
+        select(Group.name)
+        .join(member_groups, member_groups.c.group_id == Group.id)
+        .where(member_groups.c.member_id == member.id)
+        .order_by(Group.name)
+    )
+    recent = await session.execute(
+        select(CheckIn, LocationReport)
+        .outerjoin(LocationReport, LocationReport.id == CheckIn.location_report_id)
+        .where(CheckIn.member_id == member.id)
+        .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
+        .limit(RECENT_CHECKINS)
+    )
+    zone = member_zone(member.timezone, default_zone)
+    checkins = [
+        CheckInLine(
+            on=checkin.checked_in_at.astimezone(zone).date(),
+            period=checkin.period,
+            location=location_label(report),
+            situation=checkin.work_situation,
+            work_note=checkin.work_note,
+            needs_help=checkin.needs_help,
+            needs_text=checkin.needs_text,
+        )
+        for checkin, report in recent.tuples()
+    ]
+    return MemberCard(
+        id=member.id,
+        name=member.name,
+        status=member.status,
+        home_unit=unit_name,
+        groups=list(groups),
+        origin=member.origin,
+        destination=member.destination,
+        workplace=member.workplace,
+        trade=member.trade,
+        phone=member.phone,
+        bound=member.telegram_user_id is not None,
+        consent=member.consent,
+        checkins=checkins,
+    )
+
+
+__all__ = [
+    "CheckInLine",
+    "MemberCard",
+    "MemberMatch",
+    "MemberSearch",
+    "clean_query",
+    "find_members",
+    "group_condition",
+    "location_label",
+    "may_see",
+    "member_card",
+    "member_zone",
+    "members_in_scope",
+    "scope_condition",
+    "scope_units",
+]

@@ -1,0 +1,126 @@
+"""Service configuration: environment variables (LIAISON_*) and an optional liaison.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Locale = Literal["zh_CN", "en"]
+LOCALES: tuple[Locale, ...] = ("zh_CN", "en")
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment, validated at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIAISON_",
+        toml_file="liaison.toml",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///liaison.db"
+    # SecretStr keeps the token out of logs and reprs.
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    telegram_bot_username: str | None = None
+    locale: Locale = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    # National rules are settings, not constants (DESIGN.md).
+    invite_valid_days: int = Field(default=14, ge=1, le=365)
+    invite_max_failures: int = Field(default=5, ge=1, le=100)
+    invite_lockout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Exact coordinates are stored only when the district needs them; off by default.
+    store_coordinates: bool = False
+    max_text_length: int = Field(default=1000, ge=50, le=4000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)"
+            ) from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split(':', 1)[0]!r})"
+            )
+        return value
+
+    @field_validator("telegram_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            bot_id, _, secret = value.get_secret_value().partition(":")
+            if not bot_id.isdigit() or len(secret) < 20:
+                # Never echo the token itself.
+                raise ValueError("does not look like a bot token from @BotFather (ID:SECRET)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The default time zone for members without their own."""
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over liaison.toml, so one machine can override a shared file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the configuration, turning pydantic's errors into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"LIAISON_{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    prefix = "sqlite+aiosqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    rest = database_url[len(prefix) :]
+    return Path(rest) if rest and rest != ":memory:" else None

@@ -1,0 +1,146 @@
+"""Shared fixtures: the real database on every backend, a fake clock, the real bot offline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import build_application
+from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.context import LiaisonApplication, Services
+from messages.render import Renderer
+from scheduler.clock import FakeClock
+from storage.db import Database, create_engine
+from storage.migrate import upgrade
+from storage.models import Base
+from storage.regions import default_index
+from storage.settings import Settings
+
+PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "").strip()
+if PG_URL.startswith("postgresql://"):
+    PG_URL = "postgresql+asyncpg://" + PG_URL.removeprefix("postgresql://")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+# 10:00 in Wuhan on 15 November 2026: inside office hours, mid-month.
+START = datetime(2026, 11, 15, 2, 0, tzinfo=UTC)
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to completion on a thread of its own.
+
+    Session fixtures are first requested from inside a test's event loop, where
+    asyncio.run() is not allowed.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The developer's own LIAISON_* variables and liaison.toml must not leak into tests.
+    for name in list(os.environ):
+        if name.startswith("LIAISON_") and name != "LIAISON_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, built once and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "liaison.db"
+
+    async def build() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()
+
+    run_async(build)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A PostgreSQL schema of this run's own, migrated once, dropped at the end."""
+    schema = f"liaison_test_{os.getpid()}"
+
+    async def run(sql: str, migrate: bool = False) -> None:
+        engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+        async with engine.begin() as connection:
+            await connection.execute(text(sql))
+            if migrate:
+                await connection.execute(text(f"CREATE SCHEMA {schema}"))
+        if migrate:
+            await upgrade(engine)
+        await engine.dispose()
+
+    run_async(lambda: run(f"DROP SCHEMA IF EXISTS {schema} CASCADE", True))
+    yield schema
+    run_async(lambda: run(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The real database, empty and migrated: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        path = tmp_path / "liaison.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        database = Database.from_url(
+            PG_URL, connect_args={"server_settings": {"search_path": schema}}
+        )
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        async with database.session() as session:
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def settings(db: Database) -> Settings:
+    return Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)))
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database, clock: FakeClock, renderer: Renderer) -> Services:
+    return Services(
+        settings=settings, db=db, clock=clock, renderer=renderer, regions=default_index()
+    )
+
+
+@pytest.fixture
+def bot_api() -> LocalBotApi:
+    return LocalBotApi()
+
+
+@pytest.fixture
+async def application(
+    services: Services, bot_api: LocalBotApi
+) -> AsyncIterator[LiaisonApplication]:
+    """The real Application with every feature, answered by the in-process Bot API."""
+    app = build_application(services, request=LocalBotApiRequest(bot_api))
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    yield app
+    await app.shutdown()

@@ -1,0 +1,106 @@
+"""Records for tests, created through the real models (no fixtures files to keep in sync)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import (
+    Consent,
+    Group,
+    GroupKind,
+    Member,
+    MemberStatus,
+    Staff,
+    StaffRole,
+    Unit,
+)
+
+
+async def make_unit(db: Database, now: datetime, name: str = "江汉区委组织部") -> Unit:
+    async with db.session() as session:
+        existing = await session.scalar(select(Unit).where(Unit.name == name))
+        if existing is not None:
+            return existing
+        unit = Unit(name=name, created_at=now)
+        session.add(unit)
+    return unit
+
+
+async def make_group(
+    db: Database,
+    now: datetime,
+    name: str = "驻深圳流动党员党小组",
+    kind: GroupKind = GroupKind.DESTINATION,
+    unit: Unit | None = None,
+) -> Group:
+    async with db.session() as session:
+        existing = await session.scalar(select(Group).where(Group.name == name))
+        if existing is not None:
+            return existing
+        group = Group(name=name, kind=kind, unit_id=unit.id if unit else None, created_at=now)
+        session.add(group)
+    return group
+
+
+async def make_member(
+    db: Database,
+    now: datetime,
+    *,
+    name: str = "张伟",
+    phone: str | None = "+8613800138000",
+    status: MemberStatus = MemberStatus.OUTFLOW,
+    telegram_user_id: int | None = None,
+    consent: Consent = Consent.PENDING,
+    groups: Sequence[Group] = (),
+    unit: Unit | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    registered_at: datetime | None = None,
+) -> Member:
+    async with db.session() as session:
+        member = Member(
+            name=name,
+            phone=phone,
+            status=status,
+            home_unit_id=unit.id if unit else None,
+            telegram_user_id=telegram_user_id,
+            consent=consent,
+            consent_at=now if consent is not Consent.PENDING else None,
+            locale=locale,
+            timezone=timezone,
+            registered_at=registered_at or now,
+            bound_at=now if telegram_user_id else None,
+            updated_at=now,
+        )
+        member.groups = [await session.merge(group) for group in groups]
+        session.add(member)
+    return member
+
+
+async def make_staff(
+    db: Database,
+    now: datetime,
+    *,
+    telegram_user_id: int,
+    name: str = "李联络",
+    role: StaffRole = StaffRole.LIAISON,
+    groups: Sequence[Group] = (),
+    units: Sequence[Unit] = (),
+    locale: str | None = None,
+) -> Staff:
+    async with db.session() as session:
+        staff = Staff(
+            telegram_user_id=telegram_user_id,
+            name=name,
+            role=role,
+            locale=locale,
+            created_at=now,
+        )
+        staff.groups = [await session.merge(group) for group in groups]
+        staff.units = [await session.merge(unit) for unit in units]
+        session.add(staff)
+    return staff
