@@ -182,23 +182,25 @@ class RegionIndex:
                 raise ValueError(f"{adcode} has no parent province in the data")
             self._chains.append(frozenset(chain))
 
-        self._cjk_names: dict[str, set[int]] = {}
-        self._latin_names: dict[str, set[int]] = {}
+        cjk_names: dict[str, set[int]] = {}
+        latin_names: dict[str, set[int]] = {}
         for index, (_adcode, name, short, pinyin, *_rest) in enumerate(records):
             names = {name, short}
             for suffix, spoken in _AUTONOMOUS_SHORT_SUFFIX.items():
                 if name.endswith(suffix):
                     names.add(short + spoken)
             for key in names:
-                self._cjk_names.setdefault(_normalise(key), set()).add(index)
+                cjk_names.setdefault(_normalise(key), set()).add(index)
             for key in {pinyin, pinyin.replace("v", "u")}:
-                self._latin_names.setdefault(key, set()).add(index)
+                latin_names.setdefault(key, set()).add(index)
         for key, adcode in _CJK_ALIASES.items():
             if adcode in self._by_adcode:
-                self._cjk_names.setdefault(key, set()).add(self._by_adcode[adcode])
+                cjk_names.setdefault(key, set()).add(self._by_adcode[adcode])
         for key, adcode in _LATIN_ALIASES.items():
             if adcode in self._by_adcode:
-                self._latin_names.setdefault(key, set()).add(self._by_adcode[adcode])
+                latin_names.setdefault(key, set()).add(self._by_adcode[adcode])
+        self._cjk_names = {key: frozenset(found) for key, found in cjk_names.items()}
+        self._latin_names = {key: frozenset(found) for key, found in latin_names.items()}
 
         lengths: dict[str, set[int]] = {}
         for key in self._cjk_names:
@@ -279,11 +281,11 @@ class RegionIndex:
             word_positions.append(start)
 
         tokens = [
-            _Token(cjk_positions[offset], frozenset(self._cjk_names[key]))
+            _Token(cjk_positions[offset], self._cjk_names[key])
             for offset, key in self._segment_cjk("".join(cjk))
         ]
         tokens.extend(
-            _Token(word_positions[word_index] + offset, frozenset(self._latin_names[key]))
+            _Token(word_positions[word_index] + offset, self._latin_names[key])
             for word_index, offset, key in self._segment_words(words)
         )
         tokens.sort(key=lambda token: token.position)

@@ -1,15 +1,176 @@
-"""Placeholder: being written (issue 2)."""
+"""/overdue and /member: what liaisons see of the members in their groups and units.
+
+Everyone who is not staff gets the same polite refusal before anything is looked up, and
+a member outside the liaison's scope looks exactly like one that does not exist. Staff
+commands answer in private chats only: a group chat must never see member details.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from telegram.ext import BaseHandler
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.commands import Command
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import inline_keyboard, label, reply
+from storage import audit
+from storage.identity import Identity
+from storage.overdue import overdue_report
+from storage.scope import clean_query, find_members, member_card
 
-COMMANDS: tuple[Command, ...] = ()
+COMMANDS = (Command("overdue", Audience.STAFF), Command("member", Audience.STAFF))
+
+# A longer list is cut with "and N more": beyond this a liaison needs an export, not a chat.
+OVERDUE_SHOWN = 200
+# Buttons under one search result; a longer result asks for a more precise query.
+MATCHES_SHOWN = 20
+
+CARD_PREFIX = "staff:card:"
+
+
+def _staff(context: LiaisonContext) -> tuple[Identity, int] | None:
+    identity = context.identity
+    if identity is None or identity.staff_id is None:
+        return None
+    return identity, identity.staff_id
+
+
+def _words(context: LiaisonContext) -> Mapping[str, str]:
+    """Status, consent and situation words of the staff catalogue, for the templates."""
+    return context.services.renderer.labels(context.locale, "staff")
+
+
+async def overdue(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await reply(update, context, "staff/refused")
+        return
+    identity, staff_id = staff
+    now = context.now()
+    async with context.services.db.session() as session:
+        report = await overdue_report(
+            session,
+            now,
+            default_zone=context.services.settings.zone,
+            staff_id=staff_id,
+            limit=OVERDUE_SHOWN,
+        )
+        await audit.record(
+            session,
+            now,
+            actor=identity.actor,
+            action="overdue.view",
+            total=report.total,
+            shown=len(report.members),
+        )
+    await reply(
+        update,
+        context,
+        "staff/overdue",
+        report=report,
+        period=now.astimezone(context.zone).strftime("%Y-%m"),
+        words=_words(context),
+    )
+
+
+async def member(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await reply(update, context, "staff/refused")
+        return
+    identity, staff_id = staff
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    # The whole rest of the line: names may contain spaces ("Anna Schmidt").
+    parts = message.text.split(maxsplit=1)
+    query = clean_query(parts[1]) if len(parts) > 1 else ""
+    if not query:
+        await reply(update, context, "staff/member_usage")
+        return
+    now = context.now()
+    async with context.services.db.session() as session:
+        search = await find_members(session, staff_id, query, limit=MATCHES_SHOWN)
+        card = None
+        if len(search.matches) == 1:
+            card = await member_card(
+                session,
+                staff_id,
+                search.matches[0].id,
+                default_zone=context.services.settings.zone,
+            )
+        await audit.record(
+            session,
+            now,
+            actor=identity.actor,
+            action="member.view",
+            subject=f"member:{card.id}" if card else None,
+            query=search.audit_query,
+            matches=len(search.matches),
+        )
+    if card is not None:
+        await reply(update, context, "staff/card", card=card, words=_words(context))
+    elif search.matches:
+        buttons = [
+            [
+                (
+                    label(context, "staff.card_button", name=match.name, phone=match.phone_masked),
+                    f"{CARD_PREFIX}{match.id}",
+                )
+            ]
+            for match in search.matches
+        ]
+        await reply(
+            update,
+            context,
+            "staff/matches",
+            markup=inline_keyboard(buttons),
+            search=search,
+            words=_words(context),
+        )
+    else:
+        await reply(update, context, "staff/not_found")
+
+
+async def card_pressed(update: Update, context: LiaisonContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    staff = _staff(context)
+    if staff is None:
+        await reply(update, context, "staff/refused")
+        return
+    identity, staff_id = staff
+    raw_id = query.data.removeprefix(CARD_PREFIX)
+    member_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+    now = context.now()
+    async with context.services.db.session() as session:
+        # The button may be old or forged: the scope is checked again on every press.
+        card = None
+        if member_id is not None:
+            card = await member_card(
+                session, staff_id, member_id, default_zone=context.services.settings.zone
+            )
+        await audit.record(
+            session,
+            now,
+            actor=identity.actor,
+            action="member.view",
+            subject=f"member:{card.id}" if card else None,
+            requested=raw_id[:20],
+            found=card is not None,
+        )
+    if card is None:
+        await reply(update, context, "staff/not_found")
+        return
+    await reply(update, context, "staff/card", card=card, words=_words(context))
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return []
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("overdue", overdue, filters=private),
+        CommandHandler("member", member, filters=private),
+        CallbackQueryHandler(card_pressed, pattern=r"^staff:card:"),
+    ]

@@ -1,0 +1,196 @@
+"""Who has not checked in this month, and for how long each has been silent.
+
+"This month" is the calendar month in each member's own time zone: at 23:30 on 31 March
+in Berlin it is already April in Wuhan. The list is one query whatever the size of the
+scope: the current period of every zone in use becomes a CASE expression, and the missing
+check-in a NOT EXISTS on (member_id, period), which the checkins index answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import ColumnElement, String, case, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.directory import DirectoryError, group_by_name
+from storage.models import CheckIn, Member, MemberStatus, Unit, UTCDateTime
+from storage.phones import mask_phone
+from storage.scope import group_condition, member_zone, scope_condition
+
+
+def _period_of(now: datetime, zone: tzinfo) -> str:
+    """The check-in period ("YYYY-MM") that now falls in, in zone."""
+    # Stand-in for storage.checkins.period_of, which is being written alongside.
+    return now.astimezone(zone).strftime("%Y-%m")
+
+
+def whole_months_between(start: date, end: date) -> int:
+    """Calendar months from start to end, counting only completed ones (3 Sep → 2 Nov: 1)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if end.day < start.day:
+        months -= 1
+    return max(months, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueMember:
+    """A member without a check-in this month; dates are in the member's time zone."""
+
+    id: int
+    name: str
+    phone: str | None
+    status: MemberStatus
+    home_unit: str | None
+    # Unbound members cannot be reached by the bot: a liaison has to call or text them.
+    bound: bool
+    period: str
+    registered_on: date
+    last_checkin_on: date | None
+    # Since the last check-in, or since registration for members who never checked in.
+    silent_days: int
+    silent_months: int
+
+    @property
+    def never_checked_in(self) -> bool:
+        return self.last_checkin_on is None
+
+    @property
+    def phone_masked(self) -> str | None:
+        return mask_phone(self.phone) if self.phone else None
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueReport:
+    """The longest-silent members first, at most the limit asked for, and the full count."""
+
+    members: list[OverdueMember]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """How many overdue members the list leaves out."""
+        return self.total - len(self.members)
+
+
+async def _current_period(
+    session: AsyncSession, now: datetime, default_zone: tzinfo
+) -> ColumnElement[str]:
+    """Per member, the period now falls in: a CASE over the time zones members use."""
+    default_period = _period_of(now, default_zone)
+    names = await session.scalars(
+        select(Member.timezone).where(Member.timezone.is_not(None)).distinct()
+    )
+    periods: dict[str, str] = {}
+    for name in names:
+        period = _period_of(now, member_zone(name, default_zone))
+        if period != default_period:
+            periods[name] = period
+    if not periods:
+        return literal(default_period, String)
+    return case(periods, value=Member.timezone, else_=literal(default_period, String))
+
+
+async def overdue_report(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    default_zone: tzinfo,
+    staff_id: int | None = None,
+    group: str | None = None,
+    limit: int | None = None,
+) -> OverdueReport:
+    """Members (in staff_id's scope; everyone for None) with no check-in this month.
+
+    group narrows the list to one group by name (DirectoryError if there is none);
+    limit caps the members returned, total still counts them all.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if staff_id is not None:
+        conditions.append(scope_condition(staff_id))
+    if group is not None:
+        group_row = await group_by_name(session, group.strip())
+        if group_row is None:
+            raise DirectoryError(f"no group named {group!r}")
+        conditions.append(group_condition(group_row.id))
+
+    period = await _current_period(session, now, default_zone)
+    checked_in = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
+    last_checkin = (
+        select(func.max(CheckIn.checked_in_at))
+        .where(CheckIn.member_id == Member.id)
+        .scalar_subquery()
+    )
+    silent_since = func.coalesce(last_checkin, Member.registered_at, type_=UTCDateTime())
+    statement = (
+        select(
+            Member,
+            Unit.name,
+            period.label("period"),
+            last_checkin.label("last_checkin_at"),
+            func.count().over().label("total"),
+        )
+        .outerjoin(Unit, Unit.id == Member.home_unit_id)
+        .where(~checked_in, *conditions)
+        .order_by(silent_since, Member.name, Member.id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = (await session.execute(statement)).tuples().all()
+
+    members = []
+    for member, unit_name, member_period, last_checkin_at, _total in rows:
+        zone = member_zone(member.timezone, default_zone)
+        today = now.astimezone(zone).date()
+        registered_on = member.registered_at.astimezone(zone).date()
+        last_on = last_checkin_at.astimezone(zone).date() if last_checkin_at else None
+        since = last_on or registered_on
+        members.append(
+            OverdueMember(
+                id=member.id,
+                name=member.name,
+                phone=member.phone,
+                status=member.status,
+                home_unit=unit_name,
+                bound=member.telegram_user_id is not None,
+                period=member_period,
+                registered_on=registered_on,
+                last_checkin_on=last_on,
+                silent_days=max((today - since).days, 0),
+                silent_months=whole_months_between(since, today),
+            )
+        )
+    total = rows[0][4] if rows else 0
+    if not rows and limit == 0:
+        # A zero limit returns no row to carry the count.
+        total = await _count(session, ~checked_in, *conditions)
+    return OverdueReport(members=members, total=total)
+
+
+async def _count(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+    return await session.scalar(select(func.count(Member.id)).where(*conditions)) or 0
+
+
+async def overdue_members(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    default_zone: tzinfo,
+    staff_id: int | None = None,
+    group: str | None = None,
+) -> list[OverdueMember]:
+    """Every member without a check-in this month, longest silent first (for the CLI)."""
+    report = await overdue_report(
+        session, now, default_zone=default_zone, staff_id=staff_id, group=group
+    )
+    return report.members
+
+
+__all__ = [
+    "OverdueMember",
+    "OverdueReport",
+    "overdue_members",
+    "overdue_report",
+    "whole_months_between",
+]

@@ -1,0 +1,162 @@
+"""The `liaison` command line: plain output, exit status 0 only on success."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "name,phone,status,home_unit,origin,destination,groups,workplace,trade\n"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
+    return url
+
+
+def liaison(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def district(database_url: str) -> None:
+    assert liaison("db", "upgrade").exit_code == 0
+    assert liaison("demo").exit_code == 0
+
+
+def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIAISON_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("LIAISON_TELEGRAM_TOKEN", "123:short")
+    result = liaison("db", "status")
+    assert result.exit_code == 2
+    assert "LIAISON_TIMEZONE: Value error, unknown time zone 'Mars/Olympus'" in result.output
+    assert "LIAISON_TELEGRAM_TOKEN" in result.output
+    assert "123:short" not in result.output
+
+
+def test_commands_need_an_upgraded_database(database_url: str) -> None:
+    result = liaison("member", "list")
+    assert result.exit_code == 1
+    assert "liaison db upgrade" in result.output
+    assert liaison("db", "upgrade").exit_code == 0
+    status = liaison("db", "status")
+    assert status.exit_code == 0
+    assert "current: 0001" in status.output
+
+
+def test_demo_twice_changes_nothing(database_url: str) -> None:
+    liaison("db", "upgrade")
+    assert liaison("demo").output.strip() == "sample district loaded"
+    assert liaison("demo").output.strip() == "sample district already loaded"
+    assert "not loaded" in liaison("demo", "--if-empty").output
+
+
+def test_structure_commands(database_url: str) -> None:
+    liaison("db", "upgrade")
+    assert liaison("unit", "add", "江汉区").output.strip() == "added: unit 江汉区"
+    assert liaison("unit", "add", "民族街道", "--parent", "江汉区").exit_code == 0
+    assert liaison("unit", "add", "江汉区").output.strip() == "exists: unit 江汉区"
+    added = liaison("group", "add", "律师行业党小组", "--kind", "trade", "--unit", "民族街道")
+    assert added.output.strip() == "added: group 律师行业党小组 (trade)"
+    missing = liaison("group", "add", "X", "--unit", "没有这个单位")
+    assert missing.exit_code == 1
+    assert "no unit named '没有这个单位'" in missing.output
+    staff = liaison(
+        "staff", "add", "--telegram-id", "555", "--name", "李联络", "--role", "liaison",
+        "--group", "律师行业党小组",
+    )
+    assert staff.exit_code == 0, staff.output
+    assert "555\t李联络\tliaison\t律师行业党小组" in liaison("staff", "list").output
+    bad = liaison("staff", "add", "--telegram-id", "556", "--name", "X", "--role", "liaison",
+                  "--group", "没有")
+    assert bad.exit_code == 1
+
+
+def test_member_import_and_list(district: None, tmp_path: Path) -> None:
+    good = tmp_path / "roster.csv"
+    good.write_text(HEADER + "测试员,139 0013 9000,outflow,民意街道党工委,,深圳,,,\n")
+    result = liaison("member", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "1 new, 0 updated, 0 unchanged" in result.output
+    assert "0 new, 0 updated, 1 unchanged" in liaison("member", "import", str(good)).output
+
+    listing = liaison("member", "list")
+    assert "测试员\t+86 139****9000\toutflow\t民意街道党工委" in listing.output
+    assert "13900139000" not in listing.output
+    assert "+8613900139000" in liaison("member", "list", "--full").output
+
+    group = liaison("member", "list", "--group", "律师行业党小组").output
+    assert "胡斌" in group
+    assert "张伟" not in group
+    assert liaison("member", "list", "--group", "没有这个组").exit_code == 1
+
+
+def test_member_import_with_bad_rows_reports_and_imports_nothing(
+    district: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "甲,13900139000,outflow,,,,,,\n乙,123,outflow,,,,,,\n,13700137000,x,,,,,,\n")
+    result = liaison("member", "import", str(bad))
+    assert result.exit_code == 1
+    assert "row 3 (phone)" in result.output
+    assert "row 4" in result.output
+    assert "nothing was imported" in result.output
+    assert "甲" not in liaison("member", "list").output
+    assert liaison("member", "import", str(tmp_path / "missing.csv")).exit_code == 1
+    wrong = tmp_path / "roster.txt"
+    wrong.write_text("x")
+    assert "use .csv or .xlsx" in liaison("member", "import", str(wrong)).output
+
+
+def test_invite_create_prints_the_code_last(
+    district: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = liaison("invite", "create", "--phone", "138 7100 0002")
+    assert result.exit_code == 0, result.output
+    code = result.output.strip().splitlines()[-1]
+    assert len(code) == 8
+    assert code.isalnum()
+    assert "t.me" not in result.output
+
+    monkeypatch.setenv("LIAISON_TELEGRAM_BOT_USERNAME", "jianghan_liaison_bot")
+    linked = liaison("invite", "create", "--phone", "+86 138 7100 0002").output.splitlines()
+    assert linked[-2] == f"https://t.me/jianghan_liaison_bot?start={linked[-1]}"
+
+    unknown = liaison("invite", "create", "--phone", "13999999999")
+    assert unknown.exit_code == 1
+    assert liaison("invite", "create", "--phone", "not a phone").exit_code == 1
+
+
+def run_chat(database_url: str, user_id: int, lines: list[str]) -> str:
+    """`liaison chat` as a real process reading its standard input."""
+    env = {**os.environ, "LIAISON_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--user", str(user_id)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_terminal_chat_through_standard_input(district: None, database_url: str) -> None:
+    transcript = run_chat(database_url, 424242, ["/help", "/lang", "2", "/help", "/nonsense"])
+    assert "> /help" in transcript
+    assert "可用命令" in transcript
+    assert "[1] 中文" in transcript
+    assert "[2] English" in transcript
+    assert "Language set to English" in transcript
+    assert "There is no command /nonsense" in transcript
