@@ -22,7 +22,7 @@ run: install
 	$(BIN)/liaison serve
 
 test: install
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/pytest --require-all-templates --cov --cov-report=term:skip-covered
 
 lint: install
 	$(BIN)/ruff check .

@@ -22,6 +22,12 @@ class RedactSecrets(logging.Filter):
             redacted = redacted.replace(secret, "[redacted]")
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info:
+            # Network errors carry the request URL, and with it the token.
+            text = logging.Formatter().formatException(record.exc_info)
+            for secret in self._secrets:
+                text = text.replace(secret, "[redacted]")
+            record.exc_info, record.exc_text = None, text
         return True
 
 

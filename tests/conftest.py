@@ -17,13 +17,13 @@ from sqlalchemy import text
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
-from messages.render import Renderer
+from messages.render import Renderer, normalize_locale
 from scheduler.clock import FakeClock
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import Base
 from storage.regions import default_index
-from storage.settings import Settings
+from storage.settings import LOCALES, Settings
 
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "").strip()
 if PG_URL.startswith("postgresql://"):
@@ -116,9 +116,39 @@ def settings(db: Database) -> Settings:
     return Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)))
 
 
+RENDERED: set[str] = set()
+
+
+class RecordingRenderer(Renderer):
+    """The real renderer, noting which templates the suite has rendered."""
+
+    def render(self, locale: str, name: str, /, **context: Any) -> str:
+        RENDERED.add(f"{normalize_locale(locale)}/{name}")
+        return super().render(locale, name, **context)
+
+
 @pytest.fixture(scope="session")
 def renderer() -> Renderer:
-    return Renderer()
+    return RecordingRenderer()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-all-templates",
+        action="store_true",
+        help="fail the run if some member-facing template was never rendered by a test",
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not session.config.getoption("--require-all-templates") or exitstatus != 0:
+        return
+    renderer = Renderer()
+    every = {f"{loc}/{name}" for loc in LOCALES for name in renderer.template_names(loc)}
+    missing = sorted(every - RENDERED)
+    if missing:
+        print("\ntemplates never rendered by any test:\n  " + "\n  ".join(missing))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

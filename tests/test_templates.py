@@ -1,0 +1,70 @@
+"""Every member-facing text exists in both languages and is valid Telegram HTML."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from messages.render import Renderer, normalize_locale
+from messages.split import split_html
+
+ALLOWED_TAGS = {"b", "i", "u", "s", "code", "pre", "a", "blockquote", "tg-spoiler"}
+TAG = re.compile(r"</?\s*([a-zA-Z-]+)")
+
+
+def test_both_languages_have_the_same_templates_and_labels(renderer: Renderer) -> None:
+    assert renderer.template_names("zh_CN") == renderer.template_names("en")
+    assert renderer.template_names("zh_CN"), "no templates found"
+    features = {p.stem for p in Path("messages/locales/zh_CN").glob("*.toml")} | {
+        p.stem for p in Path("messages/locales/en").glob("*.toml")
+    }
+    for feature in features:
+        assert set(renderer.labels("zh_CN", feature)) == set(renderer.labels("en", feature)), (
+            feature
+        )
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_templates_use_only_tags_telegram_accepts(renderer: Renderer, locale: str) -> None:
+    for name in renderer.template_names(locale):
+        source, _, _ = renderer.env.loader.get_source(renderer.env, f"{locale}/{name}.html")  # type: ignore[union-attr]
+        tags = set(TAG.findall(source))
+        assert tags <= ALLOWED_TAGS, f"{locale}/{name}: {tags - ALLOWED_TAGS}"
+
+
+def test_member_text_is_escaped(renderer: Renderer) -> None:
+    html = renderer.render("zh_CN", "fallback/unknown_command", command="/x<b>&")
+    assert "/x&lt;b&gt;&amp;" in html
+
+
+def test_locales_are_normalised() -> None:
+    assert normalize_locale("zh-hans") == "zh_CN"
+    assert normalize_locale("en-GB") == "en"
+    assert normalize_locale(None) == "zh_CN"
+    assert normalize_locale("fr", "en") == "en"
+
+
+def test_long_replies_are_split_under_the_limit_with_tags_balanced() -> None:
+    paragraph = "<b>第{n}段</b> " + "字" * 900
+    html = "\n\n".join(paragraph.format(n=n) for n in range(12))
+    parts = split_html(html)
+    assert len(parts) > 1
+    for part in parts:
+        visible = re.sub(r"<[^>]+>", "", part)
+        assert len(visible) <= 4096
+        assert part.count("<b>") == part.count("</b>")
+    assert "".join(re.sub(r"<[^>]+>|\s", "", p) for p in parts) == re.sub(
+        r"<[^>]+>|\s", "", html
+    )
+
+
+def test_a_single_huge_paragraph_is_cut_and_tags_reopened() -> None:
+    html = "<i>" + "a&amp;" * 3000 + "</i>"
+    parts = split_html(html)
+    assert len(parts) == 2
+    assert parts[0].startswith("<i>")
+    assert parts[0].endswith("</i>")
+    assert parts[1].startswith("<i>")
+    assert all("&am" not in p.replace("&amp;", "") for p in parts)
