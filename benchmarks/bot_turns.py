@@ -41,7 +41,13 @@ async def _drive(app: Any, api: LocalBotApi, command: str) -> tuple[float, list[
 async def _bare() -> tuple[float, list[float]]:
     api = LocalBotApi()
     request = LocalBotApiRequest(api)
-    app = Application.builder().token(LOCAL_TOKEN).request(request).get_updates_request(request).build()
+    app = (
+        Application.builder()
+        .token(LOCAL_TOKEN)
+        .request(request)
+        .get_updates_request(request)
+        .build()
+    )
 
     async def reply(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None

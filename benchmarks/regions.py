@@ -8,7 +8,14 @@ from typing import Any
 from benchmarks.common import Timer, show
 from storage.regions import RegionIndex
 
-TEXTS = ["武汉市江汉区", "深圳", "广东省深圳市南山区", "Shenzhen Nanshan", "北京海淀", "不知道的地方"]
+TEXTS = [
+    "武汉市江汉区",
+    "深圳",
+    "广东省深圳市南山区",
+    "Shenzhen Nanshan",
+    "北京海淀",
+    "不知道的地方",
+]
 
 
 async def run() -> dict[str, Any]:

@@ -41,7 +41,9 @@ async def _measure(path: Path) -> dict[str, float]:
     async with fresh_database() as database:
         async with database.session() as session:
             await directory.add_unit(session, NOW, "民意街道党工委")
-            await directory.add_group(session, NOW, "驻深圳流动党员党小组", kind=GroupKind.DESTINATION)
+            await directory.add_group(
+                session, NOW, "驻深圳流动党员党小组", kind=GroupKind.DESTINATION
+            )
             await directory.add_group(session, NOW, "青年流动党员联络群", kind=GroupKind.OTHER)
         with Timer() as parse:
             parsed = read_roster(path)

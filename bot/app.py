@@ -38,6 +38,14 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+def file_url(api_url: str) -> str:
+    """The file download URL that goes with a Bot API base URL (…/bot → …/file/bot)."""
+    base = api_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base.removesuffix("/bot") + "/file/bot"
+    return base + "/file/bot"
+
+
 def command_table(features: Sequence[Feature] = FEATURES) -> list[Command]:
     """Every command of every feature, in menu order."""
     return [command for feature in features for command in feature.commands]
@@ -77,10 +85,11 @@ async def publish_commands(application: LiaisonApplication) -> None:
     async with services.db.session() as session:
         staff_members = await directory.list_staff(session)
     for person in staff_members:
-        locale = person.locale or default
+        staff_locale = person.locale or default
         try:
             await bot.set_my_commands(
-                menu(locale, is_staff=True), scope=BotCommandScopeChat(person.telegram_user_id)
+                menu(staff_locale, is_staff=True),
+                scope=BotCommandScopeChat(person.telegram_user_id),
             )
         except TelegramError as error:
             # A staff member who never opened the bot has no chat yet; not fatal.
@@ -112,6 +121,7 @@ def build_application(
         Application.builder()
         .token(token)
         .base_url(settings.telegram_api_url)
+        .base_file_url(file_url(settings.telegram_api_url))
         .context_types(context_types)
         .post_init(_post_init)
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
@@ -164,8 +165,12 @@ def _run_telegram(settings: Settings) -> None:
         await database.dispose()
 
     application.post_shutdown = close_database
-    # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
-    application.run_polling(allowed_updates=None, drop_pending_updates=False)
+    try:
+        # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
+        application.run_polling(allowed_updates=None, drop_pending_updates=False)
+    except InvalidToken:
+        # The library's message quotes the token; ours must not.
+        fail("Telegram rejected LIAISON_TELEGRAM_TOKEN: check it with @BotFather", status=2)
 
 
 @main.command()

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.regions import RegionIndex
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.commands import Command
@@ -15,6 +14,7 @@ from messages.render import Renderer, normalize_locale
 from scheduler.clock import Clock
 from storage.db import Database
 from storage.identity import Identity
+from storage.regions import RegionIndex
 from storage.settings import Settings
 
 

@@ -63,12 +63,10 @@ async def identify(session: AsyncSession, telegram_user_id: int) -> Identity:
 
 async def set_locale(session: AsyncSession, telegram_user_id: int, locale: str) -> bool:
     """Store the language chosen with /lang on the member and staff records; False if neither."""
-    found = False
-    for model in (Member, Staff):
-        record = await session.scalar(
-            select(model).where(model.telegram_user_id == telegram_user_id)
-        )
-        if record is not None:
-            record.locale = locale
-            found = True
-    return found
+    member = await session.scalar(select(Member).where(Member.telegram_user_id == telegram_user_id))
+    staff = await session.scalar(select(Staff).where(Staff.telegram_user_id == telegram_user_id))
+    if member is not None:
+        member.locale = locale
+    if staff is not None:
+        staff.locale = locale
+    return member is not None or staff is not None

@@ -96,7 +96,8 @@ def generate_code() -> str:
 
 
 def normalize_code(typed: str) -> str | None:
-    """The code in what a member typed ("abcd-efgh", "ＡＢＣＤ ＥＦＧＨ" …), or None if it is none."""
+    """The code in what a member typed ("abcd-efgh", "ＡＢＣＤ ＥＦＧＨ" …), or None."""
+    typed = typed.strip()
     if len(typed) > _MAX_TYPED_CHARS:
         return None
     text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", typed)).upper()
@@ -191,7 +192,9 @@ async def create_invite(
     return code, invite
 
 
-async def locked_until(session: AsyncSession, now: datetime, telegram_user_id: int) -> datetime | None:
+async def locked_until(
+    session: AsyncSession, now: datetime, telegram_user_id: int
+) -> datetime | None:
     """Until when this account may not try codes, or None if it may."""
     guard = await session.get(InviteGuard, telegram_user_id)
     if guard is None or guard.locked_until is None or guard.locked_until <= now:

@@ -114,6 +114,8 @@ member_groups = Table(
     Base.metadata,
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
     Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key serves member → groups; this serves group → members (scope, notices).
+    Index("ix_member_groups_group_id", "group_id"),
 )
 
 staff_groups = Table(
@@ -170,7 +172,9 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus))
-    home_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    home_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
     origin: Mapped[str | None] = mapped_column(String(200))
     destination: Mapped[str | None] = mapped_column(String(200))
     workplace: Mapped[str | None] = mapped_column(String(200))

@@ -1,9 +1,9 @@
 """Who has not checked in this month, and for how long each has been silent.
 
 "This month" is the calendar month in each member's own time zone: at 23:30 on 31 March
-in Berlin it is already April in Wuhan. The list is one query whatever the size of the
-scope: the current period of every zone in use becomes a CASE expression, and the missing
-check-in a NOT EXISTS on (member_id, period), which the checkins index answers.
+in Berlin it is already April in Wuhan. Two queries whatever the size of the scope: the
+time zones in use, whose current periods become a CASE expression, then the list, where a
+missing check-in is a NOT EXISTS on (member_id, period) that the checkins index answers.
 """
 
 from __future__ import annotations
@@ -14,16 +14,11 @@ from datetime import date, datetime, tzinfo
 from sqlalchemy import ColumnElement, String, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.checkins import member_zone, period_of
 from storage.directory import DirectoryError, group_by_name
 from storage.models import CheckIn, Member, MemberStatus, Unit, UTCDateTime
 from storage.phones import mask_phone
-from storage.scope import group_condition, member_zone, scope_condition
-
-
-def _period_of(now: datetime, zone: tzinfo) -> str:
-    """The check-in period ("YYYY-MM") that now falls in, in zone."""
-    # Stand-in for storage.checkins.period_of, which is being written alongside.
-    return now.astimezone(zone).strftime("%Y-%m")
+from storage.scope import group_condition, scope_condition
 
 
 def whole_months_between(start: date, end: date) -> int:
@@ -38,7 +33,7 @@ def whole_months_between(start: date, end: date) -> int:
 class OverdueMember:
     """A member without a check-in this month; dates are in the member's time zone."""
 
-    id: int
+    member_id: int
     name: str
     phone: str | None
     status: MemberStatus
@@ -78,13 +73,15 @@ async def _current_period(
     session: AsyncSession, now: datetime, default_zone: tzinfo
 ) -> ColumnElement[str]:
     """Per member, the period now falls in: a CASE over the time zones members use."""
-    default_period = _period_of(now, default_zone)
+    default_period = period_of(now, default_zone)
     names = await session.scalars(
         select(Member.timezone).where(Member.timezone.is_not(None)).distinct()
     )
     periods: dict[str, str] = {}
     for name in names:
-        period = _period_of(now, member_zone(name, default_zone))
+        if name is None:
+            continue
+        period = period_of(now, member_zone(name, default_zone))
         if period != default_period:
             periods[name] = period
     if not periods:
@@ -106,6 +103,8 @@ async def overdue_report(
     group narrows the list to one group by name (DirectoryError if there is none);
     limit caps the members returned, total still counts them all.
     """
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
     conditions: list[ColumnElement[bool]] = []
     if staff_id is not None:
         conditions.append(scope_condition(staff_id))
@@ -137,7 +136,7 @@ async def overdue_report(
     )
     if limit is not None:
         statement = statement.limit(limit)
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
 
     members = []
     for member, unit_name, member_period, last_checkin_at, _total in rows:
@@ -148,7 +147,7 @@ async def overdue_report(
         since = last_on or registered_on
         members.append(
             OverdueMember(
-                id=member.id,
+                member_id=member.id,
                 name=member.name,
                 phone=member.phone,
                 status=member.status,
@@ -161,15 +160,9 @@ async def overdue_report(
                 silent_months=whole_months_between(since, today),
             )
         )
+    # Every row carries the full count (a window over the unlimited result).
     total = rows[0][4] if rows else 0
-    if not rows and limit == 0:
-        # A zero limit returns no row to carry the count.
-        total = await _count(session, ~checked_in, *conditions)
     return OverdueReport(members=members, total=total)
-
-
-async def _count(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
-    return await session.scalar(select(func.count(Member.id)).where(*conditions)) or 0
 
 
 async def overdue_members(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.checkins import member_zone, place_label
 from storage.models import (
     CheckIn,
     Consent,
@@ -38,7 +38,7 @@ MAX_QUERY_LENGTH = 64
 RECENT_CHECKINS = 3
 
 
-def scope_units(staff_id: int) -> Select[tuple[int]]:
+def scope_units(staff_id: int) -> Select[int]:
     """The ids of the staff member's units and of every unit below them."""
     # UNION (not UNION ALL) also stops the recursion should the tree ever hold a cycle.
     tree = (
@@ -57,9 +57,7 @@ def scope_condition(staff_id: int) -> ColumnElement[bool]:
     join staff, groups or member_groups. An unknown staff id sees nobody.
     """
     unscoped_admin = and_(
-        exists()
-        .where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN)
-        .correlate(None),
+        exists().where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN).correlate(None),
         ~exists().where(staff_groups.c.staff_id == staff_id).correlate(None),
         ~exists().where(staff_units.c.staff_id == staff_id).correlate(None),
     )
@@ -74,7 +72,7 @@ def scope_condition(staff_id: int) -> ColumnElement[bool]:
     return or_(unscoped_admin, in_my_groups, in_my_units)
 
 
-def members_in_scope(staff_id: int) -> Select[tuple[Member]]:
+def members_in_scope(staff_id: int) -> Select[Member]:
     """Select the members staff_id may see (add where/order_by/limit as needed)."""
     return select(Member).where(scope_condition(staff_id))
 
@@ -96,30 +94,6 @@ async def may_see(session: AsyncSession, staff_id: int, member_id: int) -> bool:
     return found is not None
 
 
-def member_zone(name: str | None, default_zone: tzinfo) -> tzinfo:
-    """The member's own time zone, or default_zone when unset or unknown."""
-    if not name:
-        return default_zone
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default_zone
-
-
-def location_label(report: LocationReport | None) -> str | None:
-    """Where a location report places the member, as a person would say it."""
-    if report is None:
-        return None
-    parts: list[str] = []
-    for part in (report.province, report.city, report.district):
-        # "北京市 北京市 东城区": municipalities repeat the province as the city.
-        if part and part not in parts:
-            parts.append(part)
-    if parts:
-        return " ".join(parts)
-    return report.text
-
-
 # --- the staff lookup: /member ---------------------------------------------------------
 
 
@@ -127,7 +101,7 @@ def location_label(report: LocationReport | None) -> str | None:
 class MemberMatch:
     """One line of a search result: enough to tell namesakes apart."""
 
-    id: int
+    member_id: int
     name: str
     phone: str | None
     status: MemberStatus
@@ -179,10 +153,12 @@ async def find_members(
         statement = statement.where(Member.name.icontains(query, autoescape=True))
     else:
         return MemberSearch(query=query, by_phone=False, matches=[], truncated=False)
-    rows = (await session.execute(statement.order_by(Member.name, Member.id).limit(limit + 1))).all()
+    rows = (
+        await session.execute(statement.order_by(Member.name, Member.id).limit(limit + 1))
+    ).all()
     matches = [
         MemberMatch(
-            id=member.id,
+            member_id=member.id,
             name=member.name,
             phone=member.phone,
             status=member.status,
@@ -192,7 +168,10 @@ async def find_members(
         for member, unit_name in rows[:limit]
     ]
     return MemberSearch(
-        query=phone or query, by_phone=phone is not None, matches=matches, truncated=len(rows) > limit
+        query=phone or query,
+        by_phone=phone is not None,
+        matches=matches,
+        truncated=len(rows) > limit,
     )
 
 
@@ -213,7 +192,7 @@ class CheckInLine:
 class MemberCard:
     """What a liaison sees about one member of their scope."""
 
-    id: int
+    member_id: int
     name: str
     status: MemberStatus
     home_unit: str | None
@@ -230,6 +209,12 @@ class MemberCard:
     @property
     def phone_masked(self) -> str | None:
         return mask_phone(self.phone) if self.phone else None
+
+
+def _place(report: LocationReport | None) -> str | None:
+    if report is None:
+        return None
+    return place_label(report.province, report.city, report.district, report.text) or None
 
 
 async def member_card(
@@ -264,16 +249,16 @@ async def member_card(
         CheckInLine(
             on=checkin.checked_in_at.astimezone(zone).date(),
             period=checkin.period,
-            location=location_label(report),
+            location=_place(report),
             situation=checkin.work_situation,
             work_note=checkin.work_note,
             needs_help=checkin.needs_help,
             needs_text=checkin.needs_text,
         )
-        for checkin, report in recent.tuples()
+        for checkin, report in recent
     ]
     return MemberCard(
-        id=member.id,
+        member_id=member.id,
         name=member.name,
         status=member.status,
         home_unit=unit_name,
@@ -297,10 +282,8 @@ __all__ = [
     "clean_query",
     "find_members",
     "group_condition",
-    "location_label",
     "may_see",
     "member_card",
-    "member_zone",
     "members_in_scope",
     "scope_condition",
     "scope_units",

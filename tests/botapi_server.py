@@ -110,7 +110,9 @@ _BOOL_FIELDS: Final = frozenset(
         "supports_streaming",
     }
 )
-_INTEGER: Final = re.compile(r"-?\d+")
+_INTEGER: Final = re.compile(r"-?[0-9]+")
+_DIGITS: Final = re.compile(r"[0-9]+")
+_HEX: Final = re.compile(rb"[0-9A-Fa-f]+")
 # Methods that post a message to a chat: what the overall rate limit counts.
 _SENDING: Final = re.compile(r"^(send|copy|forward)", re.IGNORECASE)
 
@@ -142,6 +144,9 @@ class _HttpError(Exception):
         super().__init__(description)
         self.status = status
         self.description = description
+
+    def body(self) -> JSONDict:
+        return _error_body(int(self.status), f"{self.status.phrase}: {self.description}")
 
 
 class _ClientGone(Exception):
@@ -217,11 +222,7 @@ class _Connection:
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "undecodable head") from exc
-    lines = text.split("\r\n")
+    lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0") or not parts[0].isalpha():
         raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
@@ -250,11 +251,10 @@ async def _read_chunked(connection: _Connection) -> bytes:
         if line is None:
             raise _ClientGone
         size_text = line[:-2].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed chunk size") from exc
-        if size < 0 or len(body) + size > MAX_BODY_BYTES:
+        if not _HEX.fullmatch(size_text):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed chunk size")
+        size = int(size_text, 16)
+        if len(body) + size > MAX_BODY_BYTES:
             raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
         if size == 0:
             # Trailers (ignored) end with an empty line.
@@ -287,7 +287,7 @@ async def _read_request(connection: _Connection) -> _Request | None:
         body = await _read_chunked(connection)
     else:
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        if not _DIGITS.fullmatch(length_text):
             raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed Content-Length")
         length = int(length_text)
         if length > MAX_BODY_BYTES:
@@ -325,9 +325,7 @@ def _parse_multipart(body: bytes, boundary: str) -> dict[str, str | UploadedFile
         position = end + 2 + len(delimiter)
         head, separator, content = part.partition(b"\r\n\r\n")
         if not separator:
-            if not part.endswith(b"\r\n"):
-                raise _HttpError(HTTPStatus.BAD_REQUEST, "multipart part without headers")
-            head, content = part[:-2], b""
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "multipart part without headers")
         headers = {}
         for line in head.decode("utf-8", "replace").split("\r\n"):
             name, _, value = line.partition(":")
@@ -415,7 +413,9 @@ class BotApiServer:
 
     `base_url` is what python-telegram-bot takes as base_url ("http://127.0.0.1:PORT/bot").
     `push_update` queues an update and wakes long-polling getUpdates; `wait_until(predicate)`
-    returns once predicate() holds, re-checked after every call and pushed update.
+    returns once predicate() holds, re-checked after every request, answer, pushed update and
+    closed connection. `requests` records what arrived (`record_requests=False` for benchmarks),
+    `errors` any failure of the server itself (tests should assert it stays empty).
     `rate_limit` (messages per second, all chats together) answers 429 with retry_after to
     send*/copy*/forward* calls beyond it, like Telegram's flood control.
     """
@@ -427,12 +427,12 @@ class BotApiServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: float | None = None,
+        rate_limit: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         record_requests: bool = True,
     ) -> None:
-        if rate_limit is not None and rate_limit <= 0:
-            raise ValueError("rate_limit must be positive")
+        if rate_limit is not None and rate_limit < 1:
+            raise ValueError("rate_limit is messages per second: at least 1")
         self.api = api
         self.host = host
         self.rate_limit = rate_limit
@@ -446,6 +446,7 @@ class BotApiServer:
         self._record = record_requests
         self._sent_at: deque[float] = deque()
         self._server: asyncio.Server | None = None
+        self._closing = False
         self._connections: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._updates_pushed = asyncio.Event()
@@ -455,6 +456,7 @@ class BotApiServer:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("BotApiServer already started")
+        self._closing = False
         self._server = await asyncio.start_server(
             self._serve, self.host, self._requested_port, limit=_READ_CHUNK
         )
@@ -465,6 +467,7 @@ class BotApiServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self._closing = True
         server.close()
         tasks = list(self._connections)
         for task in tasks:
@@ -496,6 +499,11 @@ class BotApiServer:
     def base_url(self) -> str:
         """python-telegram-bot's base_url: the token and "/<method>" are appended to it."""
         return f"http://{self.host}:{self.port}/bot"
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served now (a hung-up long poll is dropped at once)."""
+        return len(self._connections)
 
     def push_update(self, update: JSONDict) -> None:
         """Queue an update for getUpdates, waking a long poll."""
@@ -529,6 +537,11 @@ class BotApiServer:
             await self._serve_connection(connection)
         except (_ClientGone, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # close() ends open connections; asyncio's stream callback would log a
+            # cancelled handler task as an error, so finish normally then.
+            if not self._closing:
+                raise
         except Exception as error:  # a bug in the server: keep it for the test to see
             self.errors.append(error)
             log.exception("BotApiServer connection failed")
@@ -537,22 +550,21 @@ class BotApiServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+            self._notify()
 
     async def _serve_connection(self, connection: _Connection) -> None:
         while True:
             try:
                 request = await _read_request(connection)
             except _HttpError as error:
-                body = _error_body(int(error.status), f"{error.status.phrase}: {error.description}")
-                await self._respond(connection, error.status, body, keep_alive=False)
+                await self._respond(connection, error.status, error.body(), keep_alive=False)
                 return
             if request is None:
                 return
             try:
                 status, body = await self._dispatch(request, connection)
             except _HttpError as error:
-                status = error.status
-                body = _error_body(int(error.status), f"{error.status.phrase}: {error.description}")
+                status, body = error.status, error.body()
             await self._respond(connection, status, body, keep_alive=request.keep_alive)
             if not request.keep_alive:
                 return
@@ -593,6 +605,7 @@ class BotApiServer:
         received = ReceivedRequest(request.method, api_method, content_type, params)
         if self._record:
             self.requests.append(received)
+        self._notify()  # a long poll is answered later: let tests see it has arrived
         received.status, body = await self._answer(api_method, params, connection)
         self._notify()
         return received.status, body

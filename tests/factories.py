@@ -62,6 +62,8 @@ async def make_member(
     registered_at: datetime | None = None,
 ) -> Member:
     async with db.session() as session:
+        # Merge first, then construct with the collections: no lazy load, no orphan cascade.
+        merged_groups = [await session.merge(group) for group in groups]
         member = Member(
             name=name,
             phone=phone,
@@ -75,8 +77,8 @@ async def make_member(
             registered_at=registered_at or now,
             bound_at=now if telegram_user_id else None,
             updated_at=now,
+            groups=merged_groups,
         )
-        member.groups = [await session.merge(group) for group in groups]
         session.add(member)
     return member
 
@@ -93,14 +95,16 @@ async def make_staff(
     locale: str | None = None,
 ) -> Staff:
     async with db.session() as session:
+        merged_groups = [await session.merge(group) for group in groups]
+        merged_units = [await session.merge(unit) for unit in units]
         staff = Staff(
             telegram_user_id=telegram_user_id,
             name=name,
             role=role,
             locale=locale,
             created_at=now,
+            groups=merged_groups,
+            units=merged_units,
         )
-        staff.groups = [await session.merge(group) for group in groups]
-        staff.units = [await session.merge(unit) for unit in units]
         session.add(staff)
     return staff

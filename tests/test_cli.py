@@ -71,13 +71,31 @@ def test_structure_commands(database_url: str) -> None:
     assert missing.exit_code == 1
     assert "no unit named '没有这个单位'" in missing.output
     staff = liaison(
-        "staff", "add", "--telegram-id", "555", "--name", "李联络", "--role", "liaison",
-        "--group", "律师行业党小组",
+        "staff",
+        "add",
+        "--telegram-id",
+        "555",
+        "--name",
+        "李联络",
+        "--role",
+        "liaison",
+        "--group",
+        "律师行业党小组",
     )
     assert staff.exit_code == 0, staff.output
     assert "555\t李联络\tliaison\t律师行业党小组" in liaison("staff", "list").output
-    bad = liaison("staff", "add", "--telegram-id", "556", "--name", "X", "--role", "liaison",
-                  "--group", "没有")
+    bad = liaison(
+        "staff",
+        "add",
+        "--telegram-id",
+        "556",
+        "--name",
+        "X",
+        "--role",
+        "liaison",
+        "--group",
+        "没有",
+    )
     assert bad.exit_code == 1
 
 
@@ -104,7 +122,9 @@ def test_member_import_with_bad_rows_reports_and_imports_nothing(
     district: None, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text(HEADER + "甲,13900139000,outflow,,,,,,\n乙,123,outflow,,,,,,\n,13700137000,x,,,,,,\n")
+    bad.write_text(
+        HEADER + "甲,13900139000,outflow,,,,,,\n乙,123,outflow,,,,,,\n,13700137000,x,,,,,,\n"
+    )
     result = liaison("member", "import", str(bad))
     assert result.exit_code == 1
     assert "row 3 (phone)" in result.output

@@ -42,8 +42,7 @@ async def test_import_creates_members_with_groups(db: Database, clock: FakeClock
     await _prepare(db, clock)
     path = tmp_path / "roster.csv"
     path.write_text(
-        HEADER
-        + "张伟,138 0013 8000,outflow,民意街道党工委,武汉市江汉区,深圳市南山区,"
+        HEADER + "张伟,138 0013 8000,outflow,民意街道党工委,武汉市江汉区,深圳市南山区,"
         "驻深圳流动党员党小组;律师行业党小组,某科技公司,软件\n"
         + "王芳,+86-139-0013-9000,流入,,湖北省孝感市,武汉市江汉区,,,\n",
         encoding="utf-8",

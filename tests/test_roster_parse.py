@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -667,3 +669,26 @@ def test_many_rows(tmp_path: Path) -> None:
     assert len(parsed.rows) == n
     assert parsed.errors == ()
     assert parsed.rows[-1].row_number == n + 1
+
+
+def test_xlsx_with_wrong_dimension_record(tmp_path: Path) -> None:
+    """Some programs write <dimension ref="A1"/>; read-only openpyxl would stop at row 1."""
+    good = write_xlsx(
+        tmp_path / "good.xlsx",
+        [
+            ["name", "phone", "status"],
+            ["张三", 13800138000, "inflow"],
+            ["李四", 13900139000, "local"],
+        ],
+    )
+    bad = tmp_path / "bad_dimension.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(
+                    rb'<dimension ref="A1:C3" ?/>', b'<dimension ref="A1"/>', data
+                )
+                assert count == 1
+            dst.writestr(item, data)
+    assert [r.name for r in read_roster(bad).rows] == ["张三", "李四"]

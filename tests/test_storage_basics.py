@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 
 from scheduler.clock import FakeClock
 from storage import audit, directory
 from storage.db import Database
 from storage.migrate import revision_status, upgrade
-from storage.models import AuditEvent, GroupKind
+from storage.models import AuditEvent, Base, GroupKind
 from storage.settings import ConfigError, Settings, load_settings, sqlite_path
 
 
@@ -99,3 +102,14 @@ def test_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(telegram_token=token)  # type: ignore[arg-type]
     assert token not in repr(settings)
     assert token not in str(settings.model_dump())
+
+
+async def test_migrations_match_the_models(db: Database) -> None:
+    """A model change without a migration fails here, on every backend."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -55,9 +55,7 @@ def test_long_replies_are_split_under_the_limit_with_tags_balanced() -> None:
         visible = re.sub(r"<[^>]+>", "", part)
         assert len(visible) <= 4096
         assert part.count("<b>") == part.count("</b>")
-    assert "".join(re.sub(r"<[^>]+>|\s", "", p) for p in parts) == re.sub(
-        r"<[^>]+>|\s", "", html
-    )
+    assert "".join(re.sub(r"<[^>]+>|\s", "", p) for p in parts) == re.sub(r"<[^>]+>|\s", "", html)
 
 
 def test_a_single_huge_paragraph_is_cut_and_tags_reopened() -> None:

@@ -1,15 +1,498 @@
-"""Placeholder: being written (issue 2)."""
+"""/checkin: the monthly check-in — where are you, how is work, anything you need — and /cancel.
+
+One question per message, big buttons, and nothing is stored until the member confirms the
+summary. The answers so far live in a Draft in chat_data; /cancel, an old draft or an
+unbound account ends the conversation without saving.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
 
-from telegram.ext import BaseHandler
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
-from bot.commands import Command
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import (
+    REMOVE_KEYBOARD,
+    Markup,
+    edit,
+    inline_keyboard,
+    label,
+    reply,
+    reply_keyboard,
+)
+from storage.checkins import (
+    MAX_PLACE_LENGTH,
+    CheckInError,
+    Whereabouts,
+    last_place,
+    period_of,
+    record_checkin,
+)
+from storage.models import Consent, WorkSituation
 
-COMMANDS: tuple[Command, ...] = ()
+COMMANDS = (Command("checkin", Audience.MEMBERS), Command("cancel", Audience.EVERYONE))
+
+# Conversation states, one per question.
+PLACE = "place"
+WORK = "work"
+NOTE = "note"
+NEEDS = "needs"
+NEEDS_TEXT = "needs_text"
+CONFIRM = "confirm"
+END = ConversationHandler.END
+# Questions answered with a button; a typed line there gets a reminder to press one.
+BUTTON_STEPS = frozenset({WORK, NEEDS, CONFIRM})
+
+# Without a job queue the conversation never times out by itself: an answer that comes this
+# long after the previous one is not taken as a check-in answer ("你好" a week later is not
+# a place), the draft is dropped instead.
+IDLE_LIMIT = timedelta(hours=12)
+
+_DRAFT = "checkin.draft"
+_PREFIX = "checkin:"
+
+
+@dataclass(slots=True)
+class Draft:
+    """The answers so far; stored only when the member confirms the summary."""
+
+    period: str
+    touched_at: datetime
+    last_place: str | None
+    step: str = PLACE
+    # The question whose inline buttons are showing, so they can be removed when stale.
+    question_id: int | None = None
+    place: Whereabouts | None = None
+    work: WorkSituation | None = None
+    note: str | None = None
+    needs_help: bool = False
+    needs_text: str | None = None
+
+
+def _get_draft(context: LiaisonContext) -> Draft | None:
+    data = context.chat_data
+    draft = data.get(_DRAFT) if data is not None else None
+    return draft if isinstance(draft, Draft) else None
+
+
+def _set_draft(context: LiaisonContext, draft: Draft | None) -> None:
+    data = context.chat_data
+    if data is None:
+        raise RuntimeError("a check-in needs a chat")
+    if draft is None:
+        data.pop(_DRAFT, None)
+    else:
+        data[_DRAFT] = draft
+
+
+StepHandler = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
+
+
+def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]:
+    """A state handler: gets the live draft, or ends the conversation if it is gone or old."""
+
+    @wraps(handler)
+    async def run(update: Update, context: LiaisonContext) -> object:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        draft = _get_draft(context)
+        now = context.now()
+        if draft is None or now - draft.touched_at > IDLE_LIMIT:
+            if draft is not None:
+                await _drop_buttons(update, context, draft)
+            _set_draft(context, None)
+            await reply(update, context, "checkin/expired", markup=REMOVE_KEYBOARD)
+            return END
+        draft.touched_at = now
+        return await handler(update, context, draft)
+
+    return run
+
+
+async def _drop_buttons(update: Update, context: LiaisonContext, draft: Draft) -> None:
+    """Remove the buttons under the last question, so an old button cannot be pressed."""
+    chat = update.effective_chat
+    if draft.question_id is None or chat is None:
+        return
+    question_id, draft.question_id = draft.question_id, None
+    # Already gone or too old to edit: nothing left to remove.
+    with contextlib.suppress(BadRequest):
+        await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
+
+
+def _text(update: Update) -> str:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    return message.text.strip()
+
+
+def _can_share(context: LiaisonContext) -> bool:
+    identity = context.identity
+    return identity is not None and identity.consent is Consent.GIVEN
+
+
+def _work_keyboard(context: LiaisonContext) -> Markup:
+    # One per row: big targets for elderly members.
+    return inline_keyboard(
+        [
+            [(label(context, f"checkin.work_{s.value}"), f"{_PREFIX}work:{s.value}")]
+            for s in WorkSituation
+        ]
+    )
+
+
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, *, first: bool = False
+) -> str:
+    """Ask the question of step (again) and make it the current state."""
+    await _drop_buttons(update, context, draft)
+    draft.step = step
+    markup: Markup | None = None
+    values: dict[str, Any] = {}
+    if step == PLACE:
+        can_share = _can_share(context)
+        rows = [[draft.last_place]] if draft.last_place else []
+        share = label(context, "checkin.share_location") if can_share else None
+        if rows or share:
+            markup = reply_keyboard(rows, location_button=share)
+        values = {"first": first, "can_share": can_share, "last_place": draft.last_place}
+    elif step == WORK:
+        markup = _work_keyboard(context)
+    elif step == NOTE:
+        markup = inline_keyboard([[(label(context, "checkin.skip"), f"{_PREFIX}note:skip")]])
+    elif step == NEEDS:
+        markup = inline_keyboard(
+            [
+                [(label(context, "checkin.needs_no"), f"{_PREFIX}needs:no")],
+                [(label(context, "checkin.needs_yes"), f"{_PREFIX}needs:yes")],
+            ]
+        )
+    elif step == CONFIRM:
+        markup = inline_keyboard(
+            [
+                [(label(context, "checkin.confirm"), f"{_PREFIX}confirm")],
+                [(label(context, "checkin.restart"), f"{_PREFIX}restart")],
+            ]
+        )
+        assert draft.place is not None and draft.work is not None
+        values = {
+            "place": draft.place.label,
+            "recognised": draft.place.region is not None,
+            "work": label(context, f"checkin.work_{draft.work.value}"),
+            "note": draft.note,
+            "needs_help": draft.needs_help,
+            "needs_text": draft.needs_text,
+        }
+    message = await reply(
+        update, context, f"checkin/ask_{step}", markup=markup, period=draft.period, **values
+    )
+    if step != PLACE:
+        draft.question_id = message.message_id
+    return step
+
+
+async def _too_long(
+    update: Update, context: LiaisonContext, draft: Draft, text: str, limit: int
+) -> str:
+    """Refuse an over-long answer and ask the same question again (the draft is kept)."""
+    await reply(update, context, "checkin/too_long", limit=limit, length=len(text))
+    return await _ask(update, context, draft, draft.step)
+
+
+async def _chosen(
+    update: Update, context: LiaisonContext, draft: Draft, question: str, answer: str
+) -> None:
+    """Replace a question's buttons with the answer given, so the chat reads as a record."""
+    draft.question_id = None
+    await edit(
+        update,
+        context,
+        "checkin/chosen",
+        question=label(context, f"checkin.q_{question}"),
+        answer=label(context, f"checkin.{answer}"),
+    )
+
+
+# --- entry, /cancel and the unexpected --------------------------------------------------
+
+
+async def start_checkin(update: Update, context: LiaisonContext) -> object:
+    identity = context.identity
+    if identity is None or identity.member_id is None:
+        await reply(update, context, "checkin/not_member")
+        return END
+    if identity.consent is Consent.PENDING:
+        # The consent question (/privacy) comes first: it decides whether a pin may be sent.
+        await reply(update, context, "checkin/consent_first")
+        return END
+    previous = _get_draft(context)
+    if previous is not None:
+        await _drop_buttons(update, context, previous)
+    now = context.now()
+    async with context.services.db.session() as session:
+        place = await last_place(session, identity.member_id)
+    draft = Draft(period=period_of(now, context.zone), touched_at=now, last_place=place)
+    _set_draft(context, draft)
+    return await _ask(update, context, draft, PLACE, first=True)
+
+
+async def cancel(update: Update, context: LiaisonContext) -> object:
+    draft = _get_draft(context)
+    if draft is not None:
+        await _drop_buttons(update, context, draft)
+    _set_draft(context, None)
+    await reply(update, context, "checkin/cancelled", markup=REMOVE_KEYBOARD)
+    return END
+
+
+async def nothing_to_cancel(update: Update, context: LiaisonContext) -> None:
+    await reply(update, context, "checkin/nothing_to_cancel", markup=REMOVE_KEYBOARD)
+
+
+async def stale_button(update: Update, context: LiaisonContext) -> None:
+    """A check-in button from a finished or abandoned check-in: remove it and say so."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    # A message too old to edit keeps its buttons; the explanation below is enough.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(reply_markup=None)
+    await reply(update, context, "checkin/stale_button")
+
+
+@_step
+async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    """A sticker, photo or a typed line where a button is expected: say what to do, ask again."""
+    await reply(
+        update,
+        context,
+        "checkin/unexpected",
+        step=draft.step,
+        buttons=draft.step in BUTTON_STEPS,
+        can_share=_can_share(context),
+    )
+    return await _ask(update, context, draft, draft.step)
+
+
+# --- step 1: where are you --------------------------------------------------------------
+
+
+@_step
+async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    text = _text(update)
+    limit = min(MAX_PLACE_LENGTH, context.services.settings.max_text_length)
+    if len(text) > limit:
+        return await _too_long(update, context, draft, text, limit)
+    region = context.services.regions.resolve_text(text)
+    draft.place = Whereabouts.typed(text, region)
+    await reply(
+        update,
+        context,
+        "checkin/place_noted",
+        markup=REMOVE_KEYBOARD,
+        place=draft.place.label,
+        recognised=region is not None,
+    )
+    return await _ask(update, context, draft, WORK)
+
+
+@_step
+async def place_shared(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    message = update.effective_message
+    assert message is not None and message.location is not None
+    if not _can_share(context):
+        # Declined (or withdrawn meanwhile): the pin is dropped here, never stored.
+        await reply(update, context, "checkin/pin_refused")
+        return await _ask(update, context, draft, PLACE)
+    latitude, longitude = message.location.latitude, message.location.longitude
+    region = context.services.regions.resolve_point(latitude, longitude)
+    if region is None:
+        await reply(update, context, "checkin/pin_unknown")
+        return await _ask(update, context, draft, PLACE)
+    draft.place = Whereabouts.shared(latitude, longitude, region)
+    await reply(
+        update,
+        context,
+        "checkin/place_noted",
+        markup=REMOVE_KEYBOARD,
+        place=draft.place.label,
+        recognised=True,
+    )
+    return await _ask(update, context, draft, WORK)
+
+
+# --- step 2: how is work ----------------------------------------------------------------
+
+
+@_step
+async def work_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    try:
+        situation = WorkSituation(query.data.removeprefix(f"{_PREFIX}work:"))
+    except ValueError:
+        return draft.step
+    draft.work = situation
+    await _chosen(update, context, draft, "work", f"work_{situation.value}")
+    return await _ask(update, context, draft, NOTE)
+
+
+@_step
+async def note_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    text = _text(update)
+    limit = context.services.settings.max_text_length
+    if len(text) > limit:
+        return await _too_long(update, context, draft, text, limit)
+    draft.note = text
+    return await _ask(update, context, draft, NEEDS)
+
+
+@_step
+async def note_skipped(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    draft.note = None
+    await _chosen(update, context, draft, "note", "skip")
+    return await _ask(update, context, draft, NEEDS)
+
+
+# --- step 3: anything you need ----------------------------------------------------------
+
+
+@_step
+async def needs_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft.needs_help = query.data == f"{_PREFIX}needs:yes"
+    draft.needs_text = None
+    await _chosen(update, context, draft, "needs", "needs_yes" if draft.needs_help else "needs_no")
+    return await _ask(update, context, draft, NEEDS_TEXT if draft.needs_help else CONFIRM)
+
+
+@_step
+async def needs_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    text = _text(update)
+    limit = context.services.settings.max_text_length
+    if len(text) > limit:
+        return await _too_long(update, context, draft, text, limit)
+    draft.needs_text = text
+    return await _ask(update, context, draft, CONFIRM)
+
+
+# --- step 4: the summary ----------------------------------------------------------------
+
+
+@_step
+async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    identity = context.identity
+    settings = context.services.settings
+    assert draft.place is not None and draft.work is not None
+    checkin = None
+    if identity is not None and identity.member_id is not None:
+        try:
+            async with context.services.db.session() as session:
+                checkin = await record_checkin(
+                    session,
+                    context.now(),
+                    member_id=identity.member_id,
+                    zone=settings.zone,
+                    location=draft.place,
+                    work_situation=draft.work,
+                    work_note=draft.note,
+                    needs_help=draft.needs_help,
+                    needs_text=draft.needs_text,
+                    store_coordinates=settings.store_coordinates,
+                )
+        except CheckInError:
+            checkin = None
+    # Only now: if the database failed, the summary and its buttons are still there to retry.
+    await _drop_buttons(update, context, draft)
+    _set_draft(context, None)
+    if checkin is None:
+        # Consent withdrawn or the account unbound while the check-in was being filled in.
+        await reply(update, context, "checkin/not_saved")
+        return END
+    await reply(
+        update, context, "checkin/saved", period=checkin.period, needs_help=checkin.needs_help
+    )
+    return END
+
+
+@_step
+async def restart(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    await _drop_buttons(update, context, draft)
+    fresh = Draft(period=draft.period, touched_at=draft.touched_at, last_place=draft.last_place)
+    _set_draft(context, fresh)
+    return await _ask(update, context, fresh, PLACE)
+
+
+# --- wiring -----------------------------------------------------------------------------
+
+
+def _conversation() -> ConversationHandler[LiaisonContext]:
+    private = filters.ChatType.PRIVATE
+    # New messages only: an edited message is not an answer (fallback says so).
+    typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+
+    with warnings.catch_warnings():
+        # per_message=False is what we want: one check-in per member's private chat, whose
+        # state moves on with typed answers as well as button presses. PTB warns that
+        # callback queries are then not tracked per message; only that warning is silenced.
+        warnings.filterwarnings(
+            "ignore",
+            message=r"If 'per_message=False', 'CallbackQueryHandler' will not be tracked",
+            category=PTBUserWarning,
+        )
+        return ConversationHandler(
+            entry_points=[CommandHandler("checkin", start_checkin, filters=private)],
+            states={
+                PLACE: [
+                    MessageHandler(typed, place_typed),
+                    MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, place_shared),
+                ],
+                WORK: [CallbackQueryHandler(work_chosen, pattern=rf"^{_PREFIX}work:")],
+                NOTE: [
+                    MessageHandler(typed, note_typed),
+                    CallbackQueryHandler(note_skipped, pattern=rf"^{_PREFIX}note:skip$"),
+                ],
+                NEEDS: [CallbackQueryHandler(needs_chosen, pattern=rf"^{_PREFIX}needs:(yes|no)$")],
+                NEEDS_TEXT: [MessageHandler(typed, needs_typed)],
+                CONFIRM: [
+                    CallbackQueryHandler(confirmed, pattern=rf"^{_PREFIX}confirm$"),
+                    CallbackQueryHandler(restart, pattern=rf"^{_PREFIX}restart$"),
+                ],
+            },
+            fallbacks=[
+                CommandHandler("cancel", cancel),
+                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected),
+            ],
+            # /checkin in the middle starts again from the first question.
+            allow_reentry=True,
+            name="checkin",
+        )
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return []
+    private = filters.ChatType.PRIVATE
+    return [
+        _conversation(),
+        # Reached only outside a check-in (or by an old button within one).
+        CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
+        CommandHandler("cancel", nothing_to_cancel, filters=private),
+    ]

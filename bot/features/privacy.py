@@ -1,15 +1,75 @@
-"""Placeholder: being written (issue 2)."""
+"""/privacy: what is kept about a member, why, who sees it; give or withdraw consent."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram.ext import BaseHandler
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.commands import Command
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import edit, inline_keyboard, label, reply
+from storage.consent import consent_status, set_consent
+from storage.identity import identify
+from storage.models import Consent
 
-COMMANDS: tuple[Command, ...] = ()
+COMMANDS = (Command("privacy", Audience.EVERYONE),)
+
+
+def _buttons(context: LiaisonContext, consent: Consent) -> InlineKeyboardMarkup:
+    give = (label(context, "privacy.give"), f"privacy:{Consent.GIVEN.value}")
+    if consent is Consent.GIVEN:
+        rows = [[(label(context, "privacy.withdraw"), f"privacy:{Consent.DECLINED.value}")]]
+    elif consent is Consent.DECLINED:
+        rows = [[give]]
+    else:
+        rows = [[give], [(label(context, "privacy.decline"), f"privacy:{Consent.DECLINED.value}")]]
+    return inline_keyboard(rows)
+
+
+async def show_privacy(update: Update, context: LiaisonContext) -> None:
+    identity = context.identity
+    store_coordinates = context.services.settings.store_coordinates
+    if identity is None or identity.member_id is None:
+        await reply(
+            update, context, "privacy/status", is_member=False, store_coordinates=store_coordinates
+        )
+        return
+    async with context.services.db.session() as session:
+        status = await consent_status(session, identity.member_id)
+    await reply(
+        update,
+        context,
+        "privacy/status",
+        markup=_buttons(context, status.consent),
+        is_member=True,
+        consent=status.consent,
+        since=status.since,
+        zone=context.zone,
+        store_coordinates=store_coordinates,
+    )
+
+
+async def change_consent(update: Update, context: LiaisonContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await query.answer()
+    wanted = query.data.removeprefix("privacy:")
+    if wanted not in (Consent.GIVEN.value, Consent.DECLINED.value):
+        return
+    identity = context.identity
+    if identity is None or identity.member_id is None:
+        await edit(update, context, "privacy/changed", consent=None)
+        return
+    async with context.services.db.session() as session:
+        await set_consent(session, context.now(), identity.member_id, Consent(wanted))
+        context.caller.identity = await identify(session, update.effective_user.id)
+    await edit(update, context, "privacy/changed", consent=Consent(wanted))
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return []
+    return [
+        CommandHandler("privacy", show_privacy, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(change_consent, pattern=r"^privacy:"),
+    ]

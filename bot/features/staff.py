@@ -97,7 +97,7 @@ async def member(update: Update, context: LiaisonContext) -> None:
             card = await member_card(
                 session,
                 staff_id,
-                search.matches[0].id,
+                search.matches[0].member_id,
                 default_zone=context.services.settings.zone,
             )
         await audit.record(
@@ -105,7 +105,7 @@ async def member(update: Update, context: LiaisonContext) -> None:
             now,
             actor=identity.actor,
             action="member.view",
-            subject=f"member:{card.id}" if card else None,
+            subject=f"member:{card.member_id}" if card else None,
             query=search.audit_query,
             matches=len(search.matches),
         )
@@ -116,7 +116,7 @@ async def member(update: Update, context: LiaisonContext) -> None:
             [
                 (
                     label(context, "staff.card_button", name=match.name, phone=match.phone_masked),
-                    f"{CARD_PREFIX}{match.id}",
+                    f"{CARD_PREFIX}{match.member_id}",
                 )
             ]
             for match in search.matches
@@ -157,7 +157,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
             now,
             actor=identity.actor,
             action="member.view",
-            subject=f"member:{card.id}" if card else None,
+            subject=f"member:{card.member_id}" if card else None,
             requested=raw_id[:20],
             found=card is not None,
         )

@@ -1,15 +1,200 @@
-"""Placeholder: being written (issue 2)."""
+"""/start: bind this Telegram account to a member with an invite code, then ask for consent.
+
+`/start CODE` (the deep link a liaison sends) binds at once; a bare `/start` asks for the
+code and takes the next message as it (/cancel leaves). Bound members get a welcome back,
+staff a list of their commands.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from telegram.ext import BaseHandler
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.commands import Command
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import edit, inline_keyboard, label, reply
+from storage import invites
+from storage.consent import set_consent
+from storage.identity import identify
+from storage.invites import Outcome
+from storage.models import Consent
 
-COMMANDS: tuple[Command, ...] = ()
+COMMANDS = (Command("start", Audience.EVERYONE),)
+
+ASK_CODE = 0
+END = ConversationHandler.END
+
+# Button → answer; the consent step only ever sets one of these two.
+_ANSWERS = {"start:accept": Consent.GIVEN, "start:decline": Consent.DECLINED}
+
+
+def _staff_commands(context: LiaisonContext) -> list[tuple[str, str]]:
+    return [
+        (command.name, label(context, f"commands.{command.name}"))
+        for command in context.bot_data.commands
+        if command.audience is Audience.STAFF
+    ]
+
+
+def _user_id(update: Update) -> int:
+    user = update.effective_user
+    assert user is not None
+    return user.id
+
+
+async def ask_consent(update: Update, context: LiaisonContext) -> None:
+    """What is stored, why and who sees it; accept / decline buttons."""
+    keyboard = inline_keyboard(
+        [
+            [(label(context, "start.accept"), "start:accept")],
+            [(label(context, "start.decline"), "start:decline")],
+        ]
+    )
+    await reply(
+        update,
+        context,
+        "start/consent",
+        markup=keyboard,
+        store_coordinates=context.services.settings.store_coordinates,
+    )
+
+
+async def start(update: Update, context: LiaisonContext) -> int:
+    identity = context.identity
+    typed = " ".join(context.args or [])
+    known = identity is not None and (identity.is_member or identity.is_staff)
+    # A bound member following some other link is just saying hello.
+    if typed and not (known and invites.normalize_code(typed) is None):
+        return await _redeem(update, context, typed)
+    if identity is not None and identity.is_member:
+        await reply(
+            update,
+            context,
+            "start/welcome_back",
+            name=identity.member_name,
+            staff_commands=_staff_commands(context) if identity.is_staff else [],
+        )
+        if identity.consent is Consent.PENDING:
+            await ask_consent(update, context)
+        return END
+    if identity is not None and identity.is_staff:
+        await reply(
+            update,
+            context,
+            "start/staff",
+            name=identity.staff_name,
+            commands=_staff_commands(context),
+        )
+        return END
+    async with context.services.db.session() as session:
+        until = await invites.locked_until(session, context.now(), _user_id(update))
+    if until is not None:
+        await reply(update, context, "start/locked", until=until, zone=context.zone)
+        return END
+    await reply(update, context, "start/ask_code")
+    return ASK_CODE
+
+
+async def receive_code(update: Update, context: LiaisonContext) -> int:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    return await _redeem(update, context, message.text)
+
+
+async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
+    settings = context.services.settings
+    user_id = _user_id(update)
+    async with context.services.db.session() as session:
+        result = await invites.redeem(
+            session,
+            context.now(),
+            telegram_user_id=user_id,
+            code=typed,
+            max_failures=settings.invite_max_failures,
+            lockout=timedelta(minutes=settings.invite_lockout_minutes),
+            locale=context.caller.locale,
+        )
+        if result.outcome is Outcome.BOUND:
+            context.caller.identity = await identify(session, user_id)
+
+    # Only someone not yet bound keeps being asked: a member's next message may be a check-in.
+    waiting = not (context.identity is not None and context.identity.is_member)
+    match result.outcome:
+        case Outcome.BOUND:
+            await reply(
+                update, context, "start/bound", name=result.member_name, took_over=result.took_over
+            )
+            if result.consent is Consent.PENDING:
+                await ask_consent(update, context)
+            return END
+        case Outcome.NOT_A_CODE:
+            await reply(update, context, "start/not_a_code", waiting=waiting)
+            return ASK_CODE if waiting else END
+        case Outcome.WRONG_CODE:
+            await reply(
+                update,
+                context,
+                "start/wrong_code",
+                attempts_left=result.attempts_left,
+                waiting=waiting,
+            )
+            return ASK_CODE if waiting else END
+        case Outcome.LOCKED:
+            await reply(
+                update, context, "start/locked", until=result.locked_until, zone=context.zone
+            )
+        case Outcome.EXPIRED:
+            await reply(update, context, "start/expired", days=settings.invite_valid_days)
+        case Outcome.USED:
+            await reply(update, context, "start/used")
+        case Outcome.ALREADY_BOUND:
+            await reply(update, context, "start/already_bound", name=result.member_name)
+    return END
+
+
+async def cancel(update: Update, context: LiaisonContext) -> int:
+    await reply(update, context, "start/cancelled")
+    return END
+
+
+async def answer_consent(update: Update, context: LiaisonContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    consent = _ANSWERS.get(query.data)
+    identity = context.identity
+    if consent is None:
+        return
+    if identity is None or identity.member_id is None:
+        # The account was unbound (the member moved to a new one) before the button was pressed.
+        await edit(update, context, "start/not_member")
+        return
+    async with context.services.db.session() as session:
+        await set_consent(session, context.now(), identity.member_id, consent)
+        context.caller.identity = await identify(session, _user_id(update))
+    template = "start/consent_given" if consent is Consent.GIVEN else "start/consent_declined"
+    await edit(update, context, template)
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return []
+    private = filters.ChatType.PRIVATE
+    conversation: ConversationHandler[LiaisonContext] = ConversationHandler(
+        entry_points=[CommandHandler("start", start, filters=private)],
+        states={
+            ASK_CODE: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_code)]
+        },
+        fallbacks=[CommandHandler("cancel", cancel, filters=private)],
+        # A deep link tapped while the bot waits for a typed code starts afresh.
+        allow_reentry=True,
+    )
+    return [conversation, CallbackQueryHandler(answer_consent, pattern=r"^start:")]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 15:18:02.303235
+Create Date: 2026-11-27
 """
 
 from collections.abc import Sequence
@@ -160,6 +160,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("phone", name=op.f("uq_members_phone")),
         sa.UniqueConstraint("telegram_user_id", name=op.f("uq_members_telegram_user_id")),
     )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_members_home_unit_id"), ["home_unit_id"], unique=False)
+
     op.create_table(
         "staff_units",
         sa.Column("staff_id", sa.Integer(), nullable=False),
@@ -252,6 +255,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("member_id", "group_id", name=op.f("pk_member_groups")),
     )
+    with op.batch_alter_table("member_groups", schema=None) as batch_op:
+        batch_op.create_index("ix_member_groups_group_id", ["group_id"], unique=False)
+
     op.create_table(
         "staff_groups",
         sa.Column("staff_id", sa.Integer(), nullable=False),
@@ -324,6 +330,9 @@ def downgrade() -> None:
 
     op.drop_table("checkins")
     op.drop_table("staff_groups")
+    with op.batch_alter_table("member_groups", schema=None) as batch_op:
+        batch_op.drop_index("ix_member_groups_group_id")
+
     op.drop_table("member_groups")
     with op.batch_alter_table("location_reports", schema=None) as batch_op:
         batch_op.drop_index("ix_location_reports_member_reported")
@@ -334,6 +343,9 @@ def downgrade() -> None:
 
     op.drop_table("invites")
     op.drop_table("staff_units")
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_members_home_unit_id"))
+
     op.drop_table("members")
     op.drop_table("groups")
     op.drop_table("units")

@@ -1,0 +1,287 @@
+"""Monthly check-ins ("三清楚": where members are, how they are) and the location history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import (
+    CheckIn,
+    Consent,
+    LocationReport,
+    LocationSource,
+    Member,
+    MemberStatus,
+    WorkSituation,
+)
+from storage.phones import mask_phone
+from storage.regions import Region
+
+# The width of LocationReport.text: a typed place longer than this cannot be kept whole.
+MAX_PLACE_LENGTH = 200
+
+
+class CheckInError(ValueError):
+    """A check-in that cannot be recorded; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """Where a member says they are: what they typed and/or a pin, and the region found."""
+
+    text: str | None = None
+    region: Region | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @classmethod
+    def typed(cls, text: str, region: Region | None) -> Whereabouts:
+        """A typed place, kept as typed whether or not it was recognised."""
+        return cls(text=text.strip(), region=region)
+
+    @classmethod
+    def shared(cls, latitude: float, longitude: float, region: Region | None) -> Whereabouts:
+        """A pin shared from the member's phone."""
+        return cls(region=region, latitude=latitude, longitude=longitude)
+
+    @property
+    def is_pin(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def source(self) -> LocationSource:
+        return LocationSource.SHARED if self.is_pin else LocationSource.TYPED
+
+    @property
+    def label(self) -> str:
+        """The region if recognised, else the text as typed."""
+        if self.region is not None:
+            return self.region.label()
+        return self.text or ""
+
+
+def place_label(
+    province: str | None, city: str | None, district: str | None, text: str | None
+) -> str:
+    """ "湖北省 武汉市 江汉区" (a name repeated at the next level once), else the typed text."""
+    parts: list[str] = []
+    for part in (province, city, district):
+        if part and (not parts or parts[-1] != part):
+            parts.append(part)
+    return " ".join(parts) if parts else (text or "")
+
+
+def member_zone(timezone: str | None, default: tzinfo) -> tzinfo:
+    """The member's own time zone if set and known, else the service default."""
+    if timezone:
+        try:
+            return ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return default
+    return default
+
+
+def period_of(now: datetime, zone: tzinfo) -> str:
+    """The check-in period of an instant: the calendar month "YYYY-MM" in zone."""
+    if now.tzinfo is None:
+        raise ValueError("period_of needs an aware datetime")
+    return now.astimezone(zone).strftime("%Y-%m")
+
+
+async def record_checkin(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    member_id: int,
+    zone: tzinfo,
+    location: Whereabouts,
+    work_situation: WorkSituation,
+    work_note: str | None = None,
+    needs_help: bool = False,
+    needs_text: str | None = None,
+    store_coordinates: bool = False,
+) -> CheckIn:
+    """Store a check-in and its location report; the period is the month in the member's zone.
+
+    zone is the default for members without a time zone of their own. Several check-ins in
+    one period are all kept; the latest counts. Exact coordinates are kept only when the
+    member has given consent and store_coordinates is on; otherwise province/city/district
+    (and any typed text). A pin from a member who has not given consent is refused.
+    """
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise CheckInError(f"no member {member_id}")
+    if location.is_pin and member.consent is not Consent.GIVEN:
+        raise CheckInError("the member has not agreed to share a location; type the place")
+    text = location.text.strip() if location.text else None
+    if text is not None and len(text) > MAX_PLACE_LENGTH:
+        raise CheckInError(f"a place may have at most {MAX_PLACE_LENGTH} characters")
+    keep_pin = location.is_pin and store_coordinates
+    region = location.region
+    if not text and region is None and not keep_pin:
+        raise CheckInError("no place to record")
+
+    report = LocationReport(
+        member_id=member.id,
+        reported_at=now,
+        source=location.source,
+        text=text or None,
+        province=region.province if region else None,
+        city=region.city if region else None,
+        district=region.district if region else None,
+        latitude=location.latitude if keep_pin else None,
+        longitude=location.longitude if keep_pin else None,
+    )
+    session.add(report)
+    await session.flush()
+    checkin = CheckIn(
+        member_id=member.id,
+        period=period_of(now, member_zone(member.timezone, zone)),
+        checked_in_at=now,
+        location_report_id=report.id,
+        work_situation=work_situation,
+        work_note=work_note or None,
+        needs_help=needs_help,
+        needs_text=(needs_text or None) if needs_help else None,
+    )
+    session.add(checkin)
+    await session.flush()
+    checkin.location = report
+    return checkin
+
+
+async def latest_checkin(session: AsyncSession, member_id: int) -> CheckIn | None:
+    """The member's most recent check-in (its location loaded), or None if never."""
+    return await session.scalar(
+        select(CheckIn)
+        .where(CheckIn.member_id == member_id)
+        .options(selectinload(CheckIn.location))
+        .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
+        .limit(1)
+    )
+
+
+async def checked_in(session: AsyncSession, member_id: int, period: str) -> bool:
+    """Whether the member has checked in at least once in period ("YYYY-MM")."""
+    found = await session.scalar(
+        select(CheckIn.id).where(CheckIn.member_id == member_id, CheckIn.period == period).limit(1)
+    )
+    return found is not None
+
+
+async def latest_location(session: AsyncSession, member_id: int) -> LocationReport | None:
+    """The newest entry of the member's location history."""
+    return await session.scalar(
+        select(LocationReport)
+        .where(LocationReport.member_id == member_id)
+        .order_by(LocationReport.reported_at.desc(), LocationReport.id.desc())
+        .limit(1)
+    )
+
+
+async def last_place(session: AsyncSession, member_id: int) -> str | None:
+    """The member's last known place as a line they can send again ("still here")."""
+    report = await latest_location(session, member_id)
+    if report is None:
+        return None
+    return place_label(report.province, report.city, report.district, report.text) or None
+
+
+@dataclass(frozen=True, slots=True)
+class LastCheckIn:
+    checked_in_at: datetime
+    period: str
+    work_situation: WorkSituation
+    needs_help: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentLocation:
+    label: str
+    reported_at: datetime
+    source: LocationSource
+    # False when the place was kept as typed, without a recognised region.
+    recognised: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What /where shows a member about their own record; the phone is masked."""
+
+    member_id: int
+    name: str
+    status: MemberStatus
+    phone_masked: str | None
+    home_unit: str | None
+    groups: tuple[str, ...]
+    origin: str | None
+    destination: str | None
+    workplace: str | None
+    consent: Consent
+    last_checkin: LastCheckIn | None
+    location: CurrentLocation | None
+
+
+async def registration(session: AsyncSession, member_id: int) -> Registration | None:
+    """The member's registration, last check-in and current location; None if no member."""
+    member = await session.scalar(
+        select(Member)
+        .where(Member.id == member_id)
+        .options(selectinload(Member.home_unit), selectinload(Member.groups))
+    )
+    if member is None:
+        return None
+    checkin = await latest_checkin(session, member_id)
+    report = await latest_location(session, member_id)
+    return Registration(
+        member_id=member.id,
+        name=member.name,
+        status=member.status,
+        phone_masked=mask_phone(member.phone) if member.phone else None,
+        home_unit=member.home_unit.name if member.home_unit else None,
+        groups=tuple(sorted(group.name for group in member.groups)),
+        origin=member.origin,
+        destination=member.destination,
+        workplace=member.workplace,
+        consent=member.consent,
+        last_checkin=LastCheckIn(
+            checked_in_at=checkin.checked_in_at,
+            period=checkin.period,
+            work_situation=checkin.work_situation,
+            needs_help=checkin.needs_help,
+        )
+        if checkin
+        else None,
+        location=CurrentLocation(
+            label=place_label(report.province, report.city, report.district, report.text),
+            reported_at=report.reported_at,
+            source=report.source,
+            recognised=any((report.province, report.city, report.district)),
+        )
+        if report
+        else None,
+    )
+
+
+__all__ = [
+    "MAX_PLACE_LENGTH",
+    "CheckInError",
+    "CurrentLocation",
+    "LastCheckIn",
+    "Registration",
+    "Whereabouts",
+    "checked_in",
+    "last_place",
+    "latest_checkin",
+    "latest_location",
+    "member_zone",
+    "period_of",
+    "place_label",
+    "record_checkin",
+    "registration",
+]
