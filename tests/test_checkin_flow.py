@@ -16,6 +16,7 @@ from scheduler.clock import FakeClock
 from storage.consent import set_consent
 from storage.db import Database
 from storage.models import (
+    AuditEvent,
     CheckIn,
     Consent,
     LocationReport,
@@ -78,6 +79,11 @@ async def member(
         timezone=timezone,
     )
     return record.id
+
+
+async def audit_actions(db: Database) -> list[str]:
+    async with db.session() as session:
+        return list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
 @pytest.fixture
@@ -449,17 +455,39 @@ async def test_an_unbound_account_is_told_to_register(
     assert await checkins(db) == []
 
 
-async def test_a_member_who_has_not_answered_the_consent_question_is_sent_there_first(
+async def test_the_first_checkin_asks_for_consent_then_carries_on(
     application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
 ) -> None:
     await member(db, clock, ALICE, consent=Consent.PENDING)
     alice = Person(application, bot_api, ALICE)
-    await talk(alice, [("/checkin", ["是否同意记录您的位置", "/privacy"])])
-    await talk(alice, [("/where", "还没有回答（请发送 /privacy）")])
     await talk(
-        alice, [("/privacy", None), ("同意", None), ("/checkin", "按下面的“发送我的位置”按钮")]
+        alice,
+        [
+            ("/checkin", ["报到前，请先回答一个问题", "我们保存什么", "谁能看到"]),
+            ("同意", ["位置记录授权：同意", "按下面的“发送我的位置”按钮"]),
+        ],
     )
     assert alice.buttons[0].request_location
+    await talk(alice, [("/cancel", None), ("/where", "位置记录授权：已同意")])
+    audit = await audit_actions(db)
+    assert "consent.given" in audit
+
+
+async def test_declining_consent_in_the_checkin_still_checks_in_by_typed_city(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await member(db, clock, ALICE, consent=Consent.PENDING, locale="en")
+    alice = Person(application, bot_api, ALICE)
+    await talk(
+        alice,
+        [
+            ("/checkin", ["Before your check-in, one question", "Who sees it"]),
+            ("I do not agree", "Location consent: I do not agree"),
+            ("/loc 30.6015 114.2709", "this location was not saved"),
+            ("Wuhan Jianghan", ["湖北省 武汉市 江汉区", "How is work?"]),
+        ],
+    )
+    assert not any(b.request_location for b in alice.buttons)
 
 
 # --- periods and /where -----------------------------------------------------------------

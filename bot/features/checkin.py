@@ -46,11 +46,14 @@ from storage.checkins import (
     period_of,
     record_checkin,
 )
+from storage.consent import set_consent
+from storage.identity import identify
 from storage.models import Consent, WorkSituation
 
 COMMANDS = (Command("checkin", Audience.MEMBERS), Command("cancel", Audience.EVERYONE))
 
 # Conversation states, one per question.
+CONSENT = "consent"
 PLACE = "place"
 WORK = "work"
 NOTE = "note"
@@ -59,7 +62,7 @@ NEEDS_TEXT = "needs_text"
 CONFIRM = "confirm"
 END = ConversationHandler.END
 # Questions answered with a button; a typed line there gets a reminder to press one.
-BUTTON_STEPS = frozenset({WORK, NEEDS, CONFIRM})
+BUTTON_STEPS = frozenset({CONSENT, WORK, NEEDS, CONFIRM})
 
 # Without a job queue the conversation never times out by itself: an answer that comes this
 # long after the previous one is not taken as a check-in answer ("你好" a week later is not
@@ -138,6 +141,12 @@ async def _drop_buttons(update: Update, context: LiaisonContext, draft: Draft) -
         await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
 
 
+def _user_id(update: Update) -> int:
+    user = update.effective_user
+    assert user is not None
+    return user.id
+
+
 def _text(update: Update) -> str:
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -167,7 +176,15 @@ async def _ask(
     draft.step = step
     markup: Markup | None = None
     values: dict[str, Any] = {}
-    if step == PLACE:
+    if step == CONSENT:
+        markup = inline_keyboard(
+            [
+                [(label(context, "checkin.consent_given"), f"{_PREFIX}consent:given")],
+                [(label(context, "checkin.consent_declined"), f"{_PREFIX}consent:declined")],
+            ]
+        )
+        values = {"store_coordinates": context.services.settings.store_coordinates}
+    elif step == PLACE:
         can_share = _can_share(context)
         rows = [[draft.last_place]] if draft.last_place else []
         share = label(context, "checkin.share_location") if can_share else None
@@ -239,10 +256,6 @@ async def start_checkin(update: Update, context: LiaisonContext) -> object:
     if identity is None or identity.member_id is None:
         await reply(update, context, "checkin/not_member")
         return END
-    if identity.consent is Consent.PENDING:
-        # The consent question (/privacy) comes first: it decides whether a pin may be sent.
-        await reply(update, context, "checkin/consent_first")
-        return END
     previous = _get_draft(context)
     if previous is not None:
         await _drop_buttons(update, context, previous)
@@ -251,6 +264,39 @@ async def start_checkin(update: Update, context: LiaisonContext) -> object:
         place = await last_place(session, identity.member_id)
     draft = Draft(period=period_of(now, context.zone), touched_at=now, last_place=place)
     _set_draft(context, draft)
+    if identity.consent is Consent.PENDING:
+        # The consent question comes first: it decides whether a pin may be sent. Asked
+        # here rather than sending the member off to /privacy and back.
+        return await _ask(update, context, draft, CONSENT)
+    return await _ask(update, context, draft, PLACE, first=True)
+
+
+@_step
+async def consent_answered(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    identity = context.identity
+    assert query is not None and query.data is not None
+    if identity is None or identity.member_id is None:
+        _set_draft(context, None)
+        await reply(update, context, "checkin/not_member")
+        return END
+    given = query.data == f"{_PREFIX}consent:given"
+    draft.question_id = None
+    await edit(
+        update,
+        context,
+        "checkin/chosen",
+        question=label(context, "checkin.q_consent"),
+        answer=label(context, "checkin.consent_given" if given else "checkin.consent_declined"),
+    )
+    async with context.services.db.session() as session:
+        await set_consent(
+            session,
+            context.now(),
+            identity.member_id,
+            Consent.GIVEN if given else Consent.DECLINED,
+        )
+        context.caller.identity = await identify(session, _user_id(update))
     return await _ask(update, context, draft, PLACE, first=True)
 
 
@@ -462,6 +508,11 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
         return ConversationHandler(
             entry_points=[CommandHandler("checkin", start_checkin, filters=private)],
             states={
+                CONSENT: [
+                    CallbackQueryHandler(
+                        consent_answered, pattern=rf"^{_PREFIX}consent:(given|declined)$"
+                    )
+                ],
                 PLACE: [
                     MessageHandler(typed, place_typed),
                     MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, place_shared),
