@@ -80,6 +80,11 @@ class Conversation:
         for button in buttons:
             if button.text.strip().casefold() == wanted:
                 return button
+        # "稳定" for "工作稳定": a unique part of a button's text is enough to press it.
+        if len(wanted) >= 2:
+            partial = [b for b in buttons if wanted in b.text.casefold()]
+            if len(partial) == 1:
+                return partial[0]
         return None
 
     def update_for(self, line: str) -> JSONDict:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import directory
+from storage.checkins import Whereabouts, record_checkin
 from storage.members import import_roster, member_by_phone
-from storage.models import GroupKind, StaffRole
+from storage.models import Consent, GroupKind, StaffRole, WorkSituation
+from storage.regions import default_index
 from storage.roster import ParsedRoster, RosterRow
 
 # The terminal chat talks as this Telegram account unless told otherwise.
@@ -286,6 +289,42 @@ STAFF = (
 )
 
 
+# phone → (Telegram id to bind, consent, months ago of each past check-in, place typed).
+HISTORY: dict[str, tuple[int, Consent, tuple[int, ...], str]] = {
+    "+8613871000002": (10002, Consent.GIVEN, (1, 2, 3), "深圳市福田区"),
+    "+8613871000003": (10003, Consent.GIVEN, (2, 3, 4), "深圳市宝安区"),
+    "+8613871000004": (10004, Consent.DECLINED, (7, 8), "广州"),
+    "+8613871000007": (10007, Consent.GIVEN, (0, 1, 2), "深圳市龙岗区"),
+    "+8613871000019": (10019, Consent.GIVEN, (1,), "德国柏林"),
+    "+8613871000020": (10020, Consent.GIVEN, (0, 1), "深圳市南山区"),
+}
+
+
+async def _history(session: AsyncSession, now: datetime) -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    regions = default_index()
+    for phone, (telegram_id, consent, months, place) in HISTORY.items():
+        member = await member_by_phone(session, phone)
+        if member is None:
+            continue
+        member.telegram_user_id = telegram_id
+        member.bound_at = now - timedelta(days=400)
+        member.registered_at = now - timedelta(days=400)
+        member.consent = consent
+        member.consent_at = member.bound_at
+        if phone == "+8613871000019":
+            member.timezone = "Europe/Berlin"  # gone abroad: months end in Berlin time
+        for months_ago in sorted(months, reverse=True):
+            await record_checkin(
+                session,
+                now - timedelta(days=30 * months_ago),
+                member_id=member.id,
+                zone=zone,
+                location=Whereabouts.typed(place, regions.resolve_text(place)),
+                work_situation=WorkSituation.STABLE,
+            )
+
+
 async def load_demo(session: AsyncSession, now: datetime) -> bool:
     """Load the sample district; running it again changes nothing. True if anything was new."""
     changed = False
@@ -323,6 +362,9 @@ async def load_demo(session: AsyncSession, now: datetime) -> bool:
     if report.errors:  # the sample data is ours: an error here is a bug
         raise RuntimeError(f"demo roster rejected: {report.errors}")
     changed |= report.created > 0 or report.updated > 0
+    if report.created:
+        # A district with a past: some members bound and checking in, some silent for months.
+        await _history(session, now)
     sample = await member_by_phone(session, SAMPLE_MEMBER_PHONE)
     if sample is not None and sample.telegram_user_id is None:
         # The terminal chat is this member, so `make run` can check in straight away.

@@ -180,3 +180,26 @@ def test_terminal_chat_through_standard_input(district: None, database_url: str)
     assert "[2] English" in transcript
     assert "Language set to English" in transcript
     assert "There is no command /nonsense" in transcript
+
+
+def test_the_sample_member_checks_in_from_the_terminal(district: None, database_url: str) -> None:
+    transcript = run_chat(
+        database_url,
+        10001,
+        ["/checkin", "同意", "武汉市江汉区", "稳定", "跳过", "不需要", "确认", "/where"],
+    )
+    assert "[1] 同意" in transcript
+    assert "📍 所在地：湖北省 武汉市 江汉区" in transcript
+    assert "已保存，谢谢您" in transcript
+    assert "现在所在地：湖北省 武汉市 江汉区" in transcript
+
+
+def test_a_liaison_sees_the_silent_members_of_the_sample_district(
+    district: None, database_url: str
+) -> None:
+    transcript = run_chat(database_url, 20001, ["/overdue", "/member 王芳"])
+    assert "尚未报到" in transcript
+    assert "李强" in transcript  # silent for two months
+    assert "赵敏" not in transcript.split("> /member")[0]  # checked in this month
+    assert "+86 138****0002" in transcript
+    assert "13871000002" not in transcript
