@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from bot.botapi import LocalBotApi
+from bot.botapi import BotApiError, LocalBotApi
 from bot.context import LiaisonApplication
+from scheduler.clock import FakeClock
+from storage.db import Database
+from storage.models import Consent
 from tests.chat import Person, talk
+from tests.factories import make_member
 
 STRANGER = 424242
 
@@ -61,3 +65,26 @@ async def test_command_menu_is_published_per_language(
     assert any(c["description"] == "帮助" for c in zh)
     assert any(c["description"] == "Help" for c in en)
     assert "overdue" not in {c["command"] for c in zh}
+
+
+async def test_a_failed_reply_gets_an_apology_in_chinese(
+    application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    stranger = Person(application, bot_api, STRANGER)
+    bot_api.fail_next("sendMessage", BotApiError(502, "Bad Gateway"))
+    await talk(stranger, [("/help", "抱歉，出了点问题")])
+
+
+async def test_a_pin_far_from_any_city_is_not_kept(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await make_member(db, clock.now(), telegram_user_id=STRANGER, consent=Consent.GIVEN)
+    member = Person(application, bot_api, STRANGER)
+    await talk(
+        member,
+        [
+            ("/checkin", "您现在在哪里"),
+            ("/loc 0 -160", ["没能从这个位置找到所在城市", "位置没有保存"]),
+            ("深圳南山", "广东省 深圳市 南山区"),
+        ],
+    )

@@ -280,6 +280,7 @@ async def test_member_by_name_shows_the_card(
     await talk(
         liaison,
         [
+            ("/member", ["用法：/member 姓名或电话", "/member 138 0013 8000"]),
             (
                 "/member 张",
                 [
@@ -295,7 +296,7 @@ async def test_member_by_name_shows_the_card(
                     "• 2026-09-03 深圳市，工作稳定",
                     "• 2026-08-02 未填地点，正在找工作；需要帮助：孩子入学",
                 ],
-            )
+            ),
         ],
     )
     assert "13800138000" not in liaison.last_text
