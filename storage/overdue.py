@@ -62,6 +62,8 @@ class OverdueReport:
 
     members: list[OverdueMember]
     total: int
+    # Members in view at all: 0 means a liaison whose scope is still empty.
+    watched: int
 
     @property
     def more(self) -> int:
@@ -162,7 +164,12 @@ async def overdue_report(
         )
     # Every row carries the full count (a window over the unlimited result).
     total = rows[0][4] if rows else 0
-    return OverdueReport(members=members, total=total)
+    watched = total
+    if total == 0:
+        watched = int(
+            await session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
+        )
+    return OverdueReport(members=members, total=total, watched=watched)
 
 
 async def overdue_members(

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import (
+    CheckIn,
     Consent,
     Group,
     GroupKind,
+    LocationReport,
+    LocationSource,
     Member,
     MemberStatus,
     Staff,
     StaffRole,
     Unit,
+    WorkSituation,
 )
 
 
@@ -108,3 +113,38 @@ async def make_staff(
         )
         session.add(staff)
     return staff
+
+
+async def make_checkin(
+    db: Database,
+    member: Member,
+    at: datetime,
+    *,
+    situation: WorkSituation = WorkSituation.STABLE,
+    city: str | None = None,
+    needs: str | None = None,
+) -> None:
+    """A check-in as the check-in feature stores it (period in the member's own zone).
+
+    Written directly so tests can also make what the bot never would, e.g. no place at all.
+    """
+    zone = ZoneInfo(member.timezone or "Asia/Shanghai")
+    async with db.session() as session:
+        report = None
+        if city is not None:
+            report = LocationReport(
+                member_id=member.id, reported_at=at, source=LocationSource.TYPED, city=city
+            )
+            session.add(report)
+            await session.flush()
+        session.add(
+            CheckIn(
+                member_id=member.id,
+                period=at.astimezone(zone).strftime("%Y-%m"),
+                checked_in_at=at,
+                location_report_id=report.id if report else None,
+                work_situation=situation,
+                needs_help=needs is not None,
+                needs_text=needs,
+            )
+        )

@@ -11,19 +11,15 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.directory import DirectoryError, add_staff
 from storage.models import (
-    CheckIn,
-    LocationReport,
-    LocationSource,
     Member,
     StaffRole,
     Unit,
-    WorkSituation,
     member_groups,
 )
 from storage.overdue import overdue_members, overdue_report, whole_months_between
 from storage.scope import find_members, may_see, member_card, members_in_scope, scope_condition
 from tests.conftest import START
-from tests.factories import make_group, make_member, make_staff
+from tests.factories import make_checkin, make_group, make_member, make_staff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -33,38 +29,6 @@ async def add_unit(db: Database, name: str, parent: Unit | None) -> Unit:
         unit = Unit(name=name, parent_id=parent.id if parent else None, created_at=START)
         session.add(unit)
     return unit
-
-
-async def check_in(
-    db: Database,
-    member: Member,
-    at: datetime,
-    *,
-    situation: WorkSituation = WorkSituation.STABLE,
-    city: str | None = None,
-    needs: str | None = None,
-) -> None:
-    """A check-in as the check-in feature stores it: period in the member's own zone."""
-    zone = ZoneInfo(member.timezone) if member.timezone else SHANGHAI
-    async with db.session() as session:
-        report = None
-        if city is not None:
-            report = LocationReport(
-                member_id=member.id, reported_at=at, source=LocationSource.TYPED, city=city
-            )
-            session.add(report)
-            await session.flush()
-        session.add(
-            CheckIn(
-                member_id=member.id,
-                period=at.astimezone(zone).strftime("%Y-%m"),
-                checked_in_at=at,
-                location_report_id=report.id if report else None,
-                work_situation=situation,
-                needs_help=needs is not None,
-                needs_text=needs,
-            )
-        )
 
 
 async def names_in_scope(db: Database, staff_id: int) -> set[str]:
@@ -159,14 +123,14 @@ async def test_scope_condition_stays_right_when_the_query_joins_member_groups(
 async def test_overdue_lists_the_silent_longest_first_with_their_durations(db: Database) -> None:
     group = await make_group(db, START)
     done = await make_member(db, START, name="已报到", phone="+8613800138000", groups=[group])
-    await check_in(db, done, START - timedelta(days=3))
+    await make_checkin(db, done, START - timedelta(days=3))
     recent = await make_member(db, START, name="上月", phone="+8613800138001", groups=[group])
-    await check_in(db, recent, datetime(2026, 10, 28, 4, tzinfo=UTC))
+    await make_checkin(db, recent, datetime(2026, 10, 28, 4, tzinfo=UTC))
     old = await make_member(
         db, START, name="九月", phone="+8613800138002", groups=[group], telegram_user_id=77
     )
-    await check_in(db, old, datetime(2026, 8, 1, 4, tzinfo=UTC))
-    await check_in(db, old, datetime(2026, 9, 3, 4, tzinfo=UTC))
+    await make_checkin(db, old, datetime(2026, 8, 1, 4, tzinfo=UTC))
+    await make_checkin(db, old, datetime(2026, 9, 3, 4, tzinfo=UTC))
     await make_member(
         db,
         START,
@@ -202,8 +166,8 @@ async def test_overdue_uses_each_members_own_month_at_the_boundary(db: Database)
         db, START, name="Berlin", phone="+4915112345678", timezone="Europe/Berlin"
     )
     wuhan = await make_member(db, START, name="武汉", phone="+8613800138000")
-    await check_in(db, berlin, november)
-    await check_in(db, wuhan, november)
+    await make_checkin(db, berlin, november)
+    await make_checkin(db, wuhan, november)
 
     async with db.session() as session:
         december_in_wuhan = await overdue_members(session, now, default_zone=SHANGHAI)
@@ -267,9 +231,9 @@ async def test_member_card_only_in_scope_with_the_last_three_check_ins(db: Datab
     )
     stranger = await make_member(db, START, name="Other", phone="+8613800138000")
     for day, city in ((1, "Hamburg"), (2, "München"), (3, "Köln")):
-        await check_in(db, member, datetime(2026, 8 + day, 5, 12, tzinfo=UTC), city=city)
+        await make_checkin(db, member, datetime(2026, 8 + day, 5, 12, tzinfo=UTC), city=city)
     # 23:30 UTC on 31 October is already 1 November in Berlin.
-    await check_in(db, member, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), city="Berlin")
+    await make_checkin(db, member, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), city="Berlin")
     liaison = await make_staff(db, START, telegram_user_id=1, groups=[group])
 
     async with db.session() as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,11 +13,8 @@ from scheduler.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,
-    CheckIn,
     Consent,
     Group,
-    LocationReport,
-    LocationSource,
     Member,
     MemberStatus,
     StaffRole,
@@ -27,45 +23,13 @@ from storage.models import (
 )
 from tests.chat import Person, said, talk
 from tests.conftest import START
-from tests.factories import make_group, make_member, make_staff
+from tests.factories import make_checkin, make_group, make_member, make_staff
 
 LIAISON = 9001
 OTHER_LIAISON = 9002
 ADMIN = 9003
 MEMBER = 8001
 STRANGER = 424242
-
-
-async def check_in(
-    db: Database,
-    member: Member,
-    at: datetime,
-    *,
-    city: str | None = None,
-    situation: WorkSituation = WorkSituation.STABLE,
-    needs: str | None = None,
-) -> None:
-    """A check-in as the check-in feature stores it: the period in the member's zone."""
-    zone = ZoneInfo(member.timezone or "Asia/Shanghai")
-    async with db.session() as session:
-        report = None
-        if city is not None:
-            report = LocationReport(
-                member_id=member.id, reported_at=at, source=LocationSource.TYPED, city=city
-            )
-            session.add(report)
-            await session.flush()
-        session.add(
-            CheckIn(
-                member_id=member.id,
-                period=at.astimezone(zone).strftime("%Y-%m"),
-                checked_in_at=at,
-                location_report_id=report.id if report else None,
-                work_situation=situation,
-                needs_help=needs is not None,
-                needs_text=needs,
-            )
-        )
 
 
 async def two_groups(db: Database) -> tuple[Group, Group]:
@@ -75,9 +39,9 @@ async def two_groups(db: Database) -> tuple[Group, Group]:
     silent = await make_member(
         db, START, name="张伟", phone="+8613800138000", groups=[shenzhen], telegram_user_id=MEMBER
     )
-    await check_in(db, silent, datetime(2026, 9, 3, 4, tzinfo=UTC), city="深圳市")
+    await make_checkin(db, silent, datetime(2026, 9, 3, 4, tzinfo=UTC), city="深圳市")
     done = await make_member(db, START, name="刘洋", phone="+8613800138001", groups=[shenzhen])
-    await check_in(db, done, START - timedelta(days=2), city="深圳市")
+    await make_checkin(db, done, START - timedelta(days=2), city="深圳市")
     await make_member(
         db,
         START,
@@ -161,9 +125,22 @@ async def test_everyone_checked_in(
 ) -> None:
     group = await make_group(db, START)
     member = await make_member(db, START, groups=[group])
-    await check_in(db, member, START)
+    await make_checkin(db, member, START)
     await make_staff(db, START, telegram_user_id=LIAISON, groups=[group])
     await talk(Person(application, bot_api, LIAISON), [("/overdue", "都已报到")])
+
+
+async def test_a_liaison_without_groups_is_told_so_not_that_all_checked_in(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    await make_member(db, START)
+    await make_staff(db, START, telegram_user_id=LIAISON)
+    await make_staff(db, START, telegram_user_id=OTHER_LIAISON, locale="en")
+    await talk(Person(application, bot_api, LIAISON), [("/overdue", "你还没有负责的党小组或单位")])
+    await talk(
+        Person(application, bot_api, OTHER_LIAISON),
+        [("/overdue", "You do not look after any group or unit yet")],
+    )
 
 
 async def test_unit_liaison_sees_their_unit_and_the_units_below(
@@ -214,7 +191,7 @@ async def test_month_boundary_in_each_members_own_time_zone(
         ("王武汉", "+8613800138000", None),
     ):
         member = await make_member(db, START, name=name, phone=phone, groups=[group], timezone=zone)
-        await check_in(db, member, november)
+        await make_checkin(db, member, november)
     await make_staff(db, START, telegram_user_id=LIAISON, groups=[group])
     liaison = Person(application, bot_api, LIAISON)
 
@@ -267,7 +244,7 @@ async def test_member_by_name_shows_the_card(
         assert zhang is not None
         zhang.origin, zhang.destination = "武汉市江汉区", "深圳市南山区"
         zhang.workplace, zhang.trade, zhang.consent = "华强电子", "电子", Consent.GIVEN
-    await check_in(
+    await make_checkin(
         db,
         zhang,
         datetime(2026, 8, 2, 4, tzinfo=UTC),
