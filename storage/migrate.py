@@ -29,8 +29,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to alter it; with foreign keys enforced, dropping the
+            # old copy would cascade-delete its children (pragma only works outside a
+            # transaction, hence before begin()).
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        async with connection.begin():
+            await connection.run_sync(run)
+        if sqlite:
+            problems = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            await connection.commit()
+            if problems:
+                raise RuntimeError(f"migration left broken references: {problems[:5]}")
 
 
 async def revision_status(engine: AsyncEngine) -> tuple[str | None, str | None]:

@@ -103,6 +103,29 @@ class WorkSituation(enum.StrEnum):
     OTHER = "other"
 
 
+class ChannelName(enum.StrEnum):
+    """Where a delivery goes: a member's Telegram chat, their phone, or a group's chat."""
+
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    GROUP_CHAT = "group_chat"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class NoticeStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"  # deliveries enqueued; their own states say how far each got
+    CANCELLED = "cancelled"
+
+
 class LocationSource(enum.StrEnum):
     TYPED = "typed"
     SHARED = "shared"
@@ -155,6 +178,9 @@ class Group(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[GroupKind] = mapped_column(_enum(GroupKind))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    # The group's own Telegram group chat (the QQ-group habit): notices are posted there too.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
+    chat_title: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
 
     unit: Mapped[Unit | None] = relationship(lazy="raise")
@@ -183,6 +209,11 @@ class Member(Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
     consent: Mapped[Consent] = mapped_column(_enum(Consent), default=Consent.PENDING)
+    # Ordered, comma-separated channel names ("sms,telegram"); None: Telegram when bound,
+    # otherwise SMS.
+    channels: Mapped[str | None] = mapped_column(String(50))
+    # Set when Telegram answered 403 (the member blocked the bot); cleared when they write again.
+    telegram_unreachable_at: Mapped[datetime | None]
     consent_at: Mapped[datetime | None]
     registered_at: Mapped[datetime]
     bound_at: Mapped[datetime | None]
@@ -291,6 +322,85 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
+notice_groups = Table(
+    "notice_groups",
+    Base.metadata,
+    Column("notice_id", ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Notice(Base):
+    """Something staff tell a set of members: one delivery per recipient and channel."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author: Mapped[str] = mapped_column(String(100))  # audit actor: staff:<id> or cli:<user>
+    author_name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    # "All my members": the author's whole scope rather than named groups.
+    everyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus))
+    send_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    # Staff id whose scope "everyone" means; None for the CLI (the whole registry).
+    scope_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+
+    groups: Mapped[list[Group]] = relationship(secondary=notice_groups, lazy="raise")
+
+
+class Delivery(Base):
+    """The outbox: one message to one recipient on one channel, and how far it got."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # The dispatcher's claim: due rows of one status, oldest first.
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_notice_status", "notice_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique per notice, recipient and channel: enqueueing twice sends once.
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    channel: Mapped[ChannelName] = mapped_column(_enum(ChannelName))
+    address: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    # Higher goes first: urgent notices before routine ones.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    external_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class NoticeReceipt(Base):
+    """A member pressed "received" under a notice."""
+
+    __tablename__ = "notice_receipts"
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    acknowledged_at: Mapped[datetime]
+
+
 class ServiceState(Base):
     """Small facts the service learns at run time (for example the bot's username)."""
 
@@ -304,8 +414,11 @@ class ServiceState(Base):
 __all__ = [
     "AuditEvent",
     "Base",
+    "ChannelName",
     "CheckIn",
     "Consent",
+    "Delivery",
+    "DeliveryStatus",
     "Group",
     "GroupKind",
     "Invite",
@@ -314,12 +427,16 @@ __all__ = [
     "LocationSource",
     "Member",
     "MemberStatus",
+    "Notice",
+    "NoticeReceipt",
+    "NoticeStatus",
     "ServiceState",
     "Staff",
     "StaffRole",
     "Unit",
     "WorkSituation",
     "member_groups",
+    "notice_groups",
     "staff_groups",
     "staff_units",
 ]

@@ -113,3 +113,31 @@ async def test_migrations_match_the_models(db: Database) -> None:
 
     async with db.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_upgrading_a_database_with_data_keeps_it(tmp_path: Path, clock: FakeClock) -> None:
+    """Each migration runs on a populated 0001 database; SQLite table rebuilds lose nothing."""
+    database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await upgrade(database.engine, "0001")
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO groups (id, name, kind, created_at) "
+                "VALUES (1, '律师行业党小组', 'trade', '2026-01-01 00:00:00')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO members (id, name, phone, status, consent, registered_at, updated_at)"
+                " VALUES (1, '张伟', '+8613800138000', 'outflow', 'given',"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+        await connection.execute(text("INSERT INTO member_groups VALUES (1, 1)"))
+    await upgrade(database.engine)
+    async with database.session() as session:
+        assert (await session.execute(text("SELECT * FROM member_groups"))).all() == [(1, 1)]
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    current, head = await revision_status(database.engine)
+    assert current == head
+    await database.dispose()
