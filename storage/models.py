@@ -371,7 +371,8 @@ class Delivery(Base):
         ForeignKey("members.id", ondelete="CASCADE"), index=True
     )
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
-    channel: Mapped[ChannelName] = mapped_column(_enum(ChannelName))
+    # None only for a suppressed row: a member with no way to reach them.
+    channel: Mapped[ChannelName | None] = mapped_column(_enum(ChannelName))
     address: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
     # Higher goes first: urgent notices before routine ones.

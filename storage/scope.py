@@ -288,3 +288,20 @@ __all__ = [
     "scope_condition",
     "scope_units",
 ]
+
+
+def group_scope_condition(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Group: the groups staff_id looks after (for notices, /linkgroup).
+
+    Their own groups, the groups of their units and the units below, or every group for
+    an administrator without scope.
+    """
+    unscoped_admin = and_(
+        exists().where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN).correlate(None),
+        ~exists().where(staff_groups.c.staff_id == staff_id).correlate(None),
+        ~exists().where(staff_units.c.staff_id == staff_id).correlate(None),
+    )
+    mine = Group.id.in_(
+        select(staff_groups.c.group_id).where(staff_groups.c.staff_id == staff_id).correlate(None)
+    )
+    return or_(unscoped_admin, mine, Group.unit_id.in_(scope_units(staff_id)))

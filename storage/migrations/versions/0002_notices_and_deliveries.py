@@ -74,7 +74,7 @@ def upgrade() -> None:
                 create_constraint=True,
                 length=16,
             ),
-            nullable=False,
+            nullable=True,
         ),
         sa.Column("address", sa.String(length=64), nullable=True),
         sa.Column(

@@ -1,0 +1,79 @@
+"""The one interface every channel implements, and the classified outcome of a send."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from storage.models import ChannelName
+
+
+class SendOutcome(enum.StrEnum):
+    """What the far side said, reduced to what the dispatcher must do next."""
+
+    ACCEPTED = "accepted"  # taken by the network; a receipt may follow
+    RETRY = "retry"  # try again later (after retry_after seconds if given)
+    FAILED = "failed"  # permanently refused: do not try this again
+    UNREACHABLE = "unreachable"  # the recipient cannot be reached here: fall back
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A send's outcome; reason is short English for the delivery report."""
+
+    outcome: SendOutcome
+    external_id: str | None = None
+    retry_after: float | None = None
+    reason: str | None = None
+    # A group chat that became a supergroup: its new chat id (the send should be retried).
+    new_address: str | None = None
+    # Final on acceptance (Telegram says the message is in the chat): no receipt will follow.
+    delivered: bool = False
+
+    @classmethod
+    def accepted(cls, external_id: str | None = None, *, delivered: bool = False) -> SendResult:
+        return cls(SendOutcome.ACCEPTED, external_id=external_id, delivered=delivered)
+
+    @classmethod
+    def retry(cls, reason: str, after: float | None = None) -> SendResult:
+        return cls(SendOutcome.RETRY, reason=reason, retry_after=after)
+
+    @classmethod
+    def failed(cls, reason: str) -> SendResult:
+        return cls(SendOutcome.FAILED, reason=reason)
+
+    @classmethod
+    def unreachable(cls, reason: str) -> SendResult:
+        return cls(SendOutcome.UNREACHABLE, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One rendered message for one address.
+
+    text is Telegram HTML for Telegram and group chats and plain text for SMS; buttons are
+    (label, callback data) pairs shown under a Telegram message.
+    """
+
+    delivery_id: int
+    channel: ChannelName
+    address: str
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+class Channel(Protocol):
+    """Sends one message and classifies the answer; never raises for a refused send."""
+
+    name: ChannelName
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Send message; every failure comes back as a SendResult, not an exception."""
+        ...
+
+
+class ReceiptSink(Protocol):
+    """Where a channel reports delivery receipts that arrive after the send (SMS)."""
+
+    async def __call__(self, external_id: str, delivered: bool, reason: str | None) -> None: ...

@@ -1,0 +1,214 @@
+"""Notices: what staff tell groups of members, now or at a set time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.models import Group, Notice, NoticeStatus
+from storage.scope import group_scope_condition
+
+# Long enough for any real notice; Telegram gets it in several messages, split at paragraphs.
+MAX_BODY_LENGTH = 4000
+
+
+class NoticeError(ValueError):
+    """A notice that cannot be made or changed; the message says why (English)."""
+
+
+def clean_body(text: str) -> str:
+    """The notice text as it will be sent: trimmed, line endings unified."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def check_body(text: str) -> str:
+    """The cleaned body, or NoticeError when it is empty or too long."""
+    body = clean_body(text)
+    if not body:
+        raise NoticeError("the notice is empty")
+    if len(body) > MAX_BODY_LENGTH:
+        raise NoticeError(
+            f"the notice has {len(body)} characters; at most {MAX_BODY_LENGTH} are allowed"
+        )
+    return body
+
+
+async def addressable_groups(session: AsyncSession, staff_id: int | None) -> list[Group]:
+    """The groups this staff member may send notices to (every group for the CLI: None)."""
+    query = select(Group).order_by(Group.name)
+    if staff_id is not None:
+        query = query.where(group_scope_condition(staff_id))
+    return list(await session.scalars(query))
+
+
+async def create_notice(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    author: str,
+    author_name: str,
+    body: str,
+    groups: Sequence[str] = (),
+    everyone: bool = False,
+    staff_id: int | None = None,
+    send_at: datetime | None = None,
+    urgent: bool = False,
+) -> Notice:
+    """Record a notice to the named groups (or everyone in scope), to go at send_at or now.
+
+    staff_id limits the groups to those the staff member looks after; None is the command
+    line, which may address any group. Nothing is sent here: the dispatcher's enqueue step
+    turns a due notice into deliveries.
+    """
+    text = check_body(body)
+    if not groups and not everyone:
+        raise NoticeError("choose at least one group, or everyone")
+    if send_at is not None and send_at.tzinfo is None:
+        raise NoticeError("the sending time needs a time zone")
+    allowed = {g.name: g for g in await addressable_groups(session, staff_id)}
+    chosen: list[Group] = []
+    for name in dict.fromkeys(n.strip() for n in groups):
+        group = allowed.get(name)
+        if group is None:
+            # Outside one's scope reads the same as nonexistent.
+            raise NoticeError(f"no group named {name!r} among the groups you look after")
+        chosen.append(group)
+    notice = Notice(
+        author=author,
+        author_name=author_name,
+        body=text,
+        everyone=everyone,
+        urgent=urgent,
+        status=NoticeStatus.SCHEDULED,
+        send_at=max(send_at, now) if send_at is not None else now,
+        created_at=now,
+        scope_staff_id=staff_id,
+        groups=chosen,
+    )
+    session.add(notice)
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        actor=author,
+        action="notice.create",
+        subject=f"notice:{notice.id}",
+        groups=[g.name for g in chosen],
+        everyone=everyone,
+        send_at=notice.send_at.isoformat(),
+        urgent=urgent,
+    )
+    return notice
+
+
+async def cancel_notice(
+    session: AsyncSession, now: datetime, notice_id: int, *, actor: str, staff_id: int | None
+) -> Notice:
+    """Cancel a scheduled notice before it goes (its author, an admin, or the CLI)."""
+    notice = await get_notice(session, notice_id, staff_id=staff_id)
+    if notice is None:
+        raise NoticeError(f"no notice {notice_id}")
+    if notice.status is not NoticeStatus.SCHEDULED:
+        raise NoticeError(f"notice {notice_id} has already been sent; it cannot be cancelled")
+    notice.status = NoticeStatus.CANCELLED
+    notice.cancelled_at = now
+    await audit.record(
+        session, now, actor=actor, action="notice.cancel", subject=f"notice:{notice_id}"
+    )
+    return notice
+
+
+async def get_notice(
+    session: AsyncSession, notice_id: int, *, staff_id: int | None = None
+) -> Notice | None:
+    """One notice with its groups; a staff member sees only notices they could have sent."""
+    notice = await session.scalar(
+        select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
+    )
+    if notice is None or staff_id is None:
+        return notice
+    if notice.scope_staff_id == staff_id:
+        return notice
+    allowed = {g.id for g in await addressable_groups(session, staff_id)}
+    if notice.groups and all(g.id in allowed for g in notice.groups):
+        return notice
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeLine:
+    """One row of a notice list."""
+
+    id: int
+    status: NoticeStatus
+    send_at: datetime
+    author_name: str
+    groups: tuple[str, ...]
+    everyone: bool
+    urgent: bool
+    preview: str
+
+
+async def list_notices(
+    session: AsyncSession,
+    *,
+    staff_id: int | None = None,
+    status: NoticeStatus | None = None,
+    limit: int = 50,
+) -> list[NoticeLine]:
+    """The newest notices first (a staff member's own and those to their groups)."""
+    query = (
+        select(Notice)
+        .options(selectinload(Notice.groups))
+        .order_by(Notice.send_at.desc(), Notice.id.desc())
+    )
+    if status is not None:
+        query = query.where(Notice.status == status)
+    lines: list[NoticeLine] = []
+    allowed: set[int] | None = None
+    if staff_id is not None:
+        allowed = {g.id for g in await addressable_groups(session, staff_id)}
+    for notice in await session.scalars(query.limit(limit * 4 if allowed is not None else limit)):
+        foreign = not notice.groups or any(g.id not in (allowed or set()) for g in notice.groups)
+        if allowed is not None and notice.scope_staff_id != staff_id and foreign:
+            continue
+        lines.append(
+            NoticeLine(
+                id=notice.id,
+                status=notice.status,
+                send_at=notice.send_at,
+                author_name=notice.author_name,
+                groups=tuple(g.name for g in notice.groups),
+                everyone=notice.everyone,
+                urgent=notice.urgent,
+                preview=notice.body[:60],
+            )
+        )
+        if len(lines) == limit:
+            break
+    return lines
+
+
+async def due_notice_ids(session: AsyncSession, now: datetime) -> list[int]:
+    """Scheduled notices whose time has come, oldest first."""
+    rows = await session.scalars(
+        select(Notice.id)
+        .where(Notice.status == NoticeStatus.SCHEDULED, Notice.send_at <= now)
+        .order_by(Notice.send_at, Notice.id)
+    )
+    return list(rows)
+
+
+async def count_scheduled(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Notice).where(Notice.status == NoticeStatus.SCHEDULED)
+        )
+        or 0
+    )

@@ -1,0 +1,535 @@
+"""The outbox: deliveries are written before anything is sent, claimed, sent, recorded.
+
+States: pending → sending → sent → delivered, or failed with a reason, or suppressed. A row
+left in sending past its lease (a crashed dispatcher) is claimed again, so a crash loses
+nothing and re-sends at most what was in flight.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import (
+    ChannelName,
+    Delivery,
+    DeliveryStatus,
+    Group,
+    Member,
+    Notice,
+    NoticeReceipt,
+    NoticeStatus,
+    UTCDateTime,
+    member_groups,
+    notice_groups,
+)
+from storage.scope import scope_condition
+
+URGENT_PRIORITY = 10
+NO_CHANNEL = "no way to reach: not bound to Telegram and no phone number"
+
+
+class OutboxError(ValueError):
+    """An outbox operation that cannot be done; the message says why."""
+
+
+def telegram_reachable() -> ColumnElement[bool]:
+    return and_(Member.telegram_user_id.is_not(None), Member.telegram_unreachable_at.is_(None))
+
+
+def member_channel() -> ColumnElement[str | None]:
+    """The first channel that can reach a member, in the member's order of preference.
+
+    Default order: Telegram when bound (and not blocked), otherwise SMS.
+    """
+    has_phone = Member.phone.is_not(None)
+    return case(
+        (and_(Member.channels.like("sms%"), has_phone), literal(ChannelName.SMS.value)),
+        (telegram_reachable(), literal(ChannelName.TELEGRAM.value)),
+        (has_phone, literal(ChannelName.SMS.value)),
+        else_=null(),
+    )
+
+
+def _address(channel: ColumnElement[str | None]) -> ColumnElement[str | None]:
+    return case(
+        (channel == ChannelName.TELEGRAM.value, cast(Member.telegram_user_id, String)),
+        (channel == ChannelName.SMS.value, Member.phone),
+        else_=null(),
+    )
+
+
+def audience_condition(notice: Notice) -> ColumnElement[bool]:
+    """A where-clause on Member: the notice's recipients."""
+    if notice.everyone:
+        if notice.scope_staff_id is None:
+            return true()
+        return scope_condition(notice.scope_staff_id)
+    return Member.id.in_(
+        select(member_groups.c.member_id)
+        .join(notice_groups, notice_groups.c.group_id == member_groups.c.group_id)
+        .where(notice_groups.c.notice_id == notice.id)
+        .correlate(None)
+    )
+
+
+def _insert(session: AsyncSession) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+@dataclass(slots=True)
+class EnqueueReport:
+    """How many deliveries a notice produced, per channel; suppressed: no way to reach."""
+
+    notice_id: int
+    per_channel: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+    new: int = 0
+
+
+async def audience_preview(
+    session: AsyncSession, *, groups: Sequence[int], everyone: bool, staff_id: int | None
+) -> Counter[str]:
+    """Recipients per channel (and "none") for a notice being written, before it exists."""
+    if everyone:
+        condition = true() if staff_id is None else scope_condition(staff_id)
+    else:
+        condition = Member.id.in_(
+            select(member_groups.c.member_id)
+            .where(member_groups.c.group_id.in_(list(groups)))
+            .correlate(None)
+        )
+    channel = member_channel()
+    rows = await session.execute(
+        select(func.coalesce(channel, "none"), func.count()).where(condition).group_by(channel)
+    )
+    counts: Counter[str] = Counter({str(name): int(n) for name, n in rows})
+    if not everyone and groups:
+        chats = await session.scalar(
+            select(func.count())
+            .select_from(Group)
+            .where(Group.id.in_(list(groups)), Group.chat_id.is_not(None))
+        )
+        if chats:
+            counts[ChannelName.GROUP_CHAT.value] = int(chats)
+    return counts
+
+
+async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -> EnqueueReport:
+    """Write one delivery per recipient (and per linked group chat); enqueueing twice adds none.
+
+    One INSERT … SELECT: a notice to 100,000 members never passes through Python row by row.
+    """
+    notice = await session.scalar(
+        select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
+    )
+    if notice is None:
+        raise OutboxError(f"no notice {notice_id}")
+    if notice.status is NoticeStatus.CANCELLED:
+        raise OutboxError(f"notice {notice_id} was cancelled")
+    priority = URGENT_PRIORITY if notice.urgent else 0
+    when = literal(now, UTCDateTime())
+    channel = member_channel()
+    prefix = f"n{notice.id}:m"
+    members = select(
+        (literal(prefix) + cast(Member.id, String) + ":" + func.coalesce(channel, "none")),
+        literal(notice.id),
+        Member.id,
+        channel,
+        _address(channel),
+        case(
+            (channel.is_(None), literal(DeliveryStatus.SUPPRESSED.value)),
+            else_=literal(DeliveryStatus.PENDING.value),
+        ),
+        case((channel.is_(None), literal(NO_CHANNEL)), else_=null()),
+        literal(priority),
+        literal(0),
+        when,
+        when,
+        case((channel.is_(None), when), else_=null()),
+    ).where(audience_condition(notice))
+    columns = [
+        Delivery.dedupe_key,
+        Delivery.notice_id,
+        Delivery.member_id,
+        Delivery.channel,
+        Delivery.address,
+        Delivery.status,
+        Delivery.last_error,
+        Delivery.priority,
+        Delivery.attempts,
+        Delivery.next_attempt_at,
+        Delivery.created_at,
+        Delivery.finished_at,
+    ]
+    insert = _insert(session)
+    result = await session.execute(
+        insert(Delivery).from_select(columns, members).on_conflict_do_nothing()
+    )
+    new = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    for group in notice.groups:
+        if group.chat_id is None:
+            continue
+        chat_row = insert(Delivery).values(
+            dedupe_key=f"n{notice.id}:g{group.id}:{ChannelName.GROUP_CHAT.value}",
+            notice_id=notice.id,
+            group_id=group.id,
+            channel=ChannelName.GROUP_CHAT,
+            address=str(group.chat_id),
+            status=DeliveryStatus.PENDING,
+            priority=priority,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        chat_result = await session.execute(chat_row.on_conflict_do_nothing())
+        new += max(chat_result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    if notice.status is NoticeStatus.SCHEDULED:
+        notice.status = NoticeStatus.SENT
+        notice.enqueued_at = now
+    report = EnqueueReport(notice_id=notice.id, new=new)
+    rows = await session.execute(
+        select(Delivery.channel, Delivery.status, func.count())
+        .where(Delivery.notice_id == notice.id)
+        .group_by(Delivery.channel, Delivery.status)
+    )
+    for channel_name, status, count in rows:
+        if status is DeliveryStatus.SUPPRESSED and channel_name is None:
+            report.suppressed += count
+        else:
+            report.per_channel[channel_name.value if channel_name else "none"] += count
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this dispatcher now holds (until its lease ends)."""
+
+    id: int
+    notice_id: int | None
+    member_id: int | None
+    group_id: int | None
+    channel: ChannelName
+    address: str
+    attempts: int
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        # A crashed dispatcher's rows come back once their lease has run out.
+        and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
+    )
+
+
+async def claim_due(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    channels: Sequence[ChannelName] | None = None,
+) -> list[Claimed]:
+    """Take up to limit due deliveries, highest priority and oldest first.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so several dispatchers share the
+    queue without taking the same row; SQLite serialises writers anyway.
+    """
+    due = select(Delivery.id).where(_due(now))
+    if channels is not None:
+        due = due.where(Delivery.channel.in_(list(channels)))
+    due = (
+        due.order_by(Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_until=now + lease,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.notice_id,
+            Delivery.member_id,
+            Delivery.group_id,
+            Delivery.channel,
+            Delivery.address,
+            Delivery.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    claimed = [
+        Claimed(
+            id=row.id,
+            notice_id=row.notice_id,
+            member_id=row.member_id,
+            group_id=row.group_id,
+            channel=row.channel,
+            address=row.address or "",
+            attempts=row.attempts,
+        )
+        for row in result
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a channel said about one claimed delivery (storage's view of a SendResult)."""
+
+    kind: str  # accepted | retry | failed | unreachable
+    external_id: str | None = None
+    retry_after: float | None = None
+    reason: str | None = None
+    new_address: str | None = None
+    delivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, and when to give up."""
+
+    max_attempts: int = 5
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        raw: timedelta = min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+        # ±20 %: thousands of rows failing together must not all come back together.
+        return raw * rng.uniform(0.8, 1.2)
+
+
+async def record_outcome(
+    session: AsyncSession,
+    now: datetime,
+    claimed: Claimed,
+    outcome: Outcome,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> None:
+    """Move one delivery on after a send; every row ends final or with a next attempt."""
+    row = await session.get(Delivery, claimed.id)
+    if row is None or row.status is not DeliveryStatus.SENDING:
+        return  # finished meanwhile (a receipt, or another dispatcher after a lost lease)
+    row.lease_until = None
+    if outcome.kind == "accepted":
+        row.external_id = outcome.external_id
+        row.sent_at = now
+        row.last_error = None
+        if outcome.delivered:
+            row.status = DeliveryStatus.DELIVERED
+            row.delivered_at = row.finished_at = now
+        else:
+            row.status = DeliveryStatus.SENT
+        return
+    reason = (outcome.reason or outcome.kind)[:500]
+    if outcome.new_address is not None and row.group_id is not None:
+        # A group chat became a supergroup: follow it, and send there straight away.
+        await session.execute(
+            update(Group).where(Group.id == row.group_id).values(chat_id=int(outcome.new_address))
+        )
+        row.address = outcome.new_address
+        row.status = DeliveryStatus.PENDING
+        row.next_attempt_at = now
+        row.last_error = reason
+        return
+    if outcome.kind == "retry":
+        if row.attempts >= policy.max_attempts:
+            _fail(row, now, f"gave up after {row.attempts} attempts: {reason}")
+            return
+        after = (
+            timedelta(seconds=outcome.retry_after)
+            if outcome.retry_after is not None
+            else policy.delay(row.attempts, rng)
+        )
+        row.status = DeliveryStatus.PENDING
+        row.next_attempt_at = now + after
+        row.last_error = reason
+        return
+    _fail(row, now, reason)
+    if outcome.kind == "unreachable" and row.member_id is not None:
+        await _fall_back(session, now, row)
+
+
+def _fail(row: Delivery, now: datetime, reason: str) -> None:
+    row.status = DeliveryStatus.FAILED
+    row.last_error = reason[:500]
+    row.finished_at = now
+
+
+async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> None:
+    """The member cannot be reached on row's channel: mark it, and try their next one."""
+    member = await session.get(Member, row.member_id)
+    if member is None:
+        return
+    if row.channel is ChannelName.TELEGRAM:
+        member.telegram_unreachable_at = now
+    if row.channel is not ChannelName.SMS and member.phone and row.notice_id is not None:
+        insert = _insert(session)
+        await session.execute(
+            insert(Delivery)
+            .values(
+                dedupe_key=f"n{row.notice_id}:m{member.id}:{ChannelName.SMS.value}",
+                notice_id=row.notice_id,
+                member_id=member.id,
+                channel=ChannelName.SMS,
+                address=member.phone,
+                status=DeliveryStatus.PENDING,
+                priority=row.priority,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        row.last_error = f"{row.last_error}; falling back to SMS"[:500]
+
+
+async def record_receipt(
+    session: AsyncSession, now: datetime, external_id: str, *, delivered: bool, reason: str | None
+) -> bool:
+    """A delivery receipt: sent → delivered or failed. False if no sent row has that id."""
+    row = await session.scalar(
+        select(Delivery).where(
+            Delivery.external_id == external_id,
+            Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
+        )
+    )
+    if row is None:
+        return False
+    if delivered:
+        row.status = DeliveryStatus.DELIVERED
+        row.delivered_at = row.finished_at = now
+    else:
+        _fail(row, now, f"not delivered: {reason or 'receipt said so'}")
+    return True
+
+
+async def mark_reachable(session: AsyncSession, telegram_user_id: int) -> None:
+    """The member wrote to the bot again: Telegram reaches them after all."""
+    await session.execute(
+        update(Member)
+        .where(
+            Member.telegram_user_id == telegram_user_id,
+            Member.telegram_unreachable_at.is_not(None),
+        )
+        .values(telegram_unreachable_at=None)
+    )
+
+
+async def acknowledge(
+    session: AsyncSession, now: datetime, *, notice_id: int, member_id: int
+) -> bool:
+    """The member pressed "received"; True the first time."""
+    existing = await session.get(NoticeReceipt, (notice_id, member_id))
+    if existing is not None:
+        return False
+    session.add(NoticeReceipt(notice_id=notice_id, member_id=member_id, acknowledged_at=now))
+    await session.flush()
+    return True
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """`notice status` and /deliveries: counts per state and channel, why rows failed."""
+
+    notice_id: int
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_channel: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[tuple[str, int]] = field(default_factory=list)
+    recipients: int = 0
+    acknowledged: int = 0
+    acknowledged_names: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+async def delivery_report(
+    session: AsyncSession, notice_id: int, *, names: int = 50
+) -> DeliveryReport:
+    """How far every delivery of a notice got, and who acknowledged it."""
+    report = DeliveryReport(notice_id=notice_id)
+    rows = await session.execute(
+        select(Delivery.channel, Delivery.status, func.count())
+        .where(Delivery.notice_id == notice_id)
+        .group_by(Delivery.channel, Delivery.status)
+    )
+    for channel, status, count in rows:
+        key = channel.value if channel else "none"
+        report.by_status[status.value] += count
+        report.by_channel.setdefault(key, Counter())[status.value] += count
+    failures = await session.execute(
+        select(Delivery.last_error, func.count())
+        .where(
+            Delivery.notice_id == notice_id,
+            Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED]),
+        )
+        .group_by(Delivery.last_error)
+        .order_by(func.count().desc())
+        .limit(10)
+    )
+    report.failures = [(reason or "unknown", count) for reason, count in failures]
+    report.recipients = int(
+        await session.scalar(
+            select(func.count(func.distinct(Delivery.member_id))).where(
+                Delivery.notice_id == notice_id, Delivery.member_id.is_not(None)
+            )
+        )
+        or 0
+    )
+    report.acknowledged = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(NoticeReceipt)
+            .where(NoticeReceipt.notice_id == notice_id)
+        )
+        or 0
+    )
+    acked = await session.scalars(
+        select(Member.name)
+        .join(NoticeReceipt, NoticeReceipt.member_id == Member.id)
+        .where(NoticeReceipt.notice_id == notice_id)
+        .order_by(NoticeReceipt.acknowledged_at)
+        .limit(names)
+    )
+    report.acknowledged_names = list(acked)
+    return report
+
+
+async def pending_count(session: AsyncSession, now: datetime) -> int:
+    """Deliveries due now (for the dispatcher's idle check and operators)."""
+    return int(
+        await session.scalar(select(func.count()).select_from(Delivery).where(_due(now))) or 0
+    )
