@@ -114,6 +114,8 @@ async def cancel_notice(
     notice = await get_notice(session, notice_id, staff_id=staff_id)
     if notice is None:
         raise NoticeError(f"no notice {notice_id}")
+    if notice.status is NoticeStatus.CANCELLED:
+        raise NoticeError(f"notice {notice_id} is already cancelled")
     if notice.status is not NoticeStatus.SCHEDULED:
         raise NoticeError(f"notice {notice_id} has already been sent; it cannot be cancelled")
     notice.status = NoticeStatus.CANCELLED
