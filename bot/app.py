@@ -14,7 +14,7 @@ from telegram.request import BaseRequest
 
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
-from bot.features import checkin, fallback, help, lang, privacy, staff, start, where
+from bot.features import checkin, fallback, help, lang, notices, privacy, staff, start, where
 from storage import directory
 from storage.identity import identify
 from storage.settings import LOCALES
@@ -33,7 +33,7 @@ def _feature(module: ModuleType) -> Feature:
 # group. Conversations (start, checkin) come before the plain commands so that /cancel and
 # typed answers reach them; fallback is last because it matches everything.
 FEATURES: tuple[Feature, ...] = (
-    *(_feature(module) for module in (start, checkin, privacy, where, lang, staff, help)),
+    *(_feature(module) for module in (start, checkin, privacy, where, lang, staff, notices, help)),
     Feature("fallback", (), fallback.handlers),
 )
 

@@ -49,7 +49,9 @@ class Renderer:
         self.env = Environment(
             loader=FileSystemLoader(templates),
             # Telegram HTML: every value a member or staff typed is escaped.
-            autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+            autoescape=select_autoescape(
+                enabled_extensions=("html",), disabled_extensions=("txt",), default=True
+            ),
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -64,6 +66,11 @@ class Renderer:
     def render(self, locale: str, name: str, /, **context: Any) -> str:
         """Render templates/<locale>/<name>.html to Telegram HTML."""
         template = self.env.get_template(f"{normalize_locale(locale)}/{name}.html")
+        return template.render(locale=normalize_locale(locale), **context).strip()
+
+    def render_text(self, locale: str, name: str, /, **context: Any) -> str:
+        """Render templates/<locale>/<name>.txt to plain text (SMS): nothing is escaped."""
+        template = self.env.get_template(f"{normalize_locale(locale)}/{name}.txt")
         return template.render(locale=normalize_locale(locale), **context).strip()
 
     def label(self, locale: str, key: str, /, **context: Any) -> str:
@@ -92,11 +99,11 @@ class Renderer:
                 loaded[locale][path.stem] = {str(k): str(v) for k, v in data.items()}
         return loaded
 
-    def template_names(self, locale: str) -> list[str]:
-        """Every template of a locale, as names render() accepts."""
+    def template_names(self, locale: str, extension: str = "html") -> list[str]:
+        """Every template of a locale, as names render() (html) or render_text() (txt) take."""
         prefix = f"{normalize_locale(locale)}/"
         return sorted(
-            name[len(prefix) : -len(".html")]
-            for name in self.env.list_templates(extensions=["html"])
+            name[len(prefix) : -len(extension) - 1]
+            for name in self.env.list_templates(extensions=[extension])
             if name.startswith(prefix)
         )

@@ -125,8 +125,12 @@ class RecordingRenderer(Renderer):
     """The real renderer, noting which templates the suite has rendered."""
 
     def render(self, locale: str, name: str, /, **context: Any) -> str:
-        RENDERED.add(f"{normalize_locale(locale)}/{name}")
+        RENDERED.add(f"{normalize_locale(locale)}/{name}.html")
         return super().render(locale, name, **context)
+
+    def render_text(self, locale: str, name: str, /, **context: Any) -> str:
+        RENDERED.add(f"{normalize_locale(locale)}/{name}.txt")
+        return super().render_text(locale, name, **context)
 
 
 @pytest.fixture(scope="session")
@@ -146,12 +150,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not session.config.getoption("--require-all-templates") or exitstatus != 0:
         return
     renderer = Renderer()
-    every = {f"{loc}/{name}" for loc in LOCALES for name in renderer.template_names(loc)}
+    every = {
+        f"{loc}/{name}.{ext}"
+        for loc in LOCALES
+        for ext in ("html", "txt")
+        for name in renderer.template_names(loc, ext)
+    }
     # Partials are rendered through the templates that include them.
     included = set()
     for name in every:
-        source, _, _ = renderer.env.loader.get_source(renderer.env, f"{name}.html")  # type: ignore[union-attr]
-        included |= {i.removesuffix(".html") for i in INCLUDE.findall(source)}
+        source, _, _ = renderer.env.loader.get_source(renderer.env, name)  # type: ignore[union-attr]
+        included |= set(INCLUDE.findall(source))
     missing = sorted(every - RENDERED - included)
     if missing:
         print("\ntemplates never rendered by any test:\n  " + "\n  ".join(missing))

@@ -16,6 +16,7 @@ TAG = re.compile(r"</?\s*([a-zA-Z-]+)")
 
 def test_both_languages_have_the_same_templates_and_labels(renderer: Renderer) -> None:
     assert renderer.template_names("zh_CN") == renderer.template_names("en")
+    assert renderer.template_names("zh_CN", "txt") == renderer.template_names("en", "txt")
     assert renderer.template_names("zh_CN"), "no templates found"
     features = {p.stem for p in Path("messages/locales/zh_CN").glob("*.toml")} | {
         p.stem for p in Path("messages/locales/en").glob("*.toml")
