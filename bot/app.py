@@ -15,6 +15,7 @@ from telegram.request import BaseRequest
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
 from bot.features import checkin, fallback, help, lang, notices, privacy, staff, start, where
+from messages.channels.telegram import TelegramRateLimiter
 from storage import directory
 from storage.identity import identify
 from storage.settings import LOCALES
@@ -124,6 +125,14 @@ def build_application(
         .base_file_url(file_url(settings.telegram_api_url))
         .context_types(context_types)
         .post_init(_post_init)
+        # One limiter for replies and notices alike: replies go first.
+        .rate_limiter(
+            TelegramRateLimiter(
+                overall=settings.telegram_rate,
+                per_chat_interval=settings.telegram_chat_interval,
+                group_per_minute=settings.telegram_group_per_minute,
+            )
+        )
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

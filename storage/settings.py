@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     # Exact coordinates are stored only when the district needs them; off by default.
     store_coordinates: bool = False
     max_text_length: int = Field(default=1000, ge=50, le=4000)
+    # SMS over SMPP 3.4; without a host, SMS are written to sms_log_path instead (demo).
+    smpp_host: str | None = None
+    smpp_port: int = Field(default=2775, ge=1, le=65535)
+    smpp_system_id: str = Field(default="", max_length=15)
+    smpp_password: SecretStr | None = None
+    smpp_source_addr: str = Field(default="Liaison", min_length=1, max_length=20)
+    smpp_rate: float = Field(default=10.0, gt=0, le=1000)  # submit_sm per second
+    sms_log_path: str = "sms-outbox.log"
+    # Telegram's published limits; the dispatcher keeps under them without waiting for a 429.
+    telegram_rate: float = Field(default=30.0, gt=0, le=1000)
+    telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    telegram_group_per_minute: float = Field(default=20.0, gt=0, le=600)
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
 
     @field_validator("timezone")
     @classmethod
@@ -85,6 +98,21 @@ class Settings(BaseSettings):
             if not bot_id.isdigit() or len(secret) < 20:
                 # Never echo the token itself.
                 raise ValueError("does not look like a bot token from @BotFather (ID:SECRET)")
+        return value
+
+    @field_validator("smpp_host", "smpp_password", mode="before")
+    @classmethod
+    def _blank_smpp_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("smpp_password")
+    @classmethod
+    def _smpp_password_length(cls, value: SecretStr | None) -> SecretStr | None:
+        # SMPP 3.4 allows 8 characters; never echo the password itself.
+        if value is not None and len(value.get_secret_value()) > 8:
+            raise ValueError("SMPP passwords have at most 8 characters")
         return value
 
     @property

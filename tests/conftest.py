@@ -114,7 +114,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
-    return Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)))
+    return Settings(
+        database_url=str(db.engine.url.render_as_string(hide_password=False)),
+        # Pacing has tests of its own (test_ratelimit, the dispatcher's); conversations
+        # should not wait for Telegram's limits.
+        telegram_rate=1000,
+        telegram_group_per_minute=600,
+    )
 
 
 RENDERED: set[str] = set()

@@ -1,0 +1,249 @@
+"""The dispatcher: due notices become deliveries; due deliveries are rendered, sent, recorded.
+
+It claims a batch of due rows (leased, so a crash loses nothing), renders each in the
+recipient's language and channel format, sends them concurrently through their channel (the
+channels keep to their rates), and records every outcome in one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from messages.channels.base import Channel, OutboundMessage, SendOutcome, SendResult
+from messages.compose import NoticeView, notice_buttons, notice_text
+from messages.render import Renderer, normalize_locale
+from scheduler.clock import Clock
+from storage.db import Database
+from storage.models import ChannelName, Member, Notice
+from storage.notices import due_notice_ids
+from storage.outbox import (
+    Claimed,
+    EnqueueReport,
+    Outcome,
+    RetryPolicy,
+    claim_due,
+    enqueue_notice,
+    record_outcome,
+    record_receipt,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    """How much the dispatcher holds at once and how long it may hold it."""
+
+    batch_size: int = 200
+    concurrency: int = 64
+    lease: timedelta = timedelta(minutes=5)
+    poll_interval: float = 1.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    locale: str
+    zone: ZoneInfo
+
+
+class Dispatcher:
+    """Runs the outbox for the channels it is given (rows of other channels wait)."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[ChannelName, Channel],
+        renderer: Renderer,
+        clock: Clock,
+        *,
+        default_locale: str,
+        default_zone: ZoneInfo,
+        config: DispatcherConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.channels = dict(channels)
+        self.renderer = renderer
+        self.clock = clock
+        self.default_locale = default_locale
+        self.default_zone = default_zone
+        self.config = config or DispatcherConfig()
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._wake = asyncio.Event()
+        self._notices: dict[int, NoticeView] = {}
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll (a notice was just created)."""
+        self._wake.set()
+
+    async def enqueue_due(self) -> list[EnqueueReport]:
+        """Turn every notice whose time has come into deliveries (each in its own transaction)."""
+        now = self.clock.now()
+        async with self.db.session() as session:
+            due = await due_notice_ids(session, now)
+        reports = []
+        for notice_id in due:
+            async with self.db.session() as session:
+                reports.append(await enqueue_notice(session, now, notice_id))
+        return reports
+
+    async def run_once(self) -> int:
+        """Enqueue due notices, then send every delivery due now; returns how many were sent."""
+        await self.enqueue_due()
+        handled = 0
+        while batch := await self._claim():
+            await self._send_batch(batch)
+            handled += len(batch)
+        return handled
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until stop is set, sleeping poll_interval (or until woken) when idle."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # a bad moment (database restart…) must not end the loop
+                log.exception("dispatcher pass failed; trying again shortly")
+                handled = 0
+            if handled == 0:
+                self._wake.clear()
+                waits = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
+                _, pending = await asyncio.wait(
+                    waits, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+
+    async def on_receipt(self, external_id: str, delivered: bool, reason: str | None) -> None:
+        """A channel's delivery receipt (SMS): finish the row it belongs to."""
+        async with self.db.session() as session:
+            found = await record_receipt(
+                session, self.clock.now(), external_id, delivered=delivered, reason=reason
+            )
+        if not found:
+            log.info("receipt for unknown message %s", external_id)
+
+    async def _claim(self) -> list[Claimed]:
+        async with self.db.session() as session:
+            return await claim_due(
+                session,
+                self.clock.now(),
+                limit=self.config.batch_size,
+                lease=self.config.lease,
+                channels=list(self.channels),
+            )
+
+    async def _send_batch(self, batch: Sequence[Claimed]) -> None:
+        recipients, notices = await self._load(batch)
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(claimed: Claimed) -> SendResult:
+            async with gate:
+                return await self._send(claimed, recipients, notices)
+
+        results = await asyncio.gather(*(one(c) for c in batch))
+        now = self.clock.now()
+        async with self.db.session() as session:
+            for claimed, result in zip(batch, results, strict=True):
+                await record_outcome(
+                    session,
+                    now,
+                    claimed,
+                    _outcome(result),
+                    policy=self.config.policy,
+                    rng=self.rng,
+                )
+
+    async def _send(
+        self,
+        claimed: Claimed,
+        recipients: Mapping[int, _Recipient],
+        notices: Mapping[int, NoticeView],
+    ) -> SendResult:
+        channel = self.channels[claimed.channel]
+        notice = notices.get(claimed.notice_id) if claimed.notice_id is not None else None
+        if notice is None:
+            return SendResult.failed("nothing to send: the notice is gone")
+        recipient = recipients.get(claimed.member_id) if claimed.member_id is not None else None
+        locale = recipient.locale if recipient else self.default_locale
+        zone = recipient.zone if recipient else self.default_zone
+        message = OutboundMessage(
+            delivery_id=claimed.id,
+            channel=claimed.channel,
+            address=claimed.address,
+            text=notice_text(self.renderer, locale, notice, claimed.channel, zone),
+            buttons=notice_buttons(self.renderer, locale, notice, claimed.channel),
+        )
+        try:
+            return await channel.send(message)
+        except Exception as error:  # a channel bug must not strand the row in "sending"
+            log.exception("channel %s raised for delivery %s", claimed.channel, claimed.id)
+            return SendResult.retry(f"internal error: {type(error).__name__}")
+
+    async def _load(
+        self, batch: Sequence[Claimed]
+    ) -> tuple[dict[int, _Recipient], dict[int, NoticeView]]:
+        member_ids = {c.member_id for c in batch if c.member_id is not None}
+        notice_ids = {c.notice_id for c in batch if c.notice_id is not None} - set(self._notices)
+        recipients: dict[int, _Recipient] = {}
+        async with self.db.session() as session:
+            if member_ids:
+                rows = await session.execute(
+                    select(Member.id, Member.locale, Member.timezone).where(
+                        Member.id.in_(member_ids)
+                    )
+                )
+                for member_id, locale, timezone in rows:
+                    recipients[member_id] = _Recipient(
+                        normalize_locale(locale, normalize_locale(self.default_locale)),
+                        _zone(timezone, self.default_zone),
+                    )
+            if notice_ids:
+                for notice in await session.scalars(
+                    select(Notice).where(Notice.id.in_(notice_ids))
+                ):
+                    self._notices[notice.id] = NoticeView(
+                        id=notice.id,
+                        body=notice.body,
+                        author_name=notice.author_name,
+                        urgent=notice.urgent,
+                        sent_at=notice.enqueued_at or notice.send_at,
+                    )
+        return recipients, self._notices
+
+
+def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return default
+
+
+def _outcome(result: SendResult) -> Outcome:
+    kinds = {
+        SendOutcome.ACCEPTED: "accepted",
+        SendOutcome.RETRY: "retry",
+        SendOutcome.FAILED: "failed",
+        SendOutcome.UNREACHABLE: "unreachable",
+    }
+    return Outcome(
+        kind=kinds[result.outcome],
+        external_id=result.external_id,
+        retry_after=result.retry_after,
+        reason=result.reason,
+        new_address=result.new_address,
+        delivered=result.delivered,
+    )
