@@ -14,8 +14,9 @@ from storage import audit
 from storage.models import Group, Notice, NoticeStatus
 from storage.scope import group_scope_condition
 
-# Long enough for any real notice; Telegram gets it in several messages, split at paragraphs.
-MAX_BODY_LENGTH = 4000
+# Longer than one Telegram message (4,096): a long notice goes out in parts, split at
+# paragraphs. Beyond this it is a document to attach, not a notice to read on a phone.
+MAX_BODY_LENGTH = 8000
 
 
 class NoticeError(ValueError):

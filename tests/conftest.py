@@ -119,7 +119,8 @@ def settings(db: Database) -> Settings:
         # Pacing has tests of its own (test_ratelimit, the dispatcher's); conversations
         # should not wait for Telegram's limits.
         telegram_rate=1000,
-        telegram_group_per_minute=600,
+        telegram_chat_interval=0.001,
+        telegram_group_per_minute=60_000,
     )
 
 

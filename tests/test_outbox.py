@@ -149,13 +149,13 @@ async def test_scope_limits_groups_and_cancelled_notices_never_go(
                 groups=["驻深圳党小组"],
                 staff_id=staff.id,
             )
-        with pytest.raises(NoticeError, match="at most 4000"):
+        with pytest.raises(NoticeError, match="at most 8000"):
             await create_notice(
                 session,
                 clock.now(),
                 author="staff:x",
                 author_name="李",
-                body="长" * 4001,
+                body="长" * 8001,
                 groups=["驻深圳党小组"],
                 staff_id=staff.id,
             )
