@@ -110,10 +110,14 @@ class LocalBotApi:
         self.calls: list[tuple[str, JSONDict]] = []
         self.commands: dict[str, list[JSONDict]] = {}
         self.updates: list[JSONDict] = []
-        self._on_send = on_send
+        self._listeners: list[Callable[[Outgoing], None]] = [on_send] if on_send else []
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._scripted: dict[str, list[BotApiError]] = {}
+
+    def subscribe(self, listener: Callable[[Outgoing], None]) -> None:
+        """Call listener with every message the bot sends or edits, as it happens."""
+        self._listeners.append(listener)
 
     def fail_next(self, method: str, error: BotApiError) -> None:
         """Make the next call of method answer with error."""
@@ -195,8 +199,8 @@ class LocalBotApi:
             params=params,
         )
         self.sent.append(outgoing)
-        if self._on_send is not None:
-            self._on_send(outgoing)
+        for listener in self._listeners:
+            listener(outgoing)
 
     def _api_sendmessage(self, params: JSONDict) -> JSONDict:
         text = str(params["text"])

@@ -8,10 +8,12 @@ The bot's replies come back through the in-process Bot API and are printed as pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
 import sys
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TextIO
 
 from telegram import Update
@@ -149,39 +151,45 @@ async def run_terminal(
     stdout: TextIO = sys.stdout,
     banner: str | None = None,
     echo_input: bool | None = None,
-    prompt: Callable[[], str] = lambda: "> ",
+    background: Callable[[], AbstractAsyncContextManager[object]] | None = None,
 ) -> int:
-    """Chat in the terminal until end of input; returns the exit status."""
+    """Chat in the terminal until end of input; returns the exit status.
+
+    Everything the bot sends to this user is printed as it is sent, so notices the
+    dispatcher delivers in the background show up between replies.
+    """
     conversation = Conversation(application, api, user_id=user_id, name=name)
     interactive = stdin.isatty()
     echo = (not interactive) if echo_input is None else echo_input
+
+    def show(outgoing: Outgoing) -> None:
+        if outgoing.chat_id == user_id and (text := format_outgoing(outgoing)):
+            print(text, file=stdout, flush=True)
+
+    api.subscribe(show)
     await application.initialize()
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        if banner:
-            print(banner, file=stdout, flush=True)
-        while True:
-            if interactive:
-                print(prompt(), end="", file=stdout, flush=True)
-            line = await _read_line(stdin)
-            if line is None:
-                break
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if echo:
-                # Piped conversations read like a transcript.
-                print(f"> {line}", file=stdout)
-            try:
-                replies = await conversation.say(line)
-            except ChoiceError as error:
-                print(f"! {error}", file=stdout, flush=True)
-                continue
-            for outgoing in replies:
-                if outgoing.chat_id == user_id and (text := format_outgoing(outgoing)):
-                    print(text, file=stdout)
-            stdout.flush()
+        async with background() if background is not None else contextlib.nullcontext():
+            if banner:
+                print(banner, file=stdout, flush=True)
+            while True:
+                if interactive:
+                    print("> ", end="", file=stdout, flush=True)
+                line = await _read_line(stdin)
+                if line is None:
+                    break
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                if echo:
+                    # Piped conversations read like a transcript.
+                    print(f"> {line}", file=stdout, flush=True)
+                try:
+                    await conversation.say(line)
+                except ChoiceError as error:
+                    print(f"! {error}", file=stdout, flush=True)
     finally:
         await application.shutdown()
     return 0

@@ -31,11 +31,13 @@ from storage.outbox import (
     RetryPolicy,
     claim_due,
     enqueue_notice,
-    record_outcome,
+    record_outcomes,
     record_receipt,
 )
 
 log = logging.getLogger(__name__)
+
+OutboundText = tuple[str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class DispatcherConfig:
 
     batch_size: int = 200
     concurrency: int = 64
+    # Outcomes are written this many at a time (a crash re-sends at most these and what is
+    # in flight).
+    record_every: int = 100
     lease: timedelta = timedelta(minutes=5)
     poll_interval: float = 1.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -80,6 +85,8 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._wake = asyncio.Event()
         self._notices: dict[int, NoticeView] = {}
+        # A notice reads the same for everyone with one language, channel and date.
+        self._rendered: dict[tuple[int, str, ChannelName, str], OutboundText] = {}
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll (a notice was just created)."""
@@ -97,12 +104,64 @@ class Dispatcher:
         return reports
 
     async def run_once(self) -> int:
-        """Enqueue due notices, then send every delivery due now; returns how many were sent."""
+        """Enqueue due notices, then send every delivery due now; returns how many were sent.
+
+        A pipeline: the next batch is claimed while the current one is being sent, senders
+        take rows as they come, and outcomes are written in groups, so neither the database
+        nor a slow send leaves the channels idle.
+        """
         await self.enqueue_due()
         handled = 0
-        while batch := await self._claim():
-            await self._send_batch(batch)
-            handled += len(batch)
+        # Outcomes can make new rows due (an SMS fallback, a migrated group chat): go again.
+        while passed := await self._pass():
+            handled += passed
+        return handled
+
+    async def _pass(self) -> int:
+        config = self.config
+        queue: asyncio.Queue[tuple[Claimed, OutboundMessage | SendResult] | None] = asyncio.Queue(
+            maxsize=2 * config.batch_size
+        )
+        done: list[tuple[Claimed, SendResult]] = []
+        writing = asyncio.Lock()
+        handled = 0
+
+        async def record(force: bool = False) -> None:
+            if not done or (len(done) < config.record_every and not force):
+                return
+            chunk = done[:]
+            done.clear()
+            async with writing:
+                await self._record(chunk)
+
+        async def claim_all() -> None:
+            nonlocal handled
+            try:
+                while True:
+                    async with writing:
+                        batch = await self._claim()
+                    if not batch:
+                        return
+                    handled += len(batch)
+                    recipients, notices = await self._load(batch)
+                    for claimed in batch:
+                        await queue.put((claimed, self._message(claimed, recipients, notices)))
+            finally:
+                for _ in range(config.concurrency):
+                    await queue.put(None)
+
+        async def send_all() -> None:
+            while (item := await queue.get()) is not None:
+                claimed, message = item
+                if isinstance(message, SendResult):
+                    result = message
+                else:
+                    result = await self._deliver(claimed, message)
+                done.append((claimed, result))
+                await record()
+
+        await asyncio.gather(claim_all(), *(send_all() for _ in range(config.concurrency)))
+        await record(force=True)
         return handled
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -145,6 +204,7 @@ class Dispatcher:
             )
 
     async def _send_batch(self, batch: Sequence[Claimed]) -> None:
+        """Send one claimed batch and record it (a pass of run_once without the pipeline)."""
         recipients, notices = await self._load(batch)
         gate = asyncio.Semaphore(self.config.concurrency)
 
@@ -153,17 +213,54 @@ class Dispatcher:
                 return await self._send(claimed, recipients, notices)
 
         results = await asyncio.gather(*(one(c) for c in batch))
+        await self._record(list(zip(batch, results, strict=True)))
+
+    async def _record(self, outcomes: Sequence[tuple[Claimed, SendResult]]) -> None:
         now = self.clock.now()
         async with self.db.session() as session:
-            for claimed, result in zip(batch, results, strict=True):
-                await record_outcome(
-                    session,
-                    now,
-                    claimed,
-                    _outcome(result),
-                    policy=self.config.policy,
-                    rng=self.rng,
-                )
+            await record_outcomes(
+                session,
+                now,
+                [(claimed, _outcome(result)) for claimed, result in outcomes],
+                policy=self.config.policy,
+                rng=self.rng,
+            )
+
+    def _message(
+        self,
+        claimed: Claimed,
+        recipients: Mapping[int, _Recipient],
+        notices: Mapping[int, NoticeView],
+    ) -> OutboundMessage | SendResult:
+        """The rendered message for a claimed row, or the reason there is none."""
+        notice = notices.get(claimed.notice_id) if claimed.notice_id is not None else None
+        if notice is None:
+            return SendResult.failed("nothing to send: the notice is gone")
+        recipient = recipients.get(claimed.member_id) if claimed.member_id is not None else None
+        locale = recipient.locale if recipient else self.default_locale
+        zone = recipient.zone if recipient else self.default_zone
+        key = (
+            notice.id,
+            locale,
+            claimed.channel,
+            notice.sent_at.astimezone(zone).date().isoformat(),
+        )
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            if len(self._rendered) > 10_000:
+                self._rendered.clear()
+            rendered = self._rendered[key] = (
+                notice_text(self.renderer, locale, notice, claimed.channel, zone),
+                notice_buttons(self.renderer, locale, notice, claimed.channel),
+            )
+        text, buttons = rendered
+        return OutboundMessage(
+            delivery_id=claimed.id,
+            channel=claimed.channel,
+            address=claimed.address,
+            text=text,
+            buttons=buttons,
+        )
 
     async def _send(
         self,
@@ -171,22 +268,14 @@ class Dispatcher:
         recipients: Mapping[int, _Recipient],
         notices: Mapping[int, NoticeView],
     ) -> SendResult:
-        channel = self.channels[claimed.channel]
-        notice = notices.get(claimed.notice_id) if claimed.notice_id is not None else None
-        if notice is None:
-            return SendResult.failed("nothing to send: the notice is gone")
-        recipient = recipients.get(claimed.member_id) if claimed.member_id is not None else None
-        locale = recipient.locale if recipient else self.default_locale
-        zone = recipient.zone if recipient else self.default_zone
-        message = OutboundMessage(
-            delivery_id=claimed.id,
-            channel=claimed.channel,
-            address=claimed.address,
-            text=notice_text(self.renderer, locale, notice, claimed.channel, zone),
-            buttons=notice_buttons(self.renderer, locale, notice, claimed.channel),
-        )
+        message = self._message(claimed, recipients, notices)
+        if isinstance(message, SendResult):
+            return message
+        return await self._deliver(claimed, message)
+
+    async def _deliver(self, claimed: Claimed, message: OutboundMessage) -> SendResult:
         try:
-            return await channel.send(message)
+            return await self.channels[claimed.channel].send(message)
         except Exception as error:  # a channel bug must not strand the row in "sending"
             log.exception("channel %s raised for delivery %s", claimed.channel, claimed.id)
             return SendResult.retry(f"internal error: {type(error).__name__}")

@@ -358,8 +358,8 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        # The dispatcher's claim: due rows of one status, oldest first.
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # The dispatcher's claim walks this in order and stops at its limit: no sort.
+        Index("ix_deliveries_due", "status", "rank", "next_attempt_at", "id"),
         Index("ix_deliveries_notice_status", "notice_id", "status"),
     )
 
@@ -375,8 +375,8 @@ class Delivery(Base):
     channel: Mapped[ChannelName | None] = mapped_column(_enum(ChannelName))
     address: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
-    # Higher goes first: urgent notices before routine ones.
-    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # Lower goes first: urgent notices (-10) before routine ones (0).
+    rank: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import audit
-from storage.models import Group, Notice, NoticeStatus
+from storage.models import Delivery, Group, Notice, NoticeStatus
+from storage.outbox import acknowledge
 from storage.scope import group_scope_condition
 
 # Longer than one Telegram message (4,096): a long notice goes out in parts, split at
@@ -20,7 +22,15 @@ MAX_BODY_LENGTH = 8000
 
 
 class NoticeError(ValueError):
-    """A notice that cannot be made or changed; the message says why (English)."""
+    """A notice that cannot be made or changed; the message says why (English).
+
+    reason is a short stable word for the front ends to pick their own words by: empty,
+    too_long, no_audience, unknown_group, naive_time, not_found, cancelled, sent.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def clean_body(text: str) -> str:
@@ -32,10 +42,11 @@ def check_body(text: str) -> str:
     """The cleaned body, or NoticeError when it is empty or too long."""
     body = clean_body(text)
     if not body:
-        raise NoticeError("the notice is empty")
+        raise NoticeError("the notice is empty", "empty")
     if len(body) > MAX_BODY_LENGTH:
         raise NoticeError(
-            f"the notice has {len(body)} characters; at most {MAX_BODY_LENGTH} are allowed"
+            f"the notice has {len(body)} characters; at most {MAX_BODY_LENGTH} are allowed",
+            "too_long",
         )
     return body
 
@@ -69,16 +80,18 @@ async def create_notice(
     """
     text = check_body(body)
     if not groups and not everyone:
-        raise NoticeError("choose at least one group, or everyone")
+        raise NoticeError("choose at least one group, or everyone", "no_audience")
     if send_at is not None and send_at.tzinfo is None:
-        raise NoticeError("the sending time needs a time zone")
+        raise NoticeError("the sending time needs a time zone", "naive_time")
     allowed = {g.name: g for g in await addressable_groups(session, staff_id)}
     chosen: list[Group] = []
     for name in dict.fromkeys(n.strip() for n in groups):
         group = allowed.get(name)
         if group is None:
             # Outside one's scope reads the same as nonexistent.
-            raise NoticeError(f"no group named {name!r} among the groups you look after")
+            raise NoticeError(
+                f"no group named {name!r} among the groups you look after", "unknown_group"
+            )
         chosen.append(group)
     notice = Notice(
         author=author,
@@ -114,11 +127,13 @@ async def cancel_notice(
     """Cancel a scheduled notice before it goes (its author, an admin, or the CLI)."""
     notice = await get_notice(session, notice_id, staff_id=staff_id)
     if notice is None:
-        raise NoticeError(f"no notice {notice_id}")
+        raise NoticeError(f"no notice {notice_id}", "not_found")
     if notice.status is NoticeStatus.CANCELLED:
-        raise NoticeError(f"notice {notice_id} is already cancelled")
+        raise NoticeError(f"notice {notice_id} is already cancelled", "cancelled")
     if notice.status is not NoticeStatus.SCHEDULED:
-        raise NoticeError(f"notice {notice_id} has already been sent; it cannot be cancelled")
+        raise NoticeError(
+            f"notice {notice_id} has already been sent; it cannot be cancelled", "sent"
+        )
     notice.status = NoticeStatus.CANCELLED
     notice.cancelled_at = now
     await audit.record(
@@ -187,7 +202,7 @@ async def list_notices(
                 status=notice.status,
                 send_at=notice.send_at,
                 author_name=notice.author_name,
-                groups=tuple(g.name for g in notice.groups),
+                groups=tuple(sorted(g.name for g in notice.groups)),
                 everyone=notice.everyone,
                 urgent=notice.urgent,
                 preview=notice.body[:60],
@@ -215,3 +230,26 @@ async def count_scheduled(session: AsyncSession) -> int:
         )
         or 0
     )
+
+
+class Ack(StrEnum):
+    """What pressing "received" under a notice did."""
+
+    FIRST = "first"
+    AGAIN = "again"
+    NOT_RECIPIENT = "not_recipient"
+
+
+async def acknowledge_notice(
+    session: AsyncSession, now: datetime, *, notice_id: int, member_id: int
+) -> Ack:
+    """The member pressed "received": recorded once, and only for a member it was sent to."""
+    recipient = await session.scalar(
+        select(Delivery.id)
+        .where(Delivery.notice_id == notice_id, Delivery.member_id == member_id)
+        .limit(1)
+    )
+    if recipient is None:
+        return Ack.NOT_RECIPIENT
+    first = await acknowledge(session, now, notice_id=notice_id, member_id=member_id)
+    return Ack.FIRST if first else Ack.AGAIN

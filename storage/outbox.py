@@ -16,8 +16,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     String,
+    Table,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -47,12 +50,18 @@ from storage.models import (
 )
 from storage.scope import scope_condition
 
-URGENT_PRIORITY = 10
+URGENT_RANK = -10
 NO_CHANNEL = "no way to reach: not bound to Telegram and no phone number"
 
 
 class OutboxError(ValueError):
     """An outbox operation that cannot be done; the message says why."""
+
+
+def cast_table(table: FromClause) -> Table:
+    """A mapped class's table as the Table it is (mapped __table__ is typed FromClause)."""
+    assert isinstance(table, Table)
+    return table
 
 
 def telegram_reachable() -> ColumnElement[bool]:
@@ -151,7 +160,7 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
         raise OutboxError(f"no notice {notice_id}")
     if notice.status is NoticeStatus.CANCELLED:
         raise OutboxError(f"notice {notice_id} was cancelled")
-    priority = URGENT_PRIORITY if notice.urgent else 0
+    rank = URGENT_RANK if notice.urgent else 0
     when = literal(now, UTCDateTime())
     channel = member_channel()
     prefix = f"n{notice.id}:m"
@@ -166,7 +175,7 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
             else_=literal(DeliveryStatus.PENDING.value),
         ),
         case((channel.is_(None), literal(NO_CHANNEL)), else_=null()),
-        literal(priority),
+        literal(rank),
         literal(0),
         when,
         when,
@@ -180,7 +189,7 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
         Delivery.address,
         Delivery.status,
         Delivery.last_error,
-        Delivery.priority,
+        Delivery.rank,
         Delivery.attempts,
         Delivery.next_attempt_at,
         Delivery.created_at,
@@ -201,7 +210,7 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
             channel=ChannelName.GROUP_CHAT,
             address=str(group.chat_id),
             status=DeliveryStatus.PENDING,
-            priority=priority,
+            rank=rank,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -254,22 +263,34 @@ async def claim_due(
     lease: timedelta,
     channels: Sequence[ChannelName] | None = None,
 ) -> list[Claimed]:
-    """Take up to limit due deliveries, highest priority and oldest first.
+    """Take up to limit due deliveries: rows whose lease ran out, then pending ones, urgent first.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so several dispatchers share the
-    queue without taking the same row; SQLite serialises writers anyway.
+    queue without taking the same row; SQLite serialises writers anyway. Each query walks
+    an index in order and stops at its limit, so claiming stays cheap however long the
+    queue is.
     """
-    due = select(Delivery.id).where(_due(now))
-    if channels is not None:
-        due = due.where(Delivery.channel.in_(list(channels)))
-    due = (
-        due.order_by(Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    expired = select(Delivery.id).where(
+        Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now
     )
+    pending = select(Delivery.id).where(
+        Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now
+    )
+    if channels is not None:
+        expired = expired.where(Delivery.channel.in_(list(channels)))
+        pending = pending.where(Delivery.channel.in_(list(channels)))
+    ids = list(await session.scalars(expired.limit(limit).with_for_update(skip_locked=True)))
+    if len(ids) < limit:
+        ids += await session.scalars(
+            pending.order_by(Delivery.rank, Delivery.next_attempt_at, Delivery.id)
+            .limit(limit - len(ids))
+            .with_for_update(skip_locked=True)
+        )
+    if not ids:
+        return []
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()))
+        .where(Delivery.id.in_(ids))
         .values(
             status=DeliveryStatus.SENDING,
             lease_until=now + lease,
@@ -338,8 +359,66 @@ async def record_outcome(
     rng: random.Random,
 ) -> None:
     """Move one delivery on after a send; every row ends final or with a next attempt."""
-    row = await session.get(Delivery, claimed.id)
-    if row is None or row.status is not DeliveryStatus.SENDING:
+    await record_outcomes(session, now, [(claimed, outcome)], policy=policy, rng=rng)
+
+
+async def record_outcomes(
+    session: AsyncSession,
+    now: datetime,
+    outcomes: Sequence[tuple[Claimed, Outcome]],
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> None:
+    """record_outcome for many rows: acceptances in two statements, the rest row by row."""
+    accepted = [(c, o) for c, o in outcomes if o.kind == "accepted"]
+    for delivered in (True, False):
+        params = [
+            {"b_id": c.id, "b_external_id": o.external_id}
+            for c, o in accepted
+            if o.delivered is delivered
+        ]
+        if not params:
+            continue
+        table = cast_table(Delivery.__table__)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.SENDING.value)
+            .values(
+                status=(DeliveryStatus.DELIVERED if delivered else DeliveryStatus.SENT).value,
+                external_id=bindparam("b_external_id"),
+                sent_at=now,
+                delivered_at=now if delivered else None,
+                finished_at=now if delivered else None,
+                lease_until=None,
+                last_error=None,
+            ),
+            params,
+        )
+    outcomes = [(c, o) for c, o in outcomes if o.kind != "accepted"]
+    ids = [claimed.id for claimed, _ in outcomes]
+    rows = {
+        row.id: row
+        for start in range(0, len(ids), 500)
+        for row in await session.scalars(
+            select(Delivery).where(Delivery.id.in_(ids[start : start + 500]))
+        )
+    }
+    for claimed, outcome in outcomes:
+        row = rows.get(claimed.id)
+        if row is not None:
+            await _apply(session, now, row, outcome, policy, rng)
+
+
+async def _apply(
+    session: AsyncSession,
+    now: datetime,
+    row: Delivery,
+    outcome: Outcome,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> None:
+    if row.status is not DeliveryStatus.SENDING:
         return  # finished meanwhile (a receipt, or another dispatcher after a lost lease)
     row.lease_until = None
     if outcome.kind == "accepted":
@@ -405,7 +484,7 @@ async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> Non
                 channel=ChannelName.SMS,
                 address=member.phone,
                 status=DeliveryStatus.PENDING,
-                priority=row.priority,
+                rank=row.rank,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     smpp_rate: float = Field(default=10.0, gt=0, le=1000)  # submit_sm per second
     sms_log_path: str = "sms-outbox.log"
     # Telegram's published limits; the dispatcher keeps under them without waiting for a 429.
-    telegram_rate: float = Field(default=30.0, gt=0, le=1000)
+    telegram_rate: float = Field(default=30.0, gt=0, le=100_000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
     telegram_group_per_minute: float = Field(default=20.0, gt=0, le=100_000)
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)

@@ -1,15 +1,968 @@
-"""Placeholder: being written (issue 3)."""
+"""/notice, /notices, /deliveries, /linkgroup: liaisons tell their groups, and see who got it.
+
+/notice (staff, private chat) is a short conversation: 1. tick one or more of my groups, or
+"all my members"; 2. type the text; 3. the preview, exactly as members will see it, with
+the recipients per channel, then send now, schedule, mark urgent, or cancel. Nothing is
+sent from here: the notice is recorded and the dispatcher delivers it when it is due.
+
+The text may be longer than one Telegram message (up to MAX_BODY_LENGTH): the Telegram app
+sends a long paste as several messages of at most 4,096 characters. A message of
+PART_LENGTH characters or more is therefore kept as a part and the next one is added to it
+(a "preview" button ends the text); a shorter one completes it. When the text grows too
+long it is refused as a whole, and the rest of that paste, arriving within PASTE_WINDOW,
+is dropped too rather than taken for a new text.
+
+A scheduled time is typed in the staff member's time zone, in one of these forms:
+
+    2026-12-01 09:00      (also 2026/12/01, 2026.12.01, 2026年12月1日, and a "T")
+    12-01 09:00           (no year: this year, or next year once the day has passed)
+    明天 9:00 / tomorrow 9:00   (also 今天/today, 后天)
+    9:00                  (today)
+
+The time is 24-hour, "9:00", "9：00" or "9点" / "9点30" / "9点半". A time that has passed,
+or one more than a year ahead, is refused and asked again.
+
+Members see each notice with a "received" button (ACK_PREFIX): pressing it records a
+receipt for the member bound to the pressing account, once. /linkgroup NAME, run by staff
+in a group chat, links one of their groups to that chat, and notices to the group are
+posted there too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import re
+import unicodedata
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import wraps
+from typing import Any
 
-from telegram.ext import BaseHandler
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
-from bot.commands import Command
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import edit, inline_keyboard, label, reply, send_html
+from messages.compose import ACK_PREFIX, NoticeView, notice_text
+from storage import audit
+from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
+from storage.identity import Identity
+from storage.models import ChannelName, DeliveryStatus, NoticeStatus
+from storage.notices import (
+    MAX_BODY_LENGTH,
+    Ack,
+    NoticeError,
+    acknowledge_notice,
+    addressable_groups,
+    cancel_notice,
+    check_body,
+    clean_body,
+    create_notice,
+    get_notice,
+    list_notices,
+)
+from storage.outbox import audience_preview, delivery_report
 
-COMMANDS: tuple[Command, ...] = ()
+COMMANDS = (
+    Command("notice", Audience.STAFF),
+    Command("notices", Audience.STAFF),
+    Command("deliveries", Audience.STAFF),
+    Command("linkgroup", Audience.STAFF, in_menu=False),
+    Command("unlinkgroup", Audience.STAFF, in_menu=False),
+)
+
+# Conversation states.
+CHOOSE = "choose"
+WRITE = "write"
+PREVIEW = "preview"
+WHEN = "when"
+END = ConversationHandler.END
+
+# Like the check-in: an answer this long after the previous one is not taken as part of
+# the notice (a text typed tomorrow is not the notice started today).
+IDLE_LIMIT = timedelta(hours=12)
+# A scheduled time further ahead than this is almost certainly a typo in the year.
+SCHEDULE_LIMIT = timedelta(days=366)
+# A message this long may be one part of a paste the Telegram app split (at 4,096).
+PART_LENGTH = 3000
+# The parts of one paste arrive together; a text typed after this is a new attempt.
+PASTE_WINDOW = timedelta(seconds=5)
+# Telegram allows 100 buttons under a message; beyond this the list is no longer usable.
+GROUP_BUTTONS = 60
+SCHEDULED_SHOWN = 20
+RECENT_SHOWN = 10
+
+_DRAFT = "notice.draft"
+_PREFIX = "notice:"
+STOP_PREFIX = f"{_PREFIX}stop:"
+STATES = tuple(s.value for s in DeliveryStatus)
+CHANNELS = (*(c.value for c in ChannelName), "none")
+
+
+@dataclass(slots=True)
+class Draft:
+    """The notice being written; recorded only when the staff member sends or schedules it."""
+
+    touched_at: datetime
+    # The groups offered as buttons (id → name), in the order shown.
+    groups: dict[int, str]
+    more_groups: int
+    chosen: list[int] = field(default_factory=list)
+    everyone: bool = False
+    # Parts of a long text received so far, and until when to drop the rest of a refused one.
+    parts: list[str] = field(default_factory=list)
+    discard_until: datetime | None = None
+    body: str | None = None
+    urgent: bool = False
+    step: str = CHOOSE
+    # The message whose buttons belong to the current step; others are stale.
+    question_id: int | None = None
+
+    @property
+    def group_names(self) -> list[str]:
+        return [self.groups[group_id] for group_id in self.chosen]
+
+
+def _get_draft(context: LiaisonContext) -> Draft | None:
+    data = context.chat_data
+    draft = data.get(_DRAFT) if data is not None else None
+    return draft if isinstance(draft, Draft) else None
+
+
+def _set_draft(context: LiaisonContext, draft: Draft | None) -> None:
+    data = context.chat_data
+    if data is None:
+        raise RuntimeError("a notice needs a chat")
+    if draft is None:
+        data.pop(_DRAFT, None)
+    else:
+        data[_DRAFT] = draft
+
+
+def _staff(context: LiaisonContext) -> tuple[Identity, int] | None:
+    identity = context.identity
+    if identity is None or identity.staff_id is None:
+        return None
+    return identity, identity.staff_id
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+def _text(update: Update) -> str:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    return message.text
+
+
+def _argument(update: Update) -> str:
+    """Everything after the command: group names may contain spaces."""
+    parts = _text(update).split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def _parse_id(raw: str) -> int | None:
+    raw = raw.strip().lstrip("#")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def _words(context: LiaisonContext) -> Mapping[str, str]:
+    """Delivery states, channels and weekdays in the caller's language, for templates."""
+    return context.services.renderer.labels(context.locale, "notices")
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _when_values(context: LiaisonContext, moment: datetime) -> dict[str, str]:
+    local = moment.astimezone(context.zone)
+    return {
+        "when": local.strftime("%Y-%m-%d %H:%M"),
+        "weekday": label(context, f"notices.weekday_{local.weekday()}"),
+        "zone": str(context.zone),
+    }
+
+
+async def refuse(update: Update, context: LiaisonContext) -> None:
+    """The same polite refusal as every staff command, before anything is looked up."""
+    await reply(update, context, "staff/refused")
+
+
+# --- the scheduled time -----------------------------------------------------------------
+
+
+class WhenError(ValueError):
+    """A typed time that cannot be used; reason is unreadable, past or too_far."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_TIME = r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?)"
+_RELATIVE = re.compile(rf"(?P<day>今天|明天|后天|today|tomorrow)\s*{_TIME}", re.IGNORECASE)
+_DATE = re.compile(
+    r"(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<mday>\d{1,2})\s*日?"
+    rf"(?:\s+|\s*T\s*|(?<=日))\s*{_TIME}",
+    re.IGNORECASE,
+)
+_BARE = re.compile(_TIME)
+_DAYS_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+
+
+def _clock_time(match: re.Match[str]) -> time:
+    hour = int(match.group("hour"))
+    minute = match.group("minute") or match.group("minute2")
+    value = 30 if match.group("half") else int(minute or 0)
+    if hour > 23 or value > 59:
+        raise WhenError("unreadable")
+    return time(hour, value)
+
+
+def parse_when(text: str, now: datetime, zone: tzinfo) -> datetime:
+    """The moment a staff member typed (see the module docstring), in their zone."""
+    # Full-width digits and colons from a Chinese keyboard become plain ones.
+    typed = " ".join(unicodedata.normalize("NFKC", text).split())
+    today = now.astimezone(zone).date()
+    day: date
+    if match := _RELATIVE.fullmatch(typed):
+        day = today + timedelta(days=_DAYS_AHEAD[match.group("day").lower()])
+    elif match := _DATE.fullmatch(typed):
+        month, mday = int(match.group("month")), int(match.group("mday"))
+        try:
+            if match.group("year"):
+                day = date(int(match.group("year")), month, mday)
+            else:
+                day = date(today.year, month, mday)
+                if day < today:
+                    day = date(today.year + 1, month, mday)
+        except ValueError:
+            raise WhenError("unreadable") from None
+    elif match := _BARE.fullmatch(typed):
+        day = today
+    else:
+        raise WhenError("unreadable")
+    moment = datetime.combine(day, _clock_time(match), tzinfo=zone)
+    if moment <= now:
+        raise WhenError("past")
+    if moment - now > SCHEDULE_LIMIT:
+        raise WhenError("too_far")
+    return moment
+
+
+# --- the conversation's plumbing ----------------------------------------------------------
+
+StepHandler = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
+
+
+def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]:
+    """A state handler: the live draft of a staff member, or the conversation ends."""
+
+    @wraps(handler)
+    async def run(update: Update, context: LiaisonContext) -> object:
+        query = update.callback_query
+        draft = _get_draft(context)
+        now = context.now()
+        if _staff(context) is None:
+            # No longer staff since the draft began.
+            if query is not None:
+                await query.answer()
+            if draft is not None:
+                await _drop_buttons(update, context, draft)
+            _set_draft(context, None)
+            await refuse(update, context)
+            return END
+        if draft is None or now - draft.touched_at > IDLE_LIMIT:
+            if query is not None:
+                await query.answer()
+            if draft is not None:
+                await _drop_buttons(update, context, draft)
+            _set_draft(context, None)
+            await reply(update, context, "notices/expired")
+            return END
+        if query is not None and (
+            query.message is None or query.message.message_id != draft.question_id
+        ):
+            # A button of an earlier step whose buttons could not be removed.
+            await stale_button(update, context)
+            return draft.step
+        draft.touched_at = now
+        return await handler(update, context, draft)
+
+    return run
+
+
+async def _drop_buttons(update: Update, context: LiaisonContext, draft: Draft) -> None:
+    """Remove the buttons of the current step, so an old button cannot be pressed."""
+    if draft.question_id is None or update.effective_chat is None:
+        return
+    question_id, draft.question_id = draft.question_id, None
+    with contextlib.suppress(BadRequest):
+        await context.bot.edit_message_reply_markup(
+            update.effective_chat.id, question_id, reply_markup=None
+        )
+
+
+async def _answer(update: Update, text: str | None = None) -> None:
+    query = update.callback_query
+    if query is not None:
+        await query.answer(text=text)
+
+
+def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
+    return [(label(context, "notices.cancel"), f"{_PREFIX}quit")]
+
+
+def _choose_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
+    def ticked(text: str, on: bool) -> str:
+        return label(context, "notices.picked", name=text) if on else text
+
+    rows = [
+        [(ticked(name, group_id in draft.chosen), f"{_PREFIX}pick:{group_id}")]
+        for group_id, name in draft.groups.items()
+    ]
+    rows.append([(ticked(label(context, "notices.all_members"), draft.everyone), f"{_PREFIX}all")])
+    rows.append([(label(context, "notices.next"), f"{_PREFIX}next"), *_cancel_row(context)])
+    return inline_keyboard(rows)
+
+
+def _audience(context: LiaisonContext, draft: Draft) -> str:
+    if draft.everyone:
+        return label(context, "notices.audience_all")
+    return label(context, "notices.separator").join(draft.group_names)
+
+
+async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
+    """Show the question of step (again) with its buttons and make it the current state."""
+    await _drop_buttons(update, context, draft)
+    draft.step = step
+    if step == CHOOSE:
+        message = await reply(
+            update,
+            context,
+            "notices/choose",
+            markup=_choose_keyboard(context, draft),
+            groups=len(draft.groups),
+            more=draft.more_groups,
+        )
+    elif step == WRITE:
+        message = await reply(
+            update,
+            context,
+            "notices/ask_text",
+            markup=inline_keyboard([_cancel_row(context)]),
+            audience=_audience(context, draft),
+            limit=MAX_BODY_LENGTH,
+        )
+    elif step == WHEN:
+        message = await reply(
+            update,
+            context,
+            "notices/ask_time",
+            markup=inline_keyboard([_cancel_row(context)]),
+            zone=str(context.zone),
+        )
+    else:
+        return await _preview(update, context, draft)
+    draft.question_id = message.message_id
+    return step
+
+
+async def _preview(
+    update: Update, context: LiaisonContext, draft: Draft, *, show_notice: bool = True
+) -> str:
+    """The notice exactly as members will see it, then who gets it and the choices."""
+    staff = _staff(context)
+    assert staff is not None and draft.body is not None
+    identity, staff_id = staff
+    await _drop_buttons(update, context, draft)
+    draft.step = PREVIEW
+    view = NoticeView(
+        id=0,
+        body=draft.body,
+        author_name=identity.staff_name or "",
+        urgent=draft.urgent,
+        sent_at=context.now(),
+    )
+    services = context.services
+    if show_notice:
+        html = notice_text(
+            services.renderer, context.locale, view, ChannelName.TELEGRAM, context.zone
+        )
+        await send_html(context, _chat_id(update), html)
+    async with services.db.session() as session:
+        counts = await audience_preview(
+            session, groups=draft.chosen, everyone=draft.everyone, staff_id=staff_id
+        )
+    members = sum(counts[c] for c in ("telegram", "sms", "none"))
+    chats = counts[ChannelName.GROUP_CHAT.value]
+    rows: list[list[tuple[str, str]]] = []
+    if members or chats:
+        urgent = "notices.urgent_off" if draft.urgent else "notices.urgent_on"
+        rows += [
+            [(label(context, "notices.send_now"), f"{_PREFIX}send")],
+            [(label(context, "notices.schedule"), f"{_PREFIX}later")],
+            [(label(context, urgent), f"{_PREFIX}urgent")],
+        ]
+    rows.append(_cancel_row(context))
+    message = await reply(
+        update,
+        context,
+        "notices/preview",
+        markup=inline_keyboard(rows),
+        audience=_audience(context, draft),
+        counts=counts,
+        members=members,
+        chats=chats,
+        urgent=draft.urgent,
+        received=label(context, "notices.received"),
+    )
+    draft.question_id = message.message_id
+    return PREVIEW
+
+
+# --- entry, cancelling and the unexpected ---------------------------------------------------
+
+
+async def start_notice(update: Update, context: LiaisonContext) -> object:
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return END
+    _, staff_id = staff
+    previous = _get_draft(context)
+    if previous is not None:
+        await _drop_buttons(update, context, previous)
+    async with context.services.db.session() as session:
+        groups = await addressable_groups(session, staff_id)
+    shown = groups[:GROUP_BUTTONS]
+    draft = Draft(
+        touched_at=context.now(),
+        groups={g.id: g.name for g in shown},
+        more_groups=len(groups) - len(shown),
+    )
+    _set_draft(context, draft)
+    return await _ask(update, context, draft, CHOOSE)
+
+
+async def cancel(update: Update, context: LiaisonContext) -> object:
+    """/cancel, or the cancel button of the current step: the draft is dropped."""
+    await _answer(update)
+    draft = _get_draft(context)
+    if draft is not None:
+        await _drop_buttons(update, context, draft)
+    _set_draft(context, None)
+    await reply(update, context, "notices/cancelled")
+    return END
+
+
+@_step
+async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    return await cancel(update, context)
+
+
+@_step
+async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    """A typed line where a button is expected, or a photo where text is: say so, ask again."""
+    await reply(update, context, "notices/unexpected", step=draft.step)
+    if draft.step == PREVIEW:
+        # The notice itself is on screen just above: only the choices again.
+        return await _preview(update, context, draft, show_notice=False)
+    return await _ask(update, context, draft, draft.step)
+
+
+async def stale_button(update: Update, context: LiaisonContext) -> None:
+    """A button of a notice draft that is finished or abandoned: remove it and say so."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(reply_markup=None)
+    await reply(update, context, "notices/stale_button")
+
+
+# --- step 1: who --------------------------------------------------------------------------
+
+
+@_step
+async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    group_id = _parse_id(query.data.removeprefix(f"{_PREFIX}pick:"))
+    if group_id is None or group_id not in draft.groups:
+        return CHOOSE
+    if group_id in draft.chosen:
+        draft.chosen.remove(group_id)
+    else:
+        draft.chosen.append(group_id)
+        draft.everyone = False
+    await query.edit_message_reply_markup(_choose_keyboard(context, draft))
+    return CHOOSE
+
+
+@_step
+async def everyone_toggled(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    draft.everyone = not draft.everyone
+    if draft.everyone:
+        draft.chosen.clear()
+    await query.edit_message_reply_markup(_choose_keyboard(context, draft))
+    return CHOOSE
+
+
+@_step
+async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    if not draft.chosen and not draft.everyone:
+        await _answer(update, label(context, "notices.choose_first"))
+        return CHOOSE
+    await _answer(update)
+    draft.question_id = None
+    await edit(update, context, "notices/chosen", audience=_audience(context, draft))
+    return await _ask(update, context, draft, WRITE)
+
+
+# --- step 2: the text ---------------------------------------------------------------------
+
+
+@_step
+async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    text = _text(update)
+    now = context.now()
+    if draft.discard_until is not None and now <= draft.discard_until:
+        # The rest of a paste that was refused as too long: not a new text.
+        draft.discard_until = now + PASTE_WINDOW
+        return WRITE
+    draft.discard_until = None
+    whole = "\n".join([*draft.parts, text])
+    try:
+        body = check_body(whole)
+    except NoticeError as error:
+        draft.parts.clear()
+        if error.reason == "too_long":
+            draft.discard_until = now + PASTE_WINDOW
+        await _drop_buttons(update, context, draft)
+        message = await reply(
+            update,
+            context,
+            "notices/bad_text",
+            markup=inline_keyboard([_cancel_row(context)]),
+            reason=error.reason,
+            length=len(clean_body(whole)),
+            limit=MAX_BODY_LENGTH,
+        )
+        draft.question_id = message.message_id
+        return WRITE
+    if len(text) >= PART_LENGTH:
+        # Perhaps the Telegram app split a longer paste: wait for the rest, or the button.
+        draft.parts.append(text)
+        await _drop_buttons(update, context, draft)
+        message = await reply(
+            update,
+            context,
+            "notices/part",
+            markup=inline_keyboard(
+                [[(label(context, "notices.preview"), f"{_PREFIX}show")], _cancel_row(context)]
+            ),
+            length=len(body),
+            limit=MAX_BODY_LENGTH,
+        )
+        draft.question_id = message.message_id
+        return WRITE
+    draft.parts.clear()
+    draft.body = body
+    return await _preview(update, context, draft)
+
+
+@_step
+async def text_complete(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    """The "preview" button under a long text: that was all of it."""
+    await _answer(update)
+    if not draft.parts:
+        return WRITE
+    draft.body = check_body("\n".join(draft.parts))
+    draft.parts.clear()
+    return await _preview(update, context, draft)
+
+
+# --- step 3: send, schedule, urgent -------------------------------------------------------
+
+
+@_step
+async def urgent_toggled(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    await _answer(update)
+    draft.urgent = not draft.urgent
+    return await _preview(update, context, draft)
+
+
+@_step
+async def later(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    await _answer(update)
+    return await _ask(update, context, draft, WHEN)
+
+
+@_step
+async def time_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    text = _text(update)
+    try:
+        moment = parse_when(text, context.now(), context.zone)
+    except WhenError as error:
+        await _drop_buttons(update, context, draft)
+        message = await reply(
+            update,
+            context,
+            "notices/bad_time",
+            markup=inline_keyboard([_cancel_row(context)]),
+            reason=error.reason,
+            typed=text.strip()[:40],
+            zone=str(context.zone),
+        )
+        draft.question_id = message.message_id
+        return WHEN
+    return await _create(update, context, draft, moment)
+
+
+@_step
+async def send_now(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    await _answer(update)
+    return await _create(update, context, draft, None)
+
+
+async def _create(
+    update: Update, context: LiaisonContext, draft: Draft, send_at: datetime | None
+) -> object:
+    staff = _staff(context)
+    assert staff is not None and draft.body is not None
+    identity, staff_id = staff
+    try:
+        async with context.services.db.session() as session:
+            notice = await create_notice(
+                session,
+                context.now(),
+                author=identity.actor,
+                author_name=identity.staff_name or identity.actor,
+                body=draft.body,
+                groups=draft.group_names,
+                everyone=draft.everyone,
+                staff_id=staff_id,
+                send_at=send_at,
+                urgent=draft.urgent,
+            )
+            notice_id, when = notice.id, notice.send_at
+    except NoticeError as error:
+        # A group taken out of the staff member's scope while the draft was written.
+        await _drop_buttons(update, context, draft)
+        _set_draft(context, None)
+        await reply(update, context, "notices/not_created", reason=error.reason)
+        return END
+    await _drop_buttons(update, context, draft)
+    _set_draft(context, None)
+    markup = None
+    if send_at is not None:
+        markup = inline_keyboard(
+            [[(label(context, "notices.cancel_this"), f"{STOP_PREFIX}{notice_id}")]]
+        )
+    await reply(
+        update,
+        context,
+        "notices/created",
+        markup=markup,
+        id=notice_id,
+        scheduled=send_at is not None,
+        audience=_audience(context, draft),
+        **_when_values(context, when),
+    )
+    return END
+
+
+# --- /notices and cancelling a scheduled notice ---------------------------------------------
+
+
+async def show_notices(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return
+    _, staff_id = staff
+    async with context.services.db.session() as session:
+        scheduled = await list_notices(
+            session, staff_id=staff_id, status=NoticeStatus.SCHEDULED, limit=SCHEDULED_SHOWN
+        )
+        latest = await list_notices(session, staff_id=staff_id, limit=RECENT_SHOWN + len(scheduled))
+    scheduled.reverse()  # the next one to go first
+    recent = [n for n in latest if n.status is not NoticeStatus.SCHEDULED][:RECENT_SHOWN]
+    zone = context.zone
+    buttons = [
+        [
+            (
+                label(context, "notices.cancel_one", id=n.id, when=_local(n.send_at, zone)),
+                f"{STOP_PREFIX}{n.id}",
+            )
+        ]
+        for n in scheduled
+    ]
+    await reply(
+        update,
+        context,
+        "notices/list",
+        markup=inline_keyboard(buttons) if buttons else None,
+        scheduled=[(n, _local(n.send_at, zone)) for n in scheduled],
+        recent=[(n, _local(n.send_at, zone)) for n in recent],
+        words=_words(context),
+    )
+
+
+async def stop_pressed(update: Update, context: LiaisonContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    notice_id = _parse_id(query.data.removeprefix(STOP_PREFIX))
+    reason = "not_found"
+    if notice_id is not None:
+        try:
+            # The button may be old or forged: the scope is checked again on every press.
+            async with context.services.db.session() as session:
+                await cancel_notice(
+                    session, context.now(), notice_id, actor=identity.actor, staff_id=staff_id
+                )
+            reason = ""
+        except NoticeError as error:
+            reason = error.reason
+    await _remove_button(update, query.data)
+    if reason:
+        await reply(update, context, "notices/cannot_cancel", id=notice_id, reason=reason)
+    else:
+        await reply(update, context, "notices/notice_cancelled", id=notice_id)
+
+
+async def _remove_button(update: Update, data: str) -> None:
+    """Take the pressed button off the message; the others stay."""
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    rows = []
+    if isinstance(markup, InlineKeyboardMarkup):
+        for row in markup.inline_keyboard:
+            kept = [b for b in row if b.callback_data != data]
+            if kept:
+                rows.append(kept)
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+
+
+# --- /deliveries ------------------------------------------------------------------------------
+
+
+async def deliveries(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    notice_id = _parse_id(_argument(update))
+    if notice_id is None:
+        await reply(update, context, "notices/deliveries_usage")
+        return
+    now = context.now()
+    async with context.services.db.session() as session:
+        notice = await get_notice(session, notice_id, staff_id=staff_id)
+        if notice is None:
+            report = None
+        else:
+            report = await delivery_report(session, notice_id)
+            await audit.record(
+                session,
+                now,
+                actor=identity.actor,
+                action="notice.deliveries.view",
+                subject=f"notice:{notice_id}",
+            )
+    if notice is None or report is None:
+        # Someone else's notice reads the same as one that does not exist.
+        await reply(update, context, "notices/not_found", id=notice_id)
+        return
+    await reply(
+        update,
+        context,
+        "notices/report",
+        notice=notice,
+        groups=sorted(g.name for g in notice.groups),
+        report=report,
+        send_at=_local(notice.send_at, context.zone),
+        states=STATES,
+        channels=[c for c in CHANNELS if c in report.by_channel],
+        words=_words(context),
+    )
+
+
+# --- the "received" button under a member's copy ----------------------------------------
+
+
+async def received(update: Update, context: LiaisonContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    notice_id = _parse_id(query.data.removeprefix(ACK_PREFIX))
+    identity = context.identity
+    if notice_id is None or identity is None or identity.member_id is None:
+        # A forwarded copy, or someone else's phone: nothing is recorded.
+        await query.answer(text=label(context, "notices.ack_not_yours"))
+        return
+    async with context.services.db.session() as session:
+        outcome = await acknowledge_notice(
+            session, context.now(), notice_id=notice_id, member_id=identity.member_id
+        )
+    if outcome is Ack.NOT_RECIPIENT:
+        await query.answer(text=label(context, "notices.ack_not_yours"))
+        return
+    toast = "notices.ack_thanks" if outcome is Ack.FIRST else "notices.ack_again"
+    await query.answer(text=label(context, toast))
+    done = inline_keyboard([[(label(context, "notices.acknowledged"), query.data)]])
+    # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(done)
+
+
+# --- /linkgroup and /unlinkgroup in a group chat ------------------------------------------
+
+
+async def link(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    name = _argument(update)
+    if not name:
+        await reply(update, context, "notices/link_usage", username=context.bot.username)
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    try:
+        async with context.services.db.session() as session:
+            linked = await link_group_chat(
+                session,
+                context.now(),
+                group_name=name,
+                chat_id=chat.id,
+                chat_title=chat.title,
+                staff_id=staff_id,
+                actor=identity.actor,
+            )
+    except GroupChatError as error:
+        await reply(update, context, "notices/link_refused", reason=error.reason, name=name[:100])
+        return
+    await reply(update, context, "notices/linked", link=linked)
+
+
+async def unlink(update: Update, context: LiaisonContext) -> None:
+    staff = _staff(context)
+    if staff is None:
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    try:
+        async with context.services.db.session() as session:
+            name = await unlink_group_chat(
+                session,
+                context.now(),
+                chat_id=_chat_id(update),
+                staff_id=staff_id,
+                actor=identity.actor,
+            )
+    except GroupChatError as error:
+        await reply(update, context, "notices/link_refused", reason=error.reason, name="")
+        return
+    await reply(update, context, "notices/unlinked", group=name)
+
+
+async def link_in_private(update: Update, context: LiaisonContext) -> None:
+    if _staff(context) is None:
+        await refuse(update, context)
+        return
+    await reply(update, context, "notices/link_usage", username=context.bot.username)
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+def _conversation() -> ConversationHandler[LiaisonContext]:
+    private = filters.ChatType.PRIVATE
+    typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+
+    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=rf"^{_PREFIX}{action}$")
+
+    with warnings.catch_warnings():
+        # As in the check-in: one draft per staff member's private chat, moved on by typed
+        # text as well as buttons; each press is checked against the current step instead.
+        warnings.filterwarnings(
+            "ignore",
+            message=r"If 'per_message=False', 'CallbackQueryHandler' will not be tracked",
+            category=PTBUserWarning,
+        )
+        return ConversationHandler(
+            entry_points=[CommandHandler("notice", start_notice, filters=private)],
+            states={
+                CHOOSE: [
+                    button(group_toggled, r"pick:\d+"),
+                    button(everyone_toggled, "all"),
+                    button(chosen, "next"),
+                ],
+                WRITE: [MessageHandler(typed, text_typed), button(text_complete, "show")],
+                PREVIEW: [
+                    button(send_now, "send"),
+                    button(later, "later"),
+                    button(urgent_toggled, "urgent"),
+                ],
+                WHEN: [MessageHandler(typed, time_typed)],
+            },
+            fallbacks=[
+                CommandHandler("cancel", cancel, filters=private),
+                button(cancel_pressed, "quit"),
+                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
+            ],
+            # /notice in the middle starts again from the first step.
+            allow_reentry=True,
+            name="notice",
+        )
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return []
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    return [
+        _conversation(),
+        CommandHandler("notices", show_notices, filters=private),
+        CommandHandler("deliveries", deliveries, filters=private),
+        CommandHandler("linkgroup", link, filters=groups),
+        CommandHandler("unlinkgroup", unlink, filters=groups),
+        CommandHandler(["linkgroup", "unlinkgroup"], link_in_private, filters=private),
+        CallbackQueryHandler(received, pattern=rf"^{ACK_PREFIX}"),
+        CallbackQueryHandler(stop_pressed, pattern=rf"^{STOP_PREFIX}"),
+        # Reached only outside a draft (or by an old button within one).
+        CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
+    ]

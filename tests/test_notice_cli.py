@@ -1,0 +1,259 @@
+"""`liaison notice`: send, schedule, list, status, cancel from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select, update
+
+from bot.cli import main
+from bot.cli_notice import notice
+from storage.db import Database
+from storage.models import AuditEvent, Delivery, DeliveryStatus, Member, Notice, NoticeReceipt
+from storage.outbox import enqueue_notice
+
+# bot/cli.py registers the group itself; registering it again here is harmless.
+main.add_command(notice)
+
+T = TypeVar("T")
+GROUP = "律师行业党小组"  # of the sample district
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
+    assert liaison("db", "upgrade").exit_code == 0
+    assert liaison("demo").exit_code == 0
+    return url
+
+
+def liaison(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def on_database(url: str, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    async def run() -> T:
+        database = Database.from_url(url)
+        try:
+            return await operation(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def sent_id(result: Result) -> int:
+    assert result.exit_code == 0, result.output
+    return int(result.output.strip().splitlines()[-1])
+
+
+def test_send_now_prints_the_id_last_and_lists_it(database_url: str) -> None:
+    result = liaison(
+        "notice", "send", "--group", GROUP, "--text", "周六上午九点开会。", "--from", "区委组织部"
+    )
+    notice_id = sent_id(result)
+    lines = result.output.splitlines()
+    assert lines[0] == f"notice {notice_id} to {GROUP}: sending now"
+    assert lines[1].startswith("recipients: telegram ")
+    assert "group_chat 0" in lines[1]
+
+    listing = liaison("notice", "list").output.splitlines()
+    [line] = [row for row in listing if row.startswith(f"{notice_id}\t")]
+    _, status, when, author, groups, urgent, preview = line.split("\t")
+    assert (status, author, groups, urgent, preview) == (
+        "scheduled",
+        "区委组织部",
+        GROUP,
+        "-",
+        "周六上午九点开会。",
+    )
+    assert when.endswith("+08:00")
+
+    status_output = liaison("notice", "status", str(notice_id))
+    assert status_output.exit_code == 0
+    assert f"notice {notice_id}: scheduled, send at" in status_output.output
+    assert "pending\t0" in status_output.output  # not enqueued yet
+
+    async def audit(database: Database) -> list[tuple[str, str]]:
+        async with database.session() as session:
+            rows = await session.execute(select(AuditEvent.actor, AuditEvent.action))
+            return [(actor, action) for actor, action in rows if action.startswith("notice")]
+
+    actor = f"cli:{getpass.getuser()}"
+    assert on_database(database_url, audit) == [(actor, "notice.create"), (actor, "notice.status")]
+
+
+def test_the_author_defaults_to_the_os_user_and_everyone_is_everyone(database_url: str) -> None:
+    result = liaison(
+        "notice", "send", "--everyone", "--text", "全体党员：请更新联系方式。", "--urgent"
+    )
+    notice_id = sent_id(result)
+    assert result.output.startswith(f"notice {notice_id} to everyone: sending now")
+    [line] = [
+        row
+        for row in liaison("notice", "list").output.splitlines()
+        if row.startswith(f"{notice_id}\t")
+    ]
+    assert line.split("\t")[3:6] == [getpass.getuser(), "everyone", "urgent"]
+
+
+def test_scheduling_with_and_without_an_offset(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = sent_id(
+        liaison("notice", "send", "--group", GROUP, "--text", "a", "--at", "2099-01-01T09:00")
+    )
+    utc = sent_id(
+        liaison("notice", "send", "--group", GROUP, "--text", "b", "--at", "2099-01-01 09:00Z")
+    )
+    monkeypatch.setenv("LIAISON_TIMEZONE", "Europe/Berlin")
+    berlin = liaison("notice", "send", "--group", GROUP, "--text", "c", "--at", "2099-07-01T09:00")
+    assert "scheduled at 2099-07-01 09:00+02:00" in berlin.output
+
+    async def times(database: Database) -> dict[int, datetime]:
+        async with database.session() as session:
+            return {n.id: n.send_at for n in await session.scalars(select(Notice))}
+
+    assert on_database(database_url, times) == {
+        local: datetime(2099, 1, 1, 1, 0, tzinfo=UTC),
+        utc: datetime(2099, 1, 1, 9, 0, tzinfo=UTC),
+        sent_id(berlin): datetime(2099, 7, 1, 7, 0, tzinfo=UTC),
+    }
+    scheduled = liaison("notice", "list", "--scheduled").output
+    assert scheduled.count("\tscheduled\t") == 3
+
+    for bad, message in (
+        ("next week", "is not an ISO 8601 time"),
+        ("2020-01-01T09:00", "is in the past"),
+    ):
+        refused = liaison("notice", "send", "--group", GROUP, "--text", "x", "--at", bad)
+        assert refused.exit_code == 1
+        assert message in refused.output
+
+
+def test_cancel_before_it_goes(database_url: str) -> None:
+    later = sent_id(
+        liaison("notice", "send", "--group", GROUP, "--text", "x", "--at", "2099-01-01T09:00")
+    )
+    assert liaison("notice", "cancel", str(later)).output.strip() == f"cancelled notice {later}"
+    again = liaison("notice", "cancel", str(later))
+    assert again.exit_code == 1
+    assert "already cancelled" in again.output
+    assert "\tcancelled\t" in liaison("notice", "list").output
+    assert liaison("notice", "list", "--scheduled").output == ""
+    missing = liaison("notice", "cancel", "999")
+    assert missing.exit_code == 1
+    assert "no notice 999" in missing.output
+
+    now = sent_id(liaison("notice", "send", "--group", GROUP, "--text", "y"))
+
+    async def enqueue(database: Database) -> None:
+        async with database.session() as session:
+            await enqueue_notice(session, datetime.now(UTC), now)
+
+    on_database(database_url, enqueue)
+    gone = liaison("notice", "cancel", str(now))
+    assert gone.exit_code == 1
+    assert "already been sent" in gone.output
+
+
+def test_text_from_a_file(database_url: str, tmp_path: Path) -> None:
+    good = tmp_path / "notice.txt"
+    good.write_bytes("\ufeff第一段。\r\n\r\n第二段。\r\n".encode())
+    notice_id = sent_id(liaison("notice", "send", "--group", GROUP, "--file", str(good)))
+
+    async def body(database: Database) -> str:
+        async with database.session() as session:
+            found = await session.get(Notice, notice_id)
+            assert found is not None
+            return found.body
+
+    assert on_database(database_url, body) == "第一段。\n\n第二段。"
+
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("第一段。".encode("gbk"))
+    for args, message in (
+        (["--file", str(gbk)], "gbk.txt is not UTF-8 text"),
+        (["--file", str(tmp_path / "missing.txt")], "no such file"),
+        (["--file", str(good), "--text", "x"], "exactly one of --text or --file"),
+        ([], "exactly one of --text or --file"),
+    ):
+        refused = liaison("notice", "send", "--group", GROUP, *args)
+        assert refused.exit_code == 1, args
+        assert message in refused.output
+
+
+def test_refused_input_is_a_clear_error(database_url: str) -> None:
+    for args, message in (
+        (["--group", "没有这个组", "--text", "x"], "no group named '没有这个组'"),
+        (["--group", GROUP, "--text", "  \n "], "the notice is empty"),
+        (["--group", GROUP, "--text", "长" * 8001], "the notice has 8001 characters; at most 8000"),
+        (["--text", "x"], "choose at least one --group, or --everyone"),
+        (["--group", GROUP, "--everyone", "--text", "x"], "--everyone already includes"),
+        (["--group", GROUP, "--text", "x", "--from", "名" * 65], "--from must be 1 to 64"),
+    ):
+        refused = liaison("notice", "send", *args)
+        assert refused.exit_code == 1, args
+        assert message in refused.output, refused.output
+    assert liaison("notice", "list").output == ""
+
+
+def test_status_counts_states_reasons_and_receipts(database_url: str) -> None:
+    notice_id = sent_id(liaison("notice", "send", "--group", GROUP, "--text", "周六开会"))
+
+    async def deliver(database: Database) -> list[str]:
+        now = datetime.now(UTC)
+        async with database.session() as session:
+            await enqueue_notice(session, now, notice_id)
+        async with database.session() as session:
+            rows = list(
+                await session.execute(
+                    select(Delivery.id, Member.id, Member.name)
+                    .join(Member, Member.id == Delivery.member_id)
+                    .where(Delivery.notice_id == notice_id)
+                    .order_by(Member.name)
+                )
+            )
+            delivered, failed = rows[0], rows[1]
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivered[0])
+                .values(status=DeliveryStatus.DELIVERED)
+            )
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == failed[0])
+                .values(
+                    status=DeliveryStatus.FAILED, last_error="gave up after 5 attempts: throttled"
+                )
+            )
+            session.add(
+                NoticeReceipt(notice_id=notice_id, member_id=delivered[1], acknowledged_at=now)
+            )
+            return [name for _, _, name in rows]
+
+    names = on_database(database_url, deliver)
+    result = liaison("notice", "status", str(notice_id))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"notice {notice_id}: sent, send at ")
+    assert lines[0].endswith(f"to {GROUP}")
+    assert f"recipients\t{len(names)}" in lines
+    assert "delivered\t1" in lines
+    assert "failed\t1" in lines
+    assert f"pending\t{len(names) - 2}" in lines
+    assert "failed/suppressed\t1\tgave up after 5 attempts: throttled" in lines
+    assert "acknowledged\t1" in lines
+    assert f"acknowledged by\t{names[0]}" in lines
+
+    unknown = liaison("notice", "status", "999")
+    assert unknown.exit_code == 1
+    assert "no notice 999" in unknown.output
