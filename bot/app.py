@@ -18,6 +18,7 @@ from bot.features import checkin, fallback, help, lang, notices, privacy, staff,
 from messages.channels.telegram import TelegramRateLimiter
 from storage import directory
 from storage.identity import identify
+from storage.outbox import mark_reachable
 from storage.settings import LOCALES
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,11 @@ async def load_identity(update: Update, context: LiaisonContext) -> None:
     if user is None or context.user_data is None:
         return
     async with context.services.db.session() as session:
-        context.user_data.identity = await identify(session, user.id)
+        identity = await identify(session, user.id)
+        if identity.telegram_unreachable:
+            # They unblocked the bot and wrote: notices go to Telegram again.
+            await mark_reachable(session, user.id)
+        context.user_data.identity = identity
 
 
 async def publish_commands(application: LiaisonApplication) -> None:

@@ -17,6 +17,7 @@ from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
+from bot.service import attach_dispatcher, running_dispatcher
 from bot.terminal import run_terminal
 from messages.render import Renderer
 from scheduler.clock import SystemClock
@@ -152,7 +153,21 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
             "Try /checkin, /where, /lang, /help; Ctrl-D quits."
         )
     try:
-        return await run_terminal(application, api, user_id=user_id, name=shown, banner=message)
+        return await run_terminal(
+            application,
+            api,
+            user_id=user_id,
+            name=shown,
+            banner=message,
+            # Without a token there is no Telegram to deliver to but this terminal: notices go
+            # out here (and SMS to the log file). With one, `serve` delivers; a terminal
+            # chat must not take deliveries away from it.
+            background=(
+                (lambda: running_dispatcher(services, application))
+                if settings.telegram_token is None
+                else None
+            ),
+        )
     finally:
         await database.dispose()
 
@@ -165,6 +180,7 @@ def _run_telegram(settings: Settings) -> None:
         await database.dispose()
 
     application.post_shutdown = close_database
+    attach_dispatcher(application)
     try:
         # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
         application.run_polling(allowed_updates=None, drop_pending_updates=False)

@@ -152,9 +152,13 @@ def notice_send(
         f"notice {created.id} to {_audience([g.name for g in created.groups], everyone)}: "
         f"{'scheduled' if send_at is not None else 'sending'} {when}"
     )
-    recipients = ", ".join(
-        f"{name} {counts.get(name, 0)}" for name in ("telegram", "sms", "none", "group_chat")
-    )
+    shown = {
+        "telegram": "telegram",
+        "sms": "sms",
+        "none": "unreachable",
+        "group_chat": "group chats",
+    }
+    recipients = ", ".join(f"{word} {counts.get(name, 0)}" for name, word in shown.items())
     click.echo(f"recipients: {recipients}")
     click.echo(str(created.id))
 

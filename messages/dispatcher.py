@@ -85,6 +85,8 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._wake = asyncio.Event()
         self._notices: dict[int, NoticeView] = {}
+        # Receipts that came before their send was recorded (the SMS centre can be quick).
+        self._early_receipts: dict[str, tuple[bool, str | None]] = {}
         # A notice reads the same for everyone with one language, channel and date.
         self._rendered: dict[tuple[int, str, ChannelName, str], OutboundText] = {}
 
@@ -191,7 +193,21 @@ class Dispatcher:
                 session, self.clock.now(), external_id, delivered=delivered, reason=reason
             )
         if not found:
-            log.info("receipt for unknown message %s", external_id)
+            # Its send may not be recorded yet: try again after the next batch is written.
+            if len(self._early_receipts) < 100_000:
+                self._early_receipts[external_id] = (delivered, reason)
+
+    async def _retry_receipts(self) -> None:
+        if not self._early_receipts:
+            return
+        waiting, self._early_receipts = self._early_receipts, {}
+        async with self.db.session() as session:
+            for external_id, (delivered, reason) in waiting.items():
+                found = await record_receipt(
+                    session, self.clock.now(), external_id, delivered=delivered, reason=reason
+                )
+                if not found:
+                    log.info("receipt for unknown message %s", external_id)
 
     async def _claim(self) -> list[Claimed]:
         async with self.db.session() as session:
@@ -225,6 +241,7 @@ class Dispatcher:
                 policy=self.config.policy,
                 rng=self.rng,
             )
+        await self._retry_receipts()
 
     def _message(
         self,

@@ -23,6 +23,8 @@ class Identity:
     staff_role: StaffRole | None
     locale: str | None
     timezone: str | None
+    # Telegram said 403 to a notice earlier; a message from them proves it works again.
+    telegram_unreachable: bool = False
 
     @property
     def is_member(self) -> bool:
@@ -58,6 +60,7 @@ async def identify(session: AsyncSession, telegram_user_id: int) -> Identity:
         staff_role=staff.role if staff else None,
         locale=locale,
         timezone=member.timezone if member else None,
+        telegram_unreachable=bool(member and member.telegram_unreachable_at),
     )
 
 

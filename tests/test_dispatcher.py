@@ -260,3 +260,49 @@ async def test_a_long_notice_is_split_at_paragraphs_with_the_button_on_the_last_
     for n in range(4):
         paragraph = f"第{n}条：" + "学习内容" * 300
         assert sum(paragraph in part.text for part in parts) == 1
+
+
+async def test_an_sms_receipt_finishes_its_row_even_when_it_beats_the_record(
+    db: Database, clock: FakeClock, dispatcher: Dispatcher, sms: RecordingSms
+) -> None:
+    group = await make_group(db, clock.now(), "驻深圳党小组", GroupKind.DESTINATION)
+    await make_member(db, clock.now(), phone="+8613900000001", groups=[group])
+    await make_member(db, clock.now(), name="王芳", phone="+8613900000002", groups=[group])
+    await notice(db, clock)
+    original = sms.send
+
+    async def quick_centre(message: OutboundMessage) -> SendResult:
+        result = await original(message)
+        # The centre's receipt arrives before the dispatcher has written the send.
+        await dispatcher.on_receipt(
+            result.external_id or "", message.address.endswith("1"), "UNDELIV"
+        )
+        return result
+
+    sms.send = quick_centre  # type: ignore[method-assign]
+    await dispatcher.run_once()
+    async with db.session() as session:
+        rows = {d.address: d for d in await session.scalars(select(Delivery))}
+    assert rows["+8613900000001"].status is DeliveryStatus.DELIVERED
+    assert rows["+8613900000002"].status is DeliveryStatus.FAILED
+    assert rows["+8613900000002"].last_error == "not delivered: UNDELIV"
+
+
+async def test_a_member_who_blocked_the_bot_is_reachable_again_once_they_write(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    dispatcher: Dispatcher,
+    application: LiaisonApplication,
+    sms: RecordingSms,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock)
+    bot_api.fail_next("sendMessage", BotApiError(403, "Forbidden: bot was blocked by the user"))
+    await dispatcher.run_once()
+    assert len(sms.sent) == 1  # the notice went by SMS instead
+    await Person(application, bot_api, 5000).say("/where")
+    await notice(db, clock, "第二条通知")
+    await dispatcher.run_once()
+    assert "第二条通知" in texts_to(bot_api, 5000)[-1]
+    assert len(sms.sent) == 1

@@ -1,0 +1,64 @@
+"""The service beside the bot: the dispatcher and its channels, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from bot.context import LiaisonApplication, Services
+from messages.channels.sms import sms_channel
+from messages.channels.telegram import GroupChatChannel, TelegramChannel
+from messages.dispatcher import Dispatcher
+from storage.models import ChannelName
+
+
+@contextlib.asynccontextmanager
+async def running_dispatcher(
+    services: Services, application: LiaisonApplication
+) -> AsyncIterator[Dispatcher]:
+    """Deliver notices through the Application's bot (and SMS) until the block ends."""
+    settings = services.settings
+    dispatcher = Dispatcher(
+        services.db,
+        {},
+        services.renderer,
+        services.clock,
+        default_locale=settings.locale,
+        default_zone=settings.zone,
+    )
+    sms = sms_channel(settings, dispatcher.on_receipt)
+    dispatcher.channels = {
+        ChannelName.TELEGRAM: TelegramChannel(application.bot),
+        ChannelName.GROUP_CHAT: GroupChatChannel(application.bot),
+        ChannelName.SMS: sms,
+    }
+    await sms.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+    try:
+        yield dispatcher
+    finally:
+        stop.set()
+        await task
+        await sms.close()
+
+
+def attach_dispatcher(application: LiaisonApplication) -> None:
+    """Run the dispatcher for as long as run_polling runs the Application."""
+    stack = contextlib.AsyncExitStack()
+    started = application.post_init
+    stopped = application.post_shutdown
+
+    async def post_init(app: LiaisonApplication) -> None:
+        if started is not None:
+            await started(app)
+        await stack.enter_async_context(running_dispatcher(app.bot_data.services, app))
+
+    async def post_shutdown(app: LiaisonApplication) -> None:
+        await stack.aclose()
+        if stopped is not None:
+            await stopped(app)
+
+    application.post_init = post_init
+    application.post_shutdown = post_shutdown
