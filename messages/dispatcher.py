@@ -192,10 +192,9 @@ class Dispatcher:
             found = await record_receipt(
                 session, self.clock.now(), external_id, delivered=delivered, reason=reason
             )
-        if not found:
-            # Its send may not be recorded yet: try again after the next batch is written.
-            if len(self._early_receipts) < 100_000:
-                self._early_receipts[external_id] = (delivered, reason)
+        # Its send may not be recorded yet: try again after the next batch is written.
+        if not found and len(self._early_receipts) < 100_000:
+            self._early_receipts[external_id] = (delivered, reason)
 
     async def _retry_receipts(self) -> None:
         if not self._early_receipts:
