@@ -32,8 +32,9 @@ def _feature(module: ModuleType) -> Feature:
 
 
 # Order matters: python-telegram-bot gives an update to the first matching handler of a
-# group. Conversations (start, checkin) come before the plain commands so that /cancel and
-# typed answers reach them; fallback is last because it matches everything.
+# group. Conversations (start, notices, checkin) come before the plain commands so that
+# /cancel and typed answers reach them — notices before checkin, whose standalone /cancel
+# ("nothing to cancel") would otherwise answer first; fallback is last: it matches everything.
 FEATURES: tuple[Feature, ...] = (
     *(_feature(module) for module in (start, checkin, privacy, where, lang, staff, notices, help)),
     Feature("fallback", (), fallback.handlers),

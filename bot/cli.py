@@ -525,3 +525,9 @@ def invite_create(ctx: click.Context, phone: str) -> None:
     if username:
         click.echo(f"https://t.me/{username}?start={code}")
     click.echo(code)
+
+
+# Registered last: bot.cli_notice uses the helpers above.
+from bot.cli_notice import notice  # noqa: E402
+
+main.add_command(notice)

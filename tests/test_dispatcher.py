@@ -306,3 +306,27 @@ async def test_a_member_who_blocked_the_bot_is_reachable_again_once_they_write(
     await dispatcher.run_once()
     assert "第二条通知" in texts_to(bot_api, 5000)[-1]
     assert len(sms.sent) == 1
+
+
+async def test_group_chats_read_the_notice_in_the_services_language(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+    sms: RecordingSms,
+) -> None:
+    english = Dispatcher(
+        services.db,
+        {ChannelName.GROUP_CHAT: GroupChatChannel(application.bot)},
+        services.renderer,
+        services.clock,
+        default_locale="en",
+        default_zone=SHANGHAI,
+    )
+    await members(db, clock, 0, chat=-100700)
+    await notice(db, clock, "Party day moves to Saturday.")
+    assert await english.run_once() == 1
+    (text,) = texts_to(bot_api, -100700)
+    assert "[Notice]" in text
+    assert "Party day moves to Saturday." in text

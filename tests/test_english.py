@@ -160,3 +160,10 @@ async def test_staff_search_in_english(
             ("/member Wang Lei", "Wang Lei"),
         ],
     )
+
+
+async def test_staff_typing_free_text_are_pointed_to_their_commands(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await make_staff(db, clock.now(), telegram_user_id=LIAISON, locale="en")
+    await talk(Person(application, bot_api, LIAISON), [("hello", "Send /notice to write a notice")])

@@ -37,6 +37,7 @@ async def free_text(update: Update, context: LiaisonContext) -> None:
         too_long=too_long,
         limit=context.services.settings.max_text_length,
         is_member=bool(identity and identity.is_member),
+        is_staff=bool(identity and identity.is_staff),
     )
 
 
