@@ -22,6 +22,7 @@ from bot.terminal import run_terminal
 from messages.render import Renderer
 from scheduler.clock import SystemClock
 from storage import audit, demo, directory, invites, members, overdue, roster
+from storage.channels import ChannelOrderError, parse_channels
 from storage.db import Database
 from storage.identity import identify
 from storage.migrate import revision_status, upgrade
@@ -525,6 +526,31 @@ def invite_create(ctx: click.Context, phone: str) -> None:
     if username:
         click.echo(f"https://t.me/{username}?start={code}")
     click.echo(code)
+
+
+@member.command("channels")
+@click.option("--phone", required=True, help="The member's phone number.")
+@click.argument("order")
+@click.pass_context
+def member_channels(ctx: click.Context, phone: str, order: str) -> None:
+    """Set how a member is reached: e.g. "sms,telegram", "telegram", or "default"."""
+    try:
+        e164 = normalize_phone(phone)
+        channels = parse_channels(order)
+    except (InvalidPhone, ChannelOrderError) as error:
+        fail(str(error))
+
+    async def apply(database: Database) -> str:
+        async with database.session() as session:
+            try:
+                row = await members.set_channels(
+                    session, SystemClock().now(), phone=e164, channels=channels, actor=cli_actor()
+                )
+            except LookupError as error:
+                fail(str(error))
+            return f"{row.name}: {channels or 'default (Telegram when bound, else SMS)'}"
+
+    click.echo(run_with_db(settings_of(ctx), apply))
 
 
 # Registered last: bot.cli_notice uses the helpers above.

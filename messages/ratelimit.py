@@ -16,6 +16,10 @@ class RateGate:
     Waiting urgent callers are always served before waiting bulk ones, so a member's reply
     never queues behind a broadcast. `pause(seconds)` holds every slot (Telegram's 429
     retry_after applies to the whole bot). Time and sleeping are injected for tests.
+
+    While busy, slots keep to a fixed grid: a late wake-up does not push every later slot
+    back, so the rate reached is the rate asked for. The grid runs a hair (`margin`) under
+    the rate so that network jitter never puts rate + 1 sends into one second.
     """
 
     def __init__(
@@ -23,12 +27,13 @@ class RateGate:
         rate: float,
         per: float = 1.0,
         *,
+        margin: float = 0.01,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if rate <= 0 or per <= 0:
             raise ValueError("rate and per must be positive")
-        self.interval = per / rate
+        self.interval = per / (rate * (1 - margin))
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0
@@ -77,7 +82,9 @@ class RateGate:
             future = queue.popleft()
             if future.done():  # cancelled while waiting
                 continue
-            self._next_slot = self._clock() + self.interval
+            ready, now = self._ready_at(), self._clock()
+            # On the grid unless we fell a whole slot behind (then start a new grid).
+            self._next_slot = (ready if now - ready < self.interval else now) + self.interval
             future.set_result(None)
 
 

@@ -26,6 +26,8 @@ def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """
     if limit < 100:
         raise ValueError("limit too small to keep tags balanced")
+    if len(text) <= limit:
+        return [text]  # nearly every message: even raw, it is within the limit
     parts: list[str] = []
     for token in _TOKEN.findall(text):
         if token.startswith(("<", "&")) or token == "\n":  # noqa: S105 (an HTML token)

@@ -42,6 +42,8 @@ def _changes(member: Member, row: RosterRow, unit: Unit | None, groups: list[Gro
         "workplace": row.workplace,
         "trade": row.trade,
     }
+    if row.channels is not None:
+        wanted["channels"] = row.channels
     changed = False
     for attribute, value in wanted.items():
         if getattr(member, attribute) != value:
@@ -105,6 +107,7 @@ async def import_roster(
                 destination=row.destination,
                 workplace=row.workplace,
                 trade=row.trade,
+                channels=row.channels,
                 registered_at=now,
                 updated_at=now,
             )
@@ -180,3 +183,23 @@ async def count_members(session: AsyncSession) -> int:
 
 async def member_by_phone(session: AsyncSession, phone: str) -> Member | None:
     return await session.scalar(select(Member).where(Member.phone == phone))
+
+
+async def set_channels(
+    session: AsyncSession, now: datetime, *, phone: str, channels: str | None, actor: str
+) -> Member:
+    """Set a member's channel order (None: the default); audited."""
+    member = await member_by_phone(session, phone)
+    if member is None:
+        raise LookupError(f"no member with phone {phone}")
+    member.channels = channels
+    member.updated_at = now
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.channels",
+        subject=f"member:{member.id}",
+        channels=channels or "default",
+    )
+    return member

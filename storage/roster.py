@@ -30,6 +30,7 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+from storage.channels import ChannelOrderError, parse_channels
 from storage.phones import InvalidPhone, normalize_phone
 
 __all__ = [
@@ -61,6 +62,8 @@ class RosterRow:
     groups: tuple[str, ...]
     workplace: str | None
     trade: str | None
+    # "sms,telegram"; None: the cell was empty, so the member's order is left as it is.
+    channels: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ _FIELDS = (
     "groups",
     "workplace",
     "trade",
+    "channels",
 )
 _REQUIRED = ("name", "phone", "status")
 
@@ -118,6 +122,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "groups": ("groups", "group", "党小组", "小组", "分组"),
     "workplace": ("workplace", "工作单位"),
     "trade": ("trade", "行业"),
+    "channels": ("channels", "channel", "通知方式", "联系方式"),
 }
 
 _STATUS_VALUES: dict[str, tuple[str, ...]] = {
@@ -407,7 +412,7 @@ def _map_header(
     return columns, tuple(ignored)
 
 
-_OPTIONAL = ("home_unit", "origin", "destination", "groups", "workplace", "trade")
+_OPTIONAL = ("home_unit", "origin", "destination", "groups", "workplace", "trade", "channels")
 assert _FIELDS[3:] == _OPTIONAL  # _RowParser.feed unpacks cells in this order
 
 
@@ -469,6 +474,12 @@ class _RowParser:
         for field, value in zip(_OPTIONAL, optional, strict=True):
             if value is not None and len(value) > FIELD_MAX_CHARS:
                 errors.append(RowError(row_number, field, _too_long(field, value)))
+        channels: str | None = None
+        if optional[-1] is not None:
+            try:
+                channels = parse_channels(optional[-1])
+            except ChannelOrderError as exc:
+                errors.append(RowError(row_number, "channels", str(exc)))
 
         if errors:
             self.errors.extend(errors)
@@ -476,7 +487,7 @@ class _RowParser:
         assert name is not None
         assert phone is not None
         assert status is not None
-        home_unit, origin, destination, groups, workplace, trade = optional
+        home_unit, origin, destination, groups, workplace, trade, _ = optional
         self.rows.append(
             RosterRow(
                 row_number=row_number,
@@ -489,6 +500,7 @@ class _RowParser:
                 groups=_split_groups(groups),
                 workplace=workplace,
                 trade=trade,
+                channels=channels,
             )
         )
         return True

@@ -203,3 +203,26 @@ def test_a_liaison_sees_the_silent_members_of_the_sample_district(
     assert "赵敏" not in transcript.split("> /member")[0]  # checked in this month
     assert "+86 138****0002" in transcript
     assert "13871000002" not in transcript
+
+
+def test_a_members_channel_order(district: None, tmp_path: Path) -> None:
+    result = liaison("member", "channels", "--phone", "138 7100 0002", "短信、telegram")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "王芳: sms,telegram"
+    assert "default" in liaison("member", "channels", "--phone", "13871000002", "default").output
+    bad = liaison("member", "channels", "--phone", "13871000002", "pigeon")
+    assert bad.exit_code == 1
+    assert "unknown channel 'pigeon'" in bad.output
+    assert liaison("member", "channels", "--phone", "13999999999", "sms").exit_code == 1
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        HEADER.strip() + ",channels\n王芳,13871000002,outflow,民意街道党工委,,,,,,sms\n"
+    )
+    assert "0 new, 1 updated" in liaison("member", "import", str(roster)).output
+    roster.write_text(
+        HEADER.strip() + ",channels\n王芳,13871000002,outflow,民意街道党工委,,,,,,fax\n"
+    )
+    rejected = liaison("member", "import", str(roster))
+    assert rejected.exit_code == 1
+    assert "row 2 (channels): unknown channel 'fax'" in rejected.output

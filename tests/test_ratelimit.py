@@ -28,7 +28,7 @@ class FakeTime:
 
 async def test_slots_are_spaced_to_the_rate() -> None:
     time = FakeTime()
-    gate = RateGate(30, clock=time.clock, sleep=time.sleep)
+    gate = RateGate(30, margin=0, clock=time.clock, sleep=time.sleep)
     stamps = []
 
     async def send() -> None:
@@ -76,6 +76,26 @@ async def test_keyed_gate_spaces_each_key_alone() -> None:
     assert time.now == 100.0  # different chats do not wait for each other
     await gate.acquire("a")
     assert time.now == 101.0
+
+
+async def test_late_wakeups_do_not_slow_the_rate() -> None:
+    time = FakeTime()
+
+    async def oversleep(seconds: float) -> None:
+        await time.sleep(seconds + 0.004)  # a busy event loop wakes 4 ms late every time
+
+    gate = RateGate(30, clock=time.clock, sleep=oversleep)
+    stamps = []
+
+    async def send() -> None:
+        await gate.acquire()
+        stamps.append(time.now)
+
+    await asyncio.gather(*(send() for _ in range(301)))
+    rate = 300 / (stamps[-1] - stamps[0])
+    assert 29.4 <= rate <= 30  # 1 % under the limit, and no slower
+    window = [b - a for a, b in zip(stamps, stamps[30:], strict=False)]
+    assert min(window) >= 1.0  # never 31 sends within one second
 
 
 def test_bad_rates_are_refused() -> None:

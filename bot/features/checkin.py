@@ -29,6 +29,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
+from bot.drafts import DraftStore, drop_buttons
 from bot.replies import (
     REMOVE_KEYBOARD,
     Markup,
@@ -90,20 +91,9 @@ class Draft:
     needs_text: str | None = None
 
 
-def _get_draft(context: LiaisonContext) -> Draft | None:
-    data = context.chat_data
-    draft = data.get(_DRAFT) if data is not None else None
-    return draft if isinstance(draft, Draft) else None
-
-
-def _set_draft(context: LiaisonContext, draft: Draft | None) -> None:
-    data = context.chat_data
-    if data is None:
-        raise RuntimeError("a check-in needs a chat")
-    if draft is None:
-        data.pop(_DRAFT, None)
-    else:
-        data[_DRAFT] = draft
+_DRAFTS = DraftStore(_DRAFT, Draft)
+_get_draft = _DRAFTS.get
+_set_draft = _DRAFTS.set
 
 
 StepHandler = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
@@ -130,15 +120,7 @@ def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[
     return run
 
 
-async def _drop_buttons(update: Update, context: LiaisonContext, draft: Draft) -> None:
-    """Remove the buttons under the last question, so an old button cannot be pressed."""
-    chat = update.effective_chat
-    if draft.question_id is None or chat is None:
-        return
-    question_id, draft.question_id = draft.question_id, None
-    # Already gone or too old to edit: nothing left to remove.
-    with contextlib.suppress(BadRequest):
-        await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
+_drop_buttons = drop_buttons
 
 
 def _user_id(update: Update) -> int:

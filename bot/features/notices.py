@@ -54,6 +54,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
+from bot.drafts import DraftStore, drop_buttons
 from bot.replies import edit, inline_keyboard, label, reply, send_html
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
@@ -135,20 +136,9 @@ class Draft:
         return [self.groups[group_id] for group_id in self.chosen]
 
 
-def _get_draft(context: LiaisonContext) -> Draft | None:
-    data = context.chat_data
-    draft = data.get(_DRAFT) if data is not None else None
-    return draft if isinstance(draft, Draft) else None
-
-
-def _set_draft(context: LiaisonContext, draft: Draft | None) -> None:
-    data = context.chat_data
-    if data is None:
-        raise RuntimeError("a notice needs a chat")
-    if draft is None:
-        data.pop(_DRAFT, None)
-    else:
-        data[_DRAFT] = draft
+_DRAFTS = DraftStore(_DRAFT, Draft)
+_get_draft = _DRAFTS.get
+_set_draft = _DRAFTS.set
 
 
 def _staff(context: LiaisonContext) -> tuple[Identity, int] | None:
@@ -308,15 +298,7 @@ def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[
     return run
 
 
-async def _drop_buttons(update: Update, context: LiaisonContext, draft: Draft) -> None:
-    """Remove the buttons of the current step, so an old button cannot be pressed."""
-    if draft.question_id is None or update.effective_chat is None:
-        return
-    question_id, draft.question_id = draft.question_id, None
-    with contextlib.suppress(BadRequest):
-        await context.bot.edit_message_reply_markup(
-            update.effective_chat.id, question_id, reply_markup=None
-        )
+_drop_buttons = drop_buttons
 
 
 async def _answer(update: Update, text: str | None = None) -> None:

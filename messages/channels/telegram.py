@@ -120,13 +120,23 @@ class TelegramChannel:
 
     def __init__(self, bot: ExtBot[Any]) -> None:
         self.bot = bot
+        # A broadcast shows everyone the same buttons; markups are immutable, so share them.
+        self._markups: dict[tuple[tuple[str, str], ...], InlineKeyboardMarkup] = {}
+
+    def _markup(self, buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        markup = self._markups.get(buttons)
+        if markup is None:
+            if len(self._markups) > 1_000:
+                self._markups.clear()
+            markup = self._markups[buttons] = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(text, callback_data=data)] for text, data in buttons]
+            )
+        return markup
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        markup = None
-        if message.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(text, callback_data=data)] for text, data in message.buttons]
-            )
+        markup = self._markup(message.buttons)
         parts = split_html(message.text)
         try:
             sent = None

@@ -1,0 +1,51 @@
+"""Multi-step conversations keep their answers in a draft until the last step confirms it."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Generic, Protocol, TypeVar
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.context import LiaisonContext
+
+D = TypeVar("D")
+
+
+class DraftStore(Generic[D]):
+    """One kind of draft, kept in the chat's data under its own key."""
+
+    def __init__(self, key: str, kind: type[D]) -> None:
+        self.key = key
+        self.kind = kind
+
+    def get(self, context: LiaisonContext) -> D | None:
+        data = context.chat_data
+        draft = data.get(self.key) if data is not None else None
+        return draft if isinstance(draft, self.kind) else None
+
+    def set(self, context: LiaisonContext, draft: D | None) -> None:
+        data = context.chat_data
+        if data is None:
+            raise RuntimeError(f"{self.key} needs a chat")
+        if draft is None:
+            data.pop(self.key, None)
+        else:
+            data[self.key] = draft
+
+
+class HasQuestion(Protocol):
+    # The message whose buttons belong to the current step.
+    question_id: int | None
+
+
+async def drop_buttons(update: Update, context: LiaisonContext, draft: HasQuestion) -> None:
+    """Remove the buttons under the current question, so an old button cannot be pressed."""
+    chat = update.effective_chat
+    if draft.question_id is None or chat is None:
+        return
+    question_id, draft.question_id = draft.question_id, None
+    # Already gone or too old to edit: nothing left to remove.
+    with contextlib.suppress(BadRequest):
+        await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
