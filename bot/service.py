@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from collections.abc import AsyncIterator
 
 from bot.context import LiaisonApplication, Services
 from messages.channels.sms import sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
-from messages.dispatcher import Dispatcher
+from messages.dispatcher import Dispatcher, DispatcherConfig
 from storage.models import ChannelName
+from storage.outbox import RetryPolicy
 
 
 @contextlib.asynccontextmanager
@@ -26,6 +28,10 @@ async def running_dispatcher(
         services.clock,
         default_locale=settings.locale,
         default_zone=settings.zone,
+        config=DispatcherConfig(
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+        ),
     )
     sms = sms_channel(settings, dispatcher.on_receipt)
     dispatcher.channels = {

@@ -46,9 +46,10 @@ class DispatcherConfig:
 
     batch_size: int = 200
     concurrency: int = 64
-    # Outcomes are written this many at a time (a crash re-sends at most these and what is
-    # in flight).
+    # Outcomes are written this many at a time, or after this many seconds, whichever comes
+    # first: a crash re-sends at most these and what is in flight.
     record_every: int = 100
+    record_seconds: float = 0.5
     lease: timedelta = timedelta(minutes=5)
     poll_interval: float = 1.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -127,10 +128,16 @@ class Dispatcher:
         done: list[tuple[Claimed, SendResult]] = []
         writing = asyncio.Lock()
         handled = 0
+        loop = asyncio.get_running_loop()
+        last_write = loop.time()
 
         async def record(force: bool = False) -> None:
-            if not done or (len(done) < config.record_every and not force):
+            nonlocal last_write
+            due = len(done) >= config.record_every
+            due = due or loop.time() - last_write >= config.record_seconds
+            if not done or not (due or force):
                 return
+            last_write = loop.time()
             chunk = done[:]
             done.clear()
             async with writing:
