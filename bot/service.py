@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from bot.context import LiaisonApplication, Services
 from messages.channels.sms import sms_channel
