@@ -52,25 +52,26 @@ class Conversation:
         self.user = self.updates.user(user_id, name, language_code)
         self.user_id = user_id
         self._shown: Outgoing | None = None
+        # Everything sent to this account counts, replies and background notices alike.
+        api.subscribe(self._track_one)
 
     @property
     def buttons(self) -> list[Button]:
         """The buttons the member can press now (from the latest message that had any)."""
         return self._shown.flat_buttons if self._shown is not None else []
 
-    def _track(self, replies: list[Outgoing]) -> None:
-        for outgoing in replies:
-            if outgoing.chat_id != self.user_id:
-                continue
-            if outgoing.buttons:
-                self._shown = outgoing
-            elif (
-                self._shown is not None
-                and outgoing.message_id == self._shown.message_id
-                and outgoing.method.startswith("edit")
-            ):
-                # The message was edited without its buttons: they are gone.
-                self._shown = None
+    def _track_one(self, outgoing: Outgoing) -> None:
+        if outgoing.chat_id != self.user_id:
+            return
+        if outgoing.buttons:
+            self._shown = outgoing
+        elif (
+            self._shown is not None
+            and outgoing.message_id == self._shown.message_id
+            and outgoing.method.startswith("edit")
+        ):
+            # The message was edited without its buttons: they are gone.
+            self._shown = None
 
     def _choice(self, line: str) -> Button | None:
         buttons = self.buttons
@@ -111,9 +112,7 @@ class Conversation:
         """Hand one update to the Application; return what the bot sent meanwhile."""
         before = len(self.api.sent)
         await self.application.process_update(Update.de_json(update, self.application.bot))
-        replies = self.api.sent[before:]
-        self._track(replies)
-        return replies
+        return self.api.sent[before:]
 
     async def say(self, line: str) -> list[Outgoing]:
         """Type line (a message, a button number or text, or /loc LAT LON)."""
