@@ -110,6 +110,9 @@ class LocalBotApi:
         self.calls: list[tuple[str, JSONDict]] = []
         self.commands: dict[str, list[JSONDict]] = {}
         self.updates: list[JSONDict] = []
+        # callback_query id → the user who pressed, so answers (toasts) reach the right chat.
+        self.callback_users: dict[str, int] = {}
+        self.toasts: list[Outgoing] = []
         self._listeners: list[Callable[[Outgoing], None]] = [on_send] if on_send else []
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
@@ -162,7 +165,14 @@ class LocalBotApi:
     def _api_sendchataction(self, _params: JSONDict) -> bool:
         return True
 
-    def _api_answercallbackquery(self, _params: JSONDict) -> bool:
+    def _api_answercallbackquery(self, params: JSONDict) -> bool:
+        user_id = self.callback_users.get(str(params.get("callback_query_id")))
+        if params.get("text") and user_id is not None:
+            # A toast over the chat, not a message in it: listeners (the terminal) see it.
+            toast = Outgoing("answerCallbackQuery", user_id, 0, str(params["text"]), None)
+            self.toasts.append(toast)
+            for listener in self._listeners:
+                listener(toast)
         return True
 
     def _api_deletemessage(self, _params: JSONDict) -> bool:
@@ -357,10 +367,12 @@ class UpdateFactory:
         """The member taps an inline button under a message the bot sent."""
         if button.callback_data is None:
             raise ValueError(f"button {button.text!r} sends no callback data")
+        query_id = str(self.api.next_update_id())
+        self.api.callback_users[query_id] = int(user["id"])
         return {
             "update_id": self.api.next_update_id(),
             "callback_query": {
-                "id": str(self.api.next_update_id()),
+                "id": query_id,
                 "from": user,
                 "chat_instance": str(message.chat_id),
                 "data": button.callback_data,

@@ -126,6 +126,8 @@ def format_outgoing(outgoing: Outgoing) -> str:
         return f"📍 {params['latitude']}, {params['longitude']}"
     if outgoing.method == "editMessageReplyMarkup":
         return ""
+    if outgoing.method == "answerCallbackQuery":
+        return f"💬 {outgoing.text}"
     lines = [html_to_text(outgoing.text)]
     if outgoing.method == "editMessageText":
         lines[0] = "✎ " + lines[0]
