@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 JSONDict = dict[str, Any]
@@ -52,7 +53,13 @@ class Outgoing:
 
 
 class BotApiError(Exception):
-    """A scripted error answer (429, 403, …) for the next call of one method."""
+    """A scripted error answer (429, 403, …) for the next call of one method.
+
+    Code TIMEOUT is no answer at all: the request times out, as python-telegram-bot's own
+    request class reports it.
+    """
+
+    TIMEOUT = 0
 
     def __init__(self, code: int, description: str, parameters: JSONDict | None = None) -> None:
         super().__init__(description)
@@ -281,6 +288,8 @@ class LocalBotApiRequest(BaseRequest):
         try:
             result = self.api.handle(api_method, params)
         except BotApiError as error:
+            if error.code == BotApiError.TIMEOUT:
+                raise TimedOut(error.description) from None
             body: JSONDict = {
                 "ok": False,
                 "error_code": error.code,

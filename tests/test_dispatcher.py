@@ -200,6 +200,24 @@ async def test_bot_api_failures_are_classified(
     assert len(texts_to(bot_api, 5000)) == 1
 
 
+async def test_a_timed_out_send_is_tried_again_later(
+    db: Database, clock: FakeClock, bot_api: LocalBotApi, dispatcher: Dispatcher
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock)
+    bot_api.fail_next("sendMessage", BotApiError(BotApiError.TIMEOUT, "Timed out"))
+    await dispatcher.run_once()
+    async with db.session() as session:
+        row = await session.scalar(select(Delivery))
+    assert row is not None
+    assert (row.status, row.last_error) == (DeliveryStatus.PENDING, "timed out")
+    assert timedelta(seconds=24) <= row.next_attempt_at - clock.now() <= timedelta(seconds=36)
+    clock.advance(timedelta(minutes=1))
+    await dispatcher.run_once()
+    assert len(texts_to(bot_api, 5000)) == 1
+    assert set((await statuses(db)).values()) == {DeliveryStatus.DELIVERED}
+
+
 async def test_retries_end_in_failed_with_the_reason(
     db: Database, clock: FakeClock, bot_api: LocalBotApi, dispatcher: Dispatcher
 ) -> None:
