@@ -150,8 +150,8 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
             f"No LIAISON_TELEGRAM_TOKEN set: chatting in the terminal as {shown} "
             f"(Telegram id {user_id}); set a token to run the Telegram bot, or use "
             f"`liaison chat --user ID` to chat as someone else (liaison: "
-            f"{demo.LIAISON_TELEGRAM_IDS[0]}, admin: {demo.ADMIN_TELEGRAM_ID}). "
-            "Try /checkin, /where, /lang, /help; Ctrl-D quits."
+            f"{demo.LIAISON_TELEGRAM_IDS[0]}, try /overdue and /notice; admin: "
+            f"{demo.ADMIN_TELEGRAM_ID}). Try /checkin, /where, /lang, /help; Ctrl-D quits."
         )
     try:
         return await run_terminal(
