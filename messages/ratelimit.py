@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -18,8 +19,9 @@ class RateGate:
     retry_after applies to the whole bot). Time and sleeping are injected for tests.
 
     While busy, slots keep to a fixed grid: a late wake-up does not push every later slot
-    back, so the rate reached is the rate asked for. The grid runs a hair (`margin`) under
-    the rate so that network jitter never puts rate + 1 sends into one second.
+    back, so the rate reached is the rate asked for. On top of the grid, no `per` window
+    (stretched by `margin`) ever holds more than `rate` slots, even when a late slot is
+    followed by on-time ones; the margin absorbs network jitter on the way to the server.
     """
 
     def __init__(
@@ -34,6 +36,8 @@ class RateGate:
         if rate <= 0 or per <= 0:
             raise ValueError("rate and per must be positive")
         self.interval = per / (rate * (1 - margin))
+        self._span = per * (1 + margin)
+        self._recent: deque[float] = deque(maxlen=max(1, math.ceil(rate * per)))
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0
@@ -51,13 +55,18 @@ class RateGate:
         return len(self._urgent) + len(self._bulk)
 
     def _ready_at(self) -> float:
-        return max(self._next_slot, self._paused_until)
+        ready = max(self._next_slot, self._paused_until)
+        if len(self._recent) == self._recent.maxlen:
+            # The slot `rate` grants ago must have left the window first.
+            ready = max(ready, self._recent[0] + self._span)
+        return ready
 
     async def acquire(self, *, urgent: bool = False) -> None:
         """Wait for a slot."""
         now = self._clock()
         if not self._urgent and not self._bulk and now >= self._ready_at():
             self._next_slot = now + self.interval
+            self._recent.append(now)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._urgent if urgent else self._bulk).append(future)
@@ -85,6 +94,7 @@ class RateGate:
             ready, now = self._ready_at(), self._clock()
             # On the grid unless we fell a whole slot behind (then start a new grid).
             self._next_slot = (ready if now - ready < self.interval else now) + self.interval
+            self._recent.append(now)
             future.set_result(None)
 
 

@@ -98,6 +98,25 @@ async def test_late_wakeups_do_not_slow_the_rate() -> None:
     assert min(window) >= 1.0  # never 31 sends within one second
 
 
+async def test_a_late_slot_followed_by_punctual_ones_never_overfills_a_second() -> None:
+    time = FakeTime()
+    late = iter([0.030] + [0.0] * 1000)  # one wake-up 30 ms late, then punctual
+
+    async def sleep(seconds: float) -> None:
+        await time.sleep(seconds + next(late))
+
+    gate = RateGate(30, clock=time.clock, sleep=sleep)
+    stamps = []
+
+    async def send() -> None:
+        await gate.acquire()
+        stamps.append(time.now)
+
+    await asyncio.gather(*(send() for _ in range(120)))
+    # At most 30 in any second: the 31st after each slot is more than a second later.
+    assert min(b - a for a, b in zip(stamps, stamps[30:], strict=False)) >= 1.0
+
+
 def test_bad_rates_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateGate(0)
