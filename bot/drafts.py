@@ -49,3 +49,14 @@ async def drop_buttons(update: Update, context: LiaisonContext, draft: HasQuesti
     # Already gone or too old to edit: nothing left to remove.
     with contextlib.suppress(BadRequest):
         await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
+
+
+async def retire_pressed_button(update: Update) -> None:
+    """Answer a press on a button that no longer does anything, and take the buttons away."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    # A message too old to edit keeps its buttons; the caller's explanation is enough.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(reply_markup=None)

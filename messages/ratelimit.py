@@ -74,6 +74,9 @@ class RateGate:
             self._ticker = asyncio.create_task(self._tick())
         try:
             await future
+            # The event loop may have been busy between the grant and now: what the far
+            # side sees is this moment, so the window counts it.
+            self._recent[-1] = max(self._recent[-1], self._clock())
         except asyncio.CancelledError:
             # Our slot (if already granted) is simply lost; the queue goes on.
             for queue in (self._urgent, self._bulk):
@@ -94,8 +97,11 @@ class RateGate:
             ready, now = self._ready_at(), self._clock()
             # On the grid unless we fell a whole slot behind (then start a new grid).
             self._next_slot = (ready if now - ready < self.interval else now) + self.interval
+            # Counted as sent now; acquire() moves the stamp to when the caller really goes.
             self._recent.append(now)
             future.set_result(None)
+            # The woken caller runs (and stamps its real start) before the next slot is given.
+            await asyncio.sleep(0)
 
 
 class KeyedGate:

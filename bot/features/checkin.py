@@ -7,7 +7,6 @@ unbound account ends the conversation without saving.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -29,7 +27,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, drop_buttons
+from bot.drafts import DraftStore, drop_buttons, retire_pressed_button
 from bot.replies import (
     REMOVE_KEYBOARD,
     Markup,
@@ -297,12 +295,7 @@ async def nothing_to_cancel(update: Update, context: LiaisonContext) -> None:
 
 async def stale_button(update: Update, context: LiaisonContext) -> None:
     """A check-in button from a finished or abandoned check-in: remove it and say so."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    # A message too old to edit keeps its buttons; the explanation below is enough.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(reply_markup=None)
+    await retire_pressed_button(update)
     await reply(update, context, "checkin/stale_button")
 
 

@@ -54,7 +54,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, drop_buttons
+from bot.drafts import DraftStore, drop_buttons, retire_pressed_button
 from bot.replies import edit, inline_keyboard, label, reply, send_html
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
@@ -471,11 +471,7 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> o
 
 async def stale_button(update: Update, context: LiaisonContext) -> None:
     """A button of a notice draft that is finished or abandoned: remove it and say so."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(reply_markup=None)
+    await retire_pressed_button(update)
     await reply(update, context, "notices/stale_button")
 
 
