@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import time
@@ -122,6 +123,7 @@ async def limited_broadcast() -> dict[str, Any]:
             try:
                 await _notice(database)
                 dispatcher = _dispatcher(services, app.bot)
+                gc.freeze()  # as bot/service.py does when the service starts
                 # Replies to a member while the broadcast drains: urgent, they overtake it.
                 latencies: list[float] = []
                 factory = UpdateFactory(local)

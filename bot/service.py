@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -40,6 +41,9 @@ async def running_dispatcher(
         ChannelName.SMS: sms,
     }
     await sms.start()
+    # Everything built so far lives as long as the service: out of the collector's sight, so
+    # a full collection never stalls the loop long enough to bunch paced sends together.
+    gc.freeze()
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
     try:
