@@ -300,6 +300,15 @@ HISTORY: dict[str, tuple[int, Consent, tuple[int, ...], str]] = {
 }
 
 
+def _months_before(now: datetime, months: int, zone: ZoneInfo) -> datetime:
+    """Now for 0; otherwise 10:00 on the 10th of the calendar month `months` back."""
+    if months == 0:
+        return now
+    local = now.astimezone(zone)
+    index = local.year * 12 + local.month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 10, 10, tzinfo=zone)
+
+
 async def _history(session: AsyncSession, now: datetime) -> None:
     zone = ZoneInfo("Asia/Shanghai")
     regions = default_index()
@@ -317,7 +326,7 @@ async def _history(session: AsyncSession, now: datetime) -> None:
         for months_ago in sorted(months, reverse=True):
             await record_checkin(
                 session,
-                now - timedelta(days=30 * months_ago),
+                _months_before(now, months_ago, zone),
                 member_id=member.id,
                 zone=zone,
                 location=Whereabouts.typed(place, regions.resolve_text(place)),

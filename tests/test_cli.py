@@ -226,3 +226,14 @@ def test_a_members_channel_order(district: None, tmp_path: Path) -> None:
     rejected = liaison("member", "import", str(roster))
     assert rejected.exit_code == 1
     assert "row 2 (channels): unknown channel 'fax'" in rejected.output
+
+
+def test_member_list_overdue_leaves_out_who_checked_in_this_month(district: None) -> None:
+    overdue = liaison("member", "list", "--overdue")
+    assert overdue.exit_code == 0, overdue.output
+    names = {line.split("\t")[0] for line in overdue.output.splitlines()}
+    assert "李强" in names  # last check-in two months ago
+    assert "赵敏" not in names  # checked in this month
+    assert len(names) == len(liaison("member", "list").output.splitlines()) - 2  # 赵敏, 罗兰
+    group = liaison("member", "list", "--overdue", "--group", "律师行业党小组").output
+    assert {line.split("\t")[0] for line in group.splitlines()} == {"胡斌", "朱琳", "郭亮"}
