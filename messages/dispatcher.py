@@ -169,7 +169,11 @@ class Dispatcher:
                 done.append((claimed, result))
                 await record()
 
-        await asyncio.gather(claim_all(), *(send_all() for _ in range(config.concurrency)))
+        # A task group: if the database fails mid-pass, no sender is left running on its own.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(claim_all())
+            for _ in range(config.concurrency):
+                group.create_task(send_all())
         await record(force=True)
         return handled
 
