@@ -64,6 +64,13 @@ class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], Bot
     def identity(self) -> Identity | None:
         return self.user_data.identity if self.user_data is not None else None
 
+    def staff(self) -> tuple[Identity, int] | None:
+        """The caller's identity and staff id when the caller is staff, else None."""
+        identity = self.identity
+        if identity is None or identity.staff_id is None:
+            return None
+        return identity, identity.staff_id
+
     @property
     def locale(self) -> str:
         identity = self.identity

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Generic, Protocol, TypeVar
+import warnings
+from typing import Any, Generic, Protocol, TypeVar
 
 from telegram import Update
 from telegram.error import BadRequest
+from telegram.ext import ConversationHandler
+from telegram.warnings import PTBUserWarning
 
 from bot.context import LiaisonContext
 
@@ -60,3 +63,20 @@ async def retire_pressed_button(update: Update) -> None:
     # A message too old to edit keeps its buttons; the caller's explanation is enough.
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(reply_markup=None)
+
+
+def draft_conversation(**options: Any) -> ConversationHandler[LiaisonContext]:
+    """A ConversationHandler tracked per chat (per_message=False), as the drafts need.
+
+    One draft per person's private chat, moved on by typed answers as well as button
+    presses. python-telegram-bot warns that callback queries are then not tracked per
+    message; the features check each press against the current step themselves, so only
+    that warning is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"If 'per_message=False', 'CallbackQueryHandler' will not be tracked",
+            category=PTBUserWarning,
+        )
+        return ConversationHandler(**options)

@@ -229,18 +229,6 @@ class Dispatcher:
                 channels=list(self.channels),
             )
 
-    async def _send_batch(self, batch: Sequence[Claimed]) -> None:
-        """Send one claimed batch and record it (a pass of run_once without the pipeline)."""
-        recipients, notices = await self._load(batch)
-        gate = asyncio.Semaphore(self.config.concurrency)
-
-        async def one(claimed: Claimed) -> SendResult:
-            async with gate:
-                return await self._send(claimed, recipients, notices)
-
-        results = await asyncio.gather(*(one(c) for c in batch))
-        await self._record(list(zip(batch, results, strict=True)))
-
     async def _record(self, outcomes: Sequence[tuple[Claimed, SendResult]]) -> None:
         now = self.clock.now()
         async with self.db.session() as session:
@@ -288,17 +276,6 @@ class Dispatcher:
             text=text,
             buttons=buttons,
         )
-
-    async def _send(
-        self,
-        claimed: Claimed,
-        recipients: Mapping[int, _Recipient],
-        notices: Mapping[int, NoticeView],
-    ) -> SendResult:
-        message = self._message(claimed, recipients, notices)
-        if isinstance(message, SendResult):
-            return message
-        return await self._deliver(claimed, message)
 
     async def _deliver(self, claimed: Claimed, message: OutboundMessage) -> SendResult:
         try:

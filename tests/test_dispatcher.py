@@ -19,7 +19,7 @@ from scheduler.clock import FakeClock
 from storage.db import Database
 from storage.models import ChannelName, Delivery, DeliveryStatus, Group, GroupKind, Member
 from storage.notices import create_notice
-from storage.outbox import RetryPolicy, claim_due, delivery_report
+from storage.outbox import Claimed, RetryPolicy, claim_due, delivery_report
 from tests.chat import Person
 from tests.factories import make_group, make_member
 
@@ -241,14 +241,22 @@ async def test_a_crash_mid_broadcast_loses_nothing_and_resends_only_what_was_in_
     await members(db, clock, 10)
     await notice(db, clock)
     await dispatcher.enqueue_due()
+
+    async def send(batch: list[Claimed]) -> list[SendResult]:
+        recipients, notices = await dispatcher._load(batch)
+        results = []
+        for claimed in batch:
+            message = dispatcher._message(claimed, recipients, notices)
+            assert isinstance(message, OutboundMessage)
+            results.append(await dispatcher._deliver(claimed, message))
+        return results
+
     # One batch gets through; the next is claimed and sent, then the process dies before
     # recording anything.
     first = await dispatcher._claim()
-    await dispatcher._send_batch(first)
+    await dispatcher._record(list(zip(first, await send(first), strict=True)))
     lost = await dispatcher._claim()
-    recipients, notices = await dispatcher._load(lost)
-    for claimed in lost:
-        await dispatcher._send(claimed, recipients, notices)
+    await send(lost)
     async with db.session() as session:
         assert await claim_due(session, clock.now(), limit=100, lease=timedelta(minutes=5)) != []
     # A restarted dispatcher finishes the rest now and the lost batch after its lease.

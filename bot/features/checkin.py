@@ -7,7 +7,6 @@ unbound account ends the conversation without saving.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,11 +22,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, drop_buttons, retire_pressed_button
+from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
 from bot.replies import (
     REMOVE_KEYBOARD,
     Markup,
@@ -37,6 +35,7 @@ from bot.replies import (
     reply,
     reply_keyboard,
 )
+from bot.updates import message_text, sender_id
 from storage.checkins import (
     MAX_PLACE_LENGTH,
     CheckInError,
@@ -119,18 +118,6 @@ def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[
 
 
 _drop_buttons = drop_buttons
-
-
-def _user_id(update: Update) -> int:
-    user = update.effective_user
-    assert user is not None
-    return user.id
-
-
-def _text(update: Update) -> str:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    return message.text.strip()
 
 
 def _can_share(context: LiaisonContext) -> bool:
@@ -276,7 +263,7 @@ async def consent_answered(update: Update, context: LiaisonContext, draft: Draft
             identity.member_id,
             Consent.GIVEN if given else Consent.DECLINED,
         )
-        context.caller.identity = await identify(session, _user_id(update))
+        context.caller.identity = await identify(session, sender_id(update))
     return await _ask(update, context, draft, PLACE, first=True)
 
 
@@ -318,7 +305,7 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> o
 
 @_step
 async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = _text(update)
+    text = message_text(update).strip()
     limit = min(MAX_PLACE_LENGTH, context.services.settings.max_text_length)
     if len(text) > limit:
         return await _too_long(update, context, draft, text, limit)
@@ -378,7 +365,7 @@ async def work_chosen(update: Update, context: LiaisonContext, draft: Draft) -> 
 
 @_step
 async def note_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = _text(update)
+    text = message_text(update).strip()
     limit = context.services.settings.max_text_length
     if len(text) > limit:
         return await _too_long(update, context, draft, text, limit)
@@ -408,7 +395,7 @@ async def needs_chosen(update: Update, context: LiaisonContext, draft: Draft) ->
 
 @_step
 async def needs_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = _text(update)
+    text = message_text(update).strip()
     limit = context.services.settings.max_text_length
     if len(text) > limit:
         return await _too_long(update, context, draft, text, limit)
@@ -471,47 +458,38 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     # New messages only: an edited message is not an answer (fallback says so).
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
-    with warnings.catch_warnings():
-        # per_message=False is what we want: one check-in per member's private chat, whose
-        # state moves on with typed answers as well as button presses. PTB warns that
-        # callback queries are then not tracked per message; only that warning is silenced.
-        warnings.filterwarnings(
-            "ignore",
-            message=r"If 'per_message=False', 'CallbackQueryHandler' will not be tracked",
-            category=PTBUserWarning,
-        )
-        return ConversationHandler(
-            entry_points=[CommandHandler("checkin", start_checkin, filters=private)],
-            states={
-                CONSENT: [
-                    CallbackQueryHandler(
-                        consent_answered, pattern=rf"^{_PREFIX}consent:(given|declined)$"
-                    )
-                ],
-                PLACE: [
-                    MessageHandler(typed, place_typed),
-                    MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, place_shared),
-                ],
-                WORK: [CallbackQueryHandler(work_chosen, pattern=rf"^{_PREFIX}work:")],
-                NOTE: [
-                    MessageHandler(typed, note_typed),
-                    CallbackQueryHandler(note_skipped, pattern=rf"^{_PREFIX}note:skip$"),
-                ],
-                NEEDS: [CallbackQueryHandler(needs_chosen, pattern=rf"^{_PREFIX}needs:(yes|no)$")],
-                NEEDS_TEXT: [MessageHandler(typed, needs_typed)],
-                CONFIRM: [
-                    CallbackQueryHandler(confirmed, pattern=rf"^{_PREFIX}confirm$"),
-                    CallbackQueryHandler(restart, pattern=rf"^{_PREFIX}restart$"),
-                ],
-            },
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected),
+    return draft_conversation(
+        entry_points=[CommandHandler("checkin", start_checkin, filters=private)],
+        states={
+            CONSENT: [
+                CallbackQueryHandler(
+                    consent_answered, pattern=rf"^{_PREFIX}consent:(given|declined)$"
+                )
             ],
-            # /checkin in the middle starts again from the first question.
-            allow_reentry=True,
-            name="checkin",
-        )
+            PLACE: [
+                MessageHandler(typed, place_typed),
+                MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, place_shared),
+            ],
+            WORK: [CallbackQueryHandler(work_chosen, pattern=rf"^{_PREFIX}work:")],
+            NOTE: [
+                MessageHandler(typed, note_typed),
+                CallbackQueryHandler(note_skipped, pattern=rf"^{_PREFIX}note:skip$"),
+            ],
+            NEEDS: [CallbackQueryHandler(needs_chosen, pattern=rf"^{_PREFIX}needs:(yes|no)$")],
+            NEEDS_TEXT: [MessageHandler(typed, needs_typed)],
+            CONFIRM: [
+                CallbackQueryHandler(confirmed, pattern=rf"^{_PREFIX}confirm$"),
+                CallbackQueryHandler(restart, pattern=rf"^{_PREFIX}restart$"),
+            ],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected),
+        ],
+        # /checkin in the middle starts again from the first question.
+        allow_reentry=True,
+        name="checkin",
+    )
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]

@@ -10,14 +10,13 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import LiaisonContext
 from bot.replies import reply
+from bot.updates import message_text
 
 log = logging.getLogger(__name__)
 
 
 async def unknown_command(update: Update, context: LiaisonContext) -> None:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    command = message.text.split(maxsplit=1)[0][:40]
+    command = message_text(update).split(maxsplit=1)[0][:40]
     await reply(update, context, "fallback/unknown_command", command=command)
 
 
@@ -26,9 +25,7 @@ async def not_text(update: Update, context: LiaisonContext) -> None:
 
 
 async def free_text(update: Update, context: LiaisonContext) -> None:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    too_long = len(message.text) > context.services.settings.max_text_length
+    too_long = len(message_text(update)) > context.services.settings.max_text_length
     identity = context.identity
     await reply(
         update,

@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, reply
+from bot.updates import sender_id
 from storage.identity import identify, set_locale
 from storage.settings import LOCALES
 
@@ -26,12 +27,12 @@ async def ask_language(update: Update, context: LiaisonContext) -> None:
 
 async def choose_language(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and query.data is not None
     await query.answer()
     code = query.data.removeprefix("lang:")
     if code not in LOCALES:
         return
-    user_id = update.effective_user.id
+    user_id = sender_id(update)
     async with context.services.db.session() as session:
         await set_locale(session, user_id, code)
         context.caller.identity = await identify(session, user_id)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -50,16 +49,15 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, drop_buttons, retire_pressed_button
+from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
 from bot.replies import edit, inline_keyboard, label, reply, send_html
+from bot.updates import message_text
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
-from storage.identity import Identity
 from storage.models import ChannelName, DeliveryStatus, NoticeStatus
 from storage.notices import (
     MAX_BODY_LENGTH,
@@ -141,28 +139,15 @@ _get_draft = _DRAFTS.get
 _set_draft = _DRAFTS.set
 
 
-def _staff(context: LiaisonContext) -> tuple[Identity, int] | None:
-    identity = context.identity
-    if identity is None or identity.staff_id is None:
-        return None
-    return identity, identity.staff_id
-
-
 def _chat_id(update: Update) -> int:
     chat = update.effective_chat
     assert chat is not None
     return chat.id
 
 
-def _text(update: Update) -> str:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    return message.text
-
-
 def _argument(update: Update) -> str:
     """Everything after the command: group names may contain spaces."""
-    parts = _text(update).split(maxsplit=1)
+    parts = message_text(update).split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
 
 
@@ -269,7 +254,7 @@ def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[
         query = update.callback_query
         draft = _get_draft(context)
         now = context.now()
-        if _staff(context) is None:
+        if context.staff() is None:
             # No longer staff since the draft began.
             if query is not None:
                 await query.answer()
@@ -330,6 +315,18 @@ def _audience(context: LiaisonContext, draft: Draft) -> str:
     return label(context, "notices.separator").join(draft.group_names)
 
 
+async def _refuse(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, template: str, **values: Any
+) -> str:
+    """Say why a typed answer cannot be taken; step stays, with only its Cancel button."""
+    await _drop_buttons(update, context, draft)
+    message = await reply(
+        update, context, template, markup=inline_keyboard([_cancel_row(context)]), **values
+    )
+    draft.question_id = message.message_id
+    return step
+
+
 async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
     """Show the question of step (again) with its buttons and make it the current state."""
     await _drop_buttons(update, context, draft)
@@ -370,7 +367,7 @@ async def _preview(
     update: Update, context: LiaisonContext, draft: Draft, *, show_notice: bool = True
 ) -> str:
     """The notice exactly as members will see it, then who gets it and the choices."""
-    staff = _staff(context)
+    staff = context.staff()
     assert staff is not None and draft.body is not None
     identity, staff_id = staff
     await _drop_buttons(update, context, draft)
@@ -423,7 +420,7 @@ async def _preview(
 
 
 async def start_notice(update: Update, context: LiaisonContext) -> object:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return END
@@ -523,7 +520,7 @@ async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> objec
 
 @_step
 async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = _text(update)
+    text = message_text(update)
     now = context.now()
     if draft.discard_until is not None and now <= draft.discard_until:
         # The rest of a paste that was refused as too long: not a new text.
@@ -537,18 +534,16 @@ async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> o
         draft.parts.clear()
         if error.reason == "too_long":
             draft.discard_until = now + PASTE_WINDOW
-        await _drop_buttons(update, context, draft)
-        message = await reply(
+        return await _refuse(
             update,
             context,
+            draft,
+            WRITE,
             "notices/bad_text",
-            markup=inline_keyboard([_cancel_row(context)]),
             reason=error.reason,
             length=len(clean_body(whole)),
             limit=MAX_BODY_LENGTH,
         )
-        draft.question_id = message.message_id
-        return WRITE
     if len(text) >= PART_LENGTH:
         # Perhaps the Telegram app split a longer paste: wait for the rest, or the button.
         draft.parts.append(text)
@@ -599,22 +594,20 @@ async def later(update: Update, context: LiaisonContext, draft: Draft) -> object
 
 @_step
 async def time_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = _text(update)
+    text = message_text(update)
     try:
         moment = parse_when(text, context.now(), context.zone)
     except WhenError as error:
-        await _drop_buttons(update, context, draft)
-        message = await reply(
+        return await _refuse(
             update,
             context,
+            draft,
+            WHEN,
             "notices/bad_time",
-            markup=inline_keyboard([_cancel_row(context)]),
             reason=error.reason,
             typed=text.strip()[:40],
             zone=str(context.zone),
         )
-        draft.question_id = message.message_id
-        return WHEN
     return await _create(update, context, draft, moment)
 
 
@@ -627,7 +620,7 @@ async def send_now(update: Update, context: LiaisonContext, draft: Draft) -> obj
 async def _create(
     update: Update, context: LiaisonContext, draft: Draft, send_at: datetime | None
 ) -> object:
-    staff = _staff(context)
+    staff = context.staff()
     assert staff is not None and draft.body is not None
     identity, staff_id = staff
     try:
@@ -675,7 +668,7 @@ async def _create(
 
 
 async def show_notices(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return
@@ -712,7 +705,7 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return
@@ -756,7 +749,7 @@ async def _remove_button(update: Update, data: str) -> None:
 
 
 async def deliveries(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return
@@ -828,7 +821,7 @@ async def received(update: Update, context: LiaisonContext) -> None:
 
 
 async def link(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return
@@ -857,7 +850,7 @@ async def link(update: Update, context: LiaisonContext) -> None:
 
 
 async def unlink(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await refuse(update, context)
         return
@@ -878,7 +871,7 @@ async def unlink(update: Update, context: LiaisonContext) -> None:
 
 
 async def link_in_private(update: Update, context: LiaisonContext) -> None:
-    if _staff(context) is None:
+    if context.staff() is None:
         await refuse(update, context)
         return
     await reply(update, context, "notices/link_usage", username=context.bot.username)
@@ -894,39 +887,31 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
         return CallbackQueryHandler(callback, pattern=rf"^{_PREFIX}{action}$")
 
-    with warnings.catch_warnings():
-        # As in the check-in: one draft per staff member's private chat, moved on by typed
-        # text as well as buttons; each press is checked against the current step instead.
-        warnings.filterwarnings(
-            "ignore",
-            message=r"If 'per_message=False', 'CallbackQueryHandler' will not be tracked",
-            category=PTBUserWarning,
-        )
-        return ConversationHandler(
-            entry_points=[CommandHandler("notice", start_notice, filters=private)],
-            states={
-                CHOOSE: [
-                    button(group_toggled, r"pick:\d+"),
-                    button(everyone_toggled, "all"),
-                    button(chosen, "next"),
-                ],
-                WRITE: [MessageHandler(typed, text_typed), button(text_complete, "show")],
-                PREVIEW: [
-                    button(send_now, "send"),
-                    button(later, "later"),
-                    button(urgent_toggled, "urgent"),
-                ],
-                WHEN: [MessageHandler(typed, time_typed)],
-            },
-            fallbacks=[
-                CommandHandler("cancel", cancel, filters=private),
-                button(cancel_pressed, "quit"),
-                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
+    return draft_conversation(
+        entry_points=[CommandHandler("notice", start_notice, filters=private)],
+        states={
+            CHOOSE: [
+                button(group_toggled, r"pick:\d+"),
+                button(everyone_toggled, "all"),
+                button(chosen, "next"),
             ],
-            # /notice in the middle starts again from the first step.
-            allow_reentry=True,
-            name="notice",
-        )
+            WRITE: [MessageHandler(typed, text_typed), button(text_complete, "show")],
+            PREVIEW: [
+                button(send_now, "send"),
+                button(later, "later"),
+                button(urgent_toggled, "urgent"),
+            ],
+            WHEN: [MessageHandler(typed, time_typed)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel, filters=private),
+            button(cancel_pressed, "quit"),
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
+        ],
+        # /notice in the middle starts again from the first step.
+        allow_reentry=True,
+        name="notice",
+    )
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]

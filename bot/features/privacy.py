@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, reply
+from bot.updates import sender_id
 from storage.consent import consent_status, set_consent
 from storage.identity import identify
 from storage.models import Consent
@@ -53,7 +54,7 @@ async def show_privacy(update: Update, context: LiaisonContext) -> None:
 
 async def change_consent(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and query.data is not None
     await query.answer()
     wanted = query.data.removeprefix("privacy:")
     if wanted not in (Consent.GIVEN.value, Consent.DECLINED.value):
@@ -64,7 +65,7 @@ async def change_consent(update: Update, context: LiaisonContext) -> None:
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, Consent(wanted))
-        context.caller.identity = await identify(session, update.effective_user.id)
+        context.caller.identity = await identify(session, sender_id(update))
     await edit(update, context, "privacy/changed", consent=Consent(wanted))
 
 

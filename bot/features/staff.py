@@ -15,8 +15,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
+from bot.updates import message_text
 from storage import audit
-from storage.identity import Identity
 from storage.overdue import overdue_report
 from storage.scope import clean_query, find_members, member_card
 
@@ -30,20 +30,13 @@ MATCHES_SHOWN = 20
 CARD_PREFIX = "staff:card:"
 
 
-def _staff(context: LiaisonContext) -> tuple[Identity, int] | None:
-    identity = context.identity
-    if identity is None or identity.staff_id is None:
-        return None
-    return identity, identity.staff_id
-
-
 def _words(context: LiaisonContext) -> Mapping[str, str]:
     """Status, consent and situation words of the staff catalogue, for the templates."""
     return context.services.renderer.labels(context.locale, "staff")
 
 
 async def overdue(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await reply(update, context, "staff/refused")
         return
@@ -76,15 +69,13 @@ async def overdue(update: Update, context: LiaisonContext) -> None:
 
 
 async def member(update: Update, context: LiaisonContext) -> None:
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await reply(update, context, "staff/refused")
         return
     identity, staff_id = staff
-    message = update.effective_message
-    assert message is not None and message.text is not None
     # The whole rest of the line: names may contain spaces ("Anna Schmidt").
-    parts = message.text.split(maxsplit=1)
+    parts = message_text(update).split(maxsplit=1)
     query = clean_query(parts[1]) if len(parts) > 1 else ""
     if not query:
         await reply(update, context, "staff/member_usage")
@@ -137,7 +128,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    staff = _staff(context)
+    staff = context.staff()
     if staff is None:
         await reply(update, context, "staff/refused")
         return

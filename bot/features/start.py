@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, reply
+from bot.updates import message_text, sender_id
 from storage import invites
 from storage.consent import set_consent
 from storage.identity import identify
@@ -44,12 +45,6 @@ def _staff_commands(context: LiaisonContext) -> list[tuple[str, str]]:
         for command in context.bot_data.commands
         if command.audience is Audience.STAFF
     ]
-
-
-def _user_id(update: Update) -> int:
-    user = update.effective_user
-    assert user is not None
-    return user.id
 
 
 async def ask_consent(update: Update, context: LiaisonContext) -> None:
@@ -97,7 +92,7 @@ async def start(update: Update, context: LiaisonContext) -> int:
         )
         return END
     async with context.services.db.session() as session:
-        until = await invites.locked_until(session, context.now(), _user_id(update))
+        until = await invites.locked_until(session, context.now(), sender_id(update))
     if until is not None:
         await reply(update, context, "start/locked", until=until, zone=context.zone)
         return END
@@ -106,14 +101,12 @@ async def start(update: Update, context: LiaisonContext) -> int:
 
 
 async def receive_code(update: Update, context: LiaisonContext) -> int:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    return await _redeem(update, context, message.text)
+    return await _redeem(update, context, message_text(update))
 
 
 async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
     settings = context.services.settings
-    user_id = _user_id(update)
+    user_id = sender_id(update)
     async with context.services.db.session() as session:
         result = await invites.redeem(
             session,
@@ -181,7 +174,7 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, consent)
-        context.caller.identity = await identify(session, _user_id(update))
+        context.caller.identity = await identify(session, sender_id(update))
     template = "start/consent_given" if consent is Consent.GIVEN else "start/consent_declined"
     await edit(update, context, template)
 
