@@ -8,6 +8,7 @@ channels keep to their rates), and records every outcome in one transaction per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -84,16 +85,11 @@ class Dispatcher:
         self.default_zone = default_zone
         self.config = config or DispatcherConfig()
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
-        self._wake = asyncio.Event()
         self._notices: dict[int, NoticeView] = {}
         # Receipts that came before their send was recorded (the SMS centre can be quick).
         self._early_receipts: dict[str, tuple[bool, str | None]] = {}
         # A notice reads the same for everyone with one language, channel and date.
         self._rendered: dict[tuple[int, str, ChannelName, str], OutboundText] = {}
-
-    def wake(self) -> None:
-        """Look for work now rather than at the next poll (a notice was just created)."""
-        self._wake.set()
 
     async def enqueue_due(self) -> list[EnqueueReport]:
         """Turn every notice whose time has come into deliveries (each in its own transaction)."""
@@ -178,7 +174,7 @@ class Dispatcher:
         return handled
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until stop is set, sleeping poll_interval (or until woken) when idle."""
+        """Work until stop is set, looking again every poll_interval seconds when idle."""
         while not stop.is_set():
             try:
                 handled = await self.run_once()
@@ -186,16 +182,8 @@ class Dispatcher:
                 log.exception("dispatcher pass failed; trying again shortly")
                 handled = 0
             if handled == 0:
-                self._wake.clear()
-                waits = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self._wake.wait()),
-                ]
-                _, pending = await asyncio.wait(
-                    waits, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in pending:
-                    task.cancel()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.config.poll_interval)
 
     async def on_receipt(self, external_id: str, delivered: bool, reason: str | None) -> None:
         """A channel's delivery receipt (SMS): finish the row it belongs to."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -146,17 +146,22 @@ async def get_notice(
     session: AsyncSession, notice_id: int, *, staff_id: int | None = None
 ) -> Notice | None:
     """One notice with its groups; a staff member sees only notices they could have sent."""
-    notice = await session.scalar(
-        select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
+    query = select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
+    if staff_id is not None:
+        query = query.where(visible_to(staff_id))
+    return await session.scalar(query)
+
+
+def visible_to(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Notice: the staff member's own notices and those to their groups only.
+
+    A notice to "everyone" in someone else's scope, or to any group outside this staff
+    member's, stays hidden.
+    """
+    return or_(
+        Notice.scope_staff_id == staff_id,
+        and_(Notice.groups.any(), ~Notice.groups.any(~group_scope_condition(staff_id))),
     )
-    if notice is None or staff_id is None:
-        return notice
-    if notice.scope_staff_id == staff_id:
-        return notice
-    allowed = {g.id for g in await addressable_groups(session, staff_id)}
-    if notice.groups and all(g.id in allowed for g in notice.groups):
-        return notice
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,29 +193,21 @@ async def list_notices(
     )
     if status is not None:
         query = query.where(Notice.status == status)
-    lines: list[NoticeLine] = []
-    allowed: set[int] | None = None
     if staff_id is not None:
-        allowed = {g.id for g in await addressable_groups(session, staff_id)}
-    for notice in await session.scalars(query.limit(limit * 4 if allowed is not None else limit)):
-        foreign = not notice.groups or any(g.id not in (allowed or set()) for g in notice.groups)
-        if allowed is not None and notice.scope_staff_id != staff_id and foreign:
-            continue
-        lines.append(
-            NoticeLine(
-                id=notice.id,
-                status=notice.status,
-                send_at=notice.send_at,
-                author_name=notice.author_name,
-                groups=tuple(sorted(g.name for g in notice.groups)),
-                everyone=notice.everyone,
-                urgent=notice.urgent,
-                preview=notice.body[:60],
-            )
+        query = query.where(visible_to(staff_id))
+    return [
+        NoticeLine(
+            id=notice.id,
+            status=notice.status,
+            send_at=notice.send_at,
+            author_name=notice.author_name,
+            groups=tuple(sorted(g.name for g in notice.groups)),
+            everyone=notice.everyone,
+            urgent=notice.urgent,
+            preview=notice.body[:60],
         )
-        if len(lines) == limit:
-            break
-    return lines
+        for notice in await session.scalars(query.limit(limit))
+    ]
 
 
 async def due_notice_ids(session: AsyncSession, now: datetime) -> list[int]:

@@ -501,7 +501,7 @@ async def record_receipt(
     row = await session.scalar(
         select(Delivery).where(
             Delivery.external_id == external_id,
-            Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
+            Delivery.status == DeliveryStatus.SENT,
         )
     )
     if row is None:
