@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.commands import Command
 from messages.render import Renderer, normalize_locale
 from scheduler.clock import Clock
+from storage.checkins import member_zone
 from storage.db import Database
 from storage.identity import Identity
 from storage.regions import RegionIndex
@@ -80,12 +80,10 @@ class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], Bot
         return normalize_locale(chosen, self.services.settings.locale)
 
     @property
-    def zone(self) -> ZoneInfo:
-        """The caller's time zone: their own if set, else the service default."""
+    def zone(self) -> tzinfo:
+        """The caller's time zone: their own if set (and known), else the service default."""
         identity = self.identity
-        if identity and identity.timezone:
-            return ZoneInfo(identity.timezone)
-        return self.services.settings.zone
+        return member_zone(identity.timezone if identity else None, self.services.settings.zone)
 
     def now(self) -> datetime:
         """The current instant from the service clock (fake in tests)."""

@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from messages.channels.base import Channel, OutboundMessage, SendOutcome, SendRe
 from messages.compose import NoticeView, notice_buttons, notice_text
 from messages.render import Renderer, normalize_locale
 from scheduler.clock import Clock
+from storage.checkins import member_zone
 from storage.db import Database
 from storage.models import ChannelName, Member, Notice
 from storage.notices import due_notice_ids
@@ -59,7 +60,7 @@ class DispatcherConfig:
 @dataclass(frozen=True, slots=True)
 class _Recipient:
     locale: str
-    zone: ZoneInfo
+    zone: tzinfo
 
 
 class Dispatcher:
@@ -288,7 +289,7 @@ class Dispatcher:
                 for member_id, locale, timezone in rows:
                     recipients[member_id] = _Recipient(
                         normalize_locale(locale, normalize_locale(self.default_locale)),
-                        _zone(timezone, self.default_zone),
+                        member_zone(timezone, self.default_zone),
                     )
             if notice_ids:
                 for notice in await session.scalars(
@@ -302,15 +303,6 @@ class Dispatcher:
                         sent_at=notice.enqueued_at or notice.send_at,
                     )
         return recipients, self._notices
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return default
 
 
 def _outcome(result: SendResult) -> Outcome:

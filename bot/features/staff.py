@@ -17,6 +17,7 @@ from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
 from bot.updates import message_text
 from storage import audit
+from storage.checkins import period_of
 from storage.overdue import overdue_report
 from storage.scope import clean_query, find_members, member_card
 
@@ -63,7 +64,7 @@ async def overdue(update: Update, context: LiaisonContext) -> None:
         context,
         "staff/overdue",
         report=report,
-        period=now.astimezone(context.zone).strftime("%Y-%m"),
+        period=period_of(now, context.zone),
         words=_words(context),
     )
 
