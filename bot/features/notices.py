@@ -50,6 +50,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
@@ -58,6 +59,7 @@ from bot.updates import message_text
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
+from storage.identity import Identity
 from storage.models import ChannelName, DeliveryStatus, NoticeStatus
 from storage.notices import (
     MAX_BODY_LENGTH,
@@ -172,11 +174,6 @@ def _when_values(context: LiaisonContext, moment: datetime) -> dict[str, str]:
         "weekday": label(context, f"notices.weekday_{local.weekday()}"),
         "zone": str(context.zone),
     }
-
-
-async def refuse(update: Update, context: LiaisonContext) -> None:
-    """The same polite refusal as every staff command, before anything is looked up."""
-    await reply(update, context, "staff/refused")
 
 
 # --- the scheduled time -----------------------------------------------------------------
@@ -667,12 +664,10 @@ async def _create(
 # --- /notices and cancelling a scheduled notice ---------------------------------------------
 
 
-async def show_notices(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
-        return
-    _, staff_id = staff
+@staff_only
+async def show_notices(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
     async with context.services.db.session() as session:
         scheduled = await list_notices(
             session, staff_id=staff_id, status=NoticeStatus.SCHEDULED, limit=SCHEDULED_SHOWN
@@ -748,12 +743,10 @@ async def _remove_button(update: Update, data: str) -> None:
 # --- /deliveries ------------------------------------------------------------------------------
 
 
-async def deliveries(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
-        return
-    identity, staff_id = staff
+@staff_only
+async def deliveries(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
     notice_id = _parse_id(_argument(update))
     if notice_id is None:
         await reply(update, context, "notices/deliveries_usage")
@@ -820,12 +813,8 @@ async def received(update: Update, context: LiaisonContext) -> None:
 # --- /linkgroup and /unlinkgroup in a group chat ------------------------------------------
 
 
-async def link(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
-        return
-    identity, staff_id = staff
+@staff_only
+async def link(update: Update, context: LiaisonContext, identity: Identity, staff_id: int) -> None:
     name = _argument(update)
     if not name:
         await reply(update, context, "notices/link_usage", username=context.bot.username)
@@ -849,12 +838,10 @@ async def link(update: Update, context: LiaisonContext) -> None:
     await reply(update, context, "notices/linked", link=linked)
 
 
-async def unlink(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
-        return
-    identity, staff_id = staff
+@staff_only
+async def unlink(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
     try:
         async with context.services.db.session() as session:
             name = await unlink_group_chat(

@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
 from bot.updates import message_text
 from storage import audit
 from storage.checkins import period_of
+from storage.identity import Identity
 from storage.overdue import overdue_report
 from storage.scope import clean_query, find_members, member_card
 
@@ -36,12 +38,10 @@ def _words(context: LiaisonContext) -> Mapping[str, str]:
     return context.services.renderer.labels(context.locale, "staff")
 
 
-async def overdue(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await reply(update, context, "staff/refused")
-        return
-    identity, staff_id = staff
+@staff_only
+async def overdue(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
     now = context.now()
     async with context.services.db.session() as session:
         report = await overdue_report(
@@ -69,12 +69,10 @@ async def overdue(update: Update, context: LiaisonContext) -> None:
     )
 
 
-async def member(update: Update, context: LiaisonContext) -> None:
-    staff = context.staff()
-    if staff is None:
-        await reply(update, context, "staff/refused")
-        return
-    identity, staff_id = staff
+@staff_only
+async def member(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
     # The whole rest of the line: names may contain spaces ("Anna Schmidt").
     parts = message_text(update).split(maxsplit=1)
     query = clean_query(parts[1]) if len(parts) > 1 else ""
@@ -131,7 +129,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     await query.answer()
     staff = context.staff()
     if staff is None:
-        await reply(update, context, "staff/refused")
+        await refuse(update, context)
         return
     identity, staff_id = staff
     raw_id = query.data.removeprefix(CARD_PREFIX)
