@@ -20,13 +20,23 @@ from sqlalchemy import select
 
 from messages.channels.base import Channel, OutboundMessage, SendOutcome, SendResult
 from messages.compose import NoticeView, notice_buttons, notice_text
+from messages.cycle import (
+    CHECKIN_KINDS,
+    LastCheckInView,
+    checkin_prompt,
+    escalation,
+    lost_contact,
+)
 from messages.render import Renderer, normalize_locale
+from messages.study import study_message
 from scheduler.clock import Clock
-from storage.checkins import member_zone
+from storage.calendar import QuietHours
+from storage.checkins import last_checkins, member_zone
 from storage.db import Database
-from storage.models import ChannelName, Member, Notice
+from storage.models import ChannelName, Member, MessageKind, Notice, Staff
 from storage.notices import due_notice_ids
 from storage.outbox import (
+    URGENT_RANK,
     Claimed,
     EnqueueReport,
     Outcome,
@@ -36,6 +46,7 @@ from storage.outbox import (
     record_outcomes,
     record_receipt,
 )
+from storage.study import MaterialView, material_views
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,17 @@ class _Recipient:
     zone: tzinfo
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What a claimed batch needs to be rendered, loaded together."""
+
+    notices: Mapping[int, NoticeView]
+    members: dict[int, _Recipient] = field(default_factory=dict)
+    staff: dict[int, _Recipient] = field(default_factory=dict)
+    last_checkins: dict[int, LastCheckInView] = field(default_factory=dict)
+    materials: Mapping[int, MaterialView] = field(default_factory=dict)
+
+
 class Dispatcher:
     """Runs the outbox for the channels it is given (rows of other channels wait)."""
 
@@ -77,6 +99,7 @@ class Dispatcher:
         default_zone: ZoneInfo,
         config: DispatcherConfig | None = None,
         rng: random.Random | None = None,
+        quiet_hours: QuietHours | None = None,
     ) -> None:
         self.db = db
         self.channels = dict(channels)
@@ -85,6 +108,7 @@ class Dispatcher:
         self.default_locale = default_locale
         self.default_zone = default_zone
         self.config = config or DispatcherConfig()
+        self.quiet_hours = quiet_hours
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._notices: dict[int, NoticeView] = {}
         # Receipts that came before their send was recorded (the SMS centre can be quick).
@@ -149,9 +173,9 @@ class Dispatcher:
                     if not batch:
                         return
                     handled += len(batch)
-                    recipients, notices = await self._load(batch)
+                    loaded = await self._load(batch)
                     for claimed in batch:
-                        await queue.put((claimed, self._message(claimed, recipients, notices)))
+                        await queue.put((claimed, self._message(claimed, loaded)))
             finally:
                 for _ in range(config.concurrency):
                     await queue.put(None)
@@ -230,19 +254,61 @@ class Dispatcher:
             )
         await self._retry_receipts()
 
-    def _message(
-        self,
-        claimed: Claimed,
-        recipients: Mapping[int, _Recipient],
-        notices: Mapping[int, NoticeView],
-    ) -> OutboundMessage | SendResult:
+    def _message(self, claimed: Claimed, batch: _Batch) -> OutboundMessage | SendResult:
         """The rendered message for a claimed row, or the reason there is none."""
-        notice = notices.get(claimed.notice_id) if claimed.notice_id is not None else None
-        if notice is None:
-            return SendResult.failed("nothing to send: the notice is gone")
-        recipient = recipients.get(claimed.member_id) if claimed.member_id is not None else None
+        if claimed.member_id is not None:
+            recipient = batch.members.get(claimed.member_id)
+        elif claimed.staff_id is not None:
+            recipient = batch.staff.get(claimed.staff_id)
+        else:
+            recipient = None
         locale = recipient.locale if recipient else self.default_locale
         zone = recipient.zone if recipient else self.default_zone
+        now = self.clock.now()
+        # Nothing scheduled reaches anyone at night; staff may mark a notice urgent to override.
+        if (
+            self.quiet_hours is not None
+            and claimed.rank > URGENT_RANK
+            and self.quiet_hours.contains(now, zone)
+        ):
+            opens = self.quiet_hours.next_open(now, zone)
+            return SendResult.held((opens - now).total_seconds(), "quiet hours")
+        rendered: OutboundText | None
+        payload = claimed.payload or {}
+        match claimed.kind:
+            case MessageKind.NOTICE:
+                rendered = self._notice(claimed, batch, locale, zone)
+            case MessageKind.CHECKIN_PROMPT | MessageKind.CHECKIN_REMINDER:
+                last = batch.last_checkins.get(claimed.member_id or 0)
+                rendered = checkin_prompt(self.renderer, locale, claimed.channel, payload, last)
+            case MessageKind.ESCALATION:
+                rendered = escalation(self.renderer, locale, payload)
+            case MessageKind.LOST_CONTACT:
+                rendered = lost_contact(self.renderer, locale, payload)
+            case MessageKind.STUDY:
+                material = batch.materials.get(int(str(payload.get("material_id", 0))))
+                rendered = (
+                    study_message(self.renderer, locale, claimed.channel, material)
+                    if material is not None
+                    else None
+                )
+        if rendered is None:
+            return SendResult.failed(f"nothing to send: the {claimed.kind.value} is gone")
+        text, buttons = rendered
+        return OutboundMessage(
+            delivery_id=claimed.id,
+            channel=claimed.channel,
+            address=claimed.address,
+            text=text,
+            buttons=buttons,
+        )
+
+    def _notice(
+        self, claimed: Claimed, batch: _Batch, locale: str, zone: tzinfo
+    ) -> OutboundText | None:
+        notice = batch.notices.get(claimed.notice_id) if claimed.notice_id is not None else None
+        if notice is None:
+            return None
         key = (
             notice.id,
             locale,
@@ -257,14 +323,7 @@ class Dispatcher:
                 notice_text(self.renderer, locale, notice, claimed.channel, zone),
                 notice_buttons(self.renderer, locale, notice, claimed.channel),
             )
-        text, buttons = rendered
-        return OutboundMessage(
-            delivery_id=claimed.id,
-            channel=claimed.channel,
-            address=claimed.address,
-            text=text,
-            buttons=buttons,
-        )
+        return rendered
 
     async def _deliver(self, claimed: Claimed, message: OutboundMessage) -> SendResult:
         try:
@@ -273,12 +332,19 @@ class Dispatcher:
             log.exception("channel %s raised for delivery %s", claimed.channel, claimed.id)
             return SendResult.retry(f"internal error: {type(error).__name__}")
 
-    async def _load(
-        self, batch: Sequence[Claimed]
-    ) -> tuple[dict[int, _Recipient], dict[int, NoticeView]]:
+    async def _load(self, batch: Sequence[Claimed]) -> _Batch:
+        """Everything the batch's messages need, in one query per kind of thing."""
+        loaded = _Batch(notices=self._notices)
         member_ids = {c.member_id for c in batch if c.member_id is not None}
+        staff_ids = {c.staff_id for c in batch if c.staff_id is not None}
         notice_ids = {c.notice_id for c in batch if c.notice_id is not None} - set(self._notices)
-        recipients: dict[int, _Recipient] = {}
+        prompted = {c.member_id for c in batch if c.kind in CHECKIN_KINDS and c.member_id}
+        material_ids = {
+            int(str(c.payload.get("material_id", 0)))
+            for c in batch
+            if c.kind is MessageKind.STUDY and c.payload
+        }
+        default_locale = normalize_locale(self.default_locale)
         async with self.db.session() as session:
             if member_ids:
                 rows = await session.execute(
@@ -287,10 +353,27 @@ class Dispatcher:
                     )
                 )
                 for member_id, locale, timezone in rows:
-                    recipients[member_id] = _Recipient(
-                        normalize_locale(locale, normalize_locale(self.default_locale)),
+                    loaded.members[member_id] = _Recipient(
+                        normalize_locale(locale, default_locale),
                         member_zone(timezone, self.default_zone),
                     )
+            if staff_ids:
+                staff_rows = await session.execute(
+                    select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids))
+                )
+                for staff_id, locale in staff_rows:
+                    loaded.staff[staff_id] = _Recipient(
+                        normalize_locale(locale, default_locale), self.default_zone
+                    )
+            if prompted:
+                for member_id, last in (await last_checkins(session, prompted)).items():
+                    loaded.last_checkins[member_id] = LastCheckInView(
+                        period=last.period,
+                        place=last.place,
+                        work_situation=last.work_situation.value,
+                    )
+            if material_ids:
+                loaded.materials = await material_views(session, material_ids)
             if notice_ids:
                 for notice in await session.scalars(
                     select(Notice).where(Notice.id.in_(notice_ids))
@@ -302,7 +385,7 @@ class Dispatcher:
                         urgent=notice.urgent,
                         sent_at=notice.enqueued_at or notice.send_at,
                     )
-        return recipients, self._notices
+        return loaded
 
 
 def _outcome(result: SendResult) -> Outcome:
@@ -311,6 +394,7 @@ def _outcome(result: SendResult) -> Outcome:
         SendOutcome.RETRY: "retry",
         SendOutcome.FAILED: "failed",
         SendOutcome.UNREACHABLE: "unreachable",
+        SendOutcome.HELD: "held",
     }
     return Outcome(
         kind=kinds[result.outcome],

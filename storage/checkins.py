@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import (
     CheckIn,
     Consent,
+    Delivery,
+    DeliveryStatus,
     LocationReport,
     LocationSource,
     Member,
@@ -21,6 +24,10 @@ from storage.models import (
 )
 from storage.phones import mask_phone
 from storage.regions import Region
+
+# Topics of the cycle's member messages: "chk:2026-11:prompt", "chk:2026-11:r1" …
+CHECKIN_TOPIC = "chk"
+CHECKED_IN = "checked in meanwhile"
 
 # The width of LocationReport.text: a typed place longer than this cannot be kept whole.
 MAX_PLACE_LENGTH = 200
@@ -152,7 +159,117 @@ async def record_checkin(
     session.add(checkin)
     await session.flush()
     checkin.location = report
+    await _checked_in_for(session, now, member, checkin.period)
     return checkin
+
+
+async def _checked_in_for(
+    session: AsyncSession, now: datetime, member: Member, period: str
+) -> None:
+    """The month is done: its prompt or reminders still waiting (quiet hours) are dropped,
+    and a member flagged lost contact is back."""
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.member_id == member.id,
+            Delivery.topic.startswith(f"{CHECKIN_TOPIC}:{period}:", autoescape=True),
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.SUPPRESSED, last_error=CHECKED_IN, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if member.lost_contact_at is not None:
+        member.lost_contact_at = None
+        member.lost_contact_confirmed_at = None
+        member.lost_contact_confirmed_by = None
+
+
+async def same_as_last_month(
+    session: AsyncSession, now: datetime, *, member_id: int, zone: tzinfo
+) -> CheckIn:
+    """Check in with the previous check-in's place and situation ("nothing has changed").
+
+    CheckInError if there is nothing to repeat, or the member already checked in this month.
+    """
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise CheckInError(f"no member {member_id}")
+    period = period_of(now, member_zone(member.timezone, zone))
+    if await checked_in(session, member_id, period):
+        raise CheckInError(f"already checked in for {period}")
+    previous = await latest_checkin(session, member_id)
+    if previous is None or previous.location is None:
+        raise CheckInError("no earlier check-in to repeat")
+    old = previous.location
+    report = LocationReport(
+        member_id=member.id,
+        reported_at=now,
+        source=old.source,
+        text=old.text,
+        province=old.province,
+        city=old.city,
+        district=old.district,
+        latitude=old.latitude,
+        longitude=old.longitude,
+    )
+    session.add(report)
+    await session.flush()
+    checkin = CheckIn(
+        member_id=member.id,
+        period=period,
+        checked_in_at=now,
+        location_report_id=report.id,
+        work_situation=previous.work_situation,
+        work_note=previous.work_note,
+        needs_help=False,
+    )
+    session.add(checkin)
+    await session.flush()
+    checkin.location = report
+    await _checked_in_for(session, now, member, period)
+    return checkin
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousCheckIn:
+    """A member's latest check-in, as a prompt offers to repeat it."""
+
+    period: str
+    place: str | None
+    work_situation: WorkSituation
+
+
+async def last_checkins(
+    session: AsyncSession, member_ids: Collection[int]
+) -> dict[int, PreviousCheckIn]:
+    """The latest check-in of each member given (who has one), in one query."""
+    latest = (
+        select(func.max(CheckIn.id).label("id"))
+        .where(CheckIn.member_id.in_(list(member_ids)))
+        .group_by(CheckIn.member_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            CheckIn.member_id,
+            CheckIn.period,
+            CheckIn.work_situation,
+            LocationReport.province,
+            LocationReport.city,
+            LocationReport.district,
+            LocationReport.text,
+        )
+        .join(latest, latest.c.id == CheckIn.id)
+        .outerjoin(LocationReport, LocationReport.id == CheckIn.location_report_id)
+    )
+    return {
+        member_id: PreviousCheckIn(
+            period=period,
+            place=place_label(province, city, district, text) or None,
+            work_situation=work,
+        )
+        for member_id, period, work, province, city, district, text in rows
+    }
 
 
 async def latest_checkin(session: AsyncSession, member_id: int) -> CheckIn | None:
@@ -269,13 +386,16 @@ async def registration(session: AsyncSession, member_id: int) -> Registration | 
 
 
 __all__ = [
+    "CHECKIN_TOPIC",
     "MAX_PLACE_LENGTH",
     "CheckInError",
     "CurrentLocation",
     "LastCheckIn",
+    "PreviousCheckIn",
     "Registration",
     "Whereabouts",
     "checked_in",
+    "last_checkins",
     "last_place",
     "latest_checkin",
     "latest_location",
@@ -284,4 +404,5 @@ __all__ = [
     "place_label",
     "record_checkin",
     "registration",
+    "same_as_last_month",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -126,6 +127,17 @@ class NoticeStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class MessageKind(enum.StrEnum):
+    """What a delivery says: a notice, or one of the scheduler's messages."""
+
+    NOTICE = "notice"
+    CHECKIN_PROMPT = "checkin_prompt"
+    CHECKIN_REMINDER = "checkin_reminder"
+    ESCALATION = "escalation"
+    LOST_CONTACT = "lost_contact"
+    STUDY = "study"
+
+
 class LocationSource(enum.StrEnum):
     TYPED = "typed"
     SHARED = "shared"
@@ -214,6 +226,11 @@ class Member(Base):
     channels: Mapped[str | None] = mapped_column(String(50))
     # Set when Telegram answered 403 (the member blocked the bot); cleared when they write again.
     telegram_unreachable_at: Mapped[datetime | None]
+    # Flagged by the monthly cycle after months of silence; monthly prompts stop only once
+    # an admin confirms. A check-in clears both.
+    lost_contact_at: Mapped[datetime | None]
+    lost_contact_confirmed_at: Mapped[datetime | None]
+    lost_contact_confirmed_by: Mapped[str | None] = mapped_column(String(100))
     consent_at: Mapped[datetime | None]
     registered_at: Mapped[datetime]
     bound_at: Mapped[datetime | None]
@@ -361,16 +378,27 @@ class Delivery(Base):
         # The dispatcher's claim walks this in order and stops at its limit: no sort.
         Index("ix_deliveries_due", "status", "rank", "next_attempt_at", "id"),
         Index("ix_deliveries_notice_status", "notice_id", "status"),
+        Index("ix_deliveries_member_topic", "member_id", "topic"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Unique per notice, recipient and channel: enqueueing twice sends once.
+    # "<topic>:m<member>:<channel>" (or :s<staff>, :g<group>): enqueueing twice sends once.
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[MessageKind] = mapped_column(
+        _enum(MessageKind), default=MessageKind.NOTICE, server_default=MessageKind.NOTICE.value
+    )
+    # What the message is about, shared by its recipients ("chk:2026-11:prompt"): the
+    # scheduler asks "was this step taken for this member" by member_id and topic.
+    topic: Mapped[str | None] = mapped_column(String(60))
+    # The template's values for scheduler messages (notices are read from their row).
+    payload: Mapped[dict[str, object] | None] = mapped_column(JSON)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="CASCADE"), index=True
     )
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    # A message to a liaison or admin rather than a member (escalations, lost contact).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     # None only for a suppressed row: a member with no way to reach them.
     channel: Mapped[ChannelName | None] = mapped_column(_enum(ChannelName))
     address: Mapped[str | None] = mapped_column(String(64))
@@ -402,6 +430,104 @@ class NoticeReceipt(Base):
     acknowledged_at: Mapped[datetime]
 
 
+class CheckInCycle(Base):
+    """A group's own monthly cycle; groups without a row follow the configured defaults.
+
+    A member in several groups follows the cycle of their lowest-numbered group that has
+    one. Days are days of the month; times are "HH:MM" in each member's time zone.
+    """
+
+    __tablename__ = "checkin_cycles"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    prompt_day: Mapped[int] = mapped_column(Integer)
+    prompt_time: Mapped[str] = mapped_column(String(5))
+    # Days after the prompt, comma-separated ("3,7").
+    reminder_days: Mapped[str] = mapped_column(String(50))
+    escalation_day: Mapped[int] = mapped_column(Integer)
+    lost_contact_months: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class StudyMaterial(Base):
+    """A piece of the mobile party school's library."""
+
+    __tablename__ = "study_materials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    # A Telegram file id (a document uploaded with /material) and the name it had.
+    document_file_id: Mapped[str | None] = mapped_column(String(200))
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    # Comma-separated, lower case.
+    tags: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    archived_at: Mapped[datetime | None]
+
+
+class StudySchedule(Base):
+    """When a group gets material: weekly (the next unsent one) or one material on a date."""
+
+    __tablename__ = "study_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    # Weekly: 0 = Monday … 6 = Sunday; None for a one-off.
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    # One-off: the date; None for weekly.
+    on_date: Mapped[date | None]
+    at_time: Mapped[str] = mapped_column(String(5))
+    # One-off: this material; weekly: None (the oldest not yet pushed to the group).
+    material_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_materials.id", ondelete="CASCADE")
+    )
+    # Weekly pushes only of materials with this tag.
+    tag: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class StudyPush(Base):
+    """One material a schedule sent to its group at one occurrence (at most one each)."""
+
+    __tablename__ = "study_pushes"
+    __table_args__ = (UniqueConstraint("schedule_id", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_schedules.id", ondelete="SET NULL")
+    )
+    # The scheduled instant's local date and time, "2026-11-30T19:00".
+    occurrence: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    material_id: Mapped[int] = mapped_column(
+        ForeignKey("study_materials.id", ondelete="CASCADE"), index=True
+    )
+    pushed_at: Mapped[datetime]
+
+
+class StudyReceipt(Base):
+    """A member pressed "studied" under a material."""
+
+    __tablename__ = "study_receipts"
+
+    material_id: Mapped[int] = mapped_column(
+        ForeignKey("study_materials.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    studied_at: Mapped[datetime]
+
+
 class ServiceState(Base):
     """Small facts the service learns at run time (for example the bot's username)."""
 
@@ -417,6 +543,7 @@ __all__ = [
     "Base",
     "ChannelName",
     "CheckIn",
+    "CheckInCycle",
     "Consent",
     "Delivery",
     "DeliveryStatus",
@@ -428,12 +555,17 @@ __all__ = [
     "LocationSource",
     "Member",
     "MemberStatus",
+    "MessageKind",
     "Notice",
     "NoticeReceipt",
     "NoticeStatus",
     "ServiceState",
     "Staff",
     "StaffRole",
+    "StudyMaterial",
+    "StudyPush",
+    "StudyReceipt",
+    "StudySchedule",
     "Unit",
     "WorkSituation",
     "member_groups",

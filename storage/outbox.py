@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     FromClause,
     String,
@@ -41,6 +42,7 @@ from storage.models import (
     DeliveryStatus,
     Group,
     Member,
+    MessageKind,
     Notice,
     NoticeReceipt,
     NoticeStatus,
@@ -148,25 +150,34 @@ async def audience_preview(
     return counts
 
 
-async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -> EnqueueReport:
-    """Write one delivery per recipient (and per linked group chat); enqueueing twice adds none.
+async def enqueue_to_members(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    kind: MessageKind,
+    topic: str,
+    condition: ColumnElement[bool],
+    payload: dict[str, object] | None = None,
+    notice_id: int | None = None,
+    rank: int = 0,
+    not_before: datetime | None = None,
+) -> int:
+    """One delivery per member matching condition, on the member's first reachable channel.
 
-    One INSERT … SELECT: a notice to 100,000 members never passes through Python row by row.
+    One INSERT … SELECT: 100,000 members never pass through Python row by row. The dedupe
+    key is "<topic>:m<member>:<channel>", so enqueueing the same topic twice adds nothing.
+    Members with no way to reach them get a suppressed row, so reports can count them.
+    Returns how many rows are new.
     """
-    notice = await session.scalar(
-        select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
-    )
-    if notice is None:
-        raise OutboxError(f"no notice {notice_id}")
-    if notice.status is NoticeStatus.CANCELLED:
-        raise OutboxError(f"notice {notice_id} was cancelled")
-    rank = URGENT_RANK if notice.urgent else 0
     when = literal(now, UTCDateTime())
+    due = literal(not_before or now, UTCDateTime())
     channel = member_channel()
-    prefix = f"n{notice.id}:m"
     members = select(
-        (literal(prefix) + cast(Member.id, String) + ":" + func.coalesce(channel, "none")),
-        literal(notice.id),
+        literal(f"{topic}:m") + cast(Member.id, String) + ":" + func.coalesce(channel, "none"),
+        literal(kind.value),
+        literal(topic),
+        cast(literal(payload, JSON()), JSON()) if payload is not None else null(),
+        literal(notice_id) if notice_id is not None else null(),
         Member.id,
         channel,
         _address(channel),
@@ -177,12 +188,15 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
         case((channel.is_(None), literal(NO_CHANNEL)), else_=null()),
         literal(rank),
         literal(0),
-        when,
+        due,
         when,
         case((channel.is_(None), when), else_=null()),
-    ).where(audience_condition(notice))
+    ).where(condition)
     columns = [
         Delivery.dedupe_key,
+        Delivery.kind,
+        Delivery.topic,
+        Delivery.payload,
         Delivery.notice_id,
         Delivery.member_id,
         Delivery.channel,
@@ -199,12 +213,82 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
     result = await session.execute(
         insert(Delivery).from_select(columns, members).on_conflict_do_nothing()
     )
-    new = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMessage:
+    """A scheduler message to one liaison or admin, in their Telegram chat."""
+
+    staff_id: int
+    telegram_user_id: int
+    kind: MessageKind
+    topic: str
+    payload: dict[str, object]
+
+
+async def enqueue_to_staff(
+    session: AsyncSession,
+    now: datetime,
+    messages: Sequence[StaffMessage],
+    *,
+    not_before: datetime | None = None,
+) -> int:
+    """One delivery per message ("<topic>:s<staff>:telegram"); a repeat adds nothing."""
+    if not messages:
+        return 0
+    insert = _insert(session)
+    new = 0
+    for start in range(0, len(messages), 500):
+        rows = [
+            {
+                "dedupe_key": f"{m.topic}:s{m.staff_id}:{ChannelName.TELEGRAM.value}",
+                "kind": m.kind,
+                "topic": m.topic,
+                "payload": m.payload,
+                "staff_id": m.staff_id,
+                "channel": ChannelName.TELEGRAM,
+                "address": str(m.telegram_user_id),
+                "status": DeliveryStatus.PENDING,
+                "rank": 0,
+                "attempts": 0,
+                "next_attempt_at": not_before or now,
+                "created_at": now,
+            }
+            for m in messages[start : start + 500]
+        ]
+        result = await session.execute(insert(Delivery).values(rows).on_conflict_do_nothing())
+        new += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return new
+
+
+async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -> EnqueueReport:
+    """Write one delivery per recipient (and per linked group chat); enqueueing twice adds none."""
+    notice = await session.scalar(
+        select(Notice).where(Notice.id == notice_id).options(selectinload(Notice.groups))
+    )
+    if notice is None:
+        raise OutboxError(f"no notice {notice_id}")
+    if notice.status is NoticeStatus.CANCELLED:
+        raise OutboxError(f"notice {notice_id} was cancelled")
+    rank = URGENT_RANK if notice.urgent else 0
+    new = await enqueue_to_members(
+        session,
+        now,
+        kind=MessageKind.NOTICE,
+        topic=f"n{notice.id}",
+        condition=audience_condition(notice),
+        notice_id=notice.id,
+        rank=rank,
+    )
+    insert = _insert(session)
     for group in notice.groups:
         if group.chat_id is None:
             continue
         chat_row = insert(Delivery).values(
             dedupe_key=f"n{notice.id}:g{group.id}:{ChannelName.GROUP_CHAT.value}",
+            kind=MessageKind.NOTICE,
+            topic=f"n{notice.id}",
             notice_id=notice.id,
             group_id=group.id,
             channel=ChannelName.GROUP_CHAT,
@@ -245,6 +329,10 @@ class Claimed:
     channel: ChannelName
     address: str
     attempts: int
+    kind: MessageKind = MessageKind.NOTICE
+    staff_id: int | None = None
+    payload: dict[str, object] | None = None
+    rank: int = 0
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -304,6 +392,10 @@ async def claim_due(
             Delivery.channel,
             Delivery.address,
             Delivery.attempts,
+            Delivery.kind,
+            Delivery.staff_id,
+            Delivery.payload,
+            Delivery.rank,
         )
         .execution_options(synchronize_session=False)
     )
@@ -316,6 +408,10 @@ async def claim_due(
             channel=row.channel,
             address=row.address or "",
             attempts=row.attempts,
+            kind=row.kind,
+            staff_id=row.staff_id,
+            payload=row.payload,
+            rank=row.rank,
         )
         for row in result
     ]
@@ -327,7 +423,7 @@ async def claim_due(
 class Outcome:
     """What a channel said about one claimed delivery (storage's view of a SendResult)."""
 
-    kind: str  # accepted | retry | failed | unreachable
+    kind: str  # accepted | retry | failed | unreachable | held
     external_id: str | None = None
     retry_after: float | None = None
     reason: str | None = None
@@ -432,6 +528,12 @@ async def _apply(
             row.status = DeliveryStatus.SENT
         return
     reason = (outcome.reason or outcome.kind)[:500]
+    if outcome.kind == "held":
+        # Not a failed attempt: the row waits (quiet hours) and its claim is given back.
+        row.status = DeliveryStatus.PENDING
+        row.attempts = max(row.attempts - 1, 0)
+        row.next_attempt_at = now + timedelta(seconds=outcome.retry_after or 0)
+        return
     if outcome.new_address is not None and row.group_id is not None:
         # A group chat became a supergroup: follow it, and send there straight away.
         await session.execute(
@@ -473,12 +575,17 @@ async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> Non
         return
     if row.channel is ChannelName.TELEGRAM:
         member.telegram_unreachable_at = now
-    if row.channel is not ChannelName.SMS and member.phone and row.notice_id is not None:
+    if row.channel is not ChannelName.SMS and member.phone:
         insert = _insert(session)
+        # Same key with the channel swapped: a second 403 for this message adds nothing.
+        stem = row.dedupe_key.rsplit(":", 1)[0]
         await session.execute(
             insert(Delivery)
             .values(
-                dedupe_key=f"n{row.notice_id}:m{member.id}:{ChannelName.SMS.value}",
+                dedupe_key=f"{stem}:{ChannelName.SMS.value}",
+                kind=row.kind,
+                topic=row.topic,
+                payload=row.payload,
                 notice_id=row.notice_id,
                 member_id=member.id,
                 channel=ChannelName.SMS,

@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from storage.calendar import CycleRule, QuietHours, parse_clock, parse_days
 
 Locale = Literal["zh_CN", "en"]
 LOCALES: tuple[Locale, ...] = ("zh_CN", "en")
@@ -63,6 +65,34 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
     # How long a dispatcher may hold a claimed delivery before another may take it over.
     delivery_lease_seconds: float = Field(default=300.0, ge=1, le=86_400)
+
+    # The monthly cycle's defaults (DESIGN.md: national rules are settings); an admin can
+    # change each per group with /schedule or `liaison schedule set`.
+    checkin_prompt_day: int = Field(default=1, ge=1, le=28)
+    checkin_prompt_time: str = "09:00"
+    checkin_reminder_days: str = "3,7"
+    checkin_escalation_day: int = Field(default=10, ge=1, le=28)
+    lost_contact_months: int = Field(default=6, ge=1, le=60)
+    # Nothing scheduled reaches a member between these (their own time zone); equal: none.
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "08:00"
+    # How often the service looks for schedule changes made by another process (the CLI).
+    schedule_poll_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+    @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return parse_clock(value).strftime("%H:%M")
+
+    @field_validator("checkin_reminder_days")
+    @classmethod
+    def _reminder_days(cls, value: str) -> str:
+        return ",".join(str(day) for day in parse_days(value))
+
+    @model_validator(mode="after")
+    def _cycle_fits_a_month(self) -> Settings:
+        self.default_cycle.check()
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -116,6 +146,21 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) > 8:
             raise ValueError("SMPP passwords have at most 8 characters")
         return value
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(parse_clock(self.quiet_hours_start), parse_clock(self.quiet_hours_end))
+
+    @property
+    def default_cycle(self) -> CycleRule:
+        """The cycle of members whose groups have none of their own."""
+        return CycleRule(
+            prompt_day=self.checkin_prompt_day,
+            prompt_time=parse_clock(self.checkin_prompt_time),
+            reminder_days=parse_days(self.checkin_reminder_days),
+            escalation_day=self.checkin_escalation_day,
+            lost_contact_months=self.lost_contact_months,
+        )
 
     @property
     def zone(self) -> ZoneInfo:

@@ -243,10 +243,10 @@ async def test_a_crash_mid_broadcast_loses_nothing_and_resends_only_what_was_in_
     await dispatcher.enqueue_due()
 
     async def send(batch: list[Claimed]) -> list[SendResult]:
-        recipients, notices = await dispatcher._load(batch)
+        loaded = await dispatcher._load(batch)
         results = []
         for claimed in batch:
-            message = dispatcher._message(claimed, recipients, notices)
+            message = dispatcher._message(claimed, loaded)
             assert isinstance(message, OutboundMessage)
             results.append(await dispatcher._deliver(claimed, message))
         return results

@@ -16,6 +16,7 @@ class SendOutcome(enum.StrEnum):
     RETRY = "retry"  # try again later (after retry_after seconds if given)
     FAILED = "failed"  # permanently refused: do not try this again
     UNREACHABLE = "unreachable"  # the recipient cannot be reached here: fall back
+    HELD = "held"  # not sent, by choice (quiet hours): due again after retry_after, no attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,10 @@ class SendResult:
     @classmethod
     def failed(cls, reason: str) -> SendResult:
         return cls(SendOutcome.FAILED, reason=reason)
+
+    @classmethod
+    def held(cls, after: float, reason: str) -> SendResult:
+        return cls(SendOutcome.HELD, reason=reason, retry_after=after)
 
     @classmethod
     def unreachable(cls, reason: str) -> SendResult:

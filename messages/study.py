@@ -1,0 +1,37 @@
+"""What a pushed study material looks like, with its "studied" and "read in full" buttons."""
+
+from __future__ import annotations
+
+from messages.render import Renderer
+from storage.models import ChannelName
+from storage.study import MaterialView
+
+# Callback data (handled in bot/features/study.py).
+STUDIED = "study:done:"
+OPEN = "study:open:"
+# A pushed material shows this much of its text; "read in full" shows the rest.
+EXCERPT = 600
+SMS_EXCERPT = 60
+
+
+def excerpt(text: str, limit: int) -> tuple[str, bool]:
+    """text cut at limit characters (at a line end when one is near); True if cut."""
+    if len(text) <= limit:
+        return text, False
+    cut = text.rfind("\n", limit // 2, limit)
+    return text[: cut if cut > 0 else limit].rstrip() + "…", True
+
+
+def study_message(
+    renderer: Renderer, locale: str, channel: ChannelName, material: MaterialView
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The push of one material to one member."""
+    if channel is ChannelName.SMS:
+        short, _ = excerpt(material.body, SMS_EXCERPT)
+        return renderer.render_text(locale, "study/push_sms", material=material, body=short), ()
+    body, cut = excerpt(material.body, EXCERPT)
+    buttons = [(renderer.label(locale, "study.studied"), f"{STUDIED}{material.id}")]
+    if cut or material.document_name:
+        buttons.append((renderer.label(locale, "study.open"), f"{OPEN}{material.id}"))
+    text = renderer.render(locale, "study/push", material=material, body=body, cut=cut)
+    return text, tuple(buttons)
