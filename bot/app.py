@@ -14,7 +14,7 @@ from telegram.request import BaseRequest
 
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
-from bot.features import checkin, fallback, help, lang, notices, privacy, staff, start, where
+from bot.features import checkin, cycle, fallback, help, lang, notices, privacy, staff, start, where
 from messages.channels.telegram import TelegramRateLimiter
 from storage import directory
 from storage.identity import identify
@@ -36,7 +36,10 @@ def _feature(module: ModuleType) -> Feature:
 # /cancel and typed answers reach them — notices before checkin, whose standalone /cancel
 # ("nothing to cancel") would otherwise answer first; fallback is last: it matches everything.
 FEATURES: tuple[Feature, ...] = (
-    *(_feature(module) for module in (start, checkin, privacy, where, lang, staff, notices, help)),
+    *(
+        _feature(module)
+        for module in (start, checkin, privacy, where, lang, staff, notices, cycle, help)
+    ),
     Feature("fallback", (), fallback.handlers),
 )
 

@@ -17,7 +17,7 @@ from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
-from bot.service import attach_dispatcher, running_dispatcher
+from bot.service import attach_background, running_background
 from bot.terminal import run_terminal
 from messages.render import Renderer
 from scheduler.clock import SystemClock
@@ -161,10 +161,10 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
             name=shown,
             banner=message,
             # Without a token there is no Telegram to deliver to but this terminal: notices go
-            # out here (and SMS to the log file). With one, `serve` delivers; a terminal
-            # chat must not take deliveries away from it.
+            # out here (and SMS to the log file), and the monthly cycle runs. With one, `serve`
+            # does both; a terminal chat must not take deliveries away from it.
             background=(
-                (lambda: running_dispatcher(services, application))
+                (lambda: running_background(services, application))
                 if settings.telegram_token is None
                 else None
             ),
@@ -181,7 +181,7 @@ def _run_telegram(settings: Settings) -> None:
         await database.dispose()
 
     application.post_shutdown = close_database
-    attach_dispatcher(application)
+    attach_background(application)
     try:
         # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
         application.run_polling(allowed_updates=None, drop_pending_updates=False)
@@ -555,5 +555,8 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
 
 # Registered last: bot.cli_notice uses the helpers above.
 from bot.cli_notice import notice  # noqa: E402
+from bot.cli_schedule import member_lost, schedule  # noqa: E402
 
 main.add_command(notice)
+main.add_command(schedule)
+member.add_command(member_lost)

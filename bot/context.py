@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.commands import Command
 from messages.render import Renderer, normalize_locale
 from scheduler.clock import Clock
+from scheduler.service import CycleScheduler
 from storage.checkins import member_zone
 from storage.db import Database
 from storage.identity import Identity
@@ -34,6 +35,8 @@ class BotData:
 
     services: Services
     commands: list[Command]
+    # The running service's timers (None in the bare Application of tests and `chat`).
+    scheduler: CycleScheduler | None = None
 
 
 class UserData:

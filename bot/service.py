@@ -1,4 +1,5 @@
-"""The service beside the bot: the dispatcher and its channels, started and stopped together."""
+"""The service beside the bot: the scheduler, the dispatcher and its channels, started and
+stopped together."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.sms import sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
+from scheduler.service import CycleScheduler
 from storage.models import ChannelName
 from storage.outbox import RetryPolicy
 
 
 @contextlib.asynccontextmanager
-async def running_dispatcher(
+async def running_background(
     services: Services, application: LiaisonApplication
 ) -> AsyncIterator[Dispatcher]:
-    """Deliver notices through the Application's bot (and SMS) until the block ends."""
+    """Run the monthly cycle's timers and deliver through the Application's bot (and SMS)
+    until the block ends."""
     settings = services.settings
     dispatcher = Dispatcher(
         services.db,
@@ -33,6 +36,7 @@ async def running_dispatcher(
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
         ),
+        quiet_hours=settings.quiet_hours,
     )
     sms = sms_channel(settings, dispatcher.on_receipt)
     dispatcher.channels = {
@@ -46,16 +50,22 @@ async def running_dispatcher(
     gc.freeze()
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+    scheduler = CycleScheduler(services.db, settings, services.clock)
+    application.bot_data.scheduler = scheduler
     try:
+        # Catching up may take a moment on a large registry; the dispatcher already runs.
+        await scheduler.start()
         yield dispatcher
     finally:
+        await scheduler.stop()
+        application.bot_data.scheduler = None
         stop.set()
         await task
         await sms.close()
 
 
-def attach_dispatcher(application: LiaisonApplication) -> None:
-    """Run the dispatcher for as long as run_polling runs the Application."""
+def attach_background(application: LiaisonApplication) -> None:
+    """Run the scheduler and the dispatcher for as long as run_polling runs the Application."""
     stack = contextlib.AsyncExitStack()
     started = application.post_init
     stopped = application.post_shutdown
@@ -63,7 +73,7 @@ def attach_dispatcher(application: LiaisonApplication) -> None:
     async def post_init(app: LiaisonApplication) -> None:
         if started is not None:
             await started(app)
-        await stack.enter_async_context(running_dispatcher(app.bot_data.services, app))
+        await stack.enter_async_context(running_background(app.bot_data.services, app))
 
     async def post_shutdown(app: LiaisonApplication) -> None:
         await stack.aclose()

@@ -71,7 +71,7 @@ class OverdueReport:
         return self.total - len(self.members)
 
 
-async def _current_period(
+async def current_period_expr(
     session: AsyncSession, now: datetime, default_zone: tzinfo
 ) -> ColumnElement[str]:
     """Per member, the period now falls in: a CASE over the time zones members use."""
@@ -116,7 +116,7 @@ async def overdue_report(
             raise DirectoryError(f"no group named {group!r}")
         conditions.append(group_condition(group_row.id))
 
-    period = await _current_period(session, now, default_zone)
+    period = await current_period_expr(session, now, default_zone)
     checked_in = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
     last_checkin = (
         select(func.max(CheckIn.checked_in_at))

@@ -1,14 +1,243 @@
-"""The mobile party school: study materials, push schedules, "studied" receipts."""
+"""The mobile party school: study materials, push schedules, "studied" receipts.
+
+The library is shared by the whole district: any staff member may add to it. A schedule
+belongs to one group and sends at a local time (the zone passed in, normally the service's):
+
+- weekly, on a weekday at a time: the oldest material of the library not yet pushed to that
+  group (only materials with the schedule's tag, if it has one);
+- one-off, on a date at a time: the one material named.
+
+Each occurrence of a schedule pushes at most once (study_pushes is unique per schedule and
+occurrence), and the deliveries of a push are keyed by the push, so a job that runs twice
+sends once. A push missed while the service was down still goes when it is next asked,
+unless the next occurrence has come meanwhile (weekly) or a week has passed (one-off).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import StudyMaterial
+from storage import audit
+from storage.calendar import CycleError, at_local, parse_clock
+from storage.models import (
+    Delivery,
+    Group,
+    Member,
+    MessageKind,
+    StudyMaterial,
+    StudyPush,
+    StudyReceipt,
+    StudySchedule,
+    member_groups,
+)
+from storage.notices import clean_body
+from storage.outbox import enqueue_to_members
+from storage.scope import group_condition, group_scope_condition, scope_condition
+
+MAX_TITLE_LENGTH = 200
+# As long as a notice: longer is a document to attach, not a text to read on a phone.
+MAX_BODY_LENGTH = 8000
+MAX_LINK_LENGTH = 500
+MAX_TAGS = 10
+# Ten tags of this length still fit StudyMaterial.tags (200) with their commas.
+MAX_TAG_LENGTH = 16
+# StudyMaterial.document_file_id / document_name.
+MAX_FILE_ID_LENGTH = 200
+MAX_DOCUMENT_NAME_LENGTH = 200
+# A one-off push missed while the service was down still goes within this.
+ONE_OFF_GRACE = timedelta(days=7)
+# A one-off date further ahead than this is almost certainly a typo in the year.
+SCHEDULE_LIMIT = timedelta(days=366)
+
+_TAG = re.compile(r"^[\w-]+$")
+_TAG_SEPARATORS = re.compile(r"[\s,，、;；]+")
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+
+# Weekday names as staff type them: English, and 周一 / 星期一 / 礼拜一.
+WEEKDAYS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        ("mon", "monday", "一"),
+        ("tue", "tues", "tuesday", "二"),
+        ("wed", "wednesday", "三"),
+        ("thu", "thur", "thurs", "thursday", "四"),
+        ("fri", "friday", "五"),
+        ("sat", "saturday", "六"),
+        ("sun", "sunday", "日", "天"),
+    )
+):
+    for _name in _names:
+        if len(_name) == 1:
+            for _prefix in ("周", "星期", "礼拜"):
+                WEEKDAYS[_prefix + _name] = _number
+        else:
+            WEEKDAYS[_name] = _number
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class StudyError(ValueError):
+    """A material or schedule that cannot be made or changed; the message says why (English).
+
+    reason is a short stable word for the front ends to pick their own words by:
+    title_empty, title_too_long, body_empty, body_too_long, bad_link, link_too_long,
+    bad_tag, too_many_tags, bad_document, unknown_group, no_when, bad_weekday, bad_date, bad_time,
+    past, too_far, no_material, unknown_material, archived, tag_on_one_off, duplicate,
+    not_found, stopped, not_recipient.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# --- checking what staff type ---------------------------------------------------------------
+
+
+def check_title(text: str) -> str:
+    """The title on one line, 1 to MAX_TITLE_LENGTH characters, or StudyError."""
+    title = " ".join(text.split())
+    if not title:
+        raise StudyError("the title is empty", "title_empty")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise StudyError(
+            f"the title has {len(title)} characters; at most {MAX_TITLE_LENGTH} are allowed",
+            "title_too_long",
+        )
+    return title
+
+
+def check_body(text: str) -> str:
+    """The cleaned text, 1 to MAX_BODY_LENGTH characters, or StudyError."""
+    body = clean_body(text)
+    if not body:
+        raise StudyError("the text is empty", "body_empty")
+    if len(body) > MAX_BODY_LENGTH:
+        raise StudyError(
+            f"the text has {len(body)} characters; at most {MAX_BODY_LENGTH} are allowed",
+            "body_too_long",
+        )
+    return body
+
+
+def check_link(text: str) -> str:
+    """An http(s) address of at most MAX_LINK_LENGTH characters, or StudyError."""
+    link = text.strip()
+    if len(link) > MAX_LINK_LENGTH:
+        raise StudyError(
+            f"the link has {len(link)} characters; at most {MAX_LINK_LENGTH} are allowed",
+            "link_too_long",
+        )
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in link)
+    ):
+        raise StudyError(
+            f"{link[:60]!r} is not a web address starting with http:// or https://", "bad_link"
+        )
+    return link
+
+
+def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """Tags lower-cased, without repeats: at most MAX_TAGS short words, or StudyError."""
+    cleaned: dict[str, None] = {}
+    for raw in tags:
+        tag = unicodedata.normalize("NFKC", raw).strip().lower()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH or not _TAG.match(tag):
+            raise StudyError(
+                f"{tag[:40]!r} is not a tag: one word of at most {MAX_TAG_LENGTH} letters, "
+                "digits or dashes",
+                "bad_tag",
+            )
+        cleaned[tag] = None
+    if len(cleaned) > MAX_TAGS:
+        raise StudyError(f"{len(cleaned)} tags; at most {MAX_TAGS} are allowed", "too_many_tags")
+    return tuple(cleaned)
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """Tags typed on one line, separated by spaces, commas or 、, or StudyError."""
+    return check_tags(_TAG_SEPARATORS.split(text))
+
+
+def parse_weekday(text: str) -> int:
+    """ "mon", "Monday", "周一" or "星期一" as 0 (Monday) … 6 (Sunday), or StudyError."""
+    key = unicodedata.normalize("NFKC", text).strip().lower()
+    if key not in WEEKDAYS:
+        raise StudyError(
+            f"{text.strip()[:20]!r} is not a weekday like mon, tue … sun", "bad_weekday"
+        )
+    return WEEKDAYS[key]
+
+
+def parse_day(text: str) -> date:
+    """ "2026-12-05" (also 2026/12/05, 2026.12.05, 2026年12月5日) as a date, or StudyError."""
+    match = _DATE.match(unicodedata.normalize("NFKC", text).strip())
+    try:
+        if match is None:
+            raise ValueError(text)
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise StudyError(
+            f"{text.strip()[:20]!r} is not a date like 2026-12-05", "bad_date"
+        ) from None
+
+
+def parse_at(text: str) -> str:
+    """ "19:00" (or "9:30", "19：00") as "HH:MM", or StudyError."""
+    try:
+        clock = parse_clock(unicodedata.normalize("NFKC", text))
+    except CycleError:
+        raise StudyError(
+            f"{text.strip()[:20]!r} is not a time of day like 19:00", "bad_time"
+        ) from None
+    return clock.strftime("%H:%M")
+
+
+def _insert(session: AsyncSession) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _tag_condition(tag: str) -> ColumnElement[bool]:
+    """A where-clause on StudyMaterial: materials carrying tag."""
+    tags = literal(",", String) + func.coalesce(StudyMaterial.tags, "") + literal(",", String)
+    return tags.contains(f",{tag},", autoescape=True)
+
+
+# --- the library ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,18 +249,861 @@ class MaterialView:
     body: str
     link: str | None
     document_name: str | None
+    document_file_id: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _view(row: StudyMaterial) -> MaterialView:
+    return MaterialView(
+        id=row.id,
+        title=row.title,
+        body=row.body,
+        link=row.link,
+        document_name=row.document_name,
+        document_file_id=row.document_file_id,
+        tags=tuple(t for t in (row.tags or "").split(",") if t),
+    )
 
 
 async def material_views(session: AsyncSession, ids: Collection[int]) -> dict[int, MaterialView]:
     """The materials with these ids (archived ones too: a push already queued still goes)."""
     rows = await session.scalars(select(StudyMaterial).where(StudyMaterial.id.in_(list(ids))))
-    return {
-        row.id: MaterialView(
+    return {row.id: _view(row) for row in rows}
+
+
+async def add_material(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    title: str,
+    body: str,
+    link: str | None = None,
+    tags: Sequence[str] = (),
+    document_file_id: str | None = None,
+    document_name: str | None = None,
+) -> StudyMaterial:
+    """Add a material to the library (checked as check_title, check_body, … say); audited."""
+    clean_title = check_title(title)
+    clean_text = check_body(body)
+    clean_link = check_link(link) if link is not None and link.strip() else None
+    clean_tags = check_tags(tags)
+    if document_file_id is not None and not 0 < len(document_file_id) <= MAX_FILE_ID_LENGTH:
+        raise StudyError("the document's file id is not one Telegram gives", "bad_document")
+    name = " ".join((document_name or "").split())
+    if document_file_id is not None and not name:
+        name = "document"
+    material = StudyMaterial(
+        title=clean_title,
+        body=clean_text,
+        link=clean_link,
+        document_file_id=document_file_id,
+        document_name=name[:MAX_DOCUMENT_NAME_LENGTH] if document_file_id is not None else None,
+        tags=",".join(clean_tags) or None,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(material)
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="study.material.add",
+        subject=f"material:{material.id}",
+        title=clean_title,
+        tags=list(clean_tags),
+        document=material.document_name,
+    )
+    return material
+
+
+async def get_material(session: AsyncSession, material_id: int) -> StudyMaterial | None:
+    """One material of the library, archived or not."""
+    return await session.get(StudyMaterial, material_id)
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialLine:
+    """One row of the library list."""
+
+    id: int
+    title: str
+    tags: tuple[str, ...]
+    link: str | None
+    document_name: str | None
+    created_at: datetime
+    archived_at: datetime | None
+    # How many groups it has been pushed to.
+    groups: int
+
+
+async def list_materials(
+    session: AsyncSession, *, include_archived: bool = False, limit: int = 100
+) -> list[MaterialLine]:
+    """The library, newest first, with how many groups each material went to."""
+    pushed = (
+        select(func.count(func.distinct(StudyPush.group_id)))
+        .where(StudyPush.material_id == StudyMaterial.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(StudyMaterial, pushed)
+        .order_by(StudyMaterial.created_at.desc(), StudyMaterial.id.desc())
+        .limit(limit)
+    )
+    if not include_archived:
+        query = query.where(StudyMaterial.archived_at.is_(None))
+    return [
+        MaterialLine(
             id=row.id,
             title=row.title,
-            body=row.body,
+            tags=tuple(t for t in (row.tags or "").split(",") if t),
             link=row.link,
             document_name=row.document_name,
+            created_at=row.created_at,
+            archived_at=row.archived_at,
+            groups=int(groups or 0),
         )
-        for row in rows
+        for row, groups in await session.execute(query)
+    ]
+
+
+async def archive_material(
+    session: AsyncSession, now: datetime, material_id: int, *, actor: str
+) -> StudyMaterial:
+    """Take a material out of the library: no schedule pushes it again; audited.
+
+    Members who already got it can still open it; a push already queued still goes.
+    """
+    material = await get_material(session, material_id)
+    if material is None:
+        raise StudyError(f"no material {material_id}", "not_found")
+    if material.archived_at is not None:
+        raise StudyError(f"material {material_id} is already archived", "archived")
+    material.archived_at = now
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="study.material.archive",
+        subject=f"material:{material_id}",
+    )
+    return material
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+class ScheduleTimes(Protocol):
+    """What next_occurrence needs of a schedule (a StudySchedule or a ScheduleLine)."""
+
+    @property
+    def weekday(self) -> int | None: ...
+
+    @property
+    def on_date(self) -> date | None: ...
+
+    @property
+    def at_time(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+def _clock(schedule: ScheduleTimes) -> time:
+    return parse_clock(schedule.at_time)
+
+
+def occurrence_key(day: date, at_time: str) -> str:
+    """How an occurrence is stored: the scheduled local date and time, "2026-11-30T19:00"."""
+    return f"{day.isoformat()}T{at_time}"
+
+
+def latest_occurrence(
+    schedule: ScheduleTimes, now: datetime, zone: tzinfo
+) -> tuple[date, datetime] | None:
+    """The schedule's last local day and instant at or before now (None: not yet)."""
+    clock = _clock(schedule)
+    if schedule.weekday is not None:
+        today = now.astimezone(zone).date()
+        day = today - timedelta(days=(today.weekday() - schedule.weekday) % 7)
+        moment = at_local(day, clock, zone)
+        if moment > now:
+            day -= timedelta(days=7)
+            moment = at_local(day, clock, zone)
+        return day, moment
+    if schedule.on_date is None:
+        return None
+    moment = at_local(schedule.on_date, clock, zone)
+    return (schedule.on_date, moment) if moment <= now else None
+
+
+def next_occurrence(schedule: ScheduleTimes, after: datetime, zone: tzinfo) -> datetime | None:
+    """The schedule's first instant strictly after `after`; None when stopped or done."""
+    if not schedule.active:
+        return None
+    clock = _clock(schedule)
+    if schedule.weekday is not None:
+        today = after.astimezone(zone).date()
+        day = today + timedelta(days=(schedule.weekday - today.weekday()) % 7)
+        moment = at_local(day, clock, zone)
+        if moment <= after:
+            moment = at_local(day + timedelta(days=7), clock, zone)
+        return moment
+    if schedule.on_date is None:
+        return None
+    moment = at_local(schedule.on_date, clock, zone)
+    return moment if moment > after else None
+
+
+async def _group_in_scope(session: AsyncSession, name: str, staff_id: int | None) -> Group:
+    wanted = " ".join(name.split())
+    query = select(Group).where(Group.name == wanted)
+    if staff_id is not None:
+        query = query.where(group_scope_condition(staff_id))
+    group = await session.scalar(query)
+    if group is None:
+        # Outside one's scope reads the same as nonexistent.
+        raise StudyError(
+            f"no group named {wanted[:100]!r} among the groups you look after", "unknown_group"
+        )
+    return group
+
+
+async def add_schedule(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    group: str,
+    at: str,
+    zone: tzinfo,
+    weekday: int | None = None,
+    on_date: date | None = None,
+    material_id: int | None = None,
+    tag: str | None = None,
+    staff_id: int | None = None,
+) -> StudySchedule:
+    """A weekly push (weekday, optional tag) or a one-off (on_date and material_id); audited.
+
+    at is "HH:MM" in zone. staff_id limits the group to those the staff member looks
+    after; None is the command line, which may plan for any group.
+    """
+    clock = parse_at(at)
+    target = await _group_in_scope(session, group, staff_id)
+    if (weekday is None) == (on_date is None):
+        raise StudyError("give either a weekday (weekly) or a date (one-off)", "no_when")
+    clean_tag: str | None = None
+    if weekday is not None:
+        if not 0 <= weekday <= 6:
+            raise StudyError(f"weekday {weekday} is not 0 (Monday) … 6 (Sunday)", "bad_weekday")
+        if material_id is not None:
+            raise StudyError(
+                "a weekly push takes the next material of the library; "
+                "name a material only for a one-off",
+                "no_material",
+            )
+        if tag is not None and tag.strip():
+            clean_tag = check_tags([tag])[0]
+        duplicate = await session.scalar(
+            select(StudySchedule.id).where(
+                StudySchedule.group_id == target.id,
+                StudySchedule.active.is_(True),
+                StudySchedule.weekday == weekday,
+                StudySchedule.at_time == clock,
+                StudySchedule.tag.is_(None)
+                if clean_tag is None
+                else StudySchedule.tag == clean_tag,
+            )
+        )
+    else:
+        assert on_date is not None
+        if tag is not None and tag.strip():
+            raise StudyError(
+                "a one-off push names its material; a tag is for weekly ones", "tag_on_one_off"
+            )
+        if material_id is None:
+            raise StudyError("a one-off push needs the material to send", "no_material")
+        material = await get_material(session, material_id)
+        if material is None:
+            raise StudyError(f"no material {material_id}", "unknown_material")
+        if material.archived_at is not None:
+            raise StudyError(f"material {material_id} is archived", "archived")
+        moment = at_local(on_date, parse_clock(clock), zone)
+        if moment <= now:
+            raise StudyError(f"{on_date.isoformat()} {clock} is in the past", "past")
+        if moment - now > SCHEDULE_LIMIT:
+            raise StudyError(f"{on_date.isoformat()} is more than a year ahead", "too_far")
+        duplicate = await session.scalar(
+            select(StudySchedule.id).where(
+                StudySchedule.group_id == target.id,
+                StudySchedule.active.is_(True),
+                StudySchedule.on_date == on_date,
+                StudySchedule.at_time == clock,
+                StudySchedule.material_id == material_id,
+            )
+        )
+    if duplicate is not None:
+        raise StudyError(f"{target.name} already has this push: schedule {duplicate}", "duplicate")
+    schedule = StudySchedule(
+        group_id=target.id,
+        weekday=weekday,
+        on_date=on_date,
+        at_time=clock,
+        material_id=material_id,
+        tag=clean_tag,
+        active=True,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(schedule)
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="study.schedule.add",
+        subject=f"study_schedule:{schedule.id}",
+        group=target.name,
+        weekday=weekday,
+        on_date=on_date.isoformat() if on_date else None,
+        at=clock,
+        material=material_id,
+        tag=clean_tag,
+    )
+    return schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLine:
+    """One push schedule as staff see it."""
+
+    id: int
+    group_id: int
+    group: str
+    weekday: int | None
+    on_date: date | None
+    at_time: str
+    material_id: int | None
+    material_title: str | None
+    tag: str | None
+    active: bool
+    created_by: str
+    # How many times it has pushed, and the last occurrence it pushed ("2026-11-30T19:00").
+    pushes: int
+    last_pushed: str | None
+
+    @property
+    def weekly(self) -> bool:
+        return self.weekday is not None
+
+
+async def list_schedules(
+    session: AsyncSession, *, staff_id: int | None, include_stopped: bool = False
+) -> list[ScheduleLine]:
+    """The push schedules of the groups staff_id looks after (all for None), by group."""
+    pushes = (
+        select(
+            StudyPush.schedule_id,
+            func.count().label("pushes"),
+            func.max(StudyPush.occurrence).label("last"),
+        )
+        .group_by(StudyPush.schedule_id)
+        .subquery()
+    )
+    query = (
+        select(StudySchedule, Group.name, StudyMaterial.title, pushes.c.pushes, pushes.c.last)
+        .join(Group, Group.id == StudySchedule.group_id)
+        .outerjoin(StudyMaterial, StudyMaterial.id == StudySchedule.material_id)
+        .outerjoin(pushes, pushes.c.schedule_id == StudySchedule.id)
+        .order_by(Group.name, StudySchedule.id)
+    )
+    if staff_id is not None:
+        query = query.where(group_scope_condition(staff_id))
+    if not include_stopped:
+        query = query.where(StudySchedule.active.is_(True))
+    return [
+        ScheduleLine(
+            id=schedule.id,
+            group_id=schedule.group_id,
+            group=group_name,
+            weekday=schedule.weekday,
+            on_date=schedule.on_date,
+            at_time=schedule.at_time,
+            material_id=schedule.material_id,
+            material_title=title,
+            tag=schedule.tag,
+            active=schedule.active,
+            created_by=schedule.created_by,
+            pushes=int(count or 0),
+            last_pushed=last,
+        )
+        for schedule, group_name, title, count, last in await session.execute(query)
+    ]
+
+
+async def active_schedules(session: AsyncSession) -> list[StudySchedule]:
+    """Every schedule that may still push, for the scheduler to build its jobs from."""
+    rows = await session.scalars(
+        select(StudySchedule).where(StudySchedule.active.is_(True)).order_by(StudySchedule.id)
+    )
+    return list(rows)
+
+
+async def stop_schedule(
+    session: AsyncSession, now: datetime, schedule_id: int, *, actor: str, staff_id: int | None
+) -> ScheduleLine:
+    """Stop a schedule of a group staff_id looks after (any for None): no more pushes; audited."""
+    lines = [
+        line
+        for line in await list_schedules(session, staff_id=staff_id, include_stopped=True)
+        if line.id == schedule_id
+    ]
+    if not lines:
+        # Someone else's schedule reads the same as one that does not exist.
+        raise StudyError(f"no push schedule {schedule_id}", "not_found")
+    if not lines[0].active:
+        raise StudyError(f"push schedule {schedule_id} is already stopped", "stopped")
+    schedule = await session.get(StudySchedule, schedule_id)
+    assert schedule is not None
+    schedule.active = False
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="study.schedule.stop",
+        subject=f"study_schedule:{schedule_id}",
+        group=lines[0].group,
+    )
+    return lines[0]
+
+
+# --- pushing --------------------------------------------------------------------------------
+
+
+class PushOutcome(StrEnum):
+    """What one due occurrence of a schedule did."""
+
+    PUSHED = "pushed"
+    # Weekly: every material (with the tag) has already gone to the group.
+    EXHAUSTED = "library exhausted"
+    # One-off: its material was archived after the push was planned.
+    ARCHIVED = "material archived"
+
+
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    """One schedule's due occurrence: pushed (to how many members) or why not."""
+
+    schedule_id: int
+    group: str
+    occurrence: str
+    outcome: PushOutcome
+    material_id: int | None = None
+    title: str | None = None
+    push_id: int | None = None
+    # New deliveries written (members without any channel count, as suppressed rows).
+    recipients: int = 0
+
+
+async def _next_material(session: AsyncSession, schedule: StudySchedule) -> StudyMaterial | None:
+    """Weekly: the oldest material of the library (with the tag) the group has not had."""
+    query = (
+        select(StudyMaterial)
+        .where(
+            StudyMaterial.archived_at.is_(None),
+            ~exists().where(
+                StudyPush.group_id == schedule.group_id,
+                StudyPush.material_id == StudyMaterial.id,
+            ),
+        )
+        .order_by(StudyMaterial.created_at, StudyMaterial.id)
+        .limit(1)
+    )
+    if schedule.tag:
+        query = query.where(_tag_condition(schedule.tag))
+    return await session.scalar(query)
+
+
+async def push_due_study(session: AsyncSession, now: datetime, *, zone: tzinfo) -> list[PushReport]:
+    """Push every schedule whose latest occurrence is due and not pushed yet; idempotent.
+
+    An occurrence is due from its time until the next occurrence (weekly) or for
+    ONE_OFF_GRACE (one-off), so a run after a restart catches up a missed push once, and a
+    push overtaken by the next occurrence is skipped. Occurrences before the schedule was
+    made never count. Nothing is sent here: one delivery per member of the group is
+    written to the outbox (topic "study:<push id>"), and the dispatcher sends it.
+    Schedules already pushed for their latest occurrence are not reported.
+    """
+    reports: list[PushReport] = []
+    rows = list(
+        await session.execute(
+            select(StudySchedule, Group.name)
+            .join(Group, Group.id == StudySchedule.group_id)
+            .where(StudySchedule.active.is_(True))
+            .order_by(StudySchedule.id)
+        )
+    )
+    insert = _insert(session)
+    for schedule, group_name in rows:
+        latest = latest_occurrence(schedule, now, zone)
+        if latest is None:
+            continue
+        day, moment = latest
+        if moment < schedule.created_at:
+            continue
+        if schedule.weekday is None and now - moment > ONE_OFF_GRACE:
+            continue
+        occurrence = occurrence_key(day, schedule.at_time)
+        done = await session.scalar(
+            select(StudyPush.id).where(
+                StudyPush.schedule_id == schedule.id, StudyPush.occurrence == occurrence
+            )
+        )
+        if done is not None:
+            continue
+        report = PushReport(schedule.id, group_name, occurrence, PushOutcome.EXHAUSTED)
+        if schedule.material_id is not None:
+            material = await get_material(session, schedule.material_id)
+            if material is None or material.archived_at is not None:
+                reports.append(
+                    PushReport(
+                        schedule.id,
+                        group_name,
+                        occurrence,
+                        PushOutcome.ARCHIVED,
+                        material_id=schedule.material_id,
+                    )
+                )
+                continue
+        else:
+            material = await _next_material(session, schedule)
+            if material is None:
+                reports.append(report)
+                continue
+        push_id = await session.scalar(
+            insert(StudyPush)
+            .values(
+                schedule_id=schedule.id,
+                occurrence=occurrence,
+                group_id=schedule.group_id,
+                material_id=material.id,
+                pushed_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(StudyPush.id)
+        )
+        if push_id is None:
+            # Another run pushed this occurrence a moment ago.
+            continue
+        recipients = await enqueue_to_members(
+            session,
+            now,
+            kind=MessageKind.STUDY,
+            topic=f"study:{push_id}",
+            condition=group_condition(schedule.group_id),
+            payload={"material_id": material.id},
+            not_before=now,
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            # enqueue_to_members writes CAST(? AS JSON), which SQLite reads as a number:
+            # the payload arrives as 0 and the dispatcher could not render the push. Until
+            # that is fixed in storage/outbox.py, write the payload once more.
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.topic == f"study:{push_id}")
+                .values(payload={"material_id": material.id})
+            )
+        reports.append(
+            PushReport(
+                schedule.id,
+                group_name,
+                occurrence,
+                PushOutcome.PUSHED,
+                material_id=material.id,
+                title=material.title,
+                push_id=push_id,
+                recipients=recipients,
+            )
+        )
+    return reports
+
+
+# --- members: what they got, opening it, "studied" --------------------------------------------
+
+
+def _member_group_ids(member_id: int) -> Select[tuple[int]]:
+    return (
+        select(member_groups.c.group_id)
+        .where(member_groups.c.member_id == member_id)
+        .correlate(None)
+    )
+
+
+async def is_recipient(session: AsyncSession, *, member_id: int, material_id: int) -> bool:
+    """Whether the material was pushed to one of the member's groups, or sent to them."""
+    to_my_group = exists().where(
+        StudyPush.material_id == material_id,
+        StudyPush.group_id.in_(_member_group_ids(member_id)),
+    )
+    topics = select(literal("study:", String) + cast(StudyPush.id, String)).where(
+        StudyPush.material_id == material_id
+    )
+    sent_to_me = exists().where(
+        Delivery.member_id == member_id,
+        Delivery.kind == MessageKind.STUDY,
+        Delivery.topic.in_(topics),
+    )
+    return bool(await session.scalar(select(or_(to_my_group, sent_to_me))))
+
+
+async def mark_studied(
+    session: AsyncSession, now: datetime, *, material_id: int, member_id: int
+) -> bool:
+    """The member pressed "studied": True the first time, False after that.
+
+    StudyError (not_recipient) for a material never pushed to the member: a forwarded
+    copy records nothing.
+    """
+    if not await is_recipient(session, member_id=member_id, material_id=material_id):
+        raise StudyError(f"material {material_id} was not sent to this member", "not_recipient")
+    insert = _insert(session)
+    result = await session.execute(
+        insert(StudyReceipt)
+        .values(material_id=material_id, member_id=member_id, studied_at=now)
+        .on_conflict_do_nothing()
+    )
+    return (result.rowcount or 0) > 0  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMaterial:
+    """One line of a member's /study list."""
+
+    id: int
+    title: str
+    pushed_at: datetime
+    studied: bool
+
+
+async def recent_for_member(
+    session: AsyncSession, member_id: int, *, limit: int = 10
+) -> list[RecentMaterial]:
+    """Materials pushed to the member's groups, newest push first, with "studied"."""
+    pushed = (
+        select(StudyPush.material_id, func.max(StudyPush.pushed_at).label("last"))
+        .where(StudyPush.group_id.in_(_member_group_ids(member_id)))
+        .group_by(StudyPush.material_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(StudyMaterial.id, StudyMaterial.title, pushed.c.last, StudyReceipt.studied_at)
+        .join(pushed, pushed.c.material_id == StudyMaterial.id)
+        .outerjoin(
+            StudyReceipt,
+            and_(
+                StudyReceipt.material_id == StudyMaterial.id,
+                StudyReceipt.member_id == member_id,
+            ),
+        )
+        .order_by(pushed.c.last.desc(), StudyMaterial.id.desc())
+        .limit(limit)
+    )
+    return [
+        RecentMaterial(id=id_, title=title, pushed_at=last, studied=studied_at is not None)
+        for id_, title, last, studied_at in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedMaterial:
+    """A material a member opened, and whether they have marked it studied."""
+
+    material: MaterialView
+    studied: bool
+
+
+async def open_material(
+    session: AsyncSession, *, member_id: int, material_id: int
+) -> OpenedMaterial | None:
+    """The whole material, for a member it was pushed to (None for anyone else)."""
+    if not await is_recipient(session, member_id=member_id, material_id=material_id):
+        return None
+    material = await get_material(session, material_id)
+    if material is None:
+        return None
+    studied = await session.scalar(
+        select(StudyReceipt.studied_at).where(
+            StudyReceipt.material_id == material_id, StudyReceipt.member_id == member_id
+        )
+    )
+    return OpenedMaterial(_view(material), studied is not None)
+
+
+# --- staff: who studied what -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialProgress:
+    """One material pushed to a group: when first, and how many of its members studied it."""
+
+    material_id: int
+    title: str
+    pushed_at: datetime
+    studied: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProgress:
+    """A group's members and, per material pushed to it (newest first), who studied it."""
+
+    group_id: int
+    name: str
+    members: int
+    materials: tuple[MaterialProgress, ...]
+    # Pushed to the group in all (materials may be cut to the newest few).
+    pushed: int
+
+
+def _visible_members(staff_id: int | None) -> ColumnElement[bool]:
+    """A where-clause on Member: those the staff member may see (everyone for the CLI)."""
+    return scope_condition(staff_id) if staff_id is not None else true()
+
+
+async def _groups(
+    session: AsyncSession, staff_id: int | None, group: str | None
+) -> list[tuple[int, str]]:
+    if group is not None:
+        found = await _group_in_scope(session, group, staff_id)
+        return [(found.id, found.name)]
+    query = select(Group.id, Group.name).order_by(Group.name)
+    if staff_id is not None:
+        query = query.where(group_scope_condition(staff_id))
+    return [(group_id, name) for group_id, name in await session.execute(query)]
+
+
+async def _progress(
+    session: AsyncSession, group_ids: list[int], staff_id: int | None
+) -> tuple[dict[int, int], dict[int, list[MaterialProgress]]]:
+    """Members per group, and the materials pushed to each group with their studied counts."""
+    visible = _visible_members(staff_id)
+    members = {
+        group_id: int(count)
+        for group_id, count in await session.execute(
+            select(member_groups.c.group_id, func.count())
+            .join(Member, Member.id == member_groups.c.member_id)
+            .where(member_groups.c.group_id.in_(group_ids), visible)
+            .group_by(member_groups.c.group_id)
+        )
     }
+    studied = {
+        (group_id, material_id): int(count)
+        for group_id, material_id, count in await session.execute(
+            select(member_groups.c.group_id, StudyReceipt.material_id, func.count())
+            .join(StudyReceipt, StudyReceipt.member_id == member_groups.c.member_id)
+            .join(Member, Member.id == member_groups.c.member_id)
+            .where(member_groups.c.group_id.in_(group_ids), visible)
+            .group_by(member_groups.c.group_id, StudyReceipt.material_id)
+        )
+    }
+    first = func.min(StudyPush.pushed_at).label("first")
+    materials: dict[int, list[MaterialProgress]] = {}
+    for group_id, material_id, title, pushed_at in await session.execute(
+        select(StudyPush.group_id, StudyPush.material_id, StudyMaterial.title, first)
+        .join(StudyMaterial, StudyMaterial.id == StudyPush.material_id)
+        .where(StudyPush.group_id.in_(group_ids))
+        .group_by(StudyPush.group_id, StudyPush.material_id, StudyMaterial.title)
+        .order_by(first.desc(), StudyPush.material_id.desc())
+    ):
+        materials.setdefault(group_id, []).append(
+            MaterialProgress(material_id, title, pushed_at, studied.get((group_id, material_id), 0))
+        )
+    return members, materials
+
+
+async def group_completion(
+    session: AsyncSession,
+    *,
+    staff_id: int | None,
+    group: str | None = None,
+    materials_limit: int | None = None,
+) -> list[GroupProgress]:
+    """Per group staff_id looks after (all for None; or just the named one): completion.
+
+    Counts cover the members staff_id may see. StudyError (unknown_group) for a named group
+    outside the scope.
+    """
+    groups = await _groups(session, staff_id, group)
+    members, materials = await _progress(session, [g for g, _ in groups], staff_id)
+    return [
+        GroupProgress(
+            group_id=group_id,
+            name=name,
+            members=members.get(group_id, 0),
+            materials=tuple(materials.get(group_id, [])[:materials_limit]),
+            pushed=len(materials.get(group_id, [])),
+        )
+        for group_id, name in groups
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberProgress:
+    """One member of a group: how many of the group's materials they studied, and when last."""
+
+    member_id: int
+    name: str
+    studied: int
+    last_studied_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReport:
+    """A group's completion per member (by name), and per material."""
+
+    group_id: int
+    group: str
+    materials: tuple[MaterialProgress, ...]
+    members: tuple[MemberProgress, ...]
+
+    @property
+    def pushed(self) -> int:
+        return len(self.materials)
+
+
+async def member_completion(
+    session: AsyncSession, *, staff_id: int | None, group: str
+) -> MemberReport:
+    """Per member of the named group (one staff_id looks after): studied of those pushed.
+
+    Only members staff_id may see are listed. StudyError (unknown_group) otherwise.
+    """
+    [(group_id, name)] = await _groups(session, staff_id, group)
+    _, materials = await _progress(session, [group_id], staff_id)
+    pushed_ids = select(StudyPush.material_id).where(StudyPush.group_id == group_id)
+    receipts = (
+        select(
+            StudyReceipt.member_id,
+            func.count().label("studied"),
+            func.max(StudyReceipt.studied_at).label("last"),
+        )
+        .where(StudyReceipt.material_id.in_(pushed_ids))
+        .group_by(StudyReceipt.member_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Member.id, Member.name, receipts.c.studied, receipts.c.last)
+        .outerjoin(receipts, receipts.c.member_id == Member.id)
+        .where(group_condition(group_id), _visible_members(staff_id))
+        .order_by(Member.name, Member.id)
+    )
+    return MemberReport(
+        group_id=group_id,
+        group=name,
+        materials=tuple(materials.get(group_id, [])),
+        members=tuple(
+            MemberProgress(member_id, member_name, int(studied or 0), last)
+            for member_id, member_name, studied, last in rows
+        ),
+    )

@@ -36,6 +36,7 @@ from bot.replies import (
     reply_keyboard,
 )
 from bot.updates import message_text, sender_id
+from messages.cycle import CHECKIN_NOW
 from storage.checkins import (
     MAX_PLACE_LENGTH,
     CheckInError,
@@ -267,6 +268,12 @@ async def consent_answered(update: Update, context: LiaisonContext, draft: Draft
     return await _ask(update, context, draft, PLACE, first=True)
 
 
+async def prompt_pressed(update: Update, context: LiaisonContext) -> object:
+    """ "Check in now" under the monthly prompt: the same conversation as /checkin."""
+    await retire_pressed_button(update)
+    return await start_checkin(update, context)
+
+
 async def cancel(update: Update, context: LiaisonContext) -> object:
     draft = _get_draft(context)
     if draft is not None:
@@ -459,7 +466,10 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
     return draft_conversation(
-        entry_points=[CommandHandler("checkin", start_checkin, filters=private)],
+        entry_points=[
+            CommandHandler("checkin", start_checkin, filters=private),
+            CallbackQueryHandler(prompt_pressed, pattern=rf"^{CHECKIN_NOW}$"),
+        ],
         states={
             CONSENT: [
                 CallbackQueryHandler(

@@ -1,0 +1,245 @@
+"""The monthly cycle in the chat: the prompt's "same as last month" button, an admin's
+"confirm lost contact" button, and /schedule to see and change a group's cycle.
+
+The prompt's other button ("check in now") opens the /checkin conversation and is wired
+in bot/features/checkin.py, which owns that conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.access import refuse, staff_only
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import retire_pressed_button
+from bot.replies import reply
+from bot.updates import message_text
+from messages.cycle import CONFIRM_LOST, SAME_AS_LAST
+from storage import audit
+from storage.calendar import CycleError
+from storage.checkins import (
+    CheckInError,
+    checked_in,
+    period_of,
+    place_label,
+    same_as_last_month,
+)
+from storage.cycles import (
+    CHANGE_KEYS,
+    LostContactError,
+    changed_rule,
+    confirm_lost_contact,
+    cycle_of_group,
+    group_cycles,
+    reset_group_cycle,
+    set_group_cycle,
+)
+from storage.identity import Identity
+from storage.models import Group, StaffRole
+from storage.scope import group_scope_condition
+
+COMMANDS = (Command("schedule", Audience.STAFF),)
+
+# "/schedule 建筑行业党小组 默认": back to the default cycle.
+RESET_WORDS = frozenset({"default", "默认", "reset"})
+UPCOMING_SHOWN = 8
+
+
+async def same_pressed(update: Update, context: LiaisonContext) -> None:
+    """ "Same as last month": a check-in with last month's place and situation, one tap."""
+    identity = context.identity
+    await retire_pressed_button(update)
+    if identity is None or identity.member_id is None:
+        await reply(update, context, "checkin/not_member")
+        return
+    now = context.now()
+    period = period_of(now, context.zone)
+    async with context.services.db.session() as session:
+        if await checked_in(session, identity.member_id, period):
+            await reply(update, context, "cycle/same_already", period=period)
+            return
+        try:
+            checkin = await same_as_last_month(
+                session, now, member_id=identity.member_id, zone=context.services.settings.zone
+            )
+        except CheckInError:
+            await reply(update, context, "cycle/same_nothing")
+            return
+        location = checkin.location
+        place = (
+            place_label(location.province, location.city, location.district, location.text)
+            if location is not None
+            else None
+        )
+    await reply(
+        update,
+        context,
+        "cycle/same_saved",
+        period=checkin.period,
+        place=place,
+        work=context.services.renderer.label(
+            context.locale, f"checkin.work_{checkin.work_situation.value}"
+        ),
+    )
+
+
+async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
+    """An admin confirms a member flagged lost contact: their monthly prompts stop."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    staff = context.staff()
+    if staff is None:
+        await query.answer()
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    raw = query.data.removeprefix(CONFIRM_LOST)
+    member_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    now = context.now()
+    async with context.services.db.session() as session:
+        try:
+            member = await confirm_lost_contact(
+                session, now, member_id=member_id, staff_id=staff_id, actor=identity.actor
+            )
+        except LostContactError as error:
+            await audit.record(
+                session,
+                now,
+                actor=identity.actor,
+                action="member.lost_contact_confirm",
+                subject=f"member:{member_id}" if error.reason != "not_found" else None,
+                refused=error.reason,
+            )
+            await query.answer()
+            if error.reason == "not_flagged":
+                await retire_pressed_button(update)
+                await reply(update, context, "cycle/lost_not_flagged")
+            else:
+                await refuse(update, context)
+            return
+        await audit.record(
+            session,
+            now,
+            actor=identity.actor,
+            action="member.lost_contact_confirm",
+            subject=f"member:{member.id}",
+        )
+        name = member.name
+    await retire_pressed_button(update)
+    await reply(update, context, "cycle/lost_confirmed", name=name)
+
+
+def _parse(arguments: str) -> tuple[str, dict[str, str], bool]:
+    """ "建筑 党小组 day=2 time=8:30" → ("建筑 党小组", {"day": "2", "time": "8:30"}, False)."""
+    name_parts: list[str] = []
+    changes: dict[str, str] = {}
+    reset = False
+    for token in arguments.split():
+        key, equals, value = token.replace("＝", "=").partition("=")
+        if equals:
+            changes[key.strip().lower()] = value
+        elif token.lower() in RESET_WORDS and name_parts:
+            reset = True
+        else:
+            name_parts.append(token)
+    return " ".join(name_parts), changes, reset
+
+
+@staff_only
+async def schedule(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
+    """/schedule: the cycles; /schedule GROUP: one; /schedule GROUP key=value …: change it."""
+    parts = message_text(update).split(maxsplit=1)
+    name, changes, reset = _parse(parts[1] if len(parts) > 1 else "")
+    settings = context.services.settings
+    now = context.now()
+    async with context.services.db.session() as session:
+        if not name:
+            cycles = await group_cycles(session, settings.default_cycle)
+            visible = set(
+                await session.scalars(select(Group.id).where(group_scope_condition(staff_id)))
+            )
+            cycles = [c for c in cycles if c.group_id is None or c.group_id in visible]
+            scheduler = context.bot_data.scheduler
+            upcoming = await scheduler.upcoming(within=timedelta(days=40)) if scheduler else []
+            await reply(
+                update,
+                context,
+                "cycle/schedule_list",
+                cycles=cycles,
+                quiet=settings.quiet_hours,
+                upcoming=[(spec.description, when) for spec, when in upcoming[:UPCOMING_SHOWN]],
+                zone=context.zone,
+                admin=identity.staff_role is StaffRole.ADMIN,
+            )
+            return
+        group = await session.scalar(
+            select(Group).where(Group.name == name, group_scope_condition(staff_id))
+        )
+        if group is None:
+            # Out of scope looks exactly like nonexistent.
+            await reply(update, context, "cycle/schedule_no_group", name=name)
+            return
+        current = await cycle_of_group(session, group.id, settings.default_cycle)
+        if not changes and not reset:
+            await reply(
+                update,
+                context,
+                "cycle/schedule_group",
+                cycle=current,
+                own=bool(current.updated_by),
+                saved=False,
+            )
+            return
+        if identity.staff_role is not StaffRole.ADMIN:
+            await refuse(update, context)
+            return
+        if reset:
+            await reset_group_cycle(session, now, group_id=group.id)
+            await audit.record(
+                session,
+                now,
+                actor=identity.actor,
+                action="schedule.reset",
+                subject=f"group:{group.id}",
+            )
+            current = await cycle_of_group(session, group.id, settings.default_cycle)
+            saved = current
+        else:
+            try:
+                rule = changed_rule(current.rule, changes)
+            except CycleError as error:
+                await reply(
+                    update, context, "cycle/schedule_bad", problem=str(error), keys=CHANGE_KEYS
+                )
+                return
+            saved = await set_group_cycle(
+                session, now, group_id=group.id, rule=rule, actor=identity.actor
+            )
+            await audit.record(
+                session,
+                now,
+                actor=identity.actor,
+                action="schedule.set",
+                subject=f"group:{group.id}",
+                **changes,
+            )
+    scheduler = context.bot_data.scheduler
+    if scheduler is not None:
+        await scheduler.refresh()  # takes effect now, not at the next poll
+    await reply(update, context, "cycle/schedule_group", cycle=saved, own=not reset, saved=True)
+
+
+def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("schedule", schedule, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(same_pressed, pattern=rf"^{SAME_AS_LAST}"),
+        CallbackQueryHandler(lost_confirm_pressed, pattern=rf"^{CONFIRM_LOST}"),
+    ]

@@ -1,0 +1,617 @@
+"""The monthly cycle on the records: per-group cycle settings, and the set-based steps the
+scheduler takes — prompts, reminders, the day-10 escalation, lost contact.
+
+Every step is idempotent: member messages are written with the dedupe key
+"chk:<period>:<step>:m<member>:<channel>" and staff messages with their own, so a step
+taken twice for the same instant, or after a restart, adds nothing. Each function takes
+the instant it acts for; none reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
+
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.calendar import CycleError, CycleRule, QuietHours, Step, parse_clock, parse_days
+from storage.checkins import CHECKIN_TOPIC, member_zone, period_of
+from storage.models import (
+    CheckIn,
+    CheckInCycle,
+    Delivery,
+    Group,
+    Member,
+    MessageKind,
+    Staff,
+    StaffRole,
+    UTCDateTime,
+    member_groups,
+    staff_groups,
+)
+from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
+from storage.overdue import current_period_expr
+from storage.scope import scope_condition
+
+# Names listed in one escalation message; the count covers the rest.
+ESCALATION_NAMES = 50
+
+
+# --- cycle settings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCycle:
+    """A cycle and whose it is: group None is the configured default."""
+
+    group_id: int | None
+    group_name: str | None
+    rule: CycleRule
+    updated_by: str | None = None
+
+
+def _rule(row: CheckInCycle) -> CycleRule:
+    return CycleRule(
+        prompt_day=row.prompt_day,
+        prompt_time=parse_clock(row.prompt_time),
+        reminder_days=parse_days(row.reminder_days),
+        escalation_day=row.escalation_day,
+        lost_contact_months=row.lost_contact_months,
+        enabled=row.enabled,
+    )
+
+
+# The words an admin uses to change a cycle (`/schedule 建筑 day=2 time=08:30`, and the
+# command line's options of the same names).
+CHANGE_KEYS = ("day", "time", "reminders", "escalation", "lost", "enabled")
+
+
+def changed_rule(rule: CycleRule, changes: Mapping[str, str]) -> CycleRule:
+    """rule with the changes applied; CycleError names the first change that cannot work."""
+    unknown = sorted(set(changes) - set(CHANGE_KEYS))
+    if unknown:
+        raise CycleError(f"unknown setting {unknown[0]!r}; use {', '.join(CHANGE_KEYS)}")
+
+    def whole(key: str) -> int:
+        value = changes[key].strip()
+        if not value.isdigit() or len(value) > 3:
+            raise CycleError(f"{key} must be a whole number, not {value!r}")
+        return int(value)
+
+    updated = rule
+    if "day" in changes:
+        updated = replace(updated, prompt_day=whole("day"))
+    if "time" in changes:
+        updated = replace(updated, prompt_time=parse_clock(changes["time"]))
+    if "reminders" in changes:
+        updated = replace(updated, reminder_days=parse_days(changes["reminders"]))
+    if "escalation" in changes:
+        updated = replace(updated, escalation_day=whole("escalation"))
+    if "lost" in changes:
+        updated = replace(updated, lost_contact_months=whole("lost"))
+    if "enabled" in changes:
+        flag = changes["enabled"].strip().lower()
+        if flag not in {"on", "off", "yes", "no", "true", "false"}:
+            raise CycleError(f"enabled must be on or off, not {flag!r}")
+        updated = replace(updated, enabled=flag in {"on", "yes", "true"})
+    return updated.check()
+
+
+async def group_cycles(session: AsyncSession, default: CycleRule) -> list[GroupCycle]:
+    """The default cycle first, then every group's own, by group name."""
+    rows = await session.execute(
+        select(CheckInCycle, Group.name)
+        .join(Group, Group.id == CheckInCycle.group_id)
+        .order_by(Group.name)
+    )
+    cycles = [GroupCycle(None, None, default)]
+    cycles += [GroupCycle(row.group_id, name, _rule(row), row.updated_by) for row, name in rows]
+    return cycles
+
+
+async def cycle_of_group(session: AsyncSession, group_id: int, default: CycleRule) -> GroupCycle:
+    group = await session.get(Group, group_id)
+    if group is None:
+        raise CycleError(f"no group {group_id}")
+    row = await session.get(CheckInCycle, group_id)
+    rule = _rule(row) if row is not None else default
+    return GroupCycle(group_id, group.name, rule, row.updated_by if row else None)
+
+
+async def set_group_cycle(
+    session: AsyncSession, now: datetime, *, group_id: int, rule: CycleRule, actor: str
+) -> GroupCycle:
+    """Give a group its own cycle (CycleError if it cannot work); audited by the caller."""
+    rule.check()
+    group = await session.get(Group, group_id)
+    if group is None:
+        raise CycleError(f"no group {group_id}")
+    row = await session.get(CheckInCycle, group_id)
+    if row is None:
+        row = CheckInCycle(group_id=group_id)
+        session.add(row)
+    row.enabled = rule.enabled
+    row.prompt_day = rule.prompt_day
+    row.prompt_time = rule.prompt_time.strftime("%H:%M")
+    row.reminder_days = rule.describe_reminders()
+    row.escalation_day = rule.escalation_day
+    row.lost_contact_months = rule.lost_contact_months
+    row.updated_at = now
+    row.updated_by = actor
+    await session.flush()
+    return GroupCycle(group_id, group.name, rule, actor)
+
+
+async def reset_group_cycle(session: AsyncSession, now: datetime, *, group_id: int) -> bool:
+    """The group follows the defaults again; False if it had no cycle of its own."""
+    row = await session.get(CheckInCycle, group_id)
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    return True
+
+
+# --- who follows which cycle -------------------------------------------------------------
+
+
+def cycle_group_expr() -> ScalarSelect[int | None]:
+    """Per member, the group whose cycle they follow: their lowest group id with a cycle."""
+    return (
+        select(func.min(member_groups.c.group_id))
+        .join(CheckInCycle, CheckInCycle.group_id == member_groups.c.group_id)
+        .where(member_groups.c.member_id == Member.id)
+        .scalar_subquery()
+    )
+
+
+def follows(group_id: int | None) -> ColumnElement[bool]:
+    """A where-clause on Member: follows group_id's cycle (None: the default one)."""
+    expr = cycle_group_expr()
+    return expr.is_(None) if group_id is None else expr == group_id
+
+
+async def zones_in_use(session: AsyncSession, default: tzinfo) -> dict[str, list[str | None]]:
+    """Members' time zone settings grouped by the zone they resolve to (key: its name).
+
+    None (no zone of their own) and unknown names resolve to the default.
+    """
+    names = await session.scalars(select(Member.timezone).distinct())
+    grouped: dict[str, list[str | None]] = defaultdict(list)
+    for name in names:
+        grouped[str(member_zone(name, default))].append(name)
+    return dict(grouped)
+
+
+def in_zone(names: Sequence[str | None]) -> ColumnElement[bool]:
+    """A where-clause on Member: their timezone setting is one of names (None included)."""
+    known = [name for name in names if name is not None]
+    parts: list[ColumnElement[bool]] = []
+    if known:
+        parts.append(Member.timezone.in_(known))
+    if None in names:
+        parts.append(Member.timezone.is_(None))
+    return or_(*parts) if parts else false()
+
+
+def _not_given_up() -> ColumnElement[bool]:
+    # An admin confirmed lost contact: the monthly prompts stop until they check in.
+    return Member.lost_contact_confirmed_at.is_(None)
+
+
+def checkin_topic(period: str, step: str) -> str:
+    return f"{CHECKIN_TOPIC}:{period}:{step}"
+
+
+# --- prompts and reminders ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StepReport:
+    """What one run of the cycle enqueued, for `schedule run-due` and the logs."""
+
+    lines: list[str] = field(default_factory=list)
+    messages: int = 0
+
+    def add(self, count: int, line: str) -> None:
+        if count:
+            self.messages += count
+            self.lines.append(line)
+
+
+async def enqueue_member_steps(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    cycle: GroupCycle,
+    zone: tzinfo,
+    zone_names: Sequence[str | None],
+    quiet: QuietHours,
+    report: StepReport,
+) -> None:
+    """The prompt or reminder due now for the members of one cycle in one time zone.
+
+    A step goes while it is in its window (StepTime.until); a reminder goes only to
+    members whose prompt went before the reminder was due, so a prompt sent late after an
+    outage is not followed straight away by a reminder.
+    """
+    rule = cycle.rule
+    if not rule.enabled:
+        return
+    period = period_of(now, zone)
+    checked_in = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
+    base = and_(follows(cycle.group_id), in_zone(zone_names), _not_given_up(), ~checked_in)
+    not_before = quiet.next_open(now, zone)
+    who = f"{cycle.group_name or 'default cycle'}, {zone}"
+    for step in rule.member_steps(period, zone):
+        if not step.due <= now < step.until:
+            continue
+        condition = base
+        if step.step is Step.REMINDER:
+            prompted_in_time = exists().where(
+                Delivery.member_id == Member.id,
+                Delivery.topic == checkin_topic(period, "prompt"),
+                Delivery.created_at < step.due,
+            )
+            condition = and_(base, prompted_in_time)
+        count = await enqueue_to_members(
+            session,
+            now,
+            kind=MessageKind.CHECKIN_PROMPT
+            if step.step is Step.PROMPT
+            else MessageKind.CHECKIN_REMINDER,
+            topic=checkin_topic(period, step.name),
+            condition=condition,
+            payload={"period": period, "reminder": step.number},
+            not_before=not_before,
+        )
+        report.add(count, f"{period} {step.name}: {count} member(s) ({who})")
+
+
+# --- the day-10 escalation ---------------------------------------------------------------
+
+
+async def _recipients_for_group(session: AsyncSession, group: Group) -> list[Staff]:
+    """The group's liaisons; a group without any escalates to the admins over it."""
+    liaisons = list(
+        await session.scalars(
+            select(Staff)
+            .join(staff_groups, staff_groups.c.staff_id == Staff.id)
+            .where(staff_groups.c.group_id == group.id)
+            .order_by(Staff.id)
+        )
+    )
+    if liaisons:
+        return liaisons
+    admins = await session.scalars(
+        select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
+    )
+    members_of_group = Member.id.in_(
+        select(member_groups.c.member_id).where(member_groups.c.group_id == group.id)
+    )
+    chosen = []
+    for admin in admins:
+        sees = await session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(members_of_group, scope_condition(admin.id))
+        )
+        if sees:
+            chosen.append(admin)
+    return chosen
+
+
+async def enqueue_escalations(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    cycles: Sequence[GroupCycle],
+    default_zone: tzinfo,
+    quiet: QuietHours,
+    report: StepReport,
+) -> None:
+    """On the escalation day, each group's liaisons get one list of its silent members.
+
+    Silent: no check-in for the member's own current month. Members whose loss of contact
+    an admin confirmed are left out (the admin already knows). Nothing is sent for a group
+    where everyone has checked in.
+    """
+    own = {c.group_id: c.rule for c in cycles if c.group_id is not None}
+    default = next(c.rule for c in cycles if c.group_id is None)
+    period = period_of(now, default_zone)
+    groups = list(await session.scalars(select(Group).order_by(Group.id)))
+    due_groups = []
+    for group in groups:
+        rule = own.get(group.id, default)
+        step = rule.escalation(period, default_zone)
+        if rule.enabled and step.due <= now < step.until:
+            due_groups.append(group)
+    if not due_groups:
+        return
+    member_period = await current_period_expr(session, now, default_zone)
+    last_checkin = (
+        select(func.max(CheckIn.checked_in_at))
+        .where(CheckIn.member_id == Member.id)
+        .scalar_subquery()
+    )
+    not_before = quiet.next_open(now, default_zone)
+    for group in due_groups:
+        topic = f"esc:{period}:g{group.id}"
+        recipients = await _recipients_for_group(session, group)
+        if not recipients:
+            report.lines.append(f"{period} escalation: {group.name} has no liaison or admin")
+            continue
+        already = await session.scalar(select(Delivery.id).where(Delivery.topic == topic).limit(1))
+        if already is not None:
+            continue
+        rows = (
+            await session.execute(
+                select(Member.id, Member.name, Member.registered_at, last_checkin)
+                .join(member_groups, member_groups.c.member_id == Member.id)
+                .where(
+                    member_groups.c.group_id == group.id,
+                    _not_given_up(),
+                    ~exists().where(
+                        CheckIn.member_id == Member.id, CheckIn.period == member_period
+                    ),
+                )
+                .order_by(
+                    func.coalesce(last_checkin, Member.registered_at, type_=UTCDateTime()),
+                    Member.id,
+                )
+            )
+        ).all()
+        if not rows:
+            continue
+        today = now.astimezone(default_zone).date()
+        silent = [
+            {
+                "id": member_id,
+                "name": name,
+                "days": max((today - (last or registered).astimezone(default_zone).date()).days, 0),
+                "never": last is None,
+            }
+            for member_id, name, registered, last in rows
+        ]
+        payload: dict[str, object] = {
+            "period": period,
+            "group": group.name,
+            "members": silent[:ESCALATION_NAMES],
+            "total": len(silent),
+        }
+        count = await enqueue_to_staff(
+            session,
+            now,
+            [
+                StaffMessage(
+                    staff.id, staff.telegram_user_id, MessageKind.ESCALATION, topic, payload
+                )
+                for staff in recipients
+            ],
+            not_before=not_before,
+        )
+        report.add(
+            count,
+            f"{period} escalation: {group.name}, {len(silent)} silent member(s) to {count} staff",
+        )
+
+
+# --- lost contact ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LostMember:
+    member_id: int
+    name: str
+    last_checkin_at: datetime | None
+
+
+async def flag_lost_contact(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    cycle: GroupCycle,
+    zone: tzinfo,
+    zone_names: Sequence[str | None],
+    quiet: QuietHours,
+    default_zone: tzinfo,
+    report: StepReport,
+) -> list[LostMember]:
+    """Flag members silent for the cycle's months, and tell their liaisons and admins.
+
+    The flag is set once (a flagged member is not flagged again until they check in and
+    fall silent anew); the admin's message carries the button that confirms it, which is
+    what stops the monthly prompts.
+    """
+    rule = cycle.rule
+    if not rule.enabled:
+        return []
+    cutoff = rule.lost_contact_cutoff(now, zone)
+    last_checkin = (
+        select(func.max(CheckIn.checked_in_at))
+        .where(CheckIn.member_id == Member.id)
+        .scalar_subquery()
+    )
+    silent_since = func.coalesce(last_checkin, Member.registered_at, type_=UTCDateTime())
+    rows = (
+        await session.execute(
+            select(Member.id, Member.name, last_checkin).where(
+                follows(cycle.group_id),
+                in_zone(zone_names),
+                Member.lost_contact_at.is_(None),
+                silent_since < cutoff,
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    lost = [LostMember(member_id, name, last) for member_id, name, last in rows]
+    ids = [m.member_id for m in lost]
+    for start in range(0, len(ids), 500):
+        await session.execute(
+            update(Member)
+            .where(Member.id.in_(ids[start : start + 500]), Member.lost_contact_at.is_(None))
+            .values(lost_contact_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    messages = await _lost_contact_messages(session, now, lost, rule, default_zone)
+    sent = await enqueue_to_staff(
+        session, now, messages, not_before=quiet.next_open(now, default_zone)
+    )
+    report.add(
+        len(lost),
+        f"lost contact: {len(lost)} member(s) flagged ({cycle.group_name or 'default cycle'}, "
+        f"{zone}); {sent} message(s) to staff",
+    )
+    return lost
+
+
+async def _lost_contact_messages(
+    session: AsyncSession,
+    now: datetime,
+    lost: Sequence[LostMember],
+    rule: CycleRule,
+    default_zone: tzinfo,
+) -> list[StaffMessage]:
+    ids = [m.member_id for m in lost]
+    liaisons: dict[int, list[Staff]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(member_groups.c.member_id, Staff)
+            .join(staff_groups, staff_groups.c.group_id == member_groups.c.group_id)
+            .join(Staff, Staff.id == staff_groups.c.staff_id)
+            .where(member_groups.c.member_id.in_(ids[start : start + 500]))
+        )
+        for member_id, staff in rows:
+            if staff not in liaisons[member_id]:
+                liaisons[member_id].append(staff)
+    admins: dict[int, list[Staff]] = defaultdict(list)
+    for admin in await session.scalars(select(Staff).where(Staff.role == StaffRole.ADMIN)):
+        for start in range(0, len(ids), 500):
+            seen = await session.scalars(
+                select(Member.id).where(
+                    Member.id.in_(ids[start : start + 500]), scope_condition(admin.id)
+                )
+            )
+            for member_id in seen:
+                admins[member_id].append(admin)
+    messages = []
+    stamp = now.astimezone(default_zone).strftime("%Y-%m-%d")
+    for member in lost:
+        base: dict[str, object] = {
+            "member_id": member.member_id,
+            "name": member.name,
+            "since": member.last_checkin_at.astimezone(default_zone).strftime("%Y-%m-%d")
+            if member.last_checkin_at
+            else None,
+            "months": rule.lost_contact_months,
+        }
+        topic = f"lost:m{member.member_id}:{stamp}"
+        admin_ids = {a.id for a in admins[member.member_id]}
+        for staff in admins[member.member_id]:
+            messages.append(
+                StaffMessage(
+                    staff.id,
+                    staff.telegram_user_id,
+                    MessageKind.LOST_CONTACT,
+                    topic,
+                    {**base, "admin": True},
+                )
+            )
+        for staff in liaisons[member.member_id]:
+            if staff.id in admin_ids:
+                continue
+            messages.append(
+                StaffMessage(
+                    staff.id,
+                    staff.telegram_user_id,
+                    MessageKind.LOST_CONTACT,
+                    topic,
+                    {**base, "admin": staff.role is StaffRole.ADMIN},
+                )
+            )
+    return messages
+
+
+class LostContactError(ValueError):
+    """Lost contact cannot be confirmed; the message says why, reason is for templates."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # not_admin | not_found | not_flagged
+
+
+async def confirm_lost_contact(
+    session: AsyncSession, now: datetime, *, member_id: int, staff_id: int | None, actor: str
+) -> Member:
+    """An admin confirms a flagged member is out of touch: the monthly prompts stop.
+
+    staff_id None is the command line (no scope). Only admins may confirm, and only for
+    members in their scope; a member not flagged (or back in touch) cannot be confirmed.
+    """
+    if staff_id is not None:
+        staff = await session.get(Staff, staff_id)
+        if staff is None or staff.role is not StaffRole.ADMIN:
+            raise LostContactError("only an administrator can confirm lost contact", "not_admin")
+        visible = await session.scalar(
+            select(Member.id).where(Member.id == member_id, scope_condition(staff_id))
+        )
+        if visible is None:
+            raise LostContactError("no such member", "not_found")
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise LostContactError("no such member", "not_found")
+    if member.lost_contact_at is None:
+        raise LostContactError(
+            f"{member.name} is not flagged as lost contact (checked in since?)", "not_flagged"
+        )
+    if member.lost_contact_confirmed_at is None:
+        member.lost_contact_confirmed_at = now
+        member.lost_contact_confirmed_by = actor
+        await session.flush()
+    return member
+
+
+async def lost_members(session: AsyncSession, *, staff_id: int | None = None) -> list[Member]:
+    """Members flagged lost contact (in staff_id's scope), longest flagged first."""
+    statement = select(Member).where(Member.lost_contact_at.is_not(None))
+    if staff_id is not None:
+        statement = statement.where(scope_condition(staff_id))
+    return list(await session.scalars(statement.order_by(Member.lost_contact_at, Member.id)))
+
+
+__all__ = [
+    "CHANGE_KEYS",
+    "GroupCycle",
+    "LostContactError",
+    "LostMember",
+    "StepReport",
+    "changed_rule",
+    "checkin_topic",
+    "confirm_lost_contact",
+    "cycle_group_expr",
+    "cycle_of_group",
+    "enqueue_escalations",
+    "enqueue_member_steps",
+    "flag_lost_contact",
+    "follows",
+    "group_cycles",
+    "in_zone",
+    "lost_members",
+    "reset_group_cycle",
+    "set_group_cycle",
+    "zones_in_use",
+]
