@@ -14,7 +14,19 @@ from telegram.request import BaseRequest
 
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
-from bot.features import checkin, cycle, fallback, help, lang, notices, privacy, staff, start, where
+from bot.features import (
+    checkin,
+    cycle,
+    fallback,
+    help,
+    lang,
+    notices,
+    privacy,
+    staff,
+    start,
+    study,
+    where,
+)
 from messages.channels.telegram import TelegramRateLimiter
 from storage import directory
 from storage.identity import identify
@@ -38,7 +50,7 @@ def _feature(module: ModuleType) -> Feature:
 FEATURES: tuple[Feature, ...] = (
     *(
         _feature(module)
-        for module in (start, checkin, privacy, where, lang, staff, notices, cycle, help)
+        for module in (start, checkin, privacy, where, lang, staff, notices, cycle, study, help)
     ),
     Feature("fallback", (), fallback.handlers),
 )

@@ -554,9 +554,11 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
 
 
 # Registered last: bot.cli_notice uses the helpers above.
+from bot.cli_material import material  # noqa: E402
 from bot.cli_notice import notice  # noqa: E402
 from bot.cli_schedule import member_lost, schedule  # noqa: E402
 
 main.add_command(notice)
+main.add_command(material)
 main.add_command(schedule)
 member.add_command(member_lost)

@@ -106,7 +106,9 @@ async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
     report.merge(steps)
     push_due_study = getattr(study, "push_due_study", None)  # TEMP until study lands
     async with db.session() as session:
-        for push in await push_due_study(session, now, zone=settings.zone) if push_due_study else []:
+        for push in (
+            await push_due_study(session, now, zone=settings.zone) if push_due_study else []
+        ):
             report.lines.append(str(push))
             report.messages += push.messages
     for line in report.lines:

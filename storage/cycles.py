@@ -44,7 +44,7 @@ from storage.models import (
 )
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.overdue import current_period_expr
-from storage.scope import scope_condition
+from storage.scope import group_scope_condition, scope_condition
 
 # Names listed in one escalation message; the count covers the rest.
 ESCALATION_NAMES = 50
@@ -299,17 +299,13 @@ async def _recipients_for_group(session: AsyncSession, group: Group) -> list[Sta
     admins = await session.scalars(
         select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
     )
-    members_of_group = Member.id.in_(
-        select(member_groups.c.member_id).where(member_groups.c.group_id == group.id)
-    )
     chosen = []
     for admin in admins:
+        # The group is under the admin's units (or the admin has no scope: everything).
         sees = await session.scalar(
-            select(func.count())
-            .select_from(Member)
-            .where(members_of_group, scope_condition(admin.id))
+            select(Group.id).where(Group.id == group.id, group_scope_condition(admin.id))
         )
-        if sees:
+        if sees is not None:
             chosen.append(admin)
     return chosen
 

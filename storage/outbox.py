@@ -176,7 +176,7 @@ async def enqueue_to_members(
         literal(f"{topic}:m") + cast(Member.id, String) + ":" + func.coalesce(channel, "none"),
         literal(kind.value),
         literal(topic),
-        cast(literal(payload, JSON()), JSON()) if payload is not None else null(),
+        literal(payload, JSON()) if payload is not None else null(),
         literal(notice_id) if notice_id is not None else null(),
         Member.id,
         channel,
