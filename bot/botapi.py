@@ -124,6 +124,8 @@ class LocalBotApi:
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._scripted: dict[str, list[BotApiError]] = {}
+        # Private chats whose person blocked the bot: every send there answers 403.
+        self.blocked: set[int] = set()
 
     def subscribe(self, listener: Callable[[Outgoing], None]) -> None:
         """Call listener with every message the bot sends or edits, as it happens."""
@@ -145,6 +147,8 @@ class LocalBotApi:
         scripted = self._scripted.get(method)
         if scripted:
             raise scripted.pop(0)
+        if method.startswith("send") and _chat_id(params) in self.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             raise BotApiError(404, f"Not Found: method {method} is not emulated")
@@ -394,3 +398,11 @@ class UpdateFactory:
                 },
             },
         }
+
+
+def _chat_id(params: JSONDict) -> int | None:
+    raw = params.get("chat_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

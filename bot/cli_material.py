@@ -28,6 +28,7 @@ from storage.study import (
     add_material,
     add_schedule,
     archive_material,
+    get_schedule,
     group_completion,
     list_materials,
     list_schedules,
@@ -220,18 +221,16 @@ def plan_add(
                     material_id=material_id,
                     tag=tag,
                 )
-                [line] = [
-                    s for s in await list_schedules(session, staff_id=None) if s.id == schedule.id
-                ]
+                line = await get_schedule(session, schedule.id, staff_id=None)
+                assert line is not None
         except StudyError as error:
             cli.fail(str(error))
         return line, next_occurrence(line, now, settings.zone)
 
     line, first = cli.run_with_db(settings, add)
     when, what = _describe(line)
-    click.echo(
-        f"schedule {line.id} for {line.group}: {when}, {what}; first {_local(first, settings)}"
-    )
+    click.echo(f"schedule {line.id} for {line.group}: {when}, {what}")
+    click.echo(f"first push: {_local(first, settings)}")
     click.echo(str(line.id))
 
 

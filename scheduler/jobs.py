@@ -104,16 +104,20 @@ async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
             session, now, cycles=cycles, default_zone=settings.zone, quiet=quiet, report=steps
         )
     report.merge(steps)
-    push_due_study = getattr(study, "push_due_study", None)  # TEMP until study lands
     async with db.session() as session:
-        for push in (
-            await push_due_study(session, now, zone=settings.zone) if push_due_study else []
-        ):
-            report.lines.append(str(push))
-            report.messages += push.messages
+        for push in await study.push_due_study(session, now, zone=settings.zone):
+            report.lines.append(_push_line(push))
+            report.messages += push.recipients
     for line in report.lines:
         log.info("scheduler: %s", line)
     return report
+
+
+def _push_line(push: study.PushReport) -> str:
+    what = f"study push {push.occurrence} to {push.group}"
+    if push.title is not None:
+        return f"{what}: #{push.material_id} {push.title!r}, {push.recipients} member(s)"
+    return f"{what}: {push.outcome.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,13 @@ class JobSpec:
     id: str
     description: str
     trigger: BaseTrigger
+    # What templates need to say it in the reader's language.
+    kind: str = ""  # prompt | reminder | escalation | lost_contact | study
+    number: int = 0  # the reminder's number
+    # The group whose cycle or study schedule it is (None: the default cycle, or everyone).
+    group_id: int | None = None
+    group: str | None = None
+    zone: str | None = None  # the members' time zone it fires for
 
     def next_time(self, now: datetime) -> datetime | None:
         when: datetime | None = self.trigger.get_next_fire_time(None, now)
@@ -143,15 +154,21 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
         clock = rule.prompt_time
         for zone_name in sorted(zones):
             zone = _zone(zone_name)
-            steps = [("prompt", rule.prompt_day)] + [
-                (f"r{n}", rule.prompt_day + days) for n, days in enumerate(rule.reminder_days, 1)
+            steps = [("prompt", "check-in prompt", 0, rule.prompt_day)] + [
+                (f"r{n}", f"check-in reminder {n}", n, rule.prompt_day + days)
+                for n, days in enumerate(rule.reminder_days, 1)
             ]
-            for name, day in steps:
+            for name, what, number, day in steps:
                 specs.append(
                     JobSpec(
                         f"cycle:{owner}:{zone_name}:{name}",
-                        f"check-in {name} ({whose}, {zone_name})",
+                        f"{what} ({whose}, {zone_name})",
                         CronTrigger(day=day, hour=clock.hour, minute=clock.minute, timezone=zone),
+                        kind="reminder" if number else "prompt",
+                        number=number,
+                        group_id=cycle.group_id,
+                        group=cycle.group_name,
+                        zone=zone_name,
                     )
                 )
         specs.append(
@@ -164,6 +181,9 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
                     minute=clock.minute,
                     timezone=default_zone,
                 ),
+                kind="escalation",
+                group_id=cycle.group_id,
+                group=cycle.group_name,
             )
         )
     daily = settings.default_cycle.prompt_time
@@ -172,6 +192,7 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
             "lost-contact",
             "lost contact check (daily)",
             CronTrigger(hour=daily.hour, minute=daily.minute, timezone=default_zone),
+            kind="lost_contact",
         )
     )
     async with db.session() as session:
@@ -199,7 +220,16 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
                 what = f"study push on {schedule.on_date} {schedule.at_time} ({group_name})"
             else:
                 continue
-            specs.append(JobSpec(f"study:{schedule.id}", what, trigger))
+            specs.append(
+                JobSpec(
+                    f"study:{schedule.id}",
+                    what,
+                    trigger,
+                    kind="study",
+                    group_id=schedule.group_id,
+                    group=group_name,
+                )
+            )
     return specs
 
 

@@ -17,17 +17,23 @@ LAST_DAY = 28
 
 
 class CycleError(ValueError):
-    """A cycle or schedule setting that cannot work; the message says why."""
+    """A cycle or schedule setting that cannot work; the message says why in English, and
+    code with values let a template say it in the reader's language."""
+
+    def __init__(self, message: str, code: str = "invalid", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 def parse_clock(text: str) -> time:
     """ "9:00", "09:00" or "21：30" (full-width colon) as a time of day."""
     match = _CLOCK.match(text)
     if match is None:
-        raise CycleError(f"{text!r} is not a time of day like 09:00")
+        raise CycleError(f"{text!r} is not a time of day like 09:00", "bad_time", text=text)
     hour, minute = int(match[1]), int(match[2])
     if hour > 23 or minute > 59:
-        raise CycleError(f"{text!r} is not a time of day like 09:00")
+        raise CycleError(f"{text!r} is not a time of day like 09:00", "bad_time", text=text)
     return time(hour, minute)
 
 
@@ -39,9 +45,15 @@ def parse_days(text: str) -> tuple[int, ...]:
     try:
         days = tuple(int(part) for part in cleaned.split(",") if part)
     except ValueError:
-        raise CycleError(f"{text!r} is not a list of days like 3,7") from None
+        raise CycleError(
+            f"{text!r} is not a list of days like 3,7", "bad_days", text=text
+        ) from None
     if any(day < 1 for day in days) or list(days) != sorted(set(days)):
-        raise CycleError(f"reminder days must be increasing whole days after the prompt: {text!r}")
+        raise CycleError(
+            f"reminder days must be increasing whole days after the prompt: {text!r}",
+            "bad_days",
+            text=text,
+        )
     return days
 
 
@@ -135,18 +147,25 @@ class CycleRule:
     def check(self) -> CycleRule:
         """self, or CycleError saying which setting cannot work."""
         if not 1 <= self.prompt_day <= LAST_DAY:
-            raise CycleError(f"the prompt day must be between 1 and {LAST_DAY}")
-        if self.reminder_days and self.prompt_day + self.reminder_days[-1] > LAST_DAY:
             raise CycleError(
-                f"the last reminder (day {self.prompt_day + self.reminder_days[-1]}) must fall "
-                f"on or before day {LAST_DAY} of the month"
+                f"the prompt day must be between 1 and {LAST_DAY}", "prompt_day", last=LAST_DAY
+            )
+        if self.reminder_days and self.prompt_day + self.reminder_days[-1] > LAST_DAY:
+            day = self.prompt_day + self.reminder_days[-1]
+            raise CycleError(
+                f"the last reminder (day {day}) must fall on or before day {LAST_DAY} of the month",
+                "late_reminder",
+                day=day,
+                last=LAST_DAY,
             )
         if not self.prompt_day < self.escalation_day <= LAST_DAY:
             raise CycleError(
-                f"the escalation day must come after the prompt day and be at most {LAST_DAY}"
+                f"the escalation day must come after the prompt day and be at most {LAST_DAY}",
+                "escalation_day",
+                last=LAST_DAY,
             )
         if not 1 <= self.lost_contact_months <= 60:
-            raise CycleError("lost contact needs between 1 and 60 months of silence")
+            raise CycleError("lost contact needs between 1 and 60 months of silence", "lost_months")
         return self
 
     def member_steps(self, period: str, zone: tzinfo) -> list[StepTime]:

@@ -83,12 +83,18 @@ def changed_rule(rule: CycleRule, changes: Mapping[str, str]) -> CycleRule:
     """rule with the changes applied; CycleError names the first change that cannot work."""
     unknown = sorted(set(changes) - set(CHANGE_KEYS))
     if unknown:
-        raise CycleError(f"unknown setting {unknown[0]!r}; use {', '.join(CHANGE_KEYS)}")
+        raise CycleError(
+            f"unknown setting {unknown[0]!r}; use {', '.join(CHANGE_KEYS)}",
+            "unknown_key",
+            key=unknown[0],
+        )
 
     def whole(key: str) -> int:
         value = changes[key].strip()
         if not value.isdigit() or len(value) > 3:
-            raise CycleError(f"{key} must be a whole number, not {value!r}")
+            raise CycleError(
+                f"{key} must be a whole number, not {value!r}", "not_number", key=key, text=value
+            )
         return int(value)
 
     updated = rule
@@ -105,7 +111,7 @@ def changed_rule(rule: CycleRule, changes: Mapping[str, str]) -> CycleRule:
     if "enabled" in changes:
         flag = changes["enabled"].strip().lower()
         if flag not in {"on", "off", "yes", "no", "true", "false"}:
-            raise CycleError(f"enabled must be on or off, not {flag!r}")
+            raise CycleError(f"enabled must be on or off, not {flag!r}", "bad_flag", text=flag)
         updated = replace(updated, enabled=flag in {"on", "yes", "true"})
     return updated.check()
 
@@ -267,13 +273,18 @@ async def enqueue_member_steps(
                 Delivery.created_at < step.due,
             )
             condition = and_(base, prompted_in_time)
+        topic = checkin_topic(period, step.name)
+        # Members who already have it are filtered here rather than left to the unique
+        # key: re-running a step (every timer until the month ends) then writes nothing.
+        already = exists().where(Delivery.member_id == Member.id, Delivery.topic == topic)
+        condition = and_(condition, ~already)
         count = await enqueue_to_members(
             session,
             now,
             kind=MessageKind.CHECKIN_PROMPT
             if step.step is Step.PROMPT
             else MessageKind.CHECKIN_REMINDER,
-            topic=checkin_topic(period, step.name),
+            topic=topic,
             condition=condition,
             payload={"period": period, "reminder": step.number},
             not_before=not_before,
@@ -346,12 +357,12 @@ async def enqueue_escalations(
     not_before = quiet.next_open(now, default_zone)
     for group in due_groups:
         topic = f"esc:{period}:g{group.id}"
+        already = await session.scalar(select(Delivery.id).where(Delivery.topic == topic).limit(1))
+        if already is not None:
+            continue
         recipients = await _recipients_for_group(session, group)
         if not recipients:
             report.lines.append(f"{period} escalation: {group.name} has no liaison or admin")
-            continue
-        already = await session.scalar(select(Delivery.id).where(Delivery.topic == topic).limit(1))
-        if already is not None:
             continue
         rows = (
             await session.execute(
@@ -467,11 +478,12 @@ async def flag_lost_contact(
     sent = await enqueue_to_staff(
         session, now, messages, not_before=quiet.next_open(now, default_zone)
     )
-    report.add(
-        len(lost),
+    # Flagging is news even when there is nobody to tell: always a line.
+    report.lines.append(
         f"lost contact: {len(lost)} member(s) flagged ({cycle.group_name or 'default cycle'}, "
-        f"{zone}); {sent} message(s) to staff",
+        f"{zone}); {sent} message(s) to staff"
     )
+    report.messages += sent
     return lost
 
 

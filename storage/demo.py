@@ -6,14 +6,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import directory
 from storage.checkins import Whereabouts, record_checkin
 from storage.members import import_roster, member_by_phone
-from storage.models import Consent, GroupKind, StaffRole, WorkSituation
+from storage.models import (
+    Consent,
+    Group,
+    GroupKind,
+    StaffRole,
+    StudyMaterial,
+    StudySchedule,
+    WorkSituation,
+)
 from storage.regions import default_index
 from storage.roster import ParsedRoster, RosterRow
+from storage.study import list_materials
 
 # The terminal chat talks as this Telegram account unless told otherwise.
 SAMPLE_MEMBER_TELEGRAM_ID = 10001
@@ -391,4 +401,66 @@ async def load_demo(session: AsyncSession, now: datetime) -> bool:
             units=units,
         )
         changed |= created
+    changed |= await _study(session, now)
     return changed
+
+
+# The mobile party school: a small library, pushed to the Shenzhen group every Monday evening.
+STUDY_MATERIALS = (
+    (
+        "党章学习：党员的八项义务",
+        "党章规定，党员必须履行八项义务：认真学习，全心全意为人民服务，"
+        "坚决执行党的决定，维护党的团结统一，切实开展批评和自我批评，"
+        "密切联系群众，发扬社会主义新风尚，在危难时刻挺身而出。\n\n"
+        "外出务工经商期间，请结合自己的工作，想一想每一条义务怎样落到实处。",
+        ("党章", "必修"),
+    ),
+    (
+        "流动党员须知：双联双管",
+        "流出地和流入地党组织共同联系、共同管理流动党员。\n\n"
+        "到达新的城市后，请尽快向当地党组织报到；地址、单位或手机号有变化，"
+        "请及时在机器人里报到（/checkin）。每月报到一次，失联六个月将被标为失联党员。",
+        ("流动党员", "必修"),
+    ),
+    (
+        "江汉区流动党员服务指南（摘要）",
+        "区里各部门为流动党员提供二十多项服务：商铺续租、居住登记、就业推荐、"
+        "法律援助、子女入学等。需要帮助时，请联系你的联络员。",
+        ("服务",),
+    ),
+)
+
+
+async def _study(session: AsyncSession, now: datetime) -> bool:
+    """Sample study materials and a weekly push, only into an empty library.
+
+    Written as rows (like the sample staff), not through storage.study: sample data is
+    not a staff action to audit.
+    """
+    if await list_materials(session, include_archived=True, limit=1):
+        return False
+    for minutes, (title, body, tags) in enumerate(STUDY_MATERIALS):
+        # A minute apart: the weekly push sends them in this order.
+        session.add(
+            StudyMaterial(
+                title=title,
+                body=body,
+                tags=",".join(tags),
+                created_by="demo",
+                created_at=now + timedelta(minutes=minutes),
+            )
+        )
+    group = await session.scalar(select(Group).where(Group.name == _SZ))
+    if group is not None:
+        session.add(
+            StudySchedule(
+                group_id=group.id,
+                weekday=0,
+                at_time="19:00",
+                active=True,
+                created_by="demo",
+                created_at=now,
+            )
+        )
+    await session.flush()
+    return True

@@ -378,7 +378,7 @@ class Delivery(Base):
         # The dispatcher's claim walks this in order and stops at its limit: no sort.
         Index("ix_deliveries_due", "status", "rank", "next_attempt_at", "id"),
         Index("ix_deliveries_notice_status", "notice_id", "status"),
-        Index("ix_deliveries_member_topic", "member_id", "topic"),
+        Index("ix_deliveries_topic_member", "topic", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

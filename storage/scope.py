@@ -205,6 +205,10 @@ class MemberCard:
     bound: bool
     consent: Consent
     checkins: Sequence[CheckInLine]
+    # Flagged by the monthly cycle (the day, in the member's zone), and whether an admin
+    # confirmed it.
+    lost_contact_on: date | None = None
+    lost_contact_confirmed: bool = False
 
     @property
     def phone_masked(self) -> str | None:
@@ -271,6 +275,10 @@ async def member_card(
         bound=member.telegram_user_id is not None,
         consent=member.consent,
         checkins=checkins,
+        lost_contact_on=member.lost_contact_at.astimezone(zone).date()
+        if member.lost_contact_at
+        else None,
+        lost_contact_confirmed=member.lost_contact_confirmed_at is not None,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
@@ -77,26 +77,30 @@ _TAG = re.compile(r"^[\w-]+$")
 _TAG_SEPARATORS = re.compile(r"[\s,，、;；]+")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 
-# Weekday names as staff type them: English, and 周一 / 星期一 / 礼拜一.
-WEEKDAYS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        ("mon", "monday", "一"),
-        ("tue", "tues", "tuesday", "二"),
-        ("wed", "wednesday", "三"),
-        ("thu", "thur", "thurs", "thursday", "四"),
-        ("fri", "friday", "五"),
-        ("sat", "saturday", "六"),
-        ("sun", "sunday", "日", "天"),
-    )
-):
-    for _name in _names:
-        if len(_name) == 1:
-            for _prefix in ("周", "星期", "礼拜"):
-                WEEKDAYS[_prefix + _name] = _number
-        else:
-            WEEKDAYS[_name] = _number
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekday_words() -> dict[str, int]:
+    """Weekday names as staff type them: English, and 周一 / 星期一 / 礼拜一 (日 or 天)."""
+    english = (
+        ("mon", "monday"),
+        ("tue", "tues", "tuesday"),
+        ("wed", "wednesday"),
+        ("thu", "thur", "thurs", "thursday"),
+        ("fri", "friday"),
+        ("sat", "saturday"),
+        ("sun", "sunday"),
+    )
+    chinese = ("一", "二", "三", "四", "五", "六", "日天")
+    words: dict[str, int] = {}
+    for number, (names, days) in enumerate(zip(english, chinese, strict=True)):
+        words.update(dict.fromkeys(names, number))
+        for day in days:
+            words.update({prefix + day: number for prefix in ("周", "星期", "礼拜")})
+    return words
+
+
+WEEKDAYS = _weekday_words()
 
 
 class StudyError(ValueError):
@@ -600,7 +604,11 @@ class ScheduleLine:
 
 
 async def list_schedules(
-    session: AsyncSession, *, staff_id: int | None, include_stopped: bool = False
+    session: AsyncSession,
+    *,
+    staff_id: int | None,
+    include_stopped: bool = False,
+    schedule_id: int | None = None,
 ) -> list[ScheduleLine]:
     """The push schedules of the groups staff_id looks after (all for None), by group."""
     pushes = (
@@ -623,6 +631,8 @@ async def list_schedules(
         query = query.where(group_scope_condition(staff_id))
     if not include_stopped:
         query = query.where(StudySchedule.active.is_(True))
+    if schedule_id is not None:
+        query = query.where(StudySchedule.id == schedule_id)
     return [
         ScheduleLine(
             id=schedule.id,
@@ -643,6 +653,16 @@ async def list_schedules(
     ]
 
 
+async def get_schedule(
+    session: AsyncSession, schedule_id: int, *, staff_id: int | None
+) -> ScheduleLine | None:
+    """One schedule (stopped or not) of a group staff_id looks after (any for None)."""
+    found = await list_schedules(
+        session, staff_id=staff_id, include_stopped=True, schedule_id=schedule_id
+    )
+    return found[0] if found else None
+
+
 async def active_schedules(session: AsyncSession) -> list[StudySchedule]:
     """Every schedule that may still push, for the scheduler to build its jobs from."""
     rows = await session.scalars(
@@ -655,15 +675,11 @@ async def stop_schedule(
     session: AsyncSession, now: datetime, schedule_id: int, *, actor: str, staff_id: int | None
 ) -> ScheduleLine:
     """Stop a schedule of a group staff_id looks after (any for None): no more pushes; audited."""
-    lines = [
-        line
-        for line in await list_schedules(session, staff_id=staff_id, include_stopped=True)
-        if line.id == schedule_id
-    ]
-    if not lines:
+    line = await get_schedule(session, schedule_id, staff_id=staff_id)
+    if line is None:
         # Someone else's schedule reads the same as one that does not exist.
         raise StudyError(f"no push schedule {schedule_id}", "not_found")
-    if not lines[0].active:
+    if not line.active:
         raise StudyError(f"push schedule {schedule_id} is already stopped", "stopped")
     schedule = await session.get(StudySchedule, schedule_id)
     assert schedule is not None
@@ -674,9 +690,9 @@ async def stop_schedule(
         actor=actor,
         action="study.schedule.stop",
         subject=f"study_schedule:{schedule_id}",
-        group=lines[0].group,
+        group=line.group,
     )
-    return lines[0]
+    return replace(line, active=False)
 
 
 # --- pushing --------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ from storage.models import ChannelName, Delivery, DeliveryStatus, MessageKind
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def local(zone: ZoneInfo, *args: int) -> datetime:
-    """datetime(*args) in zone: local(SHANGHAI, 2026, 12, 1, 9) is 09:00 in Wuhan."""
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def local(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0
+) -> datetime:
+    """A wall-clock time in zone: local(SHANGHAI, 2026, 12, 1, 9) is 09:00 in Wuhan."""
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 class RecordingSms:

@@ -3,7 +3,7 @@ hours, catch-up after an outage, and the timers rebuilt from the schedule rows."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -450,7 +450,7 @@ def test_cycle_settings_that_cannot_work_are_refused_with_the_reason() -> None:
         load_settings(checkin_prompt_time="9 o'clock")
     with pytest.raises(ConfigError, match="escalation day"):
         load_settings(checkin_escalation_day=1)
-    assert add_months(datetime(2026, 8, 31).date(), -6).isoformat() == "2026-02-28"
+    assert add_months(date(2026, 8, 31), -6).isoformat() == "2026-02-28"
 
 
 async def test_the_timers_are_rebuilt_from_the_rows_without_a_restart(

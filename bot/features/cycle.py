@@ -8,7 +8,7 @@ in bot/features/checkin.py, which owns that conversation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from telegram import Update
@@ -21,6 +21,7 @@ from bot.drafts import retire_pressed_button
 from bot.replies import reply
 from bot.updates import message_text
 from messages.cycle import CONFIRM_LOST, SAME_AS_LAST
+from scheduler.jobs import JobSpec
 from storage import audit
 from storage.calendar import CycleError
 from storage.checkins import (
@@ -120,6 +121,9 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
             if error.reason == "not_flagged":
                 await retire_pressed_button(update)
                 await reply(update, context, "cycle/lost_not_flagged")
+            elif error.reason == "not_found":
+                # Out of scope looks exactly like nonexistent, as on the card.
+                await reply(update, context, "staff/not_found")
             else:
                 await refuse(update, context)
             return
@@ -151,6 +155,16 @@ def _parse(arguments: str) -> tuple[str, dict[str, str], bool]:
     return " ".join(name_parts), changes, reset
 
 
+def _in_scope(
+    upcoming: list[tuple[JobSpec, datetime]], visible: set[int]
+) -> list[tuple[JobSpec, datetime]]:
+    """The timers of the default cycle and of the visible groups: a job names its group, so
+    another unit's timers would leak the names the cycle list hides."""
+    return [
+        (spec, when) for spec, when in upcoming if spec.group_id is None or spec.group_id in visible
+    ]
+
+
 @staff_only
 async def schedule(
     update: Update, context: LiaisonContext, identity: Identity, staff_id: int
@@ -161,6 +175,9 @@ async def schedule(
     settings = context.services.settings
     now = context.now()
     async with context.services.db.session() as session:
+        if not name and changes:
+            await reply(update, context, "cycle/schedule_which_group")
+            return
         if not name:
             cycles = await group_cycles(session, settings.default_cycle)
             visible = set(
@@ -169,13 +186,14 @@ async def schedule(
             cycles = [c for c in cycles if c.group_id is None or c.group_id in visible]
             scheduler = context.bot_data.scheduler
             upcoming = await scheduler.upcoming(within=timedelta(days=40)) if scheduler else []
+            upcoming = _in_scope(upcoming, visible)
             await reply(
                 update,
                 context,
                 "cycle/schedule_list",
                 cycles=cycles,
                 quiet=settings.quiet_hours,
-                upcoming=[(spec.description, when) for spec, when in upcoming[:UPCOMING_SHOWN]],
+                upcoming=upcoming[:UPCOMING_SHOWN],
                 zone=context.zone,
                 admin=identity.staff_role is StaffRole.ADMIN,
             )
@@ -199,7 +217,8 @@ async def schedule(
             )
             return
         if identity.staff_role is not StaffRole.ADMIN:
-            await refuse(update, context)
+            # A liaison may look; saying "staff only" to them would be wrong and puzzling.
+            await reply(update, context, "cycle/schedule_admin_only")
             return
         if reset:
             await reset_group_cycle(session, now, group_id=group.id)
@@ -216,9 +235,7 @@ async def schedule(
             try:
                 rule = changed_rule(current.rule, changes)
             except CycleError as error:
-                await reply(
-                    update, context, "cycle/schedule_bad", problem=str(error), keys=CHANGE_KEYS
-                )
+                await reply(update, context, "cycle/schedule_bad", error=error, keys=CHANGE_KEYS)
                 return
             saved = await set_group_cycle(
                 session, now, group_id=group.id, rule=rule, actor=identity.actor

@@ -65,6 +65,7 @@ from storage.study import (
     check_body,
     check_link,
     check_title,
+    get_schedule,
     group_completion,
     list_materials,
     list_schedules,
@@ -285,14 +286,17 @@ def _view(draft: Draft) -> MaterialView:
     )
 
 
-async def _preview(update: Update, context: LiaisonContext, draft: Draft) -> str:
+async def _preview(
+    update: Update, context: LiaisonContext, draft: Draft, *, show_push: bool = True
+) -> str:
     """The push exactly as members will see it (without its buttons), then save or cancel."""
     await drop_buttons(update, context, draft)
     draft.step = PREVIEW
-    text, _ = study_message(
-        context.services.renderer, context.locale, ChannelName.TELEGRAM, _view(draft)
-    )
-    await send_html(context, _chat_id(update), text)
+    if show_push:
+        text, _ = study_message(
+            context.services.renderer, context.locale, ChannelName.TELEGRAM, _view(draft)
+        )
+        await send_html(context, _chat_id(update), text)
     message = await reply(
         update,
         context,
@@ -343,6 +347,9 @@ async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) 
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A photo where text is expected, or typing where a button is: say so, ask again."""
     await reply(update, context, "study/unexpected", step=draft.step)
+    if draft.step == PREVIEW:
+        # The push itself is on screen just above: only the choices again.
+        return await _preview(update, context, draft, show_push=False)
     return await _ask(update, context, draft, draft.step)
 
 
@@ -421,10 +428,13 @@ async def document_sent(update: Update, context: LiaisonContext, draft: Draft) -
     assert message is not None and message.document is not None
     draft.document_file_id = message.document.file_id
     draft.document_name = message.document.file_name or label(context, "study.document")
-    draft.parts.clear()
     caption = message.caption or ""
     if caption.strip():
         draft.body = check_body(caption)  # a caption is at most 1,024 characters
+    elif draft.parts:
+        # The parts of a long text sent before the file: that text goes with it.
+        draft.body = check_body("\n".join(draft.parts))
+    draft.parts.clear()
     if draft.title is None:
         await reply(update, context, "study/document_kept", draft=draft, need=TITLE)
         return await _ask(update, context, draft, TITLE)
@@ -792,9 +802,8 @@ async def _add_plan(
                 tag=request.tag,
                 staff_id=staff_id,
             )
-            [line] = [
-                s for s in await list_schedules(session, staff_id=staff_id) if s.id == schedule.id
-            ]
+            line = await get_schedule(session, schedule.id, staff_id=staff_id)
+            assert line is not None
     except StudyError as error:
         if error.reason == "usage":
             await reply(update, context, "study/plan_usage")

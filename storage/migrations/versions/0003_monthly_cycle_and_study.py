@@ -96,7 +96,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('topic', sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column('payload', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('staff_id', sa.Integer(), nullable=True))
-        batch_op.create_index('ix_deliveries_member_topic', ['member_id', 'topic'], unique=False)
+        batch_op.create_index('ix_deliveries_topic_member', ['topic', 'member_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_deliveries_staff_id_staff'), 'staff', ['staff_id'], ['id'], ondelete='CASCADE')
 
     with op.batch_alter_table('members', schema=None) as batch_op:
@@ -116,7 +116,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_deliveries_staff_id_staff'), type_='foreignkey')
-        batch_op.drop_index('ix_deliveries_member_topic')
+        batch_op.drop_index('ix_deliveries_topic_member')
         batch_op.drop_column('staff_id')
         batch_op.drop_column('payload')
         batch_op.drop_column('topic')
