@@ -36,7 +36,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -822,15 +821,6 @@ async def push_due_study(session: AsyncSession, now: datetime, *, zone: tzinfo) 
             payload={"material_id": material.id},
             not_before=now,
         )
-        if session.get_bind().dialect.name == "sqlite":
-            # enqueue_to_members writes CAST(? AS JSON), which SQLite reads as a number:
-            # the payload arrives as 0 and the dispatcher could not render the push. Until
-            # that is fixed in storage/outbox.py, write the payload once more.
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.topic == f"study:{push_id}")
-                .values(payload={"material_id": material.id})
-            )
         reports.append(
             PushReport(
                 schedule.id,

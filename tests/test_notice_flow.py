@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,8 +10,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
-from bot.app import FEATURES, build_application
-from bot.botapi import Button, LocalBotApi, LocalBotApiRequest, Outgoing
+from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.features.notices import WhenError, parse_when
 from bot.terminal import html_to_text
@@ -608,30 +606,11 @@ async def test_cancel_and_stale_buttons_in_english(liaison_en: Person, db: Datab
     assert await all_notices(db) == []
 
 
-@pytest.fixture
-async def notices_before_checkin(
-    services: Services, bot_api: LocalBotApi
-) -> AsyncIterator[LiaisonApplication]:
-    """The bot with /notice's conversation ahead of the check-in's "nothing to cancel".
-
-    bot/app.py lists the check-in first, whose /cancel outside a check-in answers "nothing
-    to cancel" before any later conversation sees it; this is the order asked for.
-    """
-    features = [f for f in FEATURES if f.name != "notices"]
-    features.insert(
-        [f.name for f in features].index("checkin"),
-        next(f for f in FEATURES if f.name == "notices"),
-    )
-    app = build_application(services, request=LocalBotApiRequest(bot_api), features=features)
-    await app.initialize()
-    yield app
-    await app.shutdown()
-
-
 async def test_slash_cancel_leaves_the_draft(
-    notices_before_checkin: LiaisonApplication, bot_api: LocalBotApi, db: Database
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
 ) -> None:
-    liaison = Person(notices_before_checkin, bot_api, LIAISON)
+    # /cancel reaches the conversation in progress, whichever feature it belongs to.
+    liaison = Person(application, bot_api, LIAISON)
     await talk(
         liaison,
         [

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import FEATURES, build_application
-from bot.botapi import BotApiError, Button, JSONDict, LocalBotApi, LocalBotApiRequest, Outgoing
+from bot.botapi import BotApiError, Button, JSONDict, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.features.study import PART_LENGTH
 from bot.terminal import html_to_text
@@ -55,21 +53,6 @@ SHENZHEN = "驻深圳党小组"
 LAWYERS = "律师党小组"
 SHANGHAI_GROUP = "驻上海党小组"
 MONDAY_EVENING = datetime(2026, 11, 16, 19, 0, tzinfo=SHANGHAI)
-
-
-class DocumentBotApi(LocalBotApi):
-    """The in-process Bot API, also answering sendDocument (a file sent by its file id)."""
-
-    def _api_senddocument(self, params: JSONDict) -> JSONDict:
-        document = {"file_id": str(params["document"]), "file_unique_id": "u1"}
-        message = self._message(int(params["chat_id"]), None, {"document": document})
-        self._record("sendDocument", params, message["message_id"], str(params.get("caption", "")))
-        return message
-
-
-@pytest.fixture
-def bot_api() -> LocalBotApi:
-    return DocumentBotApi()
 
 
 @pytest.fixture(autouse=True)
@@ -435,30 +418,11 @@ async def test_cancel_expiry_and_stale_buttons(
     assert await materials(db) == []
 
 
-@pytest.fixture
-async def study_before_checkin(
-    services: Services, bot_api: LocalBotApi
-) -> AsyncIterator[LiaisonApplication]:
-    """The bot with /material's conversation ahead of the check-in's "nothing to cancel".
-
-    bot/app.py lists the check-in first, whose /cancel outside a check-in answers "nothing
-    to cancel" before any later conversation sees it (as for /notice).
-    """
-    features = [f for f in FEATURES if f.name != "study"]
-    features.insert(
-        [f.name for f in features].index("checkin"),
-        next(f for f in FEATURES if f.name == "study"),
-    )
-    app = build_application(services, request=LocalBotApiRequest(bot_api), features=features)
-    await app.initialize()
-    yield app
-    await app.shutdown()
-
-
 async def test_slash_cancel_leaves_the_draft(
-    study_before_checkin: LiaisonApplication, bot_api: LocalBotApi, db: Database
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
 ) -> None:
-    liaison = Person(study_before_checkin, bot_api, LIAISON)
+    # /cancel reaches the conversation in progress, whichever feature it belongs to.
+    liaison = Person(application, bot_api, LIAISON)
     await talk(
         liaison,
         [

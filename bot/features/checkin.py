@@ -283,10 +283,6 @@ async def cancel(update: Update, context: LiaisonContext) -> object:
     return END
 
 
-async def nothing_to_cancel(update: Update, context: LiaisonContext) -> None:
-    await reply(update, context, "checkin/nothing_to_cancel", markup=REMOVE_KEYBOARD)
-
-
 async def stale_button(update: Update, context: LiaisonContext) -> None:
     """A check-in button from a finished or abandoned check-in: remove it and say so."""
     await retire_pressed_button(update)
@@ -503,10 +499,8 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE
     return [
         _conversation(),
         # Reached only outside a check-in (or by an old button within one).
         CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
-        CommandHandler("cancel", nothing_to_cancel, filters=private),
     ]

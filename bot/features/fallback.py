@@ -6,13 +6,19 @@ import logging
 from collections.abc import Sequence
 
 from telegram import Update
-from telegram.ext import BaseHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LiaisonContext
-from bot.replies import reply
+from bot.replies import REMOVE_KEYBOARD, reply
 from bot.updates import message_text
 
 log = logging.getLogger(__name__)
+
+
+async def nothing_to_cancel(update: Update, context: LiaisonContext) -> None:
+    # Here, after every feature: a conversation in progress (a check-in, a notice, a
+    # material) takes /cancel first, whichever feature it belongs to.
+    await reply(update, context, "fallback/nothing_to_cancel", markup=REMOVE_KEYBOARD)
 
 
 async def unknown_command(update: Update, context: LiaisonContext) -> None:
@@ -62,6 +68,7 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         MessageHandler(filters.UpdateType.EDITED & private, edited),
         MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, in_group),
+        CommandHandler("cancel", nothing_to_cancel, filters=private),
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.TEXT, free_text),
         MessageHandler(private & ~filters.TEXT, not_text),
