@@ -70,19 +70,21 @@ async def _cycles_and_zones(
 
 
 async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
-    """Enqueue everything due by now (each kind of step in its own transaction)."""
+    """Enqueue everything due by now: the cycle in one transaction, study pushes in another."""
     report = RunReport(now=now)
     quiet = settings.quiet_hours
-    cycles, zones = await _cycles_and_zones(db, settings)
-    for cycle in cycles:
-        for zone_name, names in zones.items():
-            steps = StepReport()
-            async with db.session() as session:
+    steps = StepReport()
+    async with db.session() as session:
+        cycles = await group_cycles(session, settings.default_cycle)
+        zones = await zones_in_use(session, settings.zone)
+        for cycle in cycles:
+            for zone_name, names in zones.items():
+                zone = _zone(zone_name)
                 await enqueue_member_steps(
                     session,
                     now,
                     cycle=cycle,
-                    zone=_zone(zone_name),
+                    zone=zone,
                     zone_names=names,
                     quiet=quiet,
                     report=steps,
@@ -91,15 +93,12 @@ async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
                     session,
                     now,
                     cycle=cycle,
-                    zone=_zone(zone_name),
+                    zone=zone,
                     zone_names=names,
                     quiet=quiet,
                     default_zone=settings.zone,
                     report=steps,
                 )
-            report.merge(steps)
-    steps = StepReport()
-    async with db.session() as session:
         await enqueue_escalations(
             session, now, cycles=cycles, default_zone=settings.zone, quiet=quiet, report=steps
         )

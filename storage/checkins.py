@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from storage.models import (
     CheckIn,
@@ -195,9 +195,10 @@ async def same_as_last_month(
     if member is None:
         raise CheckInError(f"no member {member_id}")
     period = period_of(now, member_zone(member.timezone, zone))
-    if await checked_in(session, member_id, period):
-        raise CheckInError(f"already checked in for {period}")
     previous = await latest_checkin(session, member_id)
+    # The latest check-in is this month's if there is one (periods only move forward).
+    if previous is not None and previous.period == period:
+        raise CheckInError(f"already checked in for {period}")
     if previous is None or previous.location is None:
         raise CheckInError("no earlier check-in to repeat")
     old = previous.location
@@ -277,7 +278,7 @@ async def latest_checkin(session: AsyncSession, member_id: int) -> CheckIn | Non
     return await session.scalar(
         select(CheckIn)
         .where(CheckIn.member_id == member_id)
-        .options(selectinload(CheckIn.location))
+        .options(joinedload(CheckIn.location))
         .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
         .limit(1)
     )

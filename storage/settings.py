@@ -188,7 +188,10 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
-            problems.append(f"LIAISON_{field.upper()}: {error['msg']}")
+            # A rule across several settings (the cycle) has no single field to name.
+            where = f"LIAISON_{field.upper()}" if field else "LIAISON_CHECKIN_*"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
