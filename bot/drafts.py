@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from functools import wraps
 from typing import Any, Generic, Protocol, TypeVar
 
 from telegram import Update
@@ -11,7 +14,9 @@ from telegram.error import BadRequest
 from telegram.ext import ConversationHandler
 from telegram.warnings import PTBUserWarning
 
+from bot.access import refuse
 from bot.context import LiaisonContext
+from bot.replies import reply
 
 D = TypeVar("D")
 
@@ -80,3 +85,77 @@ def draft_conversation(**options: Any) -> ConversationHandler[LiaisonContext]:
             category=PTBUserWarning,
         )
         return ConversationHandler(**options)
+
+
+class StaffDraft(Protocol):
+    """What every staff draft (/notice, /material) keeps besides its answers."""
+
+    question_id: int | None
+    touched_at: datetime
+    step: str
+
+
+S = TypeVar("S", bound=StaffDraft)
+StepHandler = Callable[[Update, LiaisonContext, S], Awaitable[object]]
+Handler = Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]
+
+
+class StaffDraftFlow(Generic[S]):
+    """The moves a staff member's draft shares whatever it drafts: each step checks the
+    draft is live, /cancel and the cancel button drop it, an old button says so.
+
+    feature names the templates: <feature>/expired, /cancelled and /stale_button.
+    """
+
+    def __init__(self, store: DraftStore[S], feature: str, idle_limit: timedelta) -> None:
+        self.store = store
+        self.feature = feature
+        self.idle_limit = idle_limit
+
+    def step(self, handler: StepHandler[S]) -> Handler:
+        """A state handler: the live draft of a staff member, or the conversation ends."""
+
+        @wraps(handler)
+        async def run(update: Update, context: LiaisonContext) -> object:
+            query = update.callback_query
+            draft = self.store.get(context)
+            now = context.now()
+            no_longer_staff = context.staff() is None
+            if no_longer_staff or draft is None or now - draft.touched_at > self.idle_limit:
+                if query is not None:
+                    await query.answer()
+                if draft is not None:
+                    await drop_buttons(update, context, draft)
+                self.store.set(context, None)
+                if no_longer_staff:
+                    # No longer staff since the draft began.
+                    await refuse(update, context)
+                else:
+                    await reply(update, context, f"{self.feature}/expired")
+                return ConversationHandler.END
+            if query is not None and (
+                query.message is None or query.message.message_id != draft.question_id
+            ):
+                # A button of an earlier step whose buttons could not be removed.
+                await self.stale_button(update, context)
+                return draft.step
+            draft.touched_at = now
+            return await handler(update, context, draft)
+
+        return run
+
+    async def cancel(self, update: Update, context: LiaisonContext) -> object:
+        """/cancel, or the cancel button of the current step: the draft is dropped."""
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        draft = self.store.get(context)
+        if draft is not None:
+            await drop_buttons(update, context, draft)
+        self.store.set(context, None)
+        await reply(update, context, f"{self.feature}/cancelled")
+        return ConversationHandler.END
+
+    async def stale_button(self, update: Update, context: LiaisonContext) -> None:
+        """A button of a draft that is finished or abandoned: remove it and say so."""
+        await retire_pressed_button(update)
+        await reply(update, context, f"{self.feature}/stale_button")

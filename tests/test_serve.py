@@ -150,9 +150,11 @@ async def test_killing_the_service_mid_broadcast_loses_nothing(tmp_path: Path) -
             )
 
         first = await start()
-        await asyncio.wait_for(server.wait_until(lambda: len(notices()) >= 60), DEADLINE)
-        first.kill()
-        await first.wait()
+        try:
+            await asyncio.wait_for(server.wait_until(lambda: len(notices()) >= 60), DEADLINE)
+        finally:
+            first.kill()
+            await first.wait()
         before_restart = len(notices())
         async with database.session() as session:
             in_flight = await session.scalar(
@@ -169,7 +171,13 @@ async def test_killing_the_service_mid_broadcast_loses_nothing(tmp_path: Path) -
             )
         finally:
             second.send_signal(signal.SIGINT)
-            _, stderr = await asyncio.wait_for(second.communicate(), DEADLINE)
+            try:
+                _, stderr = await asyncio.wait_for(second.communicate(), DEADLINE)
+            finally:
+                # A failed run must not leave a service running on the machine.
+                if second.returncode is None:
+                    second.kill()
+                    await second.wait()
         assert second.returncode == 0, stderr.decode()
 
     received = Counter(notices())

@@ -33,10 +33,9 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -53,7 +52,7 @@ from telegram.ext import (
 from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
+from bot.drafts import DraftStore, StaffDraftFlow, draft_conversation, drop_buttons
 from bot.replies import edit, inline_keyboard, label, reply, send_html
 from bot.updates import message_text
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
@@ -240,44 +239,9 @@ def parse_when(text: str, now: datetime, zone: tzinfo) -> datetime:
 
 # --- the conversation's plumbing ----------------------------------------------------------
 
-StepHandler = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
 
-
-def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]:
-    """A state handler: the live draft of a staff member, or the conversation ends."""
-
-    @wraps(handler)
-    async def run(update: Update, context: LiaisonContext) -> object:
-        query = update.callback_query
-        draft = _get_draft(context)
-        now = context.now()
-        if context.staff() is None:
-            # No longer staff since the draft began.
-            if query is not None:
-                await query.answer()
-            if draft is not None:
-                await _drop_buttons(update, context, draft)
-            _set_draft(context, None)
-            await refuse(update, context)
-            return END
-        if draft is None or now - draft.touched_at > IDLE_LIMIT:
-            if query is not None:
-                await query.answer()
-            if draft is not None:
-                await _drop_buttons(update, context, draft)
-            _set_draft(context, None)
-            await reply(update, context, "notices/expired")
-            return END
-        if query is not None and (
-            query.message is None or query.message.message_id != draft.question_id
-        ):
-            # A button of an earlier step whose buttons could not be removed.
-            await stale_button(update, context)
-            return draft.step
-        draft.touched_at = now
-        return await handler(update, context, draft)
-
-    return run
+_FLOW = StaffDraftFlow(_DRAFTS, "notices", IDLE_LIMIT)
+_step = _FLOW.step
 
 
 _drop_buttons = drop_buttons
@@ -437,15 +401,7 @@ async def start_notice(update: Update, context: LiaisonContext) -> object:
     return await _ask(update, context, draft, CHOOSE)
 
 
-async def cancel(update: Update, context: LiaisonContext) -> object:
-    """/cancel, or the cancel button of the current step: the draft is dropped."""
-    await _answer(update)
-    draft = _get_draft(context)
-    if draft is not None:
-        await _drop_buttons(update, context, draft)
-    _set_draft(context, None)
-    await reply(update, context, "notices/cancelled")
-    return END
+cancel = _FLOW.cancel
 
 
 @_step
@@ -463,10 +419,7 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> o
     return await _ask(update, context, draft, draft.step)
 
 
-async def stale_button(update: Update, context: LiaisonContext) -> None:
-    """A button of a notice draft that is finished or abandoned: remove it and say so."""
-    await retire_pressed_button(update)
-    await reply(update, context, "notices/stale_button")
+stale_button = _FLOW.stale_button
 
 
 # --- step 1: who --------------------------------------------------------------------------

@@ -24,10 +24,9 @@ Times are in the service's time zone (LIAISON_TIMEZONE), where the scheduler pus
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -44,7 +43,13 @@ from telegram.ext import (
 from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
+from bot.drafts import (
+    DraftStore,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    retire_pressed_button,
+)
 from bot.replies import inline_keyboard, label, reply, send_html
 from bot.updates import message_text
 from messages.study import OPEN, STUDIED, study_message
@@ -173,44 +178,9 @@ def _when(context: LiaisonContext, moment: datetime | None, zone: tzinfo) -> dic
 
 # --- /material: the conversation's plumbing --------------------------------------------------
 
-StepHandler = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
 
-
-def _step(handler: StepHandler) -> Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]:
-    """A state handler: the live draft of a staff member, or the conversation ends."""
-
-    @wraps(handler)
-    async def run(update: Update, context: LiaisonContext) -> object:
-        query = update.callback_query
-        draft = _get_draft(context)
-        now = context.now()
-        if context.staff() is None:
-            # No longer staff since the draft began.
-            if query is not None:
-                await query.answer()
-            if draft is not None:
-                await drop_buttons(update, context, draft)
-            _set_draft(context, None)
-            await refuse(update, context)
-            return END
-        if draft is None or now - draft.touched_at > IDLE_LIMIT:
-            if query is not None:
-                await query.answer()
-            if draft is not None:
-                await drop_buttons(update, context, draft)
-            _set_draft(context, None)
-            await reply(update, context, "study/expired")
-            return END
-        if query is not None and (
-            query.message is None or query.message.message_id != draft.question_id
-        ):
-            # A button of an earlier step whose buttons could not be removed.
-            await stale_button(update, context)
-            return draft.step
-        draft.touched_at = now
-        return await handler(update, context, draft)
-
-    return run
+_FLOW = StaffDraftFlow(_DRAFTS, "study", IDLE_LIMIT)
+_step = _FLOW.step
 
 
 async def _answer(update: Update) -> None:
@@ -327,15 +297,7 @@ async def start_material(update: Update, context: LiaisonContext) -> object:
     return await _ask(update, context, draft, TITLE)
 
 
-async def cancel(update: Update, context: LiaisonContext) -> object:
-    """/cancel, or the cancel button of the current step: the draft is dropped."""
-    await _answer(update)
-    draft = _get_draft(context)
-    if draft is not None:
-        await drop_buttons(update, context, draft)
-    _set_draft(context, None)
-    await reply(update, context, "study/cancelled")
-    return END
+cancel = _FLOW.cancel
 
 
 @_step
@@ -353,10 +315,7 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> o
     return await _ask(update, context, draft, draft.step)
 
 
-async def stale_button(update: Update, context: LiaisonContext) -> None:
-    """A button of a /material draft that is finished or abandoned: remove it and say so."""
-    await retire_pressed_button(update)
-    await reply(update, context, "study/stale_button")
+stale_button = _FLOW.stale_button
 
 
 # --- /material: the steps ---------------------------------------------------------------------
