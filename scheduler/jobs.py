@@ -32,6 +32,7 @@ from storage.cycles import (
     enqueue_member_steps,
     flag_lost_contact,
     group_cycles,
+    shared_cycles,
     zones_in_use,
 )
 from storage.db import Database
@@ -77,28 +78,26 @@ async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
     async with db.session() as session:
         cycles = await group_cycles(session, settings.default_cycle)
         zones = await zones_in_use(session, settings.zone)
-        for cycle in cycles:
+        shares = shared_cycles(cycles)
+        for share in shares:
             for zone_name, names in zones.items():
-                zone = _zone(zone_name)
                 await enqueue_member_steps(
                     session,
                     now,
-                    cycle=cycle,
-                    zone=zone,
+                    cycle=share,
+                    zone=_zone(zone_name),
                     zone_names=names,
                     quiet=quiet,
                     report=steps,
                 )
-                await flag_lost_contact(
-                    session,
-                    now,
-                    cycle=cycle,
-                    zone=zone,
-                    zone_names=names,
-                    quiet=quiet,
-                    default_zone=settings.zone,
-                    report=steps,
-                )
+        await flag_lost_contact(
+            session,
+            now,
+            cycles=shares,
+            quiet=quiet,
+            default_zone=settings.zone,
+            report=steps,
+        )
         await enqueue_escalations(
             session, now, cycles=cycles, default_zone=settings.zone, quiet=quiet, report=steps
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -184,10 +184,41 @@ def cycle_group_expr() -> ScalarSelect[int | None]:
     )
 
 
-def follows(group_id: int | None) -> ColumnElement[bool]:
-    """A where-clause on Member: follows group_id's cycle (None: the default one)."""
+def follows(group_ids: Sequence[int | None]) -> ColumnElement[bool]:
+    """A where-clause on Member: follows the cycle of one of group_ids (None: the default)."""
     expr = cycle_group_expr()
-    return expr.is_(None) if group_id is None else expr == group_id
+    parts: list[ColumnElement[bool]] = []
+    own = [group_id for group_id in group_ids if group_id is not None]
+    if own:
+        parts.append(expr.in_(own))
+    if None in group_ids:
+        parts.append(expr.is_(None))
+    return or_(*parts) if parts else false()
+
+
+@dataclass(frozen=True, slots=True)
+class CycleShare:
+    """The groups (None: the default) whose cycles are alike: their members are prompted,
+    reminded and checked for lost contact together, one statement per step."""
+
+    rule: CycleRule
+    group_ids: tuple[int | None, ...]
+    label: str
+
+
+def shared_cycles(cycles: Sequence[GroupCycle]) -> list[CycleShare]:
+    """cycles grouped by rule: ten groups with the same own cycle cost what one does."""
+    by_rule: dict[CycleRule, list[GroupCycle]] = defaultdict(list)
+    for cycle in cycles:
+        by_rule[cycle.rule].append(cycle)
+    return [
+        CycleShare(
+            rule,
+            tuple(c.group_id for c in alike),
+            ", ".join(c.group_name or "default cycle" for c in alike),
+        )
+        for rule, alike in by_rule.items()
+    ]
 
 
 async def zones_in_use(session: AsyncSession, default: tzinfo) -> dict[str, list[str | None]]:
@@ -242,13 +273,13 @@ async def enqueue_member_steps(
     session: AsyncSession,
     now: datetime,
     *,
-    cycle: GroupCycle,
+    cycle: CycleShare,
     zone: tzinfo,
     zone_names: Sequence[str | None],
     quiet: QuietHours,
     report: StepReport,
 ) -> None:
-    """The prompt or reminder due now for the members of one cycle in one time zone.
+    """The prompt or reminder due now for the members of alike cycles in one time zone.
 
     A step goes while it is in its window (StepTime.until); a reminder goes only to
     members whose prompt went before the reminder was due, so a prompt sent late after an
@@ -259,9 +290,9 @@ async def enqueue_member_steps(
         return
     period = period_of(now, zone)
     checked_in = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
-    base = and_(follows(cycle.group_id), in_zone(zone_names), _not_given_up(), ~checked_in)
+    base = and_(follows(cycle.group_ids), in_zone(zone_names), _not_given_up(), ~checked_in)
     not_before = quiet.next_open(now, zone)
-    who = f"{cycle.group_name or 'default cycle'}, {zone}"
+    who = f"{cycle.label}, {zone}"
     for step in rule.member_steps(period, zone):
         if not step.due <= now < step.until:
             continue
@@ -424,48 +455,66 @@ class LostMember:
     member_id: int
     name: str
     last_checkin_at: datetime | None
+    months: int
 
 
 async def flag_lost_contact(
     session: AsyncSession,
     now: datetime,
     *,
-    cycle: GroupCycle,
-    zone: tzinfo,
-    zone_names: Sequence[str | None],
+    cycles: Sequence[CycleShare],
     quiet: QuietHours,
     default_zone: tzinfo,
     report: StepReport,
 ) -> list[LostMember]:
-    """Flag members silent for the cycle's months, and tell their liaisons and admins.
+    """Flag members silent for their cycle's months, and tell their liaisons and admins.
 
-    The flag is set once (a flagged member is not flagged again until they check in and
-    fall silent anew); the admin's message carries the button that confirms it, which is
-    what stops the monthly prompts.
+    One pass over the registry for every cycle and time zone: the loosest cutoff finds the
+    candidates, each one's own cycle and zone decide. The flag is set once (a flagged
+    member is not flagged again until they check in and fall silent anew); the admin's
+    message carries the button that confirms it, which is what stops the monthly prompts.
     """
-    rule = cycle.rule
-    if not rule.enabled:
+    rules: dict[int | None, CycleRule] = {
+        group_id: share.rule for share in cycles for group_id in share.group_ids
+    }
+    enabled = [share.rule for share in cycles if share.rule.enabled]
+    if not enabled:
         return []
-    cutoff = rule.lost_contact_cutoff(now, zone)
+    # A day of slack covers the hours between time zones; the exact test is below.
+    loosest = max(rule.lost_contact_cutoff(now, default_zone) for rule in enabled)
+    loosest += timedelta(days=1)
     last_checkin = (
         select(func.max(CheckIn.checked_in_at))
         .where(CheckIn.member_id == Member.id)
         .scalar_subquery()
     )
     silent_since = func.coalesce(last_checkin, Member.registered_at, type_=UTCDateTime())
-    rows = (
+    candidates = (
         await session.execute(
-            select(Member.id, Member.name, last_checkin).where(
-                follows(cycle.group_id),
-                in_zone(zone_names),
-                Member.lost_contact_at.is_(None),
-                silent_since < cutoff,
-            )
+            select(
+                Member.id,
+                Member.name,
+                last_checkin,
+                Member.registered_at,
+                Member.timezone,
+                cycle_group_expr(),
+            ).where(Member.lost_contact_at.is_(None), silent_since < loosest)
         )
     ).all()
+    rows = []
+    for member_id, name, last, registered, timezone, group_id in candidates:
+        rule = rules.get(group_id, rules.get(None))
+        if rule is None or not rule.enabled:
+            continue
+        cutoff = rule.lost_contact_cutoff(now, member_zone(timezone, default_zone))
+        if (last or registered) < cutoff:
+            rows.append((member_id, name, last, rule))
     if not rows:
         return []
-    lost = [LostMember(member_id, name, last) for member_id, name, last in rows]
+    lost = [
+        LostMember(member_id, name, last, rule.lost_contact_months)
+        for member_id, name, last, rule in rows
+    ]
     ids = [m.member_id for m in lost]
     for start in range(0, len(ids), 500):
         await session.execute(
@@ -474,15 +523,12 @@ async def flag_lost_contact(
             .values(lost_contact_at=now)
             .execution_options(synchronize_session=False)
         )
-    messages = await _lost_contact_messages(session, now, lost, rule, default_zone)
+    messages = await _lost_contact_messages(session, now, lost, default_zone)
     sent = await enqueue_to_staff(
         session, now, messages, not_before=quiet.next_open(now, default_zone)
     )
     # Flagging is news even when there is nobody to tell: always a line.
-    report.lines.append(
-        f"lost contact: {len(lost)} member(s) flagged ({cycle.group_name or 'default cycle'}, "
-        f"{zone}); {sent} message(s) to staff"
-    )
+    report.lines.append(f"lost contact: {len(lost)} member(s) flagged; {sent} message(s) to staff")
     report.messages += sent
     return lost
 
@@ -491,7 +537,6 @@ async def _lost_contact_messages(
     session: AsyncSession,
     now: datetime,
     lost: Sequence[LostMember],
-    rule: CycleRule,
     default_zone: tzinfo,
 ) -> list[StaffMessage]:
     ids = [m.member_id for m in lost]
@@ -525,7 +570,7 @@ async def _lost_contact_messages(
             "since": member.last_checkin_at.astimezone(default_zone).strftime("%Y-%m-%d")
             if member.last_checkin_at
             else None,
-            "months": rule.lost_contact_months,
+            "months": member.months,
         }
         topic = f"lost:m{member.member_id}:{stamp}"
         admin_ids = {a.id for a in admins[member.member_id]}
@@ -603,6 +648,7 @@ async def lost_members(session: AsyncSession, *, staff_id: int | None = None) ->
 
 __all__ = [
     "CHANGE_KEYS",
+    "CycleShare",
     "GroupCycle",
     "LostContactError",
     "LostMember",
@@ -621,5 +667,6 @@ __all__ = [
     "lost_members",
     "reset_group_cycle",
     "set_group_cycle",
+    "shared_cycles",
     "zones_in_use",
 ]
