@@ -307,7 +307,11 @@ class CheckIn(Base):
     """A monthly check-in: where the member is, how work is, what they need."""
 
     __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_member_period", "member_id", "period"),)
+    __table_args__ = (
+        Index("ix_checkins_member_period", "member_id", "period"),
+        # A member's latest check-in (silent since when: lost contact, /overdue) by index.
+        Index("ix_checkins_member_checked_in_at", "member_id", "checked_in_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))

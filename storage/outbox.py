@@ -237,29 +237,30 @@ async def enqueue_to_staff(
     """One delivery per message ("<topic>:s<staff>:telegram"); a repeat adds nothing."""
     if not messages:
         return 0
+    rows = [
+        {
+            "dedupe_key": f"{m.topic}:s{m.staff_id}:{ChannelName.TELEGRAM.value}",
+            "kind": m.kind,
+            "topic": m.topic,
+            "payload": m.payload,
+            "staff_id": m.staff_id,
+            "channel": ChannelName.TELEGRAM,
+            "address": str(m.telegram_user_id),
+            "status": DeliveryStatus.PENDING,
+            "rank": 0,
+            "attempts": 0,
+            "next_attempt_at": not_before or now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    # executemany (batched by the driver); RETURNING counts what was new, as rowcount
+    # cannot across batches.
     insert = _insert(session)
-    new = 0
-    for start in range(0, len(messages), 500):
-        rows = [
-            {
-                "dedupe_key": f"{m.topic}:s{m.staff_id}:{ChannelName.TELEGRAM.value}",
-                "kind": m.kind,
-                "topic": m.topic,
-                "payload": m.payload,
-                "staff_id": m.staff_id,
-                "channel": ChannelName.TELEGRAM,
-                "address": str(m.telegram_user_id),
-                "status": DeliveryStatus.PENDING,
-                "rank": 0,
-                "attempts": 0,
-                "next_attempt_at": not_before or now,
-                "created_at": now,
-            }
-            for m in messages[start : start + 500]
-        ]
-        result = await session.execute(insert(Delivery).values(rows).on_conflict_do_nothing())
-        new += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return new
+    result = await session.execute(
+        insert(Delivery).on_conflict_do_nothing().returning(Delivery.id), rows
+    )
+    return len(result.all())
 
 
 async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -> EnqueueReport:
