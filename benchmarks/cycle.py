@@ -76,7 +76,10 @@ PG_JIT = os.environ.get("BENCH_CYCLE_PG_JIT", "").strip()
 TARGET_SECONDS = 2.0
 
 GROUPS = 200  # two liaisons each; one administrator over everyone
-CYCLE_GROUPS = frozenset(range(20, GROUPS + 1, 20))  # ten groups prompt on the 2nd
+# Ten groups with cycles of their own: six prompt on the 2nd (reminders 3 and 7 days
+# later), four on the 3rd (3 and 6 days later); all escalate on the 10th like the default.
+CYCLE_GROUPS = frozenset(range(20, GROUPS + 1, 20))
+OWN_CYCLE = {g: (2, "3,7") if g <= 120 else (3, "3,6") for g in CYCLE_GROUPS}
 ADMIN_ID = 2 * GROUPS + 1
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN, NEW_YORK = "Europe/Berlin", "America/New_York"
@@ -334,9 +337,9 @@ async def _load(db: Database, district: District) -> int:
                 {
                     "group_id": g,
                     "enabled": True,
-                    "prompt_day": 2,
+                    "prompt_day": OWN_CYCLE[g][0],
                     "prompt_time": "09:00",
-                    "reminder_days": "3,7",
+                    "reminder_days": OWN_CYCLE[g][1],
                     "escalation_day": 10,
                     "lost_contact_months": 6,
                     "updated_at": REGISTERED,
@@ -651,10 +654,11 @@ def _settings(url: str) -> Settings:
 
 # --- the scenario ------------------------------------------------------------------------
 
-# The runs, in order. Between the measured instants the scheduler's other timers (Berlin's
-# and New York's prompts, the groups prompting on the 2nd, the second reminder) fire too; a
-# catch-up run an hour before each of the later measured runs stands for them (what a
-# restart after an outage does), so that each measured run does only its own step.
+# The runs, in order. Between the measured instants the scheduler's other timers fire too
+# (Berlin's and New York's prompts, the groups prompting on the 2nd and 3rd, the second
+# reminders); a catch-up run an hour before each of the later measured runs stands for
+# them (what a restart after an outage does), so that each measured run does only its own
+# step.
 TIMELINE = (
     ("prompt", PROMPT),
     ("prompt_again", PROMPT),

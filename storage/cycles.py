@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -551,6 +552,12 @@ async def flag_lost_contact(
     return lost
 
 
+class _Recipient(NamedTuple):
+    id: int
+    telegram_user_id: int
+    role: StaffRole
+
+
 async def _lost_contact_messages(
     session: AsyncSession,
     now: datetime,
@@ -558,19 +565,24 @@ async def _lost_contact_messages(
     default_zone: tzinfo,
 ) -> list[StaffMessage]:
     ids = [m.member_id for m in lost]
-    liaisons: dict[int, list[Staff]] = defaultdict(list)
+    # Plain rows, not Staff objects: thousands of members can fall silent at once (the
+    # first run over an old registry).
+    liaisons: dict[int, dict[int, _Recipient]] = defaultdict(dict)
     for start in range(0, len(ids), 500):
         rows = await session.execute(
-            select(member_groups.c.member_id, Staff)
+            select(member_groups.c.member_id, Staff.id, Staff.telegram_user_id, Staff.role)
             .join(staff_groups, staff_groups.c.group_id == member_groups.c.group_id)
             .join(Staff, Staff.id == staff_groups.c.staff_id)
             .where(member_groups.c.member_id.in_(ids[start : start + 500]))
         )
-        for member_id, staff in rows:
-            if staff not in liaisons[member_id]:
-                liaisons[member_id].append(staff)
-    admins: dict[int, list[Staff]] = defaultdict(list)
-    for admin in await session.scalars(select(Staff).where(Staff.role == StaffRole.ADMIN)):
+        for member_id, staff_id, telegram_user_id, role in rows:
+            liaisons[member_id][staff_id] = _Recipient(staff_id, telegram_user_id, role)
+    admins: dict[int, list[_Recipient]] = defaultdict(list)
+    admin_rows = await session.execute(
+        select(Staff.id, Staff.telegram_user_id, Staff.role).where(Staff.role == StaffRole.ADMIN)
+    )
+    for staff_id, telegram_user_id, role in admin_rows.all():
+        admin = _Recipient(staff_id, telegram_user_id, role)
         for start in range(0, len(ids), 500):
             seen = await session.scalars(
                 select(Member.id).where(
@@ -602,7 +614,7 @@ async def _lost_contact_messages(
                     {**base, "admin": True},
                 )
             )
-        for staff in liaisons[member.member_id]:
+        for staff in liaisons[member.member_id].values():
             if staff.id in admin_ids:
                 continue
             messages.append(
