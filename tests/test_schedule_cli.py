@@ -315,9 +315,7 @@ def test_members_flagged_lost_contact_are_listed_masked_and_confirmed_by_phone(
     on_database(database_url, silent_since_may)
     assert liaison("member", "lost").output == "no member is flagged lost contact\n"
     flagged = liaison("schedule", "run-due", "--now", "2026-11-19T09:00")
-    assert (
-        "  lost contact: 1 member(s) flagged; 0 message(s) to staff"
-    ) in flagged.output
+    assert ("  lost contact: 1 member(s) flagged; 0 message(s) to staff") in flagged.output
     liaison("schedule", "run-due", "--now", "2026-11-21T09:00")
 
     listing = liaison("member", "lost")
