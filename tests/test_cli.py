@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from bot.cli import main
+from tests.cli_helpers import liaison
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "name,phone,status,home_unit,origin,destination,groups,workplace,trade\n"
@@ -21,10 +20,6 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("LIAISON_DATABASE_URL", url)
     return url
-
-
-def liaison(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import select, update
 
 from bot.cli import main
@@ -18,11 +15,11 @@ from bot.cli_notice import notice
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus, Member, Notice, NoticeReceipt
 from storage.outbox import enqueue_notice
+from tests.cli_helpers import liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(notice)
 
-T = TypeVar("T")
 GROUP = "律师行业党小组"  # of the sample district
 
 
@@ -33,21 +30,6 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     assert liaison("db", "upgrade").exit_code == 0
     assert liaison("demo").exit_code == 0
     return url
-
-
-def liaison(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def on_database(url: str, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    async def run() -> T:
-        database = Database.from_url(url)
-        try:
-            return await operation(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 def sent_id(result: Result) -> int:

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from bot.cli import main
 from storage.db import Database
 from storage.models import AuditEvent, CheckInCycle, Delivery, Member
+from tests.cli_helpers import liaison, on_database
 from tests.cycle_harness import SHANGHAI, local
 from tests.factories import make_checkin, make_group, make_member
 
-T = TypeVar("T")
 NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 SHENZHEN = "驻深圳流动党员党小组"
 LAWYERS = "律师行业党小组"
 DEFAULT = (
     "prompt day 1 at 09:00; reminders +3d, +7d; escalation day 10; lost contact after 6 months"
 )
-
-
-def liaison(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def on_database(url: str, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    async def run() -> T:
-        database = Database.from_url(url)
-        try:
-            return await operation(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

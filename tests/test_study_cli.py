@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import select
 
 from bot.cli import main
@@ -19,11 +16,11 @@ from bot.cli_material import material
 from storage.db import Database
 from storage.models import AuditEvent, Member, StudyMaterial, StudySchedule
 from storage.study import mark_studied, next_occurrence, push_due_study
+from tests.cli_helpers import liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(material)
 
-T = TypeVar("T")
 GROUP = "律师行业党小组"  # of the sample district
 SHENZHEN = "驻深圳流动党员党小组"  # of the sample district, with its weekly push
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -36,21 +33,6 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     assert liaison("db", "upgrade").exit_code == 0
     assert liaison("demo").exit_code == 0
     return url
-
-
-def liaison(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def on_database(url: str, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    async def run() -> T:
-        database = Database.from_url(url)
-        try:
-            return await operation(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 def last_id(result: Result) -> int:
