@@ -50,9 +50,17 @@ class CycleScheduler:
         self._fingerprint: tuple[tuple[str, str], ...] = ()
 
     async def start(self) -> RunReport:
-        """Catch up, build the jobs, start the timer; returns what the catch-up enqueued."""
-        report = await self.run_now()
-        await self.refresh()
+        """Catch up, build the jobs, start the timer; returns what the catch-up enqueued.
+
+        A failure here is logged, not raised: the bot must answer members even when a
+        schedule row is broken; the next timer or poll tries again.
+        """
+        report = RunReport(now=self.clock.now())
+        try:
+            report = await self.run_now()
+        except Exception:
+            log.exception("catch-up run failed; the timers will try again")
+        await self._poll()
         self._apscheduler.add_job(
             self._poll,
             IntervalTrigger(seconds=self.settings.schedule_poll_seconds),

@@ -158,6 +158,8 @@ staff_groups = Table(
     Base.metadata,
     Column("staff_id", ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
     Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    # group → liaisons: the day-10 lists and lost-contact alerts start from the group.
+    Index("ix_staff_groups_group_id", "group_id"),
 )
 
 staff_units = Table(

@@ -99,6 +99,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_deliveries_topic_member', ['topic', 'member_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_deliveries_staff_id_staff'), 'staff', ['staff_id'], ['id'], ondelete='CASCADE')
 
+    with op.batch_alter_table('staff_groups', schema=None) as batch_op:
+        batch_op.create_index('ix_staff_groups_group_id', ['group_id'], unique=False)
+
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.create_index('ix_checkins_member_checked_in_at', ['member_id', 'checked_in_at'], unique=False)
 
@@ -119,6 +122,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('ix_checkins_member_checked_in_at')
+
+    with op.batch_alter_table('staff_groups', schema=None) as batch_op:
+        batch_op.drop_index('ix_staff_groups_group_id')
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_deliveries_staff_id_staff'), type_='foreignkey')
