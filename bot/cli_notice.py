@@ -42,12 +42,15 @@ def _os_user() -> str:
         return "cli"
 
 
-def parse_at(value: str, settings: Settings) -> datetime:
-    """An ISO 8601 time; without an offset it is in LIAISON_TIMEZONE."""
+def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetime:
+    """An ISO 8601 time; without an offset it is in LIAISON_TIMEZONE.
+
+    option is how the error names the option the value came from.
+    """
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        cli.fail(f"--at {value!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00 or …+08:00)")
+        cli.fail(f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00 or …+08:00)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=settings.zone)
     return moment

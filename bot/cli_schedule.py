@@ -12,6 +12,7 @@ import click
 from sqlalchemy import select
 
 from bot import cli
+from bot.cli_notice import parse_at
 from scheduler.clock import SystemClock
 from scheduler.jobs import RunReport, job_specs, run_due, upcoming
 from storage import audit
@@ -88,15 +89,6 @@ def _local(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _parse_now(text: str, settings: Settings) -> datetime:
-    """--now as an instant; the error names --now (bot.cli_notice.parse_at says --at)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        cli.fail(f"--now {text!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00 or …+08:00)")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=settings.zone)
-
-
 @schedule.command("run-due")
 @click.option(
     "--now",
@@ -109,7 +101,11 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
     """Enqueue everything due up to an instant and print it (running twice adds nothing)."""
     settings = cli.settings_of(ctx)
     # An empty --now (a script's unset variable) is an error, not "the present".
-    now = _parse_now(now_text, settings) if now_text is not None else SystemClock().now()
+    now = (
+        parse_at(now_text, settings, option="--now")
+        if now_text is not None
+        else SystemClock().now()
+    )
 
     async def run(database: Database) -> RunReport:
         report = await run_due(database, now, settings)
