@@ -37,6 +37,14 @@ class CheckInError(ValueError):
     """A check-in that cannot be recorded; the message says why."""
 
 
+class AlreadyCheckedIn(CheckInError):
+    """ "Same as last month" for a month that already has a check-in."""
+
+    def __init__(self, period: str) -> None:
+        super().__init__(f"already checked in for {period}")
+        self.period = period
+
+
 @dataclass(frozen=True, slots=True)
 class Whereabouts:
     """Where a member says they are: what they typed and/or a pin, and the region found."""
@@ -198,7 +206,7 @@ async def same_as_last_month(
     previous = await latest_checkin(session, member_id)
     # The latest check-in is this month's if there is one (periods only move forward).
     if previous is not None and previous.period == period:
-        raise CheckInError(f"already checked in for {period}")
+        raise AlreadyCheckedIn(period)
     if previous is None or previous.location is None:
         raise CheckInError("no earlier check-in to repeat")
     old = previous.location
@@ -389,6 +397,7 @@ async def registration(session: AsyncSession, member_id: int) -> Registration | 
 __all__ = [
     "CHECKIN_TOPIC",
     "MAX_PLACE_LENGTH",
+    "AlreadyCheckedIn",
     "CheckInError",
     "CurrentLocation",
     "LastCheckIn",

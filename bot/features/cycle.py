@@ -25,9 +25,8 @@ from scheduler.jobs import JobSpec
 from storage import audit
 from storage.calendar import CycleError
 from storage.checkins import (
+    AlreadyCheckedIn,
     CheckInError,
-    checked_in,
-    period_of,
     place_label,
     same_as_last_month,
 )
@@ -60,15 +59,14 @@ async def same_pressed(update: Update, context: LiaisonContext) -> None:
         await reply(update, context, "checkin/not_member")
         return
     now = context.now()
-    period = period_of(now, context.zone)
     async with context.services.db.session() as session:
-        if await checked_in(session, identity.member_id, period):
-            await reply(update, context, "cycle/same_already", period=period)
-            return
         try:
             checkin = await same_as_last_month(
                 session, now, member_id=identity.member_id, zone=context.services.settings.zone
             )
+        except AlreadyCheckedIn as already:
+            await reply(update, context, "cycle/same_already", period=already.period)
+            return
         except CheckInError:
             await reply(update, context, "cycle/same_nothing")
             return
