@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.botapi import BotApiError, Button, JSONDict, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
-from bot.features.study import PART_LENGTH
+from bot.drafts import PART_LENGTH
 from bot.terminal import html_to_text
 from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher

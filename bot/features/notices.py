@@ -10,7 +10,8 @@ sends a long paste as several messages of at most 4,096 characters. A message of
 PART_LENGTH characters or more is therefore kept as a part and the next one is added to it
 (a "preview" button ends the text); a shorter one completes it. When the text grows too
 long it is refused as a whole, and the rest of that paste, arriving within PASTE_WINDOW,
-is dropped too rather than taken for a new text.
+is dropped too rather than taken for a new text (bot.drafts.take_paste, shared with
+/material).
 
 A scheduled time is typed in the staff member's time zone, in one of these forms:
 
@@ -52,7 +53,14 @@ from telegram.ext import (
 from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import DraftStore, StaffDraftFlow, draft_conversation, drop_buttons
+from bot.drafts import (
+    DraftStore,
+    PasteStep,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    take_paste,
+)
 from bot.replies import edit, inline_keyboard, label, reply, send_html
 from bot.updates import message_text
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
@@ -95,10 +103,6 @@ END = ConversationHandler.END
 IDLE_LIMIT = timedelta(hours=12)
 # A scheduled time further ahead than this is almost certainly a typo in the year.
 SCHEDULE_LIMIT = timedelta(days=366)
-# A message this long may be one part of a paste the Telegram app split (at 4,096).
-PART_LENGTH = 3000
-# The parts of one paste arrive together; a text typed after this is a new attempt.
-PASTE_WINDOW = timedelta(seconds=5)
 # Telegram allows 100 buttons under a message; beyond this the list is no longer usable.
 GROUP_BUTTONS = 60
 SCHEDULED_SHOWN = 20
@@ -470,33 +474,28 @@ async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> objec
 
 @_step
 async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = message_text(update)
-    now = context.now()
-    if draft.discard_until is not None and now <= draft.discard_until:
-        # The rest of a paste that was refused as too long: not a new text.
-        draft.discard_until = now + PASTE_WINDOW
+    paste = take_paste(
+        draft,
+        message_text(update),
+        context.now(),
+        check=check_body,
+        error_type=NoticeError,
+        too_long="too_long",
+    )
+    if paste.step is PasteStep.IGNORED:
         return WRITE
-    draft.discard_until = None
-    whole = "\n".join([*draft.parts, text])
-    try:
-        body = check_body(whole)
-    except NoticeError as error:
-        draft.parts.clear()
-        if error.reason == "too_long":
-            draft.discard_until = now + PASTE_WINDOW
+    if isinstance(paste.error, NoticeError):
         return await _refuse(
             update,
             context,
             draft,
             WRITE,
             "notices/bad_text",
-            reason=error.reason,
-            length=len(clean_body(whole)),
+            reason=paste.error.reason,
+            length=len(clean_body(paste.whole)),
             limit=MAX_BODY_LENGTH,
         )
-    if len(text) >= PART_LENGTH:
-        # Perhaps the Telegram app split a longer paste: wait for the rest, or the button.
-        draft.parts.append(text)
+    if paste.step is PasteStep.PART:
         await _drop_buttons(update, context, draft)
         message = await reply(
             update,
@@ -505,13 +504,12 @@ async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> o
             markup=inline_keyboard(
                 [[(label(context, "notices.preview"), f"{_PREFIX}show")], _cancel_row(context)]
             ),
-            length=len(body),
+            length=len(paste.body),
             limit=MAX_BODY_LENGTH,
         )
         draft.question_id = message.message_id
         return WRITE
-    draft.parts.clear()
-    draft.body = body
+    draft.body = paste.body
     return await _preview(update, context, draft)
 
 

@@ -45,10 +45,12 @@ from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
     DraftStore,
+    PasteStep,
     StaffDraftFlow,
     draft_conversation,
     drop_buttons,
     retire_pressed_button,
+    take_paste,
 )
 from bot.replies import inline_keyboard, label, reply, send_html
 from bot.updates import message_text
@@ -103,10 +105,6 @@ END = ConversationHandler.END
 
 # As for /notice: an answer this long after the previous one does not belong to the draft.
 IDLE_LIMIT = timedelta(hours=12)
-# A message this long may be one part of a paste the Telegram app split (at 4,096).
-PART_LENGTH = 3000
-# The parts of one paste arrive together; a text typed after this is a new attempt.
-PASTE_WINDOW = timedelta(seconds=5)
 # /study lists this many; Telegram shows a longer list of buttons badly on a phone.
 RECENT_SHOWN = 10
 # /studied shows the newest materials of each group; the CLI report has them all.
@@ -333,24 +331,21 @@ async def title_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
 
 @_step
 async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
-    text = message_text(update)
-    now = context.now()
-    if draft.discard_until is not None and now <= draft.discard_until:
-        # The rest of a paste that was refused as too long: not a new text.
-        draft.discard_until = now + PASTE_WINDOW
+    paste = take_paste(
+        draft,
+        message_text(update),
+        context.now(),
+        check=check_body,
+        error_type=StudyError,
+        too_long="body_too_long",
+    )
+    if paste.step is PasteStep.IGNORED:
         return WRITE
-    draft.discard_until = None
-    whole = "\n".join([*draft.parts, text])
-    try:
-        body = check_body(whole)
-    except StudyError as error:
-        draft.parts.clear()
-        if error.reason == "body_too_long":
-            draft.discard_until = now + PASTE_WINDOW
-        return await _refuse(update, context, draft, error.reason, length=len(whole.strip()))
-    if len(text) >= PART_LENGTH:
-        # Perhaps the Telegram app split a longer paste: wait for the rest, or the button.
-        draft.parts.append(text)
+    if isinstance(paste.error, StudyError):
+        return await _refuse(
+            update, context, draft, paste.error.reason, length=len(paste.whole.strip())
+        )
+    if paste.step is PasteStep.PART:
         await drop_buttons(update, context, draft)
         message = await reply(
             update,
@@ -359,13 +354,12 @@ async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> o
             markup=inline_keyboard(
                 [[(label(context, "study.next"), f"{_NEW}next")], _cancel_row(context)]
             ),
-            length=len(body),
+            length=len(paste.body),
             limit=MAX_BODY_LENGTH,
         )
         draft.question_id = message.message_id
         return WRITE
-    draft.parts.clear()
-    draft.body = body
+    draft.body = paste.body
     return await _ask(update, context, draft, LINK)
 
 
