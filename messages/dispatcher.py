@@ -27,6 +27,7 @@ from messages.cycle import (
     escalation,
     lost_contact,
 )
+from messages.payloads import render_payload
 from messages.render import Renderer, normalize_locale
 from messages.study import study_message
 from scheduler.clock import Clock
@@ -291,6 +292,10 @@ class Dispatcher:
                     study_message(self.renderer, locale, claimed.channel, material)
                     if material is not None
                     else None
+                )
+            case _:
+                rendered = render_payload(
+                    self.renderer, claimed.kind, locale, claimed.channel, payload
                 )
         if rendered is None:
             return SendResult.failed(f"nothing to send: the {claimed.kind.value} is gone")

@@ -136,6 +136,69 @@ class MessageKind(enum.StrEnum):
     ESCALATION = "escalation"
     LOST_CONTACT = "lost_contact"
     STUDY = "study"
+    # Service requests: a new one to the liaisons, a step to the member, the deadline
+    # reminder to the assignee, the overdue alert to the admins.
+    REQUEST_NEW = "request_new"
+    REQUEST_UPDATE = "request_update"
+    REQUEST_DUE = "request_due"
+    REQUEST_LATE = "request_late"
+    # Activity certificates: a step to the member (and staff), the yearly review reminder.
+    CERTIFICATE = "certificate"
+    CERT_REVIEW = "cert_review"
+    # Ideas and opinions: a new one to the liaisons, the organisation's answer to the member.
+    IDEA_NEW = "idea_new"
+    IDEA_REPLY = "idea_reply"
+
+
+class RequestStatus(enum.StrEnum):
+    """received → in progress → resolved / cannot help / referred."""
+
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CANNOT_HELP = "cannot_help"
+    REFERRED = "referred"
+
+
+class RequestEventKind(enum.StrEnum):
+    CREATED = "created"
+    TAKEN = "taken"
+    ASSIGNED = "assigned"
+    NOTE = "note"
+    STATUS = "status"
+    FEEDBACK = "feedback"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+
+
+class PlaceKind(enum.StrEnum):
+    MEMBERS_HOME = "members_home"
+    ACTIVITY_CENTRE = "activity_centre"
+    SERVICE_POINT = "service_point"
+    OTHER = "other"
+
+
+class CertificateStatus(enum.StrEnum):
+    """applied → checked → sent (to the origin) → verified → issued; or rejected / withdrawn."""
+
+    APPLIED = "applied"
+    CHECKED = "checked"
+    SENT = "sent"
+    VERIFIED = "verified"
+    ISSUED = "issued"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class SuggestionKind(enum.StrEnum):
+    IDEA = "idea"  # 金点子
+    OPINION = "opinion"
+
+
+class SuggestionStatus(enum.StrEnum):
+    NEW = "new"
+    REPLIED = "replied"
+    ADOPTED = "adopted"
 
 
 class LocationSource(enum.StrEnum):
@@ -534,6 +597,221 @@ class StudyReceipt(Base):
     studied_at: Mapped[datetime]
 
 
+class ServiceCategory(Base):
+    """A kind of need a member picks first in /request (lease renewal, residency, jobs …)."""
+
+    __tablename__ = "service_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class ServiceDepartment(Base):
+    """One of the departments behind the service measures (commerce, police, labour …)."""
+
+    __tablename__ = "service_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    address_zh: Mapped[str | None] = mapped_column(String(300))
+    address_en: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    hours_zh: Mapped[str | None] = mapped_column(String(200))
+    hours_en: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class ServiceMeasure(Base):
+    """A service measure of the guide: what it is, who handles it, what to bring, how soon."""
+
+    __tablename__ = "service_measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("service_departments.id", ondelete="RESTRICT"), index=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("service_categories.id", ondelete="RESTRICT"), index=True
+    )
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    summary_zh: Mapped[str | None] = mapped_column(Text)
+    summary_en: Mapped[str | None] = mapped_column(Text)
+    # Who handles it (an office of the department, or the liaison).
+    handler_zh: Mapped[str | None] = mapped_column(String(200))
+    handler_en: Mapped[str | None] = mapped_column(String(200))
+    # What to bring, one item per line.
+    documents_zh: Mapped[str | None] = mapped_column(Text)
+    documents_en: Mapped[str | None] = mapped_column(Text)
+    # Where to go, when it differs from the department's address.
+    where_zh: Mapped[str | None] = mapped_column(String(300))
+    where_en: Mapped[str | None] = mapped_column(String(300))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    # The target time to answer a request under this measure, in days.
+    target_days: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+    department: Mapped[ServiceDepartment] = relationship(lazy="raise")
+    category: Mapped[ServiceCategory] = relationship(lazy="raise")
+
+
+class ServiceRequest(Base):
+    """A member asked for help; liaisons take it through to an answer."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        # /requests: the open ones, oldest first; the deadline job: open ones by due time.
+        Index("ix_service_requests_status_created", "status", "created_at"),
+        Index("ix_service_requests_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("service_categories.id", ondelete="RESTRICT")
+    )
+    measure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_measures.id", ondelete="SET NULL")
+    )
+    description: Mapped[str] = mapped_column(Text)
+    # A photo or document the member attached: its Telegram file id, kind and name.
+    attachment_file_id: Mapped[str | None] = mapped_column(String(200))
+    attachment_kind: Mapped[str | None] = mapped_column(String(10))
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    # Where it came from: "bot", "checkin" (a need given during a check-in) or "cli".
+    source: Mapped[str] = mapped_column(String(10), default="bot")
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id", ondelete="SET NULL"))
+    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus))
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    # Where it was referred to, when the status is "referred".
+    referred_to: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # created_at + the measure's (or the default) target time.
+    due_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # The member's answer after closing: solved or not, and 1–5.
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    feedback_at: Mapped[datetime | None]
+
+    category: Mapped[ServiceCategory] = relationship(lazy="raise")
+    measure: Mapped[ServiceMeasure | None] = relationship(lazy="raise")
+    assignee: Mapped[Staff | None] = relationship(lazy="raise")
+
+
+class ServiceRequestEvent(Base):
+    """One step of a request's history: who did what, when."""
+
+    __tablename__ = "service_request_events"
+    __table_args__ = (Index("ix_service_request_events_request_at", "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[RequestEventKind] = mapped_column(_enum(RequestEventKind))
+    # staff:<id>, member:<id>, cli:<user> or system; the name as it was at the time.
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_name: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    # Notes between staff stay internal; status changes are told to the member.
+    shown_to_member: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Place(Base):
+    """A members' home, an activity centre or a service point, found with /places."""
+
+    __tablename__ = "places"
+    __table_args__ = (UniqueConstraint("name", "district"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[PlaceKind] = mapped_column(_enum(PlaceKind))
+    address: Mapped[str] = mapped_column(String(300))
+    district: Mapped[str] = mapped_column(String(50), index=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    hours: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    imported_at: Mapped[datetime]
+
+
+class Certificate(Base):
+    """An activity certificate application and where it stands."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    # Reverse issuance: an inflow member whose origin issued none; the destination collects
+    # the form and sends it to the origin.
+    reverse: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin_organisation: Mapped[str] = mapped_column(String(200))
+    destination: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    expected_months: Mapped[int] = mapped_column(Integer)
+    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus))
+    # The certificate's own number, given when it is issued.
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None]
+    # The yearly review: due a year after issue, then a year after each review.
+    review_due_on: Mapped[date | None] = mapped_column(index=True)
+    reviewed_at: Mapped[datetime | None]
+
+
+class CertificateEvent(Base):
+    """One step of a certificate's workflow: which, who and when."""
+
+    __tablename__ = "certificate_events"
+    __table_args__ = (Index("ix_certificate_events_certificate_at", "certificate_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    # A status, or "reviewed" for a yearly review.
+    step: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_name: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Suggestion(Base):
+    """An idea ("golden idea") or an opinion a member sent the organisation."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (Index("ix_suggestions_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[SuggestionKind] = mapped_column(_enum(SuggestionKind))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[SuggestionStatus] = mapped_column(_enum(SuggestionStatus))
+    created_at: Mapped[datetime]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(100))
+    adopted_at: Mapped[datetime | None]
+    adopted_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class ServiceState(Base):
     """Small facts the service learns at run time (for example the bot's username)."""
 
@@ -547,6 +825,9 @@ class ServiceState(Base):
 __all__ = [
     "AuditEvent",
     "Base",
+    "Certificate",
+    "CertificateEvent",
+    "CertificateStatus",
     "ChannelName",
     "CheckIn",
     "CheckInCycle",
@@ -565,6 +846,15 @@ __all__ = [
     "Notice",
     "NoticeReceipt",
     "NoticeStatus",
+    "Place",
+    "PlaceKind",
+    "RequestEventKind",
+    "RequestStatus",
+    "ServiceCategory",
+    "ServiceDepartment",
+    "ServiceMeasure",
+    "ServiceRequest",
+    "ServiceRequestEvent",
     "ServiceState",
     "Staff",
     "StaffRole",
@@ -572,6 +862,9 @@ __all__ = [
     "StudyPush",
     "StudyReceipt",
     "StudySchedule",
+    "Suggestion",
+    "SuggestionKind",
+    "SuggestionStatus",
     "Unit",
     "WorkSituation",
     "member_groups",

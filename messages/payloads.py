@@ -1,0 +1,31 @@
+"""Renderers for the messages whose delivery row carries its own values (the payload).
+
+Each feature that enqueues such a message registers one function here, by kind; the
+dispatcher calls it at send time with the recipient's language and channel. A function
+returns None when what the message is about is gone (nothing is sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from messages.render import Renderer
+from storage.models import ChannelName, MessageKind
+
+Rendered = tuple[str, tuple[tuple[str, str], ...]]
+PayloadRenderer = Callable[[Renderer, str, ChannelName, Mapping[str, Any]], Rendered | None]
+
+PAYLOAD_RENDERERS: dict[MessageKind, PayloadRenderer] = {}
+
+
+def render_payload(
+    renderer: Renderer,
+    kind: MessageKind,
+    locale: str,
+    channel: ChannelName,
+    payload: Mapping[str, Any],
+) -> Rendered | None:
+    """The message for a payload kind, or None when no feature renders that kind."""
+    render = PAYLOAD_RENDERERS.get(kind)
+    return render(renderer, locale, channel, payload) if render is not None else None
