@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark, print the figures, write benchmarks/results.json."""
+"""`make bench`: run every benchmark, print the figures, write benchmarks/results.json.
+
+`python -m benchmarks places regions` runs only those (results.json is then not written).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bot_turns, broadcast, cycle, regions, roster_import
+from benchmarks import bot_turns, broadcast, cycle, places, regions, roster_import
 
 RESULTS = Path(__file__).with_name("results.json")
 
 
 async def main() -> int:
     results: dict[str, Any] = {"python": sys.version.split()[0], "machine": platform.machine()}
-    for module in (roster_import, bot_turns, regions, broadcast, cycle):
+    modules = (roster_import, bot_turns, regions, places, broadcast, cycle)
+    chosen = sys.argv[1:]
+    unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}
+    if unknown:
+        print(f"no such benchmark: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    for module in modules:
         name = module.__name__.rsplit(".", 1)[-1]
+        if chosen and name not in chosen:
+            continue
         print(f"\n== {name}: {module.__doc__}", flush=True)
         results[name] = await module.run()
+    if chosen:
+        return 0
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwritten to {RESULTS}")
     return 0

@@ -15,13 +15,18 @@ from telegram.request import BaseRequest
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
 from bot.features import (
+    certificates,
     checkin,
     cycle,
     fallback,
+    guide,
     help,
+    ideas,
     lang,
     notices,
+    places,
     privacy,
+    requests,
     staff,
     start,
     study,
@@ -50,7 +55,23 @@ def _feature(module: ModuleType) -> Feature:
 FEATURES: tuple[Feature, ...] = (
     *(
         _feature(module)
-        for module in (start, checkin, privacy, where, lang, staff, notices, cycle, study, help)
+        for module in (
+            start,
+            checkin,
+            privacy,
+            where,
+            lang,
+            staff,
+            notices,
+            cycle,
+            study,
+            places,
+            ideas,
+            certificates,
+            requests,
+            guide,
+            help,
+        )
     ),
     Feature("fallback", (), fallback.handlers),
 )

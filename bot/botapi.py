@@ -246,10 +246,19 @@ class LocalBotApi:
 
     def _api_senddocument(self, params: JSONDict) -> JSONDict:
         # A file sent again by its Telegram file id (a study material's attachment).
-        document = {"file_id": str(params["document"]), "file_unique_id": "local"}
+        # An uploaded file (a letter) comes in params["files"] instead.
+        document = {"file_id": str(params.get("document", "upload")), "file_unique_id": "local"}
         message = self._message(int(params["chat_id"]), None, {"document": document})
         caption = str(params.get("caption", ""))
         self._record("sendDocument", params, message["message_id"], caption)
+        return message
+
+    def _api_sendphoto(self, params: JSONDict) -> JSONDict:
+        # A photo sent again by its Telegram file id (a service request's attachment).
+        size = {"file_id": str(params["photo"]), "file_unique_id": "local", "width": 1, "height": 1}
+        photo = [size]
+        message = self._message(int(params["chat_id"]), None, {"photo": photo})
+        self._record("sendPhoto", params, message["message_id"], str(params.get("caption", "")))
         return message
 
     def _api_sendlocation(self, params: JSONDict) -> JSONDict:
@@ -297,6 +306,11 @@ class LocalBotApiRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params: JSONDict = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.contains_files:
+            # An uploaded file (a generated letter): its name and bytes, as Telegram gets them.
+            params["files"] = {
+                part: (upload[0], upload[1]) for part, upload in request_data.multipart_data.items()
+            }
         try:
             result = self.api.handle(api_method, params)
         except BotApiError as error:

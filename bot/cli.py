@@ -198,6 +198,8 @@ def serve(ctx: click.Context) -> None:
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     configure_logging(logging.INFO if token else logging.WARNING, secrets=[token])
     asyncio.run(_upgrade(settings))
+    # The service guide is never empty: the shipped catalogue when none was loaded.
+    run_with_db(settings, seed_catalogue)
     if token:
         _run_telegram(settings)
     else:
@@ -212,7 +214,7 @@ def chat(ctx: click.Context, user_id: int, name: str | None) -> None:
     """Chat with the bot in the terminal as a Telegram user (reads standard input)."""
     settings = settings_of(ctx)
     configure_logging(logging.WARNING)
-    run_with_db(settings, lambda _db: asyncio.sleep(0))
+    run_with_db(settings, seed_catalogue)
     sys.exit(asyncio.run(_terminal(settings, user_id, name, False)))
 
 
@@ -554,11 +556,21 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
 
 
 # Registered last: bot.cli_notice uses the helpers above.
+from bot.cli_certificate import certificate  # noqa: E402
+from bot.cli_idea import idea  # noqa: E402
 from bot.cli_material import material  # noqa: E402
 from bot.cli_notice import notice  # noqa: E402
+from bot.cli_place import place  # noqa: E402
+from bot.cli_request import request  # noqa: E402
 from bot.cli_schedule import member_lost, schedule  # noqa: E402
+from bot.cli_service import seed_catalogue, service  # noqa: E402
 
 main.add_command(notice)
 main.add_command(material)
+main.add_command(request)
+main.add_command(idea)
+main.add_command(certificate)
 main.add_command(schedule)
+main.add_command(service)
+main.add_command(place)
 member.add_command(member_lost)

@@ -10,13 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from messages.certificates import certificate_step, review_reminder
+from messages.ideas import idea_answer, idea_new
 from messages.render import Renderer
+from messages.requests import new_request, request_due, request_late, request_update
 from storage.models import ChannelName, MessageKind
 
 Rendered = tuple[str, tuple[tuple[str, str], ...]]
 PayloadRenderer = Callable[[Renderer, str, ChannelName, Mapping[str, Any]], Rendered | None]
 
-PAYLOAD_RENDERERS: dict[MessageKind, PayloadRenderer] = {}
+PAYLOAD_RENDERERS: dict[MessageKind, PayloadRenderer] = {
+    MessageKind.CERTIFICATE: certificate_step,
+    MessageKind.CERT_REVIEW: review_reminder,
+    MessageKind.REQUEST_NEW: new_request,
+    MessageKind.REQUEST_UPDATE: request_update,
+    MessageKind.REQUEST_DUE: request_due,
+    MessageKind.REQUEST_LATE: request_late,
+    MessageKind.IDEA_NEW: idea_new,
+    MessageKind.IDEA_REPLY: idea_answer,
+}
 
 
 def render_payload(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
-from storage import study
+from storage import certificates, requests, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -106,6 +106,22 @@ async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
         for push in await study.push_due_study(session, now, zone=settings.zone):
             report.lines.append(_push_line(push))
             report.messages += push.recipients
+    async with db.session() as session:
+        deadlines = await requests.check_deadlines(
+            session,
+            now,
+            remind_before=timedelta(hours=settings.request_remind_hours),
+            zone=settings.zone,
+        )
+    report.lines += deadlines.lines
+    report.messages += deadlines.messages
+    async with db.session() as session:
+        for review in await certificates.enqueue_due_reviews(session, now, zone=settings.zone):
+            report.lines.append(
+                f"certificate review due {review.due_on} for #{review.certificate_id} "
+                f"{review.number} ({review.member_name}): {review.messages} message(s)"
+            )
+            report.messages += review.messages
     for line in report.lines:
         log.info("scheduler: %s", line)
     return report
@@ -126,7 +142,7 @@ class JobSpec:
     description: str
     trigger: BaseTrigger
     # What templates need to say it in the reader's language.
-    kind: str = ""  # prompt | reminder | escalation | lost_contact | study
+    kind: str = ""  # prompt | reminder | escalation | lost_contact | study | requests
     number: int = 0  # the reminder's number
     # The group whose cycle or study schedule it is (None: the default cycle, or everyone).
     group_id: int | None = None
@@ -193,6 +209,27 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
             kind="lost_contact",
         )
     )
+    specs.append(
+        JobSpec(
+            "certificates:review",
+            "activity certificate yearly review reminders (daily)",
+            CronTrigger(hour=daily.hour, minute=daily.minute, timezone=default_zone),
+            kind="cert_review",
+        )
+    )
+    async with db.session() as session:
+        # Only while some open request still has a reminder or an escalation to come.
+        requests_pending = await requests.deadlines_pending(session)
+    if requests_pending:
+        every = settings.request_check_minutes
+        specs.append(
+            JobSpec(
+                "requests:deadlines",
+                f"service request deadlines (every {every} minutes)",
+                CronTrigger(minute=f"*/{every}", timezone=default_zone),
+                kind="requests",
+            )
+        )
     async with db.session() as session:
         rows = await session.execute(
             select(StudySchedule, Group.name)

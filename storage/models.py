@@ -607,6 +607,8 @@ class ServiceCategory(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # An inactive category is no longer offered; requests made under it keep it.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime]
 
 
@@ -625,6 +627,8 @@ class ServiceDepartment(Base):
     hours_zh: Mapped[str | None] = mapped_column(String(200))
     hours_en: Mapped[str | None] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # An inactive department is left out of the guide; its measures refer to it still.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime]
 
 
@@ -738,7 +742,11 @@ class Place(Base):
     """A members' home, an activity centre or a service point, found with /places."""
 
     __tablename__ = "places"
-    __table_args__ = (UniqueConstraint("name", "district"),)
+    __table_args__ = (
+        UniqueConstraint("name", "district"),
+        # The nearest-place search narrows to a latitude band (and a longitude box) by index.
+        Index("ix_places_latitude_longitude", "latitude", "longitude"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     quiet_hours_end: str = "08:00"
     # How often the service looks for schedule changes made by another process (the CLI).
     schedule_poll_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Service requests: remind the assignee this long before a request's target time; the
+    # deadline check runs every request_check_minutes while requests are open.
+    request_remind_hours: int = Field(default=24, ge=1, le=24 * 30)
+    request_check_minutes: int = Field(default=15, ge=1, le=60)
+    # Activity certificates are reviewed yearly (a national rule): months from issue, and
+    # between reviews. The issuing organisation named on letters; None: the member's home unit.
+    certificate_review_months: int = Field(default=12, ge=1, le=60)
+    certificate_issuer: str | None = Field(default=None, max_length=200)
+    # /places: a nearest place farther than this is "none near you" (it is still shown).
+    places_near_km: float = Field(default=50.0, gt=0, le=20_000)
 
     @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
     @classmethod

@@ -18,6 +18,8 @@ from storage.models import (
     LocationSource,
     Member,
     MemberStatus,
+    Place,
+    PlaceKind,
     Staff,
     StaffRole,
     Unit,
@@ -148,3 +150,83 @@ async def make_checkin(
                 needs_text=needs,
             )
         )
+
+
+async def make_place(
+    db: Database,
+    now: datetime,
+    *,
+    name: str = "民意街道党员之家",
+    kind: PlaceKind = PlaceKind.MEMBERS_HOME,
+    address: str = "武汉市江汉区民意四路 12 号",
+    district: str = "武汉市江汉区",
+    latitude: float = 30.5840,
+    longitude: float = 114.2745,
+    hours: str | None = "周二至周日 9:00-17:00",
+    phone: str | None = "027-85000011",
+) -> Place:
+    """A place as `liaison place import` stores it."""
+    async with db.session() as session:
+        place = Place(
+            name=name,
+            kind=kind,
+            address=address,
+            district=district,
+            latitude=latitude,
+            longitude=longitude,
+            hours=hours,
+            phone=phone,
+            imported_at=now,
+        )
+        session.add(place)
+    return place
+
+
+async def make_catalogue(db: Database, now: datetime) -> None:
+    """The shipped service catalogue (6 categories, 11 departments, 26 measures), loaded."""
+    from storage.catalogue import seed_if_empty
+
+    async with db.session() as session:
+        await seed_if_empty(session, now)
+
+
+async def make_request_catalogue(
+    db: Database, now: datetime, *, target_days: Sequence[int] = (14, 3)
+) -> tuple[int, list[int]]:
+    """A small catalogue of our own for the service-request tests (not the shipped file).
+
+    One category, 门面续租 / Shop lease, with one measure per target time given (the first
+    "门面续租协调", the second "营业执照变更"), and a second category without measures
+    (其他 / Other). Returns the first category's id and its measures' ids.
+    """
+    from storage.models import ServiceCategory, ServiceDepartment, ServiceMeasure
+
+    titles = (("门面续租协调", "Lease renewal help"), ("营业执照变更", "Business licence change"))
+    async with db.session() as session:
+        commerce = ServiceDepartment(
+            code="req-commerce", name_zh="区商务局", name_en="Commerce bureau", updated_at=now
+        )
+        lease = ServiceCategory(
+            code="req-lease", name_zh="门面续租", name_en="Shop lease", position=1, updated_at=now
+        )
+        other = ServiceCategory(
+            code="req-other", name_zh="其他", name_en="Other", position=2, updated_at=now
+        )
+        session.add_all([commerce, lease, other])
+        await session.flush()
+        measures = [
+            ServiceMeasure(
+                code=f"req-m{n}",
+                department_id=commerce.id,
+                category_id=lease.id,
+                title_zh=titles[n % 2][0] if n < 2 else f"措施{n}",
+                title_en=titles[n % 2][1] if n < 2 else f"Measure {n}",
+                target_days=days,
+                position=n,
+                updated_at=now,
+            )
+            for n, days in enumerate(target_days)
+        ]
+        session.add_all(measures)
+        await session.flush()
+        return lease.id, [m.id for m in measures]

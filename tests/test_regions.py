@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -202,28 +201,10 @@ def test_unknown_text(index: RegionIndex, text: str) -> None:
     assert index.resolve_text(text) is None
 
 
-def test_long_text_is_fast(index: RegionIndex) -> None:
+def test_a_paste_of_junk_is_no_place(index: RegionIndex) -> None:
+    # How long such a paste takes is measured in benchmarks/regions.py, not here.
     junk = ["x" * 5000, "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要" * 120]
-    started = time.perf_counter()
-    for text in junk:
-        index.resolve_text(text)
-    assert time.perf_counter() - started < 0.5
-
-
-def test_typical_text_is_fast(index: RegionIndex) -> None:
-    texts = [
-        "湖北武汉江汉区",
-        "shenzhen nanshan",
-        "朝阳区",
-        "广东省深圳市南山区",
-        "Wuhan, Jianghan",
-    ]
-    started = time.perf_counter()
-    for _ in range(200):
-        for text in texts:
-            index.resolve_text(text)
-    per_call = (time.perf_counter() - started) / (200 * len(texts))
-    assert per_call < 0.002  # target well under 1 ms; generous for slow CI machines
+    assert [index.resolve_text(text) for text in junk] == [None, None]
 
 
 # ---------------------------------------------------------------------- point
@@ -277,13 +258,6 @@ def test_resolve_point_radius(index: RegionIndex) -> None:
     assert index.resolve_point(37.57, 126.98, max_distance_km=2000) is not None
 
 
-def test_resolve_point_is_fast(index: RegionIndex) -> None:
-    started = time.perf_counter()
-    for step in range(500):
-        index.resolve_point(20.0 + step * 0.05, 100.0 + step * 0.05)
-    assert (time.perf_counter() - started) / 500 < 0.002
-
-
 # ----------------------------------------------------------------- data/index
 
 
@@ -291,12 +265,9 @@ def test_default_index_is_cached() -> None:
     assert default_index() is default_index()
 
 
-def test_load_is_fast() -> None:
-    started = time.perf_counter()
-    index = RegionIndex.load()
-    elapsed = time.perf_counter() - started
-    assert len(index) > 3000
-    assert elapsed < 0.5  # ~50 ms locally; generous for slow CI machines
+def test_load_reads_every_county() -> None:
+    # The load time is a figure of benchmarks/regions.py.
+    assert len(RegionIndex.load()) > 3000
 
 
 def test_get_by_adcode(index: RegionIndex) -> None:

@@ -37,6 +37,7 @@ from bot.replies import (
 )
 from bot.updates import message_text, sender_id
 from messages.cycle import CHECKIN_NOW
+from messages.requests import FROM_CHECKIN
 from storage.checkins import (
     MAX_PLACE_LENGTH,
     CheckInError,
@@ -439,8 +440,23 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> ob
         # Consent withdrawn or the account unbound while the check-in was being filled in.
         await reply(update, context, "checkin/not_saved")
         return END
+    # A need put in words may become a service request (bot/features/requests.py).
+    offer = checkin.needs_text is not None
+    markup = (
+        inline_keyboard(
+            [[(label(context, "requests.from_checkin"), f"{FROM_CHECKIN}{checkin.id}")]]
+        )
+        if offer
+        else None
+    )
     await reply(
-        update, context, "checkin/saved", period=checkin.period, needs_help=checkin.needs_help
+        update,
+        context,
+        "checkin/saved",
+        markup=markup,
+        period=checkin.period,
+        needs_help=checkin.needs_help,
+        offer=offer,
     )
     return END
 

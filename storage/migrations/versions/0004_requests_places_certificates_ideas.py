@@ -51,6 +51,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('places', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_places_district'), ['district'], unique=False)
+        batch_op.create_index('ix_places_latitude_longitude', ['latitude', 'longitude'], unique=False)
 
     op.create_table('service_categories',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -58,6 +59,7 @@ def upgrade() -> None:
     sa.Column('name_zh', sa.String(length=100), nullable=False),
     sa.Column('name_en', sa.String(length=100), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_categories')),
     sa.UniqueConstraint('code', name=op.f('uq_service_categories_code'))
@@ -73,6 +75,7 @@ def upgrade() -> None:
     sa.Column('hours_zh', sa.String(length=200), nullable=True),
     sa.Column('hours_en', sa.String(length=200), nullable=True),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_departments')),
     sa.UniqueConstraint('code', name=op.f('uq_service_departments_code'))
@@ -258,6 +261,7 @@ def downgrade() -> None:
     op.drop_table('service_departments')
     op.drop_table('service_categories')
     with op.batch_alter_table('places', schema=None) as batch_op:
+        batch_op.drop_index('ix_places_latitude_longitude')
         batch_op.drop_index(batch_op.f('ix_places_district'))
 
     op.drop_table('places')

@@ -1,0 +1,305 @@
+"""`liaison idea …`: the members' ideas and opinions, answered and exported from a terminal.
+
+Registered in bot/cli.py with `main.add_command(idea)`. The helpers of bot/cli.py are
+reached through the module (`cli.fail`), not imported by name, so this file may be imported
+at any point of bot/cli.py without a circular-import error. The command line has no scope:
+it sees every suggestion, and every use is audited as "cli:<os user>".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import click
+from openpyxl import Workbook
+
+from bot import cli
+from bot.cli_notice import read_text_file
+from scheduler.clock import SystemClock
+from storage import audit
+from storage.db import Database
+from storage.models import SuggestionKind, SuggestionStatus
+from storage.settings import Settings
+from storage.suggestions import (
+    SuggestionError,
+    SuggestionView,
+    adopt,
+    get_suggestion,
+    list_suggestions,
+    reply_to,
+)
+
+# `list` quotes this much of a suggestion and its reply; `show` and `export` have all of it.
+LIST_EXCERPT = 60
+EXPORT_COLUMNS = (
+    "id",
+    "sent",
+    "kind",
+    "status",
+    "member",
+    "groups",
+    "text",
+    "reply",
+    "replied",
+    "replied by",
+    "adopted",
+    "adopted by",
+)
+
+
+def _local(moment: datetime | None, settings: Settings) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
+
+
+def _flat(text: str | None, limit: int | None = None) -> str:
+    """text on one line (tabs and newlines would break the columns), cut to limit."""
+    flat = " ".join((text or "").split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return flat or "-"
+
+
+def _safe(value: str) -> str:
+    """A cell a spreadsheet will not run: members' text may start like a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _row(s: SuggestionView, settings: Settings) -> list[str]:
+    return [
+        str(s.id),
+        _local(s.created_at, settings),
+        s.kind.value,
+        s.status.value,
+        s.member_name,
+        ", ".join(s.groups),
+        s.body,
+        s.reply or "",
+        _local(s.replied_at, settings),
+        s.replied_by or "",
+        _local(s.adopted_at, settings),
+        s.adopted_by or "",
+    ]
+
+
+@click.group()
+def idea() -> None:
+    """Members' ideas ("golden ideas") and opinions: list, answer, adopt, export."""
+
+
+@idea.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in SuggestionStatus]),
+    default=None,
+    help="Only these: new (unanswered), replied or adopted.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in SuggestionKind]),
+    default=None,
+    help="Only ideas or opinions.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.pass_context
+def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: int) -> None:
+    """Unanswered first, then newest first: id, sent, kind, status, member, text, reply."""
+    settings = cli.settings_of(ctx)
+
+    async def listing(database: Database) -> list[SuggestionView]:
+        async with database.session() as session:
+            found = await list_suggestions(
+                session,
+                staff_id=None,
+                status=SuggestionStatus(status) if status else None,
+                kind=SuggestionKind(kind) if kind else None,
+                limit=limit,
+            )
+            await audit.record(
+                session,
+                SystemClock().now(),
+                actor=cli.cli_actor(),
+                action="idea.list.view",
+                status=status,
+                kind=kind,
+                count=len(found),
+            )
+            return found
+
+    for s in cli.run_with_db(settings, listing):
+        click.echo(
+            "\t".join(
+                [
+                    str(s.id),
+                    _local(s.created_at, settings),
+                    s.kind.value,
+                    s.status.value,
+                    _flat(s.member_name),
+                    _flat(s.body, LIST_EXCERPT),
+                    _flat(s.reply, LIST_EXCERPT),
+                ]
+            )
+        )
+
+
+async def _one(database: Database, suggestion_id: int) -> SuggestionView:
+    async with database.session() as session:
+        found = await get_suggestion(session, suggestion_id, staff_id=None)
+        if found is None:
+            cli.fail(f"no suggestion {suggestion_id}")
+        await audit.record(
+            session,
+            SystemClock().now(),
+            actor=cli.cli_actor(),
+            action="idea.view",
+            subject=f"suggestion:{suggestion_id}",
+        )
+        return found
+
+
+def _show(s: SuggestionView, settings: Settings) -> list[str]:
+    lines = [
+        f"suggestion {s.id}: {s.kind.value}, {s.status.value}",
+        f"member: {s.member_name}" + (f" ({s.phone_masked})" if s.phone_masked else ""),
+        f"groups: {', '.join(s.groups) or '-'}",
+        f"sent: {_local(s.created_at, settings)}",
+        "",
+        s.body,
+    ]
+    if s.reply is not None:
+        lines += ["", f"reply ({s.replied_by}, {_local(s.replied_at, settings)}):", s.reply]
+    if s.adopted_at is not None:
+        lines += ["", f"adopted ({s.adopted_by}, {_local(s.adopted_at, settings)})"]
+    return lines
+
+
+@idea.command("show")
+@click.argument("suggestion_id", type=int)
+@click.pass_context
+def idea_show(ctx: click.Context, suggestion_id: int) -> None:
+    """One suggestion in full, with its reply (the phone number masked)."""
+    settings = cli.settings_of(ctx)
+    found = cli.run_with_db(settings, lambda database: _one(database, suggestion_id))
+    click.echo("\n".join(_show(found, settings)))
+
+
+@idea.command("reply")
+@click.argument("suggestion_id", type=int)
+@click.argument("text", required=False)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Read the reply from a UTF-8 file.",
+)
+@click.pass_context
+def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: Path | None) -> None:
+    """Answer a suggestion; the member hears it. A second reply replaces the first."""
+    settings = cli.settings_of(ctx)
+    if (text is None) == (file is None):
+        cli.fail("give the reply as TEXT or with --file, not both")
+    if text is not None:
+        body = text
+    else:
+        assert file is not None
+        body = read_text_file(file)
+
+    async def answer(database: Database) -> SuggestionView:
+        try:
+            async with database.session() as session:
+                return await reply_to(
+                    session,
+                    SystemClock().now(),
+                    suggestion_id,
+                    text=body,
+                    actor=cli.cli_actor(),
+                    staff_id=None,
+                )
+        except SuggestionError as error:
+            cli.fail(str(error))
+
+    found = cli.run_with_db(settings, answer)
+    click.echo(f"replied to suggestion {found.id} of {found.member_name}; they will hear it")
+
+
+@idea.command("adopt")
+@click.argument("suggestion_id", type=int)
+@click.pass_context
+def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
+    """Mark a suggestion adopted; the member hears it."""
+    settings = cli.settings_of(ctx)
+
+    async def adopting(database: Database) -> SuggestionView:
+        try:
+            async with database.session() as session:
+                return await adopt(
+                    session,
+                    SystemClock().now(),
+                    suggestion_id,
+                    actor=cli.cli_actor(),
+                    staff_id=None,
+                )
+        except SuggestionError as error:
+            cli.fail(str(error))
+
+    found = cli.run_with_db(settings, adopting)
+    click.echo(f"adopted suggestion {found.id} of {found.member_name}; they will hear it")
+
+
+def _write(path: Path, rows: Sequence[Sequence[str]]) -> None:
+    """rows under EXPORT_COLUMNS, as .xlsx or else CSV (UTF-8 with a BOM, for Excel)."""
+    if path.suffix.lower() == ".xlsx":
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "suggestions"
+        sheet.append(list(EXPORT_COLUMNS))
+        for row in rows:
+            sheet.append([_safe(value) for value in row])
+        book.save(path)
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows([_safe(value) for value in row] for row in rows)
+
+
+@idea.command("export")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--status", type=click.Choice([s.value for s in SuggestionStatus]), default=None)
+@click.pass_context
+def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
+    """Every suggestion, with text and reply, to FILE (.xlsx, otherwise CSV); audited."""
+    settings = cli.settings_of(ctx)
+
+    async def export(database: Database) -> int:
+        async with database.session() as session:
+            found = await list_suggestions(
+                session,
+                staff_id=None,
+                status=SuggestionStatus(status) if status else None,
+                limit=None,
+            )
+            # Written before the audit row commits: a failed write leaves no "exported".
+            try:
+                _write(file, [_row(s, settings) for s in found])
+            except OSError as error:
+                cli.fail(f"cannot write {file}: {error.strerror or error}")
+            await audit.record(
+                session,
+                SystemClock().now(),
+                actor=cli.cli_actor(),
+                action="idea.export",
+                file=file.name,
+                status=status,
+                count=len(found),
+            )
+            return len(found)
+
+    count = cli.run_with_db(settings, export)
+    click.echo(f"{count} suggestion(s) written to {file}")

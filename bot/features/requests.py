@@ -1,0 +1,1105 @@
+"""/request, /myrequests, /requests: members ask for help, liaisons take it to an answer.
+
+/request (members, private chat) is a short conversation, nothing stored before "send":
+1. a category of the catalogue (buttons); 2. one of its measures, or "not sure";
+3. the need in their own words (up to 2,000 characters; a longer paste is refused whole);
+4. a photo or document, or skip; 5. a preview, then send or cancel. The member gets the
+request number and the target date. A need given during /checkin comes with a button
+(FROM_CHECKIN) that opens the same conversation with that text as the description.
+
+/myrequests lists the member's requests with their history (no internal notes).
+
+Staff: /requests lists the open requests of members in their scope, oldest first, with age
+and overdue marks; each opens a card (CARD) with take, assign, note, status and the
+attachment. A note, and where a referred request went, are the next message typed.
+
+The closing message to the member carries "solved?" (SOLVED) and then 1–5 (RATE).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.access import refuse, staff_only
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import (
+    DraftStore,
+    PasteStep,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    retire_pressed_button,
+    take_paste,
+)
+from bot.replies import inline_keyboard, label, reply
+from bot.updates import message_text
+from messages.requests import (
+    CARD,
+    FROM_CHECKIN,
+    RATE,
+    SOLVED,
+    TAKE,
+    localized_name,
+)
+from storage import audit, catalogue
+from storage.identity import Identity
+from storage.models import RequestStatus
+from storage.requests import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_REFERRED_LENGTH,
+    Attachment,
+    RequestError,
+    RequestView,
+    add_note,
+    allowed_statuses,
+    answer_solved,
+    assign,
+    check_description,
+    check_note,
+    check_referred,
+    checkin_need,
+    colleagues,
+    create_request,
+    list_requests,
+    my_requests,
+    rate,
+    request_card,
+    set_status,
+    take,
+)
+
+COMMANDS = (
+    Command("request", Audience.MEMBERS),
+    Command("myrequests", Audience.MEMBERS),
+    Command("requests", Audience.STAFF),
+)
+
+# Conversation states of /request.
+CATEGORY = "category"
+MEASURE = "measure"
+DESCRIBE = "describe"
+ATTACH = "attach"
+PREVIEW = "preview"
+# Of the staff's typed input.
+NOTE = "note"
+REFER = "refer"
+END = ConversationHandler.END
+BUTTON_STEPS = frozenset({CATEGORY, MEASURE, PREVIEW})
+
+IDLE_LIMIT = timedelta(hours=12)
+# /myrequests shows the newest few; /requests this many buttons (the text counts all).
+MINE_SHOWN = 10
+OPEN_SHOWN = 30
+# Button labels are cut to this (a measure's title may be 200 characters).
+BUTTON_TEXT = 40
+
+_NEW = "request:new:"
+_TEXT = "request:text:"
+_ASSIGN = "request:assign:"
+_TO = "request:to:"
+_NOTE = "request:note:"
+_STATUS = "request:status:"
+_SET = "request:set:"
+_REFER = "request:refer:"
+_FILE = "request:file:"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= BUTTON_TEXT else text[: BUTTON_TEXT - 1] + "…"
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+def _numbers(data: str, prefix: str) -> list[int] | None:
+    """The numbers after prefix in callback data ("12" or "12:3"); None if any is not one."""
+    parts = data.removeprefix(prefix).split(":")
+    if not all(p.isdigit() and len(p) < 19 for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
+def _named(context: LiaisonContext) -> Callable[[Any], str]:
+    return lambda names: localized_name(names, context.locale)
+
+
+def _status_name(context: LiaisonContext) -> Callable[[Any], str]:
+    return lambda status: label(context, f"requests.status_{getattr(status, 'value', status)}")
+
+
+# --- the member's draft --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Draft:
+    """The request being written; stored only when the member sends it."""
+
+    touched_at: datetime
+    step: str = CATEGORY
+    question_id: int | None = None
+    category_id: int | None = None
+    category: dict[str, str] | None = None
+    measure_id: int | None = None
+    measure: dict[str, str] | None = None
+    target_days: int = catalogue.DEFAULT_TARGET_DAYS
+    description: str | None = None
+    attachment: Attachment | None = None
+    source: str = "bot"
+    checkin_id: int | None = None
+    parts: list[str] = field(default_factory=list)
+    discard_until: datetime | None = None
+
+
+_DRAFTS = DraftStore("requests.draft", Draft)
+
+MemberStep = Callable[[Update, LiaisonContext, Draft], Awaitable[object]]
+
+
+def _step(handler: MemberStep) -> Callable[[Update, LiaisonContext], Coroutine[Any, Any, object]]:
+    """A state handler of /request: the live draft of a member, or the conversation ends."""
+
+    @wraps(handler)
+    async def run(update: Update, context: LiaisonContext) -> object:
+        query = update.callback_query
+        if query is not None:
+            await query.answer()
+        draft = _DRAFTS.get(context)
+        now = context.now()
+        identity = context.identity
+        if identity is None or identity.member_id is None:
+            if draft is not None:
+                await drop_buttons(update, context, draft)
+            _DRAFTS.set(context, None)
+            await reply(update, context, "requests/not_member")
+            return END
+        if draft is None or now - draft.touched_at > IDLE_LIMIT:
+            if draft is not None:
+                await drop_buttons(update, context, draft)
+            _DRAFTS.set(context, None)
+            await reply(update, context, "requests/expired")
+            return END
+        if query is not None and (
+            query.message is None or query.message.message_id != draft.question_id
+        ):
+            await stale_button(update, context)
+            return draft.step
+        draft.touched_at = now
+        return await handler(update, context, draft)
+
+    return run
+
+
+def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
+    return [(label(context, "requests.cancel"), f"{_NEW}quit")]
+
+
+async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
+    """Ask the question of step (again) with its buttons and make it the current state."""
+    await drop_buttons(update, context, draft)
+    draft.step = step
+    rows: list[list[tuple[str, str]]] = []
+    values: dict[str, Any] = {}
+    if step == CATEGORY:
+        async with context.services.db.session() as session:
+            found = await catalogue.categories(session)
+        rows = [
+            [
+                (
+                    _short(localized_name({"zh": c.name_zh, "en": c.name_en}, context.locale)),
+                    f"{_NEW}cat:{c.id}",
+                )
+            ]
+            for c in found
+        ]
+    elif step == MEASURE:
+        assert draft.category_id is not None
+        async with context.services.db.session() as session:
+            found_measures = await catalogue.measures(session, category_id=draft.category_id)
+        rows = [
+            [
+                (
+                    _short(localized_name({"zh": m.title_zh, "en": m.title_en}, context.locale)),
+                    f"{_NEW}measure:{m.id}",
+                )
+            ]
+            for m in found_measures
+        ]
+        rows.append([(label(context, "requests.not_sure"), f"{_NEW}measure:none")])
+    elif step == ATTACH:
+        rows = [[(label(context, "requests.skip"), f"{_NEW}skip")]]
+    elif step == PREVIEW:
+        rows = [[(label(context, "requests.send"), f"{_NEW}send")]]
+        values = {"days": draft.target_days}
+    rows.append(_cancel_row(context))
+    message = await reply(
+        update,
+        context,
+        f"requests/ask_{step}",
+        markup=inline_keyboard(rows),
+        draft=draft,
+        category=localized_name(draft.category, context.locale),
+        measure=localized_name(draft.measure, context.locale) or None,
+        limit=MAX_DESCRIPTION_LENGTH,
+        **values,
+    )
+    draft.question_id = message.message_id
+    return step
+
+
+async def _after_measure(update: Update, context: LiaisonContext, draft: Draft) -> str:
+    # A need brought from a check-in is the description already.
+    return await _ask(update, context, draft, ATTACH if draft.description else DESCRIBE)
+
+
+async def start_request(update: Update, context: LiaisonContext) -> object:
+    identity = context.identity
+    if identity is None or identity.member_id is None:
+        await reply(update, context, "requests/not_member")
+        return END
+    return await _begin(update, context, Draft(touched_at=context.now()))
+
+
+async def _begin(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    previous = _DRAFTS.get(context)
+    if previous is not None:
+        await drop_buttons(update, context, previous)
+    async with context.services.db.session() as session:
+        has_categories = bool(await catalogue.categories(session))
+    if not has_categories:
+        _DRAFTS.set(context, None)
+        await reply(update, context, "requests/no_catalogue")
+        return END
+    _DRAFTS.set(context, draft)
+    return await _ask(update, context, draft, CATEGORY)
+
+
+async def from_checkin(update: Update, context: LiaisonContext) -> object:
+    """ "Make this a service request" under a check-in: the need given becomes the text."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await retire_pressed_button(update)
+    identity = context.identity
+    numbers = _numbers(query.data, FROM_CHECKIN)
+    if identity is None or identity.member_id is None or numbers is None:
+        await reply(update, context, "requests/not_member")
+        return END
+    try:
+        async with context.services.db.session() as session:
+            need = await checkin_need(session, member_id=identity.member_id, checkin_id=numbers[0])
+    except RequestError as error:
+        await _refused(update, context, error)
+        return END
+    draft = Draft(
+        touched_at=context.now(), description=need, source="checkin", checkin_id=numbers[0]
+    )
+    return await _begin(update, context, draft)
+
+
+async def cancel(update: Update, context: LiaisonContext) -> object:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    draft = _DRAFTS.get(context)
+    if draft is not None:
+        await drop_buttons(update, context, draft)
+    _DRAFTS.set(context, None)
+    await reply(update, context, "requests/cancelled")
+    return END
+
+
+@_step
+async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    return await cancel(update, context)
+
+
+async def stale_button(update: Update, context: LiaisonContext) -> None:
+    """A button of a /request draft that is finished or abandoned."""
+    await retire_pressed_button(update)
+    await reply(update, context, "requests/stale_button")
+
+
+@_step
+async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    """A sticker, a typed line where a button is expected …: say what to do, ask again."""
+    await reply(
+        update, context, "requests/unexpected", step=draft.step, buttons=draft.step in BUTTON_STEPS
+    )
+    return await _ask(update, context, draft, draft.step)
+
+
+@_step
+async def category_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    numbers = _numbers(query.data, f"{_NEW}cat:")
+    async with context.services.db.session() as session:
+        found = {c.id: c for c in await catalogue.categories(session)}
+        chosen = found.get(numbers[0]) if numbers else None
+        has_measures = chosen is not None and bool(
+            await catalogue.measures(session, category_id=chosen.id)
+        )
+    if chosen is None:
+        # Removed from the catalogue meanwhile: the list again.
+        return await _ask(update, context, draft, CATEGORY)
+    draft.category_id = chosen.id
+    draft.category = {"zh": chosen.name_zh, "en": chosen.name_en}
+    draft.measure_id = draft.measure = None
+    draft.target_days = catalogue.DEFAULT_TARGET_DAYS
+    if has_measures:
+        return await _ask(update, context, draft, MEASURE)
+    return await _after_measure(update, context, draft)
+
+
+@_step
+async def measure_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if query.data == f"{_NEW}measure:none":
+        draft.measure_id = draft.measure = None
+        draft.target_days = catalogue.DEFAULT_TARGET_DAYS
+        return await _after_measure(update, context, draft)
+    numbers = _numbers(query.data, f"{_NEW}measure:")
+    async with context.services.db.session() as session:
+        chosen = await catalogue.measure(session, numbers[0]) if numbers else None
+    if chosen is None or not chosen.active or chosen.category_id != draft.category_id:
+        return await _ask(update, context, draft, MEASURE)
+    draft.measure_id = chosen.id
+    draft.measure = {"zh": chosen.title_zh, "en": chosen.title_en}
+    draft.target_days = chosen.target_days or catalogue.DEFAULT_TARGET_DAYS
+    return await _after_measure(update, context, draft)
+
+
+@_step
+async def description_typed(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    paste = take_paste(
+        draft,
+        message_text(update),
+        context.now(),
+        check=check_description,
+        error_type=RequestError,
+        too_long="description_too_long",
+    )
+    if paste.step is PasteStep.IGNORED:
+        return DESCRIBE
+    if isinstance(paste.error, RequestError):
+        await reply(
+            update,
+            context,
+            "requests/bad_input",
+            reason=paste.error.reason,
+            limit=MAX_DESCRIPTION_LENGTH,
+            length=len(paste.whole.strip()),
+        )
+        return await _ask(update, context, draft, DESCRIBE)
+    # Under the limit a message is never one part of a longer paste: it is the whole text.
+    draft.parts.clear()
+    draft.description = paste.body
+    return await _ask(update, context, draft, ATTACH)
+
+
+@_step
+async def photo_sent(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    message = update.effective_message
+    assert message is not None and message.photo
+    draft.attachment = Attachment(message.photo[-1].file_id, "photo", None)
+    return await _ask(update, context, draft, PREVIEW)
+
+
+@_step
+async def document_sent(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    document = message.document
+    draft.attachment = Attachment(document.file_id, "document", document.file_name)
+    return await _ask(update, context, draft, PREVIEW)
+
+
+@_step
+async def attachment_skipped(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    draft.attachment = None
+    return await _ask(update, context, draft, PREVIEW)
+
+
+@_step
+async def send(update: Update, context: LiaisonContext, draft: Draft) -> object:
+    identity = context.identity
+    assert identity is not None and identity.member_id is not None
+    assert draft.category_id is not None and draft.description is not None
+    try:
+        async with context.services.db.session() as session:
+            row = await create_request(
+                session,
+                context.now(),
+                member_id=identity.member_id,
+                category_id=draft.category_id,
+                measure_id=draft.measure_id,
+                description=draft.description,
+                attachment=draft.attachment,
+                source=draft.source,
+                checkin_id=draft.checkin_id,
+                zone=context.services.settings.zone,
+            )
+            request_id, due_at = row.id, row.due_at
+    except RequestError as error:
+        await drop_buttons(update, context, draft)
+        _DRAFTS.set(context, None)
+        await _refused(update, context, error)
+        return END
+    await drop_buttons(update, context, draft)
+    _DRAFTS.set(context, None)
+    await reply(
+        update,
+        context,
+        "requests/created",
+        id=request_id,
+        due=due_at.astimezone(context.zone).strftime("%Y-%m-%d"),
+        category=localized_name(draft.category, context.locale),
+    )
+    return END
+
+
+# --- the member: /myrequests and the feedback buttons ---------------------------------------
+
+
+async def show_mine(update: Update, context: LiaisonContext) -> None:
+    identity = context.identity
+    if identity is None or identity.member_id is None:
+        await reply(update, context, "requests/not_member")
+        return
+    async with context.services.db.session() as session:
+        mine = await my_requests(session, member_id=identity.member_id, limit=MINE_SHOWN)
+    await reply(
+        update,
+        context,
+        "requests/mine",
+        requests=mine,
+        named=_named(context),
+        status_name=_status_name(context),
+        zone=context.zone,
+        now=context.now(),
+    )
+
+
+async def solved_pressed(update: Update, context: LiaisonContext) -> None:
+    """ "Solved?" under the closing message: recorded once, then 1–5 is asked."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    request_id, _, answer = query.data.removeprefix(SOLVED).partition(":")
+    identity = context.identity
+    if (
+        not request_id.isdigit()
+        or answer not in ("yes", "no")
+        or identity is None
+        or identity.member_id is None
+    ):
+        await query.answer(text=label(context, "requests.not_yours"))
+        return
+    try:
+        async with context.services.db.session() as session:
+            await answer_solved(
+                session,
+                context.now(),
+                int(request_id),
+                member_id=identity.member_id,
+                solved=answer == "yes",
+            )
+    except RequestError as error:
+        await _feedback_refused(update, context, error)
+        return
+    await query.answer(text=label(context, "requests.thanks"))
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+    stars = [(label(context, "requests.rate", n=n), f"{RATE}{request_id}:{n}") for n in range(1, 6)]
+    await reply(
+        update,
+        context,
+        "requests/ask_rating",
+        markup=inline_keyboard([stars]),
+        id=int(request_id),
+        solved=answer == "yes",
+    )
+
+
+async def rate_pressed(update: Update, context: LiaisonContext) -> None:
+    """1–5 after "solved?": recorded once."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    numbers = _numbers(query.data, RATE)
+    identity = context.identity
+    if numbers is None or len(numbers) != 2 or identity is None or identity.member_id is None:
+        await query.answer(text=label(context, "requests.not_yours"))
+        return
+    request_id, stars = numbers
+    try:
+        async with context.services.db.session() as session:
+            await rate(
+                session, context.now(), request_id, member_id=identity.member_id, satisfaction=stars
+            )
+    except RequestError as error:
+        await _feedback_refused(update, context, error)
+        return
+    await query.answer(text=label(context, "requests.thanks"))
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+    await reply(update, context, "requests/rated", id=request_id, stars=stars)
+
+
+async def _feedback_refused(update: Update, context: LiaisonContext, error: RequestError) -> None:
+    query = update.callback_query
+    assert query is not None
+    key = {
+        "already_answered": "requests.already_answered",
+        "already_rated": "requests.already_answered",
+        "not_closed": "requests.not_closed",
+    }.get(error.reason, "requests.not_yours")
+    await query.answer(text=label(context, key))
+    if error.reason in ("already_answered", "already_rated"):
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
+
+
+# --- staff: /requests and the card -----------------------------------------------------------
+
+
+@staff_only
+async def show_open(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int
+) -> None:
+    now = context.now()
+    async with context.services.db.session() as session:
+        shown, total = await list_requests(session, staff_id=staff_id, limit=OPEN_SHOWN)
+        await audit.record(session, now, actor=identity.actor, action="request.list", count=total)
+    named = _named(context)
+    buttons = [
+        [
+            (
+                _short(
+                    label(
+                        context,
+                        "requests.item",
+                        id=v.id,
+                        member=v.member_name,
+                        category=named(v.category),
+                        late=v.overdue(now),
+                    )
+                ),
+                f"{CARD}{v.id}",
+            )
+        ]
+        for v in shown
+    ]
+    await reply(
+        update,
+        context,
+        "requests/staff_list",
+        markup=inline_keyboard(buttons) if buttons else None,
+        requests=shown,
+        total=total,
+        named=named,
+        status_name=_status_name(context),
+        zone=context.services.settings.zone,
+        now=now,
+    )
+
+
+def _card_markup(context: LiaisonContext, view: RequestView, staff_id: int) -> InlineKeyboardMarkup:
+    rows: list[list[tuple[str, str]]] = []
+    if view.is_open:
+        if view.assignee_id != staff_id:
+            rows.append([(label(context, "requests.take"), f"{TAKE}{view.id}")])
+        rows.append([(label(context, "requests.status"), f"{_STATUS}{view.id}")])
+        rows.append([(label(context, "requests.assign"), f"{_ASSIGN}{view.id}")])
+    rows.append([(label(context, "requests.note"), f"{_NOTE}{view.id}")])
+    if view.attachment_file_id is not None:
+        rows.append([(label(context, "requests.attachment"), f"{_FILE}{view.id}")])
+    return inline_keyboard(rows)
+
+
+async def _retire(update: Update) -> None:
+    """Take the buttons off a message whose button makes no sense (forged or garbled)."""
+    query = update.callback_query
+    assert query is not None
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+
+
+async def _staff_press(
+    update: Update, context: LiaisonContext, prefix: str, data: str | None = None
+) -> tuple[Identity, int, list[int]] | None:
+    """A staff button: the caller's identity, staff id and the numbers the button carries.
+
+    Anyone else is refused; the scope is checked again by each operation (a button may be
+    old, forwarded or forged).
+    """
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    staff = context.staff()
+    if staff is None:
+        await refuse(update, context)
+        return None
+    numbers = _numbers(query.data if data is None else prefix + data, prefix)
+    if numbers is None:
+        await _retire(update)
+        return None
+    identity, staff_id = staff
+    return identity, staff_id, numbers
+
+
+async def _refused(update: Update, context: LiaisonContext, error: RequestError) -> None:
+    await reply(
+        update,
+        context,
+        "requests/refused",
+        reason=error.reason,
+        status_name=_status_name(context),
+        **error.values,
+    )
+
+
+async def _show_card(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int, request_id: int
+) -> None:
+    now = context.now()
+    async with context.services.db.session() as session:
+        view = await request_card(session, request_id, staff_id=staff_id)
+        if view is not None:
+            await audit.record(
+                session,
+                now,
+                actor=identity.actor,
+                action="request.view",
+                subject=f"request:{request_id}",
+            )
+    if view is None:
+        await _refused(update, context, RequestError("not found", "not_found", id=request_id))
+        return
+    await reply(
+        update,
+        context,
+        "requests/card",
+        markup=_card_markup(context, view, staff_id),
+        request=view,
+        named=_named(context),
+        status_name=_status_name(context),
+        zone=context.services.settings.zone,
+        now=now,
+        age=max((now - view.created_at).days, 0),
+    )
+
+
+async def card_pressed(update: Update, context: LiaisonContext) -> None:
+    pressed = await _staff_press(update, context, CARD)
+    if pressed is not None:
+        identity, staff_id, numbers = pressed
+        await _show_card(update, context, identity, staff_id, numbers[0])
+
+
+async def take_pressed(update: Update, context: LiaisonContext) -> None:
+    pressed = await _staff_press(update, context, TAKE)
+    if pressed is None:
+        return
+    _, staff_id, numbers = pressed
+    try:
+        async with context.services.db.session() as session:
+            change = await take(session, context.now(), numbers[0], staff_id=staff_id)
+    except RequestError as error:
+        await _refused(update, context, error)
+        return
+    await reply(
+        update,
+        context,
+        "requests/staff/taken",
+        id=change.request_id,
+        status=label(context, f"requests.status_{change.status.value}"),
+    )
+
+
+async def assign_pressed(update: Update, context: LiaisonContext) -> None:
+    """ "Assign to a colleague": the staff who may see the member, as buttons."""
+    pressed = await _staff_press(update, context, _ASSIGN)
+    if pressed is None:
+        return
+    _, staff_id, numbers = pressed
+    request_id = numbers[0]
+    try:
+        async with context.services.db.session() as session:
+            found = await colleagues(session, request_id, staff_id=staff_id)
+    except RequestError as error:
+        await _refused(update, context, error)
+        return
+    others = [(other_id, name) for other_id, name in found if other_id != staff_id]
+    rows = [
+        [(_short(label(context, "requests.assign_to", name=name)), f"{_TO}{request_id}:{other_id}")]
+        for other_id, name in others
+    ]
+    await reply(
+        update,
+        context,
+        "requests/staff/choose_colleague",
+        markup=inline_keyboard(rows) if rows else None,
+        id=request_id,
+        count=len(others),
+    )
+
+
+async def assign_to_pressed(update: Update, context: LiaisonContext) -> None:
+    pressed = await _staff_press(update, context, _TO)
+    if pressed is None:
+        return
+    _, staff_id, numbers = pressed
+    if len(numbers) != 2:
+        await _retire(update)
+        return
+    request_id, to_staff_id = numbers
+    try:
+        async with context.services.db.session() as session:
+            change = await assign(
+                session,
+                context.now(),
+                request_id,
+                staff_id=staff_id,
+                to_staff_id=to_staff_id,
+                zone=context.services.settings.zone,
+            )
+    except RequestError as error:
+        await _refused(update, context, error)
+        return
+    await _retire(update)
+    await reply(
+        update, context, "requests/staff/assigned", id=change.request_id, name=change.assignee_name
+    )
+
+
+async def status_pressed(update: Update, context: LiaisonContext) -> None:
+    """ "Change status": the statuses the request may go to, as buttons."""
+    pressed = await _staff_press(update, context, _STATUS)
+    if pressed is None:
+        return
+    _, staff_id, numbers = pressed
+    request_id = numbers[0]
+    async with context.services.db.session() as session:
+        view = await request_card(session, request_id, staff_id=staff_id)
+    if view is None:
+        await _refused(update, context, RequestError("not found", "not_found", id=request_id))
+        return
+    rows = []
+    for status in allowed_statuses(view.status):
+        data = (
+            f"{_REFER}{request_id}"
+            if status is RequestStatus.REFERRED
+            else f"{_SET}{request_id}:{status.value}"
+        )
+        rows.append([(label(context, f"requests.set_{status.value}"), data)])
+    await reply(
+        update,
+        context,
+        "requests/staff/choose_status",
+        markup=inline_keyboard(rows) if rows else None,
+        id=request_id,
+        status=label(context, f"requests.status_{view.status.value}"),
+        closed=not rows,
+    )
+
+
+async def set_pressed(update: Update, context: LiaisonContext) -> None:
+    """A status under "change status" (referred has a step of its own: where to)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    request_part, _, wanted = query.data.removeprefix(_SET).partition(":")
+    pressed = await _staff_press(update, context, _SET, request_part)
+    if pressed is None:
+        return
+    _, staff_id, numbers = pressed
+    try:
+        status = RequestStatus(wanted)
+    except ValueError:
+        await _retire(update)
+        return
+    await _change_status(update, context, staff_id, numbers[0], status, None)
+
+
+async def _change_status(
+    update: Update,
+    context: LiaisonContext,
+    staff_id: int,
+    request_id: int,
+    status: RequestStatus,
+    referred_to: str | None,
+) -> bool:
+    try:
+        async with context.services.db.session() as session:
+            change = await set_status(
+                session,
+                context.now(),
+                request_id,
+                staff_id=staff_id,
+                status=status,
+                referred_to=referred_to,
+            )
+    except RequestError as error:
+        await _refused(update, context, error)
+        return False
+    if update.callback_query is not None:
+        with contextlib.suppress(BadRequest):
+            await update.callback_query.edit_message_reply_markup(None)
+    await reply(
+        update,
+        context,
+        "requests/staff/status_changed",
+        id=change.request_id,
+        status=label(context, f"requests.status_{change.status.value}"),
+        told=change.member_told,
+        referred_to=referred_to,
+    )
+    return True
+
+
+async def file_pressed(update: Update, context: LiaisonContext) -> None:
+    """The member's photo or document, sent again to the staff member who asked."""
+    pressed = await _staff_press(update, context, _FILE)
+    if pressed is None:
+        return
+    identity, staff_id, numbers = pressed
+    request_id = numbers[0]
+    async with context.services.db.session() as session:
+        view = await request_card(session, request_id, staff_id=staff_id)
+        if view is not None and view.attachment_file_id is not None:
+            await audit.record(
+                session,
+                context.now(),
+                actor=identity.actor,
+                action="request.attachment",
+                subject=f"request:{request_id}",
+            )
+    if view is None or view.attachment_file_id is None:
+        await _refused(update, context, RequestError("not found", "not_found", id=request_id))
+        return
+    caption = f"#{view.id} {view.attachment_name or ''}".strip()
+    try:
+        if view.attachment_kind == "photo":
+            await context.bot.send_photo(_chat_id(update), view.attachment_file_id, caption=caption)
+        else:
+            await context.bot.send_document(
+                _chat_id(update), view.attachment_file_id, caption=caption
+            )
+    except TelegramError:
+        # A file Telegram no longer has, or one from another bot.
+        await reply(update, context, "requests/staff/attachment_failed", id=request_id)
+
+
+# --- staff: typed input (a note, where a request was referred to) ---------------------------------
+
+
+@dataclass(slots=True)
+class TextDraft:
+    """A note or a referral being typed for one request."""
+
+    touched_at: datetime
+    request_id: int
+    step: str
+    question_id: int | None = None
+    parts: list[str] = field(default_factory=list)
+    discard_until: datetime | None = None
+
+
+_TEXT_DRAFTS = DraftStore("requests.text", TextDraft)
+_FLOW = StaffDraftFlow(_TEXT_DRAFTS, "requests/staff", IDLE_LIMIT)
+
+
+async def _ask_text(update: Update, context: LiaisonContext, draft: TextDraft) -> str:
+    await drop_buttons(update, context, draft)
+    message = await reply(
+        update,
+        context,
+        f"requests/staff/ask_{draft.step}",
+        markup=inline_keyboard([[(label(context, "requests.cancel"), f"{_TEXT}quit")]]),
+        id=draft.request_id,
+        limit=MAX_NOTE_LENGTH if draft.step == NOTE else MAX_REFERRED_LENGTH,
+    )
+    draft.question_id = message.message_id
+    return draft.step
+
+
+async def start_text(update: Update, context: LiaisonContext) -> object:
+    """ "Internal note" on a card, or "refer elsewhere": the next message is the text."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    step = NOTE if query.data.startswith(_NOTE) else REFER
+    pressed = await _staff_press(update, context, _NOTE if step == NOTE else _REFER)
+    if pressed is None:
+        return END
+    _, staff_id, numbers = pressed
+    request_id = numbers[0]
+    async with context.services.db.session() as session:
+        view = await request_card(session, request_id, staff_id=staff_id)
+    if view is None:
+        await _refused(update, context, RequestError("not found", "not_found", id=request_id))
+        return END
+    previous = _TEXT_DRAFTS.get(context)
+    if previous is not None:
+        await drop_buttons(update, context, previous)
+    draft = TextDraft(touched_at=context.now(), request_id=request_id, step=step)
+    _TEXT_DRAFTS.set(context, draft)
+    return await _ask_text(update, context, draft)
+
+
+@_FLOW.step
+async def text_typed(update: Update, context: LiaisonContext, draft: TextDraft) -> object:
+    staff = context.staff()
+    assert staff is not None
+    _, staff_id = staff
+    check = check_note if draft.step == NOTE else check_referred
+    paste = take_paste(
+        draft,
+        message_text(update),
+        context.now(),
+        check=check,
+        error_type=RequestError,
+        too_long="note_too_long" if draft.step == NOTE else "referred_too_long",
+    )
+    if paste.step is PasteStep.IGNORED:
+        return draft.step
+    if isinstance(paste.error, RequestError):
+        await reply(
+            update,
+            context,
+            "requests/bad_input",
+            reason=paste.error.reason,
+            limit=MAX_NOTE_LENGTH if draft.step == NOTE else MAX_REFERRED_LENGTH,
+            length=len(paste.whole.strip()),
+        )
+        return await _ask_text(update, context, draft)
+    draft.parts.clear()
+    await drop_buttons(update, context, draft)
+    _TEXT_DRAFTS.set(context, None)
+    if draft.step == REFER:
+        await _change_status(
+            update, context, staff_id, draft.request_id, RequestStatus.REFERRED, paste.body
+        )
+        return END
+    try:
+        async with context.services.db.session() as session:
+            await add_note(
+                session, context.now(), draft.request_id, staff_id=staff_id, text=paste.body
+            )
+    except RequestError as error:
+        await _refused(update, context, error)
+        return END
+    await reply(update, context, "requests/staff/noted", id=draft.request_id)
+    return END
+
+
+@_FLOW.step
+async def text_cancel_pressed(update: Update, context: LiaisonContext, draft: TextDraft) -> object:
+    return await _FLOW.cancel(update, context)
+
+
+@_FLOW.step
+async def text_unexpected(update: Update, context: LiaisonContext, draft: TextDraft) -> object:
+    await reply(update, context, "requests/staff/unexpected")
+    return await _ask_text(update, context, draft)
+
+
+# --- wiring ---------------------------------------------------------------------------------------
+
+
+def _member_conversation() -> ConversationHandler[LiaisonContext]:
+    private = filters.ChatType.PRIVATE
+    typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    photo = filters.UpdateType.MESSAGE & filters.PHOTO
+    document = filters.UpdateType.MESSAGE & filters.Document.ALL
+
+    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=rf"^{_NEW}{action}$")
+
+    return draft_conversation(
+        entry_points=[
+            CommandHandler("request", start_request, filters=private),
+            CallbackQueryHandler(from_checkin, pattern=rf"^{FROM_CHECKIN}\d+$"),
+        ],
+        states={
+            CATEGORY: [button(category_chosen, r"cat:\d+")],
+            MEASURE: [button(measure_chosen, r"measure:(\d+|none)")],
+            DESCRIBE: [MessageHandler(typed, description_typed)],
+            ATTACH: [
+                MessageHandler(photo, photo_sent),
+                MessageHandler(document, document_sent),
+                button(attachment_skipped, "skip"),
+            ],
+            PREVIEW: [button(send, "send")],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel, filters=private),
+            button(cancel_pressed, "quit"),
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
+        ],
+        # /request in the middle starts again from the first question.
+        allow_reentry=True,
+        name="request",
+    )
+
+
+def _staff_conversation() -> ConversationHandler[LiaisonContext]:
+    private = filters.ChatType.PRIVATE
+    typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    return draft_conversation(
+        entry_points=[
+            CallbackQueryHandler(start_text, pattern=rf"^({_NOTE}|{_REFER})\d+$"),
+        ],
+        states={
+            NOTE: [MessageHandler(typed, text_typed)],
+            REFER: [MessageHandler(typed, text_typed)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", _FLOW.cancel, filters=private),
+            CallbackQueryHandler(text_cancel_pressed, pattern=rf"^{_TEXT}quit$"),
+            MessageHandler(
+                filters.UpdateType.MESSAGE & ~filters.COMMAND & private, text_unexpected
+            ),
+        ],
+        allow_reentry=True,
+        name="request_text",
+    )
+
+
+def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    return [
+        _member_conversation(),
+        _staff_conversation(),
+        CommandHandler("myrequests", show_mine, filters=private),
+        CommandHandler("requests", show_open, filters=private),
+        CallbackQueryHandler(card_pressed, pattern=rf"^{CARD}"),
+        CallbackQueryHandler(take_pressed, pattern=rf"^{TAKE}"),
+        CallbackQueryHandler(assign_pressed, pattern=rf"^{_ASSIGN}"),
+        CallbackQueryHandler(assign_to_pressed, pattern=rf"^{_TO}"),
+        CallbackQueryHandler(status_pressed, pattern=rf"^{_STATUS}"),
+        CallbackQueryHandler(set_pressed, pattern=rf"^{_SET}"),
+        CallbackQueryHandler(file_pressed, pattern=rf"^{_FILE}"),
+        CallbackQueryHandler(solved_pressed, pattern=rf"^{SOLVED}"),
+        CallbackQueryHandler(rate_pressed, pattern=rf"^{RATE}"),
+        # Reached only outside a draft (or by an old button within one).
+        CallbackQueryHandler(stale_button, pattern=rf"^{_NEW}"),
+        CallbackQueryHandler(_FLOW.stale_button, pattern=rf"^{_TEXT}"),
+    ]

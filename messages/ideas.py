@@ -1,0 +1,62 @@
+"""What the ideas-and-opinions messages look like: a new one to its liaisons, and the
+organisation's reply (or its adoption) to the member, on each channel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from messages.render import Renderer
+from storage.models import ChannelName
+
+# Callback data (handled in bot/features/ideas.py).
+# Members: open one of my suggestions.
+SHOW = "idea:show:"
+# Staff: open a suggestion's card, reply to it, adopt it.
+CARD = "ideas:card:"
+REPLY = "ideas:reply:"
+ADOPT = "ideas:adopt:"
+# An SMS quotes this much of the reply; the rest is in /myideas.
+SMS_REPLY = 120
+
+Rendered = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(payload.get("id", 0)),
+        "kind": str(payload.get("kind", "idea")),
+        "body": str(payload.get("body", "")),
+    }
+
+
+def idea_new(
+    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
+) -> Rendered:
+    """A member sent an idea or opinion: to their liaisons, with a button to open it."""
+    values = _values(payload)
+    text = renderer.render(
+        locale, "ideas/staff_new", member=str(payload.get("member", "")), **values
+    )
+    button = (renderer.label(locale, "ideas.open", id=values["id"]), f"{CARD}{values['id']}")
+    return text, (button,)
+
+
+def idea_answer(
+    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
+) -> Rendered:
+    """The organisation replied to (event "reply") or adopted (event "adopted") a
+    member's suggestion."""
+    values = {
+        **_values(payload),
+        "event": str(payload.get("event", "reply")),
+        "reply": str(payload.get("reply", "")),
+        "replaced": bool(payload.get("replaced", False)),
+        "adopted": bool(payload.get("adopted", False)),
+    }
+    if channel is ChannelName.SMS:
+        reply = values["reply"]
+        short = reply if len(reply) <= SMS_REPLY else reply[: SMS_REPLY - 1] + "…"
+        return renderer.render_text(locale, "ideas/answer_sms", **{**values, "reply": short}), ()
+    button = (renderer.label(locale, "ideas.show", id=values["id"]), f"{SHOW}{values['id']}")
+    return renderer.render(locale, "ideas/answer", **values), (button,)

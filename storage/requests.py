@@ -1,0 +1,1100 @@
+"""Service requests: a member asks for help, liaisons take it through to an answer.
+
+received → in progress → resolved / cannot help / referred (where to). A request is filed
+under a category of the catalogue and, when the member knows it, one of its measures; its
+target time comes from the measure (storage.catalogue.DEFAULT_TARGET_DAYS otherwise).
+
+Staff see and change only the requests of members in their scope (storage.scope); every
+staff action writes a ServiceRequestEvent with who and when, and an audit row. What the
+member should hear of (taken, a new status) goes through the outbox as REQUEST_UPDATE,
+keyed by the event, and is rendered in the member's language when it is sent. Notes stay
+between staff. The member's request number is its id, shown as "#12" everywhere.
+
+The deadline check (check_deadlines, run by the scheduler) reminds the assignee (or the
+group's liaisons) once when a request nears its due time, and tells the admins over the
+member once when it is overdue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.catalogue import DEFAULT_TARGET_DAYS
+from storage.models import (
+    CheckIn,
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MessageKind,
+    RequestEventKind,
+    RequestStatus,
+    ServiceCategory,
+    ServiceMeasure,
+    ServiceRequest,
+    ServiceRequestEvent,
+    Staff,
+    StaffRole,
+    member_groups,
+    staff_groups,
+)
+from storage.notices import clean_body
+from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
+from storage.phones import mask_phone
+from storage.scope import scope_condition
+
+# A need told in a few paragraphs; longer is refused (not cut), with the count.
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_NOTE_LENGTH = 1000
+# ServiceRequest.referred_to.
+MAX_REFERRED_LENGTH = 200
+# ServiceRequest.attachment_file_id / attachment_name.
+MAX_FILE_ID_LENGTH = 200
+MAX_ATTACHMENT_NAME = 200
+ATTACHMENT_KINDS = ("photo", "document")
+SOURCES = ("bot", "checkin", "cli")
+# A staff message about a new request shows this much of the description.
+EXCERPT = 300
+
+OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
+CLOSED_STATUSES = (RequestStatus.RESOLVED, RequestStatus.CANNOT_HELP, RequestStatus.REFERRED)
+# Where each status may go next; a closed request goes nowhere.
+NEXT_STATUSES: dict[RequestStatus, tuple[RequestStatus, ...]] = {
+    RequestStatus.RECEIVED: (RequestStatus.IN_PROGRESS, *CLOSED_STATUSES),
+    RequestStatus.IN_PROGRESS: CLOSED_STATUSES,
+}
+
+
+class RequestError(ValueError):
+    """A request that cannot be made or changed; the message says why (English).
+
+    reason is a short stable word for the front ends to pick their own words by:
+    description_empty, description_too_long, unknown_category, unknown_measure, bad_attachment,
+    not_member, checkin_not_found, already_requested, not_found, closed, already_yours,
+    not_staff, assignee_cannot_see, same_assignee, note_empty, note_too_long, same_status,
+    bad_transition, referred_needs_place, referred_too_long, not_closed, already_answered,
+    not_answered, already_rated, bad_rating.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid", **values: Any) -> None:
+        super().__init__(message)
+        self.reason = reason
+        # What the front ends may show with the reason (the request's number …).
+        self.values: dict[str, Any] = values
+
+
+# --- checking what people type ----------------------------------------------------------------
+
+
+def check_description(text: str) -> str:
+    """The description trimmed, 1 to MAX_DESCRIPTION_LENGTH characters, or RequestError."""
+    body = clean_body(text)
+    if not body:
+        raise RequestError("the description is empty", "description_empty")
+    if len(body) > MAX_DESCRIPTION_LENGTH:
+        raise RequestError(
+            f"the description has {len(body)} characters; at most {MAX_DESCRIPTION_LENGTH} "
+            "are allowed",
+            "description_too_long",
+            length=len(body),
+        )
+    return body
+
+
+def check_note(text: str) -> str:
+    """An internal note, 1 to MAX_NOTE_LENGTH characters, or RequestError."""
+    body = clean_body(text)
+    if not body:
+        raise RequestError("the note is empty", "note_empty")
+    if len(body) > MAX_NOTE_LENGTH:
+        raise RequestError(
+            f"the note has {len(body)} characters; at most {MAX_NOTE_LENGTH} are allowed",
+            "note_too_long",
+            length=len(body),
+        )
+    return body
+
+
+def check_referred(text: str | None) -> str:
+    """Where a request was referred to, on one line, or RequestError."""
+    where = " ".join((text or "").split())
+    if not where:
+        raise RequestError(
+            "a referred request needs where it was referred to", "referred_needs_place"
+        )
+    if len(where) > MAX_REFERRED_LENGTH:
+        raise RequestError(
+            f"where to has {len(where)} characters; at most {MAX_REFERRED_LENGTH} are allowed",
+            "referred_too_long",
+            length=len(where),
+        )
+    return where
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo or document the member sent with the request (Telegram keeps the file)."""
+
+    file_id: str
+    kind: str
+    name: str | None = None
+
+
+def _check_attachment(attachment: Attachment) -> Attachment:
+    if attachment.kind not in ATTACHMENT_KINDS or not (
+        0 < len(attachment.file_id) <= MAX_FILE_ID_LENGTH
+    ):
+        raise RequestError(
+            "the attachment is not a photo or document Telegram gave", "bad_attachment"
+        )
+    name = " ".join((attachment.name or "").split())[:MAX_ATTACHMENT_NAME] or None
+    return Attachment(attachment.file_id, attachment.kind, name)
+
+
+def _names(row: ServiceCategory | None) -> dict[str, str] | None:
+    return {"zh": row.name_zh, "en": row.name_en} if row is not None else None
+
+
+def _titles(row: ServiceMeasure | None) -> dict[str, str] | None:
+    return {"zh": row.title_zh, "en": row.title_en} if row is not None else None
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _excerpt(text: str, limit: int = EXCERPT) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- who hears of a request ---------------------------------------------------------------------
+
+
+async def admins_over(session: AsyncSession, member_id: int) -> list[Staff]:
+    """The administrators whose scope covers the member."""
+    admins = await session.scalars(
+        select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
+    )
+    chosen = []
+    for admin in admins.all():
+        seen = await session.scalar(
+            select(Member.id).where(Member.id == member_id, scope_condition(admin.id))
+        )
+        if seen is not None:
+            chosen.append(admin)
+    return chosen
+
+
+async def group_recipients(session: AsyncSession, member_id: int) -> list[Staff]:
+    """Who hears of a member's request: the liaisons of the member's groups.
+
+    When one of the member's groups has no liaison (or the member is in no group), the
+    administrators whose scope covers the member hear of it too, as with the day-10
+    lists; only staff who may open the request are told.
+    """
+    group_ids = list(
+        await session.scalars(
+            select(member_groups.c.group_id).where(member_groups.c.member_id == member_id)
+        )
+    )
+    chosen: dict[int, Staff] = {}
+    covered: set[int] = set()
+    if group_ids:
+        for group_id, staff in await session.execute(
+            select(staff_groups.c.group_id, Staff)
+            .join(Staff, Staff.id == staff_groups.c.staff_id)
+            .where(staff_groups.c.group_id.in_(group_ids))
+            .order_by(Staff.id)
+        ):
+            chosen.setdefault(staff.id, staff)
+            covered.add(group_id)
+    if not group_ids or covered != set(group_ids):
+        for admin in await admins_over(session, member_id):
+            chosen.setdefault(admin.id, admin)
+    return sorted(chosen.values(), key=lambda s: s.id)
+
+
+def _topic(request_id: int, what: str) -> str:
+    return f"req:{request_id}:{what}"
+
+
+# --- filing a request ---------------------------------------------------------------------------
+
+
+async def checkin_need(session: AsyncSession, *, member_id: int, checkin_id: int) -> str:
+    """The need a member gave in one of their check-ins, to become a request's description.
+
+    RequestError: checkin_not_found (not theirs, or no need given), already_requested (a
+    request was already made of it; values["id"] is its number).
+    """
+    checkin = await session.get(CheckIn, checkin_id)
+    if checkin is None or checkin.member_id != member_id or not (checkin.needs_text or "").strip():
+        raise RequestError(
+            f"no check-in {checkin_id} with a need of this member", "checkin_not_found"
+        )
+    existing = await session.scalar(
+        select(ServiceRequest.id).where(ServiceRequest.checkin_id == checkin_id).limit(1)
+    )
+    if existing is not None:
+        raise RequestError(
+            f"request #{existing} was already made of this check-in",
+            "already_requested",
+            id=existing,
+        )
+    return check_description(checkin.needs_text or "")
+
+
+async def create_request(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    member_id: int,
+    category_id: int,
+    description: str,
+    zone: tzinfo,
+    measure_id: int | None = None,
+    attachment: Attachment | None = None,
+    source: str = "bot",
+    checkin_id: int | None = None,
+) -> ServiceRequest:
+    """File a request for a member; the liaisons hear of it through the outbox.
+
+    due_at is now + the measure's target days (DEFAULT_TARGET_DAYS without one). zone is
+    how the due time is written in the liaisons' message.
+    """
+    text = check_description(description)
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise RequestError(f"no member {member_id}", "not_member")
+    category = await session.get(ServiceCategory, category_id)
+    if category is None:
+        raise RequestError(f"no category {category_id}", "unknown_category")
+    measure = None
+    if measure_id is not None:
+        measure = await session.get(ServiceMeasure, measure_id)
+        if measure is None or not measure.active or measure.category_id != category_id:
+            raise RequestError(f"no measure {measure_id} in this category", "unknown_measure")
+    if checkin_id is not None:
+        await checkin_need(session, member_id=member_id, checkin_id=checkin_id)
+    kept = _check_attachment(attachment) if attachment is not None else None
+    days = (
+        measure.target_days if measure is not None and measure.target_days else DEFAULT_TARGET_DAYS
+    )
+    row = ServiceRequest(
+        member_id=member_id,
+        category_id=category_id,
+        measure_id=measure_id,
+        description=text,
+        attachment_file_id=kept.file_id if kept else None,
+        attachment_kind=kept.kind if kept else None,
+        attachment_name=kept.name if kept else None,
+        source=source if source in SOURCES else "bot",
+        checkin_id=checkin_id,
+        status=RequestStatus.RECEIVED,
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(days=days),
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        ServiceRequestEvent(
+            request_id=row.id,
+            at=now,
+            kind=RequestEventKind.CREATED,
+            actor=f"member:{member_id}",
+            actor_name=member.name,
+            status=RequestStatus.RECEIVED,
+            shown_to_member=True,
+        )
+    )
+    await audit.record(
+        session,
+        now,
+        actor=f"member:{member_id}",
+        action="request.create",
+        subject=f"request:{row.id}",
+        category=category.code,
+        source=row.source,
+    )
+    payload: dict[str, object] = {
+        "request_id": row.id,
+        "member": member.name,
+        "category": _names(category),
+        "measure": _titles(measure),
+        "description": _excerpt(text),
+        "due": _local(row.due_at, zone),
+        "attachment": row.attachment_kind,
+        "source": row.source,
+    }
+    recipients = await group_recipients(session, member_id)
+    await enqueue_to_staff(
+        session,
+        now,
+        [
+            StaffMessage(
+                s.id, s.telegram_user_id, MessageKind.REQUEST_NEW, _topic(row.id, "new"), payload
+            )
+            for s in recipients
+        ],
+    )
+    return row
+
+
+# --- staff: the changes ---------------------------------------------------------------------------
+
+
+def _visible(staff_id: int | None) -> ColumnElement[bool]:
+    return scope_condition(staff_id) if staff_id is not None else true()
+
+
+async def _in_scope(
+    session: AsyncSession, request_id: int, staff_id: int | None
+) -> tuple[ServiceRequest, Member]:
+    """The request and its member, if staff_id may see the member (None: the command line)."""
+    row = (
+        await session.execute(
+            select(ServiceRequest, Member)
+            .join(Member, Member.id == ServiceRequest.member_id)
+            .where(ServiceRequest.id == request_id, _visible(staff_id))
+            .with_for_update(of=ServiceRequest)
+        )
+    ).first()
+    if row is None:
+        # Out of scope looks exactly like not there: nothing about it is revealed.
+        raise RequestError(f"no request #{request_id}", "not_found", id=request_id)
+    return row[0], row[1]
+
+
+async def _staff(session: AsyncSession, staff_id: int) -> Staff:
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        raise RequestError(f"no staff member {staff_id}", "not_staff")
+    return staff
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a staff action did: the request as it is now, and the event written."""
+
+    request_id: int
+    status: RequestStatus
+    event_id: int
+    assignee_name: str | None
+    member_told: bool
+
+
+async def _event(
+    session: AsyncSession,
+    now: datetime,
+    request: ServiceRequest,
+    staff: Staff,
+    kind: RequestEventKind,
+    *,
+    shown: bool,
+    note: str | None = None,
+    assignee_id: int | None = None,
+) -> ServiceRequestEvent:
+    event = ServiceRequestEvent(
+        request_id=request.id,
+        at=now,
+        kind=kind,
+        actor=f"staff:{staff.id}",
+        actor_name=staff.name,
+        status=request.status,
+        assignee_id=assignee_id,
+        note=note,
+        shown_to_member=shown,
+    )
+    session.add(event)
+    request.updated_at = now
+    await session.flush()
+    return event
+
+
+async def _tell_member(
+    session: AsyncSession,
+    now: datetime,
+    request: ServiceRequest,
+    event: ServiceRequestEvent,
+    staff: Staff,
+) -> bool:
+    """REQUEST_UPDATE to the member, keyed by the event: enqueued once whatever happens."""
+    category = await session.get(ServiceCategory, request.category_id)
+    payload: dict[str, object] = {
+        "request_id": request.id,
+        "event": event.kind.value,
+        "status": request.status.value,
+        "category": _names(category),
+        "referred_to": request.referred_to,
+        "by": staff.name,
+        "closed": request.status in CLOSED_STATUSES,
+    }
+    topic = _topic(request.id, f"e{event.id}")
+    await enqueue_to_members(
+        session,
+        now,
+        kind=MessageKind.REQUEST_UPDATE,
+        topic=topic,
+        condition=Member.id == request.member_id,
+        payload=payload,
+    )
+    # A member with no way to reach them gets a suppressed row: not told.
+    waiting = await session.scalar(
+        select(Delivery.id).where(
+            Delivery.topic == topic,
+            Delivery.member_id == request.member_id,
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+    )
+    return waiting is not None
+
+
+async def take(session: AsyncSession, now: datetime, request_id: int, *, staff_id: int) -> Change:
+    """The staff member takes the request on; a received one is now in progress; audited."""
+    staff = await _staff(session, staff_id)
+    request, _ = await _in_scope(session, request_id, staff_id)
+    if request.status in CLOSED_STATUSES:
+        raise RequestError(f"request #{request_id} is closed", "closed", id=request_id)
+    if request.assignee_id == staff_id:
+        raise RequestError(
+            f"request #{request_id} is already yours", "already_yours", id=request_id
+        )
+    request.assignee_id = staff_id
+    if request.status is RequestStatus.RECEIVED:
+        request.status = RequestStatus.IN_PROGRESS
+    event = await _event(
+        session, now, request, staff, RequestEventKind.TAKEN, shown=True, assignee_id=staff_id
+    )
+    told = await _tell_member(session, now, request, event, staff)
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.take",
+        subject=f"request:{request_id}",
+    )
+    return Change(request.id, request.status, event.id, staff.name, told)
+
+
+async def assign(
+    session: AsyncSession,
+    now: datetime,
+    request_id: int,
+    *,
+    staff_id: int,
+    to_staff_id: int,
+    zone: tzinfo,
+) -> Change:
+    """Hand the request to a colleague who may see the member; they are told; audited.
+
+    Internal: the member is not told (they hear when the status changes).
+    """
+    staff = await _staff(session, staff_id)
+    request, member = await _in_scope(session, request_id, staff_id)
+    if request.status in CLOSED_STATUSES:
+        raise RequestError(f"request #{request_id} is closed", "closed", id=request_id)
+    colleague = await session.get(Staff, to_staff_id)
+    if colleague is None or (
+        await session.scalar(
+            select(Member.id).where(Member.id == member.id, scope_condition(to_staff_id))
+        )
+        is None
+    ):
+        raise RequestError(
+            "that colleague does not look after this member", "assignee_cannot_see", id=request_id
+        )
+    if request.assignee_id == to_staff_id:
+        raise RequestError(
+            f"request #{request_id} is already with {colleague.name}",
+            "same_assignee",
+            id=request_id,
+            name=colleague.name,
+        )
+    request.assignee_id = to_staff_id
+    event = await _event(
+        session,
+        now,
+        request,
+        staff,
+        RequestEventKind.ASSIGNED,
+        shown=False,
+        assignee_id=to_staff_id,
+    )
+    if to_staff_id != staff_id:
+        category = await session.get(ServiceCategory, request.category_id)
+        measure = (
+            await session.get(ServiceMeasure, request.measure_id) if request.measure_id else None
+        )
+        await enqueue_to_staff(
+            session,
+            now,
+            [
+                StaffMessage(
+                    colleague.id,
+                    colleague.telegram_user_id,
+                    MessageKind.REQUEST_NEW,
+                    _topic(request.id, f"e{event.id}"),
+                    {
+                        "request_id": request.id,
+                        "member": member.name,
+                        "category": _names(category),
+                        "measure": _titles(measure),
+                        "description": _excerpt(request.description),
+                        "due": _local(request.due_at, zone),
+                        "attachment": request.attachment_kind,
+                        "source": request.source,
+                        "assigned_by": staff.name,
+                    },
+                )
+            ],
+        )
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.assign",
+        subject=f"request:{request_id}",
+        to=f"staff:{to_staff_id}",
+    )
+    return Change(request.id, request.status, event.id, colleague.name, False)
+
+
+async def add_note(
+    session: AsyncSession, now: datetime, request_id: int, *, staff_id: int, text: str
+) -> Change:
+    """An internal note on the request (never shown to the member); audited."""
+    staff = await _staff(session, staff_id)
+    body = check_note(text)
+    request, _ = await _in_scope(session, request_id, staff_id)
+    event = await _event(
+        session, now, request, staff, RequestEventKind.NOTE, shown=False, note=body
+    )
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.note",
+        subject=f"request:{request_id}",
+    )
+    assignee = await session.get(Staff, request.assignee_id) if request.assignee_id else None
+    return Change(request.id, request.status, event.id, assignee.name if assignee else None, False)
+
+
+def allowed_statuses(status: RequestStatus) -> tuple[RequestStatus, ...]:
+    """Where a request in status may go next (nothing once closed)."""
+    return NEXT_STATUSES.get(status, ())
+
+
+async def set_status(
+    session: AsyncSession,
+    now: datetime,
+    request_id: int,
+    *,
+    staff_id: int,
+    status: RequestStatus,
+    referred_to: str | None = None,
+) -> Change:
+    """Move the request on (received → in progress → resolved / cannot help / referred).
+
+    Referred needs where to. The member is told in their language; a closing status asks
+    them for feedback. An unassigned request becomes the changer's. Audited.
+    """
+    staff = await _staff(session, staff_id)
+    request, _ = await _in_scope(session, request_id, staff_id)
+    where = check_referred(referred_to) if status is RequestStatus.REFERRED else None
+    if request.status is status:
+        raise RequestError(
+            f"request #{request_id} is already {status.value}", "same_status", id=request_id
+        )
+    if status not in allowed_statuses(request.status):
+        reason = "closed" if request.status in CLOSED_STATUSES else "bad_transition"
+        raise RequestError(
+            f"request #{request_id} cannot go from {request.status.value} to {status.value}",
+            reason,
+            id=request_id,
+            current=request.status.value,
+            wanted=status.value,
+        )
+    request.status = status
+    request.referred_to = where
+    if status in CLOSED_STATUSES:
+        request.closed_at = now
+    if request.assignee_id is None:
+        request.assignee_id = staff_id
+    event = await _event(
+        session, now, request, staff, RequestEventKind.STATUS, shown=True, note=where
+    )
+    told = await _tell_member(session, now, request, event, staff)
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.status",
+        subject=f"request:{request_id}",
+        status=status.value,
+    )
+    assignee = await session.get(Staff, request.assignee_id)
+    return Change(request.id, request.status, event.id, assignee.name if assignee else None, told)
+
+
+# --- the member's answer after closing ------------------------------------------------------------
+
+
+async def _members_closed(session: AsyncSession, request_id: int, member_id: int) -> ServiceRequest:
+    request = await session.get(ServiceRequest, request_id, with_for_update=True)
+    if request is None or request.member_id != member_id:
+        raise RequestError(f"no request #{request_id} of this member", "not_found", id=request_id)
+    if request.status not in CLOSED_STATUSES:
+        raise RequestError(f"request #{request_id} is not closed yet", "not_closed", id=request_id)
+    return request
+
+
+async def answer_solved(
+    session: AsyncSession, now: datetime, request_id: int, *, member_id: int, solved: bool
+) -> ServiceRequest:
+    """The member says whether their closed request was solved; once only."""
+    request = await _members_closed(session, request_id, member_id)
+    if request.solved is not None:
+        raise RequestError("already answered", "already_answered", id=request_id)
+    request.solved = solved
+    request.feedback_at = now
+    await session.flush()
+    return request
+
+
+async def rate(
+    session: AsyncSession, now: datetime, request_id: int, *, member_id: int, satisfaction: int
+) -> ServiceRequest:
+    """The member's satisfaction 1–5 with a closed request; once only."""
+    if not 1 <= satisfaction <= 5:
+        raise RequestError("satisfaction is 1 to 5", "bad_rating", id=request_id)
+    request = await _members_closed(session, request_id, member_id)
+    if request.satisfaction is not None:
+        raise RequestError("already rated", "already_rated", id=request_id)
+    member = await session.get(Member, member_id)
+    request.satisfaction = satisfaction
+    request.feedback_at = now
+    session.add(
+        ServiceRequestEvent(
+            request_id=request.id,
+            at=now,
+            kind=RequestEventKind.FEEDBACK,
+            actor=f"member:{member_id}",
+            actor_name=member.name if member else None,
+            status=request.status,
+            note=f"{satisfaction}/5",
+            shown_to_member=True,
+        )
+    )
+    await session.flush()
+    return request
+
+
+# --- what people see -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    """One step of a request's history."""
+
+    at: datetime
+    kind: RequestEventKind
+    actor_name: str | None
+    status: RequestStatus | None
+    note: str | None
+    assignee_name: str | None
+    shown_to_member: bool
+    by_staff: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A request with everything a card shows; events as the viewer may see them."""
+
+    id: int
+    member_id: int
+    member_name: str
+    member_phone: str | None
+    category: dict[str, str]
+    measure: dict[str, str] | None
+    description: str
+    attachment_kind: str | None
+    attachment_name: str | None
+    attachment_file_id: str | None
+    source: str
+    status: RequestStatus
+    assignee_id: int | None
+    assignee_name: str | None
+    referred_to: str | None
+    created_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    solved: bool | None
+    satisfaction: int | None
+    events: tuple[EventLine, ...] = field(default=())
+
+    @property
+    def phone_masked(self) -> str | None:
+        return mask_phone(self.member_phone) if self.member_phone else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def overdue(self, now: datetime) -> bool:
+        return self.is_open and self.due_at <= now
+
+
+async def _views(
+    session: AsyncSession, requests: Sequence[tuple[ServiceRequest, Member]], *, member_view: bool
+) -> list[RequestView]:
+    if not requests:
+        return []
+    ids = [r.id for r, _ in requests]
+    categories = {
+        c.id: c
+        for c in await session.scalars(
+            select(ServiceCategory).where(
+                ServiceCategory.id.in_({r.category_id for r, _ in requests})
+            )
+        )
+    }
+    measure_ids = {r.measure_id for r, _ in requests if r.measure_id is not None}
+    measures = {
+        m.id: m
+        for m in (
+            await session.scalars(select(ServiceMeasure).where(ServiceMeasure.id.in_(measure_ids)))
+            if measure_ids
+            else []
+        )
+    }
+    staff_names = {s_id: name for s_id, name in await session.execute(select(Staff.id, Staff.name))}
+    events_query = (
+        select(ServiceRequestEvent)
+        .where(ServiceRequestEvent.request_id.in_(ids))
+        .order_by(ServiceRequestEvent.at, ServiceRequestEvent.id)
+    )
+    if member_view:
+        events_query = events_query.where(ServiceRequestEvent.shown_to_member.is_(True))
+    events: dict[int, list[EventLine]] = defaultdict(list)
+    for event in await session.scalars(events_query):
+        events[event.request_id].append(
+            EventLine(
+                at=event.at,
+                kind=event.kind,
+                actor_name=event.actor_name,
+                status=event.status,
+                note=event.note,
+                assignee_name=staff_names.get(event.assignee_id) if event.assignee_id else None,
+                shown_to_member=event.shown_to_member,
+                by_staff=event.actor.startswith("staff:"),
+            )
+        )
+    views = []
+    for request, member in requests:
+        category = categories[request.category_id]
+        measure = measures.get(request.measure_id) if request.measure_id is not None else None
+        views.append(
+            RequestView(
+                id=request.id,
+                member_id=member.id,
+                member_name=member.name,
+                # The member's own view never needs a phone number.
+                member_phone=None if member_view else member.phone,
+                category={"zh": category.name_zh, "en": category.name_en},
+                measure=_titles(measure),
+                description=request.description,
+                attachment_kind=request.attachment_kind,
+                attachment_name=request.attachment_name,
+                attachment_file_id=request.attachment_file_id,
+                source=request.source,
+                status=request.status,
+                assignee_id=request.assignee_id,
+                assignee_name=staff_names.get(request.assignee_id) if request.assignee_id else None,
+                referred_to=request.referred_to,
+                created_at=request.created_at,
+                due_at=request.due_at,
+                closed_at=request.closed_at,
+                solved=request.solved,
+                satisfaction=request.satisfaction,
+                events=tuple(events.get(request.id, [])),
+            )
+        )
+    return views
+
+
+async def my_requests(
+    session: AsyncSession, *, member_id: int, limit: int = 10
+) -> list[RequestView]:
+    """The member's own requests, newest first, with the history they may see (no notes)."""
+    rows = (
+        await session.execute(
+            select(ServiceRequest, Member)
+            .join(Member, Member.id == ServiceRequest.member_id)
+            .where(ServiceRequest.member_id == member_id)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return await _views(session, [(r, m) for r, m in rows], member_view=True)
+
+
+async def member_request(
+    session: AsyncSession, *, member_id: int, request_id: int
+) -> RequestView | None:
+    """One of the member's own requests (None for anyone else's)."""
+    row = (
+        await session.execute(
+            select(ServiceRequest, Member)
+            .join(Member, Member.id == ServiceRequest.member_id)
+            .where(ServiceRequest.id == request_id, ServiceRequest.member_id == member_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    [view] = await _views(session, [(row[0], row[1])], member_view=True)
+    return view
+
+
+async def request_card(
+    session: AsyncSession, request_id: int, *, staff_id: int | None
+) -> RequestView | None:
+    """A request with its whole history (notes too), if staff_id may see the member.
+
+    staff_id None is the command line: every request.
+    """
+    row = (
+        await session.execute(
+            select(ServiceRequest, Member)
+            .join(Member, Member.id == ServiceRequest.member_id)
+            .where(ServiceRequest.id == request_id, _visible(staff_id))
+        )
+    ).first()
+    if row is None:
+        return None
+    [view] = await _views(session, [(row[0], row[1])], member_view=False)
+    return view
+
+
+async def list_requests(
+    session: AsyncSession,
+    *,
+    staff_id: int | None,
+    status: RequestStatus | None = None,
+    include_closed: bool = False,
+    limit: int | None = None,
+) -> tuple[list[RequestView], int]:
+    """Requests staff_id may see, oldest first: the open ones (or every one, or one status).
+
+    Returns the page and how many there are in all. Events are not loaded.
+    """
+    condition: ColumnElement[bool] = _visible(staff_id)
+    if status is not None:
+        condition = condition & (ServiceRequest.status == status)
+    elif not include_closed:
+        condition = condition & ServiceRequest.status.in_(OPEN_STATUSES)
+    total = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(ServiceRequest)
+            .join(Member, Member.id == ServiceRequest.member_id)
+            .where(condition)
+        )
+        or 0
+    )
+    query = (
+        select(ServiceRequest, Member)
+        .join(Member, Member.id == ServiceRequest.member_id)
+        .where(condition)
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await session.execute(query)).all()
+    views = await _views(session, [(r, m) for r, m in rows], member_view=False)
+    return [_without_events(v) for v in views], total
+
+
+def _without_events(view: RequestView) -> RequestView:
+    return replace(view, events=())
+
+
+async def colleagues(
+    session: AsyncSession, request_id: int, *, staff_id: int
+) -> list[tuple[int, str]]:
+    """The staff (id, name) a request may be assigned to: those who may see its member."""
+    _, member = await _in_scope(session, request_id, staff_id)
+    chosen = []
+    for staff in await session.scalars(select(Staff).order_by(Staff.id)):
+        seen = await session.scalar(
+            select(Member.id).where(Member.id == member.id, scope_condition(staff.id))
+        )
+        if seen is not None:
+            chosen.append((staff.id, staff.name))
+    return chosen
+
+
+# --- the deadline check ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DeadlineReport:
+    """What one deadline check did, for the scheduler's report."""
+
+    lines: list[str] = field(default_factory=list)
+    messages: int = 0
+    reminded: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+
+
+def _pending_deadline() -> ColumnElement[bool]:
+    # A reminder still to come always has its escalation after it.
+    return ServiceRequest.status.in_(OPEN_STATUSES) & ServiceRequest.escalated_at.is_(None)
+
+
+async def deadlines_pending(session: AsyncSession) -> bool:
+    """Whether any open request still has a reminder or an escalation to come."""
+    return bool(await session.scalar(select(exists().where(_pending_deadline()))))
+
+
+async def _system_event(
+    session: AsyncSession, now: datetime, request: ServiceRequest, kind: RequestEventKind
+) -> None:
+    session.add(
+        ServiceRequestEvent(
+            request_id=request.id,
+            at=now,
+            kind=kind,
+            actor="system",
+            actor_name=None,
+            status=request.status,
+            shown_to_member=False,
+        )
+    )
+
+
+async def check_deadlines(
+    session: AsyncSession, now: datetime, *, remind_before: timedelta, zone: tzinfo
+) -> DeadlineReport:
+    """Remind of open requests nearing their due time, escalate overdue ones; once each.
+
+    Nearing: due within remind_before and not yet due: the assignee is reminded (the
+    group's liaisons when nobody took it). Overdue: the admins over the member are told.
+    Each request is marked (reminded_at, escalated_at) in the same statement that claims
+    it, and the messages are keyed by the request, so a second run sends nothing.
+    """
+    report = DeadlineReport()
+    nearing = list(
+        await session.scalars(
+            select(ServiceRequest)
+            .where(
+                ServiceRequest.status.in_(OPEN_STATUSES),
+                ServiceRequest.reminded_at.is_(None),
+                ServiceRequest.due_at > now,
+                ServiceRequest.due_at <= now + remind_before,
+            )
+            .order_by(ServiceRequest.due_at, ServiceRequest.id)
+        )
+    )
+    overdue = list(
+        await session.scalars(
+            select(ServiceRequest)
+            .where(
+                ServiceRequest.status.in_(OPEN_STATUSES),
+                ServiceRequest.escalated_at.is_(None),
+                ServiceRequest.due_at <= now,
+            )
+            .order_by(ServiceRequest.due_at, ServiceRequest.id)
+        )
+    )
+    messages: list[StaffMessage] = []
+    for request, kind, column in [
+        *((r, MessageKind.REQUEST_DUE, ServiceRequest.reminded_at) for r in nearing),
+        *((r, MessageKind.REQUEST_LATE, ServiceRequest.escalated_at) for r in overdue),
+    ]:
+        claimed = await session.execute(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == request.id, column.is_(None))
+            .values({column.key: now})
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            continue  # another run took it a moment ago
+        member = await session.get(Member, request.member_id)
+        category = await session.get(ServiceCategory, request.category_id)
+        assignee = await session.get(Staff, request.assignee_id) if request.assignee_id else None
+        assert member is not None
+        payload: dict[str, object] = {
+            "request_id": request.id,
+            "member": member.name,
+            "category": _names(category),
+            "due": _local(request.due_at, zone),
+            "assignee": assignee.name if assignee else None,
+            "status": request.status.value,
+        }
+        if kind is MessageKind.REQUEST_DUE:
+            await _system_event(session, now, request, RequestEventKind.REMINDED)
+            recipients = [assignee] if assignee else await group_recipients(session, member.id)
+            topic = _topic(request.id, "due")
+            report.reminded.append(request.id)
+            what = "due soon"
+        else:
+            await _system_event(session, now, request, RequestEventKind.ESCALATED)
+            recipients = await admins_over(session, member.id)
+            topic = _topic(request.id, "late")
+            report.escalated.append(request.id)
+            what = "overdue"
+        if not recipients:
+            report.lines.append(f"request #{request.id} {what}: nobody to tell")
+            continue
+        messages += [
+            StaffMessage(s.id, s.telegram_user_id, kind, topic, payload) for s in recipients
+        ]
+        report.lines.append(f"request #{request.id} {what}: {len(recipients)} staff told")
+    report.messages += await enqueue_to_staff(session, now, messages)
+    return report
+
+
+__all__ = [
+    "ATTACHMENT_KINDS",
+    "CLOSED_STATUSES",
+    "MAX_DESCRIPTION_LENGTH",
+    "MAX_NOTE_LENGTH",
+    "MAX_REFERRED_LENGTH",
+    "OPEN_STATUSES",
+    "Attachment",
+    "Change",
+    "DeadlineReport",
+    "EventLine",
+    "RequestError",
+    "RequestView",
+    "add_note",
+    "admins_over",
+    "allowed_statuses",
+    "answer_solved",
+    "assign",
+    "check_deadlines",
+    "check_description",
+    "check_note",
+    "check_referred",
+    "checkin_need",
+    "colleagues",
+    "create_request",
+    "deadlines_pending",
+    "group_recipients",
+    "list_requests",
+    "member_request",
+    "my_requests",
+    "rate",
+    "request_card",
+    "set_status",
+    "take",
+]

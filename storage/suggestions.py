@@ -1,0 +1,473 @@
+"""Ideas ("golden ideas", 金点子) and opinions (意见建议) members send the organisation.
+
+A member sends one with a text of up to MAX_TEXT_LENGTH characters. The liaisons of the
+member's groups are told at once (IDEA_NEW through the outbox); a group without a liaison
+tells the administrators over it, and so does a member in no group at all.
+
+Staff see the suggestions of the members in their scope (storage/scope.py), unanswered
+first, newest first; someone else's suggestion reads the same as one that does not exist.
+They reply and mark a suggestion adopted, each audited, and the member hears each
+(IDEA_REPLY through the outbox, rendered in the member's language at send time).
+
+A suggestion keeps one reply. A second reply replaces the first, and the member hears the
+new one: each reply is a delivery of its own ("idea:<id>:reply:<n>"), and a reply still
+waiting in the outbox (quiet hours) is dropped, so the member never gets an outdated one
+after a newer one. Adopting happens once ("idea:<id>:adopted").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Group,
+    Member,
+    MessageKind,
+    Staff,
+    StaffRole,
+    Suggestion,
+    SuggestionKind,
+    SuggestionStatus,
+    member_groups,
+    staff_groups,
+)
+from storage.notices import clean_body
+from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
+from storage.phones import mask_phone
+from storage.scope import group_scope_condition, scope_condition
+
+# A suggestion is a few paragraphs read on a phone; a longer text is a report to attach
+# to a service request or bring to the symposium.
+MAX_TEXT_LENGTH = 2000
+# A reply is held to the same length.
+MAX_REPLY_LENGTH = 2000
+# How much of the suggestion the staff alert and the member's answer quote.
+EXCERPT = 200
+# A reply that replaced an earlier one before it was sent.
+REPLACED = "replaced by a newer reply"
+
+
+class SuggestionError(ValueError):
+    """A suggestion, reply or adoption that cannot be made; the message says why (English).
+
+    reason is a short stable word for the front ends: empty, too_long, not_found,
+    already_adopted.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _check(text: str, limit: int, what: str) -> str:
+    body = clean_body(text)
+    if not body:
+        raise SuggestionError(f"the {what} is empty", "empty")
+    if len(body) > limit:
+        raise SuggestionError(
+            f"the {what} has {len(body)} characters; at most {limit} are allowed", "too_long"
+        )
+    return body
+
+
+def check_text(text: str) -> str:
+    """The suggestion as it will be kept: trimmed, 1 to MAX_TEXT_LENGTH characters."""
+    return _check(text, MAX_TEXT_LENGTH, "suggestion")
+
+
+def check_reply(text: str) -> str:
+    """The reply as it will be kept: trimmed, 1 to MAX_REPLY_LENGTH characters."""
+    return _check(text, MAX_REPLY_LENGTH, "reply")
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """The first limit characters of text, with "…" when there was more."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionView:
+    """One suggestion as its member or a staff member sees it."""
+
+    id: int
+    kind: SuggestionKind
+    status: SuggestionStatus
+    body: str
+    created_at: datetime
+    member_id: int
+    member_name: str
+    phone: str | None
+    reply: str | None
+    replied_at: datetime | None
+    # The staff member's name, or the operator's "cli:<user>".
+    replied_by: str | None
+    adopted_at: datetime | None
+    adopted_by: str | None
+    groups: tuple[str, ...] = ()
+
+    @property
+    def phone_masked(self) -> str | None:
+        return mask_phone(self.phone) if self.phone else None
+
+    @property
+    def adopted(self) -> bool:
+        return self.adopted_at is not None
+
+
+async def _names(session: AsyncSession, actors: Sequence[str | None]) -> dict[str, str]:
+    """Actors ("staff:3", "cli:root") as people read them: the staff member's name."""
+    ids = {
+        int(actor.removeprefix("staff:"))
+        for actor in actors
+        if actor and actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
+    }
+    names = {actor: actor for actor in actors if actor}
+    if ids:
+        for staff_id, name in await session.execute(
+            select(Staff.id, Staff.name).where(Staff.id.in_(ids))
+        ):
+            names[f"staff:{staff_id}"] = name
+    return names
+
+
+async def _views(
+    session: AsyncSession, condition: ColumnElement[bool], *, limit: int | None, groups: bool
+) -> list[SuggestionView]:
+    unanswered_first = case((Suggestion.status == SuggestionStatus.NEW, 0), else_=1)
+    query = (
+        select(Suggestion, Member.name, Member.phone)
+        .join(Member, Member.id == Suggestion.member_id)
+        .where(condition)
+        .order_by(unanswered_first, Suggestion.created_at.desc(), Suggestion.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(await session.execute(query))
+    names = await _names(
+        session, [a for row, _, _ in rows for a in (row.replied_by, row.adopted_by)]
+    )
+    member_groups_of: dict[int, list[str]] = {}
+    if groups and rows:
+        for member_id, group_name in await session.execute(
+            select(member_groups.c.member_id, Group.name)
+            .join(Group, Group.id == member_groups.c.group_id)
+            .where(member_groups.c.member_id.in_({row.member_id for row, _, _ in rows}))
+            .order_by(Group.name)
+        ):
+            member_groups_of.setdefault(member_id, []).append(group_name)
+    return [
+        SuggestionView(
+            id=row.id,
+            kind=row.kind,
+            status=row.status,
+            body=row.body,
+            created_at=row.created_at,
+            member_id=row.member_id,
+            member_name=name,
+            phone=phone,
+            reply=row.reply,
+            replied_at=row.replied_at,
+            replied_by=names.get(row.replied_by or ""),
+            adopted_at=row.adopted_at,
+            adopted_by=names.get(row.adopted_by or ""),
+            groups=tuple(member_groups_of.get(row.member_id, ())),
+        )
+        for row, name, phone in rows
+    ]
+
+
+def _visible(staff_id: int | None) -> ColumnElement[bool]:
+    """A where-clause (with Member joined): the suggestions staff_id may see; None: all."""
+    return scope_condition(staff_id) if staff_id is not None else true()
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+async def _recipients(session: AsyncSession, member_id: int) -> list[Staff]:
+    """The liaisons of the member's groups; the admins over a group that has none, or over
+    the member when they are in no group."""
+    group_ids = list(
+        await session.scalars(
+            select(member_groups.c.group_id).where(member_groups.c.member_id == member_id)
+        )
+    )
+    chosen: dict[int, Staff] = {}
+    with_liaison: set[int] = set()
+    for group_id, staff in await session.execute(
+        select(staff_groups.c.group_id, Staff)
+        .join(Staff, Staff.id == staff_groups.c.staff_id)
+        .where(staff_groups.c.group_id.in_(group_ids))
+        .order_by(Staff.id)
+    ):
+        with_liaison.add(group_id)
+        chosen.setdefault(staff.id, staff)
+    orphans = [g for g in group_ids if g not in with_liaison]
+    if orphans or not group_ids:
+        admins = await session.scalars(
+            select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
+        )
+        for admin in admins:
+            if orphans:
+                sees = await session.scalar(
+                    select(Group.id)
+                    .where(Group.id.in_(orphans), group_scope_condition(admin.id))
+                    .limit(1)
+                )
+            else:
+                sees = await session.scalar(
+                    select(Member.id).where(Member.id == member_id, scope_condition(admin.id))
+                )
+            if sees is not None:
+                chosen.setdefault(admin.id, admin)
+    return sorted(chosen.values(), key=lambda s: s.id)
+
+
+async def submit(
+    session: AsyncSession, now: datetime, *, member_id: int, kind: SuggestionKind, text: str
+) -> Suggestion:
+    """A member's idea or opinion: stored, and their liaisons told (IDEA_NEW).
+
+    SuggestionError (empty, too_long) for a text check_text refuses; not_found for a
+    member that does not exist.
+    """
+    body = check_text(text)
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise SuggestionError(f"no member {member_id}", "not_found")
+    suggestion = Suggestion(
+        member_id=member_id,
+        kind=kind,
+        body=body,
+        status=SuggestionStatus.NEW,
+        created_at=now,
+    )
+    session.add(suggestion)
+    await session.flush()
+    payload: dict[str, object] = {
+        "id": suggestion.id,
+        "kind": kind.value,
+        "member": member.name,
+        "body": excerpt(body),
+    }
+    topic = f"idea:{suggestion.id}:new"
+    await enqueue_to_staff(
+        session,
+        now,
+        [
+            StaffMessage(staff.id, staff.telegram_user_id, MessageKind.IDEA_NEW, topic, payload)
+            for staff in await _recipients(session, member_id)
+        ],
+    )
+    return suggestion
+
+
+async def my_suggestions(
+    session: AsyncSession, member_id: int, *, limit: int = 10
+) -> list[SuggestionView]:
+    """The member's own suggestions, unanswered first, newest first."""
+    return await _views(session, Suggestion.member_id == member_id, limit=limit, groups=False)
+
+
+async def my_suggestion(
+    session: AsyncSession, member_id: int, suggestion_id: int
+) -> SuggestionView | None:
+    """One of the member's own suggestions (None for anyone else's)."""
+    found = await _views(
+        session,
+        (Suggestion.member_id == member_id) & (Suggestion.id == suggestion_id),
+        limit=1,
+        groups=False,
+    )
+    return found[0] if found else None
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+async def list_suggestions(
+    session: AsyncSession,
+    *,
+    staff_id: int | None,
+    status: SuggestionStatus | None = None,
+    kind: SuggestionKind | None = None,
+    limit: int | None = 20,
+) -> list[SuggestionView]:
+    """The suggestions of the members staff_id may see (all for None), unanswered first."""
+    condition = _visible(staff_id)
+    if status is not None:
+        condition = condition & (Suggestion.status == status)
+    if kind is not None:
+        condition = condition & (Suggestion.kind == kind)
+    return await _views(session, condition, limit=limit, groups=True)
+
+
+async def count_unanswered(session: AsyncSession, *, staff_id: int | None) -> int:
+    """How many suggestions in staff_id's scope nobody has answered yet."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Suggestion)
+            .join(Member, Member.id == Suggestion.member_id)
+            .where(_visible(staff_id), Suggestion.status == SuggestionStatus.NEW)
+        )
+        or 0
+    )
+
+
+async def get_suggestion(
+    session: AsyncSession, suggestion_id: int, *, staff_id: int | None
+) -> SuggestionView | None:
+    """One suggestion of a member staff_id may see (any for None); None otherwise."""
+    found = await _views(
+        session, _visible(staff_id) & (Suggestion.id == suggestion_id), limit=1, groups=True
+    )
+    return found[0] if found else None
+
+
+async def _in_scope(session: AsyncSession, suggestion_id: int, staff_id: int | None) -> Suggestion:
+    row = await session.scalar(
+        select(Suggestion)
+        .join(Member, Member.id == Suggestion.member_id)
+        .where(Suggestion.id == suggestion_id, _visible(staff_id))
+    )
+    if row is None:
+        # Someone else's suggestion reads the same as one that does not exist.
+        raise SuggestionError(f"no suggestion {suggestion_id}", "not_found")
+    return row
+
+
+def _member_payload(row: Suggestion) -> dict[str, object]:
+    return {"id": row.id, "kind": row.kind.value, "body": excerpt(row.body)}
+
+
+async def reply_to(
+    session: AsyncSession,
+    now: datetime,
+    suggestion_id: int,
+    *,
+    text: str,
+    actor: str,
+    staff_id: int | None,
+) -> SuggestionView:
+    """Answer a suggestion staff_id may see (any for None); the member hears it; audited.
+
+    A second reply replaces the first: the member hears the new one, and an earlier reply
+    still waiting in the outbox is dropped. An adopted suggestion stays adopted.
+    """
+    body = check_reply(text)
+    row = await _in_scope(session, suggestion_id, staff_id)
+    prefix = f"idea:{row.id}:reply:"
+    earlier = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.kind == MessageKind.IDEA_REPLY,
+                Delivery.member_id == row.member_id,
+                Delivery.topic.startswith(prefix, autoescape=True),
+            )
+        )
+        or 0
+    )
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.kind == MessageKind.IDEA_REPLY,
+            Delivery.member_id == row.member_id,
+            Delivery.topic.startswith(prefix, autoescape=True),
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.SUPPRESSED, last_error=REPLACED, finished_at=now)
+    )
+    replaced = row.reply is not None
+    row.reply = body
+    row.replied_at = now
+    row.replied_by = actor
+    if row.status is SuggestionStatus.NEW:
+        row.status = SuggestionStatus.REPLIED
+    await enqueue_to_members(
+        session,
+        now,
+        kind=MessageKind.IDEA_REPLY,
+        topic=f"{prefix}{earlier + 1}",
+        condition=Member.id == row.member_id,
+        payload={
+            **_member_payload(row),
+            "event": "reply",
+            "reply": body,
+            "replaced": replaced,
+            "adopted": row.adopted_at is not None,
+        },
+        not_before=now,
+    )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="idea.reply",
+        subject=f"suggestion:{row.id}",
+        replaced=replaced,
+        length=len(body),
+    )
+    await session.flush()
+    view = await get_suggestion(session, row.id, staff_id=None)
+    assert view is not None
+    return view
+
+
+async def adopt(
+    session: AsyncSession, now: datetime, suggestion_id: int, *, actor: str, staff_id: int | None
+) -> SuggestionView:
+    """Mark a suggestion staff_id may see (any for None) adopted; the member hears it once;
+    audited. SuggestionError (already_adopted) the second time."""
+    row = await _in_scope(session, suggestion_id, staff_id)
+    if row.adopted_at is not None:
+        raise SuggestionError(f"suggestion {suggestion_id} is already adopted", "already_adopted")
+    row.status = SuggestionStatus.ADOPTED
+    row.adopted_at = now
+    row.adopted_by = actor
+    await enqueue_to_members(
+        session,
+        now,
+        kind=MessageKind.IDEA_REPLY,
+        topic=f"idea:{row.id}:adopted",
+        condition=Member.id == row.member_id,
+        payload={**_member_payload(row), "event": "adopted"},
+        not_before=now,
+    )
+    await audit.record(
+        session, now, actor=actor, action="idea.adopt", subject=f"suggestion:{row.id}"
+    )
+    await session.flush()
+    view = await get_suggestion(session, row.id, staff_id=None)
+    assert view is not None
+    return view
+
+
+__all__ = [
+    "EXCERPT",
+    "MAX_REPLY_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "SuggestionError",
+    "SuggestionView",
+    "adopt",
+    "check_reply",
+    "check_text",
+    "count_unanswered",
+    "excerpt",
+    "get_suggestion",
+    "list_suggestions",
+    "my_suggestion",
+    "my_suggestions",
+    "reply_to",
+    "submit",
+]
