@@ -135,7 +135,7 @@ def request_show(ctx: click.Context, number: str, full: bool) -> None:
     """One request (12 or #12) with its whole history, internal notes included."""
     settings = cli.settings_of(ctx)
     raw = number.strip().lstrip("#")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         cli.fail(f"{number!r} is not a request number like 12 or #12")
     request_id = int(raw)
 

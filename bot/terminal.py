@@ -77,7 +77,7 @@ class Conversation:
         buttons = self.buttons
         if not buttons:
             return None
-        if line.isdigit() and 1 <= int(line) <= len(buttons):
+        if line.isascii() and line.isdigit() and 1 <= int(line) <= len(buttons):
             return buttons[int(line) - 1]
         wanted = line.casefold()
         for button in buttons:

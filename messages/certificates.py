@@ -32,6 +32,8 @@ def certificate_step(
     step = str(payload.get("step", ""))
     if not step:
         return None
+    if payload.get("staff"):
+        return _new_application(renderer, locale, payload)
     values = {
         "step": step,
         "step_name": step_name(renderer, locale, step),
@@ -45,6 +47,26 @@ def certificate_step(
     if channel is ChannelName.SMS:
         return renderer.render_text(locale, "certificates/step_sms", **values), ()
     return renderer.render(locale, "certificates/step", **values), ()
+
+
+def _new_application(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> Rendered:
+    """A liaison learns of an application, with the buttons for its first step."""
+    certificate_id = payload.get("certificate_id")
+    text = renderer.render(
+        locale,
+        "certificates/new_staff",
+        id=certificate_id,
+        name=payload.get("name") or "",
+        reverse=bool(payload.get("reverse")),
+        origin=payload.get("origin") or "",
+        destination=payload.get("destination") or "",
+        months=payload.get("months"),
+    )
+    buttons = (
+        (renderer.label(locale, "certificates.do_checked"), f"{STEP}{certificate_id}:checked"),
+        (renderer.label(locale, "certificates.reject"), f"{REJECT}{certificate_id}"),
+    )
+    return text, buttons
 
 
 def review_reminder(

@@ -228,6 +228,7 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
                 f"service request deadlines (every {every} minutes)",
                 CronTrigger(minute=f"*/{every}", timezone=default_zone),
                 kind="requests",
+                number=every,
             )
         )
     async with db.session() as session:

@@ -9,6 +9,7 @@ line) is picked up within `schedule_poll_seconds`, when the specs are compared a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -48,6 +49,10 @@ class CycleScheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         self._fingerprint: tuple[tuple[str, str], ...] = ()
+        # Timers that fire together (the prompt, the daily checks, the certificate reviews
+        # at 09:00) share one run: run_due enqueues everything due, whichever timer asked.
+        self._running = asyncio.Lock()
+        self._last_started: datetime | None = None
 
     async def start(self) -> RunReport:
         """Catch up, build the jobs, start the timer; returns what the catch-up enqueued.
@@ -76,7 +81,9 @@ class CycleScheduler:
 
     async def run_now(self) -> RunReport:
         """Run everything due at the clock's present instant."""
-        report = await run_due(self.db, self.clock.now(), self.settings)
+        async with self._running:
+            now = self._last_started = self.clock.now()
+            report = await run_due(self.db, now, self.settings)
         if self.on_run is not None:
             await self.on_run(report)
         return report
@@ -110,7 +117,12 @@ class CycleScheduler:
         return listed
 
     async def _fire(self) -> None:
+        called = self.clock.now()
         try:
+            async with self._running:
+                # A run that started since this timer fired has enqueued what it would.
+                if self._last_started is not None and self._last_started >= called:
+                    return
             await self.run_now()
         except Exception:  # a bad moment must not unschedule the job
             log.exception("scheduled run failed; the next timer or restart catches up")

@@ -34,15 +34,11 @@ from storage.models import (
     Member,
     MemberStatus,
     MessageKind,
-    Staff,
-    StaffRole,
     Unit,
-    member_groups,
-    staff_groups,
 )
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.phones import mask_phone
-from storage.scope import scope_condition
+from storage.scope import looking_after, scope_condition
 
 MAX_ORGANISATION_LENGTH = 200
 MAX_REASON_LENGTH = 1000
@@ -450,6 +446,30 @@ async def apply(
         actor_name=member.name,
         note=None,
     )
+    # The liaisons hear of it at once, with the buttons for the first step.
+    await enqueue_to_staff(
+        session,
+        now,
+        [
+            StaffMessage(
+                staff.id,
+                staff.telegram_user_id,
+                MessageKind.CERTIFICATE,
+                f"cert:{row.id}:new",
+                {
+                    "staff": True,
+                    "certificate_id": row.id,
+                    "step": CertificateStatus.APPLIED.value,
+                    "name": member.name,
+                    "reverse": reverse,
+                    "origin": origin,
+                    "destination": where_to,
+                    "months": months,
+                },
+            )
+            for staff in await looking_after(session, member_id)
+        ],
+    )
     return row
 
 
@@ -621,35 +641,6 @@ class ReviewReport:
     messages: int
 
 
-async def _reviewers(session: AsyncSession, member_id: int) -> list[tuple[int, int]]:
-    """The member's liaisons (staff of their groups), else the admins whose scope covers them."""
-    liaisons = list(
-        await session.execute(
-            select(Staff.id, Staff.telegram_user_id)
-            .join(staff_groups, staff_groups.c.staff_id == Staff.id)
-            .join(member_groups, member_groups.c.group_id == staff_groups.c.group_id)
-            .where(member_groups.c.member_id == member_id)
-            .distinct()
-            .order_by(Staff.id)
-        )
-    )
-    if liaisons:
-        return [(a, b) for a, b in liaisons]
-    admins = await session.execute(
-        select(Staff.id, Staff.telegram_user_id)
-        .where(Staff.role == StaffRole.ADMIN)
-        .order_by(Staff.id)
-    )
-    found = []
-    for staff_id, telegram_user_id in admins.all():
-        seen = await session.scalar(
-            select(Member.id).where(Member.id == member_id, scope_condition(staff_id))
-        )
-        if seen is not None:
-            found.append((staff_id, telegram_user_id))
-    return found
-
-
 async def enqueue_due_reviews(
     session: AsyncSession, now: datetime, *, zone: tzinfo
 ) -> list[ReviewReport]:
@@ -693,13 +684,13 @@ async def enqueue_due_reviews(
             now,
             [
                 StaffMessage(
-                    staff_id,
-                    telegram_user_id,
+                    staff.id,
+                    staff.telegram_user_id,
                     MessageKind.CERT_REVIEW,
                     topic,
                     {**payload, "staff": True},
                 )
-                for staff_id, telegram_user_id in await _reviewers(session, row.member_id)
+                for staff in await looking_after(session, row.member_id)
             ],
         )
         if new:

@@ -92,7 +92,7 @@ def changed_rule(rule: CycleRule, changes: Mapping[str, str]) -> CycleRule:
 
     def whole(key: str) -> int:
         value = changes[key].strip()
-        if not value.isdigit() or len(value) > 3:
+        if not (value.isascii() and value.isdigit()) or len(value) > 3:
             raise CycleError(
                 f"{key} must be a whole number, not {value!r}", "not_number", key=key, text=value
             )

@@ -16,11 +16,13 @@ from storage.models import (
     Consent,
     Group,
     GroupKind,
+    Place,
     StaffRole,
     StudyMaterial,
     StudySchedule,
     WorkSituation,
 )
+from storage.places import SAMPLE_PLACES, import_places, read_places
 from storage.regions import default_index
 from storage.roster import ParsedRoster, RosterRow
 from storage.study import list_materials
@@ -402,7 +404,20 @@ async def load_demo(session: AsyncSession, now: datetime) -> bool:
         )
         changed |= created
     changed |= await _study(session, now)
+    changed |= await _places(session, now)
     return changed
+
+
+async def _places(session: AsyncSession, now: datetime) -> bool:
+    """The sample members' homes and activity centres, so /places answers in `make run`."""
+    if await session.scalar(select(Place.id).limit(1)) is not None:
+        return False
+    report = await import_places(
+        session, now, read_places(SAMPLE_PLACES), actor="demo", source="demo"
+    )
+    if not report.ok:  # the sample file is ours: an error here is a bug
+        raise RuntimeError(f"sample places rejected: {report.errors}")
+    return report.added > 0
 
 
 # The mobile party school: a small library, pushed to the Shenzhen group every Monday evening.

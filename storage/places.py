@@ -61,6 +61,8 @@ __all__ = [
 
 # The mean Earth radius (IUGG): the haversine distance on this sphere is within about 0.5 %
 # of the distance on the WGS-84 ellipsoid everywhere.
+# Illustrative members' homes and activity centres of Jianghan District (`liaison demo`).
+SAMPLE_PLACES = Path(__file__).parent / "data" / "places.csv"
 EARTH_RADIUS_M = 6_371_008.8
 
 # The longest value of each column: the columns of the places table.

@@ -41,14 +41,11 @@ from storage.models import (
     ServiceRequest,
     ServiceRequestEvent,
     Staff,
-    StaffRole,
-    member_groups,
-    staff_groups,
 )
 from storage.notices import clean_body
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.phones import mask_phone
-from storage.scope import scope_condition
+from storage.scope import admins_over, looking_after, scope_condition
 
 # A need told in a few paragraphs; longer is refused (not cut), with the count.
 MAX_DESCRIPTION_LENGTH = 2000
@@ -177,50 +174,6 @@ def _excerpt(text: str, limit: int = EXCERPT) -> str:
 # --- who hears of a request ---------------------------------------------------------------------
 
 
-async def admins_over(session: AsyncSession, member_id: int) -> list[Staff]:
-    """The administrators whose scope covers the member."""
-    admins = await session.scalars(
-        select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
-    )
-    chosen = []
-    for admin in admins.all():
-        seen = await session.scalar(
-            select(Member.id).where(Member.id == member_id, scope_condition(admin.id))
-        )
-        if seen is not None:
-            chosen.append(admin)
-    return chosen
-
-
-async def group_recipients(session: AsyncSession, member_id: int) -> list[Staff]:
-    """Who hears of a member's request: the liaisons of the member's groups.
-
-    When one of the member's groups has no liaison (or the member is in no group), the
-    administrators whose scope covers the member hear of it too, as with the day-10
-    lists; only staff who may open the request are told.
-    """
-    group_ids = list(
-        await session.scalars(
-            select(member_groups.c.group_id).where(member_groups.c.member_id == member_id)
-        )
-    )
-    chosen: dict[int, Staff] = {}
-    covered: set[int] = set()
-    if group_ids:
-        for group_id, staff in await session.execute(
-            select(staff_groups.c.group_id, Staff)
-            .join(Staff, Staff.id == staff_groups.c.staff_id)
-            .where(staff_groups.c.group_id.in_(group_ids))
-            .order_by(Staff.id)
-        ):
-            chosen.setdefault(staff.id, staff)
-            covered.add(group_id)
-    if not group_ids or covered != set(group_ids):
-        for admin in await admins_over(session, member_id):
-            chosen.setdefault(admin.id, admin)
-    return sorted(chosen.values(), key=lambda s: s.id)
-
-
 def _topic(request_id: int, what: str) -> str:
     return f"req:{request_id}:{what}"
 
@@ -334,7 +287,7 @@ async def create_request(
         "attachment": row.attachment_kind,
         "source": row.source,
     }
-    recipients = await group_recipients(session, member_id)
+    recipients = await looking_after(session, member_id)
     await enqueue_to_staff(
         session,
         now,
@@ -1042,7 +995,7 @@ async def check_deadlines(
         }
         if kind is MessageKind.REQUEST_DUE:
             await _system_event(session, now, request, RequestEventKind.REMINDED)
-            recipients = [assignee] if assignee else await group_recipients(session, member.id)
+            recipients = [assignee] if assignee else await looking_after(session, member.id)
             topic = _topic(request.id, "due")
             report.reminded.append(request.id)
             what = "due soon"
@@ -1077,7 +1030,6 @@ __all__ = [
     "RequestError",
     "RequestView",
     "add_note",
-    "admins_over",
     "allowed_statuses",
     "answer_solved",
     "assign",
@@ -1089,7 +1041,6 @@ __all__ = [
     "colleagues",
     "create_request",
     "deadlines_pending",
-    "group_recipients",
     "list_requests",
     "member_request",
     "my_requests",

@@ -313,3 +313,50 @@ def group_scope_condition(staff_id: int) -> ColumnElement[bool]:
         select(staff_groups.c.group_id).where(staff_groups.c.staff_id == staff_id).correlate(None)
     )
     return or_(unscoped_admin, mine, Group.unit_id.in_(scope_units(staff_id)))
+
+
+# --- who looks after a member --------------------------------------------------------
+
+
+async def admins_over(session: AsyncSession, member_id: int) -> list[Staff]:
+    """The administrators whose scope covers the member."""
+    admins = await session.scalars(
+        select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
+    )
+    chosen = []
+    for admin in admins.all():
+        seen = await session.scalar(
+            select(Member.id).where(Member.id == member_id, scope_condition(admin.id))
+        )
+        if seen is not None:
+            chosen.append(admin)
+    return chosen
+
+
+async def looking_after(session: AsyncSession, member_id: int) -> list[Staff]:
+    """Who hears of what a member asks (a request, an idea, a certificate to review).
+
+    The liaisons of the member's groups. When one of those groups has no liaison (or the
+    member is in no group), the administrators whose scope covers the member too, as with
+    the day-10 lists; only staff who may open what the member sent are told.
+    """
+    group_ids = list(
+        await session.scalars(
+            select(member_groups.c.group_id).where(member_groups.c.member_id == member_id)
+        )
+    )
+    chosen: dict[int, Staff] = {}
+    covered: set[int] = set()
+    if group_ids:
+        for group_id, staff in await session.execute(
+            select(staff_groups.c.group_id, Staff)
+            .join(Staff, Staff.id == staff_groups.c.staff_id)
+            .where(staff_groups.c.group_id.in_(group_ids))
+            .order_by(Staff.id)
+        ):
+            chosen.setdefault(staff.id, staff)
+            covered.add(group_id)
+    if not group_ids or covered != set(group_ids):
+        for admin in await admins_over(session, member_id):
+            chosen.setdefault(admin.id, admin)
+    return sorted(chosen.values(), key=lambda s: s.id)

@@ -32,17 +32,15 @@ from storage.models import (
     Member,
     MessageKind,
     Staff,
-    StaffRole,
     Suggestion,
     SuggestionKind,
     SuggestionStatus,
     member_groups,
-    staff_groups,
 )
 from storage.notices import clean_body
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.phones import mask_phone
-from storage.scope import group_scope_condition, scope_condition
+from storage.scope import looking_after, scope_condition
 
 # A suggestion is a few paragraphs read on a phone; a longer text is a report to attach
 # to a service request or bring to the symposium.
@@ -192,45 +190,6 @@ def _visible(staff_id: int | None) -> ColumnElement[bool]:
 # --- members ------------------------------------------------------------------------------
 
 
-async def _recipients(session: AsyncSession, member_id: int) -> list[Staff]:
-    """The liaisons of the member's groups; the admins over a group that has none, or over
-    the member when they are in no group."""
-    group_ids = list(
-        await session.scalars(
-            select(member_groups.c.group_id).where(member_groups.c.member_id == member_id)
-        )
-    )
-    chosen: dict[int, Staff] = {}
-    with_liaison: set[int] = set()
-    for group_id, staff in await session.execute(
-        select(staff_groups.c.group_id, Staff)
-        .join(Staff, Staff.id == staff_groups.c.staff_id)
-        .where(staff_groups.c.group_id.in_(group_ids))
-        .order_by(Staff.id)
-    ):
-        with_liaison.add(group_id)
-        chosen.setdefault(staff.id, staff)
-    orphans = [g for g in group_ids if g not in with_liaison]
-    if orphans or not group_ids:
-        admins = await session.scalars(
-            select(Staff).where(Staff.role == StaffRole.ADMIN).order_by(Staff.id)
-        )
-        for admin in admins:
-            if orphans:
-                sees = await session.scalar(
-                    select(Group.id)
-                    .where(Group.id.in_(orphans), group_scope_condition(admin.id))
-                    .limit(1)
-                )
-            else:
-                sees = await session.scalar(
-                    select(Member.id).where(Member.id == member_id, scope_condition(admin.id))
-                )
-            if sees is not None:
-                chosen.setdefault(admin.id, admin)
-    return sorted(chosen.values(), key=lambda s: s.id)
-
-
 async def submit(
     session: AsyncSession, now: datetime, *, member_id: int, kind: SuggestionKind, text: str
 ) -> Suggestion:
@@ -264,7 +223,7 @@ async def submit(
         now,
         [
             StaffMessage(staff.id, staff.telegram_user_id, MessageKind.IDEA_NEW, topic, payload)
-            for staff in await _recipients(session, member_id)
+            for staff in await looking_after(session, member_id)
         ],
     )
     return suggestion

@@ -574,3 +574,32 @@ async def test_a_rejection_reason_must_be_text(
     await liaison.send_update(liaison.updates.sticker(liaison.user))
     assert "请输入不予通过的原因" in said(bot_api.sent[-1:])
     await talk(liaison, [("材料不全", [f"申请 {certificate_id} 号：未通过", "已通知 张伟"])])
+
+
+async def test_the_liaisons_hear_of_a_new_application_and_check_it_from_there(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    dispatcher: Dispatcher,
+) -> None:
+    certificate_id = await applied(db, WANG, reverse=True)
+    before = len(bot_api.sent)
+    await dispatcher.run_once()
+    told = {o.chat_id: o for o in bot_api.sent[before:]}
+    # The group's two liaisons, each in their language; not the lawyers' liaison.
+    assert set(told) == {LIAISON, LIAISON_EN}
+    chinese, english = told[LIAISON], told[LIAISON_EN]
+    assert "新的活动证申请" in chinese.text and "反向发证" in chinese.text
+    assert "王芳" in chinese.text and "四川省成都市武侯区委组织部" in chinese.text
+    assert "New activity certificate application" in english.text
+    assert "reverse issuance" in english.text
+    assert [b.text for b in chinese.flat_buttons] == ["✅ 审核通过", "❌ 不予通过"]
+
+    liaison = person(application, bot_api, LIAISON)
+    replies = await liaison.send_update(
+        liaison.updates.press(liaison.user, chinese, chinese.flat_buttons[0])
+    )
+    assert any(f"申请 {certificate_id} 号" in o.text for o in replies)
+    async with db.session() as session:
+        view = await member_certificate(session, await member_id(db, WANG))
+    assert view is not None and view.status is CertificateStatus.CHECKED

@@ -3,6 +3,7 @@ hours, catch-up after an outage, and the timers rebuilt from the schedule rows."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from bot.botapi import BotApiError, LocalBotApi
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
 from scheduler.clock import FakeClock
+from scheduler.jobs import RunReport
 from scheduler.service import CycleScheduler
 from storage.calendar import CycleError, CycleRule, QuietHours, add_months
 from storage.checkins import Whereabouts, record_checkin
@@ -496,3 +498,21 @@ async def test_the_timers_are_rebuilt_from_the_rows_without_a_restart(
         assert [when for _, when in upcoming] == sorted(when for _, when in upcoming)
     finally:
         await scheduler.stop()
+
+
+async def test_timers_that_fire_together_share_one_run(
+    db: Database, services: Services, clock: FakeClock
+) -> None:
+    """The 09:00 timers (prompt, daily checks, certificate reviews) cost one run_due, not three."""
+    runs: list[datetime] = []
+
+    async def counted(report: RunReport) -> None:
+        runs.append(report.now)
+
+    scheduler = CycleScheduler(db, services.settings, services.clock, on_run=counted)
+    await asyncio.gather(*(scheduler._fire() for _ in range(3)))
+    assert len(runs) == 1
+    # A timer that fires later runs again.
+    clock.advance(timedelta(minutes=15))
+    await scheduler._fire()
+    assert len(runs) == 2

@@ -797,6 +797,7 @@ async def test_schedule_shows_the_timers_and_a_change_takes_effect_at_once(
                 [
                     "接下来",
                     "• 2026-11-16 09:00 失联检查（每天）",
+                    "• 2026-11-16 09:00 活动证年审提醒（每天检查）",
                     "• 2026-12-01 09:00 月度报到提醒（默认安排，Asia/Shanghai）",
                 ],
             )

@@ -425,6 +425,8 @@ async def test_staff_see_and_change_only_their_scope(
             ("/ideas", "你负责的党员还没有提过"),
             (f"/ideas {idea.id}", f"没有找到编号为 #{idea.id} 的建议"),
             ("/ideas 不是编号", "用法：/ideas"),
+            # "²" passes str.isdigit() but is no number: the usage again, not a crash.
+            ("/ideas ²", "用法：/ideas"),
         ],
     )
     card = Outgoing("sendMessage", LAWYERS_LIAISON, 1, "", None)

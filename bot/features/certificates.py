@@ -38,7 +38,7 @@ from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
 from bot.replies import inline_keyboard, label, reply
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.certificates import LETTER, REJECT, STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
 from storage import audit
@@ -115,11 +115,6 @@ class Rejection:
 
 _APPLICATIONS = DraftStore("certificates.application", Application)
 _REJECTIONS = DraftStore("certificates.rejection", Rejection)
-
-
-def _parse_id(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 async def _answer(update: Update, text: str | None = None) -> None:
@@ -487,7 +482,7 @@ async def staff_list(
     argument = parts[1].strip() if len(parts) > 1 else ""
     now = context.now()
     if argument:
-        certificate_id = _parse_id(argument)
+        certificate_id = parse_id(argument)
         view = None
         if certificate_id is not None:
             async with context.services.db.session() as session:
@@ -586,7 +581,7 @@ async def step_pressed(update: Update, context: LiaisonContext) -> None:
     if staff is None:
         return
     raw_id, _, step = query.data.removeprefix(STEP).partition(":")
-    certificate_id = _parse_id(raw_id)
+    certificate_id = parse_id(raw_id)
     if certificate_id is None or not step:
         await retire_pressed_button(update)
         return
@@ -603,7 +598,7 @@ async def letter_pressed(update: Update, context: LiaisonContext) -> None:
         return
     identity, staff_id = staff
     await _answer(update)
-    certificate_id = _parse_id(query.data.removeprefix(LETTER))
+    certificate_id = parse_id(query.data.removeprefix(LETTER))
     settings = context.services.settings
     try:
         if certificate_id is None:
@@ -644,7 +639,7 @@ async def reject_pressed(update: Update, context: LiaisonContext) -> object:
     staff = await _staff_press(update, context)
     if staff is None:
         return END
-    certificate_id = _parse_id(query.data.removeprefix(REJECT))
+    certificate_id = parse_id(query.data.removeprefix(REJECT))
     await _answer(update)
     if certificate_id is None:
         return END

@@ -19,7 +19,7 @@ from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import retire_pressed_button
 from bot.replies import reply
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.cycle import CONFIRM_LOST, SAME_AS_LAST
 from scheduler.jobs import JobSpec
 from storage import audit
@@ -99,7 +99,7 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
         return
     identity, staff_id = staff
     raw = query.data.removeprefix(CONFIRM_LOST)
-    member_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    member_id = parse_id(raw) or 0
     now = context.now()
     async with context.services.db.session() as session:
         try:

@@ -24,6 +24,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, render, send_html
+from bot.updates import parse_id
 from messages.guide import category_name, department_view, measure_view
 from messages.split import split_html
 from storage.catalogue import (
@@ -48,11 +49,6 @@ Rows = list[list[tuple[str, str]]]
 
 def _short(text: str) -> str:
     return text if len(text) <= BUTTON_TEXT else text[: BUTTON_TEXT - 1] + "…"
-
-
-def _number(raw: str) -> int | None:
-    # isascii: "²" is a digit to str.isdigit, but not to int().
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 async def _show(
@@ -185,7 +181,7 @@ async def _show_measure(
 
 async def _up(update: Update, context: LiaisonContext, back: str) -> None:
     """The level above an entry that is gone: its department or category, else the list."""
-    target = _number(back[1:])
+    target = parse_id(back[1:])
     if back.startswith("d"):
         if target is None or not await _show_department(update, context, target):
             await _show_departments(update, context)
@@ -198,7 +194,7 @@ async def pressed(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.removeprefix(PREFIX).split(":")
-    number = _number(parts[1]) if len(parts) > 1 else None
+    number = parse_id(parts[1]) if len(parts) > 1 else None
     back = parts[2] if len(parts) == 3 and parts[2][:1] in ("d", "c") else None
     gone = label(context, "guide.gone")
     if parts == ["home"]:

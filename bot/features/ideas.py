@@ -47,7 +47,7 @@ from bot.drafts import (
     take_paste,
 )
 from bot.replies import inline_keyboard, label, reply, send_html
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.ideas import ADOPT, CARD, REPLY, SHOW, idea_answer
 from storage import audit
 from storage.identity import Identity
@@ -99,11 +99,6 @@ def _chat_id(update: Update) -> int:
     chat = update.effective_chat
     assert chat is not None
     return chat.id
-
-
-def _parse_id(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _local(context: LiaisonContext, moment: datetime | None) -> str:
@@ -353,7 +348,7 @@ async def show_pressed(update: Update, context: LiaisonContext) -> None:
     """A suggestion's button in /myideas, or under a reply: the whole of it, and the reply."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    suggestion_id = _parse_id(query.data.removeprefix(SHOW))
+    suggestion_id = parse_id(query.data.removeprefix(SHOW))
     identity = context.identity
     found = None
     if suggestion_id is not None and identity is not None and identity.member_id is not None:
@@ -425,7 +420,7 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
     words = message_text(update).split()
     argument = words[1] if len(words) > 1 else ""
     if argument:
-        suggestion_id = _parse_id(argument)
+        suggestion_id = parse_id(argument)
         if suggestion_id is None or len(words) > 2:
             await reply(update, context, "ideas/usage")
             return
@@ -470,7 +465,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     if staff is None:
         await refuse(update, context)
         return
-    suggestion_id = _parse_id(query.data.removeprefix(CARD))
+    suggestion_id = parse_id(query.data.removeprefix(CARD))
     if suggestion_id is None:
         await retire_pressed_button(update)
         return
@@ -488,7 +483,7 @@ async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    suggestion_id = _parse_id(query.data.removeprefix(ADOPT))
+    suggestion_id = parse_id(query.data.removeprefix(ADOPT))
     if suggestion_id is None:
         await retire_pressed_button(update)
         return
@@ -561,7 +556,7 @@ async def start_reply(update: Update, context: LiaisonContext) -> object:
         await refuse(update, context)
         return END
     _, staff_id = staff
-    suggestion_id = _parse_id(query.data.removeprefix(REPLY))
+    suggestion_id = parse_id(query.data.removeprefix(REPLY))
     found = None
     if suggestion_id is not None:
         async with context.services.db.session() as session:

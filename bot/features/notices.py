@@ -62,7 +62,7 @@ from bot.drafts import (
     take_paste,
 )
 from bot.replies import edit, inline_keyboard, label, reply, send_html
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
@@ -154,11 +154,6 @@ def _argument(update: Update) -> str:
     """Everything after the command: group names may contain spaces."""
     parts = message_text(update).split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
-
-
-def _parse_id(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _words(context: LiaisonContext) -> Mapping[str, str]:
@@ -434,7 +429,7 @@ async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    group_id = _parse_id(query.data.removeprefix(f"{_PREFIX}pick:"))
+    group_id = parse_id(query.data.removeprefix(f"{_PREFIX}pick:"))
     if group_id is None or group_id not in draft.groups:
         return CHOOSE
     if group_id in draft.chosen:
@@ -656,7 +651,7 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    notice_id = _parse_id(query.data.removeprefix(STOP_PREFIX))
+    notice_id = parse_id(query.data.removeprefix(STOP_PREFIX))
     reason = "not_found"
     if notice_id is not None:
         try:
@@ -698,7 +693,7 @@ async def _remove_button(update: Update, data: str) -> None:
 async def deliveries(
     update: Update, context: LiaisonContext, identity: Identity, staff_id: int
 ) -> None:
-    notice_id = _parse_id(_argument(update))
+    notice_id = parse_id(_argument(update))
     if notice_id is None:
         await reply(update, context, "notices/deliveries_usage")
         return
@@ -740,7 +735,7 @@ async def deliveries(
 async def received(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    notice_id = _parse_id(query.data.removeprefix(ACK_PREFIX))
+    notice_id = parse_id(query.data.removeprefix(ACK_PREFIX))
     identity = context.identity
     if notice_id is None or identity is None or identity.member_id is None:
         # A forwarded copy, or someone else's phone: nothing is recorded.

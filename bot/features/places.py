@@ -21,7 +21,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import REMOVE_KEYBOARD, inline_keyboard, label, reply, reply_keyboard
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from storage.places import (
     PlaceView,
     district_key,
@@ -199,9 +199,10 @@ async def pin_pressed(update: Update, context: LiaisonContext) -> None:
     assert query is not None and query.data is not None
     raw = query.data.removeprefix(PIN_PREFIX)
     place: PlaceView | None = None
-    if raw.isdigit() and len(raw) < 10:
+    place_id = parse_id(raw)
+    if place_id is not None:
         async with context.services.db.session() as session:
-            place = await place_by_id(session, int(raw))
+            place = await place_by_id(session, place_id)
     if place is None:
         await query.answer(text=label(context, "places.gone"))
         return

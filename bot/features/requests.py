@@ -49,7 +49,7 @@ from bot.drafts import (
     take_paste,
 )
 from bot.replies import inline_keyboard, label, reply
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.requests import (
     CARD,
     FROM_CHECKIN,
@@ -134,10 +134,8 @@ def _chat_id(update: Update) -> int:
 
 def _numbers(data: str, prefix: str) -> list[int] | None:
     """The numbers after prefix in callback data ("12" or "12:3"); None if any is not one."""
-    parts = data.removeprefix(prefix).split(":")
-    if not all(p.isdigit() and len(p) < 19 for p in parts):
-        return None
-    return [int(p) for p in parts]
+    numbers = [parse_id(part) for part in data.removeprefix(prefix).split(":")]
+    return None if None in numbers else [n for n in numbers if n is not None]
 
 
 def _named(context: LiaisonContext) -> Callable[[Any], str]:
@@ -504,10 +502,11 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Solved?" under the closing message: recorded once, then 1–5 is asked."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    request_id, _, answer = query.data.removeprefix(SOLVED).partition(":")
+    raw_id, _, answer = query.data.removeprefix(SOLVED).partition(":")
+    request_id = parse_id(raw_id)
     identity = context.identity
     if (
-        not request_id.isdigit()
+        request_id is None
         or answer not in ("yes", "no")
         or identity is None
         or identity.member_id is None
@@ -519,7 +518,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
             await answer_solved(
                 session,
                 context.now(),
-                int(request_id),
+                request_id,
                 member_id=identity.member_id,
                 solved=answer == "yes",
             )
@@ -535,7 +534,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
         context,
         "requests/ask_rating",
         markup=inline_keyboard([stars]),
-        id=int(request_id),
+        id=request_id,
         solved=answer == "yes",
     )
 

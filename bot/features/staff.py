@@ -16,7 +16,7 @@ from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from storage import audit
 from storage.checkins import period_of
 from storage.identity import Identity
@@ -133,7 +133,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
         return
     identity, staff_id = staff
     raw_id = query.data.removeprefix(CARD_PREFIX)
-    member_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+    member_id = parse_id(raw_id)
     now = context.now()
     async with context.services.db.session() as session:
         # The button may be old or forged: the scope is checked again on every press.

@@ -53,7 +53,7 @@ from bot.drafts import (
     take_paste,
 )
 from bot.replies import inline_keyboard, label, reply, send_html
-from bot.updates import message_text
+from bot.updates import message_text, parse_id
 from messages.study import OPEN, STUDIED, study_message
 from storage import audit
 from storage.identity import Identity
@@ -152,11 +152,6 @@ def _argument(update: Update) -> str:
     """Everything after the command: group names may contain spaces."""
     parts = message_text(update).split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
-
-
-def _parse_id(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _short(title: str) -> str:
@@ -498,7 +493,7 @@ async def open_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Read in full" under a push, or a title in /study: the whole text, and the document."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    material_id = _parse_id(query.data.removeprefix(OPEN))
+    material_id = parse_id(query.data.removeprefix(OPEN))
     identity = context.identity
     opened = None
     if material_id is not None and identity is not None and identity.member_id is not None:
@@ -532,7 +527,7 @@ async def studied_pressed(update: Update, context: LiaisonContext) -> None:
     """The "studied" button: a receipt for the member bound to the pressing account, once."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    material_id = _parse_id(query.data.removeprefix(STUDIED))
+    material_id = parse_id(query.data.removeprefix(STUDIED))
     identity = context.identity
     if material_id is None or identity is None or identity.member_id is None:
         await query.answer(text=label(context, "study.not_yours"))
@@ -669,7 +664,7 @@ def parse_plan(text: str) -> PlanRequest:
                 f"{when[:20]!r} is neither a weekday like mon nor a date like 2026-12-05",
                 "bad_day",
             ) from None
-        material_id = _parse_id(rest[0]) if len(rest) == 1 else None
+        material_id = parse_id(rest[0]) if len(rest) == 1 else None
         if material_id is None:
             raise StudyError("a one-off push needs the material's number", "no_material")
         return PlanRequest(group, at, on_date=on_date, material_id=material_id)
@@ -700,7 +695,7 @@ async def studyplan(
     elif command == "add":
         await _add_plan(update, context, identity, staff_id, rest)
     elif command == "stop":
-        schedule_id = _parse_id(rest)
+        schedule_id = parse_id(rest)
         if schedule_id is None:
             await reply(update, context, "study/plan_usage")
             return
@@ -813,7 +808,7 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
     if not _is_admin(identity):
         await reply(update, context, "study/admin_only")
         return
-    schedule_id = _parse_id(query.data.removeprefix(STOP_PREFIX))
+    schedule_id = parse_id(query.data.removeprefix(STOP_PREFIX))
     if schedule_id is None:
         await retire_pressed_button(update)
         return
