@@ -25,16 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.models import Place, PlaceKind
-from storage.roster import (
-    _STRIP_CHARS,
-    RosterFileError,
+from storage.sheets import (
+    STRIP_CHARS,
     RowError,
-    _cell_text,
-    _header_key,
-    _open_csv,
-    _open_xlsx,
-    _preview,
-    _Rows,
+    Rows,
+    SheetFileError,
+    cell_text,
+    header_lookup,
+    open_sheet,
+    pick,
+    preview,
+    read_rows,
 )
 
 __all__ = [
@@ -92,7 +93,7 @@ class ParsedPlaces:
     ignored_columns: tuple[str, ...] = ()
 
 
-class PlaceFileError(Exception):
+class PlaceFileError(SheetFileError):
     """The file as a whole cannot be imported; ``str(exc)`` says why."""
 
 
@@ -185,7 +186,7 @@ def _value_key(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).replace("_", " ").casefold().split())
 
 
-_HEADER_LOOKUP = {_header_key(alias): f for f, names in _ALIASES.items() for alias in names}
+_HEADER_LOOKUP = header_lookup(_ALIASES)
 _KIND_LOOKUP = {_value_key(v): kind for kind, names in _KIND_VALUES.items() for v in names}
 assert tuple(_ALIASES) == _FIELDS
 
@@ -204,68 +205,20 @@ def read_places(path: Path) -> ParsedPlaces:
     Raises:
         PlaceFileError: unreadable file, unsupported type, missing columns, or no rows.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        opener = _open_csv
-    elif suffix == ".xlsx":
-        opener = _open_xlsx
-    else:
-        raise PlaceFileError(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
-    try:
-        with opener(path) as (_total, rows):
-            return _parse(rows)
-    except RosterFileError as error:  # the shared readers' whole-file problems
-        raise PlaceFileError(str(error)) from error
+    with open_sheet(Path(path), error=PlaceFileError) as (_total, rows):
+        return _parse(rows)
 
 
-def _parse(rows: _Rows) -> ParsedPlaces:
-    header: tuple[int, Sequence[object]] | None = None
-    for row_number, values in rows:
-        if any(_cell_text(v) is not None for v in values):
-            header = (row_number, values)
-            break
-    if header is None:
-        raise PlaceFileError("the file is empty")
-    columns, ignored = _map_header(*header)
-    parser = _RowParser(columns)
-    seen = False
-    for row_number, values in rows:
-        seen = parser.feed(row_number, values) or seen
-    if not seen:
-        raise PlaceFileError(f"no place rows below the header (row {header[0]})")
+def _parse(rows: Rows) -> ParsedPlaces:
+    parser, ignored = read_rows(
+        rows,
+        _RowParser,
+        lookup=_HEADER_LOOKUP,
+        required=_REQUIRED,
+        error=PlaceFileError,
+        what="place",
+    )
     return ParsedPlaces(tuple(parser.rows), tuple(parser.errors), ignored)
-
-
-def _map_header(
-    row_number: int, values: Sequence[object]
-) -> tuple[dict[str, int], tuple[str, ...]]:
-    columns: dict[str, int] = {}
-    titles: dict[str, str] = {}
-    ignored: dict[str, None] = {}
-    for index, value in enumerate(values):
-        title = _cell_text(value)
-        if title is None:
-            continue
-        name = _HEADER_LOOKUP.get(_header_key(title))
-        if name is None:
-            ignored[title] = None
-        elif name in columns:
-            raise PlaceFileError(
-                f"columns '{titles[name]}' and '{title}' are both read as {name}: "
-                "remove or rename one of them"
-            )
-        else:
-            columns[name] = index
-            titles[name] = title
-    missing = [name for name in _REQUIRED if name not in columns]
-    if missing:
-        found = ", ".join(_preview(t, 20) for t in [*titles.values(), *ignored][:12]) or "nothing"
-        raise PlaceFileError(
-            f"missing required column(s): {', '.join(missing)} "
-            f"(header row {row_number} has: {found})"
-        )
-    return columns, tuple(ignored)
 
 
 def _coordinate(value: object, text: str) -> float | None:
@@ -274,7 +227,7 @@ def _coordinate(value: object, text: str) -> float | None:
         number = float(value)
     else:
         try:
-            number = float(unicodedata.normalize("NFKC", text).strip(_STRIP_CHARS))
+            number = float(unicodedata.normalize("NFKC", text).strip(STRIP_CHARS))
         except ValueError:
             return None
     return number if math.isfinite(number) else None
@@ -289,9 +242,8 @@ class _RowParser:
 
     def feed(self, row_number: int, values: Sequence[object]) -> bool:
         """Parse one data row; False when it was blank and skipped."""
-        width = len(values)
-        raw = [values[i] if 0 <= i < width else None for i in self._indexes]
-        text = [_cell_text(v) for v in raw]
+        raw = pick(values, self._indexes)
+        text = [cell_text(v) for v in raw]
         if not any(text):
             return False
         cells = dict(zip(_FIELDS, text, strict=True))
@@ -315,7 +267,7 @@ class _RowParser:
         if cells["kind"] is not None:
             kind = _KIND_LOOKUP.get(_value_key(cells["kind"]))
             if kind is None:
-                message = f"unknown kind '{_preview(cells['kind'])}' (expected {_kind_words()}"
+                message = f"unknown kind '{preview(cells['kind'])}' (expected {_kind_words()}"
                 problem("kind", message + ", or 党员之家, 活动中心, 服务站)")
 
         latitude: float | None = None
@@ -326,7 +278,7 @@ class _RowParser:
                 continue
             number = _coordinate(raw[_FIELDS.index(name)], cell)
             if number is None:
-                problem(name, f"{name} '{_preview(cell)}' is not a number")
+                problem(name, f"{name} '{preview(cell)}' is not a number")
             elif not -bound <= number <= bound:
                 hint = " (latitude and longitude swapped?)" if name == "latitude" else ""
                 problem(name, f"{name} {number:g} is outside -{bound:g}…{bound:g}{hint}")
@@ -339,7 +291,7 @@ class _RowParser:
         if place_name is not None and district is not None:
             first = self._seen.setdefault((place_name, district), row_number)
             if first != row_number:
-                shown = _preview(place_name)
+                shown = preview(place_name)
                 problem("name", f"duplicate place '{shown}' in {district}: as row {first}")
 
         if errors:

@@ -1,0 +1,300 @@
+"""Reading a spreadsheet a person made: CSV in any common encoding and delimiter, or XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar, cast
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+__all__ = [
+    "STRIP_CHARS",
+    "RowError",
+    "RowParser",
+    "Rows",
+    "SheetFileError",
+    "cell_text",
+    "header_key",
+    "header_lookup",
+    "map_header",
+    "open_sheet",
+    "pick",
+    "preview",
+    "read_rows",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row_number: int
+    column: str | None  # canonical field name ("phone", "kind", ...) or None
+    message: str  # short English sentence
+
+
+class SheetFileError(Exception):
+    """The file as a whole cannot be imported; ``str(exc)`` says why."""
+
+
+# Each import raises its own subclass: its callers catch only their own file's problems.
+ErrorType = type[SheetFileError]
+
+# --------------------------------------------------------------------------
+# Cells and headers
+
+# Everything str.isspace() knows (ASCII whitespace, NBSP, U+3000 ideographic
+# space, ...) plus the invisible characters that copy-paste drags along.
+STRIP_CHARS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + (
+    "\u200b\u200c\u200d\u2060\ufeff"
+)
+
+_HEADER_PUNCT = re.compile(r"[\s\-]+")
+
+
+def header_key(text: str) -> str:
+    """Canonical form of a header cell: "Home Unit *" -> "home_unit"."""
+    text = unicodedata.normalize("NFKC", text).strip(STRIP_CHARS + "*").casefold()
+    return _HEADER_PUNCT.sub("_", text)
+
+
+def header_lookup(aliases: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Field name by the header key of each of its aliases."""
+    return {header_key(alias): field for field, names in aliases.items() for alias in names}
+
+
+def cell_text(value: object) -> str | None:
+    """Cell value as stripped text, ``None`` when blank."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))  # Excel stores typed-in integers as floats
+    else:
+        text = str(value)
+    return text.strip(STRIP_CHARS) or None
+
+
+def pick(values: Sequence[object], indexes: Sequence[int]) -> list[object]:
+    """The cells at indexes; None for a column the file lacks (-1) or past a short row's end."""
+    width = len(values)
+    return [values[i] if 0 <= i < width else None for i in indexes]
+
+
+def preview(text: str, limit: int = 40) -> str:
+    """Quote a cell value in an error message without pasting a whole essay."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------
+# Readers: each yields (row_number, cell values) for every row of the sheet.
+
+Rows = Iterator[tuple[int, Sequence[object]]]
+
+
+@contextmanager
+def open_sheet(path: Path, *, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
+    """Open a ``.csv`` or ``.xlsx`` file: yields (row count if known, rows)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        opener = _open_csv
+    elif suffix == ".xlsx":
+        opener = _open_xlsx
+    else:
+        shown = suffix or "(none)"
+        raise error(f"unsupported file type {shown}: use .csv or .xlsx")
+    with opener(path, error) as opened:
+        yield opened
+
+
+@contextmanager
+def _open_csv(path: Path, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    text = _decode_csv(data, error)
+    delimiter = _sniff_delimiter(text)
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+
+    def rows() -> Rows:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        row_number = 0
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise error(f"row {row_number + 1}: malformed CSV ({exc})") from exc
+            row_number += 1
+            yield row_number, values
+
+    yield total, rows()
+
+
+def _decode_csv(data: bytes, error: ErrorType) -> str:
+    if data.startswith(b"PK\x03\x04"):
+        raise error("this is an Excel workbook, not CSV: save it with the .xlsx extension")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise error("this is an old Excel .xls workbook: save it as .xlsx or CSV")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel "Unicode text"
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        # Chinese Excel saves "CSV" as GBK; GB18030 is its superset.
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            raise error("the file contains NUL bytes: is it really a CSV file?")
+        return text
+    raise error("cannot decode the file: save it as UTF-8 or GBK CSV")
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Pick ',', ';' or TAB by counting them in the first non-blank line."""
+    # Not csv.Sniffer: it is easily fooled by ';' inside a cell (a roster's
+    # groups column), while a header line never contains separators of its own.
+    for line in text.splitlines():
+        if line.strip(STRIP_CHARS + ",;\t\"'"):
+            counts = {d: line.count(d) for d in (",", "\t", ";")}
+            best = max(counts, key=lambda d: counts[d])  # ties: first in order
+            return best if counts[best] else ","
+    return ","
+
+
+@contextmanager
+def _open_xlsx(path: Path, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
+    with warnings.catch_warnings():
+        # openpyxl warns about every extension it does not support (data
+        # validation, conditional formatting, ...): noise for a data import.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
+        try:
+            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (OSError, zipfile.BadZipFile, InvalidFileException) as exc:
+            raise error(f"cannot open {path.name} as an Excel workbook: {exc}") from exc
+        except Exception as exc:  # corrupt parts inside the zip: KeyError, XML errors, ...
+            raise error(f"cannot read {path.name}: the workbook is damaged") from exc
+        try:
+            if not workbook.worksheets:
+                raise error("the workbook has no worksheet")
+            sheet = workbook.worksheets[0]
+            if not isinstance(sheet, ReadOnlyWorksheet):  # pragma: no cover - read_only=True
+                raise error("the first sheet is not a worksheet")
+            total = sheet.max_row
+            # Some programs write a wrong "dimension" record, and read-only
+            # mode would silently stop there: read up to the real last row.
+            sheet.reset_dimensions()
+            yield total, _xlsx_rows(sheet, error)
+        finally:
+            workbook.close()
+
+
+class _ValueRows(Protocol):
+    def iter_rows(self, *, values_only: bool) -> Iterator[tuple[object, ...]]: ...
+
+
+def _xlsx_rows(sheet: ReadOnlyWorksheet, error: ErrorType) -> Rows:
+    # types-openpyxl types ReadOnlyWorksheet.iter_rows with a Worksheet self.
+    rows = cast(_ValueRows, sheet).iter_rows(values_only=True)
+    row_number = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # damaged sheet XML
+            raise error(f"row {row_number + 1}: cannot read the worksheet") from exc
+        row_number += 1
+        yield row_number, values
+
+
+# --------------------------------------------------------------------------
+# The header and the rows below it
+
+
+class RowParser(Protocol):
+    def feed(self, row_number: int, values: Sequence[object]) -> bool: ...
+
+
+_Parser = TypeVar("_Parser", bound=RowParser)
+
+
+def read_rows(
+    rows: Rows,
+    make_parser: Callable[[dict[str, int]], _Parser],
+    *,
+    lookup: Mapping[str, str],
+    required: Sequence[str],
+    error: ErrorType,
+    what: str,
+) -> tuple[_Parser, tuple[str, ...]]:
+    """Map the header, feed each row below it to a parser for those columns; the ignored titles."""
+    header_row, values = _find_header(rows, error)
+    columns, ignored = map_header(header_row, values, lookup=lookup, required=required, error=error)
+    parser = make_parser(columns)
+    seen_data = False
+    for row_number, values in rows:
+        seen_data = parser.feed(row_number, values) or seen_data
+    if not seen_data:
+        raise error(f"no {what} rows below the header (row {header_row})")
+    return parser, ignored
+
+
+def _find_header(rows: Rows, error: ErrorType) -> tuple[int, Sequence[object]]:
+    """The first non-empty row, taken from rows: the rows after it are the data."""
+    for row_number, values in rows:
+        if any(cell_text(v) is not None for v in values):
+            return row_number, values
+    raise error("the file is empty")
+
+
+def map_header(
+    row_number: int,
+    values: Sequence[object],
+    *,
+    lookup: Mapping[str, str],
+    required: Sequence[str],
+    error: ErrorType,
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Column index by field name, and the header cells no alias matched."""
+    columns: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    ignored: dict[str, None] = {}
+    for index, value in enumerate(values):
+        title = cell_text(value)
+        if title is None:
+            continue
+        field = lookup.get(header_key(title))
+        if field is None:
+            ignored[title] = None
+        elif field in columns:
+            raise error(
+                f"columns '{titles[field]}' and '{title}' are both read as {field}: "
+                "remove or rename one of them"
+            )
+        else:
+            columns[field] = index
+            titles[field] = title
+    missing = [field for field in required if field not in columns]
+    if missing:
+        found = ", ".join(preview(t, 20) for t in [*titles.values(), *ignored][:12]) or "nothing"
+        raise error(
+            f"missing required column(s): {', '.join(missing)} "
+            f"(header row {row_number} has: {found})"
+        )
+    return columns, tuple(ignored)
