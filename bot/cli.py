@@ -26,12 +26,15 @@ from storage.channels import ChannelOrderError, parse_channels
 from storage.db import Database
 from storage.identity import identify
 from storage.migrate import revision_status, upgrade
-from storage.models import GroupKind, StaffRole
+from storage.models import MAX_ID, GroupKind, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
+
+# A notice, material, certificate or idea id: anything larger is refused before a query.
+RECORD_ID: click.IntRange = click.IntRange(1, MAX_ID)
 
 
 def fail(message: str, status: int = 1) -> NoReturn:

@@ -118,7 +118,7 @@ def _card(view: CertificateView, settings: Settings) -> list[str]:
 
 
 @certificate.command("show")
-@click.argument("certificate_id", type=int)
+@click.argument("certificate_id", type=cli.RECORD_ID)
 @click.pass_context
 def certificate_show(ctx: click.Context, certificate_id: int) -> None:
     """One application with its member and history."""
@@ -143,7 +143,7 @@ def certificate_show(ctx: click.Context, certificate_id: int) -> None:
 
 
 @certificate.command("advance")
-@click.argument("certificate_id", type=int)
+@click.argument("certificate_id", type=cli.RECORD_ID)
 @click.argument("step", type=click.Choice(STAFF_STEPS))
 @click.option(
     "--note", default=None, help="A note; the reason when rejecting (told to the member)."
@@ -181,7 +181,7 @@ def certificate_advance(
 
 
 @certificate.command("letter")
-@click.argument("certificate_id", type=int)
+@click.argument("certificate_id", type=cli.RECORD_ID)
 @click.option(
     "--out",
     "out",

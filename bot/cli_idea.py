@@ -178,7 +178,7 @@ def _show(s: SuggestionView, settings: Settings) -> list[str]:
 
 
 @idea.command("show")
-@click.argument("suggestion_id", type=int)
+@click.argument("suggestion_id", type=cli.RECORD_ID)
 @click.pass_context
 def idea_show(ctx: click.Context, suggestion_id: int) -> None:
     """One suggestion in full, with its reply (the phone number masked)."""
@@ -188,7 +188,7 @@ def idea_show(ctx: click.Context, suggestion_id: int) -> None:
 
 
 @idea.command("reply")
-@click.argument("suggestion_id", type=int)
+@click.argument("suggestion_id", type=cli.RECORD_ID)
 @click.argument("text", required=False)
 @click.option(
     "--file",
@@ -228,7 +228,7 @@ def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: P
 
 
 @idea.command("adopt")
-@click.argument("suggestion_id", type=int)
+@click.argument("suggestion_id", type=cli.RECORD_ID)
 @click.pass_context
 def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
     """Mark a suggestion adopted; the member hears it."""

@@ -136,7 +136,7 @@ def material_list(ctx: click.Context, everything: bool, limit: int) -> None:
 
 
 @material.command("archive")
-@click.argument("material_id", type=int)
+@click.argument("material_id", type=cli.RECORD_ID)
 @click.pass_context
 def material_archive(ctx: click.Context, material_id: int) -> None:
     """Take a material out of the library: no schedule pushes it again."""
@@ -178,7 +178,9 @@ def _describe(line: ScheduleLine) -> tuple[str, str]:
 @click.option("--on", "on", default=None, help="Once, on this date: 2026-12-05.")
 @click.option("--at", "at", required=True, help="The time, 19:00 (in LIAISON_TIMEZONE).")
 @click.option("--tag", default=None, help="Weekly: only materials with this tag.")
-@click.option("--material", "material_id", type=int, default=None, help="Once: this material.")
+@click.option(
+    "--material", "material_id", type=cli.RECORD_ID, default=None, help="Once: this material."
+)
 @click.pass_context
 def plan_add(
     ctx: click.Context,
@@ -262,7 +264,7 @@ def plan_list(ctx: click.Context, everything: bool) -> None:
 
 
 @plan.command("stop")
-@click.argument("schedule_id", type=int)
+@click.argument("schedule_id", type=cli.RECORD_ID)
 @click.pass_context
 def plan_stop(ctx: click.Context, schedule_id: int) -> None:
     """Stop a push schedule: it pushes nothing more."""

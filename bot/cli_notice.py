@@ -167,7 +167,7 @@ def notice_send(
 
 
 @notice.command("status")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=cli.RECORD_ID)
 @click.pass_context
 def notice_status(ctx: click.Context, notice_id: int) -> None:
     """How far every delivery of a notice got, why some failed, who acknowledged it."""
@@ -243,7 +243,7 @@ def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
 
 
 @notice.command("cancel")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=cli.RECORD_ID)
 @click.pass_context
 def notice_cancel(ctx: click.Context, notice_id: int) -> None:
     """Cancel a scheduled notice before it goes."""

@@ -16,6 +16,7 @@ import click
 import openpyxl
 
 from bot import cli
+from bot.updates import parse_id
 from scheduler.clock import SystemClock
 from storage import audit
 from storage.db import Database
@@ -134,10 +135,9 @@ def request_list(ctx: click.Context, status: str | None, everything: bool) -> No
 def request_show(ctx: click.Context, number: str, full: bool) -> None:
     """One request (12 or #12) with its whole history, internal notes included."""
     settings = cli.settings_of(ctx)
-    raw = number.strip().lstrip("#")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    request_id = parse_id(number)
+    if request_id is None:
         cli.fail(f"{number!r} is not a request number like 12 or #12")
-    request_id = int(raw)
 
     async def show(database: Database) -> RequestView | None:
         async with database.session() as session:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from telegram import Update
 
-# Longer than any id the database hands out: a longer "id" is a typo or a forgery.
-MAX_ID_DIGITS = 18
+from storage.models import MAX_ID
 
 
 def parse_id(raw: str) -> int | None:
     """A record id as typed ("12", "#12") or carried by a button; None if it is not one."""
     raw = raw.strip().removeprefix("#")
     # isascii: "²" and other Unicode digits pass str.isdigit() but make int() raise.
-    if raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS:
-        return int(raw)
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)):
+        number = int(raw)
+        return number if number <= MAX_ID else None
     return None
 
 

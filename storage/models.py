@@ -35,6 +35,11 @@ NAMING = {
 }
 
 
+# The largest id an INTEGER primary key holds (PostgreSQL refuses a larger number outright):
+# ids typed or carried by a button are checked against it.
+MAX_ID = 2**31 - 1
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes in, timezone-aware UTC datetimes out, on every backend."""
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
@@ -30,3 +32,13 @@ def on_database(url: str, operation: Callable[[Database], Coroutine[Any, Any, T]
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, demo: bool = False) -> str:
+    """A migrated SQLite file the `liaison` command uses (with the sample district if demo)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
+    assert liaison("db", "upgrade").exit_code == 0
+    if demo:
+        assert liaison("demo").exit_code == 0
+    return url

@@ -14,7 +14,7 @@ from bot.cli_certificate import certificate
 from storage.certificates import apply
 from storage.db import Database
 from storage.models import AuditEvent, Member
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(certificate)
@@ -22,11 +22,7 @@ main.add_command(certificate)
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    assert liaison("demo").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch, demo=True)
 
 
 def applied(url: str, name: str, *, reverse: bool = False) -> int:
@@ -108,6 +104,9 @@ def test_wrong_steps_and_unknown_certificates_fail_clearly(database_url: str) ->
     bogus = liaison("certificate", "advance", str(first), "approve")
     assert bogus.exit_code == 2
     assert liaison("certificate", "show", "999").exit_code == 1
+    # Larger than any id: refused before a query (PostgreSQL would reject it outright).
+    huge = liaison("certificate", "show", "99999999999")
+    assert huge.exit_code == 2 and "not in the range" in huge.output
     missing = liaison("certificate", "letter", "999")
     assert missing.exit_code == 1
     assert "no certificate 999" in missing.output

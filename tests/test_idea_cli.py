@@ -24,7 +24,7 @@ from storage.models import (
     SuggestionStatus,
 )
 from storage.suggestions import MAX_REPLY_LENGTH, submit
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(idea)
@@ -34,11 +34,7 @@ SENT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    assert liaison("demo").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch, demo=True)
 
 
 def suggest(url: str, name: str, text: str, kind: SuggestionKind, at: datetime = SENT) -> int:

@@ -15,7 +15,7 @@ from bot.cli_notice import notice
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus, Member, Notice, NoticeReceipt
 from storage.outbox import enqueue_notice
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(notice)
@@ -25,11 +25,7 @@ GROUP = "律师行业党小组"  # of the sample district
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    assert liaison("demo").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch, demo=True)
 
 
 def sent_id(result: Result) -> int:

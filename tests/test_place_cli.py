@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import AuditEvent, Place
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 SAMPLE = Path(__file__).parent.parent / "storage" / "data" / "places.csv"
 HEADER = ["名称", "类型", "地址", "所在区", "纬度", "经度", "开放时间", "联系电话"]
@@ -19,10 +19,7 @@ HEADER = ["名称", "类型", "地址", "所在区", "纬度", "经度", "开放
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch)
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:

@@ -17,7 +17,7 @@ from bot.cli_request import request
 from storage.db import Database
 from storage.models import AuditEvent, RequestStatus, StaffRole
 from storage.requests import Attachment, add_note, create_request, set_status, take
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
@@ -30,9 +30,7 @@ FILED = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
+    url = cli_database(tmp_path, monkeypatch)
 
     async def fill(db: Database) -> None:
         lease, measures = await make_request_catalogue(db, FILED)
@@ -116,6 +114,8 @@ def test_show_has_the_whole_history_with_notes_and_a_masked_phone(database_url: 
     missing = liaison("request", "show", "99")
     assert (missing.exit_code, "no request #99" in missing.output) == (1, True)
     assert liaison("request", "show", "abc").exit_code == 1
+    huge = liaison("request", "show", "99999999999")
+    assert (huge.exit_code, "is not a request number" in huge.output) == (1, True)
     actions = on_database(database_url, audit_actions)
     assert actions[-2:] == ["request.view", "request.view.full"]
 

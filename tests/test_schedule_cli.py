@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import AuditEvent, CheckInCycle, Delivery, Member
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 from tests.cycle_harness import SHANGHAI, local
 from tests.factories import make_checkin, make_group, make_member
 
@@ -28,9 +28,7 @@ DEFAULT = (
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A district of three members in two groups, one of them in Berlin."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
+    url = cli_database(tmp_path, monkeypatch)
 
     async def seed(database: Database) -> None:
         shenzhen = await make_group(database, NOV, SHENZHEN)

@@ -15,17 +15,14 @@ from sqlalchemy import select
 from storage.catalogue import SHIPPED
 from storage.db import Database
 from storage.models import AuditEvent
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from bot.cli_material import material
 from storage.db import Database
 from storage.models import AuditEvent, Member, StudyMaterial, StudySchedule
 from storage.study import mark_studied, next_occurrence, push_due_study
-from tests.cli_helpers import liaison, on_database
+from tests.cli_helpers import cli_database, liaison, on_database
 
 # bot/cli.py registers the group itself; registering it again here is harmless.
 main.add_command(material)
@@ -28,11 +28,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
-    assert liaison("db", "upgrade").exit_code == 0
-    assert liaison("demo").exit_code == 0
-    return url
+    return cli_database(tmp_path, monkeypatch, demo=True)
 
 
 def last_id(result: Result) -> int:
