@@ -181,13 +181,31 @@ class Dispatcher:
                 for _ in range(config.concurrency):
                     await queue.put(None)
 
+        # One recipient's messages go out one after the other, in the order they were
+        # claimed (oldest first): concurrent senders must not let "issued" overtake
+        # "verified". Each entry: the lock and how many senders hold or wait for it.
+        recipients: dict[tuple[ChannelName, str], tuple[asyncio.Lock, list[int]]] = {}
+
+        async def send_in_order(claimed: Claimed, message: OutboundMessage) -> SendResult:
+            key = (claimed.channel, claimed.address)
+            lock, users = recipients.setdefault(key, (asyncio.Lock(), [0]))
+            users[0] += 1
+            try:
+                # Taken without yielding when free, so locks are taken in queue order.
+                async with lock:
+                    return await self._deliver(claimed, message)
+            finally:
+                users[0] -= 1
+                if users[0] == 0:
+                    del recipients[key]
+
         async def send_all() -> None:
             while (item := await queue.get()) is not None:
                 claimed, message = item
                 if isinstance(message, SendResult):
                     result = message
                 else:
-                    result = await self._deliver(claimed, message)
+                    result = await send_in_order(claimed, message)
                 done.append((claimed, result))
                 await record()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from datetime import timedelta
@@ -356,3 +357,42 @@ async def test_group_chats_read_the_notice_in_the_services_language(
     (text,) = texts_to(bot_api, -100700)
     assert "[Notice]" in text
     assert "Party day moves to Saturday." in text
+
+
+class UnevenSms(RecordingSms):
+    """A gateway whose earlier sends take longer: what arrives is in the order sends end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = 0
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.started += 1
+        for _ in range(max(0, 8 - 2 * self.started)):
+            await asyncio.sleep(0)
+        return await super().send(message)
+
+
+async def test_one_members_messages_arrive_in_the_order_they_were_written(
+    db: Database, services: Services, clock: FakeClock
+) -> None:
+    group = await make_group(db, clock.now(), "驻深圳党小组", GroupKind.DESTINATION)
+    await make_member(db, clock.now(), name="王强", phone="+8613800000009", groups=[group])
+    bodies = [f"第 {n} 条通知" for n in range(1, 5)]
+    for body in bodies:
+        await notice(db, clock, body)
+    sms = UnevenSms()
+    dispatcher = Dispatcher(
+        services.db,
+        {ChannelName.SMS: sms},
+        services.renderer,
+        services.clock,
+        default_locale="zh_CN",
+        default_zone=SHANGHAI,
+        # Two batches, each sent by several senders at once.
+        config=DispatcherConfig(batch_size=2, concurrency=4),
+        rng=random.Random(7),
+    )
+    await dispatcher.run_once()
+    arrived = [next(b for b in bodies if b in m.text) for m in sms.sent]
+    assert arrived == bodies
