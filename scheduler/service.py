@@ -81,7 +81,16 @@ class CycleScheduler:
 
     async def run_now(self) -> RunReport:
         """Run everything due at the clock's present instant."""
+        report = await self._run()
+        assert report is not None, "a run with no condition always runs"
+        return report
+
+    async def _run(self, unless_started_since: datetime | None = None) -> RunReport | None:
+        """run_due now; None if a run started at or after unless_started_since (it did this)."""
         async with self._running:
+            last = self._last_started
+            if unless_started_since and last and last >= unless_started_since:
+                return None
             now = self._last_started = self.clock.now()
             report = await run_due(self.db, now, self.settings)
         if self.on_run is not None:
@@ -119,11 +128,8 @@ class CycleScheduler:
     async def _fire(self) -> None:
         called = self.clock.now()
         try:
-            async with self._running:
-                # A run that started since this timer fired has enqueued what it would.
-                if self._last_started is not None and self._last_started >= called:
-                    return
-            await self.run_now()
+            # A run that started since this timer fired has enqueued what it would.
+            await self._run(unless_started_since=called)
         except Exception:  # a bad moment must not unschedule the job
             log.exception("scheduled run failed; the next timer or restart catches up")
 

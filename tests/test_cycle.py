@@ -512,7 +512,14 @@ async def test_timers_that_fire_together_share_one_run(
     scheduler = CycleScheduler(db, services.settings, services.clock, on_run=counted)
     await asyncio.gather(*(scheduler._fire() for _ in range(3)))
     assert len(runs) == 1
+    # Also when they fire while an earlier run still holds the database.
+    clock.advance(timedelta(minutes=1))
+    async with scheduler._running:
+        timers = [asyncio.create_task(scheduler._fire()) for _ in range(3)]
+        await asyncio.sleep(0)
+    await asyncio.gather(*timers)
+    assert len(runs) == 2
     # A timer that fires later runs again.
     clock.advance(timedelta(minutes=15))
     await scheduler._fire()
-    assert len(runs) == 2
+    assert len(runs) == 3
