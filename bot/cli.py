@@ -7,6 +7,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -49,6 +50,13 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def local_time(moment: datetime | None, settings: Settings, missing: str = "-") -> str:
+    """A moment as operators read it: "2026-11-15 10:00+08:00" in LIAISON_TIMEZONE."""
+    if moment is None:
+        return missing
+    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
 
 
 def settings_of(ctx: click.Context) -> Settings:

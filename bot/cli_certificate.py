@@ -7,7 +7,6 @@ Lists and cards show phone numbers masked; every view, step and letter is audite
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -31,12 +30,6 @@ from storage.certificates import (
 from storage.db import Database
 from storage.models import CertificateStatus
 from storage.settings import LOCALES, Settings
-
-
-def _local(moment: datetime | None, settings: Settings) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
 
 
 def _line(*fields: object) -> str:
@@ -85,7 +78,7 @@ def certificate_list(ctx: click.Context, statuses: tuple[str, ...]) -> None:
         click.echo(
             _line(
                 row.id,
-                _local(row.created_at, settings),
+                cli.local_time(row.created_at, settings),
                 row.status.value,
                 row.member_name,
                 row.phone_masked,
@@ -113,7 +106,9 @@ def _card(view: CertificateView, settings: Settings) -> list[str]:
         f"next step: {view.next_step or '-'}",
         "history:",
     ]
-    lines += [_line(_local(e.at, settings), e.step, e.actor_name, e.note) for e in view.events]
+    lines += [
+        _line(cli.local_time(e.at, settings), e.step, e.actor_name, e.note) for e in view.events
+    ]
     return lines
 
 

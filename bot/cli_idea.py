@@ -8,13 +8,10 @@ it sees every suggestion, and every use is audited as "cli:<os user>".
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import click
-from openpyxl import Workbook
 
 from bot import cli
 from bot.cli_notice import read_text_file
@@ -23,6 +20,7 @@ from storage import audit
 from storage.db import Database
 from storage.models import SuggestionKind, SuggestionStatus
 from storage.settings import Settings
+from storage.sheets import spreadsheet_safe, write_table
 from storage.suggestions import (
     SuggestionError,
     SuggestionView,
@@ -50,12 +48,6 @@ EXPORT_COLUMNS = (
 )
 
 
-def _local(moment: datetime | None, settings: Settings) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
-
-
 def _flat(text: str | None, limit: int | None = None) -> str:
     """text on one line (tabs and newlines would break the columns), cut to limit."""
     flat = " ".join((text or "").split())
@@ -64,13 +56,13 @@ def _flat(text: str | None, limit: int | None = None) -> str:
     return flat or "-"
 
 
-def _safe(value: str) -> str:
-    """A cell a spreadsheet will not run: members' text may start like a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+# Nothing replied or adopted yet reads as an empty cell.
+_local = partial(cli.local_time, missing="")
 
 
 def _row(s: SuggestionView, settings: Settings) -> list[str]:
-    return [
+    """An export row; every cell inert, since most of them are what people typed."""
+    cells = [
         str(s.id),
         _local(s.created_at, settings),
         s.kind.value,
@@ -84,6 +76,7 @@ def _row(s: SuggestionView, settings: Settings) -> list[str]:
         _local(s.adopted_at, settings),
         s.adopted_by or "",
     ]
+    return [spreadsheet_safe(cell) for cell in cells]
 
 
 @click.group()
@@ -251,24 +244,6 @@ def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
     click.echo(f"adopted suggestion {found.id} of {found.member_name}; they will hear it")
 
 
-def _write(path: Path, rows: Sequence[Sequence[str]]) -> None:
-    """rows under EXPORT_COLUMNS, as .xlsx or else CSV (UTF-8 with a BOM, for Excel)."""
-    if path.suffix.lower() == ".xlsx":
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = "suggestions"
-        sheet.append(list(EXPORT_COLUMNS))
-        for row in rows:
-            sheet.append([_safe(value) for value in row])
-        book.save(path)
-        return
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows([_safe(value) for value in row] for row in rows)
-
-
 @idea.command("export")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--status", type=click.Choice([s.value for s in SuggestionStatus]), default=None)
@@ -287,7 +262,7 @@ def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
             )
             # Written before the audit row commits: a failed write leaves no "exported".
             try:
-                _write(file, [_row(s, settings) for s in found])
+                write_table(file, "suggestions", EXPORT_COLUMNS, [_row(s, settings) for s in found])
             except OSError as error:
                 cli.fail(f"cannot write {file}: {error.strerror or error}")
             await audit.record(

@@ -17,7 +17,6 @@ from bot.cli_notice import read_text_file
 from scheduler.clock import SystemClock
 from storage import audit
 from storage.db import Database
-from storage.settings import Settings
 from storage.study import (
     WEEKDAY_NAMES,
     GroupProgress,
@@ -38,12 +37,6 @@ from storage.study import (
     parse_weekday,
     stop_schedule,
 )
-
-
-def _local(moment: datetime | None, settings: Settings) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
 
 
 def _line(*fields: object) -> str:
@@ -125,11 +118,11 @@ def material_list(ctx: click.Context, everything: bool, limit: int) -> None:
         click.echo(
             _line(
                 row.id,
-                _local(row.created_at, settings),
+                cli.local_time(row.created_at, settings),
                 row.title,
                 ",".join(row.tags),
                 f"{row.groups} groups",
-                f"archived {_local(row.archived_at, settings)}" if row.archived_at else "",
+                f"archived {cli.local_time(row.archived_at, settings)}" if row.archived_at else "",
                 " ".join(e for e in extras if e),
             )
         )
@@ -232,7 +225,7 @@ def plan_add(
     line, first = cli.run_with_db(settings, add)
     when, what = _describe(line)
     click.echo(f"schedule {line.id} for {line.group}: {when}, {what}")
-    click.echo(f"first push: {_local(first, settings)}")
+    click.echo(f"first push: {cli.local_time(first, settings)}")
     click.echo(str(line.id))
 
 
@@ -256,7 +249,7 @@ def plan_list(ctx: click.Context, everything: bool) -> None:
                 line.group,
                 when,
                 what,
-                _local(next_occurrence(line, now, settings.zone), settings),
+                cli.local_time(next_occurrence(line, now, settings.zone), settings),
                 f"{line.pushes} pushed",
                 "active" if line.active else "stopped",
             )
@@ -324,7 +317,7 @@ def material_report(ctx: click.Context, group: str | None) -> None:
                     "material",
                     row.material_id,
                     row.title,
-                    _local(row.pushed_at, settings),
+                    cli.local_time(row.pushed_at, settings),
                     f"{row.studied}/{progress.members} studied",
                 )
             )
@@ -335,6 +328,6 @@ def material_report(ctx: click.Context, group: str | None) -> None:
                     "member",
                     person.name,
                     f"{person.studied}/{members.pushed} studied",
-                    _local(person.last_studied_at, settings),
+                    cli.local_time(person.last_studied_at, settings),
                 )
             )

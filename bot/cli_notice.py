@@ -66,10 +66,6 @@ def read_text_file(path: Path) -> str:
         cli.fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
 
 
-def _local(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
-
-
 def _audience(groups: tuple[str, ...] | list[str], everyone: bool) -> str:
     return "everyone" if everyone else ", ".join(sorted(groups))
 
@@ -150,7 +146,7 @@ def notice_send(
         return created, dict(counts)
 
     created, counts = cli.run_with_db(settings, send)
-    when = "now" if send_at is None else f"at {_local(created.send_at, settings)}"
+    when = "now" if send_at is None else f"at {cli.local_time(created.send_at, settings)}"
     click.echo(
         f"notice {created.id} to {_audience([g.name for g in created.groups], everyone)}: "
         f"{'scheduled' if send_at is not None else 'sending'} {when}"
@@ -191,7 +187,7 @@ def notice_status(ctx: click.Context, notice_id: int) -> None:
     found, report = cli.run_with_db(settings, status)
     click.echo(
         f"notice {found.id}: {found.status.value}, "
-        f"{'urgent, ' if found.urgent else ''}send at {_local(found.send_at, settings)}, "
+        f"{'urgent, ' if found.urgent else ''}send at {cli.local_time(found.send_at, settings)}, "
         f"from {found.author_name}, "
         f"to {_audience([g.name for g in found.groups], found.everyone)}"
     )
@@ -232,7 +228,7 @@ def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
                 [
                     str(line.id),
                     line.status.value,
-                    _local(line.send_at, settings),
+                    cli.local_time(line.send_at, settings),
                     line.author_name,
                     _audience(line.groups, line.everyone) or "-",
                     "urgent" if line.urgent else "-",

@@ -8,12 +8,11 @@ is audited, and phone numbers are masked unless --full is given (audited as such
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import click
-import openpyxl
 
 from bot import cli
 from bot.updates import parse_id
@@ -24,6 +23,7 @@ from storage.models import RequestStatus
 from storage.phones import mask_phone
 from storage.requests import RequestView, list_requests, request_card
 from storage.settings import Settings
+from storage.sheets import spreadsheet_safe, write_table
 
 EXPORT_COLUMNS = (
     "number",
@@ -45,11 +45,8 @@ EXPORT_COLUMNS = (
     "satisfaction",
 )
 
-
-def _local(moment: datetime | None, settings: Settings) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
+# Not closed yet (and the like) reads as an empty cell.
+_local = partial(cli.local_time, missing="")
 
 
 def _line(*fields: object) -> str:
@@ -188,25 +185,22 @@ def request_show(ctx: click.Context, number: str, full: bool) -> None:
         )
 
 
-def _text(value: str) -> str:
-    """What people typed, made inert for spreadsheets: a leading = + - @ starts no formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _row(view: RequestView, now: datetime, settings: Settings, full: bool) -> list[object]:
     measure = view.measure["zh"] if view.measure else ""
     return [
         view.id,
         view.status.value,
-        _text(view.member_name),
+        spreadsheet_safe(view.member_name),
         _phone(view, full),
         view.category["zh"],
         measure,
-        _text(view.description),
-        _text(view.attachment_name or view.attachment_kind or "") if view.attachment_kind else "",
+        spreadsheet_safe(view.description),
+        spreadsheet_safe(view.attachment_name or view.attachment_kind or "")
+        if view.attachment_kind
+        else "",
         view.source,
         view.assignee_name or "",
-        _text(view.referred_to or ""),
+        spreadsheet_safe(view.referred_to or ""),
         _local(view.created_at, settings),
         _local(view.due_at, settings),
         _local(view.closed_at, settings),
@@ -251,25 +245,7 @@ def request_export(
     now = SystemClock().now()
     rows = [_row(view, now, settings, full) for view in views]
     try:
-        if file.suffix.lower() == ".xlsx":
-            book = openpyxl.Workbook()
-            sheet = book.active
-            assert sheet is not None
-            sheet.title = "requests"
-            sheet.append(list(EXPORT_COLUMNS))
-            for row in rows:
-                sheet.append(row)
-            for cells in sheet.iter_rows(min_row=2):
-                for cell in cells:
-                    if isinstance(cell.value, str):
-                        cell.data_type = "s"  # never a formula, whatever the text
-            book.save(file)
-        else:
-            # utf-8-sig: Excel opens Chinese text right only with the byte-order mark.
-            with file.open("w", encoding="utf-8-sig", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(EXPORT_COLUMNS)
-                writer.writerows(rows)
+        write_table(file, "requests", EXPORT_COLUMNS, rows)
     except OSError as error:
         cli.fail(f"cannot write {file}: {error.strerror or error}")
     click.echo(f"exported {len(rows)} request(s) to {file}")

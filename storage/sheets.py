@@ -1,4 +1,5 @@
-"""Reading a spreadsheet a person made: CSV in any common encoding and delimiter, or XLSX."""
+"""Spreadsheets people use: reading theirs (CSV in any common encoding and delimiter, or
+XLSX), and writing ours (exports) so that what members typed never runs as a formula."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ __all__ = [
     "pick",
     "preview",
     "read_rows",
+    "spreadsheet_safe",
+    "write_table",
 ]
 
 
@@ -298,3 +301,35 @@ def map_header(
             f"(header row {row_number} has: {found})"
         )
     return columns, tuple(ignored)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Text people typed, made inert for spreadsheets: a leading = + - @ starts no formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def write_table(
+    path: Path, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
+    """rows under columns: .xlsx (one sheet, title) or else CSV (UTF-8 with a BOM, for Excel)."""
+    if path.suffix.lower() == ".xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = title
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append(list(row))
+        for cells in sheet.iter_rows(min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text
+        book.save(path)
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
