@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from storage.models import ChannelName
 
 # Callback data (handled in bot/features/certificates.py).
 STEP = "cert:step:"  # cert:step:<id>:<step>
 REJECT = "cert:reject:"  # cert:reject:<id>
 LETTER = "cert:letter:"  # cert:letter:<id>
-
-Rendered = tuple[str, tuple[tuple[str, str], ...]]
 
 
 def step_name(renderer: Renderer, locale: str, step: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from storage.models import ChannelName, MessageKind
 
 # Callback data of the buttons these messages carry (handled in bot/features/cycle.py).
@@ -31,9 +31,6 @@ class LastCheckInView:
     period: str
     place: str | None
     work_situation: str
-
-
-Rendered = tuple[str, tuple[tuple[str, str], ...]]
 
 
 def checkin_prompt(

@@ -28,7 +28,7 @@ from messages.cycle import (
     lost_contact,
 )
 from messages.payloads import render_payload
-from messages.render import Renderer, normalize_locale
+from messages.render import Rendered, Renderer, normalize_locale
 from messages.study import study_message
 from scheduler.clock import Clock
 from storage.calendar import QuietHours
@@ -50,8 +50,6 @@ from storage.outbox import (
 from storage.study import MaterialView, material_views
 
 log = logging.getLogger(__name__)
-
-OutboundText = tuple[str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +113,7 @@ class Dispatcher:
         # Receipts that came before their send was recorded (the SMS centre can be quick).
         self._early_receipts: dict[str, tuple[bool, str | None]] = {}
         # A notice reads the same for everyone with one language, channel and date.
-        self._rendered: dict[tuple[int, str, ChannelName, str], OutboundText] = {}
+        self._rendered: dict[tuple[int, str, ChannelName, str], Rendered] = {}
 
     async def enqueue_due(self) -> list[EnqueueReport]:
         """Turn every notice whose time has come into deliveries (each in its own transaction)."""
@@ -292,7 +290,7 @@ class Dispatcher:
         ):
             opens = self.quiet_hours.next_open(now, zone)
             return SendResult.held((opens - now).total_seconds(), "quiet hours")
-        rendered: OutboundText | None
+        rendered: Rendered | None
         payload = claimed.payload or {}
         match claimed.kind:
             case MessageKind.NOTICE:
@@ -328,7 +326,7 @@ class Dispatcher:
 
     def _notice(
         self, claimed: Claimed, batch: _Batch, locale: str, zone: tzinfo
-    ) -> OutboundText | None:
+    ) -> Rendered | None:
         notice = batch.notices.get(claimed.notice_id) if claimed.notice_id is not None else None
         if notice is None:
             return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from storage.models import ChannelName
 
 # Callback data (handled in bot/features/ideas.py).
@@ -18,8 +18,6 @@ REPLY = "ideas:reply:"
 ADOPT = "ideas:adopt:"
 # An SMS quotes this much of the reply; the rest is in /myideas.
 SMS_REPLY = 120
-
-Rendered = tuple[str, tuple[tuple[str, str], ...]]
 
 
 def _values(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,11 +12,10 @@ from typing import Any
 
 from messages.certificates import certificate_step, review_reminder
 from messages.ideas import idea_answer, idea_new
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from messages.requests import new_request, request_due, request_late, request_update
 from storage.models import ChannelName, MessageKind
 
-Rendered = tuple[str, tuple[tuple[str, str], ...]]
 PayloadRenderer = Callable[[Renderer, str, ChannelName, Mapping[str, Any]], Rendered | None]
 
 PAYLOAD_RENDERERS: dict[MessageKind, PayloadRenderer] = {

@@ -18,6 +18,9 @@ CATALOGUES = Path(__file__).parent / "locales"
 
 DEFAULT_LOCALE: Locale = "zh_CN"
 
+# A message as sent: its text and its buttons, (label, callback data) each.
+Rendered = tuple[str, tuple[tuple[str, str], ...]]
+
 
 def normalize_locale(value: str | None, default: Locale = DEFAULT_LOCALE) -> Locale:
     """Map whatever we hold (zh, zh-hans, en-GB, None …) onto a supported locale."""

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from storage.models import ChannelName
-
-Rendered = tuple[str, tuple[tuple[str, str], ...]]
 
 # Callback data of the buttons these messages carry (handled in bot/features/requests.py).
 CARD = "request:card:"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messages.render import Renderer
+from messages.render import Rendered, Renderer
 from storage.models import ChannelName
 from storage.study import MaterialView
 
@@ -24,7 +24,7 @@ def excerpt(text: str, limit: int) -> tuple[str, bool]:
 
 def study_message(
     renderer: Renderer, locale: str, channel: ChannelName, material: MaterialView
-) -> tuple[str, tuple[tuple[str, str], ...]]:
+) -> Rendered:
     """The push of one material to one member."""
     if channel is ChannelName.SMS:
         short, _ = excerpt(material.body, SMS_EXCERPT)
