@@ -83,11 +83,8 @@ class Conversation:
         for button in buttons:
             if button.text.strip().casefold() == wanted:
                 return button
-        # "稳定" for "工作稳定": a unique part of a button's text is enough to press it.
-        if len(wanted) >= 2:
-            partial = [b for b in buttons if wanted in b.text.casefold()]
-            if len(partial) == 1:
-                return partial[0]
+        # Nothing else presses a button: "深圳" is what the member typed, not the
+        # "广东省 深圳市 福田区" button that happens to contain it.
         return None
 
     def update_for(self, line: str) -> JSONDict:

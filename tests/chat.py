@@ -3,7 +3,7 @@
     await talk(alice, [
         ("/checkin", "您现在在哪里"),
         ("武汉江汉区", "工作情况"),
-        ("稳定", ...),
+        ("工作稳定", ...),
     ])
 
 Each step is what the member types (a message, a button's number or text, `/loc LAT LON`)

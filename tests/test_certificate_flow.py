@@ -161,7 +161,7 @@ async def test_an_outflow_member_applies_in_chinese(
                     "预计外出：12 个月",
                 ],
             ),
-            ("提交申请", ["申请已提交，申请编号", "联络员审核后会通知您"]),
+            ("✅ 提交申请", ["申请已提交，申请编号", "联络员审核后会通知您"]),
             ("/certificate", ["我的活动证申请", "状态：已申请", "已申请（张伟）"]),
         ],
     )
@@ -193,7 +193,7 @@ async def test_an_inflow_member_applies_for_reverse_issuance_in_english(
             ("Shenzhen, Nanshan", "Step 3 of 4"),
             ("Work", "Step 4 of 4"),
             ("18", ["Kind: reverse issuance", "Expected time away: 18 months"]),
-            ("Apply", ["Your application is in", "reverse issuance"]),
+            ("✅ Apply", ["Your application is in", "reverse issuance"]),
             ("/certificate", ["reverse issuance", "Status: applied", "applied (王芳)"]),
         ],
     )
@@ -219,7 +219,7 @@ async def test_an_inflow_member_whose_origin_issued_one_applies_normally(
             ("Shenzhen", "Step 3"),
             ("Business", "Step 4"),
             ("6 months", "Please check"),
-            ("Apply", "Your application is in"),
+            ("✅ Apply", "Your application is in"),
         ],
     )
     async with db.session() as session:
@@ -250,9 +250,9 @@ async def test_bad_answers_are_explained_and_nothing_is_lost(
     await talk(
         zhang,
         [
-            ("12", ["请核对您的申请", f"流出地党组织：{ORIGIN}", "外出原因：务工"]),
+            ("12 个月", ["请核对您的申请", f"流出地党组织：{ORIGIN}", "外出原因：务工"]),
             ("随便说点什么", ["这一步需要按下面的按钮", "请核对您的申请"]),
-            ("提交申请", "申请已提交"),
+            ("✅ 提交申请", "申请已提交"),
         ],
     )
 
@@ -322,10 +322,10 @@ async def test_a_liaison_takes_an_application_through_to_issue(
     # Masked phone number, and the buttons for the next step.
     assert "138****0001" in html(card)
     assert [b.text for b in card.flat_buttons] == ["✅ 审核通过", "❌ 不予通过", "📄 函（PDF）"]
-    expected = ["已函告流出地", "☑️ 流出地已核实", "🪪 发证"]
+    expected = ["📮 已函告流出地", "☑️ 流出地已核实", "🪪 发证"]
     for label_text in ["✅ 审核通过", *expected[:-1]]:
         await talk(liaison, [(label_text, f"申请 {certificate_id} 号")])
-    await talk(liaison, [("发证", ["已发证", "活动证编号 2026-0001", "审验到期 2027-11-15"])])
+    await talk(liaison, [("🪪 发证", ["已发证", "活动证编号 2026-0001", "审验到期 2027-11-15"])])
     # The member hears of every step, in Chinese.
     before = len(bot_api.sent)
     await dispatcher.run_once()
@@ -372,7 +372,7 @@ async def test_an_english_liaison_rejects_with_a_reason(
         liaison,
         [
             ("/certificates", ["Certificate applications to handle: 1", "reverse issuance"]),
-            ("Reject", "please type the reason"),
+            ("❌ Reject", "please type the reason"),
             ("", None),
         ],
     )
@@ -405,7 +405,7 @@ async def test_rejecting_can_be_cancelled(
         liaison,
         [
             ("/certificates", "待办"),
-            ("不予通过", "请写明原因"),
+            ("❌ 不予通过", "请写明原因"),
             ("/cancel", "已取消，申请没有变化"),
         ],
     )
@@ -421,7 +421,7 @@ async def test_the_letter_comes_as_a_pdf_document(
     certificate_id = await applied(db, WANG, reverse=True)
     liaison = person(application, bot_api, LIAISON_EN)
     await talk(liaison, [("/certificates", "reverse issuance")])
-    await talk(liaison, [("Letter (PDF)", None)])
+    await talk(liaison, [("📄 Letter (PDF)", None)])
     [document] = [o for o in liaison.last if o.method == "sendDocument"]
     assert document.text == f"Letter on the activity certificate (application no. {certificate_id})"
     [(name, content)] = document.params["files"].values()
@@ -489,7 +489,7 @@ async def test_the_yearly_review_button_under_the_card(
     assert "2027-11-15" in said(replies)
     clock.set(clock.now().replace(year=2027))
     await talk(liaison, [("/certificates", ["待办的活动证申请：1 份", "审验到期：2027-11-15"])])
-    await talk(liaison, [("年度审验完成", ["年度审验", "下次审验 2028-11-15"])])
+    await talk(liaison, [("🔁 年度审验完成", ["年度审验", "下次审验 2028-11-15"])])
 
 
 async def test_a_chinese_inflow_member_is_asked_about_their_certificate(
@@ -506,7 +506,7 @@ async def test_a_chinese_inflow_member_is_asked_about_their_certificate(
             ("武汉市江汉区", "第 3 步"),
             ("经商", "第 4 步"),
             ("24 个月", ["类型：反向发证", "预计外出：24 个月"]),
-            ("提交申请", ["申请已提交", "函送流出地党组织核实（反向发证）"]),
+            ("✅ 提交申请", ["申请已提交", "函送流出地党组织核实（反向发证）"]),
         ],
     )
 
@@ -557,7 +557,7 @@ async def test_an_english_liaison_is_refused_what_cannot_be_done(
     await talk(
         liaison,
         [
-            ("Reject", "please type the reason"),
+            ("❌ Reject", "please type the reason"),
             ("x" * 600, ["at most 500 characters", "Please type the reason for rejecting"]),
             ("Cancel", "Cancelled; the application is unchanged"),
             ("/certificates 424242", "There is no such application"),
@@ -570,7 +570,9 @@ async def test_a_rejection_reason_must_be_text(
 ) -> None:
     certificate_id = await applied(db, ZHANG)
     liaison = person(application, bot_api, LIAISON)
-    await talk(liaison, [(f"/certificates {certificate_id}", "已申请"), ("不予通过", "请写明原因")])
+    await talk(
+        liaison, [(f"/certificates {certificate_id}", "已申请"), ("❌ 不予通过", "请写明原因")]
+    )
     await liaison.send_update(liaison.updates.sticker(liaison.user))
     assert "请输入不予通过的原因" in said(bot_api.sent[-1:])
     await talk(liaison, [("材料不全", [f"申请 {certificate_id} 号：未通过", "已通知 张伟"])])

@@ -183,7 +183,7 @@ def test_the_sample_member_checks_in_from_the_terminal(district: None, database_
     transcript = run_chat(
         database_url,
         10001,
-        ["/checkin", "同意", "武汉市江汉区", "稳定", "跳过", "不需要", "确认", "/where"],
+        ["/checkin", "同意", "武汉市江汉区", "工作稳定", "跳过", "不需要", "✅ 确认提交", "/where"],
     )
     assert "[1] 同意" in transcript
     assert "📍 所在地：湖北省 武汉市 江汉区" in transcript

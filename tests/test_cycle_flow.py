@@ -202,7 +202,7 @@ async def test_same_as_last_month_in_one_tap_and_no_reminder_after_it(
     assert "上次（2026-11）：深圳市，换了工作" in html_to_text(prompt.text)
     assert zhang.button_texts == ["✅ 与上月相同", "📝 现在报到"]
 
-    await talk(zhang, [("与上月相同", ["✅ 已记录您 2026-12 的报到：深圳市，换了工作。谢谢！"])])
+    await talk(zhang, [("✅ 与上月相同", ["✅ 已记录您 2026-12 的报到：深圳市，换了工作。谢谢！"])])
     [november, december] = await checkins_of(db, members["张伟"])
     assert (december.period, december.work_situation) == ("2026-12", WorkSituation.CHANGED_JOB)
     assert december.location_report_id != november.location_report_id
@@ -249,7 +249,7 @@ async def test_without_history_only_check_in_now_which_opens_the_whole_checkin(
     await talk(
         li_na,
         [
-            ("现在报到", ["2026年12月 月度报到", "1/3 您现在在哪里"]),
+            ("📝 现在报到", ["2026年12月 月度报到", "1/3 您现在在哪里"]),
             ("武汉市江汉区", ["所在地：湖北省 武汉市 江汉区", "2/3 工作情况怎么样"]),
             ("工作稳定", "想补充说明吗"),
             ("跳过", "3/3 有没有需要组织帮忙的事"),
@@ -295,7 +295,7 @@ async def test_the_prompt_buttons_in_english_and_by_sms(
     )
     await talk(
         anna,
-        [("Same as last month", "✅ Your check-in for 2026-12 is recorded: 深圳市, Stable.")],
+        [("✅ Same as last month", "✅ Your check-in for 2026-12 is recorded: 深圳市, Stable.")],
     )
     assert "You have already checked in for 2026-12." in await press(
         anna, inbox(bot_api, ANNA)[0], "cycle:same:2026-12"
@@ -344,7 +344,7 @@ async def test_the_day_ten_list_opens_each_silent_members_card(
         liaison,
         [
             (
-                "李娜",
+                "李娜（30 天）",
                 ["李娜", "党小组：驻深圳流动党员党小组", "电话：+86 138****0002", "暂无报到记录"],
             )
         ],
@@ -488,7 +488,7 @@ async def test_an_admin_confirms_lost_contact_and_the_prompts_stop(
     assert not any("2026-12" in text for text in texts(bot_api, 1007))
     assert await district.kinds(wu) == {"chk:2026-11:prompt": 1, "chk:2026-12:prompt": 1}
     # … who is back in touch with one tap, so there is nothing left to confirm.
-    await talk(wu_person, [("与上月相同", "已记录您 2026-12 的报到：深圳市")])
+    await talk(wu_person, [("✅ 与上月相同", "已记录您 2026-12 的报到：深圳市")])
     assert (await fresh_member(db, wu)).lost_contact_at is None
     [wu_alert] = alerts(bot_api, ADMIN, "老吴")
     assert "这位党员目前没有失联标记（可能已经重新报到），无需确认" in await press_button(
@@ -533,7 +533,7 @@ async def test_lost_contact_alerts_and_answers_in_english(
     [wu_alert] = alerts(bot_api, ADMIN_EN, "老吴")
     wu = person(1008)
     await district.at(DEC_PROMPT)
-    await talk(wu, [("与上月相同", "已记录")])
+    await talk(wu, [("✅ 与上月相同", "已记录")])
     assert "This member is no longer flagged as lost contact" in await press_button(
         ada, wu_alert, 1
     )

@@ -110,7 +110,7 @@ async def test_checkin_corner_cases_in_english(
     )
     async with db.session() as session:
         await set_consent(session, clock.now(), member_id, Consent.DECLINED)
-    await talk(member, [("Confirm", "this check-in was not saved")])
+    await talk(member, [("✅ Confirm", "this check-in was not saved")])
 
 
 async def test_consent_and_rebinding_in_english(

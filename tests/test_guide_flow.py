@@ -57,7 +57,7 @@ async def test_a_member_finds_what_to_bring_for_residence_registration(
         zhang,
         [
             (
-                "按部门查找",
+                "🏛 按部门查找",
                 [
                     "按部门查找",
                     "1. 江汉区商务局",
@@ -66,7 +66,7 @@ async def test_a_member_finds_what_to_bring_for_residence_registration(
                 ],
             ),
             (
-                "公安",
+                "2. 江汉区公安分局人口管理科",
                 [
                     "江汉区公安分局人口管理科",
                     "地址：江汉区新华路216号",
@@ -76,7 +76,7 @@ async def test_a_member_finds_what_to_bring_for_residence_registration(
                 ],
             ),
             (
-                "居住登记",
+                "1. 流入人员居住登记",
                 [
                     "流入人员居住登记",
                     "江汉区公安分局人口管理科 · 居住登记",
@@ -99,9 +99,9 @@ async def test_a_member_finds_what_to_bring_for_residence_registration(
     await talk(
         zhang,
         [
-            ("返回", "本部门的服务措施"),
-            ("返回", "请选择部门"),
-            ("返回", "请选择查找方式"),
+            ("⬅️ 返回", "本部门的服务措施"),
+            ("⬅️ 返回", "请选择部门"),
+            ("⬅️ 返回", "请选择查找方式"),
         ],
     )
 
@@ -115,11 +115,11 @@ async def test_an_english_reader_finds_schooling_by_need(
         [
             ("/guide", ["Service guide for mobile members", "How would you like to look?"]),
             (
-                "By need",
+                "🙋 By need",
                 ["By need", "1. Shop lease renewal", "5. Children's schooling", "6. Other"],
             ),
             (
-                "Children's schooling",
+                "5. Children's schooling",
                 [
                     "Services that can help:",
                     "1. School places for children who moved with you"
@@ -127,7 +127,7 @@ async def test_an_english_reader_finds_schooling_by_need(
                 ],
             ),
             (
-                "School places",
+                "1. School places for children who move…",
                 [
                     "Jianghan District Education Bureau · Children's schooling",
                     "What to bring:",
@@ -140,8 +140,8 @@ async def test_an_english_reader_finds_schooling_by_need(
                 ],
             ),
             # Back from a card found by need goes to the need, not to the department.
-            ("Back", "Services that can help"),
-            ("Back", "what do you need help with?"),
+            ("⬅️ Back", "Services that can help"),
+            ("⬅️ Back", "what do you need help with?"),
         ],
     )
     # A card shows nothing in Chinese to an English reader.
@@ -156,10 +156,13 @@ async def test_staff_and_strangers_read_the_guide_too(
         liaison,
         [
             ("/guide", "Service guide"),
-            ("By department", "Choose a department"),
-            ("Justice", ["Phone: 12348", "3. Free legal advice (answer within 3 days)"]),
-            ("Free legal advice", ["Handled by: Duty lawyers", "Answer within: 3 days"]),
-            ("Guide home", "How would you like to look?"),
+            ("🏛 By department", "Choose a department"),
+            (
+                "5. Jianghan District Justice Bureau",
+                ["Phone: 12348", "3. Free legal advice (answer within 3 days)"],
+            ),
+            ("3. Free legal advice", ["Handled by: Duty lawyers", "Answer within: 3 days"]),
+            ("📘 Guide home", "How would you like to look?"),
         ],
     )
     stranger = Person(application, bot_api, STRANGER, name="Visitor")
@@ -167,12 +170,15 @@ async def test_staff_and_strangers_read_the_guide_too(
         stranger,
         [
             ("/guide", "江汉区流动党员服务指南"),
-            ("按需求", "你需要哪方面的帮助"),
+            ("🙋 按需求查找", "你需要哪方面的帮助"),
             (
-                "商铺租赁续签",
+                "1. 商铺租赁续签",
                 ["市场商铺租赁续签协调（江汉区商务局）", "续租、换铺后的营业执照变更"],
             ),
-            ("营业执照", ["营业执照正、副本", "区政务服务中心2楼 市场监管窗口（12号）"]),
+            (
+                "3. 续租、换铺后的营业执照变更",
+                ["营业执照正、副本", "区政务服务中心2楼 市场监管窗口（12号）"],
+            ),
         ],
     )
     # /lang switches the guide with everything else.
@@ -184,7 +190,14 @@ async def test_deactivated_entries_and_stale_buttons_get_a_clear_answer(
     application: LiaisonApplication, bot_api: LocalBotApi, db: Database
 ) -> None:
     zhang = Person(application, bot_api, ZHANG)
-    await talk(zhang, [("/guide", None), ("按部门", None), ("劳动", "欠薪投诉与劳动保障监察")])
+    await talk(
+        zhang,
+        [
+            ("/guide", None),
+            ("🏛 按部门查找", None),
+            ("3. 江汉区人力资源和社会保障局（劳动就业）", "欠薪投诉与劳动保障监察"),
+        ],
+    )
     labour_page = zhang.last[-1]
     wage_button = next(b for b in zhang.buttons if "欠薪" in b.text)
     # An administrator stops offering the wage-arrears measure meanwhile.
@@ -248,9 +261,9 @@ async def test_catalogue_text_is_shown_as_written_never_as_markup(
         wang,
         [
             ("/guide", None),
-            ("By department", None),
-            ("Justice", "1. Legal aid <b>& more</b>"),
-            ("Legal aid", ["Legal aid <b>& more</b>", "• <i>proof</i>"]),
+            ("🏛 By department", None),
+            ("5. Jianghan District Justice Bureau", "1. Legal aid <b>& more</b>"),
+            ("1. Legal aid <b>& more</b>", ["Legal aid <b>& more</b>", "• <i>proof</i>"]),
         ],
     )
     assert "&lt;b&gt;&amp; more&lt;/b&gt;" in wang.last[-1].text
@@ -264,21 +277,21 @@ async def test_an_empty_guide_says_so(
         for department in await session.scalars(select(ServiceDepartment)):
             await set_active(session, START, department.code, False, actor="cli:test")
     wang = Person(application, bot_api, WANG)
-    await talk(wang, [("/guide", None), ("By department", "The service guide is empty for now")])
+    await talk(wang, [("/guide", None), ("🏛 By department", "The service guide is empty for now")])
     # A need without any measure (all were deactivated with their departments).
     await talk(
         wang,
-        [("Back", None), ("By need", None), ("Other", "No particular service is listed")],
+        [("⬅️ Back", None), ("🙋 By need", None), ("6. Other", "No particular service is listed")],
     )
     zhang = Person(application, bot_api, ZHANG)
     await talk(
         zhang,
         [
             ("/guide", None),
-            ("按部门", "服务指南暂时还没有内容"),
-            ("返回", None),
-            ("按需求", None),
-            ("其他", "这一类需求暂时没有列出具体的服务措施"),
+            ("🏛 按部门查找", "服务指南暂时还没有内容"),
+            ("⬅️ 返回", None),
+            ("🙋 按需求查找", None),
+            ("6. 其他", "这一类需求暂时没有列出具体的服务措施"),
         ],
     )
 

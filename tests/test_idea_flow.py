@@ -111,12 +111,12 @@ async def test_a_member_sends_an_idea_and_finds_it_in_myideas(
     zhang = person(application, bot_api, ZHANG)
     await talk(zhang, [("/idea", ["金点子和意见建议 1/3", "/myideas"])])
     assert zhang.button_texts == ["💡 金点子", "💬 意见建议", "✖️ 取消"]
-    await talk(zhang, [("金点子", ["金点子 2/3：内容", f"最多 {MAX_TEXT_LENGTH} 字"])])
+    await talk(zhang, [("💡 金点子", ["金点子 2/3：内容", f"最多 {MAX_TEXT_LENGTH} 字"])])
     await talk(zhang, [(MARKUP, ["金点子 3/3：请确认", "发送", "重写"])])
     # The member's own words come back escaped: shown as typed, never as markup.
     assert MARKUP_ESCAPED in zhang.last[-1].text
     assert zhang.button_texts == ["📨 发送", "✏️ 重写", "✖️ 取消"]
-    await talk(zhang, [("发送", ["已收到你的金点子，编号 #1", "/myideas"])])
+    await talk(zhang, [("📨 发送", ["已收到你的金点子，编号 #1", "/myideas"])])
     [saved] = await suggestions(db)
     assert (saved.kind, saved.body, saved.status) == (
         SuggestionKind.IDEA,
@@ -132,7 +132,7 @@ async def test_a_member_sends_an_idea_and_finds_it_in_myideas(
     assert not [o for o in bot_api.sent if o.chat_id == LAWYERS_LIAISON]
     await talk(zhang, [("/myideas", ["我的金点子和意见建议", "#1 💡 金点子", "⏳ 待回复"])])
     assert MARKUP_ESCAPED in zhang.last[-1].text
-    await talk(zhang, [("#1", ["#1 💡 金点子", "还没有回复"])])
+    await talk(zhang, [("#1 <b>多办</b>夜校 & <a href='…", ["#1 💡 金点子", "还没有回复"])])
     # The draft is over: its buttons no longer work, and nothing is sent twice.
     stale = await press(zhang, zhang.last[-1], "idea:new:send")
     assert "这个按钮已经失效" in said(stale)
@@ -147,7 +147,7 @@ async def test_an_opinion_in_english_too_long_then_rewritten(
         wang,
         [
             ("/idea", ["Ideas and opinions 1/3", "Please choose"]),
-            ("Opinion", ["Opinion 2/3: your text", f"at most {MAX_TEXT_LENGTH} characters"]),
+            ("💬 Opinion", ["Opinion 2/3: your text", f"at most {MAX_TEXT_LENGTH} characters"]),
             (
                 "字" * (MAX_TEXT_LENGTH + 1),
                 [
@@ -166,9 +166,9 @@ async def test_an_opinion_in_english_too_long_then_rewritten(
         wang,
         [
             ("Fewer meetings on weekdays", ["Opinion 3/3: please check", "(26 characters)"]),
-            ("Rewrite", "Opinion 2/3"),
+            ("✏️ Rewrite", "Opinion 2/3"),
             ("Fewer meetings, more talks", "Opinion 3/3"),
-            ("Send", ["Thank you! Your opinion is number #1", "/myideas"]),
+            ("📨 Send", ["Thank you! Your opinion is number #1", "/myideas"]),
             ("/myideas", ["My ideas and opinions", "#1 💬 Opinion", "awaiting a reply"]),
         ],
     )
@@ -245,7 +245,7 @@ async def test_a_member_sees_only_their_own(
         wang,
         [
             ("/myideas", ["My ideas and opinions", "王芳的秘密建议"]),
-            (f"#{theirs.id}", ["💡 Idea", "王芳的秘密建议", "No reply yet"]),
+            (f"#{theirs.id} 王芳的秘密建议", ["💡 Idea", "王芳的秘密建议", "No reply yet"]),
         ],
     )
     zhang = person(application, bot_api, ZHANG)
@@ -265,11 +265,12 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
 ) -> None:
     zhang = person(application, bot_api, ZHANG)
     liaison = person(application, bot_api, LIAISON)
-    await talk(zhang, [("/idea", None), ("1", None), (MARKUP, None), ("发送", "#1")])
+    await talk(zhang, [("/idea", None), ("1", None), (MARKUP, None), ("📨 发送", "#1")])
     await world.send_due(START)
     # The alert's button opens the card.
     await talk(
-        liaison, [("打开", ["#1 💡 金点子", "⏳ 待回复", "党员：张伟", "党小组：驻深圳党小组"])]
+        liaison,
+        [("📋 打开 #1", ["#1 💡 金点子", "⏳ 待回复", "党员：张伟", "党小组：驻深圳党小组"])],
     )
     assert MARKUP_ESCAPED in liaison.last[-1].text
     assert "党员：张伟（+86 138****0001）" in liaison.last_text
@@ -278,7 +279,7 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
     await talk(
         liaison,
         [
-            ("回复", ["回复建议 #1", "张伟：", f"最多 {MAX_REPLY_LENGTH} 字"]),
+            ("✍️ 回复", ["回复建议 #1", "张伟：", f"最多 {MAX_REPLY_LENGTH} 字"]),
             (
                 "谢谢！<i>下月</i>开始办夜校",
                 ["党组织回复了你的金点子 #1", "回复：", "回复 #1：预览"],
@@ -286,18 +287,24 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
         ],
     )
     assert any("&lt;i&gt;下月&lt;/i&gt;" in o.text for o in liaison.last)
-    await talk(liaison, [("发送", "已回复建议 #1，党员张伟会收到你的回复")])
+    await talk(liaison, [("📨 发送", "已回复建议 #1，党员张伟会收到你的回复")])
     await world.send_due(START + timedelta(minutes=1))
     await talk(zhang, [])
     told = [o for o in bot_api.sent if o.chat_id == ZHANG and "党组织回复了" in o.text]
     assert len(told) == 1 and "&lt;i&gt;下月&lt;/i&gt;开始办夜校" in told[0].text
     # The member opens it from the button under the reply.
-    await talk(zhang, [("查看", ["党组织的回复", "开始办夜校"])])
+    await talk(zhang, [("📋 查看 #1", ["党组织的回复", "开始办夜校"])])
     # The liaison opens the card again from /ideas and adopts it.
     await talk(
         liaison, [("/ideas", ["党员的金点子和意见建议", "待回复 0 条", "#1 💡 张伟", "✉️ 已回复"])]
     )
-    await talk(liaison, [("#1", ["回复", "李联络"]), ("采纳", "已采纳建议 #1，会通知党员张伟")])
+    await talk(
+        liaison,
+        [
+            ("✉️ #1 张伟：<b>多办</b>夜校 & <a href='…", ["回复", "李联络"]),
+            ("🏅 采纳", "已采纳建议 #1，会通知党员张伟"),
+        ],
+    )
     assert liaison.button_texts == ["✍️ 修改回复"]
     await world.send_due(START + timedelta(minutes=2))
     adopted = [o for o in bot_api.sent if o.chat_id == ZHANG and "被采纳" in o.text]
@@ -334,8 +341,11 @@ async def test_in_english_a_too_long_reply_then_a_replacement(
         staff,
         [
             ("/ideas", ["Members' ideas and opinions", "1 awaiting a reply", "王芳"]),
-            (f"#{idea.id}", ["💬 Opinion", "awaiting a reply", "Member: 王芳"]),
-            ("Reply", [f"Reply to suggestion #{idea.id}", "More evening classes"]),
+            (
+                f"⏳ #{idea.id} 王芳: More evening classes",
+                ["💬 Opinion", "awaiting a reply", "Member: 王芳"],
+            ),
+            ("✍️ Reply", [f"Reply to suggestion #{idea.id}", "More evening classes"]),
             ("r" * (MAX_REPLY_LENGTH + 1), ["Too long", f"Reply to suggestion #{idea.id}"]),
         ],
     )
@@ -346,11 +356,11 @@ async def test_in_english_a_too_long_reply_then_a_replacement(
         staff,
         [
             ("We will try", ["The organisation replied to your opinion", "preview"]),
-            ("Send", f"Replied to suggestion #{idea.id}; 王芳 will get your reply"),
+            ("📨 Send", f"Replied to suggestion #{idea.id}; 王芳 will get your reply"),
             (f"/ideas {idea.id}", ["Reply", "Li Wei", "We will try"]),
-            ("Change the reply", "It already has a reply: the new one replaces it"),
+            ("✍️ Change the reply", "It already has a reply: the new one replaces it"),
             ("Starting in January", ["A new reply to your opinion", "preview"]),
-            ("Send", "Replied"),
+            ("📨 Send", "Replied"),
         ],
     )
     await world.send_due(START + timedelta(minutes=1))
@@ -361,7 +371,7 @@ async def test_in_english_a_too_long_reply_then_a_replacement(
         staff,
         [
             (f"/ideas {idea.id}", "Starting in January"),
-            ("Adopt", [f"Suggestion #{idea.id} is adopted; 王芳 will be told"]),
+            ("🏅 Adopt", [f"Suggestion #{idea.id} is adopted; 王芳 will be told"]),
         ],
     )
     [row] = await suggestions(db)
@@ -380,10 +390,10 @@ async def test_cancelling_a_reply_and_its_stale_buttons(
             text="建议",
         )
     for user_id, words in (
-        (LIAISON, ("回复", "预览", "已取消，回复没有发送", "这个按钮已经失效", "回复放了太久")),
+        (LIAISON, ("✍️ 回复", "预览", "已取消，回复没有发送", "这个按钮已经失效", "回复放了太久")),
         (
             LIAISON_EN,
-            ("Reply", "preview", "the reply was not sent", "no longer works", "left too long"),
+            ("✍️ Reply", "preview", "the reply was not sent", "no longer works", "left too long"),
         ),
     ):
         staff = person(application, bot_api, user_id)
@@ -473,7 +483,7 @@ async def test_adopting_twice_is_refused(
     liaison = person(application, bot_api, LIAISON)
     await talk(liaison, [(f"/ideas {idea.id}", None)])
     card = liaison.last[-1]
-    await talk(liaison, [("采纳", "已采纳")])
+    await talk(liaison, [("🏅 采纳", "已采纳")])
     replies = await press(liaison, card, f"ideas:adopt:{idea.id}")
     assert f"建议 #{idea.id} 已经采纳过了" in said(replies)
     async with db.session() as session:

@@ -171,18 +171,18 @@ async def test_a_notice_to_two_groups_sent_now(
         "下一步 ➡️",
         "✖️ 取消",
     ]
-    await talk(liaison, [("下一步", None)])
+    await talk(liaison, [("下一步 ➡️", None)])
     assert toast(bot_api) == "请先选择至少一个党小组，或“所有我负责的党员”。"
     await talk(liaison, [(SHENZHEN, None), (LAWYERS, None)])
     assert liaison.button_texts[:2] == [f"✓ {LAWYERS}", f"✓ {SHENZHEN}"]
-    await talk(liaison, [(LAWYERS, None)])
+    await talk(liaison, [(f"✓ {LAWYERS}", None)])
     assert liaison.button_texts[:2] == [LAWYERS, f"✓ {SHENZHEN}"]
     body = "周六上午九点<b>党员之家</b>集合 & 签到\n\n请带党员证"
     await talk(
         liaison,
         [
             (LAWYERS, None),
-            ("下一步", ["发给：驻深圳党小组、律师党小组", "发通知 2/3：请输入通知内容"]),
+            ("下一步 ➡️", ["发给：驻深圳党小组、律师党小组", "发通知 2/3：请输入通知内容"]),
             (
                 body,
                 [
@@ -209,7 +209,8 @@ async def test_a_notice_to_two_groups_sent_now(
     assert liaison.button_texts == ["📤 立即发送", "🕘 定时发送", "⚠️ 标为紧急", "✖️ 取消"]
 
     await talk(
-        liaison, [("立即发送", ["✅ 通知 #1 正在发给：驻深圳党小组、律师党小组", "/deliveries 1"])]
+        liaison,
+        [("📤 立即发送", ["✅ 通知 #1 正在发给：驻深圳党小组、律师党小组", "/deliveries 1"])],
     )
     [notice] = await all_notices(db)
     assert notice.body == body
@@ -230,7 +231,7 @@ async def test_a_notice_to_two_groups_sent_now(
 async def test_all_my_members_and_urgent_in_english(
     liaison_en: Person, bot_api: LocalBotApi, db: Database
 ) -> None:
-    await talk(liaison_en, [("/notice", "New notice 1/3: who should get it?"), ("Next", None)])
+    await talk(liaison_en, [("/notice", "New notice 1/3: who should get it?"), ("Next ➡️", None)])
     assert toast(bot_api) == "Please choose at least one group, or “all my members”."
     # A group and "all my members" exclude each other.
     await talk(liaison_en, [(SHENZHEN, None), ("All my members", None)])
@@ -241,7 +242,7 @@ async def test_all_my_members_and_urgent_in_english(
         liaison_en,
         [
             ("All my members", None),
-            ("Next", ["To: all my members", "New notice 2/3: type the text", "at most 8000"]),
+            ("Next ➡️", ["To: all my members", "New notice 2/3: type the text", "at most 8000"]),
             (
                 "Meeting on Saturday <9 am>",
                 [
@@ -255,14 +256,15 @@ async def test_all_my_members_and_urgent_in_english(
                 ],
             ),
             (
-                "Mark urgent",
+                "⚠️ Mark urgent",
                 ["[URGENT NOTICE]", "Above is exactly what members will see (marked urgent)"],
             ),
         ],
     )
     assert liaison_en.button_texts == ["📤 Send now", "🕘 Schedule", "Not urgent", "✖️ Cancel"]
     await talk(
-        liaison_en, [("Send now", ["Notice #1 is on its way to all my members", "/deliveries 1"])]
+        liaison_en,
+        [("📤 Send now", ["Notice #1 is on its way to all my members", "/deliveries 1"])],
     )
     [notice] = await all_notices(db)
     assert (notice.everyone, notice.urgent, notice.groups) == (True, True, [])
@@ -277,9 +279,9 @@ async def test_a_scheduled_notice_then_cancelled_from_the_list(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
             ("本月主题党日改到周六", "预览"),
-            ("定时发送", ["什么时候发送", "Asia/Shanghai 时间", "明天 9:00"]),
+            ("🕘 定时发送", ["什么时候发送", "Asia/Shanghai 时间", "明天 9:00"]),
             ("下周一早上", ["看不懂“下周一早上”", "12-01 09:00"]),
             ("11-15 09:00", "“11-15 09:00”已经过去了"),
             ("2028-01-01 09:00", "在一年以后，请检查年份"),
@@ -309,7 +311,7 @@ async def test_a_scheduled_notice_then_cancelled_from_the_list(
     assert "最近的通知" not in liaison.last_text
     listing = liaison.last[-1]
     assert liaison.button_texts == ["✖️ 取消 #1（2026-11-16 09:30）"]
-    await talk(liaison, [("取消 #1", "已取消通知 #1，它不会发出。")])
+    await talk(liaison, [("✖️ 取消 #1（2026-11-16 09:30）", "已取消通知 #1，它不会发出。")])
     [notice] = await all_notices(db)
     assert notice.status is NoticeStatus.CANCELLED
     # The button is taken off the list; an old copy of it is harmless.
@@ -331,9 +333,9 @@ async def test_scheduling_and_cancelling_in_english(
             ("/notices", "No notices yet. Send /notice to write one."),
             ("/notice", None),
             (LAWYERS, None),
-            ("Next", None),
+            ("Next ➡️", None),
             ("Bring your documents.", "preview"),
-            ("Schedule", ["When should it go?", "tomorrow 9:00"]),
+            ("🕘 Schedule", ["When should it go?", "tomorrow 9:00"]),
             ("yesterday 9:00", ["I cannot read “yesterday 9:00”", "24-hour clock"]),
             ("today 9:00", "“today 9:00” has already passed"),
             ("2030-01-01 09:00", "more than a year away"),
@@ -461,7 +463,7 @@ async def test_empty_and_oversized_text_is_refused_and_asked_again(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
         ],
     )
     # Telegram never sends an empty message; one of blank lines it does.
@@ -494,7 +496,7 @@ async def test_a_long_paste_arrives_in_parts_and_is_joined(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
             (first, ["已收到 4096 字", "如果已经写完，请按“预览”"]),
             (rest, ["【通知】", "发通知 3/3：预览"]),
         ],
@@ -502,7 +504,7 @@ async def test_a_long_paste_arrives_in_parts_and_is_joined(
     # The preview itself is longer than one message: split, as members will get it.
     assert [o.method for o in liaison.last].count("sendMessage") == 3
     assert sum(html_to_text(o.text).count("第二段") for o in liaison.last) == 226
-    await talk(liaison, [("立即发送", "正在发给")])
+    await talk(liaison, [("📤 立即发送", "正在发给")])
     [notice] = await all_notices(db)
     assert notice.body == f"{first}\n{rest}"
 
@@ -515,7 +517,7 @@ async def test_a_paste_over_the_limit_is_dropped_with_all_its_parts(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
             ("甲" * 4096, "已收到 4096 字"),
             ("乙" * 4096, "通知太长：最多 8000 字，这次有 8193 字"),
         ],
@@ -528,7 +530,7 @@ async def test_a_paste_over_the_limit_is_dropped_with_all_its_parts(
         [
             ("甲" * 3500, "已收到 3500 字"),
             ("👀 预览", ["【通知】", "收件人：3 人"]),
-            ("立即发送", "正在发给"),
+            ("📤 立即发送", "正在发给"),
         ],
     )
     [notice] = await all_notices(db)
@@ -541,7 +543,7 @@ async def test_text_refusals_and_parts_in_english(liaison_en: Person, clock: Fak
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("Next", None),
+            ("Next ➡️", None),
         ],
     )
     blank = await liaison_en.send_update(liaison_en.updates.text(liaison_en.user, "  "))
@@ -560,7 +562,7 @@ async def test_text_refusals_and_parts_in_english(liaison_en: Person, clock: Fak
         liaison_en,
         [
             ("y" * 5000, ["Got 5000 characters", "If that was all, press “Preview”"]),
-            ("Preview", ["[Notice]", "Recipients: 3"]),
+            ("👀 Preview", ["[Notice]", "Recipients: 3"]),
         ],
     )
 
@@ -570,9 +572,9 @@ async def test_text_refusals_and_parts_in_english(liaison_en: Person, clock: Fak
 TO_EACH_STEP = [
     ("/notice", "发通知 1/3"),
     (SHENZHEN, None),
-    ("下一步", "发通知 2/3"),
+    ("下一步 ➡️", "发通知 2/3"),
     ("开会", "发通知 3/3"),
-    ("定时发送", "什么时候发送"),
+    ("🕘 定时发送", "什么时候发送"),
 ]
 
 
@@ -599,7 +601,7 @@ async def test_cancel_button_at_any_step_sends_nothing(
 async def test_cancel_and_stale_buttons_in_english(liaison_en: Person, db: Database) -> None:
     await talk(liaison_en, [("/notice", None), (SHENZHEN, None)])
     choice = liaison_en.last[-1]
-    await talk(liaison_en, [("Cancel", "Cancelled; this notice was not sent.")])
+    await talk(liaison_en, [("✖️ Cancel", "Cancelled; this notice was not sent.")])
     assert await press(liaison_en, choice, "notice:next") == (
         "This button no longer works. To send a notice, send /notice."
     )
@@ -629,7 +631,7 @@ async def test_unexpected_input_is_answered_with_the_step_again(
     liaison: Person, liaison_en: Person, db: Database
 ) -> None:
     await talk(liaison, [("/notice", None), ("随便说说", ["请按消息下面的按钮选择", "发通知 1/3"])])
-    await talk(liaison, [(SHENZHEN, None), ("下一步", None)])
+    await talk(liaison, [(SHENZHEN, None), ("下一步 ➡️", None)])
     photo = await liaison.send_update(liaison.updates.photo(liaison.user))
     assert "请直接输入通知的文字" in said(photo)
     assert "发通知 2/3" in said(photo)
@@ -637,23 +639,23 @@ async def test_unexpected_input_is_answered_with_the_step_again(
     # The preview's choices again, without the notice a second time.
     await talk(liaison, [("好的", ["请按消息下面的按钮选择", "发通知 3/3"])])
     assert "【通知】" not in liaison.last_text
-    await talk(liaison, [("定时发送", "什么时候发送")])
+    await talk(liaison, [("🕘 定时发送", "什么时候发送")])
     sticker = await liaison.send_update(liaison.updates.sticker(liaison.user))
     assert "请用文字输入发送时间" in said(sticker)
 
-    await talk(liaison_en, [("/notice", None), (SHENZHEN, None), ("Next", None), ("Hi", None)])
+    await talk(liaison_en, [("/notice", None), (SHENZHEN, None), ("Next ➡️", None), ("Hi", None)])
     await talk(liaison_en, [("ok", "Please choose with the buttons under the message.")])
-    await talk(liaison_en, [("Schedule", None)])
+    await talk(liaison_en, [("🕘 Schedule", None)])
     sticker = await liaison_en.send_update(liaison_en.updates.sticker(liaison_en.user))
     assert "Please type the time as text" in said(sticker)
-    await talk(liaison_en, [("/notice", None), (SHENZHEN, None), ("Next", None)])
+    await talk(liaison_en, [("/notice", None), (SHENZHEN, None), ("Next ➡️", None)])
     photo = await liaison_en.send_update(liaison_en.updates.photo(liaison_en.user))
     assert "Please type the text of the notice" in said(photo)
     assert await all_notices(db) == []
 
 
 async def test_notice_again_midway_starts_over(liaison: Person, db: Database) -> None:
-    await talk(liaison, [("/notice", None), (SHENZHEN, None), ("下一步", None)])
+    await talk(liaison, [("/notice", None), (SHENZHEN, None), ("下一步 ➡️", None)])
     old = liaison.last[-1]
     await talk(liaison, [("/notice", "发通知 1/3")])
     assert liaison.button_texts[1] == SHENZHEN  # nothing chosen in the new draft
@@ -661,7 +663,7 @@ async def test_notice_again_midway_starts_over(liaison: Person, db: Database) ->
     assert (
         await press(liaison, old, "notice:quit") == "这个按钮已经失效。要发通知，请发送 /notice。"
     )
-    await talk(liaison, [(SHENZHEN, None), ("下一步", "发通知 2/3")])
+    await talk(liaison, [(SHENZHEN, None), ("下一步 ➡️", "发通知 2/3")])
 
 
 async def test_an_abandoned_draft_expires(
@@ -679,15 +681,17 @@ async def test_a_group_taken_away_meanwhile_is_not_sent_to(
     liaison: Person, liaison_en: Person, db: Database
 ) -> None:
     for person, steps in (
-        (liaison, [("/notice", None), (LAWYERS, None), ("下一步", None), ("开会", None)]),
-        (liaison_en, [("/notice", None), (LAWYERS, None), ("Next", None), ("Hi", None)]),
+        (liaison, [("/notice", None), (LAWYERS, None), ("下一步 ➡️", None), ("开会", None)]),
+        (liaison_en, [("/notice", None), (LAWYERS, None), ("Next ➡️", None), ("Hi", None)]),
     ):
         await talk(person, steps)
     async with db.session() as session:
         lawyers = await session.scalar(select(Group.id).where(Group.name == LAWYERS))
         await session.execute(delete(staff_groups).where(staff_groups.c.group_id == lawyers))
-    await talk(liaison, [("立即发送", ["通知没有发出：所选的党小组已经不归你负责了", "/notice"])])
-    await talk(liaison_en, [("Send now", "a group you chose is no longer one you look after")])
+    await talk(
+        liaison, [("📤 立即发送", ["通知没有发出：所选的党小组已经不归你负责了", "/notice"])]
+    )
+    await talk(liaison_en, [("📤 Send now", "a group you chose is no longer one you look after")])
     assert await all_notices(db) == []
 
 
@@ -703,7 +707,7 @@ async def test_a_liaison_without_groups_reaches_nobody(
             [
                 ("/notice", "你还没有负责的党小组"),
                 ("所有我负责的党员", None),
-                ("下一步", None),
+                ("下一步 ➡️", None),
                 ("开会", "所选范围里没有党员，也没有关联的群聊，这条通知发不出去"),
             ],
         ),
@@ -713,7 +717,7 @@ async def test_a_liaison_without_groups_reaches_nobody(
             [
                 ("/notice", "You do not look after any group yet"),
                 ("All my members", None),
-                ("Next", None),
+                ("Next ➡️", None),
                 ("Hi", "this notice would reach nobody"),
             ],
         ),
@@ -872,9 +876,9 @@ async def test_members_acknowledge_with_the_button_on_the_real_message(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
             ("周六开会", None),
-            ("立即发送", "#1"),
+            ("📤 立即发送", "#1"),
         ],
     )
     before = len(bot_api.sent)
@@ -971,11 +975,11 @@ async def test_linking_a_group_chat(
         [
             ("/notice", None),
             (SHENZHEN, None),
-            ("下一步", None),
+            ("下一步 ➡️", None),
             ("周六开会", "同时发到 1 个党小组群聊"),
         ],
     )
-    await talk(liaison, [("立即发送", "#1")])
+    await talk(liaison, [("📤 立即发送", "#1")])
     before = len(bot_api.sent)
     await dispatcher.run_once()
     [posted] = [o for o in bot_api.sent[before:] if o.chat_id == CHAT]

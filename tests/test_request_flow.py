@@ -175,7 +175,7 @@ async def zhang_files_with_a_photo(zhang: Person) -> None:
     assert "一般 14 天内给您答复" in zhang.last_text
     await talk(
         zhang,
-        [("提交申请", ["✅ 已提交！您的服务申请编号是 #1（门面续租）", "2026-11-29 前"])],
+        [("📨 提交申请", ["✅ 已提交！您的服务申请编号是 #1（门面续租）", "2026-11-29 前"])],
     )
 
 
@@ -253,20 +253,20 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     await talk(
         liaison,
         [
-            ("内部备注", "请输入服务申请 #1 的内部备注"),
+            ("📝 内部备注", "请输入服务申请 #1 的内部备注"),
             ("房东<周五>来面谈", "📝 已为服务申请 #1 添加内部备注"),
         ],
     )
     await press(liaison, card, "request:status:1")
     assert liaison.button_texts == ["✅ 已解决", "🚫 无法办理", "↪️ 转介到其他部门"]
-    await talk(liaison, [("已解决", "🔄 服务申请 #1 的状态已改为“已解决”。已通知党员。")])
+    await talk(liaison, [("✅ 已解决", "🔄 服务申请 #1 的状态已改为“已解决”。已通知党员。")])
 
     # The member hears, in Chinese, and answers: solved, then 4 stars — once.
     got = await deliver(dispatcher, bot_api)
     [closing] = got[ZHANG]
     assert "已经办结：已解决" in html_to_text(closing.text)
     assert [b.text for b in closing.flat_buttons] == ["👍 解决了", "👎 没有解决"]
-    await talk(zhang, [("解决了", ["很高兴问题解决了", "1 分最不满意"])])
+    await talk(zhang, [("👍 解决了", ["很高兴问题解决了", "1 分最不满意"])])
     assert toast(bot_api) == "已记录，谢谢！"
     assert zhang.button_texts == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
     rating = zhang.last[-1]
@@ -326,14 +326,17 @@ async def test_an_english_request_referred_elsewhere(
         [
             ("/request", "Service request 1/5: category"),
             ("Shop lease", "2/5: service"),
-            ("Not sure", ["3/5: your need", "Category: Shop lease", "at most 2000 characters"]),
+            (
+                "🤔 Not sure, I'll describe it",
+                ["3/5: your need", "Category: Shop lease", "at most 2000 characters"],
+            ),
             ("The landlord will not renew.", ["4/5: photo or file (optional)"]),
         ],
     )
     assert "5/5: please check" in said(await send_document(wang, "contract.pdf"))
     assert "Attachment: contract.pdf" in wang.last_text
     assert "within 7 days" in wang.last_text
-    await talk(wang, [("Send the request", ["Your service request number is #1 (Shop lease)"])])
+    await talk(wang, [("📨 Send the request", ["Your service request number is #1 (Shop lease)"])])
     [saved] = await requests(db)
     assert (saved.measure_id, saved.attachment_name) == (None, "contract.pdf")
 
@@ -355,7 +358,7 @@ async def test_an_english_request_referred_elsewhere(
     await talk(
         liaison,
         [
-            ("Refer elsewhere", "Which department or organisation is service request #1"),
+            ("↪️ Refer elsewhere", "Which department or organisation is service request #1"),
             ("x" * 201, "Too long: at most 200 characters, this had 201"),
         ],
     )
@@ -376,7 +379,7 @@ async def test_an_english_request_referred_elsewhere(
     await talk(
         wang,
         [
-            ("Not solved", "How satisfied are you"),
+            ("👎 Not solved", "How satisfied are you"),
             ("2⭐", "Thank you for your rating (2 of 5)"),
             ("/myrequests", ["#1 Shop lease: referred", "Referred to: District legal aid centre"]),
         ],
@@ -397,10 +400,10 @@ async def test_assign_to_a_colleague_who_is_told(
     await deliver(dispatcher, bot_api)
     liaison = person(application, bot_api, LIAISON)
     await talk(liaison, [("/requests", None), ("1", "服务申请 #1：已受理")])
-    await talk(liaison, [("转给同事", "把服务申请 #1 转给哪位同事")])
+    await talk(liaison, [("👥 转给同事", "把服务申请 #1 转给哪位同事")])
     # Only those who may see 张伟: the other liaison of his group and the admin.
     assert liaison.button_texts == ["👤 Li Wei", "👤 钱主任"]
-    await talk(liaison, [("Li Wei", "👥 服务申请 #1 已转给 Li Wei，已通知对方")])
+    await talk(liaison, [("👤 Li Wei", "👥 服务申请 #1 已转给 Li Wei，已通知对方")])
     got = await deliver(dispatcher, bot_api)
     assert "李联络 assigned service request #1 to you" in html_to_text(got[LIAISON_EN][0].text)
     assert ZHANG not in got  # internal: the member hears when the status changes
@@ -554,7 +557,7 @@ async def test_a_need_from_the_checkin_becomes_a_request(
             ("/checkin", "1/3"),
             ("武汉市江汉区", "2/3"),
             ("工作稳定", "想补充说明吗"),
-            ("跳过", "3/3"),
+            ("跳过 ➡️", "3/3"),
             ("需要帮助", "请简单说说"),
             ("孩子明年上小学，想了解入学手续", "请核对"),
             ("✅ 确认提交", ["已保存", "可以按下面的按钮把它转为服务申请"]),
@@ -565,10 +568,10 @@ async def test_a_need_from_the_checkin_becomes_a_request(
     await talk(
         zhang,
         [
-            ("转为服务申请", ["1/5：类别", "您在报到时说的需求", "孩子明年上小学"]),
+            ("📝 转为服务申请", ["1/5：类别", "您在报到时说的需求", "孩子明年上小学"]),
             ("其他", ["4/5：照片或文件", "您的需求：孩子明年上小学"]),
-            ("跳过", ["5/5", "附件：无", "一般 7 天内"]),
-            ("提交申请", "您的服务申请编号是 #1（其他）"),
+            ("跳过 ➡️", ["5/5", "附件：无", "一般 7 天内"]),
+            ("📨 提交申请", "您的服务申请编号是 #1（其他）"),
         ],
     )
     [row] = await requests(db)
@@ -605,13 +608,15 @@ async def test_a_need_from_the_checkin_becomes_a_request(
             ("Wuhan", None),
             ("Stable", None),
             ("Skip", None),
-            ("Yes", None),
+            ("Yes, I need help", None),
             ("A school place", None),
             ("✅ Confirm", "To have it handled as a service request"),
         ],
     )
     assert wang.button_texts == ["📝 Make this a service request"]
-    await talk(wang, [("Make this a service request", "What you said you need in your check-in")])
+    await talk(
+        wang, [("📝 Make this a service request", "What you said you need in your check-in")]
+    )
 
 
 def test_the_member_update_in_both_languages_and_by_sms(renderer: Renderer) -> None:
@@ -699,7 +704,7 @@ async def test_staff_notes_referrals_and_attachments_at_their_edges(
     await talk(liaison_en, [("Call the landlord", "Internal note added to service request #1")])
     await press(liaison_en, card, "request:assign:1")
     assert "Assign service request #1 to which colleague?" in liaison_en.last_text
-    await talk(liaison_en, [("李联络", "Service request #1 is now with 李联络")])
+    await talk(liaison_en, [("👤 李联络", "Service request #1 is now with 李联络")])
     [row] = await requests(db)
     assert (row.status, row.referred_to) == (RequestStatus.IN_PROGRESS, None)
     # Staff who are not members themselves make no requests.

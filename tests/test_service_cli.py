@@ -233,7 +233,7 @@ def test_the_terminal_chat_starts_with_the_shipped_guide(database_url: str) -> N
     env = {**os.environ, "LIAISON_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     completed = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", "424242"],
-        input="/guide\n按部门\n教育\n入学\n",
+        input="/guide\n🏛 按部门查找\n6. 江汉区教育局\n1. 随迁子女义务教育入学\n",
         capture_output=True,
         text=True,
         env=env,

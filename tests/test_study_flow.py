@@ -226,7 +226,7 @@ async def test_a_liaison_adds_a_material_step_by_step(
     # What the staff member typed is escaped in the preview, as in the push itself.
     assert any("&lt;中国&gt;工人 &amp; 农民" in o.text for o in liaison.last)
     await talk(
-        liaison, [("保存", ["✅ 学习资料 #1“学习 新党章”已放入资料库", "管理员会按推送计划"])]
+        liaison, [("💾 保存", ["✅ 学习资料 #1“学习 新党章”已放入资料库", "管理员会按推送计划"])]
     )
     [saved] = await materials(db)
     assert (saved.title, saved.body, saved.link, saved.tags) == (
@@ -253,9 +253,9 @@ async def test_a_document_with_its_caption_and_skipped_steps_in_english(
     await talk(
         admin,
         [
-            ("Skip", "New study material 4/5: tags (optional)"),
+            ("Skip ➡️", "New study material 4/5: tags (optional)"),
             (
-                "Skip",
+                "Skip ➡️",
                 [
                     "Study material: Party rules",
                     "Attachment: rules.pdf",
@@ -264,7 +264,10 @@ async def test_a_document_with_its_caption_and_skipped_steps_in_english(
                     "with a “✅ Studied” button",
                 ],
             ),
-            ("Save", ["Study material #1 “Party rules” is in the library", "/studyplan add GROUP"]),
+            (
+                "💾 Save",
+                ["Study material #1 “Party rules” is in the library", "/studyplan add GROUP"],
+            ),
         ],
     )
     [saved] = await materials(db)
@@ -400,10 +403,10 @@ async def test_cancel_expiry_and_stale_buttons(
     application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
 ) -> None:
     for user_id, words in (
-        (LIAISON, ("已取消，这份学习资料没有保存", "放了太久", "这个按钮已经失效", "取消")),
+        (LIAISON, ("已取消，这份学习资料没有保存", "放了太久", "这个按钮已经失效", "✖️ 取消")),
         (
             LIAISON_EN,
-            ("Cancelled; this study material", "too long and was dropped", "no longer", "Cancel"),
+            ("Cancelled; this study material", "too long and was dropped", "no longer", "✖️ Cancel"),
         ),
     ):
         staff = person(application, bot_api, user_id)
@@ -507,7 +510,7 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
     text = said(opened)
     assert "第29段" in text
     assert "When you have studied it, please press “Studied”." in text
-    await talk(wang, [("Studied", None)])
+    await talk(wang, [("✅ Studied", None)])
     assert toast(bot_api) == "Noted. Thank you for studying it!"
 
     # /study: the latest first, with what is studied.
@@ -536,7 +539,7 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
     )
     assert zhang.last[-1].buttons == []
     await talk(zhang, [("/study", None), ("1", ["党史正文", "学习完后请按“已学习”"])])
-    await talk(zhang, [("已学习", None)])
+    await talk(zhang, [("✅ 已学习", None)])
     assert toast(bot_api) == "已记录，谢谢你认真学习！"
     await talk(
         wang, [("/study", ["Recent study materials", "2. 学习新党章 (2026-11-16) ✅ studied"])]
