@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from telegram.error import InvalidToken
@@ -31,6 +32,7 @@ from storage.models import MAX_ID, GroupKind, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
+from storage.zones import ZoneError, parse_zone
 
 T = TypeVar("T")
 
@@ -562,6 +564,40 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
             except LookupError as error:
                 fail(str(error))
             return f"{row.name}: {channels or 'default (Telegram when bound, else SMS)'}"
+
+    click.echo(run_with_db(settings_of(ctx), apply))
+
+
+@member.command("timezone")
+@click.option("--phone", required=True, help="The member's phone number.")
+@click.argument("zone")
+@click.pass_context
+def member_timezone(ctx: click.Context, phone: str, zone: str) -> None:
+    """Set a member's own time zone: an IANA name like Asia/Dubai (or UTC+4).
+
+    Their monthly prompt then comes at 09:00 there, and their month is the month there.
+    """
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone as error:
+        fail(str(error))
+    try:
+        name = parse_zone(zone)
+    except ZoneError as error:
+        fail(str(error), status=2)
+
+    async def apply(database: Database) -> str:
+        now = SystemClock().now()
+        async with database.session() as session:
+            row = await members.member_by_phone(session, e164)
+            if row is None:
+                fail(f"no member with phone {mask_phone(e164)}")
+            changed = await members.set_timezone(
+                session, now, member=row, timezone=name, actor=cli_actor()
+            )
+            there = now.astimezone(ZoneInfo(name)).isoformat(sep=" ", timespec="minutes")
+            what = "time zone" if changed else "time zone unchanged"
+            return f"{row.name} ({mask_phone(e164)}): {what} {name}, local time now {there}"
 
     click.echo(run_with_db(settings_of(ctx), apply))
 

@@ -44,6 +44,8 @@ def _changes(member: Member, row: RosterRow, unit: Unit | None, groups: list[Gro
     }
     if row.channels is not None:
         wanted["channels"] = row.channels
+    if row.timezone is not None:
+        wanted["timezone"] = row.timezone
     changed = False
     for attribute, value in wanted.items():
         if getattr(member, attribute) != value:
@@ -108,6 +110,7 @@ async def import_roster(
                 workplace=row.workplace,
                 trade=row.trade,
                 channels=row.channels,
+                timezone=row.timezone,
                 registered_at=now,
                 updated_at=now,
             )
@@ -203,3 +206,27 @@ async def set_channels(
         channels=channels or "default",
     )
     return member
+
+
+async def set_timezone(
+    session: AsyncSession, now: datetime, *, member: Member, timezone: str, actor: str
+) -> bool:
+    """Set a member's own time zone (an IANA name, already checked); audited.
+
+    False, and nothing written, when it is already theirs (a button pressed twice).
+    """
+    if member.timezone == timezone:
+        return False
+    previous = member.timezone
+    member.timezone = timezone
+    member.updated_at = now
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.timezone",
+        subject=f"member:{member.id}",
+        timezone=timezone,
+        previous=previous or "default",
+    )
+    return True

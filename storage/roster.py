@@ -35,6 +35,7 @@ from storage.sheets import (
     preview,
     read_rows,
 )
+from storage.zones import ZoneError, parse_zone
 
 __all__ = [
     "FIELD_MAX_CHARS",
@@ -67,6 +68,8 @@ class RosterRow:
     trade: str | None
     # "sms,telegram"; None: the cell was empty, so the member's order is left as it is.
     channels: str | None = None
+    # An IANA name ("Asia/Dubai"); None: the cell was empty, the member's zone is left as it is.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ _FIELDS = (
     "workplace",
     "trade",
     "channels",
+    "timezone",
 )
 _REQUIRED = ("name", "phone", "status")
 
@@ -119,6 +123,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "workplace": ("workplace", "工作单位"),
     "trade": ("trade", "行业"),
     "channels": ("channels", "channel", "通知方式", "联系方式"),
+    "timezone": ("timezone", "time_zone", "time zone", "tz", "时区"),
 }
 
 _STATUS_VALUES: dict[str, tuple[str, ...]] = {
@@ -214,7 +219,16 @@ def _parse(rows: Rows) -> ParsedRoster:
     )
 
 
-_OPTIONAL = ("home_unit", "origin", "destination", "groups", "workplace", "trade", "channels")
+_OPTIONAL = (
+    "home_unit",
+    "origin",
+    "destination",
+    "groups",
+    "workplace",
+    "trade",
+    "channels",
+    "timezone",
+)
 assert _FIELDS[3:] == _OPTIONAL  # _RowParser.feed unpacks cells in this order
 
 
@@ -275,12 +289,19 @@ class _RowParser:
         for field, value in zip(_OPTIONAL, optional, strict=True):
             if value is not None and len(value) > FIELD_MAX_CHARS:
                 errors.append(RowError(row_number, field, _too_long(field, value)))
+        channels_text, timezone_text = optional[-2:]
         channels: str | None = None
-        if optional[-1] is not None:
+        if channels_text is not None:
             try:
-                channels = parse_channels(optional[-1])
+                channels = parse_channels(channels_text)
             except ChannelOrderError as exc:
                 errors.append(RowError(row_number, "channels", str(exc)))
+        timezone: str | None = None
+        if timezone_text is not None and len(timezone_text) <= FIELD_MAX_CHARS:
+            try:
+                timezone = parse_zone(timezone_text)
+            except ZoneError as exc:
+                errors.append(RowError(row_number, "timezone", str(exc)))
 
         if errors:
             self.errors.extend(errors)
@@ -288,7 +309,7 @@ class _RowParser:
         assert name is not None
         assert phone is not None
         assert status is not None
-        home_unit, origin, destination, groups, workplace, trade, _ = optional
+        home_unit, origin, destination, groups, workplace, trade, _, _ = optional
         self.rows.append(
             RosterRow(
                 row_number=row_number,
@@ -302,6 +323,7 @@ class _RowParser:
                 workplace=workplace,
                 trade=trade,
                 channels=channels,
+                timezone=timezone,
             )
         )
         return True

@@ -628,3 +628,123 @@ async def test_checkin_in_a_group_chat_points_to_a_private_chat(
     replies = await alice.send_update(alice.updates.group_text(alice.user, "/checkin"))
     assert "请私聊我" in replies[0].text
     assert await checkins(db) == []
+
+
+# --- the member's own time zone -------------------------------------------------------------
+
+
+def toast(bot_api: LocalBotApi) -> str | None:
+    """What the last button press answered (the small notice over the chat)."""
+    answers = [params for method, params in bot_api.calls if method == "answerCallbackQuery"]
+    return answers[-1].get("text") if answers else None
+
+
+async def member_zone_of(db: Database, user_id: int) -> str | None:
+    async with db.session() as session:
+        return await session.scalar(
+            select(Member.timezone).where(Member.telegram_user_id == user_id)
+        )
+
+
+async def test_a_checkin_from_abroad_offers_the_local_time_and_a_second_press_does_nothing(
+    alice: Person, bot_api: LocalBotApi, db: Database
+) -> None:
+    # 2026-11-15 10:00 in Wuhan is 06:00 in Dubai.
+    await talk(
+        alice,
+        [
+            ("/checkin", "1/3 您现在在哪里"),
+            ("阿联酋迪拜", ["没有认出“阿联酋迪拜”这个地名", "2/3"]),
+            *ZH_REST[:3],
+            (
+                "✅ 确认提交",
+                [
+                    "2026年11月的报到完成了",
+                    "您所在的地方是 Asia/Dubai 时间（当地现在 06:00）",
+                    "要按当地时间给您发每月报到提醒吗",
+                ],
+            ),
+        ],
+    )
+    saved = alice.last[-1]
+    assert alice.button_texts == ["🕘 改用当地时间", "保持不变"]
+    await alice.say("🕘 改用当地时间")
+    assert toast(bot_api) == "好的，以后按 Asia/Dubai 时间提醒您报到（当地现在 06:00）。"
+    assert alice.buttons == []  # the offer is gone from the confirmation
+    assert await member_zone_of(db, ALICE) == "Asia/Dubai"
+    assert (await audit_actions(db))[-1] == "member.timezone"
+
+    # The same button again (a double tap): answered, nothing stored or edited.
+    again = await alice.send_update(alice.updates.press(alice.user, saved, saved.flat_buttons[0]))
+    assert [o.method for o in again if o.method != "answerCallbackQuery"] == []
+    assert toast(bot_api) == "您已经在用 Asia/Dubai 时间了。"
+    assert (await audit_actions(db)).count("member.timezone") == 1
+
+
+async def test_a_pin_abroad_is_kept_as_the_country_and_keep_changes_nothing(
+    bob: Person, bot_api: LocalBotApi, db: Database
+) -> None:
+    await talk(
+        bob,
+        [
+            ("/checkin", "1/3"),
+            ("/loc 52.52 13.40", ["Germany", "2/3"]),
+            *EN_REST[:3],
+            (
+                "✅ Confirm",
+                ["check-in for 2026-11 is done", "Where you are, the time zone is Europe/Berlin"],
+            ),
+        ],
+    )
+    assert bob.button_texts == ["🕘 Use local time", "Keep as it is"]
+    await bob.say("Keep as it is")
+    assert toast(bot_api) == "Fine, your reminder times stay as they are."
+    assert bob.buttons == []
+    assert await member_zone_of(db, BOB) is None
+    [report] = await location_reports(db)
+    assert (report.source, report.text, report.province) == (
+        LocationSource.SHARED,
+        "Germany",
+        None,
+    )
+
+
+async def test_back_home_from_berlin_offers_china_time_and_the_service_request_stays(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await member(db, clock, ALICE, timezone="Europe/Berlin")
+    alice = Person(application, bot_api, ALICE)
+    await talk(
+        alice,
+        [
+            ("/checkin", "1/3"),
+            ("深圳南山", "广东省 深圳市 南山区"),
+            *ZH_REST[:2],
+            ("需要帮助", "请简单说说"),
+            ("孩子上学", "请核对"),
+            ("✅ 确认提交", ["Asia/Shanghai 时间（当地现在 10:00）", "服务申请"]),
+        ],
+    )
+    assert alice.button_texts == ["📝 转为服务申请", "🕘 改用当地时间", "保持不变"]
+    await alice.say("🕘 改用当地时间")
+    assert alice.button_texts == ["📝 转为服务申请"]
+    assert await member_zone_of(db, ALICE) == "Asia/Shanghai"
+
+
+async def test_a_place_on_the_members_own_clock_offers_nothing(alice: Person, db: Database) -> None:
+    # Hong Kong has a zone name of its own, but China's clock: nothing to switch.
+    await talk(alice, [("/checkin", "1/3"), ("香港", "2/3"), *ZH_REST[:3]])
+    await talk(alice, [ZH_REST[3]])
+    assert "时间" not in alice.last_text
+    assert alice.buttons == []
+
+
+async def test_part_of_a_button_is_a_typed_place_not_a_press(alice: Person, db: Database) -> None:
+    await talk(alice, [("/checkin", "1/3"), ("深圳福田", "广东省 深圳市 福田区"), *ZH_REST[:4]])
+    await talk(alice, [("/checkin", "1/3")])
+    assert alice.button_texts == ["📍 发送我的位置", "广东省 深圳市 福田区"]
+    # "深圳" is what she typed: the city, not the district on the button that contains it.
+    await talk(alice, [("深圳", "所在地：广东省 深圳市")])
+    assert "福田区" not in alice.last_text
+    # The button's whole text (or its number) presses it.
+    await talk(alice, [("/checkin", "1/3"), ("2", "所在地：广东省 深圳市 福田区")])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from tests.cli_helpers import liaison
+from storage.db import Database
+from storage.models import AuditEvent, Member
+from tests.cli_helpers import liaison, on_database
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "name,phone,status,home_unit,origin,destination,groups,workplace,trade\n"
@@ -223,6 +227,54 @@ def test_a_members_channel_order(district: None, tmp_path: Path) -> None:
     rejected = liaison("member", "import", str(roster))
     assert rejected.exit_code == 1
     assert "row 2 (channels): unknown channel 'fax'" in rejected.output
+
+
+def test_a_members_own_time_zone_from_the_command_line_and_the_roster(
+    district: None, database_url: str, tmp_path: Path
+) -> None:
+    result = liaison("member", "timezone", "--phone", "138 7100 0002", "asia/dubai")
+    assert result.exit_code == 0, result.output
+    # Her name beside the masked phone, and the clock where she is.
+    assert re.fullmatch(
+        r"王芳 \(\+86 138\*\*\*\*0002\): time zone Asia/Dubai, "
+        r"local time now \d{4}-\d\d-\d\d \d\d:\d\d\+04:00\n",
+        result.output,
+    ), result.output
+    assert zones_and_audit(database_url) == ("Asia/Dubai", ["member.timezone"])
+
+    unknown = liaison("member", "timezone", "--phone", "13871000002", "Dubai")
+    assert unknown.exit_code == 2
+    assert "unknown time zone 'Dubai' (use an IANA name like Asia/Dubai" in unknown.output
+    assert liaison("member", "timezone", "--phone", "13999999999", "UTC").exit_code == 1
+    assert zones_and_audit(database_url) == ("Asia/Dubai", ["member.timezone"])
+
+    roster = tmp_path / "roster.csv"
+    header = HEADER.strip() + ",timezone\n"
+    roster.write_text(header + "王芳,13871000002,outflow,民意街道党工委,,,,,,Europe/Berlin\n")
+    assert "0 new, 1 updated" in liaison("member", "import", str(roster)).output
+    assert zones_and_audit(database_url)[0] == "Europe/Berlin"
+    roster.write_text(header + "王芳,13871000002,outflow,民意街道党工委,,,,,,Berlin\n")
+    rejected = liaison("member", "import", str(roster))
+    assert rejected.exit_code == 1
+    assert "row 2 (timezone): unknown time zone 'Berlin'" in rejected.output
+    assert "ignored columns" not in rejected.output
+    assert zones_and_audit(database_url)[0] == "Europe/Berlin"
+
+
+def zones_and_audit(url: str) -> tuple[str | None, list[str]]:
+    """王芳's time zone, and the audited changes of members' time zones."""
+
+    async def read(database: Database) -> tuple[str | None, list[str]]:
+        async with database.session() as session:
+            zone = await session.scalar(
+                select(Member.timezone).where(Member.phone == "+8613871000002")
+            )
+            actions = await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.action == "member.timezone")
+            )
+            return zone, list(actions)
+
+    return on_database(url, read)
 
 
 def test_member_list_overdue_leaves_out_who_checked_in_this_month(district: None) -> None:

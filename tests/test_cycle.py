@@ -26,6 +26,7 @@ from storage.cycles import (
 )
 from storage.db import Database
 from storage.models import (
+    Consent,
     Delivery,
     DeliveryStatus,
     Group,
@@ -36,10 +37,12 @@ from storage.models import (
 )
 from storage.notices import create_notice
 from storage.settings import ConfigError, load_settings
+from tests.chat import Person, talk
 from tests.cycle_harness import SHANGHAI, District, local
 from tests.factories import make_checkin, make_group, make_member, make_staff, make_unit
 
 BERLIN = ZoneInfo("Europe/Berlin")
+DUBAI = ZoneInfo("Asia/Dubai")
 NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 
 
@@ -104,6 +107,57 @@ async def test_the_prompt_goes_on_the_first_at_nine_in_each_members_own_time_zon
     [berlin_prompt] = [o for o in bot_api.sent if o.chat_id == berlin.telegram_user_id]
     assert [b.text for b in berlin_prompt.flat_buttons] == ["📝 现在报到"]
     assert await district.kinds(berlin.id) == {"chk:2026-12:prompt": 1}
+
+
+async def test_a_member_who_switched_to_dubai_time_at_the_checkin_is_prompted_at_nine_there(
+    db: Database,
+    district: District,
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    clock: FakeClock,
+) -> None:
+    group = await _group(db)
+    await make_member(
+        db,
+        NOV,
+        name="张伟",
+        telegram_user_id=1001,
+        groups=[group],
+        phone="+8613800000001",
+        consent=Consent.GIVEN,
+    )
+    clock.set(NOV)
+    zhang = Person(application, bot_api, 1001)
+    await talk(
+        zhang,
+        [
+            ("/checkin", "您现在在哪里"),
+            ("迪拜", "2/3"),
+            ("工作稳定", None),
+            ("跳过", None),
+            ("不需要", None),
+            ("✅ 确认提交", "要按当地时间给您发每月报到提醒吗"),
+            ("🕘 改用当地时间", None),
+        ],
+    )
+
+    # 09:00 in Wuhan is 05:00 in Dubai: nothing for him yet.
+    assert (await district.at(local(SHANGHAI, 2026, 12, 1, 9, 0))).messages == 0
+    await district.at(local(DUBAI, 2026, 12, 1, 8, 59))
+    assert _texts(bot_api, 1001)[-1].startswith("✅ 已保存")  # still the check-in's answer
+    report = await district.at(local(DUBAI, 2026, 12, 1, 9, 0))
+    assert report.messages == 1
+    assert "2026-12 的月度报到开始了" in _texts(bot_api, 1001)[-1]
+    assert await district.kinds(await _member_id(db, 1001)) == {"chk:2026-12:prompt": 1}
+
+
+async def _member_id(db: Database, telegram_user_id: int) -> int:
+    async with db.session() as session:
+        found = await session.scalar(
+            select(Member.id).where(Member.telegram_user_id == telegram_user_id)
+        )
+    assert found is not None
+    return found
 
 
 async def test_english_members_get_the_prompt_in_english(

@@ -141,3 +141,28 @@ async def test_demo_loads_a_district_and_twice_changes_nothing(
     assert sample.bound
     kinds = {g for r in rows for g in r.groups}
     assert {name for name, _, _ in demo.GROUPS} <= kinds
+
+
+async def test_the_timezone_column_sets_a_members_zone_and_an_empty_cell_keeps_it(
+    db: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    await _prepare(db, clock)
+    path = tmp_path / "roster.csv"
+    header = HEADER.strip() + ",timezone\n"
+    path.write_text(header + "张伟,13800138000,outflow,,,迪拜,,,,Asia/Dubai\n")
+    assert (await _import(db, clock, path)).created == 1
+    assert (await _members(db))["+8613800138000"].timezone == "Asia/Dubai"
+
+    # A roster without the zone (the cell or the column) leaves the member's own zone alone.
+    path.write_text(header + "张伟,13800138000,outflow,,,迪拜,,,,\n")
+    assert (await _import(db, clock, path)).unchanged == 1
+    path.write_text(HEADER + "张伟,13800138000,outflow,,,迪拜,,,\n")
+    assert (await _import(db, clock, path)).unchanged == 1
+    assert (await _members(db))["+8613800138000"].timezone == "Asia/Dubai"
+
+    # A bad zone is a bad row: nothing is imported, the zone stays.
+    path.write_text(header + "张伟,13800138000,outflow,,,柏林,,,,Berlin time\n")
+    report = await _import(db, clock, path)
+    assert [(e.row_number, e.column) for e in report.errors] == [(2, "timezone")]
+    member = (await _members(db))["+8613800138000"]
+    assert (member.destination, member.timezone) == ("迪拜", "Asia/Dubai")

@@ -692,3 +692,40 @@ def test_xlsx_with_wrong_dimension_record(tmp_path: Path) -> None:
                 assert count == 1
             dst.writestr(item, data)
     assert [r.name for r in read_roster(bad).rows] == ["张三", "李四"]
+
+
+def test_a_timezone_column_in_english_or_chinese(tmp_path: Path) -> None:
+    for header in ("timezone", "时区"):
+        path = write_csv(
+            tmp_path / "roster.csv",
+            [
+                ["name", "phone", "status", header],
+                ["张三", "13800138000", "outflow", "Asia/Dubai"],
+                ["李四", "13900139000", "outflow", "utc+4"],
+                ["王五", "13700137000", "outflow", ""],  # empty: their zone is left as it is
+            ],
+        )
+        parsed = read_roster(path)
+        assert parsed.errors == ()
+        assert parsed.ignored_columns == ()
+        assert [r.timezone for r in parsed.rows] == ["Asia/Dubai", "Etc/GMT-4", None]
+
+
+def test_a_bad_timezone_is_reported_with_its_row_and_value(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "roster.csv",
+        [
+            ["name", "phone", "status", "timezone"],
+            ["张三", "13800138000", "outflow", "Asia/Dubai"],
+            ["李四", "13900139000", "outflow", "迪拜"],
+            ["王五", "13700137000", "outflow", "UTC+5:30"],
+        ],
+    )
+    parsed = read_roster(path)
+    assert [r.name for r in parsed.rows] == ["张三"]
+    by_row = errors_by_row(parsed)
+    assert list(by_row) == [3, 4]
+    [(column, message)] = by_row[3]
+    assert column == "timezone"
+    assert message.startswith("unknown time zone '迪拜' (use an IANA name like Asia/Dubai")
+    assert "Asia/Kolkata for UTC+5:30" in by_row[4][0][1]

@@ -7,13 +7,16 @@ unbound account ends the conversation without saving.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -35,7 +38,7 @@ from bot.replies import (
     reply,
     reply_keyboard,
 )
-from bot.updates import message_text, sender_id
+from bot.updates import message_text, parse_id, sender_id
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
 from storage.checkins import (
@@ -48,7 +51,9 @@ from storage.checkins import (
 )
 from storage.consent import set_consent
 from storage.identity import identify
-from storage.models import Consent, WorkSituation
+from storage.members import set_timezone
+from storage.models import CheckIn, Consent, Member, WorkSituation
+from storage.zones import ZoneError, abroad_place, parse_zone, same_clock, zone_of_place
 
 COMMANDS = (Command("checkin", Audience.MEMBERS), Command("cancel", Audience.EVERYONE))
 
@@ -71,6 +76,9 @@ IDLE_LIMIT = timedelta(hours=12)
 
 _DRAFT = "checkin.draft"
 _PREFIX = "checkin:"
+# Under the saved check-in: "switch to the zone of the place" (with its name) or "keep".
+_ZONE = f"{_PREFIX}zone:"  # + "<check-in id>:<zone name or keep>"
+_KEEP = "keep"
 
 
 @dataclass(slots=True)
@@ -181,7 +189,7 @@ async def _ask(
         assert draft.place is not None and draft.work is not None
         values = {
             "place": draft.place.label,
-            "recognised": draft.place.region is not None,
+            "recognised": draft.place.region is not None or draft.place.is_pin,
             "work": label(context, f"checkin.work_{draft.work.value}"),
             "note": draft.note,
             "needs_help": draft.needs_help,
@@ -336,10 +344,12 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
         return await _ask(update, context, draft, PLACE)
     latitude, longitude = message.location.latitude, message.location.longitude
     region = context.services.regions.resolve_point(latitude, longitude)
-    if region is None:
+    # Abroad: the country's name (offline) is the place, and its zone may be offered at the end.
+    country = abroad_place(latitude, longitude, context.locale) if region is None else None
+    if region is None and country is None:
         await reply(update, context, "checkin/pin_unknown")
         return await _ask(update, context, draft, PLACE)
-    draft.place = Whereabouts.shared(latitude, longitude, region)
+    draft.place = Whereabouts(text=country, region=region, latitude=latitude, longitude=longitude)
     await reply(
         update,
         context,
@@ -442,23 +452,89 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> ob
         return END
     # A need put in words may become a service request (bot/features/requests.py).
     offer = checkin.needs_text is not None
-    markup = (
-        inline_keyboard(
-            [[(label(context, "requests.from_checkin"), f"{FROM_CHECKIN}{checkin.id}")]]
+    rows = [_request_row(context, checkin.id)] if offer else []
+    # The place is in another time zone: offer its clock for the monthly prompts, on this
+    # same message (one message per turn).
+    zone = _other_zone(context, draft.place)
+    if zone is not None:
+        rows.append(
+            [
+                (label(context, "checkin.zone_switch"), f"{_ZONE}{checkin.id}:{zone}"),
+                (label(context, "checkin.zone_keep"), f"{_ZONE}{checkin.id}:{_KEEP}"),
+            ]
         )
-        if offer
-        else None
-    )
     await reply(
         update,
         context,
         "checkin/saved",
-        markup=markup,
+        markup=inline_keyboard(rows) if rows else None,
         period=checkin.period,
         needs_help=checkin.needs_help,
         offer=offer,
+        zone=zone,
+        zone_time=_clock_in(context, zone) if zone else None,
     )
     return END
+
+
+def _other_zone(context: LiaisonContext, place: Whereabouts) -> str | None:
+    """The zone of place when its clock differs from the member's (None: same, or unknown)."""
+    found = zone_of_place(place)
+    if found is None:
+        return None
+    return None if same_clock(ZoneInfo(found), context.zone, context.now()) else found
+
+
+def _clock_in(context: LiaisonContext, zone: str) -> str:
+    return context.now().astimezone(ZoneInfo(zone)).strftime("%H:%M")
+
+
+def _request_row(context: LiaisonContext, checkin_id: int) -> list[tuple[str, str]]:
+    return [(label(context, "requests.from_checkin"), f"{FROM_CHECKIN}{checkin_id}")]
+
+
+async def zone_chosen(update: Update, context: LiaisonContext) -> None:
+    """ "Switch" or "keep" under a saved check-in. Switching stores the zone (audited); a
+    second press changes nothing and edits nothing."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    identity = context.identity
+    raw_id, _, choice = query.data.removeprefix(_ZONE).partition(":")
+    checkin_id = parse_id(raw_id)
+    try:
+        zone = None if choice == _KEEP else parse_zone(choice)
+    except ZoneError:
+        checkin_id = None
+    checkin = None
+    if checkin_id is not None and identity is not None and identity.member_id is not None:
+        async with context.services.db.session() as session:
+            checkin = await session.get(CheckIn, checkin_id)
+            if checkin is not None and checkin.member_id != identity.member_id:
+                checkin = None  # someone else's confirmation
+            if checkin is not None and zone is not None:
+                member = await session.get(Member, checkin.member_id)
+                assert member is not None
+                changed = await set_timezone(
+                    session, context.now(), member=member, timezone=zone, actor=identity.actor
+                )
+                if not changed:
+                    # Pressed twice: the zone is theirs already; nothing to store or edit.
+                    await query.answer(text=label(context, "checkin.zone_already", zone=zone))
+                    return
+    if checkin is None:
+        await retire_pressed_button(update)
+        await reply(update, context, "checkin/stale_button")
+        return
+    if zone is None:
+        await query.answer(text=label(context, "checkin.zone_kept"))
+    else:
+        toast = label(context, "checkin.zone_switched", zone=zone, time=_clock_in(context, zone))
+        await query.answer(text=toast)
+    # The choice is made: its row goes; the service-request button, if any, stays.
+    rows = [_request_row(context, checkin.id)] if checkin.needs_text is not None else []
+    # Too old to edit, or already edited by a press just before: the answer is enough.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(inline_keyboard(rows) if rows else None)
 
 
 @_step
@@ -517,6 +593,7 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         _conversation(),
+        CallbackQueryHandler(zone_chosen, pattern=rf"^{_ZONE}"),
         # Reached only outside a check-in (or by an old button within one).
         CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
     ]
