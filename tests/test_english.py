@@ -82,7 +82,7 @@ async def test_checkin_corner_cases_in_english(
         member,
         [
             ("/checkin", "Where are you now?"),
-            ("/loc 48.8566 2.3522", "could not find a city near this location"),
+            ("/loc 0 -30", "could not find a city near this location"),  # the open sea
             ("Wuhan Jianghan", "How is work?"),
         ],
     )
