@@ -55,7 +55,7 @@ ZHAO = 1004  # 赵敏, SHANGHAI_GROUP, checked in in November
 STRANGER = 424242
 
 STAFF_REFUSAL = "抱歉，这个命令只供联络员使用"
-NOT_FOUND = "在你负责的党小组和单位中没有找到这位党员"
+NOT_FOUND = "在您负责的党小组和单位中没有找到这位党员"
 DEFAULT_RULE = (
     "每月 1 日 09:00 提醒报到；第 3 天、第 7 天后再次提醒；10 日把未报到名单发给联络员；"
     "6 个月未报到标记失联"

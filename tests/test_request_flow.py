@@ -210,7 +210,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     liaison = person(application, bot_api, LIAISON)
     clock.advance(timedelta(hours=1))
     taken = await press(liaison, new, new.flat_buttons[0].callback_data or "")
-    assert "🙋 服务申请 #1 由你办理，状态：办理中" in said(taken)
+    assert "🙋 服务申请 #1 由您办理，状态：办理中" in said(taken)
     got = await deliver(dispatcher, bot_api)
     assert "您的服务申请 #1（门面续租）已经由联络员 李联络 开始办理" in html_to_text(
         got[ZHANG][0].text
@@ -433,7 +433,7 @@ async def test_access_out_of_scope_staff_members_and_strangers(
     got = await deliver(dispatcher, bot_api)
     new = got[LIAISON][0]
     outsider = person(application, bot_api, OUTSIDER)
-    await talk(outsider, [("/requests", "你负责的党员目前没有待办的服务申请")])
+    await talk(outsider, [("/requests", "您负责的党员目前没有待办的服务申请")])
     # A forwarded message's buttons, or forged ones, reveal and change nothing.
     for data in (
         "request:card:1",
@@ -445,7 +445,7 @@ async def test_access_out_of_scope_staff_members_and_strangers(
         "request:assign:1",
     ):
         answer = said(await press(outsider, new, data))
-        assert "没有找到你能查看的服务申请 #1" in answer, data
+        assert "没有找到您能查看的服务申请 #1" in answer, data
         assert "张伟" not in answer
     # Members and strangers get the staff refusal.
     for user_id in (ZHANG, STRANGER):

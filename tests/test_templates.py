@@ -35,6 +35,24 @@ def test_templates_use_only_tags_telegram_accepts(renderer: Renderer, locale: st
         assert tags <= ALLOWED_TAGS, f"{locale}/{name}: {tags - ALLOWED_TAGS}"
 
 
+def test_chinese_addresses_the_reader_as_nin() -> None:
+    """The reader is 您 in every Chinese text: templates, button labels and the sample guide."""
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *(root / "messages/templates/zh_CN").rglob("*.*"),
+        *(root / "messages/locales/zh_CN").glob("*.toml"),
+        root / "storage/demo.py",
+    ]
+    assert len(files) > 100
+    familiar = [
+        f"{path}: {line.strip()}"
+        for path in files
+        for line in path.read_text("utf-8").splitlines()
+        if "你" in line
+    ]
+    assert familiar == []
+
+
 def test_member_text_is_escaped(renderer: Renderer) -> None:
     html = renderer.render("zh_CN", "fallback/unknown_command", command="/x<b>&")
     assert "/x&lt;b&gt;&amp;" in html
