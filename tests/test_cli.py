@@ -153,6 +153,19 @@ def test_invite_create_prints_the_code_last(
     assert liaison("invite", "create", "--phone", "not a phone").exit_code == 1
 
 
+def test_invite_create_names_the_member_beside_the_masked_phone(
+    district: None, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("姓名,手机号,类型\n李明,13800000001,流出\n李敏,13812340001,流出\n", "utf-8")
+    assert liaison("member", "import", str(roster)).exit_code == 0
+    first = liaison("invite", "create", "--phone", "13800000001").output.splitlines()[0]
+    second = liaison("invite", "create", "--phone", "13812340001").output.splitlines()[0]
+    # Both numbers mask to the same digits; the name tells the two slips apart.
+    assert first == "invite for 李明 +86 138****0001, valid 14 days"
+    assert second == "invite for 李敏 +86 138****0001, valid 14 days"
+
+
 def run_chat(database_url: str, user_id: int, lines: list[str]) -> str:
     """`liaison chat` as a real process reading its standard input."""
     env = {**os.environ, "LIAISON_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
