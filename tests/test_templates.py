@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from messages.render import Renderer, normalize_locale
 from messages.split import split_html
+from storage.calendar import CycleRule
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "code", "pre", "a", "blockquote", "tg-spoiler"}
 TAG = re.compile(r"</?\s*([a-zA-Z-]+)")
@@ -51,6 +53,15 @@ def test_chinese_addresses_the_reader_as_nin() -> None:
         if "你" in line
     ]
     assert familiar == []
+
+
+def test_the_schedule_names_the_reminder_dates(renderer: Renderer) -> None:
+    rule = CycleRule(prompt_day=1, reminder_days=(1, 2, 10, 20, 21), escalation_day=25)
+    cycle = SimpleNamespace(rule=rule, group_name="律师行业党小组")
+    zh = renderer.render("zh_CN", "cycle/schedule_group", cycle=cycle, own=True, saved=False)
+    en = renderer.render("en", "cycle/schedule_group", cycle=cycle, own=True, saved=False)
+    assert "2 日、3 日、11 日、21 日、22 日再次提醒" in zh
+    assert "reminders on the 2nd, 3rd, 11th, 21st and 22nd;" in en
 
 
 def test_member_text_is_escaped(renderer: Renderer) -> None:
