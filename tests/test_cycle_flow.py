@@ -290,8 +290,11 @@ async def test_the_prompt_buttons_in_english_and_by_sms(
     assert anna.button_texts == ["✅ Same as last month", "📝 Check in now"]
     [(_, sms)] = district.sms.sent
     assert sms.address == "+8613800000009"
+    # Ben has no Telegram: the SMS says what he can do without it (SMS replies are not read).
     assert sms.text == (
-        "Monthly check-in for 2026-12 has started. Send /checkin to the bot, or call your liaison."
+        "Monthly check-in for 2026-12 has started. Please call or see your liaison and tell "
+        "them where you are, how work is going and whether you need help. Replies to this SMS "
+        "are not read."
     )
     await talk(
         anna,
