@@ -621,7 +621,11 @@ async def test_an_admin_changes_a_groups_cycle_and_resets_it(
         [
             (
                 "/schedule",
-                ["修改某个党小组：/schedule 小组名 day=1", "即 4 日、8 日", "恢复默认：/schedule 小组名 默认"],
+                [
+                    "修改某个党小组：/schedule 小组名 day=1",
+                    "即 4 日、8 日",
+                    "恢复默认：/schedule 小组名 默认",
+                ],
             )
         ],
     )
