@@ -292,9 +292,8 @@ async def test_the_prompt_buttons_in_english_and_by_sms(
     assert sms.address == "+8613800000009"
     # Ben has no Telegram: the SMS says what he can do without it (SMS replies are not read).
     assert sms.text == (
-        "Monthly check-in for 2026-12 has started. Please call or see your liaison and tell "
-        "them where you are, how work is going and whether you need help. Replies to this SMS "
-        "are not read."
+        "Monthly check-in for 2026-12 has started. Please call or see your liaison: where you "
+        "are, how work is going, any help you need. SMS replies are not read."
     )
     await talk(
         anna,
