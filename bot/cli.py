@@ -28,7 +28,7 @@ from storage.channels import ChannelOrderError, parse_channels
 from storage.db import Database
 from storage.identity import identify
 from storage.migrate import revision_status, upgrade
-from storage.models import MAX_ID, GroupKind, StaffRole
+from storage.models import MAX_ID, GroupKind, Member, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
@@ -520,24 +520,27 @@ def invite_create(ctx: click.Context, phone: str) -> None:
     except InvalidPhone as error:
         fail(f"invalid phone {phone!r}: {error}")
 
-    async def create(database: Database) -> tuple[str, str | None]:
+    async def create(database: Database) -> tuple[str, str, str | None]:
         now = SystemClock().now()
         try:
             async with database.session() as session:
-                code, _ = await invites.create_invite(
+                code, invite = await invites.create_invite(
                     session,
                     now,
                     phone=e164,
                     created_by=cli_actor(),
                     valid_days=settings.invite_valid_days,
                 )
+                member = await session.get(Member, invite.member_id)
+                assert member is not None
                 username = settings.telegram_bot_username or await directory.bot_username(session)
         except invites.InviteError as error:
             fail(str(error))
-        return code, username
+        return code, member.name, username
 
-    code, username = run_with_db(settings, create)
-    click.echo(f"invite for {mask_phone(e164)}, valid {settings.invite_valid_days} days")
+    code, name, username = run_with_db(settings, create)
+    # The masked phone alone does not say who it is: many numbers share 138****0001.
+    click.echo(f"invite for {name} {mask_phone(e164)}, valid {settings.invite_valid_days} days")
     if username:
         click.echo(f"https://t.me/{username}?start={code}")
     click.echo(code)

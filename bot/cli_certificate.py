@@ -215,6 +215,7 @@ def certificate_letter(
                     staff_id=None,
                     actor=cli.cli_actor(),
                     issuer=settings.certificate_issuer,
+                    organisation=settings.organisation_name,
                     zone=settings.zone,
                     form=form,
                 )

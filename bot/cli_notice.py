@@ -7,7 +7,6 @@ at any point of bot/cli.py without a circular-import error.
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from pathlib import Path
 
@@ -33,13 +32,6 @@ from storage.settings import Settings
 MAX_FROM_LENGTH = 64
 STATES = ("pending", "sending", "sent", "delivered", "failed", "suppressed")
 CHANNELS = ("telegram", "sms", "group_chat", "none")
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetime:
@@ -88,7 +80,12 @@ def notice() -> None:
 )
 @click.option("--at", "at", default=None, help="Send at this ISO 8601 time (default: now).")
 @click.option("--urgent", is_flag=True, help="Mark urgent: sent before routine messages.")
-@click.option("--from", "author_name", default=None, help="Signed as (default: your OS user).")
+@click.option(
+    "--from",
+    "author_name",
+    default=None,
+    help="Signed as (default: LIAISON_ORGANISATION_NAME).",
+)
 @click.pass_context
 def notice_send(
     ctx: click.Context,
@@ -113,7 +110,8 @@ def notice_send(
     else:
         assert file is not None
         body = read_text_file(file)
-    signed = (author_name or _os_user()).strip()
+    # Members read the signature; the operator's login is recorded as the author instead.
+    signed = (author_name or settings.organisation_name).strip()
     if not signed or len(signed) > MAX_FROM_LENGTH:
         cli.fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
     send_at = parse_at(at, settings) if at is not None else None

@@ -13,7 +13,13 @@ from typing import Any
 from messages.certificates import certificate_step, review_reminder
 from messages.ideas import idea_answer, idea_new
 from messages.render import Rendered, Renderer
-from messages.requests import new_request, request_due, request_late, request_update
+from messages.requests import (
+    new_request,
+    request_due,
+    request_feedback,
+    request_late,
+    request_update,
+)
 from storage.models import ChannelName, MessageKind
 
 PayloadRenderer = Callable[[Renderer, str, ChannelName, Mapping[str, Any]], Rendered | None]
@@ -25,6 +31,7 @@ PAYLOAD_RENDERERS: dict[MessageKind, PayloadRenderer] = {
     MessageKind.REQUEST_UPDATE: request_update,
     MessageKind.REQUEST_DUE: request_due,
     MessageKind.REQUEST_LATE: request_late,
+    MessageKind.REQUEST_FEEDBACK: request_feedback,
     MessageKind.IDEA_NEW: idea_new,
     MessageKind.IDEA_REPLY: idea_answer,
 }

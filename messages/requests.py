@@ -1,6 +1,6 @@
 """What the service-request messages look like: a new request to the liaisons, a step to
-the member (with the feedback buttons once it is closed), the deadline reminder and the
-overdue alert.
+the member (with the staff's answer and the feedback buttons once it is closed), the
+deadline reminder, the overdue alert, and unhappy feedback to the staff.
 
 The storage layer writes a payload with both languages' names on each delivery; the
 dispatcher renders it here in the recipient's language and channel format at send time.
@@ -17,9 +17,11 @@ from storage.models import ChannelName
 # Callback data of the buttons these messages carry (handled in bot/features/requests.py).
 CARD = "request:card:"
 TAKE = "request:take:"
-# request:solved:<id>:yes|no, then request:rate:<id>:<1-5>
+# request:solved:<id>:yes|no, then request:rate:<id>:<1-5>, then (unhappy) a comment or
+# request:comment:<id>:skip
 SOLVED = "request:solved:"
 RATE = "request:rate:"
+COMMENT = "request:comment:"
 # Under the check-in's confirmation: turn the need given into a request.
 FROM_CHECKIN = "request:fromcheckin:"
 
@@ -90,6 +92,7 @@ def request_update(
         "status_label": status_label(renderer, locale, status),
         "category": localized_name(payload.get("category"), locale),
         "referred_to": payload.get("referred_to"),
+        "answer": payload.get("answer"),
         "by": payload.get("by"),
         "closed": bool(payload.get("closed")),
     }
@@ -120,4 +123,22 @@ def request_late(
         return None
     values["status_label"] = status_label(renderer, locale, str(payload.get("status", "received")))
     text = renderer.render(locale, "requests/staff_late", **values)
+    return text, ((renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}"),)
+
+
+def request_feedback(
+    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
+) -> Rendered | None:
+    """To the assignee and the liaisons: the member says it did not help, and why."""
+    values = _values(locale, payload)
+    if not values["id"]:
+        return None
+    values.update(
+        status_label=status_label(renderer, locale, str(payload.get("status", "resolved"))),
+        solved=payload.get("solved"),
+        satisfaction=payload.get("satisfaction"),
+        comment=payload.get("comment"),
+        follow_up=bool(payload.get("follow_up")),
+    )
+    text = renderer.render(locale, "requests/staff_feedback", **values)
     return text, ((renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}"),)

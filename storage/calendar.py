@@ -201,6 +201,12 @@ class CycleRule:
         day = add_months(local.date(), -self.lost_contact_months)
         return at_local(day, local.time().replace(tzinfo=None), zone)
 
+    @property
+    def reminder_dates(self) -> tuple[int, ...]:
+        """The days of the month the reminders fall on: the same in every month, as check()
+        keeps the last one on or before LAST_DAY."""
+        return tuple(self.prompt_day + days for days in self.reminder_days)
+
     def describe_reminders(self) -> str:
         return ",".join(str(day) for day in self.reminder_days)
 

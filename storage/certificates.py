@@ -72,7 +72,7 @@ class CertificateError(ValueError):
     reason is a short stable word for the front ends to pick their own words by:
     not_mobile, reverse_not_inflow, already_open, organisation_empty, organisation_too_long,
     reason_empty, reason_too_long, bad_months, note_too_long, not_found, unknown_step,
-    wrong_step, note_needed, not_open, review_not_due.
+    wrong_step, note_needed, not_open, review_not_due, letter_same_organisation.
     """
 
     def __init__(self, message: str, reason: str) -> None:
@@ -580,15 +580,58 @@ async def withdraw(session: AsyncSession, now: datetime, *, member_id: int) -> C
 
 @dataclass(frozen=True, slots=True)
 class LetterData:
-    """What the letter (函) to the origin organisation says, and who sends it."""
+    """What the letter (函) says, to whom, and who sends it (see letter_parties)."""
 
     certificate: CertificateView
+    # Which letter it is: "outflow" (we are the origin; to the destination), "inflow" (we
+    # are the destination; to the origin, asking it to issue) or "reverse" (to the origin,
+    # asking it to sign and return the form we collected).
+    kind: str
+    addressee: str
     issuer: str
     origin: str | None
     destination: str | None
     # The day it was applied for, and the letter's own date (local days).
     applied_on: date
     on: date
+
+
+# A shorter name this long or longer at the end of the other is the same organisation
+# (湖北省武汉市江汉区民族街道党工委 and 江汉区民族街道党工委); shorter ones are too generic.
+_SAME_NAME_MIN = 5
+
+
+def _same_organisation(a: str, b: str) -> bool:
+    a, b = "".join(a.split()), "".join(b.split())
+    short, long = sorted((a, b), key=len)
+    return short == long or (len(short) >= _SAME_NAME_MIN and long.endswith(short))
+
+
+def letter_parties(
+    view: CertificateView, *, issuer: str | None, organisation: str | None
+) -> tuple[str, str, str]:
+    """(kind, addressee, signer) of a certificate's letter; the two are never one body.
+
+    We write as the member's side here: the signer is the issuer setting, else the
+    member's home unit, else the organisation's name. The addressee is the other side:
+    an outflow member left us, so we are the origin and write to the destination; an
+    inflow member came to us, so we are the destination and write to the origin (to issue
+    the certificate, or, in reverse issuance, to sign and return the collected form).
+    """
+    signer = issuer or view.home_unit or organisation or ""
+    if view.reverse:
+        kind, addressee = "reverse", view.origin_organisation
+    elif view.member_status is MemberStatus.OUTFLOW:
+        kind, addressee = "outflow", view.destination
+    else:
+        kind, addressee = "inflow", view.origin_organisation
+    if not signer or _same_organisation(addressee, signer):
+        raise CertificateError(
+            f"the letter would go from {signer or '(nobody)'} to {addressee}: set "
+            "LIAISON_CERTIFICATE_ISSUER or correct the application's organisations",
+            "letter_same_organisation",
+        )
+    return kind, addressee, signer
 
 
 async def letter_data(
@@ -601,13 +644,17 @@ async def letter_data(
     issuer: str | None,
     zone: tzinfo,
     form: str,
+    organisation: str | None = None,
 ) -> LetterData:
     """The letter's contents for a certificate staff_id may see; audited as an export.
 
-    issuer: the organisation that sends it (a setting); None: the member's home unit.
+    issuer: the organisation that sends it (a setting); None: the member's home unit, or
+    organisation (the organisation's name) when they have none. CertificateError
+    letter_same_organisation when the addressee would be the sender (letter_parties).
     """
     row, member = await _row_in_scope(session, certificate_id, staff_id)
     view = await _view(session, row, member)
+    kind, addressee, signer = letter_parties(view, issuer=issuer, organisation=organisation)
     await audit.record(
         session,
         now,
@@ -619,7 +666,9 @@ async def letter_data(
     )
     return LetterData(
         certificate=view,
-        issuer=issuer or view.home_unit or "",
+        kind=kind,
+        addressee=addressee,
+        issuer=signer,
         origin=member.origin,
         destination=member.destination,
         applied_on=view.created_at.astimezone(zone).date(),
@@ -720,6 +769,7 @@ __all__ = [
     "enqueue_due_reviews",
     "get_certificate",
     "letter_data",
+    "letter_parties",
     "list_certificates",
     "member_certificate",
     "parse_months",

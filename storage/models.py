@@ -147,6 +147,8 @@ class MessageKind(enum.StrEnum):
     REQUEST_UPDATE = "request_update"
     REQUEST_DUE = "request_due"
     REQUEST_LATE = "request_late"
+    # The member said "not solved" or rated 1–2: to the assignee and the liaisons.
+    REQUEST_FEEDBACK = "request_feedback"
     # Activity certificates: a step to the member (and staff), the yearly review reminder.
     CERTIFICATE = "certificate"
     CERT_REVIEW = "cert_review"
@@ -713,10 +715,13 @@ class ServiceRequest(Base):
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    # The member's answer after closing: solved or not, and 1–5.
+    # What staff answered the member when closing it (the member reads it).
+    answer: Mapped[str | None] = mapped_column(Text)
+    # The member's answer after closing: solved or not, 1–5, and what went wrong.
     solved: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     feedback_at: Mapped[datetime | None]
+    feedback_comment: Mapped[str | None] = mapped_column(Text)
 
     category: Mapped[ServiceCategory] = relationship(lazy="raise")
     measure: Mapped[ServiceMeasure | None] = relationship(lazy="raise")

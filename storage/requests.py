@@ -52,6 +52,13 @@ MAX_DESCRIPTION_LENGTH = 2000
 MAX_NOTE_LENGTH = 1000
 # ServiceRequest.referred_to.
 MAX_REFERRED_LENGTH = 200
+# The answer staff give the member on closing, and the member's comment on their feedback.
+MAX_ANSWER_LENGTH = 1000
+MAX_COMMENT_LENGTH = 1000
+# After "not solved" or a low rating, the member may still write what went wrong: the staff
+# alert waits this long for it, and goes at once when the member writes or skips.
+FEEDBACK_WAIT = timedelta(minutes=30)
+UNHAPPY_RATING = 2
 # ServiceRequest.attachment_file_id / attachment_name.
 MAX_FILE_ID_LENGTH = 200
 MAX_ATTACHMENT_NAME = 200
@@ -76,8 +83,9 @@ class RequestError(ValueError):
     description_empty, description_too_long, unknown_category, unknown_measure, bad_attachment,
     not_member, checkin_not_found, already_requested, not_found, closed, already_yours,
     not_staff, assignee_cannot_see, same_assignee, note_empty, note_too_long, same_status,
-    bad_transition, referred_needs_place, referred_too_long, not_closed, already_answered,
-    not_answered, already_rated, bad_rating.
+    bad_transition, referred_needs_place, referred_too_long, answer_needed, answer_too_long,
+    not_closed, already_answered, not_answered, already_rated, bad_rating, comment_empty,
+    comment_too_long, already_commented.
     """
 
     def __init__(self, message: str, reason: str = "invalid", **values: Any) -> None:
@@ -133,6 +141,34 @@ def check_referred(text: str | None) -> str:
             length=len(where),
         )
     return where
+
+
+def check_answer(text: str | None) -> str:
+    """The answer a closing request gives the member, 1 to MAX_ANSWER_LENGTH characters."""
+    body = clean_body(text or "")
+    if not body:
+        raise RequestError("closing a request needs the answer the member gets", "answer_needed")
+    if len(body) > MAX_ANSWER_LENGTH:
+        raise RequestError(
+            f"the answer has {len(body)} characters; at most {MAX_ANSWER_LENGTH} are allowed",
+            "answer_too_long",
+            length=len(body),
+        )
+    return body
+
+
+def check_comment(text: str) -> str:
+    """The member's comment on their feedback, 1 to MAX_COMMENT_LENGTH characters."""
+    body = clean_body(text)
+    if not body:
+        raise RequestError("the comment is empty", "comment_empty")
+    if len(body) > MAX_COMMENT_LENGTH:
+        raise RequestError(
+            f"the comment has {len(body)} characters; at most {MAX_COMMENT_LENGTH} are allowed",
+            "comment_too_long",
+            length=len(body),
+        )
+    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +423,7 @@ async def _tell_member(
         "status": request.status.value,
         "category": _names(category),
         "referred_to": request.referred_to,
+        "answer": request.answer if request.status in CLOSED_STATUSES else None,
         "by": staff.name,
         "closed": request.status in CLOSED_STATUSES,
     }
@@ -554,15 +591,19 @@ async def set_status(
     staff_id: int,
     status: RequestStatus,
     referred_to: str | None = None,
+    answer: str | None = None,
 ) -> Change:
     """Move the request on (received → in progress → resolved / cannot help / referred).
 
-    Referred needs where to. The member is told in their language; a closing status asks
-    them for feedback. An unassigned request becomes the changer's. Audited.
+    Referred needs where to; every closing status needs the answer the member then reads
+    (what was done, why it could not be, what to do at the place referred to). The member
+    is told in their language; a closing status asks them for feedback. An unassigned
+    request becomes the changer's. Audited.
     """
     staff = await _staff(session, staff_id)
     request, _ = await _in_scope(session, request_id, staff_id)
     where = check_referred(referred_to) if status is RequestStatus.REFERRED else None
+    said = check_answer(answer) if status in CLOSED_STATUSES else None
     if request.status is status:
         raise RequestError(
             f"request #{request_id} is already {status.value}", "same_status", id=request_id
@@ -580,6 +621,7 @@ async def set_status(
     request.referred_to = where
     if status in CLOSED_STATUSES:
         request.closed_at = now
+        request.answer = said
     if request.assignee_id is None:
         request.assignee_id = staff_id
     event = await _event(
@@ -610,16 +652,166 @@ async def _members_closed(session: AsyncSession, request_id: int, member_id: int
     return request
 
 
+def unhappy(request: ServiceRequest) -> bool:
+    """Whether the member's feedback says the help did not help: "not solved", or 1–2."""
+    return request.solved is False or (
+        request.satisfaction is not None and request.satisfaction <= UNHAPPY_RATING
+    )
+
+
+def _feedback_topic(request_id: int) -> str:
+    return _topic(request_id, "feedback")
+
+
+async def _feedback_payload(
+    session: AsyncSession, request: ServiceRequest, member: Member
+) -> dict[str, object]:
+    category = await session.get(ServiceCategory, request.category_id)
+    assignee = await session.get(Staff, request.assignee_id) if request.assignee_id else None
+    return {
+        "request_id": request.id,
+        "member": member.name,
+        "category": _names(category),
+        "status": request.status.value,
+        "assignee": assignee.name if assignee else None,
+        "solved": request.solved,
+        "satisfaction": request.satisfaction,
+        "comment": request.feedback_comment,
+    }
+
+
+async def _feedback_recipients(
+    session: AsyncSession, request: ServiceRequest, member: Member
+) -> list[Staff]:
+    """The assignee first, then whoever looks after the member (the group's liaisons, and
+    the admins over the member where a group has none), each once."""
+    chosen: list[Staff] = []
+    if request.assignee_id is not None:
+        assignee = await session.get(Staff, request.assignee_id)
+        if assignee is not None:
+            chosen.append(assignee)
+    for staff in await looking_after(session, member.id):
+        if all(staff.id != c.id for c in chosen):
+            chosen.append(staff)
+    return chosen
+
+
+async def _alert_staff(
+    session: AsyncSession, now: datetime, request: ServiceRequest, *, final: bool
+) -> None:
+    """The unhappy feedback to the assignee and the liaisons, as one message each.
+
+    Until the member has written their comment (or skipped it), the message waits
+    FEEDBACK_WAIT for it; a later answer (a rating after "not solved") updates the waiting
+    message instead of adding one. final: the member is done, it goes now. A comment that
+    comes after the message went follows as a message of its own.
+    """
+    member = await session.get(Member, request.member_id)
+    assert member is not None
+    payload = await _feedback_payload(session, request, member)
+    topic = _feedback_topic(request.id)
+    send_at = now if final else now + FEEDBACK_WAIT
+    waiting = set(
+        await session.scalars(
+            select(Delivery.staff_id).where(
+                Delivery.topic == topic, Delivery.status == DeliveryStatus.PENDING
+            )
+        )
+    )
+    gone = set(
+        await session.scalars(
+            select(Delivery.staff_id).where(
+                Delivery.topic == topic, Delivery.status != DeliveryStatus.PENDING
+            )
+        )
+    )
+    if waiting:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.topic == topic, Delivery.status == DeliveryStatus.PENDING)
+            # The wait counts from the first unhappy answer; the member's last word ends it.
+            .values(payload=payload, **({"next_attempt_at": now} if final else {}))
+            .execution_options(synchronize_session=False)
+        )
+    recipients = await _feedback_recipients(session, request, member)
+    fresh = [s for s in recipients if s.id not in waiting and s.id not in gone]
+    await enqueue_to_staff(
+        session,
+        now,
+        [
+            StaffMessage(s.id, s.telegram_user_id, MessageKind.REQUEST_FEEDBACK, topic, payload)
+            for s in fresh
+        ],
+        not_before=send_at,
+    )
+    if final and request.feedback_comment and gone:
+        # They already read the feedback without it: the comment follows on its own.
+        await enqueue_to_staff(
+            session,
+            now,
+            [
+                StaffMessage(
+                    s.id,
+                    s.telegram_user_id,
+                    MessageKind.REQUEST_FEEDBACK,
+                    _topic(request.id, "comment"),
+                    {**payload, "follow_up": True},
+                )
+                for s in recipients
+                if s.id in gone
+            ],
+        )
+
+
 async def answer_solved(
     session: AsyncSession, now: datetime, request_id: int, *, member_id: int, solved: bool
 ) -> ServiceRequest:
-    """The member says whether their closed request was solved; once only."""
+    """The member says whether their closed request was solved; once only.
+
+    "Not solved" reaches the assignee and the liaisons (after FEEDBACK_WAIT at the latest,
+    with the rating and comment if the member gives them meanwhile).
+    """
     request = await _members_closed(session, request_id, member_id)
     if request.solved is not None:
         raise RequestError("already answered", "already_answered", id=request_id)
     request.solved = solved
     request.feedback_at = now
     await session.flush()
+    if not solved:
+        await _alert_staff(session, now, request, final=False)
+    return request
+
+
+async def comment_on(
+    session: AsyncSession, now: datetime, request_id: int, *, member_id: int, text: str | None
+) -> ServiceRequest:
+    """The member's comment on unhappy feedback (None: they skipped it); once only.
+
+    The staff alert goes now, with the comment.
+    """
+    request = await _members_closed(session, request_id, member_id)
+    if not unhappy(request):
+        raise RequestError("no unhappy feedback to comment on", "not_answered", id=request_id)
+    if request.feedback_comment is not None:
+        raise RequestError("already commented", "already_commented", id=request_id)
+    if text is not None:
+        body = check_comment(text)
+        member = await session.get(Member, member_id)
+        request.feedback_comment = body
+        session.add(
+            ServiceRequestEvent(
+                request_id=request.id,
+                at=now,
+                kind=RequestEventKind.FEEDBACK,
+                actor=f"member:{member_id}",
+                actor_name=member.name if member else None,
+                status=request.status,
+                note=body,
+                shown_to_member=True,
+            )
+        )
+    await session.flush()
+    await _alert_staff(session, now, request, final=True)
     return request
 
 
@@ -648,6 +840,8 @@ async def rate(
         )
     )
     await session.flush()
+    if unhappy(request):
+        await _alert_staff(session, now, request, final=False)
     return request
 
 
@@ -692,6 +886,8 @@ class RequestView:
     closed_at: datetime | None
     solved: bool | None
     satisfaction: int | None
+    answer: str | None
+    feedback_comment: str | None
     events: tuple[EventLine, ...] = field(default=())
 
     @property
@@ -778,6 +974,8 @@ async def _views(
                 closed_at=request.closed_at,
                 solved=request.solved,
                 satisfaction=request.satisfaction,
+                answer=request.answer,
+                feedback_comment=request.feedback_comment,
                 events=tuple(events.get(request.id, [])),
             )
         )
@@ -1019,6 +1217,9 @@ async def check_deadlines(
 __all__ = [
     "ATTACHMENT_KINDS",
     "CLOSED_STATUSES",
+    "FEEDBACK_WAIT",
+    "MAX_ANSWER_LENGTH",
+    "MAX_COMMENT_LENGTH",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_NOTE_LENGTH",
     "MAX_REFERRED_LENGTH",
@@ -1033,12 +1234,15 @@ __all__ = [
     "allowed_statuses",
     "answer_solved",
     "assign",
+    "check_answer",
+    "check_comment",
     "check_deadlines",
     "check_description",
     "check_note",
     "check_referred",
     "checkin_need",
     "colleagues",
+    "comment_on",
     "create_request",
     "deadlines_pending",
     "list_requests",
@@ -1048,4 +1252,5 @@ __all__ = [
     "request_card",
     "set_status",
     "take",
+    "unhappy",
 ]

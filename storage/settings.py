@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # between reviews. The issuing organisation named on letters; None: the member's home unit.
     certificate_review_months: int = Field(default=12, ge=1, le=60)
     certificate_issuer: str | None = Field(default=None, max_length=200)
+    # Who signs what the organisation itself sends: a notice from the command line without
+    # --from (rather than the operating system's user, "root" on a server).
+    organisation_name: str = Field(default="党组织", min_length=1, max_length=64)
     # /places: a nearest place farther than this is "none near you" (it is still shown).
     places_near_km: float = Field(default=50.0, gt=0, le=20_000)
 

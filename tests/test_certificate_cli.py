@@ -157,5 +157,7 @@ def test_the_issuer_is_a_setting(
     )
     [pdf] = result.output.splitlines()
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
-    assert "中共武汉市江汉区委组织部" in text
-    assert "关于办理《流动党员活动证》的函" in text
+    assert "中共武汉市江汉区委组织部（盖章）" in text
+    # 张伟 is an outflow member: the letter goes to where he is now.
+    assert "关于接收流动党员参加组织生活的函" in text
+    assert "流入地党组织（深圳市南山区）：" in text

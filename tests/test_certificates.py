@@ -20,12 +20,14 @@ from scheduler.clock import FakeClock
 from scheduler.jobs import job_specs
 from storage.certificates import (
     CertificateError,
+    CertificateView,
     add_months,
     advance,
     apply,
     enqueue_due_reviews,
     get_certificate,
     letter_data,
+    letter_parties,
     list_certificates,
     member_certificate,
     parse_months,
@@ -554,6 +556,7 @@ async def the_letter(db: Database, certificate_id: int, issuer: str | None = Non
             issuer=issuer,
             zone=SHANGHAI,
             form="both",
+            organisation="党组织",
         )
 
 
@@ -579,9 +582,12 @@ async def test_the_letter_in_html_and_pdf(
     )
     letter = await the_letter(db, certificate_id)
     html = letter_html(renderer, "zh_CN", letter)  # type: ignore[arg-type]
-    assert "关于办理《流动党员活动证》的函" in html
-    assert "湖北省武汉市江汉区民族街道党工委：" in html
-    assert "开具《流动党员活动证》" in html
+    # 张伟 left us (outflow): we, his own unit, write to where he went, not to ourselves.
+    assert "关于接收流动党员参加组织生活的函" in html
+    assert "<p>流入地党组织（广东省深圳市南山区）：</p>" in html
+    assert "江汉区民族街道党工委（盖章）" in html
+    assert "接收其参加组织生活" in html
+    assert "湖北省武汉市江汉区民族街道党工委：" not in html
     assert "反向" not in html
     for fragment in (
         "张伟",
@@ -599,7 +605,7 @@ async def test_the_letter_in_html_and_pdf(
     assert "外出务工&lt;script&gt;alert(1)&lt;/script&gt;" in html
     text = pdf_text(letter_pdf(html))
     assert "张伟" in text
-    assert "湖北省武汉市江汉区民族街道党工委" in text
+    assert "流入地党组织（广东省深圳市南山区）" in text
     assert "腾讯科技" in text
     # Every character has a glyph: nothing comes out as a box.
     assert not [r for r in caplog.records if "No font" in r.getMessage()]
@@ -632,10 +638,113 @@ async def test_the_reverse_issuance_letter_asks_for_the_form_back(
     assert "To 四川省成都市武侯区委组织部:" in english
     assert "inflow member" in english
     assert "王芳" in pdf_text(letter_pdf(english))
-    normal = await applied(db, people.zhang)
-    plain = letter_html(renderer, "en", await the_letter(db, normal))  # type: ignore[arg-type]
-    assert "Letter on issuing an activity certificate" in plain
-    assert "issue the activity certificate when everything is in order" in plain
+    outflow = await applied(db, people.zhang)
+    plain = letter_html(renderer, "en", await the_letter(db, outflow))  # type: ignore[arg-type]
+    assert "Letter on receiving a mobile member" in plain
+    assert "To the party organisation at 广东省深圳市南山区 (destination):" in plain
+    assert "please receive them into your organisation's activities" in plain
+
+
+async def test_the_normal_letter_of_an_inflow_member_asks_the_origin_to_issue(
+    db: Database, people: People, renderer: Renderer
+) -> None:
+    certificate_id = await applied(
+        db, people.wang, origin="四川省成都市武侯区委组织部", destination="武汉市江汉区民族街道"
+    )
+    letter = await the_letter(db, certificate_id, issuer="江汉区委组织部")
+    html = letter_html(renderer, "zh_CN", letter)  # type: ignore[arg-type]
+    assert "关于办理《流动党员活动证》的函" in html
+    assert "<p>四川省成都市武侯区委组织部：</p>" in html
+    assert "开具《流动党员活动证》" in html
+    assert "江汉区委组织部（盖章）" in html
+    english = letter_html(renderer, "en", letter)  # type: ignore[arg-type]
+    assert "Letter on issuing an activity certificate" in english
+    assert "issue the activity certificate when everything is in order" in english
+
+
+@pytest.mark.parametrize(
+    ("status", "reverse", "issuer", "unit", "expected"),
+    [
+        # An outflow member left us: we are the origin and write to the destination.
+        (
+            MemberStatus.OUTFLOW,
+            False,
+            None,
+            "江汉区民族街道党工委",
+            ("outflow", "深圳市南山区", "江汉区民族街道党工委"),
+        ),
+        (
+            MemberStatus.OUTFLOW,
+            False,
+            "江汉区委组织部",
+            "江汉区民族街道党工委",
+            ("outflow", "深圳市南山区", "江汉区委组织部"),
+        ),
+        # An inflow member came to us: we are the destination and write to the origin.
+        (
+            MemberStatus.INFLOW,
+            False,
+            None,
+            "江汉区民族街道党工委",
+            ("inflow", "成都市武侯区委组织部", "江汉区民族街道党工委"),
+        ),
+        (MemberStatus.INFLOW, True, None, None, ("reverse", "成都市武侯区委组织部", "党组织")),
+        (
+            MemberStatus.INFLOW,
+            True,
+            "江汉区委组织部",
+            None,
+            ("reverse", "成都市武侯区委组织部", "江汉区委组织部"),
+        ),
+    ],
+)
+def test_the_letter_goes_from_our_side_to_the_other(
+    status: MemberStatus,
+    reverse: bool,
+    issuer: str | None,
+    unit: str | None,
+    expected: tuple[str, str, str],
+) -> None:
+    view = CertificateView(
+        id=1,
+        member_id=1,
+        member_name="张伟",
+        member_status=status,
+        member_phone=None,
+        home_unit=unit,
+        workplace=None,
+        reverse=reverse,
+        origin_organisation="成都市武侯区委组织部",
+        destination="深圳市南山区",
+        reason="务工",
+        expected_months=12,
+        status=CertificateStatus.APPLIED,
+        number=None,
+        created_at=START,
+        issued_at=None,
+        review_due_on=None,
+    )
+    assert letter_parties(view, issuer=issuer, organisation="党组织") == expected
+
+
+async def test_a_letter_to_the_organisation_that_signs_it_is_refused(
+    db: Database, people: People
+) -> None:
+    # An inflow member who gave our own unit as the origin: the letter would go to us.
+    certificate_id = await applied(db, people.wang, origin="湖北省武汉市江汉区民族街道党工委")
+    async with db.session() as session:
+        wang = await session.get(Member, people.wang.id)
+        assert wang is not None
+        wang.home_unit_id = people.zhang.home_unit_id
+    with pytest.raises(CertificateError) as refused:
+        await the_letter(db, certificate_id)
+    assert refused.value.reason == "letter_same_organisation"
+    # With the issuer set to another body, it goes.
+    letter = await the_letter(db, certificate_id, issuer="江汉区委组织部")
+    assert (letter.addressee, letter.issuer) == (
+        "湖北省武汉市江汉区民族街道党工委",
+        "江汉区委组织部",
+    )  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

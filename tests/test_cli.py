@@ -49,7 +49,7 @@ def test_commands_need_an_upgraded_database(database_url: str) -> None:
     assert liaison("db", "upgrade").exit_code == 0
     status = liaison("db", "status")
     assert status.exit_code == 0
-    assert "current: 0004" in status.output
+    assert "current: 0006" in status.output
 
 
 def test_demo_twice_changes_nothing(database_url: str) -> None:
@@ -155,6 +155,19 @@ def test_invite_create_prints_the_code_last(
     unknown = liaison("invite", "create", "--phone", "13999999999")
     assert unknown.exit_code == 1
     assert liaison("invite", "create", "--phone", "not a phone").exit_code == 1
+
+
+def test_invite_create_names_the_member_beside_the_masked_phone(
+    district: None, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("姓名,手机号,类型\n李明,13800000001,流出\n李敏,13812340001,流出\n", "utf-8")
+    assert liaison("member", "import", str(roster)).exit_code == 0
+    first = liaison("invite", "create", "--phone", "13800000001").output.splitlines()[0]
+    second = liaison("invite", "create", "--phone", "13812340001").output.splitlines()[0]
+    # Both numbers mask to the same digits; the name tells the two slips apart.
+    assert first == "invite for 李明 +86 138****0001, valid 14 days"
+    assert second == "invite for 李敏 +86 138****0001, valid 14 days"
 
 
 def run_chat(database_url: str, user_id: int, lines: list[str]) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.botapi import BotApiError, LocalBotApi
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
+from messages.sms_text import encode_sms
 from scheduler.clock import FakeClock
 from scheduler.jobs import RunReport
 from scheduler.service import CycleScheduler
@@ -95,7 +96,13 @@ async def test_the_prompt_goes_on_the_first_at_nine_in_each_members_own_time_zon
     assert [b.text for b in prompt.flat_buttons] == ["✅ 与上月相同", "📝 现在报到"]
     [(_, sms)] = district.sms.sent
     assert sms.address == sms_only.phone
-    assert "2026-12月度报到开始了" in sms.text and "/checkin" in sms.text
+    # 王强 has no bot to send /checkin in: he is told to reach his liaison instead.
+    assert sms.text == (
+        "【月度报到】2026-12月度报到开始了。请打电话或当面告诉您的联络员："
+        "您现在在哪里、工作情况、是否需要帮助。本短信无法回复。"
+    )
+    # One SMS part (70 characters in UCS-2), as before.
+    assert len(encode_sms(sms.text, 0).parts) == 1
 
     # The same instant again (a timer that fired twice, a restart): nothing new.
     again = await district.at(local(SHANGHAI, 2026, 12, 1, 9, 0))

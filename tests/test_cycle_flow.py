@@ -55,13 +55,13 @@ ZHAO = 1004  # 赵敏, SHANGHAI_GROUP, checked in in November
 STRANGER = 424242
 
 STAFF_REFUSAL = "抱歉，这个命令只供联络员使用"
-NOT_FOUND = "在你负责的党小组和单位中没有找到这位党员"
+NOT_FOUND = "在您负责的党小组和单位中没有找到这位党员"
 DEFAULT_RULE = (
-    "每月 1 日 09:00 提醒报到；第 3 天、第 7 天后再次提醒；10 日把未报到名单发给联络员；"
+    "每月 1 日 09:00 提醒报到；4 日、8 日再次提醒；10 日把未报到名单发给联络员；"
     "6 个月未报到标记失联"
 )
 DEFAULT_RULE_EN = (
-    "prompt on day 1 at 09:00; reminders 3 and 7 days later; silent list to liaisons on "
+    "prompt on day 1 at 09:00; reminders on the 4th and 8th; silent list to liaisons on "
     "day 10; lost contact after 6 months"
 )
 
@@ -290,8 +290,10 @@ async def test_the_prompt_buttons_in_english_and_by_sms(
     assert anna.button_texts == ["✅ Same as last month", "📝 Check in now"]
     [(_, sms)] = district.sms.sent
     assert sms.address == "+8613800000009"
+    # Ben has no Telegram: the SMS says what he can do without it (SMS replies are not read).
     assert sms.text == (
-        "Monthly check-in for 2026-12 has started. Send /checkin to the bot, or call your liaison."
+        "Monthly check-in for 2026-12 has started. Please call or see your liaison: where you "
+        "are, how work is going, any help you need. SMS replies are not read."
     )
     await talk(
         anna,
@@ -571,7 +573,7 @@ async def test_a_liaison_sees_the_cycles_of_their_groups_but_cannot_change_them(
                 [
                     "月度报到安排",
                     f"• 默认：{DEFAULT_RULE}",
-                    "• 驻深圳流动党员党小组：每月 2 日 09:00 提醒报到；第 5 天后再次提醒；",
+                    "• 驻深圳流动党员党小组：每月 2 日 09:00 提醒报到；7 日再次提醒；",
                     "免打扰时段：21:00–08:00（按党员所在时区）",
                 ],
             ),
@@ -618,7 +620,11 @@ async def test_an_admin_changes_a_groups_cycle_and_resets_it(
         [
             (
                 "/schedule",
-                ["修改某个党小组：/schedule 小组名 day=1", "恢复默认：/schedule 小组名 默认"],
+                [
+                    "修改某个党小组：/schedule 小组名 day=1",
+                    "即 4 日、8 日",
+                    "恢复默认：/schedule 小组名 默认",
+                ],
             )
         ],
     )
@@ -629,7 +635,7 @@ async def test_an_admin_changes_a_groups_cycle_and_resets_it(
                 f"/schedule {LAWYERS} day=2 time=8:30 reminders=4，9 escalation=12 lost=3",
                 [
                     "✅ 已保存。律师行业党小组（本小组自己的安排）：",
-                    "每月 2 日 08:30 提醒报到；第 4 天、第 9 天后再次提醒；"
+                    "每月 2 日 08:30 提醒报到；6 日、11 日再次提醒；"
                     "12 日把未报到名单发给联络员；3 个月未报到标记失联",
                 ],
             ),

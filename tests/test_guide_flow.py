@@ -170,7 +170,7 @@ async def test_staff_and_strangers_read_the_guide_too(
         stranger,
         [
             ("/guide", "江汉区流动党员服务指南"),
-            ("🙋 按需求查找", "你需要哪方面的帮助"),
+            ("🙋 按需求查找", "您需要哪方面的帮助"),
             (
                 "1. 商铺租赁续签",
                 ["市场商铺租赁续签协调（江汉区商务局）", "续租、换铺后的营业执照变更"],
@@ -204,7 +204,7 @@ async def test_deactivated_entries_and_stale_buttons_get_a_clear_answer(
     async with db.session() as session:
         await set_active(session, START, "wage-arrears", False, actor="cli:test")
     replies = await zhang.send_update(zhang.updates.press(zhang.user, labour_page, wage_button))
-    assert toast(bot_api) == "这一项已不在服务指南中，已为你显示最新的目录。"
+    assert toast(bot_api) == "这一项已不在服务指南中，已为您显示最新的目录。"
     # The department again, without the measure.
     assert "就业岗位推荐" in said(replies)
     assert "欠薪" not in said(replies)
@@ -216,7 +216,7 @@ async def test_deactivated_entries_and_stale_buttons_get_a_clear_answer(
         )
         await set_active(session, START, "labour", False, actor="cli:test")
     replies = await press(zhang, labour_page, f"guide:d:{labour}")
-    assert toast(bot_api) == "这一项已不在服务指南中，已为你显示最新的目录。"
+    assert toast(bot_api) == "这一项已不在服务指南中，已为您显示最新的目录。"
     assert "请选择部门" in said(replies)
     assert "人力资源" not in said(replies)
     # An old card of a measure under it, with "back" to it: the list as well.
@@ -230,8 +230,8 @@ async def test_deactivated_entries_and_stale_buttons_get_a_clear_answer(
     # Ids that never existed, and data no version of the guide makes.
     for data in ("guide:c:99999", "guide:m:99999:c99999"):
         replies = await press(zhang, labour_page, data)
-        assert toast(bot_api) == "这一项已不在服务指南中，已为你显示最新的目录。"
-        assert "你需要哪方面的帮助" in said(replies)
+        assert toast(bot_api) == "这一项已不在服务指南中，已为您显示最新的目录。"
+        assert "您需要哪方面的帮助" in said(replies)
     for data in (
         "guide:",
         "guide:d:abc",
@@ -241,7 +241,7 @@ async def test_deactivated_entries_and_stale_buttons_get_a_clear_answer(
         "guide:" + "9" * 40,
     ):
         replies = await press(zhang, labour_page, data)
-        assert toast(bot_api) == "这个按钮已经失效，已为你打开服务指南首页。"
+        assert toast(bot_api) == "这个按钮已经失效，已为您打开服务指南首页。"
         assert "请选择查找方式" in said(replies)
 
 

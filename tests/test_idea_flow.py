@@ -116,7 +116,7 @@ async def test_a_member_sends_an_idea_and_finds_it_in_myideas(
     # The member's own words come back escaped: shown as typed, never as markup.
     assert MARKUP_ESCAPED in zhang.last[-1].text
     assert zhang.button_texts == ["📨 发送", "✏️ 重写", "✖️ 取消"]
-    await talk(zhang, [("📨 发送", ["已收到你的金点子，编号 #1", "/myideas"])])
+    await talk(zhang, [("📨 发送", ["已收到您的金点子，编号 #1", "/myideas"])])
     [saved] = await suggestions(db)
     assert (saved.kind, saved.body, saved.status) == (
         SuggestionKind.IDEA,
@@ -249,7 +249,7 @@ async def test_a_member_sees_only_their_own(
         ],
     )
     zhang = person(application, bot_api, ZHANG)
-    await talk(zhang, [("/myideas", "你还没有提过")])
+    await talk(zhang, [("/myideas", "您还没有提过")])
     replies = await press(
         zhang, Outgoing("sendMessage", ZHANG, 1, "", None), f"idea:show:{theirs.id}"
     )
@@ -282,12 +282,12 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
             ("✍️ 回复", ["回复建议 #1", "张伟：", f"最多 {MAX_REPLY_LENGTH} 字"]),
             (
                 "谢谢！<i>下月</i>开始办夜校",
-                ["党组织回复了你的金点子 #1", "回复：", "回复 #1：预览"],
+                ["党组织回复了您的金点子 #1", "回复：", "回复 #1：预览"],
             ),
         ],
     )
     assert any("&lt;i&gt;下月&lt;/i&gt;" in o.text for o in liaison.last)
-    await talk(liaison, [("📨 发送", "已回复建议 #1，党员张伟会收到你的回复")])
+    await talk(liaison, [("📨 发送", "已回复建议 #1，党员张伟会收到您的回复")])
     await world.send_due(START + timedelta(minutes=1))
     await talk(zhang, [])
     told = [o for o in bot_api.sent if o.chat_id == ZHANG and "党组织回复了" in o.text]
@@ -432,7 +432,7 @@ async def test_staff_see_and_change_only_their_scope(
     await talk(
         other,
         [
-            ("/ideas", "你负责的党员还没有提过"),
+            ("/ideas", "您负责的党员还没有提过"),
             (f"/ideas {idea.id}", f"没有找到编号为 #{idea.id} 的建议"),
             ("/ideas 不是编号", "用法：/ideas"),
             # "²" passes str.isdigit() but is no number: the usage again, not a crash.

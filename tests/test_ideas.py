@@ -337,7 +337,7 @@ async def test_a_second_reply_replaces_the_first_and_the_member_hears_the_new_on
     await world.send_due(START)
     told = [html_to_text(o.text) for o in bot_api.sent if o.chat_id == ZHANG]
     assert len(told) == 1
-    assert "第二次回复" in told[0] and "更新了对你的金点子" in told[0]
+    assert "第二次回复" in told[0] and "更新了对您的金点子" in told[0]
     async with db.session() as session:
         statuses = list(
             await session.execute(
@@ -375,7 +375,7 @@ async def test_a_member_reached_by_sms_gets_a_short_text(
         await reply_to(session, START, idea, text="好的" * 100, actor="cli:test", staff_id=None)
     await world.send_due(START)
     [(_, sms)] = world.sms.sent
-    assert sms.text.startswith(f"【党组织】你的意见建议#{idea}有回复：好的")
+    assert sms.text.startswith(f"【党组织】您的意见建议#{idea}有回复：好的")
     assert sms.text.endswith("全文请在机器人中发送 /myideas 查看。")
     assert len(sms.text) < 200
 
@@ -385,6 +385,6 @@ def test_the_answer_in_both_languages(services: Services) -> None:
     zh, _ = idea_answer(services.renderer, "zh_CN", ChannelName.TELEGRAM, payload)
     en, _ = idea_answer(services.renderer, "en", ChannelName.TELEGRAM, payload)
     sms_en, buttons = idea_answer(services.renderer, "en", ChannelName.SMS, payload)
-    assert "你的意见建议 #7 被采纳了" in html_to_text(zh) and "多办&lt;讲座&gt;" in zh
+    assert "您的意见建议 #7 被采纳了" in html_to_text(zh) and "多办&lt;讲座&gt;" in zh
     assert "Your opinion #7 was adopted" in html_to_text(en)
     assert (sms_en, buttons) == ("Your opinion #7 was adopted. Thank you!", ())

@@ -70,18 +70,37 @@ def test_send_now_prints_the_id_last_and_lists_it(database_url: str) -> None:
     assert on_database(database_url, audit) == [(actor, "notice.create"), (actor, "notice.status")]
 
 
-def test_the_author_defaults_to_the_os_user_and_everyone_is_everyone(database_url: str) -> None:
+def test_without_from_the_notice_is_signed_by_the_organisation_and_everyone_is_everyone(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = liaison(
         "notice", "send", "--everyone", "--text", "全体党员：请更新联系方式。", "--urgent"
     )
     notice_id = sent_id(result)
     assert result.output.startswith(f"notice {notice_id} to everyone: sending now")
-    [line] = [
-        row
+    monkeypatch.setenv("LIAISON_ORGANISATION_NAME", "中共江汉区委组织部")
+    named = sent_id(liaison("notice", "send", "--group", GROUP, "--text", "周日学习。"))
+    listed = {
+        int(row.split("\t")[0]): row.split("\t")[3:6]
         for row in liaison("notice", "list").output.splitlines()
-        if row.startswith(f"{notice_id}\t")
+        if row.split("\t")[0].isdigit()
+    }
+    # Members read "—— 党组织", never the login of whoever ran the command (root).
+    assert listed[notice_id] == ["党组织", "everyone", "urgent"]
+    assert listed[named][0] == "中共江汉区委组织部"
+
+    async def signatures(database: Database) -> list[tuple[str, str]]:
+        async with database.session() as session:
+            rows = await session.execute(
+                select(Notice.author_name, Notice.author).order_by(Notice.id)
+            )
+            return [(name, author) for name, author in rows]
+
+    # Who ran it is still recorded, as the author.
+    assert on_database(database_url, signatures) == [
+        ("党组织", f"cli:{getpass.getuser()}"),
+        ("中共江汉区委组织部", f"cli:{getpass.getuser()}"),
     ]
-    assert line.split("\t")[3:6] == [getpass.getuser(), "everyone", "urgent"]
 
 
 def test_scheduling_with_and_without_an_offset(

@@ -689,7 +689,7 @@ async def test_a_group_taken_away_meanwhile_is_not_sent_to(
         lawyers = await session.scalar(select(Group.id).where(Group.name == LAWYERS))
         await session.execute(delete(staff_groups).where(staff_groups.c.group_id == lawyers))
     await talk(
-        liaison, [("📤 立即发送", ["通知没有发出：所选的党小组已经不归你负责了", "/notice"])]
+        liaison, [("📤 立即发送", ["通知没有发出：所选的党小组已经不归您负责了", "/notice"])]
     )
     await talk(liaison_en, [("📤 Send now", "a group you chose is no longer one you look after")])
     assert await all_notices(db) == []
@@ -705,7 +705,7 @@ async def test_a_liaison_without_groups_reaches_nobody(
             9104,
             "zh-hans",
             [
-                ("/notice", "你还没有负责的党小组"),
+                ("/notice", "您还没有负责的党小组"),
                 ("所有我负责的党员", None),
                 ("下一步 ➡️", None),
                 ("开会", "所选范围里没有党员，也没有关联的群聊，这条通知发不出去"),
@@ -1011,15 +1011,15 @@ async def test_linking_refusals(
     liaison: Person, application: LiaisonApplication, bot_api: LocalBotApi, db: Database
 ) -> None:
     assert await in_group(liaison, f"/linkgroup {SHANGHAI_GROUP}") == (
-        "在你负责的党小组中没有“驻上海党小组”。请检查名称，要和登记的完全一样。"
+        "在您负责的党小组中没有“驻上海党小组”。请检查名称，要和登记的完全一样。"
     )
     assert "没有“没有这个组”" in await in_group(liaison, "/linkgroup 没有这个组")
     assert "/linkgroup@liaison_bot 党小组名称" in await in_group(liaison, "/linkgroup")
     # Another liaison's chat is not taken over.
     other = Person(application, bot_api, OTHER)
     assert "✅" in await in_group(other, f"/linkgroup {SHANGHAI_GROUP}")
-    assert "不归你负责的党小组" in await in_group(liaison, f"/linkgroup {SHENZHEN}")
-    assert "不归你负责的党小组" in await in_group(liaison, "/unlinkgroup")
+    assert "不归您负责的党小组" in await in_group(liaison, f"/linkgroup {SHENZHEN}")
+    assert "不归您负责的党小组" in await in_group(liaison, "/unlinkgroup")
     # In a private chat: how to do it.
     await talk(liaison, [("/linkgroup 驻深圳党小组", ["把我拉进群聊", "/linkgroup@liaison_bot"])])
     assert await linked_chats(db) == {SHANGHAI_GROUP: (CHAT, "党小组")}

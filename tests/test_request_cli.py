@@ -71,6 +71,7 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                 staff_id=staff.id,
                 status=RequestStatus.REFERRED,
                 referred_to="区法律援助中心",
+                answer="请找陈律师。",
             )
 
     on_database(url, fill)

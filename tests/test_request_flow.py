@@ -27,7 +27,7 @@ from storage.models import (
     ServiceRequestEvent,
     StaffRole,
 )
-from storage.requests import check_deadlines
+from storage.requests import FEEDBACK_WAIT, check_deadlines, create_request, set_status
 from tests.chat import Person, said, talk
 from tests.conftest import START
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
@@ -210,7 +210,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     liaison = person(application, bot_api, LIAISON)
     clock.advance(timedelta(hours=1))
     taken = await press(liaison, new, new.flat_buttons[0].callback_data or "")
-    assert "🙋 服务申请 #1 由你办理，状态：办理中" in said(taken)
+    assert "🙋 服务申请 #1 由您办理，状态：办理中" in said(taken)
     got = await deliver(dispatcher, bot_api)
     assert "您的服务申请 #1（门面续租）已经由联络员 李联络 开始办理" in html_to_text(
         got[ZHANG][0].text
@@ -259,18 +259,40 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     )
     await press(liaison, card, "request:status:1")
     assert liaison.button_texts == ["✅ 已解决", "🚫 无法办理", "↪️ 转介到其他部门"]
-    await talk(liaison, [("✅ 已解决", "🔄 服务申请 #1 的状态已改为“已解决”。已通知党员。")])
+    # Closing asks for the answer the member will read; too long a one is not taken.
+    await talk(
+        liaison,
+        [
+            ("✅ 已解决", ["请写下给党员的答复", "将改为“已解决”", "最多 1000 字"]),
+            ("长" * 1001, ["答复太长：最多 1000 字，这次有 1001 字", "请写下给党员的答复"]),
+        ],
+    )
+    clock.advance(timedelta(minutes=1))
+    await talk(
+        liaison,
+        [
+            (
+                "房东同意续租 <3 年>，租金不变",
+                "🔄 服务申请 #1 的状态已改为“已解决”。已把答复发给党员。",
+            ),
+        ],
+    )
 
-    # The member hears, in Chinese, and answers: solved, then 4 stars — once.
+    # The member hears, in Chinese, with the answer (escaped), and answers: solved, then
+    # 4 stars — once.
     got = await deliver(dispatcher, bot_api)
     [closing] = got[ZHANG]
     assert "已经办结：已解决" in html_to_text(closing.text)
+    assert "李联络的答复：房东同意续租 &lt;3 年&gt;，租金不变" in closing.text
     assert [b.text for b in closing.flat_buttons] == ["👍 解决了", "👎 没有解决"]
     await talk(zhang, [("👍 解决了", ["很高兴问题解决了", "1 分最不满意"])])
     assert toast(bot_api) == "已记录，谢谢！"
     assert zhang.button_texts == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
     rating = zhang.last[-1]
     await talk(zhang, [("4⭐", "谢谢您的评价（4 分）")])
+    assert "哪里还没有解决" not in zhang.last_text
+    clock.advance(timedelta(hours=1))
+    assert await deliver(dispatcher, bot_api) == {}  # a good rating alerts no one
     assert await press(zhang, closing, "request:solved:1:no") == [
         o for o in bot_api.sent[-1:] if o.method == "editMessageReplyMarkup"
     ]
@@ -286,7 +308,13 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
         [
             (
                 "/myrequests",
-                ["我的服务申请", "#1 门面续租（门面续租协调）：已解决", "提交申请", "评价：4/5"],
+                [
+                    "我的服务申请",
+                    "#1 门面续租（门面续租协调）：已解决",
+                    "答复：房东同意续租 <3 年>，租金不变",
+                    "提交申请",
+                    "评价：4/5",
+                ],
             )
         ],
     )
@@ -297,6 +325,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     await press(liaison, card, "request:card:1")
     assert "李联络 备注：房东<周五>来面谈（内部）" in liaison.last_text
     assert "党员反馈：解决了，满意度 4/5" in liaison.last_text
+    assert "给党员的答复：房东同意续租 <3 年>，租金不变" in liaison.last_text
     assert await audit_actions(db) == [
         "request.create",
         "request.take",
@@ -369,21 +398,69 @@ async def test_an_english_request_referred_elsewhere(
         [
             (
                 "District legal aid centre",
-                "now “referred” (referred to: District legal aid centre)",
+                [
+                    "Please write the answer for the member",
+                    "referred to: District legal aid centre",
+                ],
+            ),
+            (
+                "Ask for Ms Chen <room 3>; bring the contract.",
+                "now “referred” (referred to: District legal aid centre). The answer has gone",
             ),
         ],
     )
     got = await deliver(dispatcher, bot_api)
     [update] = got[WANG]
     assert "was referred to: District legal aid centre" in html_to_text(update.text)
+    assert "Li Wei answers: Ask for Ms Chen &lt;room 3&gt;; bring the contract." in update.text
+    # Not solved, and 2 stars: asked what went wrong, which reaches the assignee (Li Wei)
+    # and the group's other liaison, each in their language, once the member has written.
     await talk(
         wang,
         [
             ("👎 Not solved", "How satisfied are you"),
-            ("2⭐", "Thank you for your rating (2 of 5)"),
-            ("/myrequests", ["#1 Shop lease: referred", "Referred to: District legal aid centre"]),
+            ("2⭐", ["Thank you for your rating (2 of 5)", "What is still unsolved?"]),
         ],
     )
+    assert wang.button_texts == ["Skip ➡️"]
+    assert await deliver(dispatcher, bot_api) == {}  # waiting for the comment
+    await talk(
+        wang,
+        [
+            (
+                "The centre is <closed> on weekends & I work weekdays.",
+                "Your comment on service request #1 has gone to whoever handled it",
+            )
+        ],
+    )
+    got = await deliver(dispatcher, bot_api)
+    assert set(got) == {LIAISON, LIAISON_EN}
+    [english] = got[LIAISON_EN]
+    assert "The member is not satisfied with service request #1" in html_to_text(english.text)
+    assert "Solved: no" in english.text and "Rating: 2 of 5" in english.text
+    assert (
+        "Comment: The centre is &lt;closed&gt; on weekends &amp; I work weekdays." in english.text
+    )
+    assert [b.text for b in english.flat_buttons] == ["📋 Open the request"]
+    [chinese] = got[LIAISON]
+    assert "党员对服务申请 #1 的办理不满意" in html_to_text(chinese.text)
+    assert "问题解决了吗：没有解决" in chinese.text and "评分：2 分" in chinese.text
+    assert "经办人：Li Wei" in chinese.text
+    await talk(
+        wang,
+        [
+            (
+                "/myrequests",
+                [
+                    "#1 Shop lease: referred",
+                    "Referred to: District legal aid centre",
+                    "Answer: Ask for Ms Chen <room 3>; bring the contract.",
+                ],
+            )
+        ],
+    )
+    liaison_card = await press(liaison, english, "request:card:1")
+    assert "Member's comment: The centre is <closed> on weekends" in said(liaison_card)
     [done] = await requests(db)
     assert (done.status, done.referred_to, done.solved, done.satisfaction) == (
         RequestStatus.REFERRED,
@@ -391,6 +468,70 @@ async def test_an_english_request_referred_elsewhere(
         False,
         2,
     )
+
+
+async def _closed(
+    db: Database, clock: FakeClock, dispatcher: Dispatcher, bot_api: LocalBotApi, number: int
+) -> None:
+    """Request #number closed as "cannot help" by 李联络; the member gets the message."""
+    staff_id = await _staff_id(db, LIAISON)
+    async with db.session() as session:
+        await set_status(
+            session,
+            clock.now(),
+            number,
+            staff_id=staff_id,
+            status=RequestStatus.CANNOT_HELP,
+            answer="本区没有这项服务。",
+        )
+    [closing] = (await deliver(dispatcher, bot_api))[ZHANG]
+    assert "李联络的答复：本区没有这项服务。" in closing.text
+
+
+async def test_unhappy_feedback_skipped_goes_at_once_and_a_late_line_is_no_comment(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    dispatcher: Dispatcher,
+) -> None:
+    zhang = person(application, bot_api, ZHANG)
+    await zhang_files_with_a_photo(zhang)
+    await deliver(dispatcher, bot_api)
+    await _closed(db, clock, dispatcher, bot_api, 1)
+    await talk(
+        zhang,
+        [
+            ("👎 没有解决", "请打分"),
+            ("1⭐", ["谢谢您的评价（1 分）", "哪里还没有解决", "不想写请按“跳过”"]),
+            ("跳过 ➡️", "办理人和联络员会知道服务申请 #1 没有让您满意"),
+        ],
+    )
+    got = await deliver(dispatcher, bot_api)
+    assert set(got) == {LIAISON, LIAISON_EN}
+    [alert] = got[LIAISON]
+    assert "评分：1 分（满分 5 分）" in alert.text and "意见：（没有填写）" in alert.text
+
+    # Another one: "not solved", 2 stars, and a line typed long after is not a comment.
+    [first] = await requests(db)
+    async with db.session() as session:
+        await create_request(
+            session,
+            clock.now(),
+            member_id=first.member_id,
+            category_id=first.category_id,
+            description="营业执照要变更地址",
+            zone=ZoneInfo("Asia/Shanghai"),
+        )
+    await deliver(dispatcher, bot_api)
+    await _closed(db, clock, dispatcher, bot_api, 2)
+    await talk(zhang, [("👎 没有解决", "请打分"), ("2⭐", "哪里还没有解决")])
+    assert await deliver(dispatcher, bot_api) == {}
+    clock.advance(FEEDBACK_WAIT + timedelta(minutes=1))
+    await talk(zhang, [("你好", "这条消息没有作为对服务申请 #2 的意见转出")])
+    got = await deliver(dispatcher, bot_api)
+    [alert] = got[LIAISON]
+    assert "服务申请 <b>#2</b>" in alert.text and "意见：（没有填写）" in alert.text
 
 
 async def test_assign_to_a_colleague_who_is_told(
@@ -436,7 +577,7 @@ async def test_access_out_of_scope_staff_members_and_strangers(
     got = await deliver(dispatcher, bot_api)
     new = got[LIAISON][0]
     outsider = person(application, bot_api, OUTSIDER)
-    await talk(outsider, [("/requests", "你负责的党员目前没有待办的服务申请")])
+    await talk(outsider, [("/requests", "您负责的党员目前没有待办的服务申请")])
     # A forwarded message's buttons, or forged ones, reveal and change nothing.
     for data in (
         "request:card:1",
@@ -448,7 +589,7 @@ async def test_access_out_of_scope_staff_members_and_strangers(
         "request:assign:1",
     ):
         answer = said(await press(outsider, new, data))
-        assert "没有找到你能查看的服务申请 #1" in answer, data
+        assert "没有找到您能查看的服务申请 #1" in answer, data
         assert "张伟" not in answer
     # Members and strangers get the staff refusal.
     for user_id in (ZHANG, STRANGER):

@@ -26,6 +26,7 @@ from storage.models import (
     StaffRole,
 )
 from storage.requests import (
+    FEEDBACK_WAIT,
     MAX_DESCRIPTION_LENGTH,
     Attachment,
     RequestError,
@@ -34,6 +35,7 @@ from storage.requests import (
     assign,
     check_deadlines,
     colleagues,
+    comment_on,
     create_request,
     list_requests,
     my_requests,
@@ -209,7 +211,12 @@ async def test_take_note_and_resolve_tell_the_member_of_what_they_should_hear(
         taken = await take(session, later, request_id, staff_id=d.liaison.id)
         await add_note(session, later, request_id, staff_id=d.liaison.id, text="已联系房东")
         closed = await set_status(
-            session, later, request_id, staff_id=d.liaison.id, status=RequestStatus.RESOLVED
+            session,
+            later,
+            request_id,
+            staff_id=d.liaison.id,
+            status=RequestStatus.RESOLVED,
+            answer="房东同意续租，租金不变。",
         )
     assert (taken.status, taken.assignee_name, taken.member_told) == (
         RequestStatus.IN_PROGRESS,
@@ -225,6 +232,8 @@ async def test_take_note_and_resolve_tell_the_member_of_what_they_should_hear(
         (d.zhang.id, "resolved"),
     ]
     assert updates[1].payload is not None and updates[1].payload["closed"] is True
+    assert updates[1].payload["answer"] == "房东同意续租，租金不变。"
+    assert row.answer == "房东同意续租，租金不变。"
     # The member's own history has no internal note; the card has it, marked internal.
     async with db.session() as session:
         [mine] = await my_requests(session, member_id=d.zhang.id)
@@ -249,7 +258,9 @@ async def test_take_note_and_resolve_tell_the_member_of_what_they_should_hear(
 async def test_wrong_transitions_are_refused_with_the_reason(db: Database, d: District) -> None:
     request_id = await file(db, d.zhang, d.lease)
 
-    async def change(status: RequestStatus, where: str | None = None) -> str | None:
+    async def change(
+        status: RequestStatus, where: str | None = None, answer: str | None = "请带上合同。"
+    ) -> str | None:
         try:
             async with db.session() as session:
                 await set_status(
@@ -259,6 +270,7 @@ async def test_wrong_transitions_are_refused_with_the_reason(db: Database, d: Di
                     staff_id=d.liaison.id,
                     status=status,
                     referred_to=where,
+                    answer=answer,
                 )
         except RequestError as error:
             return error.reason
@@ -269,6 +281,10 @@ async def test_wrong_transitions_are_refused_with_the_reason(db: Database, d: Di
     assert await change(RequestStatus.RECEIVED) == "bad_transition"
     assert await change(RequestStatus.REFERRED) == "referred_needs_place"
     assert await change(RequestStatus.REFERRED, "x" * 201) == "referred_too_long"
+    # Closing needs the answer the member reads.
+    assert await change(RequestStatus.REFERRED, "区法律援助中心", None) == "answer_needed"
+    assert await change(RequestStatus.CANNOT_HELP, None, " \n ") == "answer_needed"
+    assert await change(RequestStatus.RESOLVED, None, "x" * 1001) == "answer_too_long"
     assert await change(RequestStatus.REFERRED, "  区法律援助中心 \n") is None
     assert (await get(db, request_id)).referred_to == "区法律援助中心"
     assert await change(RequestStatus.RESOLVED) == "closed"
@@ -382,7 +398,12 @@ async def test_feedback_once_and_only_by_the_member_after_closing(
     assert await answer(d.zhang, solved=True) == "not_closed"
     async with db.session() as session:
         await set_status(
-            session, START, request_id, staff_id=d.liaison.id, status=RequestStatus.CANNOT_HELP
+            session,
+            START,
+            request_id,
+            staff_id=d.liaison.id,
+            status=RequestStatus.CANNOT_HELP,
+            answer="这项服务不在本区办理范围内。",
         )
     assert await answer(d.li_na, solved=True) == "not_found"
     assert await answer(d.zhang, solved=False) is None
@@ -392,6 +413,118 @@ async def test_feedback_once_and_only_by_the_member_after_closing(
     assert await answer(d.zhang, stars=5) == "already_rated"
     row = await get(db, request_id)
     assert (row.solved, row.satisfaction) == (False, 2)
+
+
+async def _closed_by(db: Database, d: District, request_id: int, staff: Staff) -> None:
+    async with db.session() as session:
+        await take(session, START, request_id, staff_id=d.liaison.id)
+        if staff.id != d.liaison.id:
+            await assign(
+                session,
+                START,
+                request_id,
+                staff_id=d.liaison.id,
+                to_staff_id=staff.id,
+                zone=SHANGHAI,
+            )
+        await set_status(
+            session,
+            START,
+            request_id,
+            staff_id=staff.id,
+            status=RequestStatus.RESOLVED,
+            answer="已和房东谈妥。",
+        )
+
+
+async def test_unhappy_feedback_reaches_the_assignee_and_the_liaisons_with_the_comment(
+    db: Database, d: District
+) -> None:
+    request_id = await file(db, d.zhang, d.lease)
+    # Assigned to an admin outside the group: told as the assignee, with both liaisons.
+    await _closed_by(db, d, request_id, d.everyone_admin)
+    said_no = START + timedelta(hours=1)
+    async with db.session() as session:
+        await answer_solved(session, said_no, request_id, member_id=d.zhang.id, solved=False)
+    [*alerts] = await deliveries(db, MessageKind.REQUEST_FEEDBACK)
+    assert sorted(a.staff_id or 0 for a in alerts) == sorted(
+        [d.everyone_admin.id, d.liaison.id, d.colleague.id]
+    )
+    # It waits for the rest of the member's answer, at most FEEDBACK_WAIT.
+    assert {a.next_attempt_at for a in alerts} == {said_no + FEEDBACK_WAIT}
+    async with db.session() as session:
+        await rate(
+            session,
+            said_no + timedelta(minutes=1),
+            request_id,
+            member_id=d.zhang.id,
+            satisfaction=1,
+        )
+        await comment_on(
+            session,
+            said_no + timedelta(minutes=2),
+            request_id,
+            member_id=d.zhang.id,
+            text="  房东<还是>要涨租  ",
+        )
+    alerts = await deliveries(db, MessageKind.REQUEST_FEEDBACK)
+    assert len(alerts) == 3  # the same three messages, now complete and due
+    for alert in alerts:
+        assert alert.next_attempt_at == said_no + timedelta(minutes=2)
+        assert alert.payload is not None
+        assert (alert.payload["solved"], alert.payload["satisfaction"]) == (False, 1)
+        assert alert.payload["comment"] == "房东<还是>要涨租"
+        assert alert.payload["assignee"] == "孙书记"
+    with pytest.raises(RequestError, match="already commented"):
+        async with db.session() as session:
+            await comment_on(session, said_no, request_id, member_id=d.zhang.id, text="再说一句")
+    async with db.session() as session:
+        [mine] = await my_requests(session, member_id=d.zhang.id)
+    assert mine.feedback_comment == "房东<还是>要涨租"
+
+
+async def test_a_comment_after_the_alert_went_follows_it_and_happy_feedback_alerts_no_one(
+    db: Database, d: District
+) -> None:
+    happy = await file(db, d.zhang, d.lease)
+    await _closed_by(db, d, happy, d.liaison)
+    async with db.session() as session:
+        await answer_solved(session, START, happy, member_id=d.zhang.id, solved=True)
+        await rate(session, START, happy, member_id=d.zhang.id, satisfaction=3)
+    assert await deliveries(db, MessageKind.REQUEST_FEEDBACK) == []
+    with pytest.raises(RequestError) as nothing_to_say:
+        async with db.session() as session:
+            await comment_on(session, START, happy, member_id=d.zhang.id, text="还行")
+    assert nothing_to_say.value.reason == "not_answered"
+
+    unhappy = await file(db, d.zhang, d.lease)
+    await _closed_by(db, d, unhappy, d.liaison)
+    async with db.session() as session:
+        await answer_solved(session, START, unhappy, member_id=d.zhang.id, solved=True)
+        await rate(session, START, unhappy, member_id=d.zhang.id, satisfaction=2)
+    first = await deliveries(db, MessageKind.REQUEST_FEEDBACK)
+    assert sorted(a.staff_id or 0 for a in first) == sorted([d.liaison.id, d.colleague.id])
+    assert all(a.payload and a.payload["comment"] is None for a in first)
+    # The wait is over and they were sent; the member's comment then follows on its own.
+    async with db.session() as session:
+        for alert in first:
+            row = await session.get(Delivery, alert.id)
+            assert row is not None
+            row.status = DeliveryStatus.SENT
+    async with db.session() as session:
+        await comment_on(
+            session, START + 2 * FEEDBACK_WAIT, unhappy, member_id=d.zhang.id, text="没人联系我"
+        )
+    follow_ups = [
+        a
+        for a in await deliveries(db, MessageKind.REQUEST_FEEDBACK)
+        if a.status is DeliveryStatus.PENDING
+    ]
+    assert sorted(a.staff_id or 0 for a in follow_ups) == sorted([d.liaison.id, d.colleague.id])
+    assert all(
+        a.payload and a.payload["follow_up"] and a.payload["comment"] == "没人联系我"
+        for a in follow_ups
+    )
 
 
 # --- the deadline check ---------------------------------------------------------------------------
@@ -408,7 +541,14 @@ async def test_nearing_reminds_once_and_overdue_escalates_once(
     done = await file(db, d.zhang, d.lease, d.measures[1])
     async with db.session() as session:
         await take(session, START, taken, staff_id=d.liaison.id)
-        await set_status(session, START, done, staff_id=d.liaison.id, status=RequestStatus.RESOLVED)
+        await set_status(
+            session,
+            START,
+            done,
+            staff_id=d.liaison.id,
+            status=RequestStatus.RESOLVED,
+            answer="已办好。",
+        )
 
     async def check() -> tuple[list[int], list[int]]:
         async with db.session() as session:

@@ -136,7 +136,7 @@ async def test_a_liaison_without_groups_is_told_so_not_that_all_checked_in(
     await make_member(db, START)
     await make_staff(db, START, telegram_user_id=LIAISON)
     await make_staff(db, START, telegram_user_id=OTHER_LIAISON, locale="en")
-    await talk(Person(application, bot_api, LIAISON), [("/overdue", "你还没有负责的党小组或单位")])
+    await talk(Person(application, bot_api, LIAISON), [("/overdue", "您还没有负责的党小组或单位")])
     await talk(
         Person(application, bot_api, OTHER_LIAISON),
         [("/overdue", "You do not look after any group or unit yet")],

@@ -483,7 +483,7 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
     wang = Person(application, bot_api, WANG, "王芳", "en")
     clock.advance(timedelta(hours=1))
     pressed = await press_in_chat(zhang, sent[ZHANG], sent[ZHANG].flat_buttons[0])
-    assert toast(bot_api) == "已记录，谢谢你认真学习！"
+    assert toast(bot_api) == "已记录，谢谢您认真学习！"
     [edited] = [o for o in pressed if o.method == "editMessageReplyMarkup"]
     # The pressed button says so; "read in full" stays.
     assert [b.text for b in edited.flat_buttons] == ["✅ 已学习，谢谢", "📖 阅读全文"]
@@ -535,12 +535,12 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
     assert zhang.button_texts == ["📖 党史<一>", "✅ 学习新党章"]
     await talk(
         zhang,
-        [("✅ 学习新党章", ["【学习资料】学习新党章", "第29段", "✅ 你已经学习过这份资料。"])],
+        [("✅ 学习新党章", ["【学习资料】学习新党章", "第29段", "✅ 您已经学习过这份资料。"])],
     )
     assert zhang.last[-1].buttons == []
     await talk(zhang, [("/study", None), ("1", ["党史正文", "学习完后请按“已学习”"])])
     await talk(zhang, [("✅ 已学习", None)])
-    assert toast(bot_api) == "已记录，谢谢你认真学习！"
+    assert toast(bot_api) == "已记录，谢谢您认真学习！"
     await talk(
         wang, [("/study", ["Recent study materials", "2. 学习新党章 (2026-11-16) ✅ studied"])]
     )
@@ -556,7 +556,7 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
 async def test_study_for_those_without_materials(
     application: LiaisonApplication, bot_api: LocalBotApi
 ) -> None:
-    await talk(person(application, bot_api, ZHANG), [("/study", "还没有推送给你的学习资料")])
+    await talk(person(application, bot_api, ZHANG), [("/study", "还没有推送给您的学习资料")])
     await talk(
         Person(application, bot_api, WANG, "王芳", "en"),
         [("/study", "No study materials have been sent to you yet")],
@@ -676,7 +676,7 @@ async def test_staff_see_completion_of_their_groups_and_members_names_escaped(
     )
     # A member's name is their own text: escaped for Telegram.
     assert "&lt;b&gt;李强&lt;/b&gt; &amp; Co" in liaison.last[-1].text
-    await talk(liaison, [(f"/studied {SHANGHAI_GROUP}", "没有找到你负责的党小组“驻上海党小组”")])
+    await talk(liaison, [(f"/studied {SHANGHAI_GROUP}", "没有找到您负责的党小组“驻上海党小组”")])
     admin = person(application, bot_api, ADMIN_EN)
     await talk(
         admin,
@@ -707,13 +707,13 @@ async def test_a_group_without_members_you_can_see_and_staff_without_groups(
 ) -> None:
     await make_staff(db, START, telegram_user_id=9105, name="新联络员")
     await make_staff(db, START, telegram_user_id=9106, name="New", locale="en")
-    await talk(person(application, bot_api, 9105), [("/studied", "你还没有负责的党小组")])
+    await talk(person(application, bot_api, 9105), [("/studied", "您还没有负责的党小组")])
     await talk(
         person(application, bot_api, 9106), [("/studied", "You do not look after any group yet")]
     )
     await talk(
         person(application, bot_api, LIAISON),
-        [(f"/studied {LAWYERS}", ["律师党小组：学习情况", "没有你能查看的党员"])],
+        [(f"/studied {LAWYERS}", ["律师党小组：学习情况", "没有您能查看的党员"])],
     )
     await talk(
         person(application, bot_api, ADMIN_EN),
@@ -802,7 +802,7 @@ async def test_an_admin_plans_lists_and_stops_pushes(
         ("frobnicate", "用法", "How to"),
         (
             "add 没有的小组 mon 19:00",
-            "没有找到你负责的党小组“没有的小组”",
+            "没有找到您负责的党小组“没有的小组”",
             "None of the groups you look after is called “没有的小组”",
         ),
         (f"add {SHENZHEN} mon 25:00", "用法", "How to"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from messages.render import Renderer, normalize_locale
 from messages.split import split_html
+from storage.calendar import CycleRule
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "code", "pre", "a", "blockquote", "tg-spoiler"}
 TAG = re.compile(r"</?\s*([a-zA-Z-]+)")
@@ -33,6 +35,41 @@ def test_templates_use_only_tags_telegram_accepts(renderer: Renderer, locale: st
         source, _, _ = renderer.env.loader.get_source(renderer.env, f"{locale}/{name}.html")  # type: ignore[union-attr]
         tags = set(TAG.findall(source))
         assert tags <= ALLOWED_TAGS, f"{locale}/{name}: {tags - ALLOWED_TAGS}"
+
+
+def test_chinese_addresses_the_reader_as_nin() -> None:
+    """The reader is 您 in every Chinese text: templates, button labels and the sample guide."""
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *(root / "messages/templates/zh_CN").rglob("*.*"),
+        *(root / "messages/locales/zh_CN").glob("*.toml"),
+        root / "storage/demo.py",
+    ]
+    assert len(files) > 100
+    familiar = [
+        f"{path}: {line.strip()}"
+        for path in files
+        for line in path.read_text("utf-8").splitlines()
+        if "你" in line
+    ]
+    assert familiar == []
+
+
+def test_the_schedule_names_the_reminder_dates(renderer: Renderer) -> None:
+    rule = CycleRule(prompt_day=1, reminder_days=(1, 2, 10, 20, 21), escalation_day=25)
+    cycle = SimpleNamespace(rule=rule, group_name="律师行业党小组")
+    zh = renderer.render("zh_CN", "cycle/schedule_group", cycle=cycle, own=True, saved=False)
+    en = renderer.render("en", "cycle/schedule_group", cycle=cycle, own=True, saved=False)
+    assert "2 日、3 日、11 日、21 日、22 日再次提醒" in zh
+    assert "reminders on the 2nd, 3rd, 11th, 21st and 22nd;" in en
+
+
+def test_a_late_comment_is_said_not_to_have_been_passed_on(renderer: Renderer) -> None:
+    # The conversation is in tests/test_request_flow.py (in Chinese); English says the same.
+    zh = renderer.render("zh_CN", "requests/comment_expired", id=7)
+    en = renderer.render("en", "requests/comment_expired", id=7)
+    assert "没有作为对服务申请 #7 的意见转出" in zh and "/request" in zh
+    assert "not passed on as your comment on service request #7" in en and "/request" in en
 
 
 def test_member_text_is_escaped(renderer: Renderer) -> None:

@@ -611,13 +611,14 @@ async def letter_pressed(update: Update, context: LiaisonContext) -> None:
                 staff_id=staff_id,
                 actor=identity.actor,
                 issuer=settings.certificate_issuer,
+                organisation=settings.organisation_name,
                 zone=settings.zone,
                 form="pdf",
             )
     except CertificateError as error:
         await reply(update, context, "certificates/refused", reason=error.reason)
         return
-    # The letter goes to the origin organisation: in the service's language, not the caller's.
+    # The letter goes to another organisation: in the service's language, not the caller's.
     html = letter_html(context.services.renderer, settings.locale, letter)
     pdf = await asyncio.to_thread(letter_pdf, html)
     chat = update.effective_chat

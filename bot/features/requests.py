@@ -12,8 +12,11 @@ request number and the target date. A need given during /checkin comes with a bu
 Staff: /requests lists the open requests of members in their scope, oldest first, with age
 and overdue marks; each opens a card (CARD) with take, assign, note, status and the
 attachment. A note, and where a referred request went, are the next message typed.
+Closing a request (resolved, cannot help, referred) asks for the answer the member gets.
 
-The closing message to the member carries "solved?" (SOLVED) and then 1–5 (RATE).
+The closing message to the member carries "solved?" (SOLVED) and then 1–5 (RATE). After
+"not solved" or a rating of 1–2 the member may write what went wrong (or skip it); it
+reaches the assignee and the group's liaisons (storage.requests.comment_on).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from bot.replies import inline_keyboard, label, reply
 from bot.updates import message_text, parse_id
 from messages.requests import (
     CARD,
+    COMMENT,
     FROM_CHECKIN,
     RATE,
     SOLVED,
@@ -62,6 +66,10 @@ from storage import audit, catalogue
 from storage.identity import Identity
 from storage.models import RequestStatus
 from storage.requests import (
+    CLOSED_STATUSES,
+    FEEDBACK_WAIT,
+    MAX_ANSWER_LENGTH,
+    MAX_COMMENT_LENGTH,
     MAX_DESCRIPTION_LENGTH,
     MAX_NOTE_LENGTH,
     MAX_REFERRED_LENGTH,
@@ -72,11 +80,14 @@ from storage.requests import (
     allowed_statuses,
     answer_solved,
     assign,
+    check_answer,
+    check_comment,
     check_description,
     check_note,
     check_referred,
     checkin_need,
     colleagues,
+    comment_on,
     create_request,
     list_requests,
     my_requests,
@@ -84,6 +95,7 @@ from storage.requests import (
     request_card,
     set_status,
     take,
+    unhappy,
 )
 
 COMMANDS = (
@@ -101,6 +113,9 @@ PREVIEW = "preview"
 # Of the staff's typed input.
 NOTE = "note"
 REFER = "refer"
+ANSWER = "answer"
+# Of the member's comment on unhappy feedback.
+COMMENTING = "commenting"
 END = ConversationHandler.END
 BUTTON_STEPS = frozenset({CATEGORY, MEASURE, PREVIEW})
 
@@ -119,6 +134,8 @@ _NOTE = "request:note:"
 _STATUS = "request:status:"
 _SET = "request:set:"
 _REFER = "request:refer:"
+# request:close:<id>:resolved|cannot_help: the answer is typed next (referred: _REFER first).
+_CLOSE = "request:close:"
 _FILE = "request:file:"
 
 
@@ -498,7 +515,7 @@ async def show_mine(update: Update, context: LiaisonContext) -> None:
     )
 
 
-async def solved_pressed(update: Update, context: LiaisonContext) -> None:
+async def solved_pressed(update: Update, context: LiaisonContext) -> object:
     """ "Solved?" under the closing message: recorded once, then 1–5 is asked."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -512,7 +529,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
         or identity.member_id is None
     ):
         await query.answer(text=label(context, "requests.not_yours"))
-        return
+        return END
     try:
         async with context.services.db.session() as session:
             await answer_solved(
@@ -524,7 +541,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
             )
     except RequestError as error:
         await _feedback_refused(update, context, error)
-        return
+        return END
     await query.answer(text=label(context, "requests.thanks"))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
@@ -537,30 +554,153 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
         id=request_id,
         solved=answer == "yes",
     )
+    return END
 
 
-async def rate_pressed(update: Update, context: LiaisonContext) -> None:
-    """1–5 after "solved?": recorded once."""
+@dataclass(slots=True)
+class CommentDraft:
+    """The member's comment on unhappy feedback, asked under their rating."""
+
+    touched_at: datetime
+    request_id: int
+    question_id: int | None = None
+    parts: list[str] = field(default_factory=list)
+    discard_until: datetime | None = None
+
+
+_COMMENTS = DraftStore("requests.comment", CommentDraft)
+
+
+async def rate_pressed(update: Update, context: LiaisonContext) -> object:
+    """1–5 after "solved?": recorded once; after "not solved" or 1–2, what went wrong?"""
     query = update.callback_query
     assert query is not None and query.data is not None
     numbers = _numbers(query.data, RATE)
     identity = context.identity
     if numbers is None or len(numbers) != 2 or identity is None or identity.member_id is None:
         await query.answer(text=label(context, "requests.not_yours"))
-        return
+        return END
     request_id, stars = numbers
     try:
         async with context.services.db.session() as session:
-            await rate(
+            rated = await rate(
                 session, context.now(), request_id, member_id=identity.member_id, satisfaction=stars
             )
+            ask_comment = unhappy(rated)
     except RequestError as error:
         await _feedback_refused(update, context, error)
-        return
+        return END
     await query.answer(text=label(context, "requests.thanks"))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
-    await reply(update, context, "requests/rated", id=request_id, stars=stars)
+    skip = [[(label(context, "requests.skip"), f"{COMMENT}{request_id}:skip")]]
+    message = await reply(
+        update,
+        context,
+        "requests/rated",
+        markup=inline_keyboard(skip) if ask_comment else None,
+        id=request_id,
+        stars=stars,
+        ask_comment=ask_comment,
+        limit=MAX_COMMENT_LENGTH,
+    )
+    if not ask_comment:
+        return END
+    draft = CommentDraft(context.now(), request_id, question_id=message.message_id)
+    _COMMENTS.set(context, draft)
+    return COMMENTING
+
+
+async def _live_comment(update: Update, context: LiaisonContext) -> CommentDraft | None:
+    """The comment being asked for, or None (the conversation is over: said why)."""
+    draft = _COMMENTS.get(context)
+    identity = context.identity
+    # After FEEDBACK_WAIT the staff alert has gone without a comment: a late line is not one.
+    if (
+        draft is not None
+        and identity is not None
+        and identity.member_id is not None
+        and context.now() - draft.touched_at <= FEEDBACK_WAIT
+    ):
+        return draft
+    if draft is not None:
+        await drop_buttons(update, context, draft)
+        await reply(update, context, "requests/comment_expired", id=draft.request_id)
+    _COMMENTS.set(context, None)
+    return None
+
+
+async def _commented(
+    update: Update, context: LiaisonContext, draft: CommentDraft, text: str | None
+) -> object:
+    identity = context.identity
+    assert identity is not None and identity.member_id is not None
+    await drop_buttons(update, context, draft)
+    _COMMENTS.set(context, None)
+    try:
+        async with context.services.db.session() as session:
+            await comment_on(
+                session, context.now(), draft.request_id, member_id=identity.member_id, text=text
+            )
+    except RequestError as error:
+        await _refused(update, context, error)
+        return END
+    await reply(
+        update, context, "requests/commented", id=draft.request_id, comment=text is not None
+    )
+    return END
+
+
+async def comment_typed(update: Update, context: LiaisonContext) -> object:
+    draft = await _live_comment(update, context)
+    if draft is None:
+        return END
+    paste = take_paste(
+        draft,
+        message_text(update),
+        context.now(),
+        check=check_comment,
+        error_type=RequestError,
+        too_long="comment_too_long",
+    )
+    if paste.step is PasteStep.IGNORED:
+        return COMMENTING
+    if isinstance(paste.error, RequestError):
+        await reply(
+            update,
+            context,
+            "requests/bad_input",
+            reason=paste.error.reason,
+            limit=MAX_COMMENT_LENGTH,
+            length=len(paste.whole.strip()),
+        )
+        return COMMENTING
+    return await _commented(update, context, draft, paste.body)
+
+
+async def comment_skipped_by_cancel(update: Update, context: LiaisonContext) -> object:
+    """/cancel while the comment is asked for: as "skip" (the staff are told at once)."""
+    draft = await _live_comment(update, context)
+    if draft is None:
+        return END
+    return await _commented(update, context, draft, None)
+
+
+async def stale_comment_button(update: Update, context: LiaisonContext) -> None:
+    await retire_pressed_button(update)
+
+
+async def comment_skipped(update: Update, context: LiaisonContext) -> object:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    draft = await _live_comment(update, context)
+    if draft is None:
+        return END
+    if query.message is None or query.message.message_id != draft.question_id:
+        await retire_pressed_button(update)
+        return COMMENTING
+    return await _commented(update, context, draft, None)
 
 
 async def _feedback_refused(update: Update, context: LiaisonContext, error: RequestError) -> None:
@@ -804,11 +944,13 @@ async def status_pressed(update: Update, context: LiaisonContext) -> None:
         return
     rows = []
     for status in allowed_statuses(view.status):
-        data = (
-            f"{_REFER}{request_id}"
-            if status is RequestStatus.REFERRED
-            else f"{_SET}{request_id}:{status.value}"
-        )
+        # Closing asks for the answer the member gets (referred: where to, first).
+        if status is RequestStatus.REFERRED:
+            data = f"{_REFER}{request_id}"
+        elif status in CLOSED_STATUSES:
+            data = f"{_CLOSE}{request_id}:{status.value}"
+        else:
+            data = f"{_SET}{request_id}:{status.value}"
         rows.append([(label(context, f"requests.set_{status.value}"), data)])
     await reply(
         update,
@@ -845,6 +987,7 @@ async def _change_status(
     request_id: int,
     status: RequestStatus,
     referred_to: str | None,
+    answer: str | None = None,
 ) -> bool:
     try:
         async with context.services.db.session() as session:
@@ -855,6 +998,7 @@ async def _change_status(
                 staff_id=staff_id,
                 status=status,
                 referred_to=referred_to,
+                answer=answer,
             )
     except RequestError as error:
         await _refused(update, context, error)
@@ -870,6 +1014,7 @@ async def _change_status(
         status=label(context, f"requests.status_{change.status.value}"),
         told=change.member_told,
         referred_to=referred_to,
+        answered=answer is not None,
     )
     return True
 
@@ -920,6 +1065,14 @@ class TextDraft:
     question_id: int | None = None
     parts: list[str] = field(default_factory=list)
     discard_until: datetime | None = None
+    # Closing: the status it goes to, and where to (referred, typed before the answer).
+    status: RequestStatus | None = None
+    referred_to: str | None = None
+
+
+_LIMITS = {NOTE: MAX_NOTE_LENGTH, REFER: MAX_REFERRED_LENGTH, ANSWER: MAX_ANSWER_LENGTH}
+_CHECKS = {NOTE: check_note, REFER: check_referred, ANSWER: check_answer}
+_TOO_LONG = {NOTE: "note_too_long", REFER: "referred_too_long", ANSWER: "answer_too_long"}
 
 
 _TEXT_DRAFTS = DraftStore("requests.text", TextDraft)
@@ -934,18 +1087,30 @@ async def _ask_text(update: Update, context: LiaisonContext, draft: TextDraft) -
         f"requests/staff/ask_{draft.step}",
         markup=inline_keyboard([[(label(context, "requests.cancel"), f"{_TEXT}quit")]]),
         id=draft.request_id,
-        limit=MAX_NOTE_LENGTH if draft.step == NOTE else MAX_REFERRED_LENGTH,
+        limit=_LIMITS[draft.step],
+        status=_status_name(context)(draft.status) if draft.status else None,
+        referred_to=draft.referred_to,
     )
     draft.question_id = message.message_id
     return draft.step
 
 
 async def start_text(update: Update, context: LiaisonContext) -> object:
-    """ "Internal note" on a card, or "refer elsewhere": the next message is the text."""
+    """ "Internal note" on a card, "refer elsewhere" or a closing status: the next message
+    is the text (referred: where to, then the answer)."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    step = NOTE if query.data.startswith(_NOTE) else REFER
-    pressed = await _staff_press(update, context, _NOTE if step == NOTE else _REFER)
+    status: RequestStatus | None = None
+    if query.data.startswith(_CLOSE):
+        request_part, _, wanted = query.data.removeprefix(_CLOSE).partition(":")
+        step, prefix, data = ANSWER, _CLOSE, request_part
+        status = RequestStatus(wanted)  # the pattern admits only closing statuses
+    elif query.data.startswith(_NOTE):
+        step, prefix, data = NOTE, _NOTE, None
+    else:
+        step, prefix, data = REFER, _REFER, None
+        status = RequestStatus.REFERRED
+    pressed = await _staff_press(update, context, prefix, data)
     if pressed is None:
         return END
     _, staff_id, numbers = pressed
@@ -958,7 +1123,7 @@ async def start_text(update: Update, context: LiaisonContext) -> object:
     previous = _TEXT_DRAFTS.get(context)
     if previous is not None:
         await drop_buttons(update, context, previous)
-    draft = TextDraft(touched_at=context.now(), request_id=request_id, step=step)
+    draft = TextDraft(touched_at=context.now(), request_id=request_id, step=step, status=status)
     _TEXT_DRAFTS.set(context, draft)
     return await _ask_text(update, context, draft)
 
@@ -968,14 +1133,13 @@ async def text_typed(update: Update, context: LiaisonContext, draft: TextDraft) 
     staff = context.staff()
     assert staff is not None
     _, staff_id = staff
-    check = check_note if draft.step == NOTE else check_referred
     paste = take_paste(
         draft,
         message_text(update),
         context.now(),
-        check=check,
+        check=_CHECKS[draft.step],
         error_type=RequestError,
-        too_long="note_too_long" if draft.step == NOTE else "referred_too_long",
+        too_long=_TOO_LONG[draft.step],
     )
     if paste.step is PasteStep.IGNORED:
         return draft.step
@@ -985,16 +1149,28 @@ async def text_typed(update: Update, context: LiaisonContext, draft: TextDraft) 
             context,
             "requests/bad_input",
             reason=paste.error.reason,
-            limit=MAX_NOTE_LENGTH if draft.step == NOTE else MAX_REFERRED_LENGTH,
+            limit=_LIMITS[draft.step],
             length=len(paste.whole.strip()),
         )
         return await _ask_text(update, context, draft)
     draft.parts.clear()
+    if draft.step == REFER:
+        # Where to is kept; the answer the member gets comes next.
+        draft.referred_to = paste.body
+        draft.step = ANSWER
+        return await _ask_text(update, context, draft)
     await drop_buttons(update, context, draft)
     _TEXT_DRAFTS.set(context, None)
-    if draft.step == REFER:
+    if draft.step == ANSWER:
+        assert draft.status is not None
         await _change_status(
-            update, context, staff_id, draft.request_id, RequestStatus.REFERRED, paste.body
+            update,
+            context,
+            staff_id,
+            draft.request_id,
+            draft.status,
+            draft.referred_to,
+            answer=paste.body,
         )
         return END
     try:
@@ -1065,10 +1241,12 @@ def _staff_conversation() -> ConversationHandler[LiaisonContext]:
     return draft_conversation(
         entry_points=[
             CallbackQueryHandler(start_text, pattern=rf"^({_NOTE}|{_REFER})\d+$"),
+            CallbackQueryHandler(start_text, pattern=rf"^{_CLOSE}\d+:(resolved|cannot_help)$"),
         ],
         states={
             NOTE: [MessageHandler(typed, text_typed)],
             REFER: [MessageHandler(typed, text_typed)],
+            ANSWER: [MessageHandler(typed, text_typed)],
         },
         fallbacks=[
             CommandHandler("cancel", _FLOW.cancel, filters=private),
@@ -1082,11 +1260,33 @@ def _staff_conversation() -> ConversationHandler[LiaisonContext]:
     )
 
 
+def _feedback_conversation() -> ConversationHandler[LiaisonContext]:
+    """ "Solved?" and 1–5 under the closing message; after unhappy feedback, the comment."""
+    private = filters.ChatType.PRIVATE
+    typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private
+    return draft_conversation(
+        entry_points=[
+            CallbackQueryHandler(solved_pressed, pattern=rf"^{SOLVED}"),
+            CallbackQueryHandler(rate_pressed, pattern=rf"^{RATE}"),
+        ],
+        states={
+            COMMENTING: [
+                MessageHandler(typed, comment_typed),
+                CallbackQueryHandler(comment_skipped, pattern=rf"^{COMMENT}\d+:skip$"),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", comment_skipped_by_cancel, filters=private)],
+        allow_reentry=True,
+        name="request_feedback",
+    )
+
+
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     return [
         _member_conversation(),
         _staff_conversation(),
+        _feedback_conversation(),
         CommandHandler("myrequests", show_mine, filters=private),
         CommandHandler("requests", show_open, filters=private),
         CallbackQueryHandler(card_pressed, pattern=rf"^{CARD}"),
@@ -1096,8 +1296,8 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(status_pressed, pattern=rf"^{_STATUS}"),
         CallbackQueryHandler(set_pressed, pattern=rf"^{_SET}"),
         CallbackQueryHandler(file_pressed, pattern=rf"^{_FILE}"),
-        CallbackQueryHandler(solved_pressed, pattern=rf"^{SOLVED}"),
-        CallbackQueryHandler(rate_pressed, pattern=rf"^{RATE}"),
+        # The skip button of a comment no longer asked for.
+        CallbackQueryHandler(stale_comment_button, pattern=rf"^{COMMENT}"),
         # Reached only outside a draft (or by an old button within one).
         CallbackQueryHandler(stale_button, pattern=rf"^{_NEW}"),
         CallbackQueryHandler(_FLOW.stale_button, pattern=rf"^{_TEXT}"),
