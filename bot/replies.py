@@ -57,12 +57,22 @@ async def reply(
     template: str,
     /,
     markup: Markup | None = None,
+    *,
+    lead: str | None = None,
     **values: Any,
 ) -> Message:
-    """Answer the update's chat with a template in the caller's language."""
+    """Answer the update's chat with a template in the caller's language.
+
+    lead, already rendered (the confirmation of the answer just given, or why it was not
+    taken), goes first in the same message: one message per turn, not a confirmation and
+    then the next question, which the per-chat rate limit would hold back or refuse.
+    """
     chat = update.effective_chat
     assert chat is not None
-    return await send_html(context, chat.id, render(context, template, **values), markup)
+    html = render(context, template, **values)
+    if lead:
+        html = f"{lead}\n\n{html}"
+    return await send_html(context, chat.id, html, markup)
 
 
 async def edit(
@@ -71,14 +81,18 @@ async def edit(
     template: str,
     /,
     markup: InlineKeyboardMarkup | None = None,
+    *,
+    lead: str | None = None,
     **values: Any,
 ) -> None:
-    """Replace the text of the message whose button was pressed (e.g. to drop its buttons)."""
+    """Replace the text of the message whose button was pressed (e.g. to drop its buttons);
+    lead, already rendered, goes first, as in reply."""
     query = update.callback_query
     assert query is not None
-    await query.edit_message_text(
-        render(context, template, **values), parse_mode=ParseMode.HTML, reply_markup=markup
-    )
+    html = render(context, template, **values)
+    if lead:
+        html = f"{lead}\n\n{html}"
+    await query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 def inline_keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:

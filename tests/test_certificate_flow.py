@@ -148,6 +148,13 @@ async def test_an_outflow_member_applies_in_chinese(
         zhang,
         [
             ("/certificate", ["申请《流动党员活动证》", "第 1 步，共 4 步", "流出地党组织"]),
+        ],
+    )
+    # The introduction and the first question: one message.
+    assert len(zhang.last) == 1
+    await talk(
+        zhang,
+        [
             (ORIGIN, "第 2 步"),
             ("广东省深圳市南山区 <腾讯>", "第 3 步"),
             ("外出务工 & 学习", "第 4 步"),

@@ -37,7 +37,7 @@ from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
-from bot.replies import inline_keyboard, label, reply
+from bot.replies import inline_keyboard, label, render, reply
 from bot.updates import message_text, parse_id
 from messages.certificates import LETTER, REJECT, STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
@@ -203,9 +203,10 @@ async def _begin(update: Update, context: LiaisonContext, member: Member) -> obj
         await drop_buttons(update, context, previous)
     draft = Application(touched_at=context.now())
     _APPLICATIONS.set(context, draft)
-    await reply(update, context, "certificates/intro", inflow=member.status is MemberStatus.INFLOW)
+    intro = render(context, "certificates/intro", inflow=member.status is MemberStatus.INFLOW)
     first = ISSUED if member.status is MemberStatus.INFLOW else ORIGIN
-    return await _ask(update, context, draft, first)
+    # One message: the introduction opens the first question.
+    return await _ask(update, context, draft, first, lead=intro)
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
@@ -239,6 +240,7 @@ async def _ask(
     step: str,
     *,
     template: str | None = None,
+    lead: str | None = None,
     **values: Any,
 ) -> str:
     """Ask step's question (or say why an answer was refused) with its buttons."""
@@ -249,6 +251,7 @@ async def _ask(
         context,
         template or f"certificates/ask_{step}",
         markup=inline_keyboard(_rows(context, step)),
+        lead=lead,
         draft=draft,
         step=step,
         organisation_limit=MAX_ORGANISATION_LENGTH,
@@ -463,12 +466,15 @@ def _card_buttons(context: LiaisonContext, view: CertificateView) -> InlineKeybo
     return inline_keyboard(rows) if rows else None
 
 
-async def _card(update: Update, context: LiaisonContext, view: CertificateView) -> None:
+async def _card(
+    update: Update, context: LiaisonContext, view: CertificateView, lead: str | None = None
+) -> None:
     await reply(
         update,
         context,
         "certificates/card",
         markup=_card_buttons(context, view),
+        lead=lead,
         **_view_values(context, view),
     )
 
@@ -561,15 +567,14 @@ async def _take_step(
     except CertificateError as error:
         await reply(update, context, "certificates/refused", reason=error.reason, id=certificate_id)
         return error.reason
-    await reply(
-        update,
+    done = render(
         context,
         "certificates/advanced",
         step=step,
         step_name=label(context, f"certificates.step_{step}"),
         c=view,
     )
-    await _card(update, context, view)
+    await _card(update, context, view, lead=done)
     return None
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -32,6 +32,7 @@ from bot.replies import (
     edit,
     inline_keyboard,
     label,
+    render,
     reply,
     reply_keyboard,
 )
@@ -138,9 +139,18 @@ def _work_keyboard(context: LiaisonContext) -> Markup:
 
 
 async def _ask(
-    update: Update, context: LiaisonContext, draft: Draft, step: str, *, first: bool = False
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    step: str,
+    *,
+    first: bool = False,
+    lead: str | None = None,
 ) -> str:
-    """Ask the question of step (again) and make it the current state."""
+    """Ask the question of step (again) and make it the current state.
+
+    lead (the answer just noted, or why it was not taken) opens the same message.
+    """
     await _drop_buttons(update, context, draft)
     draft.step = step
     markup: Markup | None = None
@@ -162,6 +172,10 @@ async def _ask(
         values = {"first": first, "can_share": can_share, "last_place": draft.last_place}
     elif step == WORK:
         markup = _work_keyboard(context)
+    elif step == NEEDS_TEXT:
+        # The place question's keyboard (one-time, but still there after a typed place)
+        # goes with the first message that has no buttons of its own.
+        markup = REMOVE_KEYBOARD
     elif step == NOTE:
         markup = inline_keyboard([[(label(context, "checkin.skip"), f"{_PREFIX}note:skip")]])
     elif step == NEEDS:
@@ -188,9 +202,15 @@ async def _ask(
             "needs_text": draft.needs_text,
         }
     message = await reply(
-        update, context, f"checkin/ask_{step}", markup=markup, period=draft.period, **values
+        update,
+        context,
+        f"checkin/ask_{step}",
+        markup=markup,
+        lead=lead,
+        period=draft.period,
+        **values,
     )
-    if step != PLACE:
+    if isinstance(markup, InlineKeyboardMarkup):
         draft.question_id = message.message_id
     return step
 
@@ -199,8 +219,8 @@ async def _too_long(
     update: Update, context: LiaisonContext, draft: Draft, text: str, limit: int
 ) -> str:
     """Refuse an over-long answer and ask the same question again (the draft is kept)."""
-    await reply(update, context, "checkin/too_long", limit=limit, length=len(text))
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "checkin/too_long", limit=limit, length=len(text))
+    return await _ask(update, context, draft, draft.step, lead=lead)
 
 
 async def _chosen(
@@ -293,15 +313,14 @@ async def stale_button(update: Update, context: LiaisonContext) -> None:
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A sticker, photo or a typed line where a button is expected: say what to do, ask again."""
-    await reply(
-        update,
+    lead = render(
         context,
         "checkin/unexpected",
         step=draft.step,
         buttons=draft.step in BUTTON_STEPS,
         can_share=_can_share(context),
     )
-    return await _ask(update, context, draft, draft.step)
+    return await _ask(update, context, draft, draft.step, lead=lead)
 
 
 # --- step 1: where are you --------------------------------------------------------------
@@ -315,15 +334,10 @@ async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
         return await _too_long(update, context, draft, text, limit)
     region = context.services.regions.resolve_text(text)
     draft.place = Whereabouts.typed(text, region)
-    await reply(
-        update,
-        context,
-        "checkin/place_noted",
-        markup=REMOVE_KEYBOARD,
-        place=draft.place.label,
-        recognised=region is not None,
+    noted = render(
+        context, "checkin/place_noted", place=draft.place.label, recognised=region is not None
     )
-    return await _ask(update, context, draft, WORK)
+    return await _ask(update, context, draft, WORK, lead=noted)
 
 
 @_step
@@ -332,23 +346,16 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
     assert message is not None and message.location is not None
     if not _can_share(context):
         # Declined (or withdrawn meanwhile): the pin is dropped here, never stored.
-        await reply(update, context, "checkin/pin_refused")
-        return await _ask(update, context, draft, PLACE)
+        refused = render(context, "checkin/pin_refused")
+        return await _ask(update, context, draft, PLACE, lead=refused)
     latitude, longitude = message.location.latitude, message.location.longitude
     region = context.services.regions.resolve_point(latitude, longitude)
     if region is None:
-        await reply(update, context, "checkin/pin_unknown")
-        return await _ask(update, context, draft, PLACE)
+        unknown = render(context, "checkin/pin_unknown")
+        return await _ask(update, context, draft, PLACE, lead=unknown)
     draft.place = Whereabouts.shared(latitude, longitude, region)
-    await reply(
-        update,
-        context,
-        "checkin/place_noted",
-        markup=REMOVE_KEYBOARD,
-        place=draft.place.label,
-        recognised=True,
-    )
-    return await _ask(update, context, draft, WORK)
+    noted = render(context, "checkin/place_noted", place=draft.place.label, recognised=True)
+    return await _ask(update, context, draft, WORK, lead=noted)
 
 
 # --- step 2: how is work ----------------------------------------------------------------
@@ -447,7 +454,7 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> ob
             [[(label(context, "requests.from_checkin"), f"{FROM_CHECKIN}{checkin.id}")]]
         )
         if offer
-        else None
+        else REMOVE_KEYBOARD  # the place question's keyboard, if it is still up
     )
     await reply(
         update,

@@ -61,7 +61,7 @@ from bot.drafts import (
     drop_buttons,
     take_paste,
 )
-from bot.replies import edit, inline_keyboard, label, reply, send_html
+from bot.replies import edit, inline_keyboard, label, render, reply
 from bot.updates import message_text, parse_id
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
@@ -287,8 +287,13 @@ async def _refuse(
     return step
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Show the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Show the question of step (again) with its buttons and make it the current state.
+
+    lead (why the last answer was not taken) opens the same message.
+    """
     await _drop_buttons(update, context, draft)
     draft.step = step
     if step == CHOOSE:
@@ -297,6 +302,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/choose",
             markup=_choose_keyboard(context, draft),
+            lead=lead,
             groups=len(draft.groups),
             more=draft.more_groups,
         )
@@ -306,6 +312,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/ask_text",
             markup=inline_keyboard([_cancel_row(context)]),
+            lead=lead,
             audience=_audience(context, draft),
             limit=MAX_BODY_LENGTH,
         )
@@ -315,18 +322,25 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/ask_time",
             markup=inline_keyboard([_cancel_row(context)]),
+            lead=lead,
             zone=str(context.zone),
         )
     else:
-        return await _preview(update, context, draft)
+        return await _preview(update, context, draft, show_notice=lead is None, lead=lead)
     draft.question_id = message.message_id
     return step
 
 
 async def _preview(
-    update: Update, context: LiaisonContext, draft: Draft, *, show_notice: bool = True
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    *,
+    show_notice: bool = True,
+    lead: str | None = None,
 ) -> str:
-    """The notice exactly as members will see it, then who gets it and the choices."""
+    """The notice exactly as members will see it, then who gets it and the choices: one
+    message (split only when the notice itself is long)."""
     staff = context.staff()
     assert staff is not None and draft.body is not None
     identity, staff_id = staff
@@ -341,10 +355,9 @@ async def _preview(
     )
     services = context.services
     if show_notice:
-        html = notice_text(
+        lead = notice_text(
             services.renderer, context.locale, view, ChannelName.TELEGRAM, context.zone
         )
-        await send_html(context, _chat_id(update), html)
     async with services.db.session() as session:
         counts = await audience_preview(
             session, groups=draft.chosen, everyone=draft.everyone, staff_id=staff_id
@@ -365,6 +378,7 @@ async def _preview(
         context,
         "notices/preview",
         markup=inline_keyboard(rows),
+        lead=lead,
         audience=_audience(context, draft),
         counts=counts,
         members=members,
@@ -411,11 +425,9 @@ async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) 
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A typed line where a button is expected, or a photo where text is: say so, ask again."""
-    await reply(update, context, "notices/unexpected", step=draft.step)
-    if draft.step == PREVIEW:
-        # The notice itself is on screen just above: only the choices again.
-        return await _preview(update, context, draft, show_notice=False)
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "notices/unexpected", step=draft.step)
+    # At the preview the notice itself is on screen just above: only the choices again.
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 stale_button = _FLOW.stale_button
@@ -459,9 +471,18 @@ async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> objec
         await _answer(update, label(context, "notices.choose_first"))
         return CHOOSE
     await _answer(update)
-    draft.question_id = None
-    await edit(update, context, "notices/chosen", audience=_audience(context, draft))
-    return await _ask(update, context, draft, WRITE)
+    # One edit, no new message: the next question (it names the audience chosen), with
+    # its cancel button, in place of the group buttons.
+    draft.step = WRITE
+    await edit(
+        update,
+        context,
+        "notices/ask_text",
+        markup=inline_keyboard([_cancel_row(context)]),
+        audience=_audience(context, draft),
+        limit=MAX_BODY_LENGTH,
+    )
+    return WRITE
 
 
 # --- step 2: the text ---------------------------------------------------------------------
