@@ -48,7 +48,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, reply
+from bot.replies import inline_keyboard, label, render, reply
 from bot.updates import message_text, parse_id
 from messages.requests import (
     CARD,
@@ -212,8 +212,13 @@ def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
     return [(label(context, "requests.cancel"), f"{_NEW}quit")]
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Ask the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Ask the question of step (again) with its buttons and make it the current state.
+
+    lead (why the last answer was not taken) opens the same message.
+    """
     await drop_buttons(update, context, draft)
     draft.step = step
     rows: list[list[tuple[str, str]]] = []
@@ -255,6 +260,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
         context,
         f"requests/ask_{step}",
         markup=inline_keyboard(rows),
+        lead=lead,
         draft=draft,
         category=localized_name(draft.category, context.locale),
         measure=localized_name(draft.measure, context.locale) or None,
@@ -339,10 +345,10 @@ async def stale_button(update: Update, context: LiaisonContext) -> None:
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A sticker, a typed line where a button is expected …: say what to do, ask again."""
-    await reply(
-        update, context, "requests/unexpected", step=draft.step, buttons=draft.step in BUTTON_STEPS
+    lead = render(
+        context, "requests/unexpected", step=draft.step, buttons=draft.step in BUTTON_STEPS
     )
-    return await _ask(update, context, draft, draft.step)
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 @_step
@@ -400,15 +406,14 @@ async def description_typed(update: Update, context: LiaisonContext, draft: Draf
     if paste.step is PasteStep.IGNORED:
         return DESCRIBE
     if isinstance(paste.error, RequestError):
-        await reply(
-            update,
+        refused = render(
             context,
             "requests/bad_input",
             reason=paste.error.reason,
             limit=MAX_DESCRIPTION_LENGTH,
             length=len(paste.whole.strip()),
         )
-        return await _ask(update, context, draft, DESCRIBE)
+        return await _ask(update, context, draft, DESCRIBE, refused)
     # Under the limit a message is never one part of a longer paste: it is the whole text.
     draft.parts.clear()
     draft.description = paste.body

@@ -52,7 +52,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, reply, send_html
+from bot.replies import inline_keyboard, label, render, reply
 from bot.updates import message_text, parse_id
 from messages.study import OPEN, STUDIED, study_message
 from storage import audit
@@ -190,10 +190,15 @@ def _skip_row(context: LiaisonContext) -> list[tuple[str, str]]:
     return [(label(context, "study.skip"), f"{_NEW}skip")]
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Show the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Show the question of step (again) with its buttons and make it the current state.
+
+    lead (what was noted, or why the last answer was not taken) opens the same message.
+    """
     if step == PREVIEW:
-        return await _preview(update, context, draft)
+        return await _preview(update, context, draft, show_push=lead is None, lead=lead)
     await drop_buttons(update, context, draft)
     draft.step = step
     rows = [_cancel_row(context)]
@@ -204,6 +209,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
         context,
         f"study/ask_{step}",
         markup=inline_keyboard(rows),
+        lead=lead,
         draft=draft,
         title_limit=MAX_TITLE_LENGTH,
         limit=MAX_BODY_LENGTH,
@@ -250,16 +256,21 @@ def _view(draft: Draft) -> MaterialView:
 
 
 async def _preview(
-    update: Update, context: LiaisonContext, draft: Draft, *, show_push: bool = True
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    *,
+    show_push: bool = True,
+    lead: str | None = None,
 ) -> str:
-    """The push exactly as members will see it (without its buttons), then save or cancel."""
+    """The push exactly as members will see it (without its buttons), then save or cancel:
+    one message (split only when the push itself is long)."""
     await drop_buttons(update, context, draft)
     draft.step = PREVIEW
     if show_push:
-        text, _ = study_message(
+        lead, _ = study_message(
             context.services.renderer, context.locale, ChannelName.TELEGRAM, _view(draft)
         )
-        await send_html(context, _chat_id(update), text)
     message = await reply(
         update,
         context,
@@ -267,6 +278,7 @@ async def _preview(
         markup=inline_keyboard(
             [[(label(context, "study.save"), f"{_NEW}save")], _cancel_row(context)]
         ),
+        lead=lead,
         draft=draft,
         length=len(draft.body or ""),
         studied=label(context, "study.studied"),
@@ -301,11 +313,9 @@ async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) 
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A photo where text is expected, or typing where a button is: say so, ask again."""
-    await reply(update, context, "study/unexpected", step=draft.step)
-    if draft.step == PREVIEW:
-        # The push itself is on screen just above: only the choices again.
-        return await _preview(update, context, draft, show_push=False)
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "study/unexpected", step=draft.step)
+    # At the preview the push itself is on screen just above: only the choices again.
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 stale_button = _FLOW.stale_button
@@ -384,11 +394,11 @@ async def document_sent(update: Update, context: LiaisonContext, draft: Draft) -
         draft.body = check_body("\n".join(draft.parts))
     draft.parts.clear()
     if draft.title is None:
-        await reply(update, context, "study/document_kept", draft=draft, need=TITLE)
-        return await _ask(update, context, draft, TITLE)
+        kept = render(context, "study/document_kept", draft=draft, need=TITLE)
+        return await _ask(update, context, draft, TITLE, kept)
     if draft.body is None:
-        await reply(update, context, "study/document_kept", draft=draft, need=WRITE)
-        return await _ask(update, context, draft, WRITE)
+        kept = render(context, "study/document_kept", draft=draft, need=WRITE)
+        return await _ask(update, context, draft, WRITE, kept)
     return await _ask(update, context, draft, LINK)
 
 
