@@ -226,11 +226,17 @@ async def test_a_notice_to_two_groups_sent_now(
     assert notice.author_name == "李联络"
     assert notice.author == f"staff:{notice.scope_staff_id}"
     assert await audit_actions(db) == ["notice.create"]
-    # The preview's buttons are gone: pressing one again does nothing but say so.
+    # The preview's buttons are gone: pressing one again does nothing but say so, and
+    # leaves the preview as it is.
+    calls = len(bot_api.calls)
     assert (
         await press(liaison, preview, "notice:send")
         == "这个按钮已经失效。要发通知，请发送 /notice。"
     )
+    assert [method for method, _ in bot_api.calls[calls:]] == [
+        "answerCallbackQuery",
+        "sendMessage",
+    ]
     assert len(await all_notices(db)) == 1
 
 

@@ -15,7 +15,6 @@ reject (the reason is asked for) and the letter to the origin organisation as a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -37,7 +35,7 @@ from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
-from bot.replies import inline_keyboard, label, render, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.certificates import LETTER, REJECT, STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
@@ -179,9 +177,8 @@ async def start(update: Update, context: LiaisonContext) -> object:
 async def again(update: Update, context: LiaisonContext) -> object:
     """ "Apply again" under a rejected or withdrawn application."""
     await _answer(update)
-    with contextlib.suppress(BadRequest):
-        if update.callback_query is not None:
-            await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    if update.callback_query is not None:
+        await replace_buttons(update, None)
     member = await _member(context)
     if member is None:
         await reply(update, context, "certificates/not_member")

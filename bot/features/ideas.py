@@ -16,7 +16,6 @@ again replaces the reply and the member hears the new one.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -46,7 +44,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, render, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.ideas import ADOPT, CARD, REPLY, SHOW, idea_answer
 from storage import audit
@@ -496,8 +494,7 @@ async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
         await reply(update, context, "ideas/refused", reason=error.reason, id=suggestion_id)
         return
     # The card's buttons as they now stand: "reply" stays, "adopt" goes.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(_card_buttons(context, found))
+    await replace_buttons(update, _card_buttons(context, found))
     await reply(update, context, "ideas/adopted", s=found)
 
 

@@ -31,7 +31,6 @@ posted there too.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +39,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -61,7 +59,7 @@ from bot.drafts import (
     drop_buttons,
     take_paste,
 )
-from bot.replies import edit, inline_keyboard, label, render, reply
+from bot.replies import edit, inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
@@ -703,8 +701,7 @@ async def _remove_button(update: Update, data: str) -> None:
             kept = [b for b in row if b.callback_data != data]
             if kept:
                 rows.append(kept)
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)
 
 
 # --- /deliveries ------------------------------------------------------------------------------
@@ -773,8 +770,7 @@ async def received(update: Update, context: LiaisonContext) -> None:
     await query.answer(text=label(context, toast))
     done = inline_keyboard([[(label(context, "notices.acknowledged"), query.data)]])
     # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(done)
+    await replace_buttons(update, done)
 
 
 # --- /linkgroup and /unlinkgroup in a group chat ------------------------------------------

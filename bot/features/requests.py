@@ -18,7 +18,6 @@ The closing message to the member carries "solved?" (SOLVED) and then 1–5 (RAT
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -48,7 +47,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, render, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.requests import (
     CARD,
@@ -531,8 +530,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> None:
         await _feedback_refused(update, context, error)
         return
     await query.answer(text=label(context, "requests.thanks"))
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
     stars = [(label(context, "requests.rate", n=n), f"{RATE}{request_id}:{n}") for n in range(1, 6)]
     await reply(
         update,
@@ -563,8 +561,7 @@ async def rate_pressed(update: Update, context: LiaisonContext) -> None:
         await _feedback_refused(update, context, error)
         return
     await query.answer(text=label(context, "requests.thanks"))
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
     await reply(update, context, "requests/rated", id=request_id, stars=stars)
 
 
@@ -578,8 +575,7 @@ async def _feedback_refused(update: Update, context: LiaisonContext, error: Requ
     }.get(error.reason, "requests.not_yours")
     await query.answer(text=label(context, key))
     if error.reason in ("already_answered", "already_rated"):
-        with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(None)
+        await replace_buttons(update, None)
 
 
 # --- staff: /requests and the card -----------------------------------------------------------
@@ -643,8 +639,7 @@ async def _retire(update: Update) -> None:
     """Take the buttons off a message whose button makes no sense (forged or garbled)."""
     query = update.callback_query
     assert query is not None
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
 
 
 async def _staff_press(
@@ -865,8 +860,7 @@ async def _change_status(
         await _refused(update, context, error)
         return False
     if update.callback_query is not None:
-        with contextlib.suppress(BadRequest):
-            await update.callback_query.edit_message_reply_markup(None)
+        await replace_buttons(update, None)
     await reply(
         update,
         context,

@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.replies import edit, inline_keyboard, label, render, reply
+from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
 from bot.updates import message_text, sender_id
 from storage import invites
 from storage.consent import set_consent
@@ -174,6 +174,9 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
     if identity is None or identity.member_id is None:
         # The account was unbound (the member moved to a new one) before the button was pressed.
         await edit(update, context, "start/not_member")
+        return
+    if identity.consent is consent and not still_has_buttons(update):
+        # Pressed twice: the first press saved it and said so in place of the buttons.
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, consent)

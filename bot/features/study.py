@@ -23,14 +23,13 @@ Times are in the service's time zone (LIAISON_TIMEZONE), where the scheduler pus
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -52,7 +51,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, render, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.study import OPEN, STUDIED, study_message
 from storage import audit
@@ -552,8 +551,7 @@ async def studied_pressed(update: Update, context: LiaisonContext) -> None:
         return
     await query.answer(text=label(context, "study.thanks" if first else "study.again"))
     # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(_with_done(update, context, query.data))
+    await replace_buttons(update, _with_done(update, context, query.data))
 
 
 def _with_done(update: Update, context: LiaisonContext, data: str) -> InlineKeyboardMarkup:
@@ -837,8 +835,7 @@ async def _remove_button(update: Update, data: str) -> None:
             kept = [b for b in row if b.callback_data != data]
             if kept:
                 rows.append(kept)
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)
 
 
 # --- wiring -------------------------------------------------------------------------------------
