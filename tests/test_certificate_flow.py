@@ -566,6 +566,14 @@ async def test_an_english_liaison_is_refused_what_cannot_be_done(
         [
             ("Reject", "please type the reason"),
             ("x" * 600, ["at most 500 characters", "Please type the reason for rejecting"]),
+        ],
+    )
+    # Why, and the question again with its cancel button: one message.
+    [again] = liaison.messages
+    assert [b.text for b in again.flat_buttons] == ["Cancel"]
+    await talk(
+        liaison,
+        [
             ("Cancel", "Cancelled; the application is unchanged"),
             ("/certificates 424242", "There is no such application"),
         ],

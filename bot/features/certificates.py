@@ -544,8 +544,10 @@ async def _take_step(
     certificate_id: int,
     step: str,
     note: str | None = None,
+    retype: Sequence[str] = (),
 ) -> str | None:
-    """Take the step and show the card again; the refusal's reason when it was refused."""
+    """Take the step and show the card again; the refusal's reason when it was refused
+    (said here, unless it is one of retype: the caller asks again with it)."""
     settings = context.services.settings
     try:
         async with context.services.db.session() as session:
@@ -562,7 +564,10 @@ async def _take_step(
                 note=note,
             )
     except CertificateError as error:
-        await reply(update, context, "certificates/refused", reason=error.reason, id=certificate_id)
+        if error.reason not in retype:
+            await reply(
+                update, context, "certificates/refused", reason=error.reason, id=certificate_id
+            )
         return error.reason
     done = render(
         context,
@@ -684,14 +689,19 @@ async def reject_reason_typed(update: Update, context: LiaisonContext) -> object
         return END
     note = message_text(update).strip()
     await drop_buttons(update, context, draft)
-    refused = await _take_step(update, context, *staff, draft.certificate_id, "rejected", note)
-    if refused in ("note_too_long", "note_needed"):
-        # Typing again can help; a certificate that moved on meanwhile cannot.
+    # Typing again can help; a certificate that moved on meanwhile cannot.
+    retype = ("note_too_long", "note_needed")
+    refused = await _take_step(
+        update, context, *staff, draft.certificate_id, "rejected", note, retype=retype
+    )
+    if refused in retype:
+        # One message: why, and the question again.
         message = await reply(
             update,
             context,
             "certificates/ask_reject_reason_again",
             markup=inline_keyboard([[(label(context, "certificates.cancel"), _REJECT_QUIT)]]),
+            lead=render(context, "certificates/refused", reason=refused, id=draft.certificate_id),
         )
         draft.question_id = message.message_id
         return REJECT_REASON
