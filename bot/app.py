@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -139,6 +140,37 @@ async def publish_commands(application: LiaisonApplication) -> None:
             log.warning("command menu for staff %s not set: %s", person.id, error)
 
 
+# The command menu tried again after a failure: first after this long, then twice as
+# long each time, up to MENU_RETRY_LIMIT.
+MENU_RETRY_FIRST = timedelta(seconds=30)
+MENU_RETRY_LIMIT = timedelta(hours=1)
+MENU_RETRY_JOB = "publish_commands"
+
+
+async def publish_commands_or_retry(
+    application: LiaisonApplication, wait: timedelta = MENU_RETRY_FIRST
+) -> bool:
+    """Publish the command menu; if Telegram fails (a 5xx, a timeout), log it and try again
+    after wait, on the application's job queue. True if it is published now.
+
+    The menu is a convenience: every command works typed. A bot that will not start for
+    want of it serves no one.
+    """
+    try:
+        await publish_commands(application)
+    except TelegramError as error:
+        log.warning("command menu not published (%s): trying again in %s", error, wait)
+        job_queue = application.job_queue
+        if job_queue is not None:
+
+            async def again(_: object) -> None:
+                await publish_commands_or_retry(application, min(wait * 2, MENU_RETRY_LIMIT))
+
+            job_queue.run_once(again, when=wait, name=MENU_RETRY_JOB)
+        return False
+    return True
+
+
 async def _post_init(application: LiaisonApplication) -> None:
     services = application.bot_data.services
     if services.settings.telegram_token is not None:
@@ -147,7 +179,7 @@ async def _post_init(application: LiaisonApplication) -> None:
             await directory.remember_bot_username(
                 session, application.bot.username, services.clock.now()
             )
-    await publish_commands(application)
+    await publish_commands_or_retry(application)
 
 
 def build_application(

@@ -19,6 +19,12 @@ from telegram.request import BaseRequest, RequestData
 
 JSONDict = dict[str, Any]
 
+# Telegram's answer to an edit that would leave the message as it is.
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current message content and reply markup of the message"
+)
+
 # What Telegram marks as a bot command: /name or /name@bot at the very start.
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,})?(?=\s|$)")
 
@@ -93,6 +99,16 @@ def _buttons(markup: Any) -> tuple[list[list[Button]], bool]:
     return [], True
 
 
+def _inline(params: JSONDict) -> JSONDict | None:
+    """The inline keyboard a call gives its message (a reply keyboard is not the message's)."""
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    if isinstance(markup, dict) and markup.get("inline_keyboard"):
+        return markup
+    return None
+
+
 class LocalBotApi:
     """The Bot API, answered in-process; `sent` holds what the bot sent, in order."""
 
@@ -126,6 +142,9 @@ class LocalBotApi:
         self._scripted: dict[str, list[BotApiError]] = {}
         # Private chats whose person blocked the bot: every send there answers 403.
         self.blocked: set[int] = set()
+        # (chat, message) → its text and inline buttons as they stand now: an edit that
+        # changes neither is refused, and a press carries the message as it is now.
+        self.current: dict[tuple[int, int], tuple[str, JSONDict | None]] = {}
 
     def subscribe(self, listener: Callable[[Outgoing], None]) -> None:
         """Call listener with every message the bot sends or edits, as it happens."""
@@ -207,7 +226,20 @@ class LocalBotApi:
         message.update(extra)
         return message
 
+    def _unchanged(self, params: JSONDict, text: str | None) -> bool:
+        """Would this edit leave the message's text and inline buttons as they are?"""
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self.current:
+            return False
+        old_text, old_markup = self.current[key]
+        return (old_text if text is None else text, _inline(params)) == (old_text, old_markup)
+
     def _record(self, method: str, params: JSONDict, message_id: int, text: str) -> None:
+        key = (int(params["chat_id"]), message_id)
+        if method == "editMessageReplyMarkup":
+            self.current[key] = (self.current.get(key, ("", None))[0], _inline(params))
+        else:
+            self.current[key] = (text, _inline(params))
         buttons, inline = _buttons(params.get("reply_markup"))
         outgoing = Outgoing(
             method=method,
@@ -233,12 +265,16 @@ class LocalBotApi:
 
     def _api_editmessagetext(self, params: JSONDict) -> JSONDict:
         text = str(params["text"])
+        if self._unchanged(params, text):
+            raise BotApiError(400, NOT_MODIFIED)
         message_id = int(params["message_id"])
         message = self._message(int(params["chat_id"]), text, {"message_id": message_id})
         self._record("editMessageText", params, message_id, text)
         return message
 
     def _api_editmessagereplymarkup(self, params: JSONDict) -> JSONDict:
+        if self._unchanged(params, None):
+            raise BotApiError(400, NOT_MODIFIED)
         message_id = int(params["message_id"])
         message = self._message(int(params["chat_id"]), "", {"message_id": message_id})
         self._record("editMessageReplyMarkup", params, message_id, "")
@@ -404,6 +440,19 @@ class UpdateFactory:
             raise ValueError(f"button {button.text!r} sends no callback data")
         query_id = str(self.api.next_update_id())
         self.api.callback_users[query_id] = int(user["id"])
+        # As Telegram does: the message as it is now, perhaps edited since it was shown.
+        text, markup = self.api.current.get(
+            (message.chat_id, message.message_id), (message.text, None)
+        )
+        shown: JSONDict = {
+            "message_id": message.message_id,
+            "date": 1,  # not 0: python-telegram-bot reads date 0 as an inaccessible message
+            "chat": {"id": message.chat_id, "type": "private"},
+            "from": self.api.bot_user,
+            "text": text,
+        }
+        if markup is not None:
+            shown["reply_markup"] = markup
         return {
             "update_id": self.api.next_update_id(),
             "callback_query": {
@@ -411,13 +460,7 @@ class UpdateFactory:
                 "from": user,
                 "chat_instance": str(message.chat_id),
                 "data": button.callback_data,
-                "message": {
-                    "message_id": message.message_id,
-                    "date": 0,
-                    "chat": {"id": message.chat_id, "type": "private"},
-                    "from": self.api.bot_user,
-                    "text": message.text,
-                },
+                "message": shown,
             },
         }
 

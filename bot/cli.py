@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TelegramError
 
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
@@ -186,7 +186,16 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
         await database.dispose()
 
 
+class _StartFailureFilter(logging.Filter):
+    """python-telegram-bot logs a failed start (getMe, deleteWebhook) with its traceback;
+    _run_telegram says what failed in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Network Retry Loop (Bootstrap")
+
+
 def _run_telegram(settings: Settings) -> None:
+    logging.getLogger("telegram.ext").addFilter(_StartFailureFilter())
     database = Database.from_url(settings.database_url)
     application: LiaisonApplication = build_application(make_services(settings, database))
 
@@ -201,6 +210,16 @@ def _run_telegram(settings: Settings) -> None:
     except InvalidToken:
         # The library's message quotes the token; ours must not.
         fail("Telegram rejected LIAISON_TELEGRAM_TOKEN: check it with @BotFather", status=2)
+    except TelegramError as error:
+        # At start (getMe, deleteWebhook): the Bot API unreachable or failing. Running on
+        # polls nothing; one line, as for a configuration error, and a supervisor's restart.
+        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        reason = str(error).replace(token, "…") if token else str(error)
+        fail(
+            f"could not start: the Telegram Bot API at {settings.telegram_api_url} "
+            f"failed ({reason}); check LIAISON_TELEGRAM_API_URL and the network",
+            status=2,
+        )
 
 
 @main.command()

@@ -12,13 +12,13 @@ from functools import wraps
 from typing import Any, Generic, Protocol, TypeVar
 
 from telegram import Update
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.access import refuse
 from bot.context import LiaisonContext
-from bot.replies import reply
+from bot.replies import replace_buttons, reply
 
 D = TypeVar("D")
 
@@ -56,8 +56,9 @@ async def drop_buttons(update: Update, context: LiaisonContext, draft: HasQuesti
     if draft.question_id is None or chat is None:
         return
     question_id, draft.question_id = draft.question_id, None
-    # Already gone or too old to edit: nothing left to remove.
-    with contextlib.suppress(BadRequest):
+    # Already gone or too old to edit: nothing left to remove. Any other failure leaves an
+    # old button, which says so when pressed: not worth failing the turn for.
+    with contextlib.suppress(TelegramError):
         await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
 
 
@@ -68,8 +69,7 @@ async def retire_pressed_button(update: Update) -> None:
         return
     await query.answer()
     # A message too old to edit keeps its buttons; the caller's explanation is enough.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(reply_markup=None)
+    await replace_buttons(update, None)
 
 
 def draft_conversation(**options: Any) -> ConversationHandler[LiaisonContext]:

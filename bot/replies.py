@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,11 +16,19 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import LiaisonContext
 from messages.split import split_html
 
+log = logging.getLogger(__name__)
+
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+def not_modified(error: TelegramError) -> bool:
+    """Telegram's answer to an edit that changes nothing: the message already says it."""
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
 
 
 def label(context: LiaisonContext, key: str, /, **values: Any) -> str:
@@ -57,12 +66,22 @@ async def reply(
     template: str,
     /,
     markup: Markup | None = None,
+    *,
+    lead: str | None = None,
     **values: Any,
 ) -> Message:
-    """Answer the update's chat with a template in the caller's language."""
+    """Answer the update's chat with a template in the caller's language.
+
+    lead, already rendered (the confirmation of the answer just given, or why it was not
+    taken), goes first in the same message: one message per turn, not a confirmation and
+    then the next question, which the per-chat rate limit would hold back or refuse.
+    """
     chat = update.effective_chat
     assert chat is not None
-    return await send_html(context, chat.id, render(context, template, **values), markup)
+    html = render(context, template, **values)
+    if lead:
+        html = f"{lead}\n\n{html}"
+    return await send_html(context, chat.id, html, markup)
 
 
 async def edit(
@@ -71,14 +90,67 @@ async def edit(
     template: str,
     /,
     markup: InlineKeyboardMarkup | None = None,
+    *,
+    lead: str | None = None,
     **values: Any,
 ) -> None:
-    """Replace the text of the message whose button was pressed (e.g. to drop its buttons)."""
+    """Replace the text of the message whose button was pressed (e.g. to drop its buttons);
+    lead, already rendered, goes first, as in reply.
+
+    What was pressed is done by now (a consent saved, an answer taken): a failed edit must
+    not make the turn fail and the person read that nothing happened. The text comes as a
+    new message instead; if that fails too, the log says so and the person is told nothing.
+    """
     query = update.callback_query
     assert query is not None
-    await query.edit_message_text(
-        render(context, template, **values), parse_mode=ParseMode.HTML, reply_markup=markup
-    )
+    html = render(context, template, **values)
+    if lead:
+        html = f"{lead}\n\n{html}"
+    try:
+        await query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except TelegramError as error:
+        if not_modified(error):
+            return  # pressed twice: the message already reads so
+        log.warning("edit failed, sending the text as a new message: %s", error)
+        chat = update.effective_chat
+        assert chat is not None
+        try:
+            await send_html(context, chat.id, html, markup)
+        except TelegramError:
+            log.exception("the text of a failed edit could not be sent either")
+
+
+def still_has_buttons(update: Update) -> bool:
+    """Whether the pressed message still shows buttons; Telegram gives it as it is now, so
+    none means an earlier press took them away (a second tap). True when it cannot tell."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(message, Message):
+        return True
+    markup = message.reply_markup
+    return markup is not None and bool(markup.inline_keyboard)
+
+
+async def replace_buttons(update: Update, markup: InlineKeyboardMarkup | None) -> None:
+    """Set the buttons under the message whose button was pressed (None: take them away).
+
+    Only when they change: a second press finds them as the first left them. Cosmetic once
+    the press has done its work, so a failure is logged, not passed on.
+    """
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    if isinstance(message, Message):
+        now = message.reply_markup
+        if (now if now and now.inline_keyboard else None) == (
+            markup if markup and markup.inline_keyboard else None
+        ):
+            return
+    try:
+        await query.edit_message_reply_markup(markup)
+    except TelegramError as error:
+        if not not_modified(error):
+            log.warning("buttons not changed: %s", error)
 
 
 def inline_keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:

@@ -45,6 +45,11 @@ class Person(Conversation):
         return self.last
 
     @property
+    def messages(self) -> list[Outgoing]:
+        """The new messages of the last turn (not the edits of earlier ones)."""
+        return [o for o in self.last if o.method.startswith("send")]
+
+    @property
     def last_text(self) -> str:
         return said(self.last)
 

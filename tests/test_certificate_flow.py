@@ -148,6 +148,13 @@ async def test_an_outflow_member_applies_in_chinese(
         zhang,
         [
             ("/certificate", ["申请《流动党员活动证》", "第 1 步，共 4 步", "流出地党组织"]),
+        ],
+    )
+    # The introduction and the first question: one message.
+    assert len(zhang.last) == 1
+    await talk(
+        zhang,
+        [
             (ORIGIN, "第 2 步"),
             ("广东省深圳市南山区 <腾讯>", "第 3 步"),
             ("外出务工 & 学习", "第 4 步"),
@@ -559,6 +566,14 @@ async def test_an_english_liaison_is_refused_what_cannot_be_done(
         [
             ("❌ Reject", "please type the reason"),
             ("x" * 600, ["at most 500 characters", "Please type the reason for rejecting"]),
+        ],
+    )
+    # Why, and the question again with its cancel button: one message.
+    [again] = liaison.messages
+    assert [b.text for b in again.flat_buttons] == ["Cancel"]
+    await talk(
+        liaison,
+        [
             ("Cancel", "Cancelled; the application is unchanged"),
             ("/certificates 424242", "There is no such application"),
         ],

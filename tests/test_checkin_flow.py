@@ -141,6 +141,14 @@ async def test_a_checkin_in_english_with_a_shared_location_a_note_and_a_need(
         bob,
         [
             ("/loc 22.54 113.93", ["Place: 广东省 深圳市 南山区", "2/3 How is work?"]),
+        ],
+    )
+    # The place noted and the next question: one message, the work buttons under it.
+    [answer] = bob.last
+    assert answer.method == "sendMessage" and len(answer.flat_buttons) == len(WorkSituation)
+    await talk(
+        bob,
+        [
             ("Changed job", ["Work: Changed job", "Anything to add?"]),
             ("Now at a clinic in Nanshan", "3/3"),
             ("Yes, I need help", ["Help: Yes, I need help", "say briefly what you need"]),
@@ -368,7 +376,7 @@ async def test_cancel_in_english(bob: Person, db: Database) -> None:
 
 
 async def test_old_buttons_after_a_checkin_are_removed_not_acted_on(
-    alice: Person, db: Database
+    alice: Person, bot_api: LocalBotApi, db: Database
 ) -> None:
     await talk(alice, [("/checkin", "1/3"), ("武汉市江汉区", "2/3")])
     work_question = alice.last[-1]
@@ -377,7 +385,9 @@ async def test_old_buttons_after_a_checkin_are_removed_not_acted_on(
         alice.updates.press(alice.user, work_question, work_question.flat_buttons[0])
     )
     assert "这个按钮已经失效" in "\n".join(r.text for r in stale)
-    assert any(r.method == "editMessageReplyMarkup" for r in stale)
+    # /cancel took the buttons away already: the message is left as it is.
+    assert bot_api.current[(ALICE, work_question.message_id)][1] is None
+    assert not any(r.method.startswith("edit") for r in stale)
     assert await checkins(db) == []
 
 
@@ -394,7 +404,10 @@ async def test_unexpected_input_is_answered_with_the_question_again(alice: Perso
         ],
     )
     photo = await alice.send_update(alice.updates.photo(alice.user))
-    assert "请输入文字回答" in photo[0].text
+    # What to do and the question again, in one message with the buttons under it.
+    [again] = [o for o in photo if o.method == "sendMessage"]
+    assert "请输入文字回答" in again.text
+    assert [b.text for b in again.flat_buttons] == ["跳过"]
     # Commands of other features still answer in the middle of a check-in.
     await talk(alice, [("/help", "可用命令"), ("跳过", "3/3")])
 

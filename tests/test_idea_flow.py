@@ -286,7 +286,9 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
             ),
         ],
     )
-    assert any("&lt;i&gt;下月&lt;/i&gt;" in o.text for o in liaison.last)
+    # The reply as the member will read it, and the choices: one message.
+    [preview] = liaison.messages
+    assert "&lt;i&gt;下月&lt;/i&gt;" in preview.text
     await talk(liaison, [("📨 发送", "已回复建议 #1，党员张伟会收到您的回复")])
     await world.send_due(START + timedelta(minutes=1))
     await talk(zhang, [])

@@ -183,6 +183,13 @@ async def test_a_notice_to_two_groups_sent_now(
         [
             (LAWYERS, None),
             ("下一步 ➡️", ["发给：驻深圳党小组、律师党小组", "发通知 2/3：请输入通知内容"]),
+        ],
+    )
+    # The group buttons' message became that question: one edit, nothing new sent.
+    assert [o.method for o in liaison.last] == ["editMessageText"]
+    await talk(
+        liaison,
+        [
             (
                 body,
                 [
@@ -198,14 +205,14 @@ async def test_a_notice_to_two_groups_sent_now(
             ),
         ],
     )
-    # The preview is the very message members get, markup typed by the liaison escaped.
-    shown, summary = liaison.last[-2:]
+    # The preview opens with the very message members get, markup typed by the liaison
+    # escaped; who gets it and the choices follow in the same message.
+    [preview] = liaison.messages
     view = NoticeView(id=0, body=body, author_name="李联络", urgent=False, sent_at=clock.now())
-    assert shown.text == notice_text(
-        services.renderer, "zh_CN", view, ChannelName.TELEGRAM, SHANGHAI
-    )
-    assert "&lt;b&gt;党员之家&lt;/b&gt;集合 &amp; 签到" in shown.text
-    assert "同时发到" not in summary.text
+    shown = notice_text(services.renderer, "zh_CN", view, ChannelName.TELEGRAM, SHANGHAI)
+    assert preview.text.startswith(shown + "\n\n")
+    assert "&lt;b&gt;党员之家&lt;/b&gt;集合 &amp; 签到" in preview.text
+    assert "同时发到" not in preview.text
     assert liaison.button_texts == ["📤 立即发送", "🕘 定时发送", "⚠️ 标为紧急", "✖️ 取消"]
 
     await talk(
@@ -220,11 +227,17 @@ async def test_a_notice_to_two_groups_sent_now(
     assert notice.author_name == "李联络"
     assert notice.author == f"staff:{notice.scope_staff_id}"
     assert await audit_actions(db) == ["notice.create"]
-    # The preview's buttons are gone: pressing one again does nothing but say so.
+    # The preview's buttons are gone: pressing one again does nothing but say so, and
+    # leaves the preview as it is.
+    calls = len(bot_api.calls)
     assert (
-        await press(liaison, summary, "notice:send")
+        await press(liaison, preview, "notice:send")
         == "这个按钮已经失效。要发通知，请发送 /notice。"
     )
+    assert [method for method, _ in bot_api.calls[calls:]] == [
+        "answerCallbackQuery",
+        "sendMessage",
+    ]
     assert len(await all_notices(db)) == 1
 
 
@@ -501,8 +514,9 @@ async def test_a_long_paste_arrives_in_parts_and_is_joined(
             (rest, ["【通知】", "发通知 3/3：预览"]),
         ],
     )
-    # The preview itself is longer than one message: split, as members will get it.
-    assert [o.method for o in liaison.last].count("sendMessage") == 3
+    # The preview itself is longer than one message: split, as members will get it, the
+    # choices under its last part.
+    assert [o.method for o in liaison.last].count("sendMessage") == 2
     assert sum(html_to_text(o.text).count("第二段") for o in liaison.last) == 226
     await talk(liaison, [("📤 立即发送", "正在发给")])
     [notice] = await all_notices(db)

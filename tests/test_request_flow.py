@@ -293,12 +293,13 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     assert "哪里还没有解决" not in zhang.last_text
     clock.advance(timedelta(hours=1))
     assert await deliver(dispatcher, bot_api) == {}  # a good rating alerts no one
-    assert await press(zhang, closing, "request:solved:1:no") == [
-        o for o in bot_api.sent[-1:] if o.method == "editMessageReplyMarkup"
-    ]
+    # Pressed again (a double tap): answered, and the messages are left as they are.
+    calls = len(bot_api.calls)
+    assert await press(zhang, closing, "request:solved:1:no") == []
     assert toast(bot_api) == "您已经回答过了，谢谢。"
-    await press(zhang, rating, "request:rate:1:1")
+    assert await press(zhang, rating, "request:rate:1:1") == []
     assert toast(bot_api) == "您已经回答过了，谢谢。"
+    assert not [method for method, _ in bot_api.calls[calls:] if method.startswith("edit")]
     [done] = await requests(db)
     assert (done.status, done.solved, done.satisfaction) == (RequestStatus.RESOLVED, True, 4)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import file_url
-from bot.botapi import LocalBotApi, UpdateFactory
+from bot.app import MENU_RETRY_JOB, file_url, publish_commands_or_retry
+from bot.botapi import BotApiError, LocalBotApi, UpdateFactory
+from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
 from messages.dispatcher import DispatcherConfig
 from storage.db import Database
@@ -85,8 +86,78 @@ async def test_serve_with_a_rejected_token_says_so_without_showing_it(tmp_path: 
     output = stdout.decode() + stderr.decode()
     assert process.returncode == 2
     assert "Telegram rejected LIAISON_TELEGRAM_TOKEN" in output
+    assert "Traceback" not in output
     assert wrong not in output
     assert wrong.split(":")[1] not in output
+
+
+async def test_serve_answers_although_the_command_menu_failed_at_start(tmp_path: Path) -> None:
+    api = LocalBotApi()
+    api.fail_next("setMyCommands", BotApiError(500, "Internal Server Error"))
+    updates = UpdateFactory(api)
+    async with BotApiServer(api, TOKEN) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            env=_environment(tmp_path, server, TOKEN),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            server.push_update(updates.text(updates.user(424242), "/help"))
+            await asyncio.wait_for(server.wait_until(lambda: bool(api.sent)), DEADLINE)
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
+    log = stderr.decode()
+    assert "可用命令" in html_to_text(api.sent[0].text)
+    assert process.returncode == 0, log
+    assert "command menu not published" in log
+    assert "Traceback" not in log
+
+
+async def test_serve_without_a_reachable_bot_api_says_so_in_one_line(tmp_path: Path) -> None:
+    async with BotApiServer(LocalBotApi(), TOKEN) as server:
+        environment = _environment(tmp_path, server, TOKEN)
+    # The server is gone: nothing listens at its address any more.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode == 2, output
+    assert "Traceback" not in output
+    [line] = [line for line in output.splitlines() if line.startswith("error:")]
+    assert "could not start: the Telegram Bot API at" in line
+    assert TOKEN.split(":")[1] not in output
+
+
+async def test_a_failed_command_menu_is_tried_again_later(
+    application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    assert application.job_queue is not None
+    for failure in (
+        BotApiError(500, "Internal Server Error"),
+        BotApiError(BotApiError.TIMEOUT, "Timed out"),
+    ):
+        bot_api.commands.clear()
+        bot_api.fail_next("setMyCommands", failure)
+        assert not await publish_commands_or_retry(application)
+        assert bot_api.commands == {}
+        [later] = application.job_queue.get_jobs_by_name(MENU_RETRY_JOB)
+        later.schedule_removal()
+        # Its time has come (the queue would run it then): this time Telegram answers.
+        await later.run(application)
+        assert bot_api.commands
+        assert application.job_queue.get_jobs_by_name(MENU_RETRY_JOB) == ()
 
 
 def test_file_downloads_follow_the_bot_api_url() -> None:

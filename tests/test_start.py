@@ -63,9 +63,12 @@ async def test_deep_link_binds_and_consent_is_given(
                 f"/start {code}",
                 ["张伟", "绑定成功", "我们保存什么", "城市和区县", "三清楚", "联络员"],
             ),
-            ("同意", ["已记录", "您同意", "/checkin"]),
         ],
     )
+    # Bound, and the consent question: one message, its buttons under it.
+    [greeting] = person.last
+    assert [b.text for b in greeting.flat_buttons] == ["同意", "不同意"]
+    await talk(person, [("同意", ["已记录", "您同意", "/checkin"])])
 
     bound = await reload(db, zhang)
     assert (bound.telegram_user_id, bound.consent, bound.consent_at) == (

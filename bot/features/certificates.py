@@ -15,7 +15,6 @@ reject (the reason is asked for) and the letter to the origin organisation as a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -37,7 +35,7 @@ from bot.access import refuse, staff_only
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
-from bot.replies import inline_keyboard, label, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.certificates import LETTER, REJECT, STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
@@ -179,9 +177,8 @@ async def start(update: Update, context: LiaisonContext) -> object:
 async def again(update: Update, context: LiaisonContext) -> object:
     """ "Apply again" under a rejected or withdrawn application."""
     await _answer(update)
-    with contextlib.suppress(BadRequest):
-        if update.callback_query is not None:
-            await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    if update.callback_query is not None:
+        await replace_buttons(update, None)
     member = await _member(context)
     if member is None:
         await reply(update, context, "certificates/not_member")
@@ -203,9 +200,10 @@ async def _begin(update: Update, context: LiaisonContext, member: Member) -> obj
         await drop_buttons(update, context, previous)
     draft = Application(touched_at=context.now())
     _APPLICATIONS.set(context, draft)
-    await reply(update, context, "certificates/intro", inflow=member.status is MemberStatus.INFLOW)
+    intro = render(context, "certificates/intro", inflow=member.status is MemberStatus.INFLOW)
     first = ISSUED if member.status is MemberStatus.INFLOW else ORIGIN
-    return await _ask(update, context, draft, first)
+    # One message: the introduction opens the first question.
+    return await _ask(update, context, draft, first, lead=intro)
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
@@ -239,6 +237,7 @@ async def _ask(
     step: str,
     *,
     template: str | None = None,
+    lead: str | None = None,
     **values: Any,
 ) -> str:
     """Ask step's question (or say why an answer was refused) with its buttons."""
@@ -249,6 +248,7 @@ async def _ask(
         context,
         template or f"certificates/ask_{step}",
         markup=inline_keyboard(_rows(context, step)),
+        lead=lead,
         draft=draft,
         step=step,
         organisation_limit=MAX_ORGANISATION_LENGTH,
@@ -463,12 +463,15 @@ def _card_buttons(context: LiaisonContext, view: CertificateView) -> InlineKeybo
     return inline_keyboard(rows) if rows else None
 
 
-async def _card(update: Update, context: LiaisonContext, view: CertificateView) -> None:
+async def _card(
+    update: Update, context: LiaisonContext, view: CertificateView, lead: str | None = None
+) -> None:
     await reply(
         update,
         context,
         "certificates/card",
         markup=_card_buttons(context, view),
+        lead=lead,
         **_view_values(context, view),
     )
 
@@ -541,8 +544,10 @@ async def _take_step(
     certificate_id: int,
     step: str,
     note: str | None = None,
+    retype: Sequence[str] = (),
 ) -> str | None:
-    """Take the step and show the card again; the refusal's reason when it was refused."""
+    """Take the step and show the card again; the refusal's reason when it was refused
+    (said here, unless it is one of retype: the caller asks again with it)."""
     settings = context.services.settings
     try:
         async with context.services.db.session() as session:
@@ -559,17 +564,19 @@ async def _take_step(
                 note=note,
             )
     except CertificateError as error:
-        await reply(update, context, "certificates/refused", reason=error.reason, id=certificate_id)
+        if error.reason not in retype:
+            await reply(
+                update, context, "certificates/refused", reason=error.reason, id=certificate_id
+            )
         return error.reason
-    await reply(
-        update,
+    done = render(
         context,
         "certificates/advanced",
         step=step,
         step_name=label(context, f"certificates.step_{step}"),
         c=view,
     )
-    await _card(update, context, view)
+    await _card(update, context, view, lead=done)
     return None
 
 
@@ -683,14 +690,19 @@ async def reject_reason_typed(update: Update, context: LiaisonContext) -> object
         return END
     note = message_text(update).strip()
     await drop_buttons(update, context, draft)
-    refused = await _take_step(update, context, *staff, draft.certificate_id, "rejected", note)
-    if refused in ("note_too_long", "note_needed"):
-        # Typing again can help; a certificate that moved on meanwhile cannot.
+    # Typing again can help; a certificate that moved on meanwhile cannot.
+    retype = ("note_too_long", "note_needed")
+    refused = await _take_step(
+        update, context, *staff, draft.certificate_id, "rejected", note, retype=retype
+    )
+    if refused in retype:
+        # One message: why, and the question again.
         message = await reply(
             update,
             context,
             "certificates/ask_reject_reason_again",
             markup=inline_keyboard([[(label(context, "certificates.cancel"), _REJECT_QUIT)]]),
+            lead=render(context, "certificates/refused", reason=refused, id=draft.certificate_id),
         )
         draft.question_id = message.message_id
         return REJECT_REASON

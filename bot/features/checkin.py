@@ -7,7 +7,6 @@ unbound account ends the conversation without saving.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,8 +14,7 @@ from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -35,6 +33,8 @@ from bot.replies import (
     edit,
     inline_keyboard,
     label,
+    render,
+    replace_buttons,
     reply,
     reply_keyboard,
 )
@@ -146,9 +146,18 @@ def _work_keyboard(context: LiaisonContext) -> Markup:
 
 
 async def _ask(
-    update: Update, context: LiaisonContext, draft: Draft, step: str, *, first: bool = False
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    step: str,
+    *,
+    first: bool = False,
+    lead: str | None = None,
 ) -> str:
-    """Ask the question of step (again) and make it the current state."""
+    """Ask the question of step (again) and make it the current state.
+
+    lead (the answer just noted, or why it was not taken) opens the same message.
+    """
     await _drop_buttons(update, context, draft)
     draft.step = step
     markup: Markup | None = None
@@ -170,6 +179,10 @@ async def _ask(
         values = {"first": first, "can_share": can_share, "last_place": draft.last_place}
     elif step == WORK:
         markup = _work_keyboard(context)
+    elif step == NEEDS_TEXT:
+        # The place question's keyboard (one-time, but still there after a typed place)
+        # goes with the first message that has no buttons of its own.
+        markup = REMOVE_KEYBOARD
     elif step == NOTE:
         markup = inline_keyboard([[(label(context, "checkin.skip"), f"{_PREFIX}note:skip")]])
     elif step == NEEDS:
@@ -196,9 +209,15 @@ async def _ask(
             "needs_text": draft.needs_text,
         }
     message = await reply(
-        update, context, f"checkin/ask_{step}", markup=markup, period=draft.period, **values
+        update,
+        context,
+        f"checkin/ask_{step}",
+        markup=markup,
+        lead=lead,
+        period=draft.period,
+        **values,
     )
-    if step != PLACE:
+    if isinstance(markup, InlineKeyboardMarkup):
         draft.question_id = message.message_id
     return step
 
@@ -207,8 +226,8 @@ async def _too_long(
     update: Update, context: LiaisonContext, draft: Draft, text: str, limit: int
 ) -> str:
     """Refuse an over-long answer and ask the same question again (the draft is kept)."""
-    await reply(update, context, "checkin/too_long", limit=limit, length=len(text))
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "checkin/too_long", limit=limit, length=len(text))
+    return await _ask(update, context, draft, draft.step, lead=lead)
 
 
 async def _chosen(
@@ -301,15 +320,14 @@ async def stale_button(update: Update, context: LiaisonContext) -> None:
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A sticker, photo or a typed line where a button is expected: say what to do, ask again."""
-    await reply(
-        update,
+    lead = render(
         context,
         "checkin/unexpected",
         step=draft.step,
         buttons=draft.step in BUTTON_STEPS,
         can_share=_can_share(context),
     )
-    return await _ask(update, context, draft, draft.step)
+    return await _ask(update, context, draft, draft.step, lead=lead)
 
 
 # --- step 1: where are you --------------------------------------------------------------
@@ -323,15 +341,10 @@ async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
         return await _too_long(update, context, draft, text, limit)
     region = context.services.regions.resolve_text(text)
     draft.place = Whereabouts.typed(text, region)
-    await reply(
-        update,
-        context,
-        "checkin/place_noted",
-        markup=REMOVE_KEYBOARD,
-        place=draft.place.label,
-        recognised=region is not None,
+    noted = render(
+        context, "checkin/place_noted", place=draft.place.label, recognised=region is not None
     )
-    return await _ask(update, context, draft, WORK)
+    return await _ask(update, context, draft, WORK, lead=noted)
 
 
 @_step
@@ -340,25 +353,18 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
     assert message is not None and message.location is not None
     if not _can_share(context):
         # Declined (or withdrawn meanwhile): the pin is dropped here, never stored.
-        await reply(update, context, "checkin/pin_refused")
-        return await _ask(update, context, draft, PLACE)
+        refused = render(context, "checkin/pin_refused")
+        return await _ask(update, context, draft, PLACE, lead=refused)
     latitude, longitude = message.location.latitude, message.location.longitude
     region = context.services.regions.resolve_point(latitude, longitude)
     # Abroad: the country's name (offline) is the place, and its zone may be offered at the end.
     country = abroad_place(latitude, longitude, context.locale) if region is None else None
     if region is None and country is None:
-        await reply(update, context, "checkin/pin_unknown")
-        return await _ask(update, context, draft, PLACE)
+        unknown = render(context, "checkin/pin_unknown")
+        return await _ask(update, context, draft, PLACE, lead=unknown)
     draft.place = Whereabouts(text=country, region=region, latitude=latitude, longitude=longitude)
-    await reply(
-        update,
-        context,
-        "checkin/place_noted",
-        markup=REMOVE_KEYBOARD,
-        place=draft.place.label,
-        recognised=True,
-    )
-    return await _ask(update, context, draft, WORK)
+    noted = render(context, "checkin/place_noted", place=draft.place.label, recognised=True)
+    return await _ask(update, context, draft, WORK, lead=noted)
 
 
 # --- step 2: how is work ----------------------------------------------------------------
@@ -467,7 +473,8 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> ob
         update,
         context,
         "checkin/saved",
-        markup=inline_keyboard(rows) if rows else None,
+        # Without buttons of its own, it takes down the place question's keyboard if still up.
+        markup=inline_keyboard(rows) if rows else REMOVE_KEYBOARD,
         period=checkin.period,
         needs_help=checkin.needs_help,
         offer=offer,
@@ -532,9 +539,7 @@ async def zone_chosen(update: Update, context: LiaisonContext) -> None:
         await query.answer(text=toast)
     # The choice is made: its row goes; the service-request button, if any, stays.
     rows = [_request_row(context, checkin.id)] if checkin.needs_text is not None else []
-    # Too old to edit, or already edited by a press just before: the answer is enough.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(inline_keyboard(rows) if rows else None)
+    await replace_buttons(update, inline_keyboard(rows) if rows else None)
 
 
 @_step

@@ -6,10 +6,16 @@ import logging
 from collections.abc import Sequence
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import LiaisonContext
-from bot.replies import REMOVE_KEYBOARD, reply
+from bot.replies import REMOVE_KEYBOARD, label, reply
 from bot.updates import message_text
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,14 @@ async def in_group(update: Update, context: LiaisonContext) -> None:
     await reply(update, context, "fallback/group", username=context.bot.username)
 
 
+async def unknown_button(update: Update, context: LiaisonContext) -> None:
+    # Data no feature makes (forged, or from a version of the bot that is gone): every
+    # press is answered, or the member's app shows a spinner until it gives up.
+    query = update.callback_query
+    assert query is not None
+    await query.answer(label(context, "fallback.button_gone"))
+
+
 async def on_error(update: object, context: LiaisonContext) -> None:
     """Log the failure and tell the person something went wrong, without the details."""
     log.error("handler failed", exc_info=context.error)
@@ -72,4 +86,5 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.TEXT, free_text),
         MessageHandler(private & ~filters.TEXT, not_text),
+        CallbackQueryHandler(unknown_button),
     ]

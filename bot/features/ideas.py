@@ -16,7 +16,6 @@ again replaces the reply and the member hears the new one.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -46,7 +44,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, reply, send_html
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.ideas import ADOPT, CARD, REPLY, SHOW, idea_answer
 from storage import audit
@@ -93,12 +91,6 @@ BUTTON_EXCERPT = 24
 
 _NEW = "idea:new:"
 _DRAFT_BUTTONS = "ideas:draft:"
-
-
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
 
 
 def _local(context: LiaisonContext, moment: datetime | None) -> str:
@@ -172,8 +164,13 @@ def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
     return [(label(context, "ideas.cancel"), f"{_NEW}quit")]
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Show the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Show the question of step (again) with its buttons and make it the current state.
+
+    lead (why the last answer was not taken) opens the same message.
+    """
     await drop_buttons(update, context, draft)
     draft.step = step
     if step == KIND:
@@ -195,6 +192,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
         context,
         f"ideas/ask_{step}",
         markup=inline_keyboard(rows),
+        lead=lead,
         kind=draft.kind.value if draft.kind else "",
         body=draft.body or "",
         length=len(draft.body or ""),
@@ -246,8 +244,8 @@ async def member_unexpected(
     update: Update, context: LiaisonContext, draft: Draft, member_id: int
 ) -> object:
     """A photo where text is expected, or typing where a button is: say so, ask again."""
-    await reply(update, context, "ideas/unexpected", step=draft.step)
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "ideas/unexpected", step=draft.step)
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 @_member_step
@@ -276,15 +274,14 @@ async def text_typed(
     if paste.step is PasteStep.IGNORED:
         return WRITE
     if isinstance(paste.error, SuggestionError):
-        await reply(
-            update,
+        refused = render(
             context,
             "ideas/bad_text",
             reason=paste.error.reason,
             length=len(paste.whole.strip()),
             limit=MAX_TEXT_LENGTH,
         )
-        return await _ask(update, context, draft, WRITE)
+        return await _ask(update, context, draft, WRITE, refused)
     # Shorter than a part of a split paste: always the whole text.
     draft.parts.clear()
     draft.body = paste.body
@@ -497,8 +494,7 @@ async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
         await reply(update, context, "ideas/refused", reason=error.reason, id=suggestion_id)
         return
     # The card's buttons as they now stand: "reply" stays, "adopt" goes.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(_card_buttons(context, found))
+    await replace_buttons(update, _card_buttons(context, found))
     await reply(update, context, "ideas/adopted", s=found)
 
 
@@ -528,7 +524,11 @@ def _reply_cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
 
 
 async def _ask_reply(
-    update: Update, context: LiaisonContext, draft: ReplyDraft, s: SuggestionView | None = None
+    update: Update,
+    context: LiaisonContext,
+    draft: ReplyDraft,
+    s: SuggestionView | None = None,
+    lead: str | None = None,
 ) -> str:
     await drop_buttons(update, context, draft)
     draft.step = WRITE
@@ -537,6 +537,7 @@ async def _ask_reply(
         context,
         "ideas/ask_reply",
         markup=inline_keyboard([_reply_cancel_row(context)]),
+        lead=lead,
         id=draft.suggestion_id,
         s=s,
         body=_short(s.body, LINE_EXCERPT * 2) if s else "",
@@ -585,16 +586,22 @@ async def reply_cancel_pressed(
 
 @_step
 async def reply_unexpected(update: Update, context: LiaisonContext, draft: ReplyDraft) -> object:
-    await reply(update, context, "ideas/unexpected", step=draft.step)
+    lead = render(context, "ideas/unexpected", step=draft.step)
     if draft.step == PREVIEW:
-        return await _reply_preview(update, context, draft, show_message=False)
-    return await _ask_reply(update, context, draft)
+        return await _reply_preview(update, context, draft, show_message=False, lead=lead)
+    return await _ask_reply(update, context, draft, lead=lead)
 
 
 async def _reply_preview(
-    update: Update, context: LiaisonContext, draft: ReplyDraft, *, show_message: bool = True
+    update: Update,
+    context: LiaisonContext,
+    draft: ReplyDraft,
+    *,
+    show_message: bool = True,
+    lead: str | None = None,
 ) -> str:
-    """The reply exactly as the member will get it (in the staff member's language)."""
+    """The reply exactly as the member will get it (in the staff member's language), and
+    the choices under it: one message."""
     assert draft.body is not None
     await drop_buttons(update, context, draft)
     draft.step = PREVIEW
@@ -616,7 +623,7 @@ async def _reply_preview(
                     "adopted": found.adopted,
                 },
             )
-            await send_html(context, _chat_id(update), text)
+            lead = text
     message = await reply(
         update,
         context,
@@ -627,6 +634,7 @@ async def _reply_preview(
                 _reply_cancel_row(context),
             ]
         ),
+        lead=lead,
         id=draft.suggestion_id,
         length=len(draft.body),
     )
@@ -647,15 +655,14 @@ async def reply_typed(update: Update, context: LiaisonContext, draft: ReplyDraft
     if paste.step is PasteStep.IGNORED:
         return WRITE
     if isinstance(paste.error, SuggestionError):
-        await reply(
-            update,
+        refused = render(
             context,
             "ideas/bad_text",
             reason=paste.error.reason,
             length=len(paste.whole.strip()),
             limit=MAX_REPLY_LENGTH,
         )
-        return await _ask_reply(update, context, draft)
+        return await _ask_reply(update, context, draft, lead=refused)
     draft.parts.clear()
     draft.body = paste.body
     return await _reply_preview(update, context, draft)

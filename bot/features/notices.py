@@ -31,7 +31,6 @@ posted there too.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +39,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -61,7 +59,7 @@ from bot.drafts import (
     drop_buttons,
     take_paste,
 )
-from bot.replies import edit, inline_keyboard, label, reply, send_html
+from bot.replies import edit, inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.compose import ACK_PREFIX, NoticeView, notice_text
 from storage import audit
@@ -287,8 +285,13 @@ async def _refuse(
     return step
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Show the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Show the question of step (again) with its buttons and make it the current state.
+
+    lead (why the last answer was not taken) opens the same message.
+    """
     await _drop_buttons(update, context, draft)
     draft.step = step
     if step == CHOOSE:
@@ -297,6 +300,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/choose",
             markup=_choose_keyboard(context, draft),
+            lead=lead,
             groups=len(draft.groups),
             more=draft.more_groups,
         )
@@ -306,6 +310,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/ask_text",
             markup=inline_keyboard([_cancel_row(context)]),
+            lead=lead,
             audience=_audience(context, draft),
             limit=MAX_BODY_LENGTH,
         )
@@ -315,18 +320,25 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
             context,
             "notices/ask_time",
             markup=inline_keyboard([_cancel_row(context)]),
+            lead=lead,
             zone=str(context.zone),
         )
     else:
-        return await _preview(update, context, draft)
+        return await _preview(update, context, draft, show_notice=lead is None, lead=lead)
     draft.question_id = message.message_id
     return step
 
 
 async def _preview(
-    update: Update, context: LiaisonContext, draft: Draft, *, show_notice: bool = True
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    *,
+    show_notice: bool = True,
+    lead: str | None = None,
 ) -> str:
-    """The notice exactly as members will see it, then who gets it and the choices."""
+    """The notice exactly as members will see it, then who gets it and the choices: one
+    message (split only when the notice itself is long)."""
     staff = context.staff()
     assert staff is not None and draft.body is not None
     identity, staff_id = staff
@@ -341,10 +353,9 @@ async def _preview(
     )
     services = context.services
     if show_notice:
-        html = notice_text(
+        lead = notice_text(
             services.renderer, context.locale, view, ChannelName.TELEGRAM, context.zone
         )
-        await send_html(context, _chat_id(update), html)
     async with services.db.session() as session:
         counts = await audience_preview(
             session, groups=draft.chosen, everyone=draft.everyone, staff_id=staff_id
@@ -365,6 +376,7 @@ async def _preview(
         context,
         "notices/preview",
         markup=inline_keyboard(rows),
+        lead=lead,
         audience=_audience(context, draft),
         counts=counts,
         members=members,
@@ -411,11 +423,9 @@ async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) 
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A typed line where a button is expected, or a photo where text is: say so, ask again."""
-    await reply(update, context, "notices/unexpected", step=draft.step)
-    if draft.step == PREVIEW:
-        # The notice itself is on screen just above: only the choices again.
-        return await _preview(update, context, draft, show_notice=False)
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "notices/unexpected", step=draft.step)
+    # At the preview the notice itself is on screen just above: only the choices again.
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 stale_button = _FLOW.stale_button
@@ -459,9 +469,18 @@ async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> objec
         await _answer(update, label(context, "notices.choose_first"))
         return CHOOSE
     await _answer(update)
-    draft.question_id = None
-    await edit(update, context, "notices/chosen", audience=_audience(context, draft))
-    return await _ask(update, context, draft, WRITE)
+    # One edit, no new message: the next question (it names the audience chosen), with
+    # its cancel button, in place of the group buttons.
+    draft.step = WRITE
+    await edit(
+        update,
+        context,
+        "notices/ask_text",
+        markup=inline_keyboard([_cancel_row(context)]),
+        audience=_audience(context, draft),
+        limit=MAX_BODY_LENGTH,
+    )
+    return WRITE
 
 
 # --- step 2: the text ---------------------------------------------------------------------
@@ -682,8 +701,7 @@ async def _remove_button(update: Update, data: str) -> None:
             kept = [b for b in row if b.callback_data != data]
             if kept:
                 rows.append(kept)
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)
 
 
 # --- /deliveries ------------------------------------------------------------------------------
@@ -752,8 +770,7 @@ async def received(update: Update, context: LiaisonContext) -> None:
     await query.answer(text=label(context, toast))
     done = inline_keyboard([[(label(context, "notices.acknowledged"), query.data)]])
     # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(done)
+    await replace_buttons(update, done)
 
 
 # --- /linkgroup and /unlinkgroup in a group chat ------------------------------------------

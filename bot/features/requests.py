@@ -21,7 +21,6 @@ reaches the assignee and the group's liaisons (storage.requests.comment_on).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -51,7 +50,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, reply
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.requests import (
     CARD,
@@ -229,8 +228,13 @@ def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
     return [(label(context, "requests.cancel"), f"{_NEW}quit")]
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Ask the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Ask the question of step (again) with its buttons and make it the current state.
+
+    lead (why the last answer was not taken) opens the same message.
+    """
     await drop_buttons(update, context, draft)
     draft.step = step
     rows: list[list[tuple[str, str]]] = []
@@ -272,6 +276,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
         context,
         f"requests/ask_{step}",
         markup=inline_keyboard(rows),
+        lead=lead,
         draft=draft,
         category=localized_name(draft.category, context.locale),
         measure=localized_name(draft.measure, context.locale) or None,
@@ -356,10 +361,10 @@ async def stale_button(update: Update, context: LiaisonContext) -> None:
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A sticker, a typed line where a button is expected …: say what to do, ask again."""
-    await reply(
-        update, context, "requests/unexpected", step=draft.step, buttons=draft.step in BUTTON_STEPS
+    lead = render(
+        context, "requests/unexpected", step=draft.step, buttons=draft.step in BUTTON_STEPS
     )
-    return await _ask(update, context, draft, draft.step)
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 @_step
@@ -417,15 +422,14 @@ async def description_typed(update: Update, context: LiaisonContext, draft: Draf
     if paste.step is PasteStep.IGNORED:
         return DESCRIBE
     if isinstance(paste.error, RequestError):
-        await reply(
-            update,
+        refused = render(
             context,
             "requests/bad_input",
             reason=paste.error.reason,
             limit=MAX_DESCRIPTION_LENGTH,
             length=len(paste.whole.strip()),
         )
-        return await _ask(update, context, draft, DESCRIBE)
+        return await _ask(update, context, draft, DESCRIBE, refused)
     # Under the limit a message is never one part of a longer paste: it is the whole text.
     draft.parts.clear()
     draft.description = paste.body
@@ -543,8 +547,7 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> object:
         await _feedback_refused(update, context, error)
         return END
     await query.answer(text=label(context, "requests.thanks"))
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
     stars = [(label(context, "requests.rate", n=n), f"{RATE}{request_id}:{n}") for n in range(1, 6)]
     await reply(
         update,
@@ -591,8 +594,7 @@ async def rate_pressed(update: Update, context: LiaisonContext) -> object:
         await _feedback_refused(update, context, error)
         return END
     await query.answer(text=label(context, "requests.thanks"))
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
     skip = [[(label(context, "requests.skip"), f"{COMMENT}{request_id}:skip")]]
     message = await reply(
         update,
@@ -713,8 +715,7 @@ async def _feedback_refused(update: Update, context: LiaisonContext, error: Requ
     }.get(error.reason, "requests.not_yours")
     await query.answer(text=label(context, key))
     if error.reason in ("already_answered", "already_rated"):
-        with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(None)
+        await replace_buttons(update, None)
 
 
 # --- staff: /requests and the card -----------------------------------------------------------
@@ -778,8 +779,7 @@ async def _retire(update: Update) -> None:
     """Take the buttons off a message whose button makes no sense (forged or garbled)."""
     query = update.callback_query
     assert query is not None
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    await replace_buttons(update, None)
 
 
 async def _staff_press(
@@ -1004,8 +1004,7 @@ async def _change_status(
         await _refused(update, context, error)
         return False
     if update.callback_query is not None:
-        with contextlib.suppress(BadRequest):
-            await update.callback_query.edit_message_reply_markup(None)
+        await replace_buttons(update, None)
     await reply(
         update,
         context,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -22,7 +23,7 @@ from telegram.ext import (
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.replies import edit, inline_keyboard, label, reply
+from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
 from bot.updates import message_text, sender_id
 from storage import invites
 from storage.consent import set_consent
@@ -47,8 +48,8 @@ def _staff_commands(context: LiaisonContext) -> list[tuple[str, str]]:
     ]
 
 
-async def ask_consent(update: Update, context: LiaisonContext) -> None:
-    """What is stored, why and who sees it; accept / decline buttons."""
+async def ask_consent(update: Update, context: LiaisonContext, lead: str | None = None) -> None:
+    """What is stored, why and who sees it; accept / decline buttons, after lead."""
     keyboard = inline_keyboard(
         [
             [(label(context, "start.accept"), "start:accept")],
@@ -60,6 +61,7 @@ async def ask_consent(update: Update, context: LiaisonContext) -> None:
         context,
         "start/consent",
         markup=keyboard,
+        lead=lead,
         store_coordinates=context.services.settings.store_coordinates,
     )
 
@@ -72,15 +74,15 @@ async def start(update: Update, context: LiaisonContext) -> int:
     if typed and not (known and invites.normalize_code(typed) is None):
         return await _redeem(update, context, typed)
     if identity is not None and identity.is_member:
-        await reply(
-            update,
-            context,
-            "start/welcome_back",
-            name=identity.member_name,
-            staff_commands=_staff_commands(context) if identity.is_staff else [],
-        )
+        welcome: dict[str, Any] = {
+            "name": identity.member_name,
+            "staff_commands": _staff_commands(context) if identity.is_staff else [],
+        }
         if identity.consent is Consent.PENDING:
-            await ask_consent(update, context)
+            # One message: the welcome opens the consent question.
+            await ask_consent(update, context, render(context, "start/welcome_back", **welcome))
+        else:
+            await reply(update, context, "start/welcome_back", **welcome)
         return END
     if identity is not None and identity.is_staff:
         await reply(
@@ -124,11 +126,12 @@ async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
     waiting = not (context.identity is not None and context.identity.is_member)
     match result.outcome:
         case Outcome.BOUND:
-            await reply(
-                update, context, "start/bound", name=result.member_name, took_over=result.took_over
-            )
+            bound: dict[str, Any] = {"name": result.member_name, "took_over": result.took_over}
             if result.consent is Consent.PENDING:
-                await ask_consent(update, context)
+                # One message: the greeting opens the consent question.
+                await ask_consent(update, context, render(context, "start/bound", **bound))
+            else:
+                await reply(update, context, "start/bound", **bound)
             return END
         case Outcome.NOT_A_CODE:
             await reply(update, context, "start/not_a_code", waiting=waiting)
@@ -171,6 +174,9 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
     if identity is None or identity.member_id is None:
         # The account was unbound (the member moved to a new one) before the button was pressed.
         await edit(update, context, "start/not_member")
+        return
+    if identity.consent is consent and not still_has_buttons(update):
+        # Pressed twice: the first press saved it and said so in place of the buttons.
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, consent)

@@ -23,14 +23,13 @@ Times are in the service's time zone (LIAISON_TIMEZONE), where the scheduler pus
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -52,7 +51,7 @@ from bot.drafts import (
     retire_pressed_button,
     take_paste,
 )
-from bot.replies import inline_keyboard, label, reply, send_html
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.study import OPEN, STUDIED, study_message
 from storage import audit
@@ -190,10 +189,15 @@ def _skip_row(context: LiaisonContext) -> list[tuple[str, str]]:
     return [(label(context, "study.skip"), f"{_NEW}skip")]
 
 
-async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str) -> str:
-    """Show the question of step (again) with its buttons and make it the current state."""
+async def _ask(
+    update: Update, context: LiaisonContext, draft: Draft, step: str, lead: str | None = None
+) -> str:
+    """Show the question of step (again) with its buttons and make it the current state.
+
+    lead (what was noted, or why the last answer was not taken) opens the same message.
+    """
     if step == PREVIEW:
-        return await _preview(update, context, draft)
+        return await _preview(update, context, draft, show_push=lead is None, lead=lead)
     await drop_buttons(update, context, draft)
     draft.step = step
     rows = [_cancel_row(context)]
@@ -204,6 +208,7 @@ async def _ask(update: Update, context: LiaisonContext, draft: Draft, step: str)
         context,
         f"study/ask_{step}",
         markup=inline_keyboard(rows),
+        lead=lead,
         draft=draft,
         title_limit=MAX_TITLE_LENGTH,
         limit=MAX_BODY_LENGTH,
@@ -250,16 +255,21 @@ def _view(draft: Draft) -> MaterialView:
 
 
 async def _preview(
-    update: Update, context: LiaisonContext, draft: Draft, *, show_push: bool = True
+    update: Update,
+    context: LiaisonContext,
+    draft: Draft,
+    *,
+    show_push: bool = True,
+    lead: str | None = None,
 ) -> str:
-    """The push exactly as members will see it (without its buttons), then save or cancel."""
+    """The push exactly as members will see it (without its buttons), then save or cancel:
+    one message (split only when the push itself is long)."""
     await drop_buttons(update, context, draft)
     draft.step = PREVIEW
     if show_push:
-        text, _ = study_message(
+        lead, _ = study_message(
             context.services.renderer, context.locale, ChannelName.TELEGRAM, _view(draft)
         )
-        await send_html(context, _chat_id(update), text)
     message = await reply(
         update,
         context,
@@ -267,6 +277,7 @@ async def _preview(
         markup=inline_keyboard(
             [[(label(context, "study.save"), f"{_NEW}save")], _cancel_row(context)]
         ),
+        lead=lead,
         draft=draft,
         length=len(draft.body or ""),
         studied=label(context, "study.studied"),
@@ -301,11 +312,9 @@ async def cancel_pressed(update: Update, context: LiaisonContext, draft: Draft) 
 @_step
 async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> object:
     """A photo where text is expected, or typing where a button is: say so, ask again."""
-    await reply(update, context, "study/unexpected", step=draft.step)
-    if draft.step == PREVIEW:
-        # The push itself is on screen just above: only the choices again.
-        return await _preview(update, context, draft, show_push=False)
-    return await _ask(update, context, draft, draft.step)
+    lead = render(context, "study/unexpected", step=draft.step)
+    # At the preview the push itself is on screen just above: only the choices again.
+    return await _ask(update, context, draft, draft.step, lead)
 
 
 stale_button = _FLOW.stale_button
@@ -384,11 +393,11 @@ async def document_sent(update: Update, context: LiaisonContext, draft: Draft) -
         draft.body = check_body("\n".join(draft.parts))
     draft.parts.clear()
     if draft.title is None:
-        await reply(update, context, "study/document_kept", draft=draft, need=TITLE)
-        return await _ask(update, context, draft, TITLE)
+        kept = render(context, "study/document_kept", draft=draft, need=TITLE)
+        return await _ask(update, context, draft, TITLE, kept)
     if draft.body is None:
-        await reply(update, context, "study/document_kept", draft=draft, need=WRITE)
-        return await _ask(update, context, draft, WRITE)
+        kept = render(context, "study/document_kept", draft=draft, need=WRITE)
+        return await _ask(update, context, draft, WRITE, kept)
     return await _ask(update, context, draft, LINK)
 
 
@@ -542,8 +551,7 @@ async def studied_pressed(update: Update, context: LiaisonContext) -> None:
         return
     await query.answer(text=label(context, "study.thanks" if first else "study.again"))
     # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(_with_done(update, context, query.data))
+    await replace_buttons(update, _with_done(update, context, query.data))
 
 
 def _with_done(update: Update, context: LiaisonContext, data: str) -> InlineKeyboardMarkup:
@@ -827,8 +835,7 @@ async def _remove_button(update: Update, data: str) -> None:
             kept = [b for b in row if b.callback_data != data]
             if kept:
                 rows.append(kept)
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)
 
 
 # --- wiring -------------------------------------------------------------------------------------
