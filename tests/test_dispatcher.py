@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,8 @@ import pytest
 from sqlalchemy import select, update
 from telegram.ext import ExtBot
 
-from bot.botapi import BotApiError, LocalBotApi
+from bot.app import build_application
+from bot.botapi import BotApiError, LocalBotApi, LocalBotApiRequest, Outgoing
 from bot.context import LiaisonApplication, Services
 from messages.channels.base import Channel, OutboundMessage, SendResult
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
@@ -376,6 +378,131 @@ async def test_a_long_notice_is_split_at_paragraphs_with_the_button_on_the_last_
     for n in range(4):
         paragraph = f"第{n}条：" + "学习内容" * 300
         assert sum(paragraph in part.text for part in parts) == 1
+
+
+# About 5,400 characters in five paragraphs: two Telegram messages.
+LONG_NOTICE = "\n\n".join(f"第{n}段：" + "学习内容" * 268 for n in range(5))
+PARAGRAPHS = LONG_NOTICE.split("\n\n")
+
+
+def assert_read_once(received: Sequence[Outgoing]) -> None:
+    """The member read the whole long notice once: every paragraph in one message, once."""
+    assert len(received) == 2
+    for paragraph in PARAGRAPHS:
+        assert sum(paragraph in m.text for m in received) == 1
+    assert [bool(m.buttons) for m in received] == [False, True]
+
+
+def refuse_after_part_1(api: LocalBotApi, chat_id: int) -> None:
+    """Telegram answers 429 to the part after the member's first one (flood control)."""
+
+    def listen(outgoing: Outgoing) -> None:
+        if outgoing.chat_id == chat_id and len(texts_to(api, chat_id)) == 1:
+            api.fail_next(
+                "sendMessage",
+                BotApiError(429, "Too Many Requests: retry after 3", {"retry_after": 3}),
+            )
+
+    api.subscribe(listen)
+
+
+@contextlib.asynccontextmanager
+async def restarted(services: Services) -> AsyncIterator[tuple[Dispatcher, LocalBotApi]]:
+    """The service started again over the same database: a new Application and dispatcher."""
+    api = LocalBotApi()
+    app = build_application(services, request=LocalBotApiRequest(api))
+    await app.initialize()
+    try:
+        yield service_dispatcher(services, TelegramChannel(app.bot)), api
+    finally:
+        await app.shutdown()
+
+
+def to_member(api: LocalBotApi) -> list[Outgoing]:
+    return [m for m in api.sent if m.chat_id == 5000]
+
+
+async def parts_sent(db: Database) -> tuple[DeliveryStatus, int]:
+    async with db.session() as session:
+        row = await session.scalar(select(Delivery))
+    assert row is not None
+    return row.status, row.parts_sent
+
+
+async def test_a_long_notice_refused_at_part_2_sends_only_part_2_again(
+    db: Database, clock: FakeClock, bot_api: LocalBotApi, dispatcher: Dispatcher
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock, LONG_NOTICE)
+    refuse_after_part_1(bot_api, 5000)
+    await dispatcher.run_once()
+    assert len(to_member(bot_api)) == 1
+    assert await parts_sent(db) == (DeliveryStatus.PENDING, 1)
+    clock.advance(timedelta(seconds=3))
+    await dispatcher.run_once()
+    assert_read_once(to_member(bot_api))
+    assert (await parts_sent(db))[0] is DeliveryStatus.DELIVERED
+
+
+async def test_a_long_notice_refused_at_part_2_is_finished_by_the_restarted_service(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    dispatcher: Dispatcher,
+    services: Services,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock, LONG_NOTICE)
+    refuse_after_part_1(bot_api, 5000)
+    await dispatcher.run_once()
+    clock.advance(timedelta(seconds=3))
+    async with restarted(services) as (again, api):
+        assert await again.run_once() == 1
+    assert_read_once(to_member(bot_api) + to_member(api))
+    assert (await parts_sent(db))[0] is DeliveryStatus.DELIVERED
+
+
+class DiesAfterPart(TelegramChannel):
+    """The process is killed right after the first part of a message went out."""
+
+    def __init__(self, bot: ExtBot[Any]) -> None:
+        super().__init__(bot)
+        self.dead = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        record = message.part_sent
+        assert record is not None
+
+        async def then_die(parts: int) -> None:
+            await record(parts)
+            self.dead.set()
+            await asyncio.Event().wait()
+
+        return await super().send(replace(message, part_sent=then_die))
+
+
+async def test_a_service_killed_between_two_parts_sends_only_the_second_after_restart(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock, LONG_NOTICE)
+    dying = DiesAfterPart(application.bot)
+    first = asyncio.create_task(service_dispatcher(services, dying).run_once())
+    await dying.dead.wait()
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert await parts_sent(db) == (DeliveryStatus.SENDING, 1)
+    clock.advance(timedelta(seconds=30))
+    async with restarted(services) as (again, api):
+        assert await again.run_once() == 1
+    assert len(to_member(bot_api)) == 1
+    assert_read_once(to_member(bot_api) + to_member(api))
+    assert await parts_sent(db) == (DeliveryStatus.DELIVERED, 2)
 
 
 async def test_an_sms_receipt_finishes_its_row_even_when_it_beats_the_record(
