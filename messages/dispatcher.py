@@ -326,6 +326,7 @@ class Dispatcher:
                 lease=self.config.lease,
                 channels=list(self.channels),
                 addresses=self.addresses,
+                held=self._held,
             )
         self._held.update(c.id for c in claimed)
         return claimed

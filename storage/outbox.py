@@ -355,11 +355,13 @@ async def claim_due(
     lease: timedelta,
     channels: Sequence[ChannelName] | None = None,
     addresses: Mapping[ChannelName, Collection[str]] | None = None,
+    held: Collection[int] = (),
 ) -> list[Claimed]:
     """Take up to limit due deliveries: rows whose lease ran out, then pending ones, urgent first.
 
     addresses limits some channels to the given addresses (a terminal chat sends only to
-    its own account); the rows of other addresses are not touched.
+    its own account); the rows of other addresses are not touched. held: rows the caller
+    still works on, never taken again even if their lease lapsed (a renewal that failed).
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so several dispatchers share the
     queue without taking the same row; SQLite serialises writers anyway. Each query walks
@@ -385,6 +387,8 @@ async def claim_due(
         )
         expired = expired.where(limited)
         pending = pending.where(limited)
+    if held:
+        expired = expired.where(Delivery.id.not_in(list(held)))
     ids = list(await session.scalars(expired.limit(limit).with_for_update(skip_locked=True)))
     if len(ids) < limit:
         ids += await session.scalars(
