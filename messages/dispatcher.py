@@ -224,8 +224,12 @@ class Dispatcher:
             while not finished.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(finished.wait(), renew_every)
-                if not finished.is_set():
+                if finished.is_set():
+                    return
+                try:
                     await self.renew_leases()
+                except Exception:  # a database blip must not end the pass and lose its records
+                    log.exception("could not renew the dispatcher's leases; trying again")
 
         # One recipient's messages go out one after the other, in the order they were
         # claimed (oldest first): concurrent senders must not let "issued" overtake
