@@ -173,11 +173,12 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
             user_id=user_id,
             name=shown,
             banner=message,
-            # Without a token there is no Telegram to deliver to but this terminal: notices go
-            # out here (and SMS to the log file), and the monthly cycle runs. With one, `serve`
+            # Without a token there is no Telegram to deliver to but this terminal: notices to
+            # this account go out here (and SMS to the log file), and the monthly cycle runs.
+            # Other accounts' notices wait for their own terminal chat. With a token, `serve`
             # does both; a terminal chat must not take deliveries away from it.
             background=(
-                (lambda: running_background(services, application))
+                (lambda: running_background(services, application, account=user_id))
                 if settings.telegram_token is None
                 else None
             ),

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from bot.context import LiaisonApplication, Services
-from messages.channels.sms import sms_channel
+from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
 from scheduler.service import CycleScheduler
@@ -18,12 +18,15 @@ from storage.models import ChannelName
 from storage.outbox import RetryPolicy
 
 
-@contextlib.asynccontextmanager
-async def running_background(
-    services: Services, application: LiaisonApplication
-) -> AsyncIterator[Dispatcher]:
-    """Run the monthly cycle's timers and deliver through the Application's bot (and SMS)
-    until the block ends."""
+def make_dispatcher(
+    services: Services, application: LiaisonApplication, *, account: int | None = None
+) -> tuple[Dispatcher, SmsChannel]:
+    """The dispatcher sending through the Application's bot and the configured SMS channel.
+
+    With account (a terminal chat's Telegram id), Telegram deliveries go only to that
+    account: the others stay pending for their own terminal chat or `serve`, and group
+    chats, which no terminal shows, wait for `serve`.
+    """
     settings = services.settings
     dispatcher = Dispatcher(
         services.db,
@@ -32,18 +35,33 @@ async def running_background(
         services.clock,
         default_locale=settings.locale,
         default_zone=settings.zone,
-        config=DispatcherConfig(
+        # Claims of about two seconds of Telegram's rate (the faster channel).
+        config=DispatcherConfig.for_rate(
+            max(settings.telegram_rate, settings.smpp_rate),
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
         ),
         quiet_hours=settings.quiet_hours,
+        addresses={ChannelName.TELEGRAM: [str(account)]} if account is not None else None,
     )
     sms = sms_channel(settings, dispatcher.on_receipt)
     dispatcher.channels = {
         ChannelName.TELEGRAM: TelegramChannel(application.bot),
-        ChannelName.GROUP_CHAT: GroupChatChannel(application.bot),
         ChannelName.SMS: sms,
     }
+    if account is None:
+        dispatcher.channels[ChannelName.GROUP_CHAT] = GroupChatChannel(application.bot)
+    return dispatcher, sms
+
+
+@contextlib.asynccontextmanager
+async def running_background(
+    services: Services, application: LiaisonApplication, *, account: int | None = None
+) -> AsyncIterator[Dispatcher]:
+    """Run the monthly cycle's timers and deliver through the Application's bot (and SMS)
+    until the block ends; with account, a terminal chat's (see make_dispatcher)."""
+    settings = services.settings
+    dispatcher, sms = make_dispatcher(services, application, account=account)
     await sms.start()
     # Everything built so far lives as long as the service: out of the collector's sight, so
     # a full collection never stalls the loop long enough to bunch paced sends together.

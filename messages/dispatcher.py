@@ -2,7 +2,15 @@
 
 It claims a batch of due rows (leased, so a crash loses nothing), renders each in the
 recipient's language and channel format, sends them concurrently through their channel (the
-channels keep to their rates), and records every outcome in one transaction per batch.
+channels keep to their rates), and records the outcomes in groups.
+
+A crash and a restart: the dispatcher holds only what its channels send in the next few
+seconds, under a short lease it renews while it lives. The restarted service sends the rows
+nobody held at once, and the dead process's rows when their lease ends (≤ `lease`). Sent
+twice are only the rows in the unrecorded window: sent, but their outcome not yet written
+(at most `record_every` rows or `record_seconds` of sending, plus the sends in flight). A
+message split into parts writes its count after every part, so none of its parts is sent
+twice except one whose answer the crash cut off.
 """
 
 from __future__ import annotations
@@ -10,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -45,7 +55,9 @@ from storage.outbox import (
     claim_due,
     enqueue_notice,
     record_outcomes,
+    record_parts_sent,
     record_receipt,
+    renew_leases,
 )
 from storage.study import MaterialView, material_views
 
@@ -56,15 +68,29 @@ log = logging.getLogger(__name__)
 class DispatcherConfig:
     """How much the dispatcher holds at once and how long it may hold it."""
 
-    batch_size: int = 200
+    # Rows per claim; the next claim comes when half of the last is sent, so the dispatcher
+    # holds at most 1.5 batches plus what its senders have in hand (see for_rate).
+    batch_size: int = 60
     concurrency: int = 64
     # Outcomes are written this many at a time, or after this many seconds, whichever comes
     # first: a crash re-sends at most these and what is in flight.
     record_every: int = 100
     record_seconds: float = 0.5
-    lease: timedelta = timedelta(minutes=5)
+    # What a dead dispatcher's rows wait before another takes them over; a live one renews
+    # its leases every renew_seconds (real time), so a slow send never loses its row.
+    lease: timedelta = timedelta(seconds=20)
+    renew_seconds: float = 5.0
     poll_interval: float = 1.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def for_rate(cls, rate: float, *, ahead: float = 2.0, **options: Any) -> DispatcherConfig:
+        """Claims of what the channels send in `ahead` seconds at `rate` messages a second.
+
+        At 30/s: 60 a claim, at most about 150 rows (5 s of sending) held at any moment.
+        """
+        batch = max(1, math.ceil(rate * ahead))
+        return cls(batch_size=batch, concurrency=min(64, batch), **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,7 @@ class Dispatcher:
         config: DispatcherConfig | None = None,
         rng: random.Random | None = None,
         quiet_hours: QuietHours | None = None,
+        addresses: Mapping[ChannelName, Collection[str]] | None = None,
     ) -> None:
         self.db = db
         self.channels = dict(channels)
@@ -109,6 +136,10 @@ class Dispatcher:
         self.config = config or DispatcherConfig()
         self.quiet_hours = quiet_hours
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        # Channels limited to some addresses (a terminal chat: its own account only).
+        self.addresses = dict(addresses) if addresses else None
+        # Rows claimed and not yet recorded: their leases are renewed while we work.
+        self._held: set[int] = set()
         self._notices: dict[int, NoticeView] = {}
         # Receipts that came before their send was recorded (the SMS centre can be quick).
         self._early_receipts: dict[str, tuple[bool, str | None]] = {}
@@ -142,12 +173,15 @@ class Dispatcher:
 
     async def _pass(self) -> int:
         config = self.config
-        queue: asyncio.Queue[tuple[Claimed, OutboundMessage | SendResult] | None] = asyncio.Queue(
-            maxsize=2 * config.batch_size
-        )
+        queue: asyncio.Queue[tuple[Claimed, OutboundMessage | SendResult] | None] = asyncio.Queue()
+        # Set when the queue is down to half a batch: time to claim the next one. Claiming
+        # no further ahead keeps what a crash strands to a few seconds of sending.
+        hungry = asyncio.Event()
+        finished = asyncio.Event()
         done: list[tuple[Claimed, SendResult]] = []
         writing = asyncio.Lock()
         handled = 0
+        senders = config.concurrency
         loop = asyncio.get_running_loop()
         last_write = loop.time()
 
@@ -173,11 +207,29 @@ class Dispatcher:
                         return
                     handled += len(batch)
                     loaded = await self._load(batch)
+                    hungry.clear()
                     for claimed in batch:
-                        await queue.put((claimed, self._message(claimed, loaded)))
+                        queue.put_nowait((claimed, self._message(claimed, loaded)))
+                    if queue.qsize() > config.batch_size // 2:
+                        await hungry.wait()
             finally:
                 for _ in range(config.concurrency):
-                    await queue.put(None)
+                    queue.put_nowait(None)
+
+        # A short lease (set for a test) is renewed well before it ends, too.
+        renew_every = min(config.renew_seconds, config.lease.total_seconds() / 4)
+
+        async def keep_leases() -> None:
+            # The heartbeat: as long as this pass runs, what it holds stays its own.
+            while not finished.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), renew_every)
+                if finished.is_set():
+                    return
+                try:
+                    await self.renew_leases()
+                except Exception:  # a database blip must not end the pass and lose its records
+                    log.exception("could not renew the dispatcher's leases; trying again")
 
         # One recipient's messages go out one after the other, in the order they were
         # claimed (oldest first): concurrent senders must not let "issued" overtake
@@ -198,7 +250,10 @@ class Dispatcher:
                     del recipients[key]
 
         async def send_all() -> None:
+            nonlocal senders
             while (item := await queue.get()) is not None:
+                if queue.qsize() <= config.batch_size // 2:
+                    hungry.set()
                 claimed, message = item
                 if isinstance(message, SendResult):
                     result = message
@@ -206,14 +261,31 @@ class Dispatcher:
                     result = await send_in_order(claimed, message)
                 done.append((claimed, result))
                 await record()
+            senders -= 1
+            if senders == 0:
+                finished.set()
 
-        # A task group: if the database fails mid-pass, no sender is left running on its own.
-        async with asyncio.TaskGroup() as group:
-            group.create_task(claim_all())
-            for _ in range(config.concurrency):
-                group.create_task(send_all())
-        await record(force=True)
+        try:
+            # A task group: if the database fails mid-pass, no sender is left running alone.
+            async with asyncio.TaskGroup() as group:
+                group.create_task(claim_all())
+                group.create_task(keep_leases())
+                for _ in range(config.concurrency):
+                    group.create_task(send_all())
+            await record(force=True)
+        finally:
+            # Whatever a failed pass did not record is no longer ours: its lease runs out.
+            self._held.clear()
         return handled
+
+    async def renew_leases(self) -> int:
+        """Extend the lease of every row this dispatcher holds; returns how many."""
+        if not self._held:
+            return 0
+        async with self.db.session() as session:
+            return await renew_leases(
+                session, set(self._held), self.clock.now() + self.config.lease
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set, looking again every poll_interval seconds when idle."""
@@ -251,13 +323,17 @@ class Dispatcher:
 
     async def _claim(self) -> list[Claimed]:
         async with self.db.session() as session:
-            return await claim_due(
+            claimed = await claim_due(
                 session,
                 self.clock.now(),
                 limit=self.config.batch_size,
                 lease=self.config.lease,
                 channels=list(self.channels),
+                addresses=self.addresses,
+                held=self._held,
             )
+        self._held.update(c.id for c in claimed)
+        return claimed
 
     async def _record(self, outcomes: Sequence[tuple[Claimed, SendResult]]) -> None:
         now = self.clock.now()
@@ -269,6 +345,7 @@ class Dispatcher:
                 policy=self.config.policy,
                 rng=self.rng,
             )
+        self._held.difference_update(claimed.id for claimed, _ in outcomes)
         await self._retry_receipts()
 
     def _message(self, claimed: Claimed, batch: _Batch) -> OutboundMessage | SendResult:
@@ -322,7 +399,17 @@ class Dispatcher:
             address=claimed.address,
             text=text,
             buttons=buttons,
+            parts_sent=claimed.parts_sent,
+            part_sent=lambda parts: self._part_sent(claimed.id, parts),
         )
+
+    async def _part_sent(self, delivery_id: int, parts: int) -> None:
+        """Write that parts of a split message are in the chat, before the next part goes."""
+        try:
+            async with self.db.session() as session:
+                await record_parts_sent(session, delivery_id, parts)
+        except Exception:  # the send result carries the count too; keep sending
+            log.exception("could not record part %d of delivery %d", parts, delivery_id)
 
     def _notice(
         self, claimed: Claimed, batch: _Batch, locale: str, zone: tzinfo
@@ -424,4 +511,5 @@ def _outcome(result: SendResult) -> Outcome:
         reason=result.reason,
         new_address=result.new_address,
         delivered=result.delivered,
+        parts_sent=result.parts_sent,
     )

@@ -2,14 +2,16 @@
 
 States: pending → sending → sent → delivered, or failed with a reason, or suppressed. A row
 left in sending past its lease (a crashed dispatcher) is claimed again, so a crash loses
-nothing and re-sends at most what was in flight.
+nothing and re-sends at most what was sent but not yet recorded. Leases are short and
+renewed while their dispatcher works on them: a dead dispatcher's rows come back within
+seconds, a live one's are never taken from it.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -334,6 +336,7 @@ class Claimed:
     staff_id: int | None = None
     payload: dict[str, object] | None = None
     rank: int = 0
+    parts_sent: int = 0
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -351,8 +354,14 @@ async def claim_due(
     limit: int,
     lease: timedelta,
     channels: Sequence[ChannelName] | None = None,
+    addresses: Mapping[ChannelName, Collection[str]] | None = None,
+    held: Collection[int] = (),
 ) -> list[Claimed]:
     """Take up to limit due deliveries: rows whose lease ran out, then pending ones, urgent first.
+
+    addresses limits some channels to the given addresses (a terminal chat sends only to
+    its own account); the rows of other addresses are not touched. held: rows the caller
+    still works on, never taken again even if their lease lapsed (a renewal that failed).
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so several dispatchers share the
     queue without taking the same row; SQLite serialises writers anyway. Each query walks
@@ -368,6 +377,18 @@ async def claim_due(
     if channels is not None:
         expired = expired.where(Delivery.channel.in_(list(channels)))
         pending = pending.where(Delivery.channel.in_(list(channels)))
+    if addresses:
+        limited = or_(
+            Delivery.channel.not_in(list(addresses)),
+            *(
+                and_(Delivery.channel == channel, Delivery.address.in_(list(allowed)))
+                for channel, allowed in addresses.items()
+            ),
+        )
+        expired = expired.where(limited)
+        pending = pending.where(limited)
+    if held:
+        expired = expired.where(Delivery.id.not_in(list(held)))
     ids = list(await session.scalars(expired.limit(limit).with_for_update(skip_locked=True)))
     if len(ids) < limit:
         ids += await session.scalars(
@@ -397,6 +418,7 @@ async def claim_due(
             Delivery.staff_id,
             Delivery.payload,
             Delivery.rank,
+            Delivery.parts_sent,
         )
         .execution_options(synchronize_session=False)
     )
@@ -413,11 +435,44 @@ async def claim_due(
             staff_id=row.staff_id,
             payload=row.payload,
             rank=row.rank,
+            parts_sent=row.parts_sent,
         )
         for row in result
     ]
     claimed.sort(key=lambda c: c.id)
     return claimed
+
+
+async def renew_leases(session: AsyncSession, ids: Collection[int], until: datetime) -> int:
+    """Extend the lease of rows a live dispatcher still holds; returns how many it still held."""
+    renewed = 0
+    id_list = list(ids)
+    for start in range(0, len(id_list), 500):
+        result = await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(id_list[start : start + 500]),
+                Delivery.status == DeliveryStatus.SENDING,
+            )
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        renewed += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return renewed
+
+
+async def record_parts_sent(session: AsyncSession, delivery_id: int, parts: int) -> None:
+    """k parts of a split message are in the chat: a later attempt starts after them."""
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.parts_sent < parts,
+        )
+        .values(parts_sent=parts)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +485,7 @@ class Outcome:
     reason: str | None = None
     new_address: str | None = None
     delivered: bool = False
+    parts_sent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,6 +574,9 @@ async def _apply(
     if row.status is not DeliveryStatus.SENDING:
         return  # finished meanwhile (a receipt, or another dispatcher after a lost lease)
     row.lease_until = None
+    if outcome.parts_sent is not None:
+        # Part of a split message is in the chat: the next attempt sends only the rest.
+        row.parts_sent = max(row.parts_sent, outcome.parts_sent)
     if outcome.kind == "accepted":
         row.external_id = outcome.external_id
         row.sent_at = now

@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
     telegram_group_per_minute: float = Field(default=20.0, gt=0, le=100_000)
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
-    # How long a dispatcher may hold a claimed delivery before another may take it over.
-    delivery_lease_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    # How long a dead dispatcher's claimed deliveries wait before another takes them over
+    # (a live one renews its leases): a restarted service resumes within this.
+    delivery_lease_seconds: float = Field(default=20.0, ge=1, le=86_400)
 
     # The monthly cycle's defaults (DESIGN.md: national rules are settings); an admin can
     # change each per group with /schedule or `liaison schedule set`.

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Sequence
-from datetime import timedelta
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
+from telegram.ext import ExtBot
 
-from bot.botapi import BotApiError, LocalBotApi
+from bot.app import build_application
+from bot.botapi import BotApiError, LocalBotApi, LocalBotApiRequest, Outgoing
 from bot.context import LiaisonApplication, Services
-from messages.channels.base import OutboundMessage, SendResult
+from messages.channels.base import Channel, OutboundMessage, SendResult
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
 from scheduler.clock import FakeClock
 from storage.db import Database
 from storage.models import ChannelName, Delivery, DeliveryStatus, Group, GroupKind, Member
 from storage.notices import create_notice
-from storage.outbox import Claimed, RetryPolicy, claim_due, delivery_report
+from storage.outbox import RetryPolicy, delivery_report
 from tests.chat import Person
 from tests.factories import make_group, make_member
 
@@ -236,57 +242,302 @@ async def test_retries_end_in_failed_with_the_reason(
     assert row.last_error is not None and row.last_error.startswith("gave up after 3 attempts")
 
 
-async def test_a_crash_mid_broadcast_loses_nothing_and_resends_only_what_was_in_flight(
-    db: Database, clock: FakeClock, bot_api: LocalBotApi, dispatcher: Dispatcher
-) -> None:
-    await members(db, clock, 10)
-    await notice(db, clock)
-    await dispatcher.enqueue_due()
+class DyingTelegram(TelegramChannel):
+    """The real Telegram channel in a process that is killed after `lives` sends.
 
-    async def send(batch: list[Claimed]) -> list[SendResult]:
-        loaded = await dispatcher._load(batch)
-        results = []
-        for claimed in batch:
-            message = dispatcher._message(claimed, loaded)
-            assert isinstance(message, OutboundMessage)
-            results.append(await dispatcher._deliver(claimed, message))
-        return results
+    Sends after the last one never come back (the process is gone mid-request); `dead` is
+    set once the last send has gone, for the test to pull the plug.
+    """
 
-    # One batch gets through; the next is claimed and sent, then the process dies before
-    # recording anything.
-    first = await dispatcher._claim()
-    await dispatcher._record(list(zip(first, await send(first), strict=True)))
-    lost = await dispatcher._claim()
-    await send(lost)
+    def __init__(self, bot: ExtBot[Any], lives: int) -> None:
+        super().__init__(bot)
+        self.lives = lives
+        self.started = self.answered = 0
+        self.dead = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if self.started == self.lives:
+            await asyncio.Event().wait()  # never answers
+        self.started += 1
+        result = await super().send(message)
+        self.answered += 1
+        if self.answered == self.lives:
+            self.dead.set()
+        return result
+
+
+def service_dispatcher(services: Services, channel: Channel) -> Dispatcher:
+    """A dispatcher configured as `serve` configures it (claims sized for 30 messages/s)."""
+    return Dispatcher(
+        services.db,
+        {ChannelName.TELEGRAM: channel},
+        services.renderer,
+        services.clock,
+        default_locale="zh_CN",
+        default_zone=SHANGHAI,
+        config=DispatcherConfig.for_rate(30.0),
+        rng=random.Random(7),
+    )
+
+
+async def kill_after(services: Services, channel: DyingTelegram) -> None:
+    """Run a service's dispatcher until its last send, then SIGKILL it: nothing more is
+    sent, recorded or given back."""
+    first = asyncio.create_task(service_dispatcher(services, channel).run_once())
+    await channel.dead.wait()
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+
+
+async def held_rows(db: Database) -> dict[int, datetime]:
+    """The rows a dead dispatcher held (still `sending`), by chat, with their lease."""
     async with db.session() as session:
-        assert await claim_due(session, clock.now(), limit=100, lease=timedelta(minutes=5)) != []
-    # A restarted dispatcher finishes the rest now and the lost batch after its lease.
-    restarted = dispatcher
-    await restarted.run_once()
-    clock.advance(DispatcherConfig().lease + timedelta(seconds=1))
-    await restarted.run_once()
-    counts = [len(texts_to(bot_api, 5000 + i)) for i in range(10)]
-    assert all(count >= 1 for count in counts)
-    assert sum(counts) - 10 <= len(lost)  # duplicates only within the in-flight window
+        rows = await session.scalars(
+            select(Delivery).where(Delivery.status == DeliveryStatus.SENDING)
+        )
+        return {int(row.address or 0): row.lease_until for row in rows if row.lease_until}
+
+
+async def test_a_service_killed_mid_broadcast_resumes_within_30_seconds(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+) -> None:
+    await members(db, clock, 240)
+    await notice(db, clock)
+    await kill_after(services, DyingTelegram(application.bot, lives=118))
+    before = Counter(m.chat_id for m in bot_api.sent)
+    assert sum(before.values()) == 118
+    held = await held_rows(db)
+    assert set(held.values()) == {clock.now() + timedelta(seconds=20)}  # not 5 minutes
+    # Sent, but the kill came before the outcome was written: these will go twice.
+    unrecorded = set(held) & set(before)
+
+    clock.advance(timedelta(seconds=30))
+    restarted = service_dispatcher(services, TelegramChannel(application.bot))
+    assert await restarted.run_once() == 240 - 118 + len(unrecorded)
+    received = Counter(m.chat_id for m in bot_api.sent)
+    assert set(received) == {5000 + index for index in range(240)}
+    assert {chat for chat, count in received.items() if count > 1} == unrecorded
+    assert sum(received.values()) == 240 + len(unrecorded)
     assert set((await statuses(db)).values()) == {DeliveryStatus.DELIVERED}
 
 
-async def test_a_long_notice_is_split_at_paragraphs_with_the_button_on_the_last_part(
+async def test_a_killed_service_strands_only_a_few_seconds_of_sending(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+) -> None:
+    await members(db, clock, 600)
+    await notice(db, clock)
+    await kill_after(services, DyingTelegram(application.bot, lives=118))
+    held = await held_rows(db)
+    unsent = set(held) - {m.chat_id for m in bot_api.sent}
+    # Claims of 2 s at 30/s: one and a half claims queued, and 60 in the senders' hands.
+    assert len(unsent) <= 150
+    # Started again at once, the service sends everything nobody held...
+    restarted = service_dispatcher(services, TelegramChannel(application.bot))
+    assert await restarted.run_once() == 600 - 118 - len(unsent)
+    # ...and the dead one's rows when their lease ends.
+    clock.advance(timedelta(seconds=21))
+    assert await restarted.run_once() == len(held)
+    assert set(Counter(m.chat_id for m in bot_api.sent)) == {5000 + i for i in range(600)}
+
+
+class SlowTelegram(TelegramChannel):
+    """Telegram answering only when the test says so (a send held up by flood control)."""
+
+    def __init__(self, bot: ExtBot[Any]) -> None:
+        super().__init__(bot)
+        self.started = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.started.set()
+        await self.answer.wait()
+        return await super().send(message)
+
+
+class Heartbeat(Dispatcher):
+    """The service's dispatcher, telling the test each time it has renewed its leases."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.renewed = asyncio.Event()
+
+    async def renew_leases(self) -> int:
+        held = await super().renew_leases()
+        self.renewed.set()
+        return held
+
+    async def next_renewal(self) -> None:
+        # Two: one already under way may have read the time before the test moved it.
+        for _ in range(2):
+            self.renewed.clear()
+            await asyncio.wait_for(self.renewed.wait(), 10)  # a deadline, not a wait
+
+
+async def test_a_live_dispatcher_keeps_its_rows_however_long_a_send_takes(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock)
+    slow = SlowTelegram(application.bot)
+    working = Heartbeat(
+        services.db,
+        {ChannelName.TELEGRAM: slow},
+        services.renderer,
+        services.clock,
+        default_locale="zh_CN",
+        default_zone=SHANGHAI,
+        # The heartbeat beats without pause here: the test moves the time, not the beats.
+        config=DispatcherConfig.for_rate(30.0, renew_seconds=0),
+    )
+    run = asyncio.create_task(working.run_once())
+    await slow.started.wait()
+    other = service_dispatcher(services, TelegramChannel(application.bot))
+    for _ in range(4):  # a minute, three times the lease
+        clock.advance(timedelta(seconds=15))
+        await working.next_renewal()
+        assert await other.run_once() == 0  # the row is still taken
+    slow.answer.set()
+    assert await run == 1
+    assert len(texts_to(bot_api, 5000)) == 1
+    assert set((await statuses(db)).values()) == {DeliveryStatus.DELIVERED}
+
+
+# About 5,400 characters in five paragraphs: two Telegram messages.
+LONG_NOTICE = "\n\n".join(f"第{n}段：" + "学习内容" * 268 for n in range(5))
+PARAGRAPHS = LONG_NOTICE.split("\n\n")
+
+
+def assert_read_once(received: Sequence[Outgoing]) -> None:
+    """The member read the whole long notice once: every paragraph in one message, once."""
+    assert len(received) == 2
+    for paragraph in PARAGRAPHS:
+        assert sum(paragraph in m.text for m in received) == 1
+    assert [bool(m.buttons) for m in received] == [False, True]
+
+
+def refuse_after_part_1(api: LocalBotApi, chat_id: int) -> None:
+    """Telegram answers 429 to the part after the member's first one (flood control)."""
+
+    def listen(outgoing: Outgoing) -> None:
+        if outgoing.chat_id == chat_id and len(texts_to(api, chat_id)) == 1:
+            api.fail_next(
+                "sendMessage",
+                BotApiError(429, "Too Many Requests: retry after 3", {"retry_after": 3}),
+            )
+
+    api.subscribe(listen)
+
+
+@contextlib.asynccontextmanager
+async def restarted(services: Services) -> AsyncIterator[tuple[Dispatcher, LocalBotApi]]:
+    """The service started again over the same database: a new Application and dispatcher."""
+    api = LocalBotApi()
+    app = build_application(services, request=LocalBotApiRequest(api))
+    await app.initialize()
+    try:
+        yield service_dispatcher(services, TelegramChannel(app.bot)), api
+    finally:
+        await app.shutdown()
+
+
+def to_member(api: LocalBotApi) -> list[Outgoing]:
+    return [m for m in api.sent if m.chat_id == 5000]
+
+
+async def parts_sent(db: Database) -> tuple[DeliveryStatus, int]:
+    async with db.session() as session:
+        row = await session.scalar(select(Delivery))
+    assert row is not None
+    return row.status, row.parts_sent
+
+
+async def test_a_long_notice_refused_at_part_2_sends_only_part_2_again(
     db: Database, clock: FakeClock, bot_api: LocalBotApi, dispatcher: Dispatcher
 ) -> None:
     await members(db, clock, 1)
-    body = "\n\n".join(f"第{n}条：" + "学习内容" * 300 for n in range(4))
-    await notice(db, clock, body)
+    await notice(db, clock, LONG_NOTICE)
+    refuse_after_part_1(bot_api, 5000)
     await dispatcher.run_once()
-    parts = [m for m in bot_api.sent if m.chat_id == 5000]
-    assert len(parts) == 2
-    assert not parts[0].buttons
-    assert parts[1].buttons
-    # Cut between paragraphs: every paragraph is whole in exactly one part.
-    assert parts[1].text.startswith("第3条")
-    for n in range(4):
-        paragraph = f"第{n}条：" + "学习内容" * 300
-        assert sum(paragraph in part.text for part in parts) == 1
+    assert len(to_member(bot_api)) == 1
+    assert await parts_sent(db) == (DeliveryStatus.PENDING, 1)
+    clock.advance(timedelta(seconds=3))
+    await dispatcher.run_once()
+    assert_read_once(to_member(bot_api))
+    assert (await parts_sent(db))[0] is DeliveryStatus.DELIVERED
+
+
+async def test_a_long_notice_refused_at_part_2_is_finished_by_the_restarted_service(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    dispatcher: Dispatcher,
+    services: Services,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock, LONG_NOTICE)
+    refuse_after_part_1(bot_api, 5000)
+    await dispatcher.run_once()
+    clock.advance(timedelta(seconds=3))
+    async with restarted(services) as (again, api):
+        assert await again.run_once() == 1
+    assert_read_once(to_member(bot_api) + to_member(api))
+    assert (await parts_sent(db))[0] is DeliveryStatus.DELIVERED
+
+
+class DiesAfterPart(TelegramChannel):
+    """The process is killed right after the first part of a message went out."""
+
+    def __init__(self, bot: ExtBot[Any]) -> None:
+        super().__init__(bot)
+        self.dead = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        record = message.part_sent
+        assert record is not None
+
+        async def then_die(parts: int) -> None:
+            await record(parts)
+            self.dead.set()
+            await asyncio.Event().wait()
+
+        return await super().send(replace(message, part_sent=then_die))
+
+
+async def test_a_service_killed_between_two_parts_sends_only_the_second_after_restart(
+    db: Database,
+    clock: FakeClock,
+    bot_api: LocalBotApi,
+    application: LiaisonApplication,
+    services: Services,
+) -> None:
+    await members(db, clock, 1)
+    await notice(db, clock, LONG_NOTICE)
+    dying = DiesAfterPart(application.bot)
+    first = asyncio.create_task(service_dispatcher(services, dying).run_once())
+    await dying.dead.wait()
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert await parts_sent(db) == (DeliveryStatus.SENDING, 1)
+    clock.advance(timedelta(seconds=30))
+    async with restarted(services) as (again, api):
+        assert await again.run_once() == 1
+    assert len(to_member(bot_api)) == 1
+    assert_read_once(to_member(bot_api) + to_member(api))
+    assert await parts_sent(db) == (DeliveryStatus.DELIVERED, 2)
 
 
 async def test_an_sms_receipt_finishes_its_row_even_when_it_beats_the_record(

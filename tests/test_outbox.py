@@ -232,6 +232,24 @@ async def test_claim_takes_urgent_first_and_a_lost_lease_comes_back(
     assert all(c.attempts == 2 for c in again)
 
 
+async def test_a_lapsed_lease_is_not_taken_back_by_the_dispatcher_still_holding_it(
+    db: Database, clock: FakeClock
+) -> None:
+    await district(db, clock)
+    notice_id = await notice_to(db, clock, "律师党小组")
+    async with db.session() as session:
+        await enqueue_notice(session, clock.now(), notice_id)
+        (mine,) = await claim_due(session, clock.now(), limit=10, lease=LEASE)
+    # Its renewal failed (the database was away): the lease lapsed, but the send goes on.
+    clock.advance(LEASE + timedelta(seconds=1))
+    async with db.session() as session:
+        assert await claim_due(session, clock.now(), limit=10, lease=LEASE, held={mine.id}) == []
+        # Another dispatcher, holding nothing, takes it over as it would a dead one's.
+        assert [c.id for c in await claim_due(session, clock.now(), limit=10, lease=LEASE)] == [
+            mine.id
+        ]
+
+
 async def test_outcomes_move_rows_to_a_final_state_or_a_next_attempt(
     db: Database, clock: FakeClock
 ) -> None:

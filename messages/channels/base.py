@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from storage.models import ChannelName
@@ -31,6 +32,9 @@ class SendResult:
     new_address: str | None = None
     # Final on acceptance (Telegram says the message is in the chat): no receipt will follow.
     delivered: bool = False
+    # A message sent in parts that failed part-way: how many parts are in the chat (the
+    # next attempt sends only the rest). None when the channel does not split.
+    parts_sent: int | None = None
 
     @classmethod
     def accepted(cls, external_id: str | None = None, *, delivered: bool = False) -> SendResult:
@@ -59,6 +63,10 @@ class OutboundMessage:
 
     text is Telegram HTML for Telegram and group chats and plain text for SMS; buttons are
     (label, callback data) pairs shown under a Telegram message.
+
+    A channel that splits a long text sends only the parts after parts_sent (an earlier
+    attempt sent those) and awaits part_sent(k) after each part, so that the count is
+    written before the next part goes: a crash between two parts sends neither twice.
     """
 
     delivery_id: int
@@ -66,6 +74,8 @@ class OutboundMessage:
     address: str
     text: str
     buttons: tuple[tuple[str, str], ...] = ()
+    parts_sent: int = 0
+    part_sent: Callable[[int], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 class Channel(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -138,42 +139,56 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> SendResult:
         markup = self._markup(message.buttons)
         parts = split_html(message.text)
+        # An earlier attempt sent these: the member must not read them twice.
+        done = min(message.parts_sent, len(parts))
+        sent = None
         try:
-            sent = None
-            for index, part in enumerate(parts):
+            for index in range(done, len(parts)):
                 sent = await self.bot.send_message(
                     int(message.address),
-                    part,
+                    parts[index],
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup if index == len(parts) - 1 else None,
                     disable_web_page_preview=True,
                     rate_limit_args={"bulk": True},
                 )
-        except RetryAfter as error:
+                done = index + 1
+                if len(parts) > 1 and message.part_sent is not None:
+                    await message.part_sent(done)
+        except TelegramError as error:
+            result = _refused(error)
+            return replace(result, parts_sent=done) if len(parts) > 1 else result
+        if sent is None:  # every part went on an earlier attempt; only the record was lost
+            return SendResult.accepted(delivered=True)
+        return SendResult.accepted(str(sent.message_id), delivered=True)
+
+
+def _refused(error: TelegramError) -> SendResult:
+    """What a refused send means for the delivery."""
+    match error:
+        case RetryAfter():
             return SendResult.retry("429 Too Many Requests", after=seconds(error.retry_after))
-        except ChatMigrated as error:
+        case ChatMigrated():
             return SendResult(
                 SendOutcome.RETRY,
                 reason="the group chat became a supergroup",
                 new_address=str(error.new_chat_id),
                 retry_after=0,
             )
-        except Forbidden as error:
+        case Forbidden():
             return SendResult.unreachable(f"403 {error.message}")
-        except BadRequest as error:
-            if "chat not found" in error.message.lower():
-                return SendResult.unreachable(f"400 {error.message}")
+        case BadRequest() if "chat not found" in error.message.lower():
+            return SendResult.unreachable(f"400 {error.message}")
+        case BadRequest():
             return SendResult.failed(f"400 {error.message}")
-        except InvalidToken:
+        case InvalidToken():
             return SendResult.retry("the bot token was rejected", after=300)
-        except TimedOut:
+        case TimedOut():
             return SendResult.retry("timed out")
-        except NetworkError as error:
+        case NetworkError():
             return SendResult.retry(f"network error: {error.message}")
-        except TelegramError as error:
+        case _:
             return SendResult.retry(f"Telegram error: {error.message}")
-        assert sent is not None
-        return SendResult.accepted(str(sent.message_id), delivered=True)
 
 
 class GroupChatChannel(TelegramChannel):

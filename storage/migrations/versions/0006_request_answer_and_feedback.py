@@ -2,11 +2,8 @@
 feedback alert to staff
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 11:00:00
-
-Numbered 0006 because 0005 is being written in parallel (delivery); when both are merged,
-down_revision becomes '0005'.
 """
 
 from collections.abc import Sequence
@@ -22,7 +19,7 @@ OLD_KINDS = (
 NEW_KINDS = (*OLD_KINDS, 'request_feedback')
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
