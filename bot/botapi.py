@@ -227,7 +227,7 @@ class LocalBotApi:
         self._listeners: list[Callable[[Outgoing], None]] = [on_send] if on_send else []
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
-        self._scripted: dict[str, list[BotApiError]] = {}
+        self._scripted: dict[str, list[tuple[BotApiError, int | None]]] = {}
         # Private chats whose person blocked the bot: every send there answers 403.
         self.blocked: set[int] = set()
 
@@ -235,9 +235,9 @@ class LocalBotApi:
         """Call listener with every message the bot sends or edits, as it happens."""
         self._listeners.append(listener)
 
-    def fail_next(self, method: str, error: BotApiError) -> None:
-        """Make the next call of method answer with error."""
-        self._scripted.setdefault(method, []).append(error)
+    def fail_next(self, method: str, error: BotApiError, *, chat_id: int | None = None) -> None:
+        """Make the next call of method (to chat_id, if given) answer with error."""
+        self._scripted.setdefault(method, []).append((error, chat_id))
 
     def next_message_id(self) -> int:
         return next(self._message_ids)
@@ -248,9 +248,10 @@ class LocalBotApi:
     def handle(self, method: str, params: JSONDict) -> Any:
         """Answer one Bot API call; raises BotApiError for scripted failures."""
         self.calls.append((method, params))
-        scripted = self._scripted.get(method)
-        if scripted:
-            raise scripted.pop(0)
+        for index, (error, chat_id) in enumerate(self._scripted.get(method, [])):
+            if chat_id is None or chat_id == _chat_id(params):
+                del self._scripted[method][index]
+                raise error
         if self.limits is not None:
             retry_after = self.limits.admit(method, _chat_id(params))
             if retry_after is not None:
