@@ -222,29 +222,29 @@ async def test_a_flooding_account_gets_one_slow_down_and_others_are_answered_at_
 ) -> None:
     processor = application.update_processor
     assert isinstance(processor, ChatOrderedUpdates)
-    assert (processor.max_updates, processor.window) == (10, 10.0)  # the settings' defaults
+    assert (processor.max_updates, processor.window) == (20, 10.0)  # the settings' defaults
     monotonic.hold(longer_than=0.5)
     caplog.set_level(logging.WARNING, logger="bot.processing")
     start = monotonic.seconds()
-    flood = [through_processor(application, alice, f"第{n}条") for n in range(30)]
+    flood = [through_processor(application, alice, f"第{n}条") for n in range(50)]
     async with asyncio.timeout(10):  # were Bob behind Alice, the held clock would stop him
         await through_processor(application, bob, "/help")
     (answer,) = to(bot_api, BOB)
     assert "可用命令" in answer.text
-    assert answer.at - start < 0.5  # not behind thirty of Alice's answers
+    assert answer.at - start < 0.5  # not behind twenty of Alice's answers
     monotonic.release()
     await asyncio.gather(*flood)
     told = [html_to_text(o.text) for o in to(bot_api, ALICE)]
     slow_down = [text for text in told if "您发送得太快了" in text]
-    assert len(slow_down) == 1  # one answer to the flood, not twenty
-    assert len(told) == 10 + 1  # ten handled, twenty dropped, the slow-down
-    assert processor.dropped == 20
+    assert len(slow_down) == 1  # one answer to the flood, not thirty
+    assert len(told) == 20 + 1  # twenty handled, thirty dropped, the slow-down
+    assert processor.dropped == 30
     assert "account 820001 is flooding: dropping its updates" in caplog.text
     # Once Alice slows down she is answered again, and the log counts what was dropped.
     monotonic.advance(10.0)
     await through_processor(application, alice, "/help")
     assert "可用命令" in to(bot_api, ALICE)[-1].text
-    assert "account 820001 slowed down; 20 of its updates were dropped" in caplog.text
+    assert "account 820001 slowed down; 30 of its updates were dropped" in caplog.text
 
 
 async def test_chats_are_handled_concurrently_each_in_order(
