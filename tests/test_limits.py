@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from telegram import Update
+from telegram.error import RetryAfter
 
 from bot.botapi import BotApiError, LocalBotApi, Outgoing, too_many_requests
 from bot.context import LiaisonApplication
@@ -173,6 +176,8 @@ async def test_a_429_on_a_reply_mid_conversation_only_delays_the_answer(
     await talk(alice, [("武汉市江汉区", ["所在地：湖北省 武汉市 江汉区", "2/3 工作情况怎么样"])])
     assert "出了点问题" not in alice.last_text
     assert alice.last[0].at - asked >= 5  # Telegram said: retry after 5 seconds
+    # Meanwhile her chat showed that the bot was typing.
+    assert ("sendChatAction", {"chat_id": ALICE, "action": "typing"}) in bot_api.calls
     await talk(
         alice,
         [
@@ -269,3 +274,58 @@ async def test_chats_are_handled_concurrently_each_in_order(
         # In the order typed: the question, the place and the next question, then cancelled.
         assert told.index("1/3 您现在在哪里") < told.index(place) < told.index("2/3")
         assert told.index("2/3") < told.rindex("取消")
+
+
+# --- what a 429 holds ---------------------------------------------------------------------
+
+
+class FlakyApi:
+    """A Bot API endpoint for the limiter alone: answers 429 once for one chat."""
+
+    def __init__(self, clock: FakeMonotonic, chat_id: int, retry_after: int) -> None:
+        self.clock = clock
+        self.refuse: int | None = chat_id
+        self.retry_after = retry_after
+        self.sent: list[tuple[int, float]] = []
+
+    async def __call__(self, endpoint: str, data: dict[str, Any]) -> bool:
+        if data["chat_id"] == self.refuse:
+            self.refuse = None
+            raise RetryAfter(timedelta(seconds=self.retry_after))
+        self.sent.append((data["chat_id"], self.clock.seconds()))
+        return True
+
+
+async def through(limiter: TelegramRateLimiter, api: FlakyApi, chat_id: int, *, bulk: bool) -> None:
+    data = {"chat_id": chat_id, "text": "x"}
+    await limiter.process_request(
+        api, ("sendMessage", data), {}, "sendMessage", data, {"bulk": True} if bulk else None
+    )
+
+
+async def test_a_notice_s_429_goes_back_to_the_dispatcher_and_holds_that_chat_only() -> None:
+    clock = FakeMonotonic()
+    limiter = TelegramRateLimiter(clock=clock.seconds, sleep=clock.sleep)
+    api = FlakyApi(clock, chat_id=1, retry_after=7)
+    start = clock.seconds()
+    with pytest.raises(RetryAfter):  # SendResult.retry: the dispatcher reschedules it
+        await through(limiter, api, 1, bulk=True)
+    await through(limiter, api, 2, bulk=True)
+    assert api.sent == [(2, pytest.approx(start, abs=0.1))]  # another chat: at once
+    await through(limiter, api, 1, bulk=True)
+    assert api.sent[-1][1] - start >= 7  # this chat: after its retry_after
+    assert limiter.throttled == 1
+
+
+async def test_a_429_at_the_overall_rate_pauses_every_chat() -> None:
+    clock = FakeMonotonic()
+    limiter = TelegramRateLimiter(clock=clock.seconds, sleep=clock.sleep)
+    api = FlakyApi(clock, chat_id=29, retry_after=3)
+    # 28 chats in under a second, then a 429: Telegram most likely counted all of them.
+    await asyncio.gather(*(through(limiter, api, chat, bulk=True) for chat in range(1, 29)))
+    refused_at = clock.seconds()
+    with pytest.raises(RetryAfter):
+        await through(limiter, api, 29, bulk=True)
+    await through(limiter, api, 30, bulk=False)  # a reply to another chat waits too
+    assert api.sent[-1][0] == 30
+    assert api.sent[-1][1] - refused_at >= 3

@@ -62,6 +62,8 @@ _SENDING = frozenset(
 _EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
 # A 429 while we used this share of the overall rate in the last second was the overall one.
 _NEAR_OVERALL = 0.9
+# A reply that must wait longer than this shows "typing…" meanwhile.
+_TYPING_AFTER = 1.0
 
 
 def seconds(value: int | float | timedelta) -> float:
@@ -85,9 +87,11 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
     that was, so: a 429 on a call without a chat, or while we had used 90 % or more of the
     overall rate in the last second, pauses every send; any other 429 holds only that chat.
     A reply is then sent again, up to `max_attempts` tries: its handler never sees the 429
-    and the member's turn completes, later. A bulk send's 429 is raised after the hold is
-    set: the dispatcher reschedules that delivery (SendResult.retry, knowing how far a long
-    notice got) and goes on with other chats instead of sleeping on this one.
+    and the member's turn completes, later. A reply that must wait more than a second shows
+    "typing…" in its chat meanwhile (a chat action, which the limits do not count). A bulk
+    send's 429 is raised after the hold is set: the dispatcher reschedules that delivery
+    (SendResult.retry, knowing how far a long notice got) and goes on with other chats
+    instead of sleeping on this one.
 
     `clock` (monotonic seconds) and `sleep` are injected: tests pace in virtual time.
     """
@@ -128,6 +132,18 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
         gate.pause(chat_id, wait)
         return f"chat {chat_id}"
 
+    async def _typing(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        chat_id: object,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Show "typing…" in a private chat whose answer must wait (not a counted send)."""
+        try:
+            await callback("sendChatAction", {"chat_id": chat_id, "action": "typing"}, **kwargs)
+        except TelegramError as error:  # cosmetic: the answer itself is what matters
+            log.debug("typing action for %s not shown: %s", chat_id, error)
+
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
@@ -142,6 +158,8 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
         chat_id = data.get("chat_id")
         gate = self._chat_gate(endpoint, chat_id)
+        if not bulk and gate is self.private and self.private.ready_in(chat_id) > _TYPING_AFTER:
+            await self._typing(callback, chat_id, kwargs)
         async with gate.hold(chat_id) if gate is not None else contextlib.nullcontext():
             for attempt in itertools.count(1):
                 await self.overall.acquire(urgent=not bulk)
@@ -161,6 +179,8 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
                     )
                     if bulk or attempt >= self.max_attempts:
                         raise
+                    if gate is self.private and wait > _TYPING_AFTER:
+                        await self._typing(callback, chat_id, kwargs)
                     if gate is not None and chat_id is not None:
                         await gate.wait_turn(chat_id)
         raise AssertionError("unreachable")  # pragma: no cover
