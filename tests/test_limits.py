@@ -252,6 +252,16 @@ async def test_a_flooding_account_gets_one_slow_down_and_others_are_answered_at_
     assert "account 820001 slowed down; 30 of its updates were dropped" in caplog.text
 
 
+async def test_the_slow_down_answer_is_in_the_account_s_language(
+    application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    visitor = Person(application, bot_api, FLOODER, name="Visitor", language_code="en")
+    await asyncio.gather(*(through_processor(application, visitor, "hello") for _ in range(21)))
+    told = [html_to_text(o.text) for o in to(bot_api, FLOODER)]
+    assert len(told) == 20 + 1
+    assert sum("You are sending messages too fast" in text for text in told) == 1
+
+
 async def test_chats_are_handled_concurrently_each_in_order(
     alice: Person, bob: Person, application: LiaisonApplication, bot_api: LocalBotApi
 ) -> None:
