@@ -33,7 +33,8 @@ def _serve(connection: Connection, token: str, rate_limit: int | None) -> None:
     gc.disable()
 
     async def main() -> None:
-        api = LocalBotApi()
+        # Telegram's limits when a rate is asked for; the engine's own speed without.
+        api = LocalBotApi(enforce_limits=rate_limit is not None)
         sent: list[tuple[int, str, float]] = []
 
         def note(outgoing: Outgoing) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -33,7 +34,9 @@ from bot.features import (
     study,
     where,
 )
+from bot.processing import ChatOrderedUpdates, slow_down
 from messages.channels.telegram import TelegramRateLimiter
+from scheduler.clock import Monotonic, SystemMonotonic
 from storage import directory
 from storage.identity import identify
 from storage.outbox import mark_reachable
@@ -187,9 +190,19 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     features: Sequence[Feature] = FEATURES,
+    monotonic: Monotonic | None = None,
 ) -> LiaisonApplication:
-    """The bot with every feature wired; request replaces the network (terminal, tests)."""
+    """The bot with every feature wired; request replaces the network (terminal, tests).
+
+    monotonic paces sends and measures floods: virtual in tests, the machine's otherwise.
+    """
     settings = services.settings
+    monotonic = monotonic or SystemMonotonic()
+    updates = ChatOrderedUpdates(
+        max_updates=settings.flood_max_updates,
+        window=settings.flood_window_seconds,
+        clock=monotonic.seconds,
+    )
     context_types = ContextTypes(context=LiaisonContext, user_data=UserData, bot_data=BotData)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else LOCAL_TOKEN
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
@@ -205,14 +218,19 @@ def build_application(
                 overall=settings.telegram_rate,
                 per_chat_interval=settings.telegram_chat_interval,
                 group_per_minute=settings.telegram_group_per_minute,
+                clock=monotonic.seconds,
+                sleep=monotonic.sleep,
             )
         )
+        # Chats are answered concurrently, each in order; a flooding account is slowed down.
+        .concurrent_updates(updates)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application: LiaisonApplication = builder.build()
     application.bot_data.services = services
     application.bot_data.commands = command_table(features)
+    updates.on_flood = functools.partial(slow_down, application)
 
     application.add_handler(TypeHandler(Update, load_identity), group=-1)
     for feature in features:

@@ -1,6 +1,7 @@
 """An in-process Bot API: the terminal chat and the tests drive the real Application with it.
 
-`LocalBotApi` answers the Bot API methods the bot uses and records what the bot sent;
+`LocalBotApi` answers the Bot API methods the bot uses and records what the bot sent; it keeps
+Telegram's limits as strictly as Telegram may (`TelegramLimits`), answering 429 beyond them;
 `LocalBotApiRequest` plugs it into python-telegram-bot as its request class, so no call can
 reach the network; `UpdateFactory` builds the updates a Telegram client would send.
 """
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +55,7 @@ class Outgoing:
     buttons: list[list[Button]] = field(default_factory=list)
     inline: bool = True
     params: JSONDict = field(default_factory=dict)
+    at: float = 0.0  # when it was sent, on the Bot API's monotonic clock
 
     @property
     def flat_buttons(self) -> list[Button]:
@@ -99,6 +104,97 @@ def _buttons(markup: Any) -> tuple[list[list[Button]], bool]:
     return [], True
 
 
+# Methods that put a new message into a chat: what all of Telegram's limits count.
+COUNTED = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendLocation",
+        "sendVenue",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+# Edits add no message to the chat; Telegram counts them loosely. Here they count toward the
+# overall rate only, which the bot paces them to, not toward a chat's one message a second.
+EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
+
+
+class TelegramLimits:
+    """Telegram's published limits, with no burst allowance.
+
+    A private chat gets at most one message per `chat_interval` seconds; all chats together at
+    most `overall` messages in any one second; a group chat (negative id) at most
+    `group_per_minute` in any sixty seconds. A call beyond one is refused with the whole
+    seconds to wait (Telegram's retry_after) and does not count. `clock` is monotonic seconds,
+    virtual in tests.
+    """
+
+    # A clock exactly on time may be a rounding error early; a microsecond is not a burst.
+    TOLERANCE = 1e-6
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        chat_interval: float = 1.0,
+        overall: int = 30,
+        group_per_minute: int = 20,
+    ) -> None:
+        self.clock = clock
+        self.chat_interval = chat_interval
+        self.overall = overall
+        self.group_per_minute = group_per_minute
+        self.refused = 0  # 429s answered
+        self._last: dict[int, float] = {}
+        self._recent: deque[float] = deque()
+        self._groups: dict[int, deque[float]] = {}
+
+    def _window(self, stamps: deque[float], now: float, span: float) -> None:
+        while stamps and stamps[0] <= now - span + self.TOLERANCE:
+            stamps.popleft()
+
+    def admit(self, method: str, chat_id: int | None) -> int | None:
+        """None if the call may go now (and it is counted), else the seconds to wait."""
+        counted = method in COUNTED
+        if not counted and method not in EDITS:
+            return None
+        now = self.clock()
+        waits = [0.0]
+        self._window(self._recent, now, 1.0)
+        if len(self._recent) >= self.overall:
+            waits.append(self._recent[0] + 1.0 - now)
+        group: deque[float] | None = None
+        if counted and chat_id is not None and chat_id < 0:
+            group = self._groups.setdefault(chat_id, deque())
+            self._window(group, now, 60.0)
+            if len(group) >= self.group_per_minute:
+                waits.append(group[0] + 60.0 - now)
+        elif counted and chat_id is not None:
+            last = self._last.get(chat_id)
+            if last is not None and now - last < self.chat_interval - self.TOLERANCE:
+                waits.append(last + self.chat_interval - now)
+        if max(waits) > 0:
+            self.refused += 1
+            return max(1, math.ceil(max(waits)))
+        self._recent.append(now)
+        if group is not None:
+            group.append(now)
+        elif counted and chat_id is not None:
+            if len(self._last) > 100_000:  # a long broadcast: forget chats long done
+                self._last = {c: t for c, t in self._last.items() if now - t < self.chat_interval}
+            self._last[chat_id] = now
+        return None
+
+
+def too_many_requests(retry_after: int) -> BotApiError:
+    """Telegram's flood-control answer."""
+    return BotApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
+
+
 def _inline(params: JSONDict) -> JSONDict | None:
     """The inline keyboard a call gives its message (a reply keyboard is not the message's)."""
     markup = params.get("reply_markup")
@@ -110,7 +206,11 @@ def _inline(params: JSONDict) -> JSONDict | None:
 
 
 class LocalBotApi:
-    """The Bot API, answered in-process; `sent` holds what the bot sent, in order."""
+    """The Bot API, answered in-process; `sent` holds what the bot sent, in order.
+
+    Telegram's limits are kept on `clock` (monotonic seconds; virtual in tests);
+    `enforce_limits=False` lifts them.
+    """
 
     def __init__(
         self,
@@ -119,7 +219,11 @@ class LocalBotApi:
         username: str = "liaison_bot",
         first_name: str = "Liaison",
         on_send: Callable[[Outgoing], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        enforce_limits: bool = True,
     ) -> None:
+        self.clock = clock
+        self.limits = TelegramLimits(clock=clock) if enforce_limits else None
         self.bot_user: JSONDict = {
             "id": bot_id,
             "is_bot": True,
@@ -139,7 +243,7 @@ class LocalBotApi:
         self._listeners: list[Callable[[Outgoing], None]] = [on_send] if on_send else []
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
-        self._scripted: dict[str, list[BotApiError]] = {}
+        self._scripted: dict[str, list[tuple[BotApiError, int | None]]] = {}
         # Private chats whose person blocked the bot: every send there answers 403.
         self.blocked: set[int] = set()
         # (chat, message) → its text and inline buttons as they stand now: an edit that
@@ -150,9 +254,9 @@ class LocalBotApi:
         """Call listener with every message the bot sends or edits, as it happens."""
         self._listeners.append(listener)
 
-    def fail_next(self, method: str, error: BotApiError) -> None:
-        """Make the next call of method answer with error."""
-        self._scripted.setdefault(method, []).append(error)
+    def fail_next(self, method: str, error: BotApiError, *, chat_id: int | None = None) -> None:
+        """Make the next call of method (to chat_id, if given) answer with error."""
+        self._scripted.setdefault(method, []).append((error, chat_id))
 
     def next_message_id(self) -> int:
         return next(self._message_ids)
@@ -163,9 +267,14 @@ class LocalBotApi:
     def handle(self, method: str, params: JSONDict) -> Any:
         """Answer one Bot API call; raises BotApiError for scripted failures."""
         self.calls.append((method, params))
-        scripted = self._scripted.get(method)
-        if scripted:
-            raise scripted.pop(0)
+        for index, (error, chat_id) in enumerate(self._scripted.get(method, [])):
+            if chat_id is None or chat_id == _chat_id(params):
+                del self._scripted[method][index]
+                raise error
+        if self.limits is not None:
+            retry_after = self.limits.admit(method, _chat_id(params))
+            if retry_after is not None:
+                raise too_many_requests(retry_after)
         if method.startswith("send") and _chat_id(params) in self.blocked:
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_api_{method.lower()}", None)
@@ -250,6 +359,7 @@ class LocalBotApi:
             buttons=buttons,
             inline=inline,
             params=params,
+            at=self.clock(),
         )
         self.sent.append(outgoing)
         for listener in self._listeners:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -15,8 +16,8 @@ class RateGate:
     """Hands out send slots at most `rate` per `per` seconds.
 
     Waiting urgent callers are always served before waiting bulk ones, so a member's reply
-    never queues behind a broadcast. `pause(seconds)` holds every slot (Telegram's 429
-    retry_after applies to the whole bot). Time and sleeping are injected for tests.
+    never queues behind a broadcast. `pause(seconds)` holds every slot (a 429 when the overall
+    rate was what was exceeded). Time and sleeping are injected for tests.
 
     While busy, slots keep to a fixed grid: a late wake-up does not push every later slot
     back, so the rate reached is the rate asked for. On top of the grid, no `per` window
@@ -49,6 +50,12 @@ class RateGate:
     def pause(self, seconds: float) -> None:
         """Give out no slot for the next `seconds` (on top of any pause already running)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def busy(self) -> float:
+        """The share of the rate used in the last `per` seconds (1.0: at the rate)."""
+        now = self._clock()
+        used = sum(1 for stamp in self._recent if stamp > now - self._span)
+        return used / (self._recent.maxlen or 1)
 
     @property
     def waiting(self) -> int:
@@ -105,7 +112,13 @@ class RateGate:
 
 
 class KeyedGate:
-    """At most one send per `interval` seconds for each key (e.g. per chat)."""
+    """At most one send per `interval` seconds for each key (e.g. per chat), one at a time.
+
+    `hold(key)` waits until the key's previous send has finished and its turn has come; the
+    next turn counts from when this send finished. The far side saw the send no later than
+    that, so a slow network never brings two sends to one chat closer than `interval`.
+    `pause(key, seconds)` pushes the key's next turn back (a 429 for that chat only).
+    """
 
     def __init__(
         self,
@@ -119,15 +132,42 @@ class KeyedGate:
         self._clock = clock
         self._sleep = sleep
         self._next: dict[Hashable, float] = {}
+        # Only keys someone holds or waits for have a lock: memory stays flat in a broadcast.
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
         self._max_keys = max_keys
 
-    async def acquire(self, key: Hashable) -> None:
-        """Wait until key may send again, and book its next turn."""
-        now = self._clock()
-        slot = max(now, self._next.get(key, 0.0))
-        self._next[key] = slot + self.interval
-        if len(self._next) > self._max_keys:
-            # Forget keys whose turn has long passed, so memory stays flat in a long broadcast.
-            self._next = {k: t for k, t in self._next.items() if t > now}
-        if slot > now:
-            await self._sleep(slot - now)
+    def pause(self, key: Hashable, seconds: float) -> None:
+        """Give key no turn for the next `seconds` (on top of any pause already running)."""
+        until = self._clock() + max(seconds, self.interval)
+        self._next[key] = max(self._next.get(key, 0.0), until)
+
+    def ready_in(self, key: Hashable) -> float:
+        """Seconds until key's next turn (0 if it may send now)."""
+        return max(0.0, self._next.get(key, 0.0) - self._clock())
+
+    async def wait_turn(self, key: Hashable) -> None:
+        """Sleep until key's next turn (also after a pause that came meanwhile)."""
+        while (delay := self.ready_in(key)) > 0:
+            await self._sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        """Wait for key's turn, keep other sends to key waiting while inside, book the next."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await self.wait_turn(key)
+                try:
+                    yield
+                finally:
+                    now = self._clock()
+                    self._next[key] = max(self._next.get(key, 0.0), now + self.interval)
+                    if len(self._next) > self._max_keys:
+                        self._next = {k: t for k, t in self._next.items() if t > now}
+        finally:
+            lock, users = self._locks[key]
+            if users > 1:
+                self._locks[key] = (lock, users - 1)
+            else:
+                del self._locks[key]

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     telegram_rate: float = Field(default=30.0, gt=0, le=100_000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
     telegram_group_per_minute: float = Field(default=20.0, gt=0, le=100_000)
+    # An account sending more than this many updates in this many seconds is flooding: one
+    # "please slow down" answer, and its further updates are dropped until it slows down.
+    flood_max_updates: int = Field(default=20, ge=1, le=10_000)
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
     # How long a dead dispatcher's claimed deliveries wait before another takes them over
     # (a live one renews its leases): a restarted service resumes within this.

@@ -14,8 +14,9 @@ chunked bodies) that reads JSON, application/x-www-form-urlencoded (what python-
 sends) and multipart/form-data (what it sends when uploading files) and routes
 `/bot<TOKEN>/<method>` to `LocalBotApi.handle`. getUpdates long-polls: it waits up to
 `timeout` seconds for `push_update`. Scripted `BotApiError`s become Telegram's error answers
-(status code, description, parameters such as retry_after). An optional overall rate limit
-answers 429 like Telegram's flood control.
+(status code, description, parameters such as retry_after). The LocalBotApi behind it keeps
+Telegram's limits (one message a second per chat, 30 a second overall, 20 a minute per group
+chat) and answers 429 beyond them; an optional stricter overall `rate_limit` comes on top.
 """
 
 from __future__ import annotations
@@ -416,8 +417,9 @@ class BotApiServer:
     returns once predicate() holds, re-checked after every request, answer, pushed update and
     closed connection. `requests` records what arrived (`record_requests=False` for benchmarks),
     `errors` any failure of the server itself (tests should assert it stays empty).
-    `rate_limit` (messages per second, all chats together) answers 429 with retry_after to
-    send*/copy*/forward* calls beyond it, like Telegram's flood control.
+    Telegram's limits are the LocalBotApi's (`LocalBotApi(clock=…)`); `rate_limit` (messages
+    per second, all chats together) is an optional stricter cap on send*/copy*/forward* calls.
+    `throttled` counts every 429 answered, for either.
     """
 
     def __init__(
@@ -624,6 +626,8 @@ class BotApiServer:
             else:
                 result = self.api.handle(api_method, params)
         except BotApiError as error:
+            if error.code == HTTPStatus.TOO_MANY_REQUESTS:
+                self.throttled += 1
             return error.code, _error_body(error.code, error.description, error.parameters)
         except (KeyError, ValueError, TypeError) as error:
             # What Telegram says for a missing or malformed parameter.

@@ -19,7 +19,7 @@ from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
 from messages.render import Renderer, normalize_locale
-from scheduler.clock import FakeClock
+from scheduler.clock import FakeClock, FakeMonotonic
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import Base
@@ -113,14 +113,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def monotonic() -> FakeMonotonic:
+    """Virtual seconds for Telegram's limits: the bot paces itself and the Bot API enforces
+    the limits on this clock, and a second of pacing takes no real time."""
+    return FakeMonotonic()
+
+
+@pytest.fixture
 def settings(db: Database) -> Settings:
     return Settings(
         database_url=str(db.engine.url.render_as_string(hide_password=False)),
-        # Pacing has tests of its own (test_ratelimit, the dispatcher's); conversations
-        # should not wait for Telegram's limits.
-        telegram_rate=1000,
-        telegram_chat_interval=0.001,
-        telegram_group_per_minute=60_000,
     )
 
 
@@ -182,16 +184,21 @@ def services(settings: Settings, db: Database, clock: FakeClock, renderer: Rende
 
 
 @pytest.fixture
-def bot_api() -> LocalBotApi:
-    return LocalBotApi()
+def bot_api(monotonic: FakeMonotonic) -> LocalBotApi:
+    """The in-process Bot API, keeping Telegram's limits (429 beyond them) in virtual time."""
+    return LocalBotApi(clock=monotonic.seconds)
 
 
 @pytest.fixture
 async def application(
-    services: Services, bot_api: LocalBotApi
+    services: Services, bot_api: LocalBotApi, monotonic: FakeMonotonic
 ) -> AsyncIterator[LiaisonApplication]:
-    """The real Application with every feature, answered by the in-process Bot API."""
-    app = build_application(services, request=LocalBotApiRequest(bot_api))
+    """The real Application with every feature, answered by the in-process Bot API.
+
+    It keeps Telegram's real limits (30/s, 1 s per chat, 20/min per group) on the virtual
+    clock the Bot API enforces them on.
+    """
+    app = build_application(services, request=LocalBotApiRequest(bot_api), monotonic=monotonic)
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)

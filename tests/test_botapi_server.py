@@ -23,6 +23,7 @@ from bot.botapi import BotApiError, JSONDict, LocalBotApi, Outgoing, UpdateFacto
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.terminal import html_to_text
+from scheduler.clock import FakeMonotonic
 from storage.directory import bot_username
 from storage.settings import Settings
 from tests.botapi_server import BotApiServer, UploadedFile, decode_params
@@ -101,9 +102,13 @@ async def polling(
     server: BotApiServer,
     service_logs: ServiceLogs,
     monkeypatch: pytest.MonkeyPatch,
+    monotonic: FakeMonotonic,
 ) -> AsyncIterator[LiaisonApplication]:
-    """The bot as `liaison serve` runs it: real HTTPXRequest, long polling getUpdates."""
-    app = build_application(networked(services, server, monkeypatch))
+    """The bot as `liaison serve` runs it: real HTTPXRequest, long polling getUpdates.
+
+    It paces itself on the virtual clock the server's Bot API keeps Telegram's limits on.
+    """
+    app = build_application(networked(services, server, monkeypatch), monotonic=monotonic)
     await app.initialize()
     try:
         assert app.post_init is not None
@@ -277,7 +282,33 @@ async def test_server_speaks_telegram_errors_and_long_polls(
         assert bot_api.updates == []
 
 
-async def test_rate_limit_answers_429_with_retry_after(bot_api: LocalBotApi) -> None:
+async def test_telegram_limits_answer_429_with_retry_after_over_http() -> None:
+    now = [100.0]
+    bot_api = LocalBotApi(clock=lambda: now[0])
+    async with BotApiServer(bot_api, TOKEN) as server, httpx.AsyncClient() as client:
+        url = f"{server.base_url}{TOKEN}/sendMessage"
+
+        async def send(chat_id: int, text: str) -> httpx.Response:
+            return await client.post(url, data={"chat_id": str(chat_id), "text": text})
+
+        assert (await send(1, "a")).status_code == 200
+        refused = await send(1, "b")  # the same chat within the second
+        assert refused.status_code == 429
+        assert refused.json() == {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        }
+        assert (await send(2, "c")).status_code == 200  # another chat is not held
+        assert (await client.get(f"{server.base_url}{TOKEN}/getMe")).status_code == 200
+        now[0] += 1.0
+        assert (await send(1, "b")).status_code == 200
+        assert server.throttled == 1
+        assert [o.text for o in bot_api.sent] == ["a", "c", "b"]
+
+
+async def test_an_extra_overall_cap_answers_429_too(bot_api: LocalBotApi) -> None:
     now = [100.0]
     async with (
         BotApiServer(bot_api, TOKEN, rate_limit=2, clock=lambda: now[0]) as server,
@@ -285,15 +316,11 @@ async def test_rate_limit_answers_429_with_retry_after(bot_api: LocalBotApi) -> 
     ):
         url = f"{server.base_url}{TOKEN}/sendMessage"
         codes = [
-            (await client.post(url, data={"chat_id": "1", "text": str(i)})).status_code
-            for i in range(3)
+            (await client.post(url, data={"chat_id": str(i), "text": str(i)})).status_code
+            for i in range(1, 4)
         ]
         assert codes == [200, 200, 429]
-        assert (await client.get(f"{server.base_url}{TOKEN}/getMe")).status_code == 200
-        now[0] += 1.0
-        assert (await client.post(url, data={"chat_id": "1", "text": "x"})).status_code == 200
         assert server.throttled == 1
-        assert [o.text for o in bot_api.sent] == ["0", "1", "x"]
 
 
 def test_form_values_are_read_as_telegram_types_them() -> None:
@@ -337,7 +364,8 @@ async def test_http_keep_alive_pipelining_and_chunked_bodies(
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     path = f"/bot{TOKEN}"
     body = b"chat_id=5&text=%E4%BD%A0%E5%A5%BD"
-    chunked = b"c\r\nchat_id=5&te\r\n5\r\nxt=ok\r\n0\r\n\r\n"
+    # Another chat: Telegram allows one message a second in a chat.
+    chunked = b"c\r\nchat_id=6&te\r\n5\r\nxt=ok\r\n0\r\n\r\n"
     writer.write(
         f"POST {path}/sendMessage HTTP/1.1\r\nHost: x\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
-from scheduler.clock import FakeClock
+from scheduler.clock import FakeClock, FakeMonotonic
 from storage.consent import set_consent
 from storage.db import Database
 from storage.models import (
@@ -172,12 +172,14 @@ async def test_a_checkin_in_english_with_a_shared_location_a_note_and_a_need(
 
 @pytest.fixture
 async def storing_application(
-    services: Services, bot_api: LocalBotApi
+    services: Services, bot_api: LocalBotApi, monotonic: FakeMonotonic
 ) -> AsyncIterator[LiaisonApplication]:
     """The bot of a district that keeps exact coordinates (LIAISON_STORE_COORDINATES=true)."""
     settings = services.settings.model_copy(update={"store_coordinates": True})
     app = build_application(
-        dataclasses.replace(services, settings=settings), request=LocalBotApiRequest(bot_api)
+        dataclasses.replace(services, settings=settings),
+        request=LocalBotApiRequest(bot_api),
+        monotonic=monotonic,
     )
     await app.initialize()
     yield app

@@ -1,4 +1,4 @@
-"""Pacing: the rate is kept, urgent callers go first, 429 pauses everyone (on a fake clock)."""
+"""Pacing: the rate is kept, urgent callers go first, a pause holds what it says (fake clock)."""
 
 from __future__ import annotations
 
@@ -71,11 +71,48 @@ async def test_pause_holds_every_slot() -> None:
 async def test_keyed_gate_spaces_each_key_alone() -> None:
     time = FakeTime()
     gate = KeyedGate(1.0, clock=time.clock, sleep=time.sleep)
-    await gate.acquire("a")
-    await gate.acquire("b")
+    async with gate.hold("a"):
+        pass
+    async with gate.hold("b"):
+        pass
     assert time.now == 100.0  # different chats do not wait for each other
-    await gate.acquire("a")
-    assert time.now == 101.0
+    async with gate.hold("a"):
+        assert time.now == 101.0
+
+
+async def test_a_chat_s_next_turn_counts_from_when_its_send_finished() -> None:
+    time = FakeTime()
+    gate = KeyedGate(1.0, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def send(network_delay: float) -> None:
+        async with gate.hold("a"):
+            starts.append(time.now)
+            await time.sleep(network_delay)
+
+    # The first request took 0.4 s to arrive: the second may not leave before 1.4 s.
+    await asyncio.gather(send(0.4), send(0.0))
+    assert starts == [100.0, pytest.approx(101.4)]
+
+
+async def test_pausing_a_chat_holds_that_chat_only() -> None:
+    time = FakeTime()
+    gate = KeyedGate(1.0, clock=time.clock, sleep=time.sleep)
+    gate.pause("a", 5)
+    async with gate.hold("b"):
+        assert time.now == 100.0
+    async with gate.hold("a"):
+        assert time.now == 105.0
+
+
+async def test_busy_tells_how_much_of_the_rate_was_used_in_the_last_second() -> None:
+    time = FakeTime()
+    gate = RateGate(10, clock=time.clock, sleep=time.sleep)
+    for _ in range(9):
+        await gate.acquire()
+    assert gate.busy() == pytest.approx(0.9)
+    time.now += 2
+    assert gate.busy() == 0
 
 
 async def test_late_wakeups_do_not_slow_the_rate() -> None:

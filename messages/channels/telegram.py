@@ -7,7 +7,12 @@ go first.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import logging
 import os
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
@@ -31,11 +36,13 @@ from telegram.error import (
 from telegram.ext import BaseRateLimiter, ExtBot
 
 from messages.channels.base import OutboundMessage, SendOutcome, SendResult
-from messages.ratelimit import KeyedGate, RateGate
+from messages.ratelimit import KeyedGate, RateGate, Sleep
 from messages.split import split_html
 from storage.models import ChannelName
 
 JSONDict = dict[str, Any]
+log = logging.getLogger(__name__)
+
 # Methods that put something into a chat; everything else (getUpdates!) is never held back.
 _SENDING = frozenset(
     {
@@ -48,8 +55,16 @@ _SENDING = frozenset(
         "forwardMessage",
         "editMessageText",
         "editMessageReplyMarkup",
+        "editMessageCaption",
     }
 )
+# Edits add no message to a chat: Telegram counts them loosely, so they keep to the overall
+# rate only. A button press (edit, then the next question) is not slowed by a second.
+_EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
+# A 429 while we used this share of the overall rate in the last second was the overall one.
+_NEAR_OVERALL = 0.9
+# A reply that must wait longer than this shows "typing…" meanwhile.
+_TYPING_AFTER = 1.0
 
 
 def seconds(value: int | float | timedelta) -> float:
@@ -62,12 +77,24 @@ def _is_group(chat_id: object) -> bool:
 
 
 class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
-    """Keeps to Telegram's limits without waiting for a 429.
+    """Keeps to Telegram's limits without waiting for a 429, and rides out the 429s that come.
 
-    Overall `overall` messages per second; bulk sends (rate_limit_args={"bulk": True}) also
-    at most one per second per private chat; every group chat at most `group_per_minute`.
-    Replies to members are urgent: they overtake queued bulk sends. A 429 pauses everything
-    for its retry_after.
+    Every message to a chat, reply or bulk (rate_limit_args={"bulk": True}), keeps the chat's
+    pace: one per `per_chat_interval` seconds in a private chat, `group_per_minute` a minute
+    in a group chat, one send at a time per chat; all chats together `overall` a second.
+    Replies to members are urgent: they overtake queued bulk sends at the overall gate.
+
+    A 429 holds what was exceeded for its retry_after. Telegram does not say which limit
+    that was, so: a 429 on a call without a chat, or while we had used 90 % or more of the
+    overall rate in the last second, pauses every send; any other 429 holds only that chat.
+    A reply is then sent again, up to `max_attempts` tries: its handler never sees the 429
+    and the member's turn completes, later. A reply that must wait more than a second shows
+    "typing…" in its chat meanwhile (a chat action, which the limits do not count). A bulk
+    send's 429 is raised after the hold is set: the dispatcher reschedules that delivery
+    (SendResult.retry, knowing how far a long notice got) and goes on with other chats
+    instead of sleeping on this one.
+
+    `clock` (monotonic seconds) and `sleep` are injected: tests pace in virtual time.
     """
 
     def __init__(
@@ -76,10 +103,14 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
         overall: float = 30.0,
         per_chat_interval: float = 1.0,
         group_per_minute: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        max_attempts: int = 5,
     ) -> None:
-        self.overall = RateGate(overall)
-        self.private = KeyedGate(per_chat_interval)
-        self.groups = KeyedGate(60.0 / group_per_minute)
+        self.overall = RateGate(overall, clock=clock, sleep=sleep)
+        self.private = KeyedGate(per_chat_interval, clock=clock, sleep=sleep)
+        self.groups = KeyedGate(60.0 / group_per_minute, clock=clock, sleep=sleep)
+        self.max_attempts = max_attempts
         self.throttled = 0  # 429s seen: the benchmark expects none
 
     async def initialize(self) -> None:
@@ -87,6 +118,32 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
 
     async def shutdown(self) -> None:
         return None
+
+    def _chat_gate(self, endpoint: str, chat_id: object) -> KeyedGate | None:
+        if chat_id is None or endpoint in _EDITS:
+            return None
+        return self.groups if _is_group(chat_id) else self.private
+
+    def _hold(self, endpoint: str, chat_id: object, wait: float) -> str:
+        """Hold what a 429 says was exceeded; returns what was held, for the log."""
+        gate = self._chat_gate(endpoint, chat_id)
+        if gate is None or chat_id is None or self.overall.busy() >= _NEAR_OVERALL:
+            self.overall.pause(wait)
+            return "every chat"
+        gate.pause(chat_id, wait)
+        return f"chat {chat_id}"
+
+    async def _typing(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        chat_id: object,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Show "typing…" in a private chat whose answer must wait (not a counted send)."""
+        try:
+            await callback("sendChatAction", {"chat_id": chat_id, "action": "typing"}, **kwargs)
+        except TelegramError as error:  # cosmetic: the answer itself is what matters
+            log.debug("typing action for %s not shown: %s", chat_id, error)
 
     async def process_request(
         self,
@@ -101,17 +158,33 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
             return await callback(*args, **kwargs)
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
         chat_id = data.get("chat_id")
-        if chat_id is not None and _is_group(chat_id):
-            await self.groups.acquire(chat_id)
-        elif chat_id is not None and bulk:
-            await self.private.acquire(chat_id)
-        await self.overall.acquire(urgent=not bulk)
-        try:
-            return await callback(*args, **kwargs)
-        except RetryAfter as error:
-            self.throttled += 1
-            self.overall.pause(seconds(error.retry_after))
-            raise
+        gate = self._chat_gate(endpoint, chat_id)
+        if not bulk and gate is self.private and self.private.ready_in(chat_id) > _TYPING_AFTER:
+            await self._typing(callback, chat_id, kwargs)
+        async with gate.hold(chat_id) if gate is not None else contextlib.nullcontext():
+            for attempt in itertools.count(1):
+                await self.overall.acquire(urgent=not bulk)
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as error:
+                    self.throttled += 1
+                    wait = seconds(error.retry_after)
+                    held = self._hold(endpoint, chat_id, wait)
+                    log.warning(
+                        "429 on %s (%s): %s held for %.0f s (attempt %d)",
+                        endpoint,
+                        "bulk" if bulk else "reply",
+                        held,
+                        wait,
+                        attempt,
+                    )
+                    if bulk or attempt >= self.max_attempts:
+                        raise
+                    if gate is self.private and wait > _TYPING_AFTER:
+                        await self._typing(callback, chat_id, kwargs)
+                    if gate is not None and chat_id is not None:
+                        await gate.wait_turn(chat_id)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class TelegramChannel:

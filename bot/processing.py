@@ -1,0 +1,140 @@
+"""How updates reach the handlers: chats concurrently, each chat in order, floods cut short.
+
+python-telegram-bot hands every update to the Application's update processor. This one lets
+different chats be answered at the same time (one slow or rate-limited chat no longer holds
+up everyone) while a chat's updates, and an account's, are handled one after the other, in
+the order they came: conversations rely on that. An account that sends more than
+`max_updates` updates in `window` seconds is flooding: it gets one "please slow down"
+answer and its further updates are dropped (and counted in the log) until it sends slower,
+instead of queueing for minutes of paced replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import BaseUpdateProcessor
+
+from bot.context import LiaisonApplication
+from messages.render import normalize_locale
+
+log = logging.getLogger(__name__)
+
+FloodReply = Callable[[Update], Awaitable[None]]
+
+
+class ChatOrderedUpdates(BaseUpdateProcessor):
+    """Concurrent across chats, in order within a chat and an account, with flood control.
+
+    Time for the flood window is `clock` (monotonic seconds), injected for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_updates: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_flood: FloodReply | None = None,
+        max_concurrent_updates: int = 256,
+    ) -> None:
+        super().__init__(max_concurrent_updates)
+        self.max_updates = max_updates
+        self.window = window
+        self.on_flood = on_flood
+        self.dropped = 0  # updates dropped as flood, since start
+        self._clock = clock
+        # Only keys with an update in hand or waiting have a lock.
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._arrivals: dict[int, deque[float]] = {}
+        self._flooding: dict[int, int] = {}  # account → updates dropped in this flood
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def admit(self, account: int) -> bool:
+        """Count an update from account; False if it is flooding (drop the update)."""
+        now = self._clock()
+        arrivals = self._arrivals.setdefault(account, deque())
+        while arrivals and arrivals[0] <= now - self.window:
+            arrivals.popleft()
+        # Every arrival counts, dropped ones too: a flood that goes on stays cut off.
+        arrivals.append(now)
+        if len(self._arrivals) > 10_000:
+            self._arrivals = {a: d for a, d in self._arrivals.items() if d[-1] > now - self.window}
+        if len(arrivals) <= self.max_updates:
+            dropped = self._flooding.pop(account, 0)
+            if dropped:
+                log.warning(
+                    "account %s slowed down; %d of its updates were dropped", account, dropped
+                )
+            return True
+        self.dropped += 1
+        self._flooding[account] = self._flooding.get(account, 0) + 1
+        return False
+
+    @asynccontextmanager
+    async def _turn(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users > 1:
+                self._locks[key] = (lock, users - 1)
+            else:
+                del self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = chat = None
+        if isinstance(update, Update):
+            user = update.effective_user.id if update.effective_user else None
+            chat = update.effective_chat.id if update.effective_chat else None
+        if user is not None and not self.admit(user):
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never run: no "was never awaited" warning
+            assert isinstance(update, Update)
+            if self._flooding[user] == 1:
+                log.warning("account %s is flooding: dropping its updates", user)
+                if self.on_flood is not None:
+                    await self.on_flood(update)
+            return
+        # The account's lock first, then the chat's: everyone takes them in this order, so
+        # no two updates can wait for each other. Locks are FIFO: arrival order is kept.
+        async with AsyncExitStack() as stack:
+            for key in (("user", user), ("chat", chat)):
+                if key[1] is not None:
+                    await stack.enter_async_context(self._turn(key))
+            await coroutine
+
+
+async def slow_down(application: LiaisonApplication, update: Update) -> None:
+    """The one answer to a flooding account, in its language (no database query)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    services = application.bot_data.services
+    data = application.user_data.get(user.id)
+    identity = getattr(data, "identity", None)
+    chosen = (identity.locale if identity is not None else None) or getattr(data, "locale", None)
+    locale = normalize_locale(chosen or user.language_code, services.settings.locale)
+    text = services.renderer.render(locale, "fallback/slow_down")
+    try:
+        await application.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+    except TelegramError as error:
+        log.warning("slow-down answer to %s not sent: %s", user.id, error)
