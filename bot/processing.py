@@ -2,11 +2,11 @@
 
 python-telegram-bot hands every update to the Application's update processor. This one lets
 different chats be answered at the same time (one slow or rate-limited chat no longer holds
-up everyone) while a chat's updates, and an account's, are handled one after the other, in
-the order they came: conversations rely on that. An account that sends more than
-`max_updates` updates in `window` seconds is flooding: it gets one "please slow down"
-answer and its further updates are dropped (and counted in the log) until it sends slower,
-instead of queueing for minutes of paced replies.
+up everyone) while a chat's updates are handled one after the other, in the order they
+came, and one account is never handled twice at once: conversations rely on that. An
+account that sends more than `max_updates` updates in `window` seconds is flooding: it gets
+one "please slow down" answer and its further updates are dropped (and counted in the log)
+until it sends slower, instead of queueing for minutes of paced replies.
 """
 
 from __future__ import annotations
@@ -114,10 +114,12 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
                 if self.on_flood is not None:
                     await self.on_flood(update)
             return
-        # The account's lock first, then the chat's: everyone takes them in this order, so
-        # no two updates can wait for each other. Locks are FIFO: arrival order is kept.
+        # The chat's lock first, in arrival order (locks are FIFO): a chat's updates are
+        # handled in the order they came. Then the account's, so that one account is never
+        # handled twice at once (its private chat and a group). Everyone takes them in this
+        # order, so no two updates can wait for each other.
         async with AsyncExitStack() as stack:
-            for key in (("user", user), ("chat", chat)):
+            for key in (("chat", chat), ("user", user)):
                 if key[1] is not None:
                     await stack.enter_async_context(self._turn(key))
             await coroutine
@@ -130,8 +132,10 @@ async def slow_down(application: LiaisonApplication, update: Update) -> None:
         return
     services = application.bot_data.services
     data = application.user_data.get(user.id)
-    identity = getattr(data, "identity", None)
-    chosen = (identity.locale if identity is not None else None) or getattr(data, "locale", None)
+    chosen = None
+    if data is not None:
+        # Who the account is, as the last update handled found it; /lang before binding.
+        chosen = (data.identity.locale if data.identity is not None else None) or data.locale
     locale = normalize_locale(chosen or user.language_code, services.settings.locale)
     text = services.renderer.render(locale, "fallback/slow_down")
     try:
