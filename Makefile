@@ -22,7 +22,7 @@ run: install
 	$(BIN)/liaison serve
 
 test: install
-	$(BIN)/pytest --require-all-templates --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n auto --require-all-templates --cov --cov-report=term:skip-covered
 
 lint: install
 	$(BIN)/ruff check .

@@ -30,7 +30,8 @@ from messages.render import normalize_locale
 
 log = logging.getLogger(__name__)
 
-FloodReply = Callable[[Update], Awaitable[None]]
+# (update, first): first is the flood's first dropped update, which gets the one answer.
+FloodReply = Callable[[Update, bool], Awaitable[None]]
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):
@@ -109,10 +110,11 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine):
                 coroutine.close()  # never run: no "was never awaited" warning
             assert isinstance(update, Update)
-            if self._flooding[user] == 1:
+            first = self._flooding[user] == 1
+            if first:
                 log.warning("account %s is flooding: dropping its updates", user)
-                if self.on_flood is not None:
-                    await self.on_flood(update)
+            if self.on_flood is not None:
+                await self.on_flood(update, first)
             return
         # The chat's lock first, in arrival order (locks are FIFO): a chat's updates are
         # handled in the order they came. Then the account's, so that one account is never
@@ -125,8 +127,12 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
             await coroutine
 
 
-async def slow_down(application: LiaisonApplication, update: Update) -> None:
-    """The one answer to a flooding account, in its language (no database query)."""
+async def slow_down(application: LiaisonApplication, update: Update, first: bool) -> None:
+    """The one answer to a flooding account, in its language (no database query).
+
+    A dropped button press is still answered (a toast; Telegram's spinner would otherwise
+    turn until it times out): that is not a message, so it costs the chat nothing.
+    """
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
@@ -137,8 +143,12 @@ async def slow_down(application: LiaisonApplication, update: Update) -> None:
         # Who the account is, as the last update handled found it; /lang before binding.
         chosen = (data.identity.locale if data.identity is not None else None) or data.locale
     locale = normalize_locale(chosen or user.language_code, services.settings.locale)
-    text = services.renderer.render(locale, "fallback/slow_down")
     try:
-        await application.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+        if update.callback_query is not None:
+            toast = services.renderer.label(locale, "fallback.slow_down")
+            await update.callback_query.answer(text=toast)
+        if first:
+            text = services.renderer.render(locale, "fallback/slow_down")
+            await application.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
     except TelegramError as error:
         log.warning("slow-down answer to %s not sent: %s", user.id, error)

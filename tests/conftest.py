@@ -156,6 +156,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # A pytest-xdist worker saw only its share of the tests: the controller checks the union.
+        workeroutput["rendered"] = sorted(RENDERED)
+        return
     if not session.config.getoption("--require-all-templates") or exitstatus != 0:
         return
     renderer = Renderer()
@@ -174,6 +179,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if missing:
         print("\ntemplates never rendered by any test:\n  " + "\n  ".join(missing))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist: a worker is done; what it rendered counts for the whole run."""
+    RENDERED.update(getattr(node, "workeroutput", {}).get("rendered", ()))
 
 
 @pytest.fixture

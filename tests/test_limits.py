@@ -17,7 +17,7 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.error import RetryAfter
 
-from bot.botapi import BotApiError, LocalBotApi, Outgoing, too_many_requests
+from bot.botapi import BotApiError, Button, LocalBotApi, Outgoing, too_many_requests
 from bot.context import LiaisonApplication
 from bot.processing import ChatOrderedUpdates
 from bot.terminal import html_to_text
@@ -250,6 +250,33 @@ async def test_a_flooding_account_gets_one_slow_down_and_others_are_answered_at_
     await through_processor(application, alice, "/help")
     assert "可用命令" in to(bot_api, ALICE)[-1].text
     assert "account 820001 slowed down; 30 of its updates were dropped" in caplog.text
+
+
+async def test_button_presses_dropped_in_a_flood_are_still_answered(
+    alice: Person, application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    await alice.say("/checkin")
+    question = alice.last[-1]
+    flood = [through_processor(application, alice, f"第{n}条") for n in range(20)]
+    presses = [
+        Update.de_json(alice.updates.press(alice.user, question, button), application.bot)
+        for button in [Button("✅", "checkin:confirm")] * 5
+    ]
+    processor = application.update_processor
+    await asyncio.gather(
+        *flood, *(processor.process_update(u, application.process_update(u)) for u in presses)
+    )
+    pressed = {u.callback_query.id for u in presses if u.callback_query is not None}
+    answers = [
+        params
+        for method, params in bot_api.calls
+        if method == "answerCallbackQuery" and params["callback_query_id"] in pressed
+    ]
+    # Each dropped press is answered (no spinner left turning), one slow-down message in all.
+    assert len(answers) == 5
+    assert {a["text"] for a in answers} == {"您按得太快了，请稍等片刻再按。"}
+    told = [html_to_text(o.text) for o in to(bot_api, ALICE)]
+    assert sum("您发送得太快了" in text for text in told) == 1
 
 
 async def test_the_slow_down_answer_is_in_the_account_s_language(
