@@ -121,11 +121,13 @@ def format_outgoing(outgoing: Outgoing) -> str:
     if outgoing.method == "sendLocation":
         params = outgoing.params
         return f"📍 {params['latitude']}, {params['longitude']}"
-    if outgoing.method == "editMessageReplyMarkup":
-        return ""
     if outgoing.method == "answerCallbackQuery":
         return f"💬 {outgoing.text}"
-    lines = [html_to_text(outgoing.text)]
+    if outgoing.method == "editMessageReplyMarkup":
+        # Only the buttons changed (a group ticked, a row gone): show the new ones, if any.
+        lines = ["✎"] if outgoing.flat_buttons else []
+    else:
+        lines = [html_to_text(outgoing.text)]
     if outgoing.method == "editMessageText":
         lines[0] = "✎ " + lines[0]
     for number, button in enumerate(outgoing.flat_buttons, start=1):

@@ -209,6 +209,16 @@ def test_the_sample_member_checks_in_from_the_terminal(district: None, database_
     assert "现在所在地：湖北省 武汉市 江汉区" in transcript
 
 
+def test_a_group_ticked_in_the_terminal_shows_the_buttons_as_they_are_now(
+    district: None, database_url: str
+) -> None:
+    transcript = run_chat(database_url, 20001, ["/notice", "2", "2"])
+    # Only the buttons changed: the terminal shows them again, ticked, then unticked.
+    ticked, unticked = transcript.split("> 2\n")[1:]
+    assert "[2] ✓ 驻深圳流动党员党小组" in ticked
+    assert "✓" not in unticked and "[2] 驻深圳流动党员党小组" in unticked
+
+
 def test_a_liaison_sees_the_silent_members_of_the_sample_district(
     district: None, database_url: str
 ) -> None:
