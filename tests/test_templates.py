@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,6 +54,45 @@ def test_chinese_addresses_the_reader_as_nin() -> None:
         if "你" in line
     ]
     assert familiar == []
+
+
+def test_no_line_of_text_runs_into_the_next() -> None:
+    """trim_blocks eats the newline after a block tag: a line of text that ends in one
+    ("…{% endif %}") is joined to the next line unless a blank line follows it."""
+    root = Path(__file__).resolve().parent.parent / "messages/templates"
+    joined = []
+    for path in root.rglob("*.*"):
+        lines = path.read_text("utf-8").splitlines()
+        for number, (line, after) in enumerate(itertools.pairwise(lines), start=1):
+            text, following = line.strip(), after.strip()
+            if (
+                text.endswith("%}")
+                and not re.fullmatch(r"(\{%[^%]*%\}\s*)+", text)  # a line of tags only
+                and following
+                and not following.startswith("{%")
+            ):
+                joined.append(f"{path.relative_to(root)}:{number}: {text}")
+    assert joined == []
+
+
+def test_the_staff_alert_of_an_unhappy_member_has_one_fact_a_line(renderer: Renderer) -> None:
+    text = renderer.render(
+        "en",
+        "requests/staff_feedback",
+        follow_up=False,
+        id=7,
+        member="杨磊",
+        category="Employment",
+        solved=False,
+        satisfaction=1,
+        comment="<b>busy</b>",
+        assignee="郑联络",
+    )
+    assert text.splitlines()[:2] == [
+        "👎 The member is not satisfied with service request <b>#7</b>:",
+        "Member: 杨磊",
+    ]
+    assert "Comment: &lt;b&gt;busy&lt;/b&gt;" in text
 
 
 def test_the_schedule_names_the_reminder_dates(renderer: Renderer) -> None:
