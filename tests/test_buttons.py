@@ -202,3 +202,21 @@ async def test_consent_saved_while_the_edit_fails_is_not_reported_as_failed(
         async with db.session() as session:
             stored = await session.get(Member, record.id)
             assert stored is not None and stored.consent is Consent.GIVEN
+
+
+async def test_a_press_too_old_to_answer_still_does_what_it_says(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    # Pressed while the bot was down: Telegram refuses the late answer, the consent is taken.
+    record = await make_member(
+        db, clock.now(), telegram_user_id=MEMBER, phone="+8613800009999", consent=Consent.PENDING
+    )
+    member = Person(application, bot_api, MEMBER)
+    await talk(member, [("/start", "您同意我们这样保存")])
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    bot_api.fail_next("answerCallbackQuery", BotApiError(400, too_old))
+    await talk(member, [("同意", "您同意")])
+    assert "没有完成" not in member.last_text
+    async with db.session() as session:
+        stored = await session.get(Member, record.id)
+        assert stored is not None and stored.consent is Consent.GIVEN

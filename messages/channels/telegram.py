@@ -154,6 +154,8 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
         data: dict[str, Any],
         rate_limit_args: JSONDict | None,
     ) -> bool | JSONDict | list[JSONDict]:
+        if endpoint == "answerCallbackQuery":
+            return await _answer(callback, args, kwargs)
         if endpoint not in _SENDING:
             return await callback(*args, **kwargs)
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
@@ -185,6 +187,27 @@ class TelegramRateLimiter(BaseRateLimiter[JSONDict]):
                     if gate is not None and chat_id is not None:
                         await gate.wait_turn(chat_id)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _answer(
+    callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+    args: Any,
+    kwargs: dict[str, Any],
+) -> bool | JSONDict | list[JSONDict]:
+    """Answer a button press; a press too old to answer (after a restart, say) still counts.
+
+    The answer only stops the button's spinner. Telegram refuses it some seconds after the
+    press ("query is too old"), and the handler would stop there, telling the person their
+    action failed: the action goes on instead.
+    """
+    try:
+        return await callback(*args, **kwargs)
+    except BadRequest as error:
+        said = error.message.lower()
+        if "query is too old" not in said and "query id is invalid" not in said:
+            raise
+        log.info("button press answered too late: %s", error.message)
+        return True
 
 
 class TelegramChannel:
