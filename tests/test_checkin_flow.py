@@ -694,6 +694,10 @@ async def test_a_checkin_from_abroad_offers_the_local_time_and_a_second_press_do
     assert [o.method for o in again if o.method != "answerCallbackQuery"] == []
     assert toast(bot_api) == "您已经在用 Asia/Dubai 时间了。"
     assert (await audit_actions(db)).count("member.timezone") == 1
+    # /where says so, with the time there.
+    await talk(
+        alice, [("/where", "时区：Asia/Dubai（当地现在 06:00），月度报到提醒按当地时间发送")]
+    )
 
 
 async def test_a_pin_abroad_is_kept_as_the_country_and_keep_changes_nothing(

@@ -33,6 +33,11 @@ async def show_registration(update: Update, context: LiaisonContext) -> None:
         "where/registration",
         r=record,
         zone=context.zone,
+        # A zone of their own (abroad): said, with the time there, as reminders follow it.
+        own_zone=identity.timezone
+        if identity.timezone and identity.timezone != context.services.settings.timezone
+        else None,
+        local_time=context.now().astimezone(context.zone).strftime("%H:%M"),
         this_month=last is not None and last.period == period_of(context.now(), context.zone),
         # Status, consent and work-situation words, for the template to pick from.
         words=renderer.labels(locale, "where"),
