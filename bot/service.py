@@ -14,6 +14,7 @@ from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
 from scheduler.service import CycleScheduler
+from storage import zones
 from storage.models import ChannelName
 from storage.outbox import RetryPolicy
 
@@ -63,6 +64,7 @@ async def running_background(
     settings = services.settings
     dispatcher, sms = make_dispatcher(services, application, account=account)
     await sms.start()
+    await asyncio.to_thread(zones.warm)
     # Everything built so far lives as long as the service: out of the collector's sight, so
     # a full collection never stalls the loop long enough to bunch paced sends together.
     gc.freeze()

@@ -53,6 +53,14 @@ def _names() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones() if name not in _NOT_PLACES}
 
 
+def warm() -> None:
+    """Load the offline lookups now (about a second), not in the first check-in from abroad,
+    where it would hold up every chat's answer."""
+    _names()
+    _finder()
+    _place_names()
+
+
 def parse_zone(text: str) -> str:
     """The IANA name staff meant: "Asia/Dubai" (any case), or a fixed offset "UTC+4",
     "+04:00", "GMT-5" (whole hours: Etc/GMT-4 …; no summer time). ZoneError otherwise."""
