@@ -1,0 +1,169 @@
+"""Callback data: every button's action, declared once, packed and unpacked in one place.
+
+A button carries `"<feature>:<action>[:<value>...]"`. Each action is declared here with the
+kinds of its values; `pack` writes the string (and refuses one over Telegram's 64 bytes),
+`unpack` reads it back typed, and `pattern` is the regex its CallbackQueryHandler matches.
+
+The strings are those the features wrote by hand before: buttons already sent to members
+keep working. A press is data the client can forge, so `unpack` never raises: anything
+that is not exactly what `pack` would have written (wrong count of values, "#5", " 5",
+"²", an id beyond the database's range, an unknown choice) is None, and the handler answers
+it as a stale button.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, TypeVarTuple, overload
+
+from storage.models import MAX_ID, Consent, WorkSituation
+
+# Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
+MAX_BYTES = 64
+
+T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
+E = TypeVar("E", bound=StrEnum)
+Ts = TypeVarTuple("Ts")
+
+
+class CallbackDataTooLong(ValueError):
+    """A button's data over Telegram's limit: Telegram would refuse the whole message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Value(Generic[T]):
+    """One value carried by a button: how it is written, read back, and its regex."""
+
+    shape: str
+    read: Callable[[str], T | None]
+    write: Callable[[T], str]
+
+
+def _read_id(raw: str) -> int | None:
+    # Only what str(int) writes: ASCII digits, no sign, no "#", no padding; within the
+    # database's range, so a forged id never reaches a query as an overflowing integer.
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)) and raw == str(int(raw)):
+        number = int(raw)
+        return number if number <= MAX_ID else None
+    return None
+
+
+def _write_id(value: int) -> str:
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(f"record id out of range: {value}")
+    return str(value)
+
+
+ID: Value[int] = Value(r"[0-9]+", _read_id, _write_id)
+
+
+def _read_word(raw: str) -> str | None:
+    return raw if raw and ":" not in raw else None
+
+
+def _write_word(value: str) -> str:
+    if _read_word(value) is None:
+        raise ValueError(f"not a single word of callback data: {value!r}")
+    return value
+
+
+# Free text without ":" (a time-zone name); the handler judges whether it means anything.
+WORD: Value[str] = Value(r"[^:]+", _read_word, _write_word)
+
+
+def choice(cls: type[E], *members: E) -> Value[E]:
+    """One of an enumeration's values (or of those members only), written as its value."""
+    allowed = {member.value: member for member in members or tuple(cls)}
+    return one_of(allowed)
+
+
+def one_of(words: dict[str, T]) -> Value[T]:
+    """One of a few fixed words, each standing for a value."""
+    by_value = {value: word for word, value in words.items()}
+
+    def write(value: T) -> str:
+        return by_value[value]
+
+    shape = "(?:" + "|".join(re.escape(word) for word in words) + ")"
+    return Value(shape, words.get, write)
+
+
+class Action(Generic[*Ts]):
+    """A button's action: `feature:name`, then its values, each after a ":"."""
+
+    def __init__(self, feature: str, name: str, values: tuple[Value[Any], ...]) -> None:
+        self.prefix = f"{feature}:{name}"
+        self.values = values
+        shapes = "".join(f":({value.shape})" for value in values)
+        # Exactly the strings pack writes (unpack still checks ranges and choices).
+        self.pattern = rf"^{re.escape(self.prefix)}{shapes}$"
+        # Any press of this action, well formed or not, for a handler that answers both.
+        self.any_pattern = rf"^{re.escape(self.prefix)}" + (":" if values else "$")
+
+    def pack(self, *values: *Ts) -> str:
+        given: tuple[Any, ...] = values
+        written = [value.write(raw) for value, raw in zip(self.values, given, strict=True)]
+        data = ":".join([self.prefix, *written])
+        if len(data.encode()) > MAX_BYTES:
+            raise CallbackDataTooLong(f"{len(data.encode())} bytes: {data!r}")
+        return data
+
+    def unpack(self, data: str | None) -> tuple[*Ts] | None:
+        """The values of a press of this action; None for anything pack would not write."""
+        if data is None or len(data.encode()) > MAX_BYTES:
+            return None
+        if not self.values:
+            return () if data == self.prefix else None  # type: ignore[return-value]
+        head = f"{self.prefix}:"
+        if not data.startswith(head):
+            return None
+        parts = data.removeprefix(head).split(":")
+        if len(parts) != len(self.values):
+            return None
+        read = [value.read(part) for value, part in zip(self.values, parts, strict=True)]
+        if any(item is None for item in read):
+            return None
+        return tuple(read)  # type: ignore[return-value]
+
+    def __contains__(self, data: object) -> bool:
+        return isinstance(data, str) and self.unpack(data) is not None
+
+
+def feature_pattern(feature: str) -> str:
+    """Any button of a feature: for the handler that answers its stale or forged presses."""
+    return rf"^{re.escape(feature)}:"
+
+
+@overload
+def action(feature: str, name: str) -> Action[()]: ...
+@overload
+def action(feature: str, name: str, a: Value[A], /) -> Action[A]: ...
+@overload
+def action(feature: str, name: str, a: Value[A], b: Value[B], /) -> Action[A, B]: ...
+def action(feature: str, name: str, *values: Value[Any]) -> Action[Any]:
+    """Declare an action; its values are given in the order they are written."""
+    return Action(feature, name, values)
+
+
+# --- check-in (bot/features/checkin.py) --------------------------------------------------
+
+CHECKIN = "checkin"
+CHECKIN_CONSENT = action(CHECKIN, "consent", choice(Consent, Consent.GIVEN, Consent.DECLINED))
+CHECKIN_WORK = action(CHECKIN, "work", choice(WorkSituation))
+CHECKIN_NOTE_SKIP = action(CHECKIN, "note:skip")
+CHECKIN_NEEDS = action(CHECKIN, "needs", one_of({"yes": True, "no": False}))
+CHECKIN_CONFIRM = action(CHECKIN, "confirm")
+CHECKIN_RESTART = action(CHECKIN, "restart")
+# Under a saved check-in: switch to the place's zone (its name), or "keep" the member's.
+CHECKIN_ZONE = action(CHECKIN, "zone", ID, WORD)
+CHECKIN_KEEP_ZONE = "keep"
+
+# Outbox buttons: their strings are written in messages/ (which may not import bot/);
+# tests/test_callbacks.py holds the two to the same bytes.
+CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
+REQUEST_FROM_CHECKIN = action("request", "fromcheckin", ID)  # messages.requests.FROM_CHECKIN

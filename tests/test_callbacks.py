@@ -1,0 +1,132 @@
+"""Callback data: what a button carries comes back as it went out, and nothing else does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot import callbacks
+from bot.callbacks import (
+    CHECKIN_CONFIRM,
+    CHECKIN_CONSENT,
+    CHECKIN_NEEDS,
+    CHECKIN_WORK,
+    CHECKIN_ZONE,
+    ID,
+    WORD,
+    Action,
+    CallbackDataTooLong,
+    action,
+)
+from messages.cycle import CHECKIN_NOW
+from messages.requests import FROM_CHECKIN
+from storage.models import MAX_ID, Consent, WorkSituation
+
+
+def declared() -> list[Action[*tuple[object, ...]]]:
+    return [value for value in vars(callbacks).values() if isinstance(value, Action)]
+
+
+def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
+    # The strings the features wrote by hand before: old buttons must still be understood.
+    assert CHECKIN_ZONE.pack(12, "Europe/Berlin") == "checkin:zone:12:Europe/Berlin"
+    assert CHECKIN_ZONE.pack(12, "keep") == "checkin:zone:12:keep"
+    assert CHECKIN_CONSENT.pack(Consent.GIVEN) == "checkin:consent:given"
+    assert CHECKIN_WORK.pack(WorkSituation.CHANGED_JOB) == "checkin:work:changed_job"
+    assert CHECKIN_NEEDS.pack(True) == "checkin:needs:yes"
+    assert CHECKIN_CONFIRM.pack() == "checkin:confirm"
+    # Outbox buttons are written in messages/; both sides must agree byte for byte.
+    assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
+    assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
+
+
+def test_what_is_packed_unpacks_to_the_same_values_and_matches_its_pattern() -> None:
+    cases: list[tuple[Action[*tuple[object, ...]], tuple[object, ...]]] = [
+        (CHECKIN_ZONE, (MAX_ID, "America/Argentina/ComodRivadavia")),
+        (CHECKIN_ZONE, (0, "keep")),
+        (CHECKIN_CONSENT, (Consent.DECLINED,)),
+        (CHECKIN_NEEDS, (False,)),
+        (CHECKIN_CONFIRM, ()),
+        *((CHECKIN_WORK, (situation,)) for situation in WorkSituation),
+    ]
+    for act, values in cases:
+        data = act.pack(*values)
+        assert act.unpack(data) == values
+        assert re.match(act.pattern, data)
+        assert re.match(act.any_pattern, data)
+
+
+def test_every_declared_action_has_its_own_prefix() -> None:
+    prefixes = [act.prefix for act in declared()]
+    assert len(prefixes) == len(set(prefixes))
+    for act in declared():
+        assert len(act.prefix.encode()) < callbacks.MAX_BYTES
+
+
+def test_data_over_telegrams_64_bytes_is_refused_when_packed() -> None:
+    long_word = action("checkin", "zone", ID, WORD)
+    assert len(long_word.pack(1, "z" * 49).encode()) == 64
+    with pytest.raises(CallbackDataTooLong):
+        long_word.pack(1, "z" * 50)
+    # Bytes, not characters: Chinese takes three each.
+    with pytest.raises(CallbackDataTooLong):
+        long_word.pack(1, "地" * 17)
+
+
+def test_values_pack_cannot_write_are_refused() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        CHECKIN_ZONE.pack(-1, "keep")
+    with pytest.raises(ValueError, match="out of range"):
+        CHECKIN_ZONE.pack(MAX_ID + 1, "keep")
+    with pytest.raises(ValueError, match="single word"):
+        CHECKIN_ZONE.pack(1, "a:b")
+    with pytest.raises(ValueError, match="single word"):
+        CHECKIN_ZONE.pack(1, "")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "",
+        "checkin:zone",
+        "checkin:zone:",
+        "checkin:zone:5",
+        "checkin:zone:5:",
+        "checkin:zone:5:keep:more",
+        "checkin:zone:#5:keep",
+        "checkin:zone: 5:keep",
+        "checkin:zone:05:keep",
+        "checkin:zone:-5:keep",
+        "checkin:zone:²:keep",
+        "checkin:zone:５:keep",
+        f"checkin:zone:{MAX_ID + 1}:keep",
+        "checkin:zone:" + "9" * 40 + ":keep",
+        "checkin:zonex:5:keep",
+        "checkin:zone:5:keep" + "x" * 64,
+        "checkin:zone:zzz:keep",
+        "checkin:zone:1:zzz:zzz",
+    ],
+)
+def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
+    assert CHECKIN_ZONE.unpack(data) is None
+
+
+@pytest.mark.parametrize(
+    ("act", "data"),
+    [
+        (CHECKIN_CONSENT, "checkin:consent:pending"),  # a real Consent, but not a button
+        (CHECKIN_CONSENT, "checkin:consent:GIVEN"),
+        (CHECKIN_WORK, "checkin:work:zzz"),
+        (CHECKIN_WORK, "checkin:work:"),
+        (CHECKIN_NEEDS, "checkin:needs:maybe"),
+        (CHECKIN_CONFIRM, "checkin:confirm:1"),
+        (CHECKIN_CONFIRM, "checkin:confirmed"),
+    ],
+)
+def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
+    act: Action[*tuple[object, ...]], data: str
+) -> None:
+    assert act.unpack(data) is None
+    assert not re.match(act.pattern, data)
