@@ -94,10 +94,10 @@ def one_of(words: dict[str, T]) -> Value[T]:
 
 
 class Action(Generic[*Ts]):
-    """A button's action: `feature:name`, then its values, each after a ":"."""
+    """A button's action: `feature:name` (or only `feature`), then its values, each after ":"."""
 
-    def __init__(self, feature: str, name: str, values: tuple[Value[Any], ...]) -> None:
-        self.prefix = f"{feature}:{name}"
+    def __init__(self, feature: str, name: str | None, values: tuple[Value[Any], ...]) -> None:
+        self.prefix = feature if name is None else f"{feature}:{name}"
         self.values = values
         shapes = "".join(f":({value.shape})" for value in values)
         # Exactly the strings pack writes (unpack still checks ranges and choices).
@@ -140,13 +140,16 @@ def feature_pattern(feature: str) -> str:
 
 
 @overload
-def action(feature: str, name: str) -> Action[()]: ...
+def action(feature: str, name: str | None) -> Action[()]: ...
 @overload
-def action(feature: str, name: str, a: Value[A], /) -> Action[A]: ...
+def action(feature: str, name: str | None, a: Value[A], /) -> Action[A]: ...
 @overload
-def action(feature: str, name: str, a: Value[A], b: Value[B], /) -> Action[A, B]: ...
-def action(feature: str, name: str, *values: Value[Any]) -> Action[Any]:
-    """Declare an action; its values are given in the order they are written."""
+def action(feature: str, name: str | None, a: Value[A], b: Value[B], /) -> Action[A, B]: ...
+def action(feature: str, name: str | None, *values: Value[Any]) -> Action[Any]:
+    """Declare an action; its values are given in the order they are written.
+
+    name None: the feature has one action, whose values follow the feature ("privacy:given").
+    """
     return Action(feature, name, values)
 
 
@@ -162,6 +165,13 @@ CHECKIN_RESTART = action(CHECKIN, "restart")
 # Under a saved check-in: switch to the place's zone (its name), or "keep" the member's.
 CHECKIN_ZONE = action(CHECKIN, "zone", ID, WORD)
 CHECKIN_KEEP_ZONE = "keep"
+
+# --- /start and /privacy (bot/features/start.py, privacy.py) ---------------------------
+
+START_CONSENT = action(
+    "start", None, one_of({"accept": Consent.GIVEN, "decline": Consent.DECLINED})
+)
+PRIVACY_CONSENT = action("privacy", None, choice(Consent, Consent.GIVEN, Consent.DECLINED))
 
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.

@@ -36,6 +36,9 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert CHECKIN_WORK.pack(WorkSituation.CHANGED_JOB) == "checkin:work:changed_job"
     assert CHECKIN_NEEDS.pack(True) == "checkin:needs:yes"
     assert CHECKIN_CONFIRM.pack() == "checkin:confirm"
+    assert callbacks.START_CONSENT.pack(Consent.GIVEN) == "start:accept"
+    assert callbacks.START_CONSENT.pack(Consent.DECLINED) == "start:decline"
+    assert callbacks.PRIVACY_CONSENT.pack(Consent.DECLINED) == "privacy:declined"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
@@ -123,6 +126,11 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (CHECKIN_NEEDS, "checkin:needs:maybe"),
         (CHECKIN_CONFIRM, "checkin:confirm:1"),
         (CHECKIN_CONFIRM, "checkin:confirmed"),
+        (callbacks.START_CONSENT, "start:given"),
+        (callbacks.START_CONSENT, "start:"),
+        (callbacks.START_CONSENT, "start"),
+        (callbacks.PRIVACY_CONSENT, "privacy:pending"),
+        (callbacks.PRIVACY_CONSENT, "privacy:given:1"),
     ],
 )
 def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
