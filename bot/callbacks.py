@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
-from storage.models import MAX_ID, Consent, WorkSituation
+from storage.models import MAX_ID, Consent, RequestStatus, WorkSituation
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
 MAX_BYTES = 64
@@ -93,6 +93,11 @@ def one_of(words: dict[str, T]) -> Value[T]:
     return Value(shape, words.get, write)
 
 
+def literal(word: str) -> Value[str]:
+    """A fixed word that only marks the action ("skip" in "request:comment:12:skip")."""
+    return one_of({word: word})
+
+
 class Action(Generic[*Ts]):
     """A button's action: `feature:name` (or only `feature`), then its values, each after ":"."""
 
@@ -134,9 +139,10 @@ class Action(Generic[*Ts]):
         return isinstance(data, str) and self.unpack(data) is not None
 
 
-def feature_pattern(feature: str) -> str:
-    """Any button of a feature: for the handler that answers its stale or forged presses."""
-    return rf"^{re.escape(feature)}:"
+def feature_pattern(prefix: str) -> str:
+    """Any button under prefix ("checkin", "request:new"): for the handler that answers its
+    stale or forged presses."""
+    return rf"^{re.escape(prefix)}:"
 
 
 @overload
@@ -173,7 +179,40 @@ START_CONSENT = action(
 )
 PRIVACY_CONSENT = action("privacy", None, choice(Consent, Consent.GIVEN, Consent.DECLINED))
 
+# --- service requests (bot/features/requests.py) ----------------------------------------
+
+REQUEST = "request"
+# The member's /request draft.
+REQUEST_NEW = f"{REQUEST}:new"
+REQUEST_CATEGORY = action(REQUEST, "new:cat", ID)
+REQUEST_MEASURE = action(REQUEST, "new:measure", ID)
+REQUEST_NOT_SURE = action(REQUEST, "new:measure:none")
+REQUEST_SKIP_ATTACHMENT = action(REQUEST, "new:skip")
+REQUEST_SEND = action(REQUEST, "new:send")
+REQUEST_QUIT = action(REQUEST, "new:quit")
+# The staff desk: a request's card and what its buttons do.
+REQUEST_ASSIGN = action(REQUEST, "assign", ID)
+REQUEST_ASSIGN_TO = action(REQUEST, "to", ID, ID)  # request, colleague (staff id)
+REQUEST_STATUS = action(REQUEST, "status", ID)
+REQUEST_SET = action(REQUEST, "set", ID, choice(RequestStatus))
+REQUEST_FILE = action(REQUEST, "file", ID)
+# Typed next: a note, where it was referred to, or the answer that closes it.
+REQUEST_NOTE = action(REQUEST, "note", ID)
+REQUEST_REFER = action(REQUEST, "refer", ID)
+REQUEST_CLOSE = action(
+    REQUEST, "close", ID, choice(RequestStatus, RequestStatus.RESOLVED, RequestStatus.CANNOT_HELP)
+)
+REQUEST_TEXT = f"{REQUEST}:text"
+REQUEST_TEXT_QUIT = action(REQUEST, "text:quit")
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
 REQUEST_FROM_CHECKIN = action("request", "fromcheckin", ID)  # messages.requests.FROM_CHECKIN
+REQUEST_CARD = action(REQUEST, "card", ID)  # messages.requests.CARD
+REQUEST_TAKE = action(REQUEST, "take", ID)  # messages.requests.TAKE
+# Feedback: solved yes|no, then 1–5 stars (the range is checked by storage.requests.rate),
+# then (unhappy) a comment, or skip.
+REQUEST_SOLVED = action(REQUEST, "solved", ID, one_of({"yes": True, "no": False}))
+REQUEST_RATE = action(REQUEST, "rate", ID, ID)
+REQUEST_COMMENT_SKIP = action(REQUEST, "comment", ID, literal("skip"))

@@ -19,9 +19,10 @@ from bot.callbacks import (
     CallbackDataTooLong,
     action,
 )
+from messages import requests as request_messages
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
-from storage.models import MAX_ID, Consent, WorkSituation
+from storage.models import MAX_ID, Consent, RequestStatus, WorkSituation
 
 
 def declared() -> list[Action[*tuple[object, ...]]]:
@@ -39,9 +40,25 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.START_CONSENT.pack(Consent.GIVEN) == "start:accept"
     assert callbacks.START_CONSENT.pack(Consent.DECLINED) == "start:decline"
     assert callbacks.PRIVACY_CONSENT.pack(Consent.DECLINED) == "privacy:declined"
+    assert callbacks.REQUEST_CATEGORY.pack(3) == "request:new:cat:3"
+    assert callbacks.REQUEST_NOT_SURE.pack() == "request:new:measure:none"
+    assert callbacks.REQUEST_ASSIGN_TO.pack(12, 4) == "request:to:12:4"
+    assert callbacks.REQUEST_CLOSE.pack(12, RequestStatus.CANNOT_HELP) == (
+        "request:close:12:cannot_help"
+    )
+    assert callbacks.REQUEST_SET.pack(12, RequestStatus.IN_PROGRESS) == (
+        f"request:set:12:{RequestStatus.IN_PROGRESS.value}"
+    )
+    assert callbacks.REQUEST_TEXT_QUIT.pack() == "request:text:quit"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
+    assert callbacks.REQUEST_CARD.pack(7) == f"{request_messages.CARD}7"
+    assert callbacks.REQUEST_TAKE.pack(7) == f"{request_messages.TAKE}7"
+    assert callbacks.REQUEST_SOLVED.pack(7, True) == f"{request_messages.SOLVED}7:yes"
+    assert callbacks.REQUEST_SOLVED.pack(7, False) == f"{request_messages.SOLVED}7:no"
+    assert callbacks.REQUEST_RATE.pack(7, 5) == f"{request_messages.RATE}7:5"
+    assert callbacks.REQUEST_COMMENT_SKIP.pack(7, "skip") == f"{request_messages.COMMENT}7:skip"
 
 
 def test_what_is_packed_unpacks_to_the_same_values_and_matches_its_pattern() -> None:
@@ -131,6 +148,10 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (callbacks.START_CONSENT, "start"),
         (callbacks.PRIVACY_CONSENT, "privacy:pending"),
         (callbacks.PRIVACY_CONSENT, "privacy:given:1"),
+        (callbacks.REQUEST_CLOSE, "request:close:12:in_progress"),  # not a closing status
+        (callbacks.REQUEST_ASSIGN_TO, "request:to:12"),
+        (callbacks.REQUEST_SOLVED, "request:solved:12:maybe"),
+        (callbacks.REQUEST_COMMENT_SKIP, "request:comment:12:send"),
     ],
 )
 def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
