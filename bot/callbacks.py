@@ -205,6 +205,21 @@ REQUEST_CLOSE = action(
 REQUEST_TEXT = f"{REQUEST}:text"
 REQUEST_TEXT_QUIT = action(REQUEST, "text:quit")
 
+# --- notices (bot/features/notices.py) ---------------------------------------------------
+
+NOTICE = "notice"
+# The staff's /notice draft: who (groups ticked, or everyone), the text, when.
+NOTICE_PICK = action(NOTICE, "pick", ID)  # a group, ticked or unticked
+NOTICE_EVERYONE = action(NOTICE, "all")
+NOTICE_NEXT = action(NOTICE, "next")
+NOTICE_PREVIEW = action(NOTICE, "show")
+NOTICE_SEND = action(NOTICE, "send")
+NOTICE_LATER = action(NOTICE, "later")
+NOTICE_URGENT = action(NOTICE, "urgent")
+NOTICE_QUIT = action(NOTICE, "quit")
+# Cancel a scheduled notice.
+NOTICE_STOP = action(NOTICE, "stop", ID)
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
@@ -216,3 +231,4 @@ REQUEST_TAKE = action(REQUEST, "take", ID)  # messages.requests.TAKE
 REQUEST_SOLVED = action(REQUEST, "solved", ID, one_of({"yes": True, "no": False}))
 REQUEST_RATE = action(REQUEST, "rate", ID, ID)
 REQUEST_COMMENT_SKIP = action(REQUEST, "comment", ID, literal("skip"))
+NOTICE_ACK = action(NOTICE, "ack", ID)  # messages.compose.ACK_PREFIX: "received"

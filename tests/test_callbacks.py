@@ -20,6 +20,7 @@ from bot.callbacks import (
     action,
 )
 from messages import requests as request_messages
+from messages.compose import ACK_PREFIX
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
 from storage.models import MAX_ID, Consent, RequestStatus, WorkSituation
@@ -50,7 +51,12 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
         f"request:set:12:{RequestStatus.IN_PROGRESS.value}"
     )
     assert callbacks.REQUEST_TEXT_QUIT.pack() == "request:text:quit"
+    assert callbacks.NOTICE_PICK.pack(3) == "notice:pick:3"
+    assert callbacks.NOTICE_STOP.pack(3) == "notice:stop:3"
+    assert callbacks.NOTICE_PREVIEW.pack() == "notice:show"
+    assert callbacks.NOTICE_EVERYONE.pack() == "notice:all"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
+    assert callbacks.NOTICE_ACK.pack(7) == f"{ACK_PREFIX}7"
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
     assert callbacks.REQUEST_CARD.pack(7) == f"{request_messages.CARD}7"
