@@ -220,6 +220,22 @@ NOTICE_QUIT = action(NOTICE, "quit")
 # Cancel a scheduled notice.
 NOTICE_STOP = action(NOTICE, "stop", ID)
 
+# --- certificates (bot/features/certificates.py) ---------------------------------------
+
+CERTIFICATE = "cert"
+# The member's /certificate application.
+CERTIFICATE_NEW = f"{CERTIFICATE}:new"
+# "Was one issued to you before?" yes: a first one; no: the reverse direction.
+CERTIFICATE_ISSUED = action(CERTIFICATE, "new:issued", one_of({"yes": True, "no": False}))
+CERTIFICATE_MONTHS = action(CERTIFICATE, "new:months", ID)  # the range: storage.parse_months
+CERTIFICATE_CONFIRM = action(CERTIFICATE, "new:confirm")
+CERTIFICATE_QUIT = action(CERTIFICATE, "new:quit")
+CERTIFICATE_AGAIN = action(CERTIFICATE, "new:again")
+# Under the member's open application (the id is not read: a member has one open at most).
+CERTIFICATE_WITHDRAW = action(CERTIFICATE, "withdraw", ID)
+# The staff cancel the rejection reason they were typing.
+CERTIFICATE_REJECT_QUIT = action(CERTIFICATE, "rq:quit")
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
@@ -232,3 +248,7 @@ REQUEST_SOLVED = action(REQUEST, "solved", ID, one_of({"yes": True, "no": False}
 REQUEST_RATE = action(REQUEST, "rate", ID, ID)
 REQUEST_COMMENT_SKIP = action(REQUEST, "comment", ID, literal("skip"))
 NOTICE_ACK = action(NOTICE, "ack", ID)  # messages.compose.ACK_PREFIX: "received"
+# Under a certificate's card: the next step (a word storage.certificates judges), reject, letter.
+CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)  # messages.certificates.STEP
+CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)  # messages.certificates.REJECT
+CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)  # messages.certificates.LETTER

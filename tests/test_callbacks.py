@@ -19,6 +19,7 @@ from bot.callbacks import (
     CallbackDataTooLong,
     action,
 )
+from messages import certificates as certificate_messages
 from messages import requests as request_messages
 from messages.compose import ACK_PREFIX
 from messages.cycle import CHECKIN_NOW
@@ -55,7 +56,14 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.NOTICE_STOP.pack(3) == "notice:stop:3"
     assert callbacks.NOTICE_PREVIEW.pack() == "notice:show"
     assert callbacks.NOTICE_EVERYONE.pack() == "notice:all"
+    assert callbacks.CERTIFICATE_ISSUED.pack(False) == "cert:new:issued:no"
+    assert callbacks.CERTIFICATE_MONTHS.pack(12) == "cert:new:months:12"
+    assert callbacks.CERTIFICATE_REJECT_QUIT.pack() == "cert:rq:quit"
+    assert callbacks.CERTIFICATE_WITHDRAW.pack(4) == "cert:withdraw:4"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
+    assert callbacks.CERTIFICATE_STEP.pack(4, "checked") == f"{certificate_messages.STEP}4:checked"
+    assert callbacks.CERTIFICATE_REJECT.pack(4) == f"{certificate_messages.REJECT}4"
+    assert callbacks.CERTIFICATE_LETTER.pack(4) == f"{certificate_messages.LETTER}4"
     assert callbacks.NOTICE_ACK.pack(7) == f"{ACK_PREFIX}7"
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
