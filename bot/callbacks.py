@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
-from storage.models import MAX_ID, Consent, RequestStatus, WorkSituation
+from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
 MAX_BYTES = 64
@@ -236,6 +236,23 @@ CERTIFICATE_WITHDRAW = action(CERTIFICATE, "withdraw", ID)
 # The staff cancel the rejection reason they were typing.
 CERTIFICATE_REJECT_QUIT = action(CERTIFICATE, "rq:quit")
 
+# --- ideas and opinions (bot/features/ideas.py) -----------------------------------------
+
+IDEA = "idea"  # the member's side
+IDEAS = "ideas"  # the staff's side
+# The member's /idea draft.
+IDEA_NEW = f"{IDEA}:new"
+IDEA_KIND = action(IDEA, "new", choice(SuggestionKind))
+IDEA_SEND = action(IDEA, "new:send")
+IDEA_REWRITE = action(IDEA, "new:rewrite")
+IDEA_QUIT = action(IDEA, "new:quit")
+# The staff's reply being written, and the buttons under a card.
+IDEAS_DRAFT = f"{IDEAS}:draft"
+IDEAS_REPLY_SEND = action(IDEAS, "draft:send")
+IDEAS_REPLY_QUIT = action(IDEAS, "draft:quit")
+IDEAS_REPLY = action(IDEAS, "reply", ID)
+IDEAS_ADOPT = action(IDEAS, "adopt", ID)
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
@@ -252,3 +269,5 @@ NOTICE_ACK = action(NOTICE, "ack", ID)  # messages.compose.ACK_PREFIX: "received
 CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)  # messages.certificates.STEP
 CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)  # messages.certificates.REJECT
 CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)  # messages.certificates.LETTER
+IDEA_SHOW = action(IDEA, "show", ID)  # messages.ideas.SHOW: the member's own suggestion
+IDEAS_CARD = action(IDEAS, "card", ID)  # messages.ideas.CARD: a suggestion's card for staff

@@ -20,11 +20,12 @@ from bot.callbacks import (
     action,
 )
 from messages import certificates as certificate_messages
+from messages import ideas as idea_messages
 from messages import requests as request_messages
 from messages.compose import ACK_PREFIX
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
-from storage.models import MAX_ID, Consent, RequestStatus, WorkSituation
+from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
 
 
 def declared() -> list[Action[*tuple[object, ...]]]:
@@ -60,7 +61,14 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.CERTIFICATE_MONTHS.pack(12) == "cert:new:months:12"
     assert callbacks.CERTIFICATE_REJECT_QUIT.pack() == "cert:rq:quit"
     assert callbacks.CERTIFICATE_WITHDRAW.pack(4) == "cert:withdraw:4"
+    assert callbacks.IDEA_KIND.pack(SuggestionKind.OPINION) == "idea:new:opinion"
+    assert callbacks.IDEA_SEND.pack() == "idea:new:send"
+    assert callbacks.IDEAS_REPLY_SEND.pack() == "ideas:draft:send"
+    assert callbacks.IDEAS_REPLY.pack(9) == "ideas:reply:9"
+    assert callbacks.IDEAS_ADOPT.pack(9) == "ideas:adopt:9"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
+    assert callbacks.IDEA_SHOW.pack(9) == f"{idea_messages.SHOW}9"
+    assert callbacks.IDEAS_CARD.pack(9) == f"{idea_messages.CARD}9"
     assert callbacks.CERTIFICATE_STEP.pack(4, "checked") == f"{certificate_messages.STEP}4:checked"
     assert callbacks.CERTIFICATE_REJECT.pack(4) == f"{certificate_messages.REJECT}4"
     assert callbacks.CERTIFICATE_LETTER.pack(4) == f"{certificate_messages.LETTER}4"
@@ -166,6 +174,7 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (callbacks.REQUEST_ASSIGN_TO, "request:to:12"),
         (callbacks.REQUEST_SOLVED, "request:solved:12:maybe"),
         (callbacks.REQUEST_COMMENT_SKIP, "request:comment:12:send"),
+        (callbacks.IDEA_KIND, "idea:new:send"),  # another action of the same draft
     ],
 )
 def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
