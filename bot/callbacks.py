@@ -253,6 +253,18 @@ IDEAS_REPLY_QUIT = action(IDEAS, "draft:quit")
 IDEAS_REPLY = action(IDEAS, "reply", ID)
 IDEAS_ADOPT = action(IDEAS, "adopt", ID)
 
+# --- study (bot/features/study.py) ------------------------------------------------------
+
+STUDY = "study"
+# The staff's /material draft.
+STUDY_NEW = f"{STUDY}:new"
+STUDY_NEXT = action(STUDY, "new:next")
+STUDY_SKIP = action(STUDY, "new:skip")
+STUDY_SAVE = action(STUDY, "new:save")
+STUDY_QUIT = action(STUDY, "new:quit")
+# "Stop #n" under /studyplan.
+STUDY_STOP = action(STUDY, "stop", ID)
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
@@ -271,3 +283,5 @@ CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)  # messages.certificates.
 CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)  # messages.certificates.LETTER
 IDEA_SHOW = action(IDEA, "show", ID)  # messages.ideas.SHOW: the member's own suggestion
 IDEAS_CARD = action(IDEAS, "card", ID)  # messages.ideas.CARD: a suggestion's card for staff
+STUDY_DONE = action(STUDY, "done", ID)  # messages.study.STUDIED: "studied"
+STUDY_OPEN = action(STUDY, "open", ID)  # messages.study.OPEN: "read in full"

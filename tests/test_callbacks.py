@@ -22,6 +22,7 @@ from bot.callbacks import (
 from messages import certificates as certificate_messages
 from messages import ideas as idea_messages
 from messages import requests as request_messages
+from messages import study as study_messages
 from messages.compose import ACK_PREFIX
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
@@ -66,7 +67,11 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.IDEAS_REPLY_SEND.pack() == "ideas:draft:send"
     assert callbacks.IDEAS_REPLY.pack(9) == "ideas:reply:9"
     assert callbacks.IDEAS_ADOPT.pack(9) == "ideas:adopt:9"
+    assert callbacks.STUDY_STOP.pack(2) == "study:stop:2"
+    assert callbacks.STUDY_SKIP.pack() == "study:new:skip"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
+    assert callbacks.STUDY_DONE.pack(2) == f"{study_messages.STUDIED}2"
+    assert callbacks.STUDY_OPEN.pack(2) == f"{study_messages.OPEN}2"
     assert callbacks.IDEA_SHOW.pack(9) == f"{idea_messages.SHOW}9"
     assert callbacks.IDEAS_CARD.pack(9) == f"{idea_messages.CARD}9"
     assert callbacks.CERTIFICATE_STEP.pack(4, "checked") == f"{certificate_messages.STEP}4:checked"
