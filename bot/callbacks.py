@@ -265,6 +265,32 @@ STUDY_QUIT = action(STUDY, "new:quit")
 # "Stop #n" under /studyplan.
 STUDY_STOP = action(STUDY, "stop", ID)
 
+# --- the service guide (bot/features/guide.py) -----------------------------------------
+
+GUIDE = "guide"
+GUIDE_HOME = action(GUIDE, "home")
+GUIDE_DEPARTMENTS = action(GUIDE, "deps")
+GUIDE_NEEDS = action(GUIDE, "needs")
+GUIDE_DEPARTMENT = action(GUIDE, "d", ID)
+GUIDE_CATEGORY = action(GUIDE, "c", ID)
+
+
+def _read_up(raw: str) -> tuple[str, int] | None:
+    number = _read_id(raw[1:])
+    return (raw[0], number) if raw[:1] in ("d", "c") and number is not None else None
+
+
+def _write_up(up: tuple[str, int]) -> str:
+    kind, number = up
+    if kind not in ("d", "c"):
+        raise ValueError(f"not a department or category: {kind!r}")
+    return f"{kind}{_write_id(number)}"
+
+
+# The page a measure was opened from: ("d", department id) or ("c", category id).
+GUIDE_UP: Value[tuple[str, int]] = Value(r"[dc][0-9]+", _read_up, _write_up)
+GUIDE_MEASURE = action(GUIDE, "m", ID, GUIDE_UP)
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW

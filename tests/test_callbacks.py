@@ -69,6 +69,10 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.IDEAS_ADOPT.pack(9) == "ideas:adopt:9"
     assert callbacks.STUDY_STOP.pack(2) == "study:stop:2"
     assert callbacks.STUDY_SKIP.pack() == "study:new:skip"
+    assert callbacks.GUIDE_MEASURE.pack(5, ("d", 12)) == "guide:m:5:d12"
+    assert callbacks.GUIDE_MEASURE.pack(5, ("c", 3)) == "guide:m:5:c3"
+    assert callbacks.GUIDE_DEPARTMENT.pack(12) == "guide:d:12"
+    assert callbacks.GUIDE_DEPARTMENTS.pack() == "guide:deps"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
     assert callbacks.STUDY_DONE.pack(2) == f"{study_messages.STUDIED}2"
     assert callbacks.STUDY_OPEN.pack(2) == f"{study_messages.OPEN}2"
@@ -92,6 +96,7 @@ def test_what_is_packed_unpacks_to_the_same_values_and_matches_its_pattern() -> 
     cases: list[tuple[Action[*tuple[object, ...]], tuple[object, ...]]] = [
         (CHECKIN_ZONE, (MAX_ID, "America/Argentina/ComodRivadavia")),
         (CHECKIN_ZONE, (0, "keep")),
+        (callbacks.GUIDE_MEASURE, (5, ("c", 3))),
         (CHECKIN_CONSENT, (Consent.DECLINED,)),
         (CHECKIN_NEEDS, (False,)),
         (CHECKIN_CONFIRM, ()),
@@ -180,6 +185,9 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (callbacks.REQUEST_SOLVED, "request:solved:12:maybe"),
         (callbacks.REQUEST_COMMENT_SKIP, "request:comment:12:send"),
         (callbacks.IDEA_KIND, "idea:new:send"),  # another action of the same draft
+        (callbacks.GUIDE_MEASURE, "guide:m:5:x3"),
+        (callbacks.GUIDE_MEASURE, "guide:m:5:d"),
+        (callbacks.GUIDE_MEASURE, "guide:m:5"),
     ],
 )
 def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
