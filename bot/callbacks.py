@@ -291,6 +291,25 @@ def _write_up(up: tuple[str, int]) -> str:
 GUIDE_UP: Value[tuple[str, int]] = Value(r"[dc][0-9]+", _read_up, _write_up)
 GUIDE_MEASURE = action(GUIDE, "m", ID, GUIDE_UP)
 
+# --- places (bot/features/places.py) ---------------------------------------------------
+
+
+def _read_district_key(raw: str) -> str | None:
+    return raw if re.fullmatch("[0-9a-f]{12}", raw) else None
+
+
+def _write_district_key(key: str) -> str:
+    if _read_district_key(key) is None:
+        raise ValueError(f"not a district key: {key!r}")
+    return key
+
+
+# A district by storage.places.district_key (a name may be 150 characters; the key is 12).
+DISTRICT_KEY: Value[str] = Value("[0-9a-f]{12}", _read_district_key, _write_district_key)
+PLACES = "places"
+PLACES_DISTRICT = action(PLACES, "d", DISTRICT_KEY)
+PLACES_PIN = action(PLACES, "pin", ID)
+
 # Outbox buttons: their strings are written in messages/ (which may not import bot/);
 # tests/test_callbacks.py holds the two to the same bytes.
 CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW

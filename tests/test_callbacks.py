@@ -27,6 +27,7 @@ from messages.compose import ACK_PREFIX
 from messages.cycle import CHECKIN_NOW
 from messages.requests import FROM_CHECKIN
 from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
+from storage.places import district_key
 
 
 def declared() -> list[Action[*tuple[object, ...]]]:
@@ -73,6 +74,10 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.GUIDE_MEASURE.pack(5, ("c", 3)) == "guide:m:5:c3"
     assert callbacks.GUIDE_DEPARTMENT.pack(12) == "guide:d:12"
     assert callbacks.GUIDE_DEPARTMENTS.pack() == "guide:deps"
+    assert callbacks.PLACES_DISTRICT.pack(district_key("江汉区")) == (
+        f"places:d:{district_key('江汉区')}"
+    )
+    assert callbacks.PLACES_PIN.pack(8) == "places:pin:8"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
     assert callbacks.STUDY_DONE.pack(2) == f"{study_messages.STUDIED}2"
     assert callbacks.STUDY_OPEN.pack(2) == f"{study_messages.OPEN}2"
@@ -188,6 +193,8 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (callbacks.GUIDE_MEASURE, "guide:m:5:x3"),
         (callbacks.GUIDE_MEASURE, "guide:m:5:d"),
         (callbacks.GUIDE_MEASURE, "guide:m:5"),
+        (callbacks.PLACES_DISTRICT, "places:d:江汉区"),
+        (callbacks.PLACES_DISTRICT, "places:d:0123456789AB"),
     ],
 )
 def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
