@@ -330,3 +330,7 @@ IDEA_SHOW = action(IDEA, "show", ID)  # messages.ideas.SHOW: the member's own su
 IDEAS_CARD = action(IDEAS, "card", ID)  # messages.ideas.CARD: a suggestion's card for staff
 STUDY_DONE = action(STUDY, "done", ID)  # messages.study.STUDIED: "studied"
 STUDY_OPEN = action(STUDY, "open", ID)  # messages.study.OPEN: "read in full"
+# Under the monthly prompt: "same as last month" (the period it was sent for; not read: the
+# check-in goes to the current period), and under a lost-contact alert the admin's confirm.
+CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)  # messages.cycle.SAME_AS_LAST
+CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)  # messages.cycle.CONFIRM_LOST

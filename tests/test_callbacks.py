@@ -24,7 +24,7 @@ from messages import ideas as idea_messages
 from messages import requests as request_messages
 from messages import study as study_messages
 from messages.compose import ACK_PREFIX
-from messages.cycle import CHECKIN_NOW
+from messages.cycle import CHECKIN_NOW, CONFIRM_LOST, SAME_AS_LAST
 from messages.requests import FROM_CHECKIN
 from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
 from storage.places import district_key
@@ -88,6 +88,8 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.CERTIFICATE_LETTER.pack(4) == f"{certificate_messages.LETTER}4"
     assert callbacks.NOTICE_ACK.pack(7) == f"{ACK_PREFIX}7"
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
+    assert callbacks.CYCLE_SAME_AS_LAST.pack("2026-12") == f"{SAME_AS_LAST}2026-12"
+    assert callbacks.CYCLE_CONFIRM_LOST.pack(3) == f"{CONFIRM_LOST}3"
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
     assert callbacks.REQUEST_CARD.pack(7) == f"{request_messages.CARD}7"
     assert callbacks.REQUEST_TAKE.pack(7) == f"{request_messages.TAKE}7"
