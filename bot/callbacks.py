@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
 from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
+from storage.settings import LOCALES
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
 MAX_BYTES = 64
@@ -135,6 +136,11 @@ class Action(Generic[*Ts]):
             return None
         return tuple(read)  # type: ignore[return-value]
 
+    def carried(self, data: str) -> str:
+        """What a press of this action carries after its prefix, as sent: for the audit
+        trail of a press that may be forged."""
+        return data.removeprefix(self.prefix).removeprefix(":")
+
     def __contains__(self, data: object) -> bool:
         return isinstance(data, str) and self.unpack(data) is not None
 
@@ -171,6 +177,10 @@ CHECKIN_RESTART = action(CHECKIN, "restart")
 # Under a saved check-in: switch to the place's zone (its name), or "keep" the member's.
 CHECKIN_ZONE = action(CHECKIN, "zone", ID, WORD)
 CHECKIN_KEEP_ZONE = "keep"
+
+# --- /lang (bot/features/lang.py) -------------------------------------------------------
+
+LANGUAGE = action("lang", None, one_of({code: code for code in LOCALES}))  # "lang:en"
 
 # --- /start and /privacy (bot/features/start.py, privacy.py) ---------------------------
 
@@ -334,3 +344,4 @@ STUDY_OPEN = action(STUDY, "open", ID)  # messages.study.OPEN: "read in full"
 # check-in goes to the current period), and under a lost-contact alert the admin's confirm.
 CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)  # messages.cycle.SAME_AS_LAST
 CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)  # messages.cycle.CONFIRM_LOST
+STAFF_MEMBER_CARD = action("staff", "card", ID)  # messages.cycle.MEMBER_CARD: a member's card

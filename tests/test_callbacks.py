@@ -24,7 +24,7 @@ from messages import ideas as idea_messages
 from messages import requests as request_messages
 from messages import study as study_messages
 from messages.compose import ACK_PREFIX
-from messages.cycle import CHECKIN_NOW, CONFIRM_LOST, SAME_AS_LAST
+from messages.cycle import CHECKIN_NOW, CONFIRM_LOST, MEMBER_CARD, SAME_AS_LAST
 from messages.requests import FROM_CHECKIN
 from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
 from storage.places import district_key
@@ -78,6 +78,7 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
         f"places:d:{district_key('江汉区')}"
     )
     assert callbacks.PLACES_PIN.pack(8) == "places:pin:8"
+    assert callbacks.LANGUAGE.pack("zh_CN") == "lang:zh_CN"
     # Outbox buttons are written in messages/; both sides must agree byte for byte.
     assert callbacks.STUDY_DONE.pack(2) == f"{study_messages.STUDIED}2"
     assert callbacks.STUDY_OPEN.pack(2) == f"{study_messages.OPEN}2"
@@ -88,6 +89,7 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.CERTIFICATE_LETTER.pack(4) == f"{certificate_messages.LETTER}4"
     assert callbacks.NOTICE_ACK.pack(7) == f"{ACK_PREFIX}7"
     assert callbacks.CYCLE_CHECKIN_NOW.pack() == CHECKIN_NOW
+    assert callbacks.STAFF_MEMBER_CARD.pack(3) == f"{MEMBER_CARD}3"
     assert callbacks.CYCLE_SAME_AS_LAST.pack("2026-12") == f"{SAME_AS_LAST}2026-12"
     assert callbacks.CYCLE_CONFIRM_LOST.pack(3) == f"{CONFIRM_LOST}3"
     assert callbacks.REQUEST_FROM_CHECKIN.pack(7) == f"{FROM_CHECKIN}7"
@@ -196,6 +198,7 @@ def test_forged_data_unpacks_to_none_without_raising(data: str | None) -> None:
         (callbacks.GUIDE_MEASURE, "guide:m:5:d"),
         (callbacks.GUIDE_MEASURE, "guide:m:5"),
         (callbacks.PLACES_DISTRICT, "places:d:江汉区"),
+        (callbacks.LANGUAGE, "lang:fr"),
         (callbacks.PLACES_DISTRICT, "places:d:0123456789AB"),
     ],
 )
@@ -204,3 +207,8 @@ def test_unknown_choices_unpack_to_none_and_miss_the_pattern(
 ) -> None:
     assert act.unpack(data) is None
     assert not re.match(act.pattern, data)
+
+
+def test_what_a_press_carries_is_kept_as_sent_for_the_audit_trail() -> None:
+    assert callbacks.STAFF_MEMBER_CARD.carried("staff:card:#5'; drop") == "#5'; drop"
+    assert callbacks.STAFF_MEMBER_CARD.carried("staff:card:12") == "12"
