@@ -32,12 +32,26 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
+from bot.callbacks import (
+    CERTIFICATE_AGAIN,
+    CERTIFICATE_CONFIRM,
+    CERTIFICATE_ISSUED,
+    CERTIFICATE_LETTER,
+    CERTIFICATE_MONTHS,
+    CERTIFICATE_NEW,
+    CERTIFICATE_QUIT,
+    CERTIFICATE_REJECT,
+    CERTIFICATE_REJECT_QUIT,
+    CERTIFICATE_STEP,
+    CERTIFICATE_WITHDRAW,
+    Action,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
-from messages.certificates import LETTER, REJECT, STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
 from storage import audit
 from storage.certificates import (
@@ -82,10 +96,6 @@ IDLE_LIMIT = timedelta(hours=12)
 # /certificates shows this many cards; /certificates ID reaches any other.
 CARDS_SHOWN = 10
 MONTH_CHOICES = (6, 12, 24)
-
-_NEW = "cert:new:"
-_WITHDRAW = "cert:withdraw:"
-_REJECT_QUIT = "cert:rq:quit"
 
 
 @dataclass(slots=True)
@@ -160,9 +170,11 @@ async def start(update: Update, context: LiaisonContext) -> object:
     if view is not None:
         buttons: list[list[tuple[str, str]]] = []
         if view.is_open:
-            buttons.append([(label(context, "certificates.withdraw"), f"{_WITHDRAW}{view.id}")])
+            buttons.append(
+                [(label(context, "certificates.withdraw"), CERTIFICATE_WITHDRAW.pack(view.id))]
+            )
         elif view.status is not CertificateStatus.ISSUED:
-            buttons.append([(label(context, "certificates.again"), f"{_NEW}again")])
+            buttons.append([(label(context, "certificates.again"), CERTIFICATE_AGAIN.pack())])
         await reply(
             update,
             context,
@@ -207,26 +219,29 @@ async def _begin(update: Update, context: LiaisonContext, member: Member) -> obj
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "certificates.cancel"), f"{_NEW}quit")]
+    return [(label(context, "certificates.cancel"), CERTIFICATE_QUIT.pack())]
 
 
 def _rows(context: LiaisonContext, step: str) -> list[list[tuple[str, str]]]:
     if step == ISSUED:
         return [
-            [(label(context, "certificates.issued_yes"), f"{_NEW}issued:yes")],
-            [(label(context, "certificates.issued_no"), f"{_NEW}issued:no")],
+            [(label(context, "certificates.issued_yes"), CERTIFICATE_ISSUED.pack(True))],
+            [(label(context, "certificates.issued_no"), CERTIFICATE_ISSUED.pack(False))],
             _cancel_row(context),
         ]
     if step == MONTHS:
         return [
             [
-                (label(context, "certificates.months", n=n), f"{_NEW}months:{n}")
+                (label(context, "certificates.months", n=n), CERTIFICATE_MONTHS.pack(n))
                 for n in MONTH_CHOICES
             ],
             _cancel_row(context),
         ]
     if step == PREVIEW:
-        return [[(label(context, "certificates.confirm"), f"{_NEW}confirm")], _cancel_row(context)]
+        return [
+            [(label(context, "certificates.confirm"), CERTIFICATE_CONFIRM.pack())],
+            _cancel_row(context),
+        ]
     return [_cancel_row(context)]
 
 
@@ -335,7 +350,11 @@ async def issued_chosen(update: Update, context: LiaisonContext, draft: Applicat
     query = update.callback_query
     assert query is not None and query.data is not None
     await _answer(update)
-    draft.reverse = query.data.endswith(":no")
+    pressed = CERTIFICATE_ISSUED.unpack(query.data)
+    if pressed is None:
+        return draft.step
+    (issued_before,) = pressed
+    draft.reverse = not issued_before
     return await _ask(update, context, draft, ORIGIN)
 
 
@@ -384,7 +403,12 @@ async def months_chosen(update: Update, context: LiaisonContext, draft: Applicat
     query = update.callback_query
     assert query is not None and query.data is not None
     await _answer(update)
-    return await _months(update, context, draft, query.data.rsplit(":", 1)[-1])
+    pressed = CERTIFICATE_MONTHS.unpack(query.data)
+    if pressed is None:
+        # Beyond any id: refused as a typed number out of range would be.
+        return await _refuse(update, context, draft, "bad_months")
+    (months,) = pressed
+    return await _months(update, context, draft, str(months))
 
 
 @_step
@@ -445,21 +469,28 @@ def _card_buttons(context: LiaisonContext, view: CertificateView) -> InlineKeybo
             [
                 (
                     label(context, f"certificates.do_{view.next_step}"),
-                    f"{STEP}{view.id}:{view.next_step}",
+                    CERTIFICATE_STEP.pack(view.id, view.next_step),
                 )
             ]
         )
     if view.is_open:
-        rows.append([(label(context, "certificates.reject"), f"{REJECT}{view.id}")])
+        rows.append([(label(context, "certificates.reject"), CERTIFICATE_REJECT.pack(view.id))])
     today = context.now().astimezone(context.services.settings.zone).date()
     if (
         view.status is CertificateStatus.ISSUED
         and view.review_due_on is not None
         and view.review_due_on - today <= REVIEW_WINDOW
     ):
-        rows.append([(label(context, "certificates.do_reviewed"), f"{STEP}{view.id}:reviewed")])
+        rows.append(
+            [
+                (
+                    label(context, "certificates.do_reviewed"),
+                    CERTIFICATE_STEP.pack(view.id, "reviewed"),
+                )
+            ]
+        )
     if view.status is not CertificateStatus.WITHDRAWN:
-        rows.append([(label(context, "certificates.letter"), f"{LETTER}{view.id}")])
+        rows.append([(label(context, "certificates.letter"), CERTIFICATE_LETTER.pack(view.id))])
     return inline_keyboard(rows) if rows else None
 
 
@@ -587,12 +618,11 @@ async def step_pressed(update: Update, context: LiaisonContext) -> None:
     staff = await _staff_press(update, context)
     if staff is None:
         return
-    raw_id, _, step = query.data.removeprefix(STEP).partition(":")
-    certificate_id = parse_id(raw_id)
-    if certificate_id is None or not step:
-        await retire_pressed_button(update)
-        return
+    pressed = CERTIFICATE_STEP.unpack(query.data)
     await retire_pressed_button(update)
+    if pressed is None:
+        return
+    certificate_id, step = pressed
     await _take_step(update, context, *staff, certificate_id, step)
 
 
@@ -605,11 +635,12 @@ async def letter_pressed(update: Update, context: LiaisonContext) -> None:
         return
     identity, staff_id = staff
     await _answer(update)
-    certificate_id = parse_id(query.data.removeprefix(LETTER))
+    pressed = CERTIFICATE_LETTER.unpack(query.data)
     settings = context.services.settings
     try:
-        if certificate_id is None:
+        if pressed is None:
             raise CertificateError("no such certificate", "not_found")
+        (certificate_id,) = pressed
         async with context.services.db.session() as session:
             letter = await letter_data(
                 session,
@@ -647,10 +678,11 @@ async def reject_pressed(update: Update, context: LiaisonContext) -> object:
     staff = await _staff_press(update, context)
     if staff is None:
         return END
-    certificate_id = parse_id(query.data.removeprefix(REJECT))
+    pressed = CERTIFICATE_REJECT.unpack(query.data)
     await _answer(update)
-    if certificate_id is None:
+    if pressed is None:
         return END
+    (certificate_id,) = pressed
     async with context.services.db.session() as session:
         view = await get_certificate(session, certificate_id, staff_id=staff[1])
     if view is None or not view.is_open:
@@ -671,7 +703,9 @@ async def reject_pressed(update: Update, context: LiaisonContext) -> object:
         update,
         context,
         "certificates/ask_reject_reason",
-        markup=inline_keyboard([[(label(context, "certificates.cancel"), _REJECT_QUIT)]]),
+        markup=inline_keyboard(
+            [[(label(context, "certificates.cancel"), CERTIFICATE_REJECT_QUIT.pack())]]
+        ),
         c=view,
     )
     draft.question_id = message.message_id
@@ -701,7 +735,9 @@ async def reject_reason_typed(update: Update, context: LiaisonContext) -> object
             update,
             context,
             "certificates/ask_reject_reason_again",
-            markup=inline_keyboard([[(label(context, "certificates.cancel"), _REJECT_QUIT)]]),
+            markup=inline_keyboard(
+                [[(label(context, "certificates.cancel"), CERTIFICATE_REJECT_QUIT.pack())]]
+            ),
             lead=render(context, "certificates/refused", reason=refused, id=draft.certificate_id),
         )
         draft.question_id = message.message_id
@@ -732,25 +768,30 @@ def _member_conversation() -> ConversationHandler[LiaisonContext]:
     private = filters.ChatType.PRIVATE
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_NEW}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
         entry_points=[
             CommandHandler("certificate", start, filters=private),
-            CallbackQueryHandler(again, pattern=rf"^{_NEW}again$"),
+            button(again, CERTIFICATE_AGAIN),
         ],
         states={
-            ISSUED: [button(issued_chosen, "issued:(yes|no)")],
+            ISSUED: [button(issued_chosen, CERTIFICATE_ISSUED)],
             ORIGIN: [MessageHandler(typed, origin_typed)],
             DESTINATION: [MessageHandler(typed, destination_typed)],
             REASON: [MessageHandler(typed, reason_typed)],
-            MONTHS: [MessageHandler(typed, months_typed), button(months_chosen, r"months:\d+")],
-            PREVIEW: [button(confirmed, "confirm")],
+            MONTHS: [
+                MessageHandler(typed, months_typed),
+                button(months_chosen, CERTIFICATE_MONTHS),
+            ],
+            PREVIEW: [button(confirmed, CERTIFICATE_CONFIRM)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel, filters=private),
-            button(cancel_pressed, "quit"),
+            button(cancel_pressed, CERTIFICATE_QUIT),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
         ],
         allow_reentry=True,
@@ -762,11 +803,11 @@ def _reject_conversation() -> ConversationHandler[LiaisonContext]:
     private = filters.ChatType.PRIVATE
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private
     return draft_conversation(
-        entry_points=[CallbackQueryHandler(reject_pressed, pattern=rf"^{REJECT}")],
+        entry_points=[CallbackQueryHandler(reject_pressed, pattern=CERTIFICATE_REJECT.any_pattern)],
         states={REJECT_REASON: [MessageHandler(typed, reject_reason_typed)]},
         fallbacks=[
             CommandHandler("cancel", reject_cancelled, filters=private),
-            CallbackQueryHandler(reject_cancelled, pattern=rf"^{_REJECT_QUIT}$"),
+            CallbackQueryHandler(reject_cancelled, pattern=CERTIFICATE_REJECT_QUIT.pattern),
             MessageHandler(
                 filters.UpdateType.MESSAGE & ~filters.COMMAND & private, reject_unexpected
             ),
@@ -786,10 +827,10 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         _member_conversation(),
         _reject_conversation(),
         CommandHandler("certificates", staff_list, filters=private),
-        CallbackQueryHandler(step_pressed, pattern=rf"^{STEP}"),
-        CallbackQueryHandler(letter_pressed, pattern=rf"^{LETTER}"),
-        CallbackQueryHandler(withdraw_pressed, pattern=rf"^{_WITHDRAW}"),
+        CallbackQueryHandler(step_pressed, pattern=CERTIFICATE_STEP.any_pattern),
+        CallbackQueryHandler(letter_pressed, pattern=CERTIFICATE_LETTER.any_pattern),
+        CallbackQueryHandler(withdraw_pressed, pattern=CERTIFICATE_WITHDRAW.any_pattern),
         # Reached only outside an application (or by an old button within one).
-        CallbackQueryHandler(stale_button, pattern=rf"^{_NEW}"),
-        CallbackQueryHandler(_stale_quit, pattern=rf"^{_REJECT_QUIT}$"),
+        CallbackQueryHandler(stale_button, pattern=feature_pattern(CERTIFICATE_NEW)),
+        CallbackQueryHandler(_stale_quit, pattern=CERTIFICATE_REJECT_QUIT.pattern),
     ]

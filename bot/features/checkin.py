@@ -24,6 +24,20 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    CHECKIN,
+    CHECKIN_CONFIRM,
+    CHECKIN_CONSENT,
+    CHECKIN_KEEP_ZONE,
+    CHECKIN_NEEDS,
+    CHECKIN_NOTE_SKIP,
+    CHECKIN_RESTART,
+    CHECKIN_WORK,
+    CHECKIN_ZONE,
+    CYCLE_CHECKIN_NOW,
+    REQUEST_FROM_CHECKIN,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
@@ -38,9 +52,7 @@ from bot.replies import (
     reply,
     reply_keyboard,
 )
-from bot.updates import message_text, parse_id, sender_id
-from messages.cycle import CHECKIN_NOW
-from messages.requests import FROM_CHECKIN
+from bot.updates import message_text, sender_id
 from storage.checkins import (
     MAX_PLACE_LENGTH,
     CheckInError,
@@ -75,10 +87,6 @@ BUTTON_STEPS = frozenset({CONSENT, WORK, NEEDS, CONFIRM})
 IDLE_LIMIT = timedelta(hours=12)
 
 _DRAFT = "checkin.draft"
-_PREFIX = "checkin:"
-# Under the saved check-in: "switch to the zone of the place" (with its name) or "keep".
-_ZONE = f"{_PREFIX}zone:"  # + "<check-in id>:<zone name or keep>"
-_KEEP = "keep"
 
 
 @dataclass(slots=True)
@@ -138,10 +146,7 @@ def _can_share(context: LiaisonContext) -> bool:
 def _work_keyboard(context: LiaisonContext) -> Markup:
     # One per row: big targets for elderly members.
     return inline_keyboard(
-        [
-            [(label(context, f"checkin.work_{s.value}"), f"{_PREFIX}work:{s.value}")]
-            for s in WorkSituation
-        ]
+        [[(label(context, f"checkin.work_{s.value}"), CHECKIN_WORK.pack(s))] for s in WorkSituation]
     )
 
 
@@ -165,8 +170,13 @@ async def _ask(
     if step == CONSENT:
         markup = inline_keyboard(
             [
-                [(label(context, "checkin.consent_given"), f"{_PREFIX}consent:given")],
-                [(label(context, "checkin.consent_declined"), f"{_PREFIX}consent:declined")],
+                [(label(context, "checkin.consent_given"), CHECKIN_CONSENT.pack(Consent.GIVEN))],
+                [
+                    (
+                        label(context, "checkin.consent_declined"),
+                        CHECKIN_CONSENT.pack(Consent.DECLINED),
+                    )
+                ],
             ]
         )
         values = {"store_coordinates": context.services.settings.store_coordinates}
@@ -184,19 +194,19 @@ async def _ask(
         # goes with the first message that has no buttons of its own.
         markup = REMOVE_KEYBOARD
     elif step == NOTE:
-        markup = inline_keyboard([[(label(context, "checkin.skip"), f"{_PREFIX}note:skip")]])
+        markup = inline_keyboard([[(label(context, "checkin.skip"), CHECKIN_NOTE_SKIP.pack())]])
     elif step == NEEDS:
         markup = inline_keyboard(
             [
-                [(label(context, "checkin.needs_no"), f"{_PREFIX}needs:no")],
-                [(label(context, "checkin.needs_yes"), f"{_PREFIX}needs:yes")],
+                [(label(context, "checkin.needs_no"), CHECKIN_NEEDS.pack(False))],
+                [(label(context, "checkin.needs_yes"), CHECKIN_NEEDS.pack(True))],
             ]
         )
     elif step == CONFIRM:
         markup = inline_keyboard(
             [
-                [(label(context, "checkin.confirm"), f"{_PREFIX}confirm")],
-                [(label(context, "checkin.restart"), f"{_PREFIX}restart")],
+                [(label(context, "checkin.confirm"), CHECKIN_CONFIRM.pack())],
+                [(label(context, "checkin.restart"), CHECKIN_RESTART.pack())],
             ]
         )
         assert draft.place is not None and draft.work is not None
@@ -276,7 +286,10 @@ async def consent_answered(update: Update, context: LiaisonContext, draft: Draft
         _set_draft(context, None)
         await reply(update, context, "checkin/not_member")
         return END
-    given = query.data == f"{_PREFIX}consent:given"
+    answer = CHECKIN_CONSENT.unpack(query.data)
+    if answer is None:
+        return draft.step
+    given = answer == (Consent.GIVEN,)
     draft.question_id = None
     await edit(
         update,
@@ -374,10 +387,10 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
 async def work_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
     query = update.callback_query
     assert query is not None and query.data is not None
-    try:
-        situation = WorkSituation(query.data.removeprefix(f"{_PREFIX}work:"))
-    except ValueError:
+    chosen = CHECKIN_WORK.unpack(query.data)
+    if chosen is None:
         return draft.step
+    (situation,) = chosen
     draft.work = situation
     await _chosen(update, context, draft, "work", f"work_{situation.value}")
     return await _ask(update, context, draft, NOTE)
@@ -407,7 +420,10 @@ async def note_skipped(update: Update, context: LiaisonContext, draft: Draft) ->
 async def needs_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
     query = update.callback_query
     assert query is not None and query.data is not None
-    draft.needs_help = query.data == f"{_PREFIX}needs:yes"
+    answer = CHECKIN_NEEDS.unpack(query.data)
+    if answer is None:
+        return draft.step
+    (draft.needs_help,) = answer
     draft.needs_text = None
     await _chosen(update, context, draft, "needs", "needs_yes" if draft.needs_help else "needs_no")
     return await _ask(update, context, draft, NEEDS_TEXT if draft.needs_help else CONFIRM)
@@ -465,8 +481,11 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> ob
     if zone is not None:
         rows.append(
             [
-                (label(context, "checkin.zone_switch"), f"{_ZONE}{checkin.id}:{zone}"),
-                (label(context, "checkin.zone_keep"), f"{_ZONE}{checkin.id}:{_KEEP}"),
+                (label(context, "checkin.zone_switch"), CHECKIN_ZONE.pack(checkin.id, zone)),
+                (
+                    label(context, "checkin.zone_keep"),
+                    CHECKIN_ZONE.pack(checkin.id, CHECKIN_KEEP_ZONE),
+                ),
             ]
         )
     await reply(
@@ -497,7 +516,7 @@ def _clock_in(context: LiaisonContext, zone: str) -> str:
 
 
 def _request_row(context: LiaisonContext, checkin_id: int) -> list[tuple[str, str]]:
-    return [(label(context, "requests.from_checkin"), f"{FROM_CHECKIN}{checkin_id}")]
+    return [(label(context, "requests.from_checkin"), REQUEST_FROM_CHECKIN.pack(checkin_id))]
 
 
 async def zone_chosen(update: Update, context: LiaisonContext) -> None:
@@ -506,10 +525,10 @@ async def zone_chosen(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     identity = context.identity
-    raw_id, _, choice = query.data.removeprefix(_ZONE).partition(":")
-    checkin_id = parse_id(raw_id)
+    pressed = CHECKIN_ZONE.unpack(query.data)
+    checkin_id, choice = pressed if pressed is not None else (None, CHECKIN_KEEP_ZONE)
     try:
-        zone = None if choice == _KEEP else parse_zone(choice)
+        zone = None if choice == CHECKIN_KEEP_ZONE else parse_zone(choice)
     except ZoneError:
         checkin_id = None
     checkin = None
@@ -561,28 +580,24 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     return draft_conversation(
         entry_points=[
             CommandHandler("checkin", start_checkin, filters=private),
-            CallbackQueryHandler(prompt_pressed, pattern=rf"^{CHECKIN_NOW}$"),
+            CallbackQueryHandler(prompt_pressed, pattern=CYCLE_CHECKIN_NOW.pattern),
         ],
         states={
-            CONSENT: [
-                CallbackQueryHandler(
-                    consent_answered, pattern=rf"^{_PREFIX}consent:(given|declined)$"
-                )
-            ],
+            CONSENT: [CallbackQueryHandler(consent_answered, pattern=CHECKIN_CONSENT.pattern)],
             PLACE: [
                 MessageHandler(typed, place_typed),
                 MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, place_shared),
             ],
-            WORK: [CallbackQueryHandler(work_chosen, pattern=rf"^{_PREFIX}work:")],
+            WORK: [CallbackQueryHandler(work_chosen, pattern=CHECKIN_WORK.any_pattern)],
             NOTE: [
                 MessageHandler(typed, note_typed),
-                CallbackQueryHandler(note_skipped, pattern=rf"^{_PREFIX}note:skip$"),
+                CallbackQueryHandler(note_skipped, pattern=CHECKIN_NOTE_SKIP.pattern),
             ],
-            NEEDS: [CallbackQueryHandler(needs_chosen, pattern=rf"^{_PREFIX}needs:(yes|no)$")],
+            NEEDS: [CallbackQueryHandler(needs_chosen, pattern=CHECKIN_NEEDS.pattern)],
             NEEDS_TEXT: [MessageHandler(typed, needs_typed)],
             CONFIRM: [
-                CallbackQueryHandler(confirmed, pattern=rf"^{_PREFIX}confirm$"),
-                CallbackQueryHandler(restart, pattern=rf"^{_PREFIX}restart$"),
+                CallbackQueryHandler(confirmed, pattern=CHECKIN_CONFIRM.pattern),
+                CallbackQueryHandler(restart, pattern=CHECKIN_RESTART.pattern),
             ],
         },
         fallbacks=[
@@ -598,7 +613,7 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         _conversation(),
-        CallbackQueryHandler(zone_chosen, pattern=rf"^{_ZONE}"),
+        CallbackQueryHandler(zone_chosen, pattern=CHECKIN_ZONE.any_pattern),
         # Reached only outside a check-in (or by an old button within one).
-        CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
+        CallbackQueryHandler(stale_button, pattern=feature_pattern(CHECKIN)),
     ]

@@ -15,12 +15,12 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.access import refuse, staff_only
+from bot.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import retire_pressed_button
 from bot.replies import reply
-from bot.updates import message_text, parse_id
-from messages.cycle import CONFIRM_LOST, SAME_AS_LAST
+from bot.updates import message_text
 from scheduler.jobs import JobSpec
 from storage import audit
 from storage.calendar import CycleError
@@ -98,8 +98,9 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    raw = query.data.removeprefix(CONFIRM_LOST)
-    member_id = parse_id(raw) or 0
+    pressed = CYCLE_CONFIRM_LOST.unpack(query.data)
+    # Forged: member 0, which storage answers as not found (as one out of scope).
+    member_id = pressed[0] if pressed is not None else 0
     now = context.now()
     async with context.services.db.session() as session:
         try:
@@ -255,6 +256,6 @@ async def schedule(
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("schedule", schedule, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(same_pressed, pattern=rf"^{SAME_AS_LAST}"),
-        CallbackQueryHandler(lost_confirm_pressed, pattern=rf"^{CONFIRM_LOST}"),
+        CallbackQueryHandler(same_pressed, pattern=CYCLE_SAME_AS_LAST.any_pattern),
+        CallbackQueryHandler(lost_confirm_pressed, pattern=CYCLE_CONFIRM_LOST.any_pattern),
     ]

@@ -21,10 +21,19 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.callbacks import (
+    GUIDE,
+    GUIDE_CATEGORY,
+    GUIDE_DEPARTMENT,
+    GUIDE_DEPARTMENTS,
+    GUIDE_HOME,
+    GUIDE_MEASURE,
+    GUIDE_NEEDS,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, render, send_html
-from bot.updates import parse_id
 from messages.guide import category_name, department_view, measure_view
 from messages.split import split_html
 from storage.catalogue import (
@@ -37,10 +46,6 @@ from storage.catalogue import (
 
 COMMANDS = (Command("guide", Audience.EVERYONE),)
 
-PREFIX = "guide:"
-HOME = f"{PREFIX}home"
-DEPARTMENTS = f"{PREFIX}deps"
-NEEDS = f"{PREFIX}needs"
 # Button labels are cut to this; the full names are in the text above them.
 BUTTON_TEXT = 36
 
@@ -83,8 +88,8 @@ def _back(context: LiaisonContext, data: str) -> list[tuple[str, str]]:
 async def show_home(update: Update, context: LiaisonContext) -> None:
     """/guide, and "back" from the two lists: by department or by need."""
     rows = [
-        [(label(context, "guide.by_department"), DEPARTMENTS)],
-        [(label(context, "guide.by_need"), NEEDS)],
+        [(label(context, "guide.by_department"), GUIDE_DEPARTMENTS.pack())],
+        [(label(context, "guide.by_need"), GUIDE_NEEDS.pack())],
     ]
     await _show(update, context, "guide/home", rows)
 
@@ -94,10 +99,15 @@ async def _show_departments(update: Update, context: LiaisonContext) -> None:
         rows = await departments(session)
     views = [department_view(row, context.locale) for row in rows]
     buttons: Rows = [
-        [(label(context, "guide.item", number=n, title=_short(v.name)), f"{PREFIX}d:{v.id}")]
+        [
+            (
+                label(context, "guide.item", number=n, title=_short(v.name)),
+                GUIDE_DEPARTMENT.pack(v.id),
+            )
+        ]
         for n, v in enumerate(views, start=1)
     ]
-    buttons.append(_back(context, HOME))
+    buttons.append(_back(context, GUIDE_HOME.pack()))
     await _show(update, context, "guide/departments", buttons, departments=views)
 
 
@@ -106,18 +116,23 @@ async def _show_needs(update: Update, context: LiaisonContext) -> None:
         rows = await categories(session)
     names = [(row.id, category_name(row, context.locale)) for row in rows]
     buttons: Rows = [
-        [(label(context, "guide.item", number=n, title=_short(name)), f"{PREFIX}c:{row_id}")]
+        [(label(context, "guide.item", number=n, title=_short(name)), GUIDE_CATEGORY.pack(row_id))]
         for n, (row_id, name) in enumerate(names, start=1)
     ]
-    buttons.append(_back(context, HOME))
+    buttons.append(_back(context, GUIDE_HOME.pack()))
     await _show(update, context, "guide/needs", buttons, needs=[name for _, name in names])
 
 
 def _measure_buttons(
-    context: LiaisonContext, views: Sequence[tuple[int, str]], back: str, up: str
+    context: LiaisonContext, views: Sequence[tuple[int, str]], back: tuple[str, int], up: str
 ) -> Rows:
     buttons: Rows = [
-        [(label(context, "guide.item", number=n, title=_short(title)), f"{PREFIX}m:{id_}:{back}")]
+        [
+            (
+                label(context, "guide.item", number=n, title=_short(title)),
+                GUIDE_MEASURE.pack(id_, back),
+            )
+        ]
         for n, (id_, title) in enumerate(views, start=1)
     ]
     buttons.append(_back(context, up))
@@ -132,7 +147,7 @@ async def _show_department(update: Update, context: LiaisonContext, department_i
     row, offered = found
     views = [measure_view(m, context.locale) for m in offered]
     buttons = _measure_buttons(
-        context, [(v.id, v.title) for v in views], f"d{department_id}", DEPARTMENTS
+        context, [(v.id, v.title) for v in views], ("d", department_id), GUIDE_DEPARTMENTS.pack()
     )
     await _show(
         update,
@@ -152,7 +167,9 @@ async def _show_category(update: Update, context: LiaisonContext, category_id: i
         return False
     row, offered = found
     views = [measure_view(m, context.locale) for m in offered]
-    buttons = _measure_buttons(context, [(v.id, v.title) for v in views], f"c{category_id}", NEEDS)
+    buttons = _measure_buttons(
+        context, [(v.id, v.title) for v in views], ("c", category_id), GUIDE_NEEDS.pack()
+    )
     await _show(
         update,
         context,
@@ -165,27 +182,29 @@ async def _show_category(update: Update, context: LiaisonContext, category_id: i
 
 
 async def _show_measure(
-    update: Update, context: LiaisonContext, measure_id: int, back: str
+    update: Update, context: LiaisonContext, measure_id: int, back: tuple[str, int]
 ) -> bool:
     async with context.services.db.session() as session:
         row = await offered_measure(session, measure_id)
     if row is None:
         return False
+    kind, up = back
+    page = GUIDE_DEPARTMENT if kind == "d" else GUIDE_CATEGORY
     rows: Rows = [
-        [(label(context, "guide.back"), f"{PREFIX}{back[0]}:{back[1:]}")],
-        [(label(context, "guide.home"), HOME)],
+        [(label(context, "guide.back"), page.pack(up))],
+        [(label(context, "guide.home"), GUIDE_HOME.pack())],
     ]
     await _show(update, context, "guide/measure", rows, measure=measure_view(row, context.locale))
     return True
 
 
-async def _up(update: Update, context: LiaisonContext, back: str) -> None:
+async def _up(update: Update, context: LiaisonContext, back: tuple[str, int]) -> None:
     """The level above an entry that is gone: its department or category, else the list."""
-    target = parse_id(back[1:])
-    if back.startswith("d"):
-        if target is None or not await _show_department(update, context, target):
+    kind, target = back
+    if kind == "d":
+        if not await _show_department(update, context, target):
             await _show_departments(update, context)
-    elif target is None or not await _show_category(update, context, target):
+    elif not await _show_category(update, context, target):
         await _show_needs(update, context)
 
 
@@ -193,30 +212,29 @@ async def pressed(update: Update, context: LiaisonContext) -> None:
     """Every guide button: which page, and what to do when its entry is gone."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    parts = query.data.removeprefix(PREFIX).split(":")
-    number = parse_id(parts[1]) if len(parts) > 1 else None
-    back = parts[2] if len(parts) == 3 and parts[2][:1] in ("d", "c") else None
+    data = query.data
     gone = label(context, "guide.gone")
-    if parts == ["home"]:
+    if data in GUIDE_HOME:
         await query.answer()
         await show_home(update, context)
-    elif parts == ["deps"]:
+    elif data in GUIDE_DEPARTMENTS:
         await query.answer()
         await _show_departments(update, context)
-    elif parts == ["needs"]:
+    elif data in GUIDE_NEEDS:
         await query.answer()
         await _show_needs(update, context)
-    elif parts[0] == "d" and len(parts) == 2 and number is not None:
-        shown = await _show_department(update, context, number)
+    elif (department := GUIDE_DEPARTMENT.unpack(data)) is not None:
+        shown = await _show_department(update, context, *department)
         await query.answer(None if shown else gone)
         if not shown:
             await _show_departments(update, context)
-    elif parts[0] == "c" and len(parts) == 2 and number is not None:
-        shown = await _show_category(update, context, number)
+    elif (category := GUIDE_CATEGORY.unpack(data)) is not None:
+        shown = await _show_category(update, context, *category)
         await query.answer(None if shown else gone)
         if not shown:
             await _show_needs(update, context)
-    elif parts[0] == "m" and number is not None and back is not None:
+    elif (measure := GUIDE_MEASURE.unpack(data)) is not None:
+        number, back = measure
         shown = await _show_measure(update, context, number, back)
         await query.answer(None if shown else gone)
         if not shown:
@@ -230,5 +248,5 @@ async def pressed(update: Update, context: LiaisonContext) -> None:
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("guide", show_home, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(pressed, pattern=rf"^{PREFIX}"),
+        CallbackQueryHandler(pressed, pattern=feature_pattern(GUIDE)),
     ]

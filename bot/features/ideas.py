@@ -33,6 +33,22 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
+from bot.callbacks import (
+    IDEA_KIND,
+    IDEA_NEW,
+    IDEA_QUIT,
+    IDEA_REWRITE,
+    IDEA_SEND,
+    IDEA_SHOW,
+    IDEAS_ADOPT,
+    IDEAS_CARD,
+    IDEAS_DRAFT,
+    IDEAS_REPLY,
+    IDEAS_REPLY_QUIT,
+    IDEAS_REPLY_SEND,
+    Action,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
@@ -46,7 +62,7 @@ from bot.drafts import (
 )
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
-from messages.ideas import ADOPT, CARD, REPLY, SHOW, idea_answer
+from messages.ideas import idea_answer
 from storage import audit
 from storage.identity import Identity
 from storage.models import ChannelName, SuggestionKind
@@ -88,9 +104,6 @@ STAFF_SHOWN = 20
 # How much of a suggestion a list line and a button quote.
 LINE_EXCERPT = 80
 BUTTON_EXCERPT = 24
-
-_NEW = "idea:new:"
-_DRAFT_BUTTONS = "ideas:draft:"
 
 
 def _local(context: LiaisonContext, moment: datetime | None) -> str:
@@ -161,7 +174,7 @@ def _member_step(
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "ideas.cancel"), f"{_NEW}quit")]
+    return [(label(context, "ideas.cancel"), IDEA_QUIT.pack())]
 
 
 async def _ask(
@@ -175,16 +188,16 @@ async def _ask(
     draft.step = step
     if step == KIND:
         rows = [
-            [(label(context, "ideas.kind_idea"), f"{_NEW}idea")],
-            [(label(context, "ideas.kind_opinion"), f"{_NEW}opinion")],
+            [(label(context, "ideas.kind_idea"), IDEA_KIND.pack(SuggestionKind.IDEA))],
+            [(label(context, "ideas.kind_opinion"), IDEA_KIND.pack(SuggestionKind.OPINION))],
             _cancel_row(context),
         ]
     elif step == WRITE:
         rows = [_cancel_row(context)]
     else:
         rows = [
-            [(label(context, "ideas.send"), f"{_NEW}send")],
-            [(label(context, "ideas.rewrite"), f"{_NEW}rewrite")],
+            [(label(context, "ideas.send"), IDEA_SEND.pack())],
+            [(label(context, "ideas.rewrite"), IDEA_REWRITE.pack())],
             _cancel_row(context),
         ]
     message = await reply(
@@ -255,7 +268,10 @@ async def kind_chosen(
     query = update.callback_query
     assert query is not None and query.data is not None
     await _answer(update)
-    draft.kind = SuggestionKind(query.data.removeprefix(_NEW))
+    pressed = IDEA_KIND.unpack(query.data)
+    if pressed is None:
+        return draft.step
+    (draft.kind,) = pressed
     return await _ask(update, context, draft, WRITE)
 
 
@@ -327,7 +343,7 @@ async def my_ideas(update: Update, context: LiaisonContext) -> None:
         [
             (
                 label(context, "ideas.item", id=s.id, text=_short(s.body, BUTTON_EXCERPT)),
-                f"{SHOW}{s.id}",
+                IDEA_SHOW.pack(s.id),
             )
         ]
         for s in mine
@@ -345,12 +361,12 @@ async def show_pressed(update: Update, context: LiaisonContext) -> None:
     """A suggestion's button in /myideas, or under a reply: the whole of it, and the reply."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    suggestion_id = parse_id(query.data.removeprefix(SHOW))
+    pressed = IDEA_SHOW.unpack(query.data)
     identity = context.identity
     found = None
-    if suggestion_id is not None and identity is not None and identity.member_id is not None:
+    if pressed is not None and identity is not None and identity.member_id is not None:
         async with context.services.db.session() as session:
-            found = await my_suggestion(session, identity.member_id, suggestion_id)
+            found = await my_suggestion(session, identity.member_id, pressed[0])
     if found is None:
         # A forwarded copy, or someone else's phone: nothing is shown.
         await query.answer(text=label(context, "ideas.not_yours"))
@@ -375,12 +391,12 @@ def _card_buttons(context: LiaisonContext, s: SuggestionView) -> InlineKeyboardM
         [
             (
                 label(context, "ideas.reply_again" if s.reply else "ideas.reply"),
-                f"{REPLY}{s.id}",
+                IDEAS_REPLY.pack(s.id),
             )
         ]
     ]
     if not s.adopted:
-        rows.append([(label(context, "ideas.adopt"), f"{ADOPT}{s.id}")])
+        rows.append([(label(context, "ideas.adopt"), IDEAS_ADOPT.pack(s.id))])
     return inline_keyboard(rows)
 
 
@@ -437,7 +453,7 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
                     name=s.member_name,
                     text=_short(s.body, BUTTON_EXCERPT),
                 ),
-                f"{CARD}{s.id}",
+                IDEAS_CARD.pack(s.id),
             )
         ]
         for s in found
@@ -462,10 +478,11 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     if staff is None:
         await refuse(update, context)
         return
-    suggestion_id = parse_id(query.data.removeprefix(CARD))
-    if suggestion_id is None:
+    pressed = IDEAS_CARD.unpack(query.data)
+    if pressed is None:
         await retire_pressed_button(update)
         return
+    (suggestion_id,) = pressed
     identity, staff_id = staff
     await _show_card(update, context, identity, staff_id, suggestion_id)
 
@@ -480,10 +497,11 @@ async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    suggestion_id = parse_id(query.data.removeprefix(ADOPT))
-    if suggestion_id is None:
+    pressed = IDEAS_ADOPT.unpack(query.data)
+    if pressed is None:
         await retire_pressed_button(update)
         return
+    (suggestion_id,) = pressed
     try:
         # A button may be old or forged: the scope is checked again on every press.
         async with context.services.db.session() as session:
@@ -520,7 +538,7 @@ _step = _FLOW.step
 
 
 def _reply_cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "ideas.cancel"), f"{_DRAFT_BUTTONS}quit")]
+    return [(label(context, "ideas.cancel"), IDEAS_REPLY_QUIT.pack())]
 
 
 async def _ask_reply(
@@ -557,13 +575,15 @@ async def start_reply(update: Update, context: LiaisonContext) -> object:
         await refuse(update, context)
         return END
     _, staff_id = staff
-    suggestion_id = parse_id(query.data.removeprefix(REPLY))
+    pressed = IDEAS_REPLY.unpack(query.data)
     found = None
-    if suggestion_id is not None:
+    if pressed is not None:
         async with context.services.db.session() as session:
-            found = await get_suggestion(session, suggestion_id, staff_id=staff_id)
+            found = await get_suggestion(session, pressed[0], staff_id=staff_id)
     if found is None:
-        await reply(update, context, "ideas/refused", reason="not_found", id=suggestion_id or 0)
+        await reply(
+            update, context, "ideas/refused", reason="not_found", id=pressed[0] if pressed else 0
+        )
         return END
     previous = _REPLIES.get(context)
     if previous is not None:
@@ -630,7 +650,7 @@ async def _reply_preview(
         "ideas/reply_preview",
         markup=inline_keyboard(
             [
-                [(label(context, "ideas.send"), f"{_DRAFT_BUTTONS}send")],
+                [(label(context, "ideas.send"), IDEAS_REPLY_SEND.pack())],
                 _reply_cancel_row(context),
             ]
         ),
@@ -703,19 +723,21 @@ def _member_conversation() -> ConversationHandler[LiaisonContext]:
     private = filters.ChatType.PRIVATE
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_NEW}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
         entry_points=[CommandHandler("idea", start_idea, filters=private)],
         states={
-            KIND: [button(kind_chosen, "(idea|opinion)")],
+            KIND: [button(kind_chosen, IDEA_KIND)],
             WRITE: [MessageHandler(typed, text_typed)],
-            PREVIEW: [button(send, "send"), button(rewrite, "rewrite")],
+            PREVIEW: [button(send, IDEA_SEND), button(rewrite, IDEA_REWRITE)],
         },
         fallbacks=[
             CommandHandler("cancel", member_cancel, filters=private),
-            button(cancel_pressed, "quit"),
+            button(cancel_pressed, IDEA_QUIT),
             MessageHandler(
                 filters.UpdateType.MESSAGE & ~filters.COMMAND & private, member_unexpected
             ),
@@ -730,18 +752,20 @@ def _reply_conversation() -> ConversationHandler[LiaisonContext]:
     private = filters.ChatType.PRIVATE
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_DRAFT_BUTTONS}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
-        entry_points=[CallbackQueryHandler(start_reply, pattern=rf"^{REPLY}")],
+        entry_points=[CallbackQueryHandler(start_reply, pattern=IDEAS_REPLY.any_pattern)],
         states={
             WRITE: [MessageHandler(typed, reply_typed)],
-            PREVIEW: [button(reply_send, "send")],
+            PREVIEW: [button(reply_send, IDEAS_REPLY_SEND)],
         },
         fallbacks=[
             CommandHandler("cancel", staff_cancel, filters=private),
-            button(reply_cancel_pressed, "quit"),
+            button(reply_cancel_pressed, IDEAS_REPLY_QUIT),
             MessageHandler(
                 filters.UpdateType.MESSAGE & ~filters.COMMAND & private, reply_unexpected
             ),
@@ -759,10 +783,10 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         _reply_conversation(),
         CommandHandler("myideas", my_ideas, filters=private),
         CommandHandler("ideas", ideas, filters=private),
-        CallbackQueryHandler(show_pressed, pattern=rf"^{SHOW}"),
-        CallbackQueryHandler(card_pressed, pattern=rf"^{CARD}"),
-        CallbackQueryHandler(adopt_pressed, pattern=rf"^{ADOPT}"),
+        CallbackQueryHandler(show_pressed, pattern=IDEA_SHOW.any_pattern),
+        CallbackQueryHandler(card_pressed, pattern=IDEAS_CARD.any_pattern),
+        CallbackQueryHandler(adopt_pressed, pattern=IDEAS_ADOPT.any_pattern),
         # Reached only outside a draft (or by an old button within one).
-        CallbackQueryHandler(member_stale_button, pattern=rf"^{_NEW}"),
-        CallbackQueryHandler(staff_stale_button, pattern=rf"^{_DRAFT_BUTTONS}"),
+        CallbackQueryHandler(member_stale_button, pattern=feature_pattern(IDEA_NEW)),
+        CallbackQueryHandler(staff_stale_button, pattern=feature_pattern(IDEAS_DRAFT)),
     ]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import LANGUAGE, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, reply
@@ -21,7 +22,7 @@ LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
 async def ask_language(update: Update, context: LiaisonContext) -> None:
-    keyboard = inline_keyboard([[(LANGUAGE_NAMES[code], f"lang:{code}") for code in LOCALES]])
+    keyboard = inline_keyboard([[(LANGUAGE_NAMES[code], LANGUAGE.pack(code)) for code in LOCALES]])
     await reply(update, context, "lang/choose", markup=keyboard)
 
 
@@ -29,9 +30,10 @@ async def choose_language(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    code = query.data.removeprefix("lang:")
-    if code not in LOCALES:
+    pressed = LANGUAGE.unpack(query.data)
+    if pressed is None:
         return
+    (code,) = pressed
     user_id = sender_id(update)
     async with context.services.db.session() as session:
         await set_locale(session, user_id, code)
@@ -43,5 +45,5 @@ async def choose_language(update: Update, context: LiaisonContext) -> None:
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("lang", ask_language),
-        CallbackQueryHandler(choose_language, pattern=r"^lang:"),
+        CallbackQueryHandler(choose_language, pattern=feature_pattern(LANGUAGE.prefix)),
     ]

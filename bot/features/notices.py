@@ -23,7 +23,7 @@ A scheduled time is typed in the staff member's time zone, in one of these forms
 The time is 24-hour, "9:00", "9：00" or "9点" / "9点30" / "9点半". A time that has passed,
 or one more than a year ahead, is refused and asked again.
 
-Members see each notice with a "received" button (ACK_PREFIX): pressing it records a
+Members see each notice with a "received" button (NOTICE_ACK): pressing it records a
 receipt for the member bound to the pressing account, once. /linkgroup NAME, run by staff
 in a group chat, links one of their groups to that chat, and notices to the group are
 posted there too.
@@ -49,6 +49,21 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
+from bot.callbacks import (
+    NOTICE,
+    NOTICE_ACK,
+    NOTICE_EVERYONE,
+    NOTICE_LATER,
+    NOTICE_NEXT,
+    NOTICE_PICK,
+    NOTICE_PREVIEW,
+    NOTICE_QUIT,
+    NOTICE_SEND,
+    NOTICE_STOP,
+    NOTICE_URGENT,
+    Action,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
@@ -61,7 +76,7 @@ from bot.drafts import (
 )
 from bot.replies import edit, inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
-from messages.compose import ACK_PREFIX, NoticeView, notice_text
+from messages.compose import NoticeView, notice_text
 from storage import audit
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
 from storage.identity import Identity
@@ -107,8 +122,6 @@ SCHEDULED_SHOWN = 20
 RECENT_SHOWN = 10
 
 _DRAFT = "notice.draft"
-_PREFIX = "notice:"
-STOP_PREFIX = f"{_PREFIX}stop:"
 STATES = tuple(s.value for s in DeliveryStatus)
 CHANNELS = (*(c.value for c in ChannelName), "none")
 
@@ -251,7 +264,7 @@ async def _answer(update: Update, text: str | None = None) -> None:
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "notices.cancel"), f"{_PREFIX}quit")]
+    return [(label(context, "notices.cancel"), NOTICE_QUIT.pack())]
 
 
 def _choose_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
@@ -259,11 +272,13 @@ def _choose_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMar
         return label(context, "notices.picked", name=text) if on else text
 
     rows = [
-        [(ticked(name, group_id in draft.chosen), f"{_PREFIX}pick:{group_id}")]
+        [(ticked(name, group_id in draft.chosen), NOTICE_PICK.pack(group_id))]
         for group_id, name in draft.groups.items()
     ]
-    rows.append([(ticked(label(context, "notices.all_members"), draft.everyone), f"{_PREFIX}all")])
-    rows.append([(label(context, "notices.next"), f"{_PREFIX}next"), *_cancel_row(context)])
+    rows.append(
+        [(ticked(label(context, "notices.all_members"), draft.everyone), NOTICE_EVERYONE.pack())]
+    )
+    rows.append([(label(context, "notices.next"), NOTICE_NEXT.pack()), *_cancel_row(context)])
     return inline_keyboard(rows)
 
 
@@ -366,9 +381,9 @@ async def _preview(
     if members or chats:
         urgent = "notices.urgent_off" if draft.urgent else "notices.urgent_on"
         rows += [
-            [(label(context, "notices.send_now"), f"{_PREFIX}send")],
-            [(label(context, "notices.schedule"), f"{_PREFIX}later")],
-            [(label(context, urgent), f"{_PREFIX}urgent")],
+            [(label(context, "notices.send_now"), NOTICE_SEND.pack())],
+            [(label(context, "notices.schedule"), NOTICE_LATER.pack())],
+            [(label(context, urgent), NOTICE_URGENT.pack())],
         ]
     rows.append(_cancel_row(context))
     message = await reply(
@@ -439,9 +454,10 @@ async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    group_id = parse_id(query.data.removeprefix(f"{_PREFIX}pick:"))
-    if group_id is None or group_id not in draft.groups:
+    pressed = NOTICE_PICK.unpack(query.data)
+    if pressed is None or pressed[0] not in draft.groups:
         return CHOOSE
+    (group_id,) = pressed
     if group_id in draft.chosen:
         draft.chosen.remove(group_id)
     else:
@@ -516,7 +532,7 @@ async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> o
             context,
             "notices/part",
             markup=inline_keyboard(
-                [[(label(context, "notices.preview"), f"{_PREFIX}show")], _cancel_row(context)]
+                [[(label(context, "notices.preview"), NOTICE_PREVIEW.pack())], _cancel_row(context)]
             ),
             length=len(paste.body),
             limit=MAX_BODY_LENGTH,
@@ -611,7 +627,7 @@ async def _create(
     markup = None
     if send_at is not None:
         markup = inline_keyboard(
-            [[(label(context, "notices.cancel_this"), f"{STOP_PREFIX}{notice_id}")]]
+            [[(label(context, "notices.cancel_this"), NOTICE_STOP.pack(notice_id))]]
         )
     await reply(
         update,
@@ -645,7 +661,7 @@ async def show_notices(
         [
             (
                 label(context, "notices.cancel_one", id=n.id, when=_local(n.send_at, zone)),
-                f"{STOP_PREFIX}{n.id}",
+                NOTICE_STOP.pack(n.id),
             )
         ]
         for n in scheduled
@@ -670,7 +686,8 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    notice_id = parse_id(query.data.removeprefix(STOP_PREFIX))
+    pressed = NOTICE_STOP.unpack(query.data)
+    notice_id = pressed[0] if pressed is not None else None
     reason = "not_found"
     if notice_id is not None:
         try:
@@ -753,12 +770,13 @@ async def deliveries(
 async def received(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    notice_id = parse_id(query.data.removeprefix(ACK_PREFIX))
+    pressed = NOTICE_ACK.unpack(query.data)
     identity = context.identity
-    if notice_id is None or identity is None or identity.member_id is None:
+    if pressed is None or identity is None or identity.member_id is None:
         # A forwarded copy, or someone else's phone: nothing is recorded.
         await query.answer(text=label(context, "notices.ack_not_yours"))
         return
+    (notice_id,) = pressed
     async with context.services.db.session() as session:
         outcome = await acknowledge_notice(
             session, context.now(), notice_id=notice_id, member_id=identity.member_id
@@ -768,7 +786,7 @@ async def received(update: Update, context: LiaisonContext) -> None:
         return
     toast = "notices.ack_thanks" if outcome is Ack.FIRST else "notices.ack_again"
     await query.answer(text=label(context, toast))
-    done = inline_keyboard([[(label(context, "notices.acknowledged"), query.data)]])
+    done = inline_keyboard([[(label(context, "notices.acknowledged"), NOTICE_ACK.pack(notice_id))]])
     # Unchanged (pressed twice) or too old to edit: the receipt is recorded all the same.
     await replace_buttons(update, done)
 
@@ -834,28 +852,30 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     private = filters.ChatType.PRIVATE
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_PREFIX}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
         entry_points=[CommandHandler("notice", start_notice, filters=private)],
         states={
             CHOOSE: [
-                button(group_toggled, r"pick:\d+"),
-                button(everyone_toggled, "all"),
-                button(chosen, "next"),
+                button(group_toggled, NOTICE_PICK),
+                button(everyone_toggled, NOTICE_EVERYONE),
+                button(chosen, NOTICE_NEXT),
             ],
-            WRITE: [MessageHandler(typed, text_typed), button(text_complete, "show")],
+            WRITE: [MessageHandler(typed, text_typed), button(text_complete, NOTICE_PREVIEW)],
             PREVIEW: [
-                button(send_now, "send"),
-                button(later, "later"),
-                button(urgent_toggled, "urgent"),
+                button(send_now, NOTICE_SEND),
+                button(later, NOTICE_LATER),
+                button(urgent_toggled, NOTICE_URGENT),
             ],
             WHEN: [MessageHandler(typed, time_typed)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel, filters=private),
-            button(cancel_pressed, "quit"),
+            button(cancel_pressed, NOTICE_QUIT),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
         ],
         # /notice in the middle starts again from the first step.
@@ -874,8 +894,8 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("linkgroup", link, filters=groups),
         CommandHandler("unlinkgroup", unlink, filters=groups),
         CommandHandler(["linkgroup", "unlinkgroup"], link_in_private, filters=private),
-        CallbackQueryHandler(received, pattern=rf"^{ACK_PREFIX}"),
-        CallbackQueryHandler(stop_pressed, pattern=rf"^{STOP_PREFIX}"),
+        CallbackQueryHandler(received, pattern=NOTICE_ACK.any_pattern),
+        CallbackQueryHandler(stop_pressed, pattern=NOTICE_STOP.any_pattern),
         # Reached only outside a draft (or by an old button within one).
-        CallbackQueryHandler(stale_button, pattern=rf"^{_PREFIX}"),
+        CallbackQueryHandler(stale_button, pattern=feature_pattern(NOTICE)),
     ]

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import PLACES_DISTRICT, PLACES_PIN
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import REMOVE_KEYBOARD, inline_keyboard, label, reply, reply_keyboard
-from bot.updates import message_text, parse_id
+from bot.updates import message_text
 from storage.places import (
     PlaceView,
     district_key,
@@ -47,9 +48,6 @@ DISTRICT_SHOWN = 20
 NEAREST = 3
 # A typed district name is quoted back at most this long.
 QUOTE = 40
-
-DISTRICT_PREFIX = "places:d:"
-PIN_PREFIX = "places:pin:"
 
 
 def _kinds(context: LiaisonContext) -> dict[str, str]:
@@ -95,7 +93,7 @@ async def show_places(update: Update, context: LiaisonContext) -> None:
     )
     if not few:
         listed = found[:LISTED_DISTRICTS]
-        keys = [f"{DISTRICT_PREFIX}{district_key(name)}" for name, _ in listed]
+        keys = [PLACES_DISTRICT.pack(district_key(name)) for name, _ in listed]
         keyboard = inline_keyboard([[pair] for pair in zip(buttons, keys, strict=False)])
         await reply(
             update, context, "places/districts", markup=keyboard, count=len(found), shown=len(keys)
@@ -155,7 +153,7 @@ async def _list_district(
 ) -> None:
     shown = found[:DISTRICT_SHOWN]
     pins = inline_keyboard(
-        [[(label(context, "places.pin", name=p.name), f"{PIN_PREFIX}{p.id}")] for p in shown]
+        [[(label(context, "places.pin", name=p.name), PLACES_PIN.pack(p.id))] for p in shown]
     )
     await reply(
         update,
@@ -182,9 +180,9 @@ async def district_pressed(update: Update, context: LiaisonContext) -> None:
     """A district in the inline list (with many districts)."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    key = query.data.removeprefix(DISTRICT_PREFIX)
+    pressed = PLACES_DISTRICT.unpack(query.data)
     async with context.services.db.session() as session:
-        district = await find_district(session, key) if re.fullmatch("[0-9a-f]{12}", key) else None
+        district = await find_district(session, pressed[0]) if pressed is not None else None
         found = await places_in(session, district) if district is not None else []
     if district is None or not found:
         await query.answer(text=label(context, "places.gone_district"))
@@ -197,12 +195,11 @@ async def pin_pressed(update: Update, context: LiaisonContext) -> None:
     """The pin button of a place in a district's list."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    raw = query.data.removeprefix(PIN_PREFIX)
+    pressed = PLACES_PIN.unpack(query.data)
     place: PlaceView | None = None
-    place_id = parse_id(raw)
-    if place_id is not None:
+    if pressed is not None:
         async with context.services.db.session() as session:
-            place = await place_by_id(session, place_id)
+            place = await place_by_id(session, *pressed)
     if place is None:
         await query.answer(text=label(context, "places.gone"))
         return
@@ -222,6 +219,6 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
             private & filters.UpdateType.MESSAGE & filters.Regex(f"^{re.escape(DISTRICT_MARK)}"),
             district_typed,
         ),
-        CallbackQueryHandler(district_pressed, pattern=f"^{DISTRICT_PREFIX}"),
-        CallbackQueryHandler(pin_pressed, pattern=f"^{PIN_PREFIX}"),
+        CallbackQueryHandler(district_pressed, pattern=PLACES_DISTRICT.any_pattern),
+        CallbackQueryHandler(pin_pressed, pattern=PLACES_PIN.any_pattern),
     ]

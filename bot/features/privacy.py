@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.callbacks import PRIVACY_CONSENT, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, reply
@@ -19,13 +20,16 @@ COMMANDS = (Command("privacy", Audience.EVERYONE),)
 
 
 def _buttons(context: LiaisonContext, consent: Consent) -> InlineKeyboardMarkup:
-    give = (label(context, "privacy.give"), f"privacy:{Consent.GIVEN.value}")
+    give = (label(context, "privacy.give"), PRIVACY_CONSENT.pack(Consent.GIVEN))
     if consent is Consent.GIVEN:
-        rows = [[(label(context, "privacy.withdraw"), f"privacy:{Consent.DECLINED.value}")]]
+        rows = [[(label(context, "privacy.withdraw"), PRIVACY_CONSENT.pack(Consent.DECLINED))]]
     elif consent is Consent.DECLINED:
         rows = [[give]]
     else:
-        rows = [[give], [(label(context, "privacy.decline"), f"privacy:{Consent.DECLINED.value}")]]
+        rows = [
+            [give],
+            [(label(context, "privacy.decline"), PRIVACY_CONSENT.pack(Consent.DECLINED))],
+        ]
     return inline_keyboard(rows)
 
 
@@ -56,21 +60,22 @@ async def change_consent(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    wanted = query.data.removeprefix("privacy:")
-    if wanted not in (Consent.GIVEN.value, Consent.DECLINED.value):
+    pressed = PRIVACY_CONSENT.unpack(query.data)
+    if pressed is None:
         return
+    (wanted,) = pressed
     identity = context.identity
     if identity is None or identity.member_id is None:
         await edit(update, context, "privacy/changed", consent=None)
         return
     async with context.services.db.session() as session:
-        await set_consent(session, context.now(), identity.member_id, Consent(wanted))
+        await set_consent(session, context.now(), identity.member_id, wanted)
         context.caller.identity = await identify(session, sender_id(update))
-    await edit(update, context, "privacy/changed", consent=Consent(wanted))
+    await edit(update, context, "privacy/changed", consent=wanted)
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("privacy", show_privacy, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(change_consent, pattern=r"^privacy:"),
+        CallbackQueryHandler(change_consent, pattern=feature_pattern(PRIVACY_CONSENT.prefix)),
     ]

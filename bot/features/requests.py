@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -39,6 +39,33 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
+from bot.callbacks import (
+    REQUEST_ASSIGN,
+    REQUEST_ASSIGN_TO,
+    REQUEST_CARD,
+    REQUEST_CATEGORY,
+    REQUEST_CLOSE,
+    REQUEST_COMMENT_SKIP,
+    REQUEST_FILE,
+    REQUEST_FROM_CHECKIN,
+    REQUEST_MEASURE,
+    REQUEST_NEW,
+    REQUEST_NOT_SURE,
+    REQUEST_NOTE,
+    REQUEST_QUIT,
+    REQUEST_RATE,
+    REQUEST_REFER,
+    REQUEST_SEND,
+    REQUEST_SET,
+    REQUEST_SKIP_ATTACHMENT,
+    REQUEST_SOLVED,
+    REQUEST_STATUS,
+    REQUEST_TAKE,
+    REQUEST_TEXT,
+    REQUEST_TEXT_QUIT,
+    Action,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
@@ -51,16 +78,8 @@ from bot.drafts import (
     take_paste,
 )
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
-from bot.updates import message_text, parse_id
-from messages.requests import (
-    CARD,
-    COMMENT,
-    FROM_CHECKIN,
-    RATE,
-    SOLVED,
-    TAKE,
-    localized_name,
-)
+from bot.updates import message_text
+from messages.requests import localized_name
 from storage import audit, catalogue
 from storage.identity import Identity
 from storage.models import RequestStatus
@@ -125,17 +144,7 @@ OPEN_SHOWN = 30
 # Button labels are cut to this (a measure's title may be 200 characters).
 BUTTON_TEXT = 40
 
-_NEW = "request:new:"
-_TEXT = "request:text:"
-_ASSIGN = "request:assign:"
-_TO = "request:to:"
-_NOTE = "request:note:"
-_STATUS = "request:status:"
-_SET = "request:set:"
-_REFER = "request:refer:"
-# request:close:<id>:resolved|cannot_help: the answer is typed next (referred: _REFER first).
-_CLOSE = "request:close:"
-_FILE = "request:file:"
+Ts = TypeVarTuple("Ts")
 
 
 def _short(text: str) -> str:
@@ -146,12 +155,6 @@ def _chat_id(update: Update) -> int:
     chat = update.effective_chat
     assert chat is not None
     return chat.id
-
-
-def _numbers(data: str, prefix: str) -> list[int] | None:
-    """The numbers after prefix in callback data ("12" or "12:3"); None if any is not one."""
-    numbers = [parse_id(part) for part in data.removeprefix(prefix).split(":")]
-    return None if None in numbers else [n for n in numbers if n is not None]
 
 
 def _named(context: LiaisonContext) -> Callable[[Any], str]:
@@ -225,7 +228,7 @@ def _step(handler: MemberStep) -> Callable[[Update, LiaisonContext], Coroutine[A
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "requests.cancel"), f"{_NEW}quit")]
+    return [(label(context, "requests.cancel"), REQUEST_QUIT.pack())]
 
 
 async def _ask(
@@ -246,7 +249,7 @@ async def _ask(
             [
                 (
                     _short(localized_name({"zh": c.name_zh, "en": c.name_en}, context.locale)),
-                    f"{_NEW}cat:{c.id}",
+                    REQUEST_CATEGORY.pack(c.id),
                 )
             ]
             for c in found
@@ -259,16 +262,16 @@ async def _ask(
             [
                 (
                     _short(localized_name({"zh": m.title_zh, "en": m.title_en}, context.locale)),
-                    f"{_NEW}measure:{m.id}",
+                    REQUEST_MEASURE.pack(m.id),
                 )
             ]
             for m in found_measures
         ]
-        rows.append([(label(context, "requests.not_sure"), f"{_NEW}measure:none")])
+        rows.append([(label(context, "requests.not_sure"), REQUEST_NOT_SURE.pack())])
     elif step == ATTACH:
-        rows = [[(label(context, "requests.skip"), f"{_NEW}skip")]]
+        rows = [[(label(context, "requests.skip"), REQUEST_SKIP_ATTACHMENT.pack())]]
     elif step == PREVIEW:
-        rows = [[(label(context, "requests.send"), f"{_NEW}send")]]
+        rows = [[(label(context, "requests.send"), REQUEST_SEND.pack())]]
         values = {"days": draft.target_days}
     rows.append(_cancel_row(context))
     message = await reply(
@@ -320,18 +323,19 @@ async def from_checkin(update: Update, context: LiaisonContext) -> object:
     assert query is not None and query.data is not None
     await retire_pressed_button(update)
     identity = context.identity
-    numbers = _numbers(query.data, FROM_CHECKIN)
-    if identity is None or identity.member_id is None or numbers is None:
+    pressed = REQUEST_FROM_CHECKIN.unpack(query.data)
+    if identity is None or identity.member_id is None or pressed is None:
         await reply(update, context, "requests/not_member")
         return END
+    (checkin_id,) = pressed
     try:
         async with context.services.db.session() as session:
-            need = await checkin_need(session, member_id=identity.member_id, checkin_id=numbers[0])
+            need = await checkin_need(session, member_id=identity.member_id, checkin_id=checkin_id)
     except RequestError as error:
         await _refused(update, context, error)
         return END
     draft = Draft(
-        touched_at=context.now(), description=need, source="checkin", checkin_id=numbers[0]
+        touched_at=context.now(), description=need, source="checkin", checkin_id=checkin_id
     )
     return await _begin(update, context, draft)
 
@@ -371,10 +375,10 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> o
 async def category_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
     query = update.callback_query
     assert query is not None and query.data is not None
-    numbers = _numbers(query.data, f"{_NEW}cat:")
+    pressed = REQUEST_CATEGORY.unpack(query.data)
     async with context.services.db.session() as session:
         found = {c.id: c for c in await catalogue.categories(session)}
-        chosen = found.get(numbers[0]) if numbers else None
+        chosen = found.get(pressed[0]) if pressed else None
         has_measures = chosen is not None and bool(
             await catalogue.measures(session, category_id=chosen.id)
         )
@@ -394,13 +398,13 @@ async def category_chosen(update: Update, context: LiaisonContext, draft: Draft)
 async def measure_chosen(update: Update, context: LiaisonContext, draft: Draft) -> object:
     query = update.callback_query
     assert query is not None and query.data is not None
-    if query.data == f"{_NEW}measure:none":
+    if query.data in REQUEST_NOT_SURE:
         draft.measure_id = draft.measure = None
         draft.target_days = catalogue.DEFAULT_TARGET_DAYS
         return await _after_measure(update, context, draft)
-    numbers = _numbers(query.data, f"{_NEW}measure:")
+    pressed = REQUEST_MEASURE.unpack(query.data)
     async with context.services.db.session() as session:
-        chosen = await catalogue.measure(session, numbers[0]) if numbers else None
+        chosen = await catalogue.measure(session, pressed[0]) if pressed else None
     if chosen is None or not chosen.active or chosen.category_id != draft.category_id:
         return await _ask(update, context, draft, MEASURE)
     draft.measure_id = chosen.id
@@ -523,17 +527,12 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> object:
     """ "Solved?" under the closing message: recorded once, then 1–5 is asked."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    raw_id, _, answer = query.data.removeprefix(SOLVED).partition(":")
-    request_id = parse_id(raw_id)
+    pressed = REQUEST_SOLVED.unpack(query.data)
     identity = context.identity
-    if (
-        request_id is None
-        or answer not in ("yes", "no")
-        or identity is None
-        or identity.member_id is None
-    ):
+    if pressed is None or identity is None or identity.member_id is None:
         await query.answer(text=label(context, "requests.not_yours"))
         return END
+    request_id, solved = pressed
     try:
         async with context.services.db.session() as session:
             await answer_solved(
@@ -541,21 +540,24 @@ async def solved_pressed(update: Update, context: LiaisonContext) -> object:
                 context.now(),
                 request_id,
                 member_id=identity.member_id,
-                solved=answer == "yes",
+                solved=solved,
             )
     except RequestError as error:
         await _feedback_refused(update, context, error)
         return END
     await query.answer(text=label(context, "requests.thanks"))
     await replace_buttons(update, None)
-    stars = [(label(context, "requests.rate", n=n), f"{RATE}{request_id}:{n}") for n in range(1, 6)]
+    stars = [
+        (label(context, "requests.rate", n=n), REQUEST_RATE.pack(request_id, n))
+        for n in range(1, 6)
+    ]
     await reply(
         update,
         context,
         "requests/ask_rating",
         markup=inline_keyboard([stars]),
         id=request_id,
-        solved=answer == "yes",
+        solved=solved,
     )
     return END
 
@@ -578,12 +580,12 @@ async def rate_pressed(update: Update, context: LiaisonContext) -> object:
     """1–5 after "solved?": recorded once; after "not solved" or 1–2, what went wrong?"""
     query = update.callback_query
     assert query is not None and query.data is not None
-    numbers = _numbers(query.data, RATE)
+    pressed = REQUEST_RATE.unpack(query.data)
     identity = context.identity
-    if numbers is None or len(numbers) != 2 or identity is None or identity.member_id is None:
+    if pressed is None or identity is None or identity.member_id is None:
         await query.answer(text=label(context, "requests.not_yours"))
         return END
-    request_id, stars = numbers
+    request_id, stars = pressed
     try:
         async with context.services.db.session() as session:
             rated = await rate(
@@ -595,7 +597,7 @@ async def rate_pressed(update: Update, context: LiaisonContext) -> object:
         return END
     await query.answer(text=label(context, "requests.thanks"))
     await replace_buttons(update, None)
-    skip = [[(label(context, "requests.skip"), f"{COMMENT}{request_id}:skip")]]
+    skip = [[(label(context, "requests.skip"), REQUEST_COMMENT_SKIP.pack(request_id, "skip"))]]
     message = await reply(
         update,
         context,
@@ -743,7 +745,7 @@ async def show_open(
                         late=v.overdue(now),
                     )
                 ),
-                f"{CARD}{v.id}",
+                REQUEST_CARD.pack(v.id),
             )
         ]
         for v in shown
@@ -766,12 +768,12 @@ def _card_markup(context: LiaisonContext, view: RequestView, staff_id: int) -> I
     rows: list[list[tuple[str, str]]] = []
     if view.is_open:
         if view.assignee_id != staff_id:
-            rows.append([(label(context, "requests.take"), f"{TAKE}{view.id}")])
-        rows.append([(label(context, "requests.status"), f"{_STATUS}{view.id}")])
-        rows.append([(label(context, "requests.assign"), f"{_ASSIGN}{view.id}")])
-    rows.append([(label(context, "requests.note"), f"{_NOTE}{view.id}")])
+            rows.append([(label(context, "requests.take"), REQUEST_TAKE.pack(view.id))])
+        rows.append([(label(context, "requests.status"), REQUEST_STATUS.pack(view.id))])
+        rows.append([(label(context, "requests.assign"), REQUEST_ASSIGN.pack(view.id))])
+    rows.append([(label(context, "requests.note"), REQUEST_NOTE.pack(view.id))])
     if view.attachment_file_id is not None:
-        rows.append([(label(context, "requests.attachment"), f"{_FILE}{view.id}")])
+        rows.append([(label(context, "requests.attachment"), REQUEST_FILE.pack(view.id))])
     return inline_keyboard(rows)
 
 
@@ -783,9 +785,9 @@ async def _retire(update: Update) -> None:
 
 
 async def _staff_press(
-    update: Update, context: LiaisonContext, prefix: str, data: str | None = None
-) -> tuple[Identity, int, list[int]] | None:
-    """A staff button: the caller's identity, staff id and the numbers the button carries.
+    update: Update, context: LiaisonContext, pressed: Action[*Ts]
+) -> tuple[Identity, int, tuple[*Ts]] | None:
+    """A staff button: the caller's identity, staff id and the values the button carries.
 
     Anyone else is refused; the scope is checked again by each operation (a button may be
     old, forwarded or forged).
@@ -797,12 +799,12 @@ async def _staff_press(
     if staff is None:
         await refuse(update, context)
         return None
-    numbers = _numbers(query.data if data is None else prefix + data, prefix)
-    if numbers is None:
+    values = pressed.unpack(query.data)
+    if values is None:
         await _retire(update)
         return None
     identity, staff_id = staff
-    return identity, staff_id, numbers
+    return identity, staff_id, values
 
 
 async def _refused(update: Update, context: LiaisonContext, error: RequestError) -> None:
@@ -848,20 +850,20 @@ async def _show_card(
 
 
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
-    pressed = await _staff_press(update, context, CARD)
+    pressed = await _staff_press(update, context, REQUEST_CARD)
     if pressed is not None:
-        identity, staff_id, numbers = pressed
-        await _show_card(update, context, identity, staff_id, numbers[0])
+        identity, staff_id, (request_id,) = pressed
+        await _show_card(update, context, identity, staff_id, request_id)
 
 
 async def take_pressed(update: Update, context: LiaisonContext) -> None:
-    pressed = await _staff_press(update, context, TAKE)
+    pressed = await _staff_press(update, context, REQUEST_TAKE)
     if pressed is None:
         return
-    _, staff_id, numbers = pressed
+    _, staff_id, (request_id,) = pressed
     try:
         async with context.services.db.session() as session:
-            change = await take(session, context.now(), numbers[0], staff_id=staff_id)
+            change = await take(session, context.now(), request_id, staff_id=staff_id)
     except RequestError as error:
         await _refused(update, context, error)
         return
@@ -876,11 +878,10 @@ async def take_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def assign_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Assign to a colleague": the staff who may see the member, as buttons."""
-    pressed = await _staff_press(update, context, _ASSIGN)
+    pressed = await _staff_press(update, context, REQUEST_ASSIGN)
     if pressed is None:
         return
-    _, staff_id, numbers = pressed
-    request_id = numbers[0]
+    _, staff_id, (request_id,) = pressed
     try:
         async with context.services.db.session() as session:
             found = await colleagues(session, request_id, staff_id=staff_id)
@@ -889,7 +890,12 @@ async def assign_pressed(update: Update, context: LiaisonContext) -> None:
         return
     others = [(other_id, name) for other_id, name in found if other_id != staff_id]
     rows = [
-        [(_short(label(context, "requests.assign_to", name=name)), f"{_TO}{request_id}:{other_id}")]
+        [
+            (
+                _short(label(context, "requests.assign_to", name=name)),
+                REQUEST_ASSIGN_TO.pack(request_id, other_id),
+            )
+        ]
         for other_id, name in others
     ]
     await reply(
@@ -903,14 +909,10 @@ async def assign_pressed(update: Update, context: LiaisonContext) -> None:
 
 
 async def assign_to_pressed(update: Update, context: LiaisonContext) -> None:
-    pressed = await _staff_press(update, context, _TO)
+    pressed = await _staff_press(update, context, REQUEST_ASSIGN_TO)
     if pressed is None:
         return
-    _, staff_id, numbers = pressed
-    if len(numbers) != 2:
-        await _retire(update)
-        return
-    request_id, to_staff_id = numbers
+    _, staff_id, (request_id, to_staff_id) = pressed
     try:
         async with context.services.db.session() as session:
             change = await assign(
@@ -932,11 +934,10 @@ async def assign_to_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def status_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Change status": the statuses the request may go to, as buttons."""
-    pressed = await _staff_press(update, context, _STATUS)
+    pressed = await _staff_press(update, context, REQUEST_STATUS)
     if pressed is None:
         return
-    _, staff_id, numbers = pressed
-    request_id = numbers[0]
+    _, staff_id, (request_id,) = pressed
     async with context.services.db.session() as session:
         view = await request_card(session, request_id, staff_id=staff_id)
     if view is None:
@@ -946,11 +947,11 @@ async def status_pressed(update: Update, context: LiaisonContext) -> None:
     for status in allowed_statuses(view.status):
         # Closing asks for the answer the member gets (referred: where to, first).
         if status is RequestStatus.REFERRED:
-            data = f"{_REFER}{request_id}"
+            data = REQUEST_REFER.pack(request_id)
         elif status in CLOSED_STATUSES:
-            data = f"{_CLOSE}{request_id}:{status.value}"
+            data = REQUEST_CLOSE.pack(request_id, status)
         else:
-            data = f"{_SET}{request_id}:{status.value}"
+            data = REQUEST_SET.pack(request_id, status)
         rows.append([(label(context, f"requests.set_{status.value}"), data)])
     await reply(
         update,
@@ -965,19 +966,11 @@ async def status_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def set_pressed(update: Update, context: LiaisonContext) -> None:
     """A status under "change status" (referred has a step of its own: where to)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    request_part, _, wanted = query.data.removeprefix(_SET).partition(":")
-    pressed = await _staff_press(update, context, _SET, request_part)
+    pressed = await _staff_press(update, context, REQUEST_SET)
     if pressed is None:
         return
-    _, staff_id, numbers = pressed
-    try:
-        status = RequestStatus(wanted)
-    except ValueError:
-        await _retire(update)
-        return
-    await _change_status(update, context, staff_id, numbers[0], status, None)
+    _, staff_id, (request_id, status) = pressed
+    await _change_status(update, context, staff_id, request_id, status, None)
 
 
 async def _change_status(
@@ -1020,11 +1013,10 @@ async def _change_status(
 
 async def file_pressed(update: Update, context: LiaisonContext) -> None:
     """The member's photo or document, sent again to the staff member who asked."""
-    pressed = await _staff_press(update, context, _FILE)
+    pressed = await _staff_press(update, context, REQUEST_FILE)
     if pressed is None:
         return
-    identity, staff_id, numbers = pressed
-    request_id = numbers[0]
+    identity, staff_id, (request_id,) = pressed
     async with context.services.db.session() as session:
         view = await request_card(session, request_id, staff_id=staff_id)
         if view is not None and view.attachment_file_id is not None:
@@ -1084,7 +1076,7 @@ async def _ask_text(update: Update, context: LiaisonContext, draft: TextDraft) -
         update,
         context,
         f"requests/staff/ask_{draft.step}",
-        markup=inline_keyboard([[(label(context, "requests.cancel"), f"{_TEXT}quit")]]),
+        markup=inline_keyboard([[(label(context, "requests.cancel"), REQUEST_TEXT_QUIT.pack())]]),
         id=draft.request_id,
         limit=_LIMITS[draft.step],
         status=_status_name(context)(draft.status) if draft.status else None,
@@ -1094,26 +1086,41 @@ async def _ask_text(update: Update, context: LiaisonContext, draft: TextDraft) -
     return draft.step
 
 
-async def start_text(update: Update, context: LiaisonContext) -> object:
-    """ "Internal note" on a card, "refer elsewhere" or a closing status: the next message
-    is the text (referred: where to, then the answer)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    status: RequestStatus | None = None
-    if query.data.startswith(_CLOSE):
-        request_part, _, wanted = query.data.removeprefix(_CLOSE).partition(":")
-        step, prefix, data = ANSWER, _CLOSE, request_part
-        status = RequestStatus(wanted)  # the pattern admits only closing statuses
-    elif query.data.startswith(_NOTE):
-        step, prefix, data = NOTE, _NOTE, None
-    else:
-        step, prefix, data = REFER, _REFER, None
-        status = RequestStatus.REFERRED
-    pressed = await _staff_press(update, context, prefix, data)
+async def note_pressed(update: Update, context: LiaisonContext) -> object:
+    """ "Internal note" on a card: the next message is the note."""
+    pressed = await _staff_press(update, context, REQUEST_NOTE)
     if pressed is None:
         return END
-    _, staff_id, numbers = pressed
-    request_id = numbers[0]
+    _, staff_id, (request_id,) = pressed
+    return await _start_text(update, context, staff_id, request_id, NOTE, None)
+
+
+async def refer_pressed(update: Update, context: LiaisonContext) -> object:
+    """ "Refer elsewhere": where to is typed next, then the answer the member gets."""
+    pressed = await _staff_press(update, context, REQUEST_REFER)
+    if pressed is None:
+        return END
+    _, staff_id, (request_id,) = pressed
+    return await _start_text(update, context, staff_id, request_id, REFER, RequestStatus.REFERRED)
+
+
+async def close_pressed(update: Update, context: LiaisonContext) -> object:
+    """A closing status: the answer the member gets is typed next."""
+    pressed = await _staff_press(update, context, REQUEST_CLOSE)
+    if pressed is None:
+        return END
+    _, staff_id, (request_id, status) = pressed
+    return await _start_text(update, context, staff_id, request_id, ANSWER, status)
+
+
+async def _start_text(
+    update: Update,
+    context: LiaisonContext,
+    staff_id: int,
+    request_id: int,
+    step: str,
+    status: RequestStatus | None,
+) -> object:
     async with context.services.db.session() as session:
         view = await request_card(session, request_id, staff_id=staff_id)
     if view is None:
@@ -1204,28 +1211,33 @@ def _member_conversation() -> ConversationHandler[LiaisonContext]:
     photo = filters.UpdateType.MESSAGE & filters.PHOTO
     document = filters.UpdateType.MESSAGE & filters.Document.ALL
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_NEW}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
         entry_points=[
             CommandHandler("request", start_request, filters=private),
-            CallbackQueryHandler(from_checkin, pattern=rf"^{FROM_CHECKIN}\d+$"),
+            CallbackQueryHandler(from_checkin, pattern=REQUEST_FROM_CHECKIN.pattern),
         ],
         states={
-            CATEGORY: [button(category_chosen, r"cat:\d+")],
-            MEASURE: [button(measure_chosen, r"measure:(\d+|none)")],
+            CATEGORY: [button(category_chosen, REQUEST_CATEGORY)],
+            MEASURE: [
+                button(measure_chosen, REQUEST_MEASURE),
+                button(measure_chosen, REQUEST_NOT_SURE),
+            ],
             DESCRIBE: [MessageHandler(typed, description_typed)],
             ATTACH: [
                 MessageHandler(photo, photo_sent),
                 MessageHandler(document, document_sent),
-                button(attachment_skipped, "skip"),
+                button(attachment_skipped, REQUEST_SKIP_ATTACHMENT),
             ],
-            PREVIEW: [button(send, "send")],
+            PREVIEW: [button(send, REQUEST_SEND)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel, filters=private),
-            button(cancel_pressed, "quit"),
+            button(cancel_pressed, REQUEST_QUIT),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
         ],
         # /request in the middle starts again from the first question.
@@ -1239,8 +1251,9 @@ def _staff_conversation() -> ConversationHandler[LiaisonContext]:
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     return draft_conversation(
         entry_points=[
-            CallbackQueryHandler(start_text, pattern=rf"^({_NOTE}|{_REFER})\d+$"),
-            CallbackQueryHandler(start_text, pattern=rf"^{_CLOSE}\d+:(resolved|cannot_help)$"),
+            CallbackQueryHandler(note_pressed, pattern=REQUEST_NOTE.pattern),
+            CallbackQueryHandler(refer_pressed, pattern=REQUEST_REFER.pattern),
+            CallbackQueryHandler(close_pressed, pattern=REQUEST_CLOSE.pattern),
         ],
         states={
             NOTE: [MessageHandler(typed, text_typed)],
@@ -1249,7 +1262,7 @@ def _staff_conversation() -> ConversationHandler[LiaisonContext]:
         },
         fallbacks=[
             CommandHandler("cancel", _FLOW.cancel, filters=private),
-            CallbackQueryHandler(text_cancel_pressed, pattern=rf"^{_TEXT}quit$"),
+            CallbackQueryHandler(text_cancel_pressed, pattern=REQUEST_TEXT_QUIT.pattern),
             MessageHandler(
                 filters.UpdateType.MESSAGE & ~filters.COMMAND & private, text_unexpected
             ),
@@ -1265,13 +1278,13 @@ def _feedback_conversation() -> ConversationHandler[LiaisonContext]:
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private
     return draft_conversation(
         entry_points=[
-            CallbackQueryHandler(solved_pressed, pattern=rf"^{SOLVED}"),
-            CallbackQueryHandler(rate_pressed, pattern=rf"^{RATE}"),
+            CallbackQueryHandler(solved_pressed, pattern=REQUEST_SOLVED.any_pattern),
+            CallbackQueryHandler(rate_pressed, pattern=REQUEST_RATE.any_pattern),
         ],
         states={
             COMMENTING: [
                 MessageHandler(typed, comment_typed),
-                CallbackQueryHandler(comment_skipped, pattern=rf"^{COMMENT}\d+:skip$"),
+                CallbackQueryHandler(comment_skipped, pattern=REQUEST_COMMENT_SKIP.pattern),
             ]
         },
         fallbacks=[CommandHandler("cancel", comment_skipped_by_cancel, filters=private)],
@@ -1288,16 +1301,16 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         _feedback_conversation(),
         CommandHandler("myrequests", show_mine, filters=private),
         CommandHandler("requests", show_open, filters=private),
-        CallbackQueryHandler(card_pressed, pattern=rf"^{CARD}"),
-        CallbackQueryHandler(take_pressed, pattern=rf"^{TAKE}"),
-        CallbackQueryHandler(assign_pressed, pattern=rf"^{_ASSIGN}"),
-        CallbackQueryHandler(assign_to_pressed, pattern=rf"^{_TO}"),
-        CallbackQueryHandler(status_pressed, pattern=rf"^{_STATUS}"),
-        CallbackQueryHandler(set_pressed, pattern=rf"^{_SET}"),
-        CallbackQueryHandler(file_pressed, pattern=rf"^{_FILE}"),
+        CallbackQueryHandler(card_pressed, pattern=REQUEST_CARD.any_pattern),
+        CallbackQueryHandler(take_pressed, pattern=REQUEST_TAKE.any_pattern),
+        CallbackQueryHandler(assign_pressed, pattern=REQUEST_ASSIGN.any_pattern),
+        CallbackQueryHandler(assign_to_pressed, pattern=REQUEST_ASSIGN_TO.any_pattern),
+        CallbackQueryHandler(status_pressed, pattern=REQUEST_STATUS.any_pattern),
+        CallbackQueryHandler(set_pressed, pattern=REQUEST_SET.any_pattern),
+        CallbackQueryHandler(file_pressed, pattern=REQUEST_FILE.any_pattern),
         # The skip button of a comment no longer asked for.
-        CallbackQueryHandler(stale_comment_button, pattern=rf"^{COMMENT}"),
+        CallbackQueryHandler(stale_comment_button, pattern=REQUEST_COMMENT_SKIP.any_pattern),
         # Reached only outside a draft (or by an old button within one).
-        CallbackQueryHandler(stale_button, pattern=rf"^{_NEW}"),
-        CallbackQueryHandler(_FLOW.stale_button, pattern=rf"^{_TEXT}"),
+        CallbackQueryHandler(stale_button, pattern=feature_pattern(REQUEST_NEW)),
+        CallbackQueryHandler(_FLOW.stale_button, pattern=feature_pattern(REQUEST_TEXT)),
     ]

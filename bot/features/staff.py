@@ -13,10 +13,11 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.access import refuse, staff_only
+from bot.callbacks import STAFF_MEMBER_CARD
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
-from bot.updates import message_text, parse_id
+from bot.updates import message_text
 from storage import audit
 from storage.checkins import period_of
 from storage.identity import Identity
@@ -29,8 +30,6 @@ COMMANDS = (Command("overdue", Audience.STAFF), Command("member", Audience.STAFF
 OVERDUE_SHOWN = 200
 # Buttons under one search result; a longer result asks for a more precise query.
 MATCHES_SHOWN = 20
-
-CARD_PREFIX = "staff:card:"
 
 
 def _words(context: LiaisonContext) -> Mapping[str, str]:
@@ -106,7 +105,7 @@ async def member(
             [
                 (
                     label(context, "staff.card_button", name=match.name, phone=match.phone_masked),
-                    f"{CARD_PREFIX}{match.member_id}",
+                    STAFF_MEMBER_CARD.pack(match.member_id),
                 )
             ]
             for match in search.matches
@@ -132,8 +131,8 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
         await refuse(update, context)
         return
     identity, staff_id = staff
-    raw_id = query.data.removeprefix(CARD_PREFIX)
-    member_id = parse_id(raw_id)
+    pressed = STAFF_MEMBER_CARD.unpack(query.data)
+    member_id = pressed[0] if pressed is not None else None
     now = context.now()
     async with context.services.db.session() as session:
         # The button may be old or forged: the scope is checked again on every press.
@@ -148,7 +147,7 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
             actor=identity.actor,
             action="member.view",
             subject=f"member:{card.member_id}" if card else None,
-            requested=raw_id[:20],
+            requested=STAFF_MEMBER_CARD.carried(query.data)[:20],
             found=card is not None,
         )
     if card is None:
@@ -162,5 +161,5 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("overdue", overdue, filters=private),
         CommandHandler("member", member, filters=private),
-        CallbackQueryHandler(card_pressed, pattern=r"^staff:card:"),
+        CallbackQueryHandler(card_pressed, pattern=STAFF_MEMBER_CARD.any_pattern),
     ]

@@ -21,6 +21,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import START_CONSENT, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
@@ -36,9 +37,6 @@ COMMANDS = (Command("start", Audience.EVERYONE),)
 ASK_CODE = 0
 END = ConversationHandler.END
 
-# Button → answer; the consent step only ever sets one of these two.
-_ANSWERS = {"start:accept": Consent.GIVEN, "start:decline": Consent.DECLINED}
-
 
 def _staff_commands(context: LiaisonContext) -> list[tuple[str, str]]:
     return [
@@ -52,8 +50,8 @@ async def ask_consent(update: Update, context: LiaisonContext, lead: str | None 
     """What is stored, why and who sees it; accept / decline buttons, after lead."""
     keyboard = inline_keyboard(
         [
-            [(label(context, "start.accept"), "start:accept")],
-            [(label(context, "start.decline"), "start:decline")],
+            [(label(context, "start.accept"), START_CONSENT.pack(Consent.GIVEN))],
+            [(label(context, "start.decline"), START_CONSENT.pack(Consent.DECLINED))],
         ]
     )
     await reply(
@@ -167,10 +165,11 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
-    consent = _ANSWERS.get(query.data)
+    pressed = START_CONSENT.unpack(query.data)
     identity = context.identity
-    if consent is None:
+    if pressed is None:
         return
+    (consent,) = pressed
     if identity is None or identity.member_id is None:
         # The account was unbound (the member moved to a new one) before the button was pressed.
         await edit(update, context, "start/not_member")
@@ -196,4 +195,7 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         # A deep link tapped while the bot waits for a typed code starts afresh.
         allow_reentry=True,
     )
-    return [conversation, CallbackQueryHandler(answer_consent, pattern=r"^start:")]
+    return [
+        conversation,
+        CallbackQueryHandler(answer_consent, pattern=feature_pattern(START_CONSENT.prefix)),
+    ]

@@ -7,8 +7,8 @@ will see it, then save or cancel. Nothing is stored before "save". A long text a
 several messages (the Telegram app splits a paste at 4,096 characters); it is joined as
 /notice does. A document sent at the title step is kept too, and its caption taken as the text.
 
-Members get each pushed material with a "studied" button (STUDIED) and, when there is more
-than the excerpt or a document, "read in full" (OPEN). /study lists the latest materials
+Members get each pushed material with a "studied" button (STUDY_DONE) and, when there is more
+than the excerpt or a document, "read in full" (STUDY_OPEN). /study lists the latest materials
 pushed to their groups; pressing one opens the full text and sends the document.
 
 Staff: /studied shows completion per group they look after, /studied GROUP per member.
@@ -40,6 +40,18 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
+from bot.callbacks import (
+    STUDY_DONE,
+    STUDY_NEW,
+    STUDY_NEXT,
+    STUDY_OPEN,
+    STUDY_QUIT,
+    STUDY_SAVE,
+    STUDY_SKIP,
+    STUDY_STOP,
+    Action,
+    feature_pattern,
+)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
@@ -53,7 +65,7 @@ from bot.drafts import (
 )
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
-from messages.study import OPEN, STUDIED, study_message
+from messages.study import study_message
 from storage import audit
 from storage.identity import Identity
 from storage.models import ChannelName, StaffRole
@@ -114,8 +126,6 @@ LIBRARY_SHOWN = 10
 BUTTON_TITLE = 40
 
 _DRAFT = "study.draft"
-_NEW = "study:new:"
-STOP_PREFIX = "study:stop:"
 
 
 @dataclass(slots=True)
@@ -182,11 +192,11 @@ async def _answer(update: Update) -> None:
 
 
 def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "study.cancel"), f"{_NEW}quit")]
+    return [(label(context, "study.cancel"), STUDY_QUIT.pack())]
 
 
 def _skip_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "study.skip"), f"{_NEW}skip")]
+    return [(label(context, "study.skip"), STUDY_SKIP.pack())]
 
 
 async def _ask(
@@ -275,7 +285,7 @@ async def _preview(
         context,
         "study/preview",
         markup=inline_keyboard(
-            [[(label(context, "study.save"), f"{_NEW}save")], _cancel_row(context)]
+            [[(label(context, "study.save"), STUDY_SAVE.pack())], _cancel_row(context)]
         ),
         lead=lead,
         draft=draft,
@@ -356,7 +366,7 @@ async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> o
             context,
             "study/part",
             markup=inline_keyboard(
-                [[(label(context, "study.next"), f"{_NEW}next")], _cancel_row(context)]
+                [[(label(context, "study.next"), STUDY_NEXT.pack())], _cancel_row(context)]
             ),
             length=len(paste.body),
             limit=MAX_BODY_LENGTH,
@@ -484,7 +494,7 @@ async def show_recent(update: Update, context: LiaisonContext) -> None:
                     "study.item_studied" if r.studied else "study.item",
                     title=_short(r.title),
                 ),
-                f"{OPEN}{r.id}",
+                STUDY_OPEN.pack(r.id),
             )
         ]
         for r in recent
@@ -502,13 +512,13 @@ async def open_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Read in full" under a push, or a title in /study: the whole text, and the document."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    material_id = parse_id(query.data.removeprefix(OPEN))
+    pressed = STUDY_OPEN.unpack(query.data)
     identity = context.identity
     opened = None
-    if material_id is not None and identity is not None and identity.member_id is not None:
+    if pressed is not None and identity is not None and identity.member_id is not None:
         async with context.services.db.session() as session:
             opened = await open_material(
-                session, member_id=identity.member_id, material_id=material_id
+                session, member_id=identity.member_id, material_id=pressed[0]
             )
     if opened is None:
         # A forwarded copy, or someone else's phone: nothing is shown.
@@ -518,7 +528,9 @@ async def open_pressed(update: Update, context: LiaisonContext) -> None:
     material = opened.material
     markup = None
     if not opened.studied:
-        markup = inline_keyboard([[(label(context, "study.studied"), f"{STUDIED}{material.id}")]])
+        markup = inline_keyboard(
+            [[(label(context, "study.studied"), STUDY_DONE.pack(material.id))]]
+        )
     await reply(
         update, context, "study/material", markup=markup, material=material, studied=opened.studied
     )
@@ -536,11 +548,12 @@ async def studied_pressed(update: Update, context: LiaisonContext) -> None:
     """The "studied" button: a receipt for the member bound to the pressing account, once."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    material_id = parse_id(query.data.removeprefix(STUDIED))
+    pressed = STUDY_DONE.unpack(query.data)
     identity = context.identity
-    if material_id is None or identity is None or identity.member_id is None:
+    if pressed is None or identity is None or identity.member_id is None:
         await query.answer(text=label(context, "study.not_yours"))
         return
+    (material_id,) = pressed
     try:
         async with context.services.db.session() as session:
             first = await mark_studied(
@@ -722,7 +735,7 @@ async def _show_plan(
         library = await list_materials(session, limit=LIBRARY_SHOWN)
         await audit.record(session, now, actor=identity.actor, action="study.plan.view")
     buttons = [
-        [(label(context, "study.stop_one", id=line.id), f"{STOP_PREFIX}{line.id}")]
+        [(label(context, "study.stop_one", id=line.id), STUDY_STOP.pack(line.id))]
         for line in schedules
     ]
     await reply(
@@ -816,10 +829,11 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
     if not _is_admin(identity):
         await reply(update, context, "study/admin_only")
         return
-    schedule_id = parse_id(query.data.removeprefix(STOP_PREFIX))
-    if schedule_id is None:
+    pressed = STUDY_STOP.unpack(query.data)
+    if pressed is None:
         await retire_pressed_button(update)
         return
+    (schedule_id,) = pressed
     await _stop_plan(update, context, identity, staff_id, schedule_id)
     await _remove_button(update, query.data)
 
@@ -846,8 +860,10 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
     typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     document = filters.UpdateType.MESSAGE & filters.Document.ALL
 
-    def button(callback: Callable[..., Any], action: str) -> CallbackQueryHandler[Any, Any]:
-        return CallbackQueryHandler(callback, pattern=rf"^{_NEW}{action}$")
+    def button(
+        callback: Callable[..., Any], pressed: Action[*tuple[Any, ...]]
+    ) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(callback, pattern=pressed.pattern)
 
     return draft_conversation(
         entry_points=[CommandHandler("material", start_material, filters=private)],
@@ -856,15 +872,15 @@ def _conversation() -> ConversationHandler[LiaisonContext]:
             WRITE: [
                 MessageHandler(typed, text_typed),
                 MessageHandler(document, document_sent),
-                button(text_complete, "next"),
+                button(text_complete, STUDY_NEXT),
             ],
-            LINK: [MessageHandler(typed, link_typed), button(link_skipped, "skip")],
-            TAGS: [MessageHandler(typed, tags_typed), button(tags_skipped, "skip")],
-            PREVIEW: [button(save, "save")],
+            LINK: [MessageHandler(typed, link_typed), button(link_skipped, STUDY_SKIP)],
+            TAGS: [MessageHandler(typed, tags_typed), button(tags_skipped, STUDY_SKIP)],
+            PREVIEW: [button(save, STUDY_SAVE)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel, filters=private),
-            button(cancel_pressed, "quit"),
+            button(cancel_pressed, STUDY_QUIT),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND & private, unexpected),
         ],
         # /material in the middle starts again from the first step.
@@ -880,9 +896,9 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("study", show_recent, filters=private),
         CommandHandler("studied", studied, filters=private),
         CommandHandler("studyplan", studyplan, filters=private),
-        CallbackQueryHandler(studied_pressed, pattern=rf"^{STUDIED}"),
-        CallbackQueryHandler(open_pressed, pattern=rf"^{OPEN}"),
-        CallbackQueryHandler(stop_pressed, pattern=rf"^{STOP_PREFIX}"),
+        CallbackQueryHandler(studied_pressed, pattern=STUDY_DONE.any_pattern),
+        CallbackQueryHandler(open_pressed, pattern=STUDY_OPEN.any_pattern),
+        CallbackQueryHandler(stop_pressed, pattern=STUDY_STOP.any_pattern),
         # Reached only outside a draft (or by an old button within one).
-        CallbackQueryHandler(stale_button, pattern=rf"^{_NEW}"),
+        CallbackQueryHandler(stale_button, pattern=feature_pattern(STUDY_NEW)),
     ]
