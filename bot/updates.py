@@ -8,7 +8,7 @@ from storage.models import MAX_ID
 
 
 def parse_id(raw: str) -> int | None:
-    """A record id as typed ("12", "#12"); None if it is not one. (Buttons: bot/callbacks.py.)"""
+    """A record id as typed ("12", "#12"); None if not one (buttons: messages/callbacks.py)."""
     raw = raw.strip().removeprefix("#")
     # isascii: "²" and other Unicode digits pass str.isdigit() but make int() raise.
     if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)):

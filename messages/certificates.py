@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from messages.callbacks import CERTIFICATE_REJECT, CERTIFICATE_STEP
 from messages.render import Rendered, Renderer
 from storage.models import ChannelName
-
-# Callback data (handled in bot/features/certificates.py).
-STEP = "cert:step:"  # cert:step:<id>:<step>
-REJECT = "cert:reject:"  # cert:reject:<id>
-LETTER = "cert:letter:"  # cert:letter:<id>
 
 
 def step_name(renderer: Renderer, locale: str, step: str) -> str:
@@ -49,7 +45,7 @@ def certificate_step(
 
 def _new_application(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> Rendered:
     """A liaison learns of an application, with the buttons for its first step."""
-    certificate_id = payload.get("certificate_id")
+    certificate_id = int(payload["certificate_id"])
     text = renderer.render(
         locale,
         "certificates/new_staff",
@@ -61,8 +57,11 @@ def _new_application(renderer: Renderer, locale: str, payload: Mapping[str, Any]
         months=payload.get("months"),
     )
     buttons = (
-        (renderer.label(locale, "certificates.do_checked"), f"{STEP}{certificate_id}:checked"),
-        (renderer.label(locale, "certificates.reject"), f"{REJECT}{certificate_id}"),
+        (
+            renderer.label(locale, "certificates.do_checked"),
+            CERTIFICATE_STEP.pack(certificate_id, "checked"),
+        ),
+        (renderer.label(locale, "certificates.reject"), CERTIFICATE_REJECT.pack(certificate_id)),
     )
     return text, buttons
 
@@ -83,7 +82,7 @@ def review_reminder(
     if payload.get("staff"):
         button = (
             renderer.label(locale, "certificates.do_reviewed"),
-            f"{STEP}{certificate_id}:reviewed",
+            CERTIFICATE_STEP.pack(certificate_id, "reviewed"),
         )
         return renderer.render(locale, "certificates/review_staff", **values), (button,)
     if channel is ChannelName.SMS:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from messages.callbacks import NOTICE_ACK
 from messages.render import Renderer
 from storage.models import ChannelName
-
-ACK_PREFIX = "notice:ack:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +44,4 @@ def notice_buttons(
     """The "received" button under a member's own copy (a group chat has none)."""
     if channel is not ChannelName.TELEGRAM:
         return ()
-    return ((renderer.label(locale, "notices.received"), f"{ACK_PREFIX}{notice.id}"),)
+    return ((renderer.label(locale, "notices.received"), NOTICE_ACK.pack(notice.id)),)

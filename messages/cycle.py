@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from messages.callbacks import (
+    CYCLE_CHECKIN_NOW,
+    CYCLE_CONFIRM_LOST,
+    CYCLE_SAME_AS_LAST,
+    STAFF_MEMBER_CARD,
+)
 from messages.render import Rendered, Renderer
 from storage.models import ChannelName, MessageKind
 
-# Callback data of the buttons these messages carry (handled in bot/features/cycle.py).
-CHECKIN_NOW = "cycle:checkin"
-SAME_AS_LAST = "cycle:same:"
-CONFIRM_LOST = "cycle:lost:"
-# The staff card button of bot/features/staff.py.
-MEMBER_CARD = "staff:card:"
 # Telegram allows 100 buttons; a long list points to /overdue instead.
 MAX_MEMBER_BUTTONS = 30
 
@@ -49,10 +49,14 @@ def checkin_prompt(
     }
     if channel is ChannelName.SMS:
         return renderer.render_text(locale, "cycle/prompt_sms", **values), ()
-    buttons = [(renderer.label(locale, "cycle.checkin_now"), CHECKIN_NOW)]
+    buttons = [(renderer.label(locale, "cycle.checkin_now"), CYCLE_CHECKIN_NOW.pack())]
     if last is not None and last.place:
         buttons.insert(
-            0, (renderer.label(locale, "cycle.same_as_last"), f"{SAME_AS_LAST}{values['period']}")
+            0,
+            (
+                renderer.label(locale, "cycle.same_as_last"),
+                CYCLE_SAME_AS_LAST.pack(str(values["period"])),
+            ),
         )
     return renderer.render(locale, "cycle/prompt", **values), tuple(buttons)
 
@@ -72,7 +76,7 @@ def escalation(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> R
     buttons = tuple(
         (
             renderer.label(locale, "cycle.card_button", name=m["name"], days=m["days"]),
-            f"{MEMBER_CARD}{m['id']}",
+            STAFF_MEMBER_CARD.pack(m["id"]),
         )
         for m in shown
     )
@@ -93,11 +97,13 @@ def lost_contact(renderer: Renderer, locale: str, payload: Mapping[str, Any]) ->
     buttons = [
         (
             renderer.label(locale, "cycle.open_card", name=payload.get("name", "")),
-            f"{MEMBER_CARD}{member_id}",
+            STAFF_MEMBER_CARD.pack(member_id),
         )
     ]
     if payload.get("admin"):
-        buttons.append((renderer.label(locale, "cycle.confirm_lost"), f"{CONFIRM_LOST}{member_id}"))
+        buttons.append(
+            (renderer.label(locale, "cycle.confirm_lost"), CYCLE_CONFIRM_LOST.pack(member_id))
+        )
     return text, tuple(buttons)
 
 

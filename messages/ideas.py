@@ -6,16 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from messages.callbacks import IDEA_SHOW, IDEAS_CARD
 from messages.render import Rendered, Renderer
 from storage.models import ChannelName
 
-# Callback data (handled in bot/features/ideas.py).
-# Members: open one of my suggestions.
-SHOW = "idea:show:"
-# Staff: open a suggestion's card, reply to it, adopt it.
-CARD = "ideas:card:"
-REPLY = "ideas:reply:"
-ADOPT = "ideas:adopt:"
 # An SMS quotes this much of the reply; the rest is in /myideas.
 SMS_REPLY = 120
 
@@ -36,7 +30,7 @@ def idea_new(
     text = renderer.render(
         locale, "ideas/staff_new", member=str(payload.get("member", "")), **values
     )
-    button = (renderer.label(locale, "ideas.open", id=values["id"]), f"{CARD}{values['id']}")
+    button = (renderer.label(locale, "ideas.open", id=values["id"]), IDEAS_CARD.pack(values["id"]))
     return text, (button,)
 
 
@@ -56,5 +50,5 @@ def idea_answer(
         reply = values["reply"]
         short = reply if len(reply) <= SMS_REPLY else reply[: SMS_REPLY - 1] + "…"
         return renderer.render_text(locale, "ideas/answer_sms", **{**values, "reply": short}), ()
-    button = (renderer.label(locale, "ideas.show", id=values["id"]), f"{SHOW}{values['id']}")
+    button = (renderer.label(locale, "ideas.show", id=values["id"]), IDEA_SHOW.pack(values["id"]))
     return renderer.render(locale, "ideas/answer", **values), (button,)

@@ -11,19 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from messages.callbacks import REQUEST_CARD, REQUEST_SOLVED, REQUEST_TAKE
 from messages.render import Rendered, Renderer
 from storage.models import ChannelName
-
-# Callback data of the buttons these messages carry (handled in bot/features/requests.py).
-CARD = "request:card:"
-TAKE = "request:take:"
-# request:solved:<id>:yes|no, then request:rate:<id>:<1-5>, then (unhappy) a comment or
-# request:comment:<id>:skip
-SOLVED = "request:solved:"
-RATE = "request:rate:"
-COMMENT = "request:comment:"
-# Under the check-in's confirmation: turn the need given into a request.
-FROM_CHECKIN = "request:fromcheckin:"
 
 
 def localized_name(names: Mapping[str, Any] | None, locale: str) -> str:
@@ -43,8 +33,8 @@ def status_label(renderer: Renderer, locale: str, status: str) -> str:
 def solved_buttons(renderer: Renderer, locale: str, request_id: int) -> tuple[tuple[str, str], ...]:
     """ "Solved?" under a closed request: yes / no."""
     return (
-        (renderer.label(locale, "requests.solved_yes"), f"{SOLVED}{request_id}:yes"),
-        (renderer.label(locale, "requests.solved_no"), f"{SOLVED}{request_id}:no"),
+        (renderer.label(locale, "requests.solved_yes"), REQUEST_SOLVED.pack(request_id, True)),
+        (renderer.label(locale, "requests.solved_no"), REQUEST_SOLVED.pack(request_id, False)),
     )
 
 
@@ -71,9 +61,11 @@ def new_request(
     if not values["id"]:
         return None
     text = renderer.render(locale, "requests/staff_new", **values)
-    buttons = [(renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}")]
+    buttons = [(renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"]))]
     if values["assigned_by"] is None:
-        buttons.insert(0, (renderer.label(locale, "requests.take"), f"{TAKE}{values['id']}"))
+        buttons.insert(
+            0, (renderer.label(locale, "requests.take"), REQUEST_TAKE.pack(values["id"]))
+        )
     return text, tuple(buttons)
 
 
@@ -111,7 +103,7 @@ def request_due(
     if not values["id"]:
         return None
     text = renderer.render(locale, "requests/staff_due", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}"),)
+    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)
 
 
 def request_late(
@@ -123,7 +115,7 @@ def request_late(
         return None
     values["status_label"] = status_label(renderer, locale, str(payload.get("status", "received")))
     text = renderer.render(locale, "requests/staff_late", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}"),)
+    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)
 
 
 def request_feedback(
@@ -141,4 +133,4 @@ def request_feedback(
         follow_up=bool(payload.get("follow_up")),
     )
     text = renderer.render(locale, "requests/staff_feedback", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), f"{CARD}{values['id']}"),)
+    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from messages.callbacks import STUDY_DONE, STUDY_OPEN
 from messages.render import Rendered, Renderer
 from storage.models import ChannelName
 from storage.study import MaterialView
 
-# Callback data (handled in bot/features/study.py).
-STUDIED = "study:done:"
-OPEN = "study:open:"
 # A pushed material shows this much of its text; "read in full" shows the rest.
 EXCERPT = 600
 SMS_EXCERPT = 60
@@ -30,8 +28,8 @@ def study_message(
         short, _ = excerpt(material.body, SMS_EXCERPT)
         return renderer.render_text(locale, "study/push_sms", material=material, body=short), ()
     body, cut = excerpt(material.body, EXCERPT)
-    buttons = [(renderer.label(locale, "study.studied"), f"{STUDIED}{material.id}")]
+    buttons = [(renderer.label(locale, "study.studied"), STUDY_DONE.pack(material.id))]
     if cut or material.document_name:
-        buttons.append((renderer.label(locale, "study.open"), f"{OPEN}{material.id}"))
+        buttons.append((renderer.label(locale, "study.open"), STUDY_OPEN.pack(material.id)))
     text = renderer.render(locale, "study/push", material=material, body=body, cut=cut)
     return text, tuple(buttons)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
-from messages.cycle import CONFIRM_LOST
+from messages.callbacks import CYCLE_CONFIRM_LOST
 from scheduler.clock import FakeClock
 from scheduler.jobs import job_specs, upcoming
 from storage.calendar import CycleRule, parse_clock
@@ -214,8 +214,8 @@ async def test_a_year_of_the_monthly_cycle_sends_exactly_what_each_habit_implies
             # The admin presses "confirm lost contact" under the alerts of the silent.
             for alert in [o for o in bot_api.sent if o.chat_id == 99_999]:
                 for button in alert.flat_buttons:
-                    data = button.callback_data or ""
-                    if data.startswith(CONFIRM_LOST) and int(data[len(CONFIRM_LOST) :]) in silent:
+                    pressed = CYCLE_CONFIRM_LOST.unpack(button.callback_data or "")
+                    if pressed is not None and pressed[0] in silent:
                         await admin.send_update(admin.updates.press(admin.user, alert, button))
         if now in planned:
             # Everyone due now presses "same as last month" (what the button records).

@@ -32,7 +32,12 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
-from bot.callbacks import (
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
+from bot.updates import message_text, parse_id
+from messages.callbacks import (
     CERTIFICATE_AGAIN,
     CERTIFICATE_CONFIRM,
     CERTIFICATE_ISSUED,
@@ -47,11 +52,6 @@ from bot.callbacks import (
     Action,
     feature_pattern,
 )
-from bot.commands import Audience, Command
-from bot.context import LiaisonContext
-from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
-from bot.replies import inline_keyboard, label, render, replace_buttons, reply
-from bot.updates import message_text, parse_id
 from messages.letters import letter_filename, letter_html, letter_pdf
 from storage import audit
 from storage.certificates import (

@@ -24,20 +24,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import (
-    CHECKIN,
-    CHECKIN_CONFIRM,
-    CHECKIN_CONSENT,
-    CHECKIN_KEEP_ZONE,
-    CHECKIN_NEEDS,
-    CHECKIN_NOTE_SKIP,
-    CHECKIN_RESTART,
-    CHECKIN_WORK,
-    CHECKIN_ZONE,
-    CYCLE_CHECKIN_NOW,
-    REQUEST_FROM_CHECKIN,
-    feature_pattern,
-)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import DraftStore, draft_conversation, drop_buttons, retire_pressed_button
@@ -53,6 +39,20 @@ from bot.replies import (
     reply_keyboard,
 )
 from bot.updates import message_text, sender_id
+from messages.callbacks import (
+    CHECKIN,
+    CHECKIN_CONFIRM,
+    CHECKIN_CONSENT,
+    CHECKIN_KEEP_ZONE,
+    CHECKIN_NEEDS,
+    CHECKIN_NOTE_SKIP,
+    CHECKIN_RESTART,
+    CHECKIN_WORK,
+    CHECKIN_ZONE,
+    CYCLE_CHECKIN_NOW,
+    REQUEST_FROM_CHECKIN,
+    feature_pattern,
+)
 from storage.checkins import (
     MAX_PLACE_LENGTH,
     CheckInError,

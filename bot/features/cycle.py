@@ -15,12 +15,12 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.access import refuse, staff_only
-from bot.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import retire_pressed_button
 from bot.replies import reply
 from bot.updates import message_text
+from messages.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from scheduler.jobs import JobSpec
 from storage import audit
 from storage.calendar import CycleError

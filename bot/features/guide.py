@@ -21,7 +21,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.callbacks import (
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.replies import inline_keyboard, label, render, send_html
+from messages.callbacks import (
     GUIDE,
     GUIDE_CATEGORY,
     GUIDE_DEPARTMENT,
@@ -31,9 +34,6 @@ from bot.callbacks import (
     GUIDE_NEEDS,
     feature_pattern,
 )
-from bot.commands import Audience, Command
-from bot.context import LiaisonContext
-from bot.replies import inline_keyboard, label, render, send_html
 from messages.guide import category_name, department_view, measure_view
 from messages.split import split_html
 from storage.catalogue import (

@@ -33,7 +33,20 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
-from bot.callbacks import (
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import (
+    DraftStore,
+    PasteStep,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    retire_pressed_button,
+    take_paste,
+)
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
+from bot.updates import message_text, parse_id
+from messages.callbacks import (
     IDEA_KIND,
     IDEA_NEW,
     IDEA_QUIT,
@@ -49,19 +62,6 @@ from bot.callbacks import (
     Action,
     feature_pattern,
 )
-from bot.commands import Audience, Command
-from bot.context import LiaisonContext
-from bot.drafts import (
-    DraftStore,
-    PasteStep,
-    StaffDraftFlow,
-    draft_conversation,
-    drop_buttons,
-    retire_pressed_button,
-    take_paste,
-)
-from bot.replies import inline_keyboard, label, render, replace_buttons, reply
-from bot.updates import message_text, parse_id
 from messages.ideas import idea_answer
 from storage import audit
 from storage.identity import Identity

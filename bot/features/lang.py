@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import LANGUAGE, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, reply
 from bot.updates import sender_id
+from messages.callbacks import LANGUAGE, feature_pattern
 from storage.identity import identify, set_locale
 from storage.settings import LOCALES
 

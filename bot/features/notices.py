@@ -49,7 +49,19 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
-from bot.callbacks import (
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import (
+    DraftStore,
+    PasteStep,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    take_paste,
+)
+from bot.replies import edit, inline_keyboard, label, render, replace_buttons, reply
+from bot.updates import message_text, parse_id
+from messages.callbacks import (
     NOTICE,
     NOTICE_ACK,
     NOTICE_EVERYONE,
@@ -64,18 +76,6 @@ from bot.callbacks import (
     Action,
     feature_pattern,
 )
-from bot.commands import Audience, Command
-from bot.context import LiaisonContext
-from bot.drafts import (
-    DraftStore,
-    PasteStep,
-    StaffDraftFlow,
-    draft_conversation,
-    drop_buttons,
-    take_paste,
-)
-from bot.replies import edit, inline_keyboard, label, render, replace_buttons, reply
-from bot.updates import message_text, parse_id
 from messages.compose import NoticeView, notice_text
 from storage import audit
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat

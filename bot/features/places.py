@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.callbacks import PLACES_DISTRICT, PLACES_PIN
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import REMOVE_KEYBOARD, inline_keyboard, label, reply, reply_keyboard
 from bot.updates import message_text
+from messages.callbacks import PLACES_DISTRICT, PLACES_PIN
 from storage.places import (
     PlaceView,
     district_key,

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.callbacks import PRIVACY_CONSENT, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, reply
 from bot.updates import sender_id
+from messages.callbacks import PRIVACY_CONSENT, feature_pattern
 from storage.consent import consent_status, set_consent
 from storage.identity import identify
 from storage.models import Consent

@@ -39,7 +39,20 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
-from bot.callbacks import (
+from bot.commands import Audience, Command
+from bot.context import LiaisonContext
+from bot.drafts import (
+    DraftStore,
+    PasteStep,
+    StaffDraftFlow,
+    draft_conversation,
+    drop_buttons,
+    retire_pressed_button,
+    take_paste,
+)
+from bot.replies import inline_keyboard, label, render, replace_buttons, reply
+from bot.updates import message_text
+from messages.callbacks import (
     REQUEST_ASSIGN,
     REQUEST_ASSIGN_TO,
     REQUEST_CARD,
@@ -66,19 +79,6 @@ from bot.callbacks import (
     Action,
     feature_pattern,
 )
-from bot.commands import Audience, Command
-from bot.context import LiaisonContext
-from bot.drafts import (
-    DraftStore,
-    PasteStep,
-    StaffDraftFlow,
-    draft_conversation,
-    drop_buttons,
-    retire_pressed_button,
-    take_paste,
-)
-from bot.replies import inline_keyboard, label, render, replace_buttons, reply
-from bot.updates import message_text
 from messages.requests import localized_name
 from storage import audit, catalogue
 from storage.identity import Identity

@@ -13,11 +13,11 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.access import refuse, staff_only
-from bot.callbacks import STAFF_MEMBER_CARD
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
 from bot.updates import message_text
+from messages.callbacks import STAFF_MEMBER_CARD
 from storage import audit
 from storage.checkins import period_of
 from storage.identity import Identity

@@ -21,11 +21,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import START_CONSENT, feature_pattern
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
 from bot.updates import message_text, sender_id
+from messages.callbacks import START_CONSENT, feature_pattern
 from storage import invites
 from storage.consent import set_consent
 from storage.identity import identify

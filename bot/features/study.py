@@ -40,18 +40,6 @@ from telegram.ext import (
 )
 
 from bot.access import refuse, staff_only
-from bot.callbacks import (
-    STUDY_DONE,
-    STUDY_NEW,
-    STUDY_NEXT,
-    STUDY_OPEN,
-    STUDY_QUIT,
-    STUDY_SAVE,
-    STUDY_SKIP,
-    STUDY_STOP,
-    Action,
-    feature_pattern,
-)
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import (
@@ -65,6 +53,18 @@ from bot.drafts import (
 )
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
+from messages.callbacks import (
+    STUDY_DONE,
+    STUDY_NEW,
+    STUDY_NEXT,
+    STUDY_OPEN,
+    STUDY_QUIT,
+    STUDY_SAVE,
+    STUDY_SKIP,
+    STUDY_STOP,
+    Action,
+    feature_pattern,
+)
 from messages.study import study_message
 from storage import audit
 from storage.identity import Identity

@@ -320,28 +320,28 @@ PLACES = "places"
 PLACES_DISTRICT = action(PLACES, "d", DISTRICT_KEY)
 PLACES_PIN = action(PLACES, "pin", ID)
 
-# Outbox buttons: their strings are written in messages/ (which may not import bot/);
-# tests/test_callbacks.py holds the two to the same bytes.
-CYCLE_CHECKIN_NOW = action("cycle", "checkin")  # messages.cycle.CHECKIN_NOW
-REQUEST_FROM_CHECKIN = action("request", "fromcheckin", ID)  # messages.requests.FROM_CHECKIN
-REQUEST_CARD = action(REQUEST, "card", ID)  # messages.requests.CARD
-REQUEST_TAKE = action(REQUEST, "take", ID)  # messages.requests.TAKE
+# Buttons of messages sent through the outbox (messages/cycle.py, requests.py, compose.py,
+# certificates.py, ideas.py, study.py pack them; bot/features unpack the presses).
+CYCLE_CHECKIN_NOW = action("cycle", "checkin")
+REQUEST_FROM_CHECKIN = action("request", "fromcheckin", ID)
+REQUEST_CARD = action(REQUEST, "card", ID)
+REQUEST_TAKE = action(REQUEST, "take", ID)
 # Feedback: solved yes|no, then 1–5 stars (the range is checked by storage.requests.rate),
 # then (unhappy) a comment, or skip.
 REQUEST_SOLVED = action(REQUEST, "solved", ID, one_of({"yes": True, "no": False}))
 REQUEST_RATE = action(REQUEST, "rate", ID, ID)
 REQUEST_COMMENT_SKIP = action(REQUEST, "comment", ID, literal("skip"))
-NOTICE_ACK = action(NOTICE, "ack", ID)  # messages.compose.ACK_PREFIX: "received"
+NOTICE_ACK = action(NOTICE, "ack", ID)  # "received"
 # Under a certificate's card: the next step (a word storage.certificates judges), reject, letter.
-CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)  # messages.certificates.STEP
-CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)  # messages.certificates.REJECT
-CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)  # messages.certificates.LETTER
-IDEA_SHOW = action(IDEA, "show", ID)  # messages.ideas.SHOW: the member's own suggestion
-IDEAS_CARD = action(IDEAS, "card", ID)  # messages.ideas.CARD: a suggestion's card for staff
-STUDY_DONE = action(STUDY, "done", ID)  # messages.study.STUDIED: "studied"
-STUDY_OPEN = action(STUDY, "open", ID)  # messages.study.OPEN: "read in full"
+CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)
+CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)
+CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)
+IDEA_SHOW = action(IDEA, "show", ID)  # the member's own suggestion
+IDEAS_CARD = action(IDEAS, "card", ID)  # a suggestion's card for staff
+STUDY_DONE = action(STUDY, "done", ID)  # "studied"
+STUDY_OPEN = action(STUDY, "open", ID)  # "read in full"
 # Under the monthly prompt: "same as last month" (the period it was sent for; not read: the
 # check-in goes to the current period), and under a lost-contact alert the admin's confirm.
-CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)  # messages.cycle.SAME_AS_LAST
-CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)  # messages.cycle.CONFIRM_LOST
-STAFF_MEMBER_CARD = action("staff", "card", ID)  # messages.cycle.MEMBER_CARD: a member's card
+CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)
+CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)
+STAFF_MEMBER_CARD = action("staff", "card", ID)  # a member's card
