@@ -98,77 +98,61 @@ class RequestError(ValueError):
 # --- checking what people type ----------------------------------------------------------------
 
 
+def _bounded(
+    text: str, limit: int, *, what: str, reason: str, empty: tuple[str, str] | None = None
+) -> str:
+    """text (already cleaned) if 1 to limit characters, else RequestError: `empty` (message,
+    reason) or "<what> is empty" / <reason>_empty, and <reason>_too_long; `what` names it
+    in the message ("the note has 1200 characters")."""
+    if not text:
+        message, why = empty or (f"{what} is empty", f"{reason}_empty")
+        raise RequestError(message, why)
+    if len(text) > limit:
+        raise RequestError(
+            f"{what} has {len(text)} characters; at most {limit} are allowed",
+            f"{reason}_too_long",
+            length=len(text),
+        )
+    return text
+
+
 def check_description(text: str) -> str:
     """The description trimmed, 1 to MAX_DESCRIPTION_LENGTH characters, or RequestError."""
-    body = clean_body(text)
-    if not body:
-        raise RequestError("the description is empty", "description_empty")
-    if len(body) > MAX_DESCRIPTION_LENGTH:
-        raise RequestError(
-            f"the description has {len(body)} characters; at most {MAX_DESCRIPTION_LENGTH} "
-            "are allowed",
-            "description_too_long",
-            length=len(body),
-        )
-    return body
+    return _bounded(
+        clean_body(text), MAX_DESCRIPTION_LENGTH, what="the description", reason="description"
+    )
 
 
 def check_note(text: str) -> str:
     """An internal note, 1 to MAX_NOTE_LENGTH characters, or RequestError."""
-    body = clean_body(text)
-    if not body:
-        raise RequestError("the note is empty", "note_empty")
-    if len(body) > MAX_NOTE_LENGTH:
-        raise RequestError(
-            f"the note has {len(body)} characters; at most {MAX_NOTE_LENGTH} are allowed",
-            "note_too_long",
-            length=len(body),
-        )
-    return body
+    return _bounded(clean_body(text), MAX_NOTE_LENGTH, what="the note", reason="note")
 
 
 def check_referred(text: str | None) -> str:
     """Where a request was referred to, on one line, or RequestError."""
-    where = " ".join((text or "").split())
-    if not where:
-        raise RequestError(
-            "a referred request needs where it was referred to", "referred_needs_place"
-        )
-    if len(where) > MAX_REFERRED_LENGTH:
-        raise RequestError(
-            f"where to has {len(where)} characters; at most {MAX_REFERRED_LENGTH} are allowed",
-            "referred_too_long",
-            length=len(where),
-        )
-    return where
+    return _bounded(
+        " ".join((text or "").split()),
+        MAX_REFERRED_LENGTH,
+        what="where to",
+        reason="referred",
+        empty=("a referred request needs where it was referred to", "referred_needs_place"),
+    )
 
 
 def check_answer(text: str | None) -> str:
     """The answer a closing request gives the member, 1 to MAX_ANSWER_LENGTH characters."""
-    body = clean_body(text or "")
-    if not body:
-        raise RequestError("closing a request needs the answer the member gets", "answer_needed")
-    if len(body) > MAX_ANSWER_LENGTH:
-        raise RequestError(
-            f"the answer has {len(body)} characters; at most {MAX_ANSWER_LENGTH} are allowed",
-            "answer_too_long",
-            length=len(body),
-        )
-    return body
+    return _bounded(
+        clean_body(text or ""),
+        MAX_ANSWER_LENGTH,
+        what="the answer",
+        reason="answer",
+        empty=("closing a request needs the answer the member gets", "answer_needed"),
+    )
 
 
 def check_comment(text: str) -> str:
     """The member's comment on their feedback, 1 to MAX_COMMENT_LENGTH characters."""
-    body = clean_body(text)
-    if not body:
-        raise RequestError("the comment is empty", "comment_empty")
-    if len(body) > MAX_COMMENT_LENGTH:
-        raise RequestError(
-            f"the comment has {len(body)} characters; at most {MAX_COMMENT_LENGTH} are allowed",
-            "comment_too_long",
-            length=len(body),
-        )
-    return body
+    return _bounded(clean_body(text), MAX_COMMENT_LENGTH, what="the comment", reason="comment")
 
 
 @dataclass(frozen=True, slots=True)
