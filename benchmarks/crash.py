@@ -18,11 +18,10 @@ from sqlalchemy import func, select
 from benchmarks.common import show
 from bot.botapi import LocalBotApi, Outgoing
 from storage.db import Database
-from storage.directory import add_group
 from storage.migrate import upgrade
-from storage.models import Delivery, DeliveryStatus, GroupKind, Member, MemberStatus
-from storage.notices import create_notice
+from storage.models import Delivery, DeliveryStatus
 from tests.botapi_server import BotApiServer
+from tests.factories import make_broadcast
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"  # noqa: S105 (the local server's)
@@ -36,22 +35,9 @@ async def _district(url: str) -> None:
     database = Database.from_url(url)
     await upgrade(database.engine)
     now = datetime.now(UTC)
-    async with database.session() as session:
-        group, _ = await add_group(session, now, "全体", kind=GroupKind.OTHER)
-        for index in range(MEMBERS):
-            member = Member(
-                name=f"党员{index}",
-                phone=f"+86138{index:08d}",
-                status=MemberStatus.OUTFLOW,
-                telegram_user_id=800_000 + index,
-                registered_at=now,
-                updated_at=now,
-            )
-            member.groups = [group]
-            session.add(member)
-        await create_notice(
-            session, now, author="bench", author_name="区委组织部", body=BODY, groups=["全体"]
-        )
+    await make_broadcast(
+        database, now, members=MEMBERS, first_user_id=800_000, author="bench", body=BODY
+    )
     await database.dispose()
 
 

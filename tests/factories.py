@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from storage.db import Database
+from storage.directory import add_group
 from storage.models import (
     CheckIn,
     Consent,
@@ -25,6 +26,7 @@ from storage.models import (
     Unit,
     WorkSituation,
 )
+from storage.notices import create_notice
 
 
 async def make_unit(db: Database, now: datetime, name: str = "江汉区委组织部") -> Unit:
@@ -230,3 +232,26 @@ async def make_request_catalogue(
         session.add_all(measures)
         await session.flush()
         return lease.id, [m.id for m in measures]
+
+
+async def make_broadcast(
+    db: Database, now: datetime, *, members: int, first_user_id: int, author: str, body: str
+) -> None:
+    """A group "全体" of `members` outflow members bound to Telegram from first_user_id on,
+    and a notice to it, due now: a broadcast for a service to send."""
+    async with db.session() as session:
+        group, _ = await add_group(session, now, "全体", kind=GroupKind.OTHER)
+        for index in range(members):
+            member = Member(
+                name=f"党员{index}",
+                phone=f"+86138{index:08d}",
+                status=MemberStatus.OUTFLOW,
+                telegram_user_id=first_user_id + index,
+                registered_at=now,
+                updated_at=now,
+            )
+            member.groups = [group]
+            session.add(member)
+        await create_notice(
+            session, now, author=author, author_name="区委组织部", body=body, groups=["全体"]
+        )

@@ -18,11 +18,10 @@ from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
 from messages.dispatcher import DispatcherConfig
 from storage.db import Database
-from storage.directory import add_group
 from storage.migrate import upgrade
-from storage.models import Delivery, DeliveryStatus, GroupKind, Member, MemberStatus, MessageKind
-from storage.notices import create_notice
+from storage.models import Delivery, DeliveryStatus, MessageKind
 from tests.botapi_server import BotApiServer
+from tests.factories import make_broadcast
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
@@ -175,27 +174,9 @@ async def test_killing_the_service_mid_broadcast_loses_nothing(tmp_path: Path) -
     database = Database.from_url(url)
     await upgrade(database.engine)
     now = datetime.now(UTC)
-    async with database.session() as session:
-        group, _ = await add_group(session, now, "全体", kind=GroupKind.OTHER)
-        for index in range(members):
-            member = Member(
-                name=f"党员{index}",
-                phone=f"+86138{index:08d}",
-                status=MemberStatus.OUTFLOW,
-                telegram_user_id=700_000 + index,
-                registered_at=now,
-                updated_at=now,
-            )
-            member.groups = [group]
-            session.add(member)
-        await create_notice(
-            session,
-            now,
-            author="cli:test",
-            author_name="区委组织部",
-            body="周六集合",
-            groups=["全体"],
-        )
+    await make_broadcast(
+        database, now, members=members, first_user_id=700_000, author="cli:test", body="周六集合"
+    )
 
     api = LocalBotApi()
 
