@@ -42,19 +42,26 @@ def _environment(tmp_path: Path, server: BotApiServer, token: str) -> dict[str, 
     }
 
 
+async def _serve(
+    environment: dict[str, str], stdout: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """`liaison serve` as a process of its own, with stderr piped for the test to read."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        env=environment,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_serve_runs_the_bot_against_the_configured_bot_api(tmp_path: Path) -> None:
     api = LocalBotApi()
     updates = UpdateFactory(api)
     async with BotApiServer(api, TOKEN) as server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env=_environment(tmp_path, server, TOKEN),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _serve(_environment(tmp_path, server, TOKEN))
         try:
             # The service upgrades its database, publishes its menu, then polls.
             await asyncio.wait_for(server.wait_until(lambda: bool(api.commands)), DEADLINE)
@@ -72,15 +79,7 @@ async def test_serve_runs_the_bot_against_the_configured_bot_api(tmp_path: Path)
 async def test_serve_with_a_rejected_token_says_so_without_showing_it(tmp_path: Path) -> None:
     wrong = "654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
     async with BotApiServer(LocalBotApi(), TOKEN) as server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env=_environment(tmp_path, server, wrong),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _serve(_environment(tmp_path, server, wrong))
         stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
     output = stdout.decode() + stderr.decode()
     assert process.returncode == 2
@@ -95,15 +94,7 @@ async def test_serve_answers_although_the_command_menu_failed_at_start(tmp_path:
     api.fail_next("setMyCommands", BotApiError(500, "Internal Server Error"))
     updates = UpdateFactory(api)
     async with BotApiServer(api, TOKEN) as server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env=_environment(tmp_path, server, TOKEN),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _serve(_environment(tmp_path, server, TOKEN))
         try:
             server.push_update(updates.text(updates.user(424242), "/help"))
             await asyncio.wait_for(server.wait_until(lambda: bool(api.sent)), DEADLINE)
@@ -121,15 +112,7 @@ async def test_serve_without_a_reachable_bot_api_says_so_in_one_line(tmp_path: P
     async with BotApiServer(LocalBotApi(), TOKEN) as server:
         environment = _environment(tmp_path, server, TOKEN)
     # The server is gone: nothing listens at its address any more.
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await _serve(environment)
     stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
     output = stdout.decode() + stderr.decode()
     assert process.returncode == 2, output
@@ -190,18 +173,7 @@ async def test_killing_the_service_mid_broadcast_loses_nothing(tmp_path: Path) -
             "LIAISON_DELIVERY_LEASE_SECONDS": "2",
         }
 
-        async def start() -> asyncio.subprocess.Process:
-            return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
-
-        first = await start()
+        first = await _serve(env, stdout=asyncio.subprocess.DEVNULL)
         try:
             await asyncio.wait_for(server.wait_until(lambda: len(notices()) >= 60), DEADLINE)
         finally:
@@ -216,7 +188,7 @@ async def test_killing_the_service_mid_broadcast_loses_nothing(tmp_path: Path) -
             )
         assert before_restart < members, "the kill came too late to test anything"
 
-        second = await start()
+        second = await _serve(env, stdout=asyncio.subprocess.DEVNULL)
         try:
             await asyncio.wait_for(
                 server.wait_until(lambda: len(set(notices())) == members), DEADLINE
