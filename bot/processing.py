@@ -11,13 +11,12 @@ until it sends slower, instead of queueing for minutes of paced replies.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from telegram import Update
@@ -26,6 +25,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
 from bot.context import LiaisonApplication
+from messages.ratelimit import KeyedLocks
 from messages.render import normalize_locale
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
         self.on_flood = on_flood
         self.dropped = 0  # updates dropped as flood, since start
         self._clock = clock
-        # Only keys with an update in hand or waiting have a lock.
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()
         self._arrivals: dict[int, deque[float]] = {}
         self._flooding: dict[int, int] = {}  # account → updates dropped in this flood
 
@@ -87,20 +86,6 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
         self._flooding[account] = self._flooding.get(account, 0) + 1
         return False
 
-    @asynccontextmanager
-    async def _turn(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users > 1:
-                self._locks[key] = (lock, users - 1)
-            else:
-                del self._locks[key]
-
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = chat = None
         if isinstance(update, Update):
@@ -123,7 +108,7 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
         async with AsyncExitStack() as stack:
             for key in (("chat", chat), ("user", user)):
                 if key[1] is not None:
-                    await stack.enter_async_context(self._turn(key))
+                    await stack.enter_async_context(self._locks.hold(key))
             await coroutine
 
 

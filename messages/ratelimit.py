@@ -111,6 +111,31 @@ class RateGate:
             await asyncio.sleep(0)
 
 
+class KeyedLocks:
+    """One asyncio.Lock per key (a chat, an account), waited for in arrival order.
+
+    Only keys someone holds or waits for have a lock, so memory stays flat however many
+    keys pass through (a broadcast, every member who ever wrote).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users > 1:
+                self._locks[key] = (lock, users - 1)
+            else:
+                del self._locks[key]
+
+
 class KeyedGate:
     """At most one send per `interval` seconds for each key (e.g. per chat), one at a time.
 
@@ -132,8 +157,7 @@ class KeyedGate:
         self._clock = clock
         self._sleep = sleep
         self._next: dict[Hashable, float] = {}
-        # Only keys someone holds or waits for have a lock: memory stays flat in a broadcast.
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()
         self._max_keys = max_keys
 
     def pause(self, key: Hashable, seconds: float) -> None:
@@ -153,21 +177,12 @@ class KeyedGate:
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
         """Wait for key's turn, keep other sends to key waiting while inside, book the next."""
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await self.wait_turn(key)
-                try:
-                    yield
-                finally:
-                    now = self._clock()
-                    self._next[key] = max(self._next.get(key, 0.0), now + self.interval)
-                    if len(self._next) > self._max_keys:
-                        self._next = {k: t for k, t in self._next.items() if t > now}
-        finally:
-            lock, users = self._locks[key]
-            if users > 1:
-                self._locks[key] = (lock, users - 1)
-            else:
-                del self._locks[key]
+        async with self._locks.hold(key):
+            await self.wait_turn(key)
+            try:
+                yield
+            finally:
+                now = self._clock()
+                self._next[key] = max(self._next.get(key, 0.0), now + self.interval)
+                if len(self._next) > self._max_keys:
+                    self._next = {k: t for k, t in self._next.items() if t > now}
