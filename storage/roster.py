@@ -219,17 +219,9 @@ def _parse(rows: Rows) -> ParsedRoster:
     )
 
 
-_OPTIONAL = (
-    "home_unit",
-    "origin",
-    "destination",
-    "groups",
-    "workplace",
-    "trade",
-    "channels",
-    "timezone",
-)
-assert _FIELDS[3:] == _OPTIONAL  # _RowParser.feed unpacks cells in this order
+# _RowParser.feed unpacks the cells after the required ones in this order.
+_OPTIONAL = _FIELDS[len(_REQUIRED) :]
+assert _FIELDS[: len(_REQUIRED)] == _REQUIRED
 
 
 class _RowParser:
