@@ -843,12 +843,36 @@ class ServiceState(Base):
     updated_at: Mapped[datetime]
 
 
+class Conversation(Base):
+    """The conversation open in one person's chat: which flow, at which step, the draft so far.
+
+    Kept in the database rather than in memory so that a restart (or another process)
+    continues it from the step it was at. One per chat and person: starting another ends it.
+    """
+
+    __tablename__ = "conversations"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(40))
+    # The answers so far, as the flow's draft serialises them.
+    draft: Mapped[dict[str, object]] = mapped_column(JSON)
+    # The message whose inline buttons belong to the current step.
+    question_id: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime]
+    touched_at: Mapped[datetime]
+    # touched_at + the flow's idle limit: past it the draft is deleted, answered or not.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 __all__ = [
     "AuditEvent",
     "Base",
     "Certificate",
     "CertificateEvent",
     "CertificateStatus",
+    "Conversation",
     "ChannelName",
     "CheckIn",
     "CheckInCycle",
