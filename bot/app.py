@@ -34,6 +34,7 @@ from bot.features import (
     study,
     where,
 )
+from bot.flow import Conversations
 from bot.processing import ChatOrderedUpdates, slow_down
 from messages.channels.telegram import TelegramRateLimiter
 from scheduler.clock import Monotonic, SystemMonotonic
@@ -49,7 +50,12 @@ LOCAL_TOKEN = "1000000001:local-terminal-token-not-a-secret"  # noqa: S105
 
 
 def _feature(module: ModuleType) -> Feature:
-    return Feature(module.__name__.rsplit(".", 1)[-1], module.COMMANDS, module.handlers)
+    return Feature(
+        module.__name__.rsplit(".", 1)[-1],
+        module.COMMANDS,
+        module.handlers,
+        getattr(module, "FLOWS", ()),
+    )
 
 
 # Order matters: python-telegram-bot gives an update to the first matching handler of a
@@ -233,9 +239,13 @@ def build_application(
     updates.on_flood = functools.partial(slow_down, application)
 
     application.add_handler(TypeHandler(Update, load_identity), group=-1)
+    # Every conversation first: the open one takes what is typed next, /cancel ends it.
+    application.add_handler(
+        Conversations(flow for feature in features for flow in feature.flows), group=0
+    )
     for feature in features:
         for handler in feature.handlers():
-            application.add_handler(handler)
+            application.add_handler(handler, group=1)
     application.add_error_handler(fallback.on_error)
     return application
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import BaseHandler
+
+if TYPE_CHECKING:
+    from bot.flow import Flow
 
 
 class Audience(StrEnum):
@@ -26,11 +30,12 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Feature:
-    """A bot/features module: its commands and a factory for its handlers."""
+    """A bot/features module: its commands, a factory for its handlers, its conversations."""
 
     name: str
     commands: Sequence[Command]
     handlers: Callable[[], Sequence[BaseHandler]]  # type: ignore[type-arg]
+    flows: Sequence[Flow[Any]] = ()
 
 
 def visible_commands(commands: Sequence[Command], *, is_staff: bool) -> list[Command]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -17,6 +17,9 @@ from storage.db import Database
 from storage.identity import Identity
 from storage.regions import RegionIndex
 from storage.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.flow import Conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,16 @@ class UserData:
 
 
 class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], BotData]):
-    """The context handlers receive: services, the caller's identity, locale and now."""
+    """The context handlers receive: services, the caller's identity, locale and now.
+
+    One per update, so what is set on it lasts one turn.
+    """
+
+    # The chat's open conversation during this turn (bot/flow.py reads and writes it).
+    conversation: Conversation | None = None
+    # Already rendered: opens the next reply of this turn (one message per turn), e.g.
+    # "the check-in you had open has ended" before the first question of a request.
+    lead: str | None = None
 
     @property
     def services(self) -> Services:

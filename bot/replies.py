@@ -78,9 +78,10 @@ async def reply(
     """
     chat = update.effective_chat
     assert chat is not None
-    html = render(context, template, **values)
-    if lead:
-        html = f"{lead}\n\n{html}"
+    pending, context.lead = context.lead, None
+    html = "\n\n".join(
+        part for part in (pending, lead, render(context, template, **values)) if part
+    )
     return await send_html(context, chat.id, html, markup)
 
 
