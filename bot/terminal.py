@@ -34,7 +34,7 @@ def html_to_text(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-class Conversation:
+class Account:
     """One Telegram account talking to the bot; remembers the buttons last shown to it."""
 
     def __init__(
@@ -158,7 +158,7 @@ async def run_terminal(
     Everything the bot sends to this user is printed as it is sent, so notices the
     dispatcher delivers in the background show up between replies.
     """
-    conversation = Conversation(application, api, user_id=user_id, name=name)
+    account = Account(application, api, user_id=user_id, name=name)
     interactive = stdin.isatty()
     echo = (not interactive) if echo_input is None else echo_input
 
@@ -187,7 +187,7 @@ async def run_terminal(
                     # Piped conversations read like a transcript.
                     print(f"> {line}", file=stdout, flush=True)
                 try:
-                    await conversation.say(line)
+                    await account.say(line)
                 except ChoiceError as error:
                     print(f"! {error}", file=stdout, flush=True)
     finally:

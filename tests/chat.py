@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from bot.botapi import LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
-from bot.terminal import Conversation, html_to_text
+from bot.terminal import Account, html_to_text
 
 Expected = str | Sequence[str] | None
 
@@ -26,7 +26,7 @@ def said(replies: Sequence[Outgoing]) -> str:
     return "\n".join(html_to_text(r.text) for r in replies if r.text)
 
 
-class Person(Conversation):
+class Person(Account):
     """A Telegram account in a test, with the transcript of what it was told."""
 
     def __init__(
