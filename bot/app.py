@@ -36,8 +36,8 @@ from bot.features import (
 )
 from bot.processing import ChatOrderedUpdates, slow_down
 from messages.channels.telegram import TelegramRateLimiter
-from scheduler.clock import Monotonic, SystemMonotonic
 from storage import directory
+from storage.clock import Monotonic, SystemMonotonic
 from storage.identity import identify
 from storage.outbox import mark_reachable
 from storage.settings import LOCALES
