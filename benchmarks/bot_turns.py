@@ -14,7 +14,7 @@ from bot.app import LOCAL_TOKEN, build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest, UpdateFactory
 from bot.context import Services
 from messages.render import Renderer
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.models import Consent, Member, MemberStatus
 from storage.regions import default_index
 from storage.settings import Settings

@@ -24,7 +24,7 @@ from bot.context import Services
 from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
 from messages.render import Renderer
-from scheduler.clock import SystemClock
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.models import (
     ChannelName,

@@ -37,8 +37,8 @@ from bot.features import (
 from bot.flow import Conversations
 from bot.processing import ChatOrderedUpdates, slow_down
 from messages.channels.telegram import TelegramRateLimiter
-from scheduler.clock import Monotonic, SystemMonotonic
 from storage import directory
+from storage.clock import Monotonic, SystemMonotonic
 from storage.identity import identify
 from storage.outbox import mark_reachable
 from storage.settings import LOCALES

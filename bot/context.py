@@ -10,9 +10,9 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.commands import Command
 from messages.render import Renderer, normalize_locale
-from scheduler.clock import Clock
 from scheduler.service import CycleScheduler
 from storage.checkins import member_zone
+from storage.clock import Clock
 from storage.db import Database
 from storage.identity import Identity
 from storage.regions import RegionIndex

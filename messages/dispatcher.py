@@ -40,9 +40,9 @@ from messages.cycle import (
 from messages.payloads import render_payload
 from messages.render import Rendered, Renderer, normalize_locale
 from messages.study import study_message
-from scheduler.clock import Clock
 from storage.calendar import QuietHours
 from storage.checkins import last_checkins, member_zone
+from storage.clock import Clock
 from storage.db import Database
 from storage.models import ChannelName, Member, MessageKind, Notice, Staff
 from storage.notices import due_notice_ids

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.clock import Clock
 from scheduler.jobs import JobSpec, RunReport, job_specs, run_due, upcoming
+from storage.clock import Clock
 from storage.db import Database
 from storage.settings import Settings
 

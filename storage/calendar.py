@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 _CLOCK = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
 # A step may not run past this day, so every step of a month falls inside that month.
 LAST_DAY = 28
+# A scheduled moment further ahead than this is almost certainly a typo in the year.
+SCHEDULE_LIMIT = timedelta(days=366)
 
 
 class CycleError(ValueError):
@@ -35,6 +38,91 @@ def parse_clock(text: str) -> time:
     if hour > 23 or minute > 59:
         raise CycleError(f"{text!r} is not a time of day like 09:00", "bad_time", text=text)
     return time(hour, minute)
+
+
+class WhenError(ValueError):
+    """A typed moment that cannot be used; reason is unreadable, past or too_far."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_TIME = r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?)"
+_RELATIVE = re.compile(rf"(?P<day>今天|明天|后天|today|tomorrow)\s*{_TIME}", re.IGNORECASE)
+_DATE = re.compile(
+    r"(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<mday>\d{1,2})\s*日?"
+    rf"(?:\s+|\s*T\s*|(?<=日))\s*{_TIME}",
+    re.IGNORECASE,
+)
+_BARE = re.compile(_TIME)
+_DAYS_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+
+
+def _clock_time(match: re.Match[str]) -> time:
+    hour = int(match.group("hour"))
+    minute = match.group("minute") or match.group("minute2")
+    value = 30 if match.group("half") else int(minute or 0)
+    if hour > 23 or value > 59:
+        raise WhenError("unreadable")
+    return time(hour, value)
+
+
+def _typed_moment(typed: str, now: datetime, zone: tzinfo) -> datetime:
+    """The forms a person types (see parse_when), in zone."""
+    today = now.astimezone(zone).date()
+    day: date
+    if match := _RELATIVE.fullmatch(typed):
+        day = today + timedelta(days=_DAYS_AHEAD[match.group("day").lower()])
+    elif match := _DATE.fullmatch(typed):
+        month, mday = int(match.group("month")), int(match.group("mday"))
+        try:
+            if match.group("year"):
+                day = date(int(match.group("year")), month, mday)
+            else:
+                day = date(today.year, month, mday)
+                if day < today:
+                    day = date(today.year + 1, month, mday)
+        except ValueError:
+            raise WhenError("unreadable") from None
+    elif match := _BARE.fullmatch(typed):
+        day = today
+    else:
+        try:
+            # The command line's form (2026-12-01T09:00:00+08:00, …Z): an offset is kept.
+            moment = datetime.fromisoformat(typed)
+        except ValueError:
+            raise WhenError("unreadable") from None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    return datetime.combine(day, _clock_time(match), tzinfo=zone)
+
+
+def parse_when(
+    text: str, now: datetime, zone: tzinfo, *, ahead: timedelta | None = SCHEDULE_LIMIT
+) -> datetime:
+    """The moment a person typed, in zone unless it says its own offset.
+
+    The forms, with a 24-hour time "9:00", "9：00", "9点", "9点30" or "9点半":
+
+        2026-12-01 09:00      (also 2026/12/01, 2026.12.01, 2026年12月1日, and a "T")
+        12-01 09:00           (no year: this year, or next year once the day has passed)
+        明天 9:00 / tomorrow 9:00   (also 今天/today, 后天)
+        9:00                  (today)
+
+    and ISO 8601 as Python reads it (2026-12-01T09:00:30+08:00, 2026-12-01 01:00Z; a date
+    alone is its midnight). With ahead, the moment must come after now and at most ahead
+    later (reasons past and too_far); ahead=None takes any moment (the command line's
+    `schedule run-due --now` names one in the past).
+    """
+    # Full-width digits and colons from a Chinese keyboard become plain ones.
+    typed = " ".join(unicodedata.normalize("NFKC", text).split())
+    moment = _typed_moment(typed, now, zone)
+    if ahead is not None:
+        if moment <= now:
+            raise WhenError("past")
+        if moment - now > ahead:
+            raise WhenError("too_far")
+    return moment
 
 
 def parse_days(text: str) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
 from messages.render import Renderer, normalize_locale
-from scheduler.clock import FakeClock, FakeMonotonic
+from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import Base

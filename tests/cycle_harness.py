@@ -19,8 +19,8 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.base import OutboundMessage, SendResult
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
-from scheduler.clock import FakeClock
 from scheduler.jobs import RunReport, run_due
+from storage.clock import FakeClock
 from storage.models import ChannelName, Delivery, DeliveryStatus, MessageKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

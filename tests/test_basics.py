@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.botapi import BotApiError, LocalBotApi
 from bot.context import LiaisonApplication
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Consent
 from tests.chat import Person, talk

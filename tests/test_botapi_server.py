@@ -23,7 +23,7 @@ from bot.botapi import BotApiError, JSONDict, LocalBotApi, Outgoing, UpdateFacto
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.terminal import html_to_text
-from scheduler.clock import FakeMonotonic
+from storage.clock import FakeMonotonic
 from storage.directory import bot_username
 from storage.settings import Settings
 from tests.botapi_server import BotApiServer, UploadedFile, decode_params

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.botapi import BotApiError, Button, JSONDict, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import AuditEvent, Consent, Member
 from tests.chat import Person, said, talk

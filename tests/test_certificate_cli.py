@@ -10,13 +10,13 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.cli_certificate import certificate
+from bot.cli.certificate import certificate
 from storage.certificates import apply
 from storage.db import Database
 from storage.models import AuditEvent, Member
 from tests.cli_helpers import cli_database, liaison, on_database
 
-# bot/cli.py registers the group itself; registering it again here is harmless.
+# bot/cli/__init__.py registers the group itself; registering it again here is harmless.
 main.add_command(certificate)
 
 

@@ -15,8 +15,8 @@ from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher
-from scheduler.clock import FakeClock
 from storage.certificates import apply, member_certificate
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import AuditEvent, CertificateStatus, ChannelName, MemberStatus, StaffRole
 from tests.chat import Person, said, talk

@@ -16,7 +16,6 @@ from bot.context import LiaisonApplication, Services
 from messages.certificates import certificate_step, review_reminder
 from messages.letters import letter_html, letter_pdf
 from messages.render import Renderer
-from scheduler.clock import FakeClock
 from scheduler.jobs import job_specs
 from storage.certificates import (
     CertificateError,
@@ -33,6 +32,7 @@ from storage.certificates import (
     parse_months,
     withdraw,
 )
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
-from scheduler.clock import FakeClock, FakeMonotonic
+from storage.clock import FakeClock, FakeMonotonic
 from storage.consent import set_consent
 from storage.db import Database
 from storage.models import (

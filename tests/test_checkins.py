@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, insert, select
 
-from scheduler.clock import FakeClock
 from storage.checkins import (
     CheckInError,
     Whereabouts,
@@ -18,6 +17,7 @@ from storage.checkins import (
     record_checkin,
     registration,
 )
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     CheckIn,

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
-from scheduler.clock import FakeClock
 from scheduler.service import CycleScheduler
 from storage.calendar import CycleRule
+from storage.clock import FakeClock
 from storage.cycles import set_group_cycle
 from storage.db import Database
 from storage.models import (

@@ -22,7 +22,7 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.base import Channel, OutboundMessage, SendResult
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import ChannelName, Delivery, DeliveryStatus, Group, GroupKind, Member
 from storage.notices import create_notice

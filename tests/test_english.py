@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.botapi import BotApiError, LocalBotApi
 from bot.context import LiaisonApplication
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.consent import set_consent
 from storage.db import Database
 from storage.invites import create_invite

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.cli_idea import idea
+from bot.cli.idea import idea
 from storage.db import Database
 from storage.models import (
     AuditEvent,
@@ -26,7 +26,7 @@ from storage.models import (
 from storage.suggestions import MAX_REPLY_LENGTH, submit
 from tests.cli_helpers import cli_database, liaison, on_database
 
-# bot/cli.py registers the group itself; registering it again here is harmless.
+# bot/cli/__init__.py registers the group itself; registering it again here is harmless.
 main.add_command(idea)
 
 SENT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

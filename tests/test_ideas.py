@@ -11,7 +11,7 @@ from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
 from messages.ideas import idea_answer
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from scheduler.clock import FakeClock
 from storage import audit
+from storage.clock import FakeClock
 from storage.consent import ConsentError, consent_status, set_consent
 from storage.db import Database
 from storage.invites import (

@@ -22,7 +22,7 @@ from bot.context import LiaisonApplication
 from bot.processing import ChatOrderedUpdates
 from bot.terminal import html_to_text
 from messages.channels.telegram import TelegramRateLimiter
-from scheduler.clock import FakeClock, FakeMonotonic
+from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.models import CheckIn, Consent
 from tests.chat import Person, talk

@@ -8,8 +8,8 @@ import openpyxl
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from scheduler.clock import FakeClock
 from storage import demo
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.members import import_roster, list_members
 from storage.models import AuditEvent, GroupKind, Member, MemberStatus

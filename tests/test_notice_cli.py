@@ -11,13 +11,13 @@ from click.testing import Result
 from sqlalchemy import select, update
 
 from bot.cli import main
-from bot.cli_notice import notice
+from bot.cli.notice import notice
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus, Member, Notice, NoticeReceipt
 from storage.outbox import enqueue_notice
 from tests.cli_helpers import cli_database, liaison, on_database
 
-# bot/cli.py registers the group itself; registering it again here is harmless.
+# bot/cli/__init__.py registers the group itself; registering it again here is harmless.
 main.add_command(notice)
 
 GROUP = "律师行业党小组"  # of the sample district

@@ -12,12 +12,12 @@ from sqlalchemy.orm import selectinload
 
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
-from bot.features.notices import WhenError, parse_when
 from bot.terminal import html_to_text
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.compose import NoticeView, notice_text
 from messages.dispatcher import Dispatcher
-from scheduler.clock import FakeClock
+from storage.calendar import WhenError, parse_when
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

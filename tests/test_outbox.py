@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     ChannelName,

@@ -13,14 +13,14 @@ from click.testing import Result
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.cli_request import request
+from bot.cli.request import request
 from storage.db import Database
 from storage.models import AuditEvent, RequestStatus, StaffRole
 from storage.requests import Attachment, add_note, create_request, set_status, take
 from tests.cli_helpers import cli_database, liaison, on_database
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
-# bot/cli.py registers the group itself; registering it again here is harmless.
+# bot/cli/__init__.py registers the group itself; registering it again here is harmless.
 main.add_command(request)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -16,7 +16,7 @@ from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher
 from messages.render import Renderer
 from messages.requests import request_update
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from scheduler.clock import FakeClock
 from scheduler.jobs import job_specs, run_due
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.context import Services
 from messages.channels.sms import SmppChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import ChannelName, Delivery, DeliveryStatus, GroupKind
 from storage.notices import create_notice

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication
-from scheduler.clock import FakeClock
 from storage import audit
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.invites import create_invite
 from storage.models import Consent, Member, StaffRole

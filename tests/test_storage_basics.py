@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from scheduler.clock import FakeClock
 from storage import audit, directory
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.migrate import revision_status, upgrade
 from storage.models import AuditEvent, Base, GroupKind

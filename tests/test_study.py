@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

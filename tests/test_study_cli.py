@@ -12,13 +12,13 @@ from click.testing import Result
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.cli_material import material
+from bot.cli.material import material
 from storage.db import Database
 from storage.models import AuditEvent, Member, StudyMaterial, StudySchedule
 from storage.study import mark_studied, next_occurrence, push_due_study
 from tests.cli_helpers import cli_database, liaison, on_database
 
-# bot/cli.py registers the group itself; registering it again here is harmless.
+# bot/cli/__init__.py registers the group itself; registering it again here is harmless.
 main.add_command(material)
 
 GROUP = "律师行业党小组"  # of the sample district

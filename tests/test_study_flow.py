@@ -17,7 +17,7 @@ from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher
 from messages.render import Renderer
 from messages.study import study_message
-from scheduler.clock import FakeClock
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from messages.callbacks import CYCLE_CONFIRM_LOST
-from scheduler.clock import FakeClock
 from scheduler.jobs import job_specs, upcoming
 from storage.calendar import CycleRule, parse_clock
 from storage.checkins import same_as_last_month
+from storage.clock import FakeClock
 from storage.cycles import set_group_cycle
 from storage.db import Database
 from storage.models import Delivery, Member, MessageKind, StaffRole

@@ -31,11 +31,9 @@ posted there too.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -78,6 +76,7 @@ from messages.callbacks import (
 )
 from messages.compose import NoticeView, notice_text
 from storage import audit
+from storage.calendar import WhenError, parse_when
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
 from storage.identity import Identity
 from storage.models import ChannelName, DeliveryStatus, NoticeStatus
@@ -114,8 +113,6 @@ END = ConversationHandler.END
 # Like the check-in: an answer this long after the previous one is not taken as part of
 # the notice (a text typed tomorrow is not the notice started today).
 IDLE_LIMIT = timedelta(hours=12)
-# A scheduled time further ahead than this is almost certainly a typo in the year.
-SCHEDULE_LIMIT = timedelta(days=366)
 # Telegram allows 100 buttons under a message; beyond this the list is no longer usable.
 GROUP_BUTTONS = 60
 SCHEDULED_SHOWN = 20
@@ -183,68 +180,6 @@ def _when_values(context: LiaisonContext, moment: datetime) -> dict[str, str]:
         "weekday": label(context, f"notices.weekday_{local.weekday()}"),
         "zone": str(context.zone),
     }
-
-
-# --- the scheduled time -----------------------------------------------------------------
-
-
-class WhenError(ValueError):
-    """A typed time that cannot be used; reason is unreadable, past or too_far."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-_TIME = r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?)"
-_RELATIVE = re.compile(rf"(?P<day>今天|明天|后天|today|tomorrow)\s*{_TIME}", re.IGNORECASE)
-_DATE = re.compile(
-    r"(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<mday>\d{1,2})\s*日?"
-    rf"(?:\s+|\s*T\s*|(?<=日))\s*{_TIME}",
-    re.IGNORECASE,
-)
-_BARE = re.compile(_TIME)
-_DAYS_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
-
-
-def _clock_time(match: re.Match[str]) -> time:
-    hour = int(match.group("hour"))
-    minute = match.group("minute") or match.group("minute2")
-    value = 30 if match.group("half") else int(minute or 0)
-    if hour > 23 or value > 59:
-        raise WhenError("unreadable")
-    return time(hour, value)
-
-
-def parse_when(text: str, now: datetime, zone: tzinfo) -> datetime:
-    """The moment a staff member typed (see the module docstring), in their zone."""
-    # Full-width digits and colons from a Chinese keyboard become plain ones.
-    typed = " ".join(unicodedata.normalize("NFKC", text).split())
-    today = now.astimezone(zone).date()
-    day: date
-    if match := _RELATIVE.fullmatch(typed):
-        day = today + timedelta(days=_DAYS_AHEAD[match.group("day").lower()])
-    elif match := _DATE.fullmatch(typed):
-        month, mday = int(match.group("month")), int(match.group("mday"))
-        try:
-            if match.group("year"):
-                day = date(int(match.group("year")), month, mday)
-            else:
-                day = date(today.year, month, mday)
-                if day < today:
-                    day = date(today.year + 1, month, mday)
-        except ValueError:
-            raise WhenError("unreadable") from None
-    elif match := _BARE.fullmatch(typed):
-        day = today
-    else:
-        raise WhenError("unreadable")
-    moment = datetime.combine(day, _clock_time(match), tzinfo=zone)
-    if moment <= now:
-        raise WhenError("past")
-    if moment - now > SCHEDULE_LIMIT:
-        raise WhenError("too_far")
-    return moment
 
 
 # --- the conversation's plumbing ----------------------------------------------------------

@@ -1,7 +1,6 @@
 """`liaison place …`: import the places members find with /places, and list them.
 
-Registered in bot/cli.py with `main.add_command(place)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), so this file may be imported at any point of it.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 """
 
 from __future__ import annotations
@@ -10,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from bot import cli
-from scheduler.clock import SystemClock
+from bot.cli.common import cli_actor, fail, run_with_db, settings_of
 from storage import audit
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.places import (
     PlaceFileError,
@@ -42,11 +41,11 @@ def place() -> None:
 def place_import(ctx: click.Context, file: Path, replace: bool, dry_run: bool) -> None:
     """Import places (CSV or XLSX): all rows or none; matched by name and district."""
     if not file.is_file():
-        cli.fail(f"no such file: {file}")
+        fail(f"no such file: {file}")
     try:
         parsed = read_places(file)
     except PlaceFileError as error:
-        cli.fail(f"{file.name}: {error}")
+        fail(f"{file.name}: {error}")
 
     async def apply(database: Database) -> PlaceImport:
         async with database.session() as session:
@@ -54,20 +53,20 @@ def place_import(ctx: click.Context, file: Path, replace: bool, dry_run: bool) -
                 session,
                 SystemClock().now(),
                 parsed,
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 source=file.name,
                 replace=replace,
                 dry_run=dry_run,
             )
 
-    report = cli.run_with_db(cli.settings_of(ctx), apply)
+    report = run_with_db(settings_of(ctx), apply)
     if parsed.ignored_columns:
         click.echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
     if not report.ok:
         for problem in report.errors:
             column = f" ({problem.column})" if problem.column else ""
             click.echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
-        cli.fail(f"{len(report.errors)} problem(s) found; nothing was imported")
+        fail(f"{len(report.errors)} problem(s) found; nothing was imported")
     counts = f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged"
     if replace:
         counts += f", {report.removed} removed"
@@ -89,16 +88,16 @@ def place_list(ctx: click.Context, district: str | None) -> None:
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="place.list",
                 subject=district,
                 count=len(found),
             )
             return found
 
-    found = cli.run_with_db(cli.settings_of(ctx), listing)
+    found = run_with_db(settings_of(ctx), listing)
     if not found and district is not None:
-        cli.fail(f"no places in district {district!r}")
+        fail(f"no places in district {district!r}")
     for p in found:
         click.echo(
             _line(

@@ -1,8 +1,7 @@
 """`liaison request …`: service requests from the command line — list, show, export.
 
-Registered in bot/cli.py with `main.add_command(request)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), so this file may be imported at any point of
-bot/cli.py. The command line sees every request (no scope); each listing, card and export
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py. The
+command line sees every request (no scope); each listing, card and export
 is audited, and phone numbers are masked unless --full is given (audited as such).
 """
 
@@ -14,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from bot import cli
+from bot.cli.common import cli_actor, fail, local_time, run_with_db, settings_of
 from bot.updates import parse_id
-from scheduler.clock import SystemClock
 from storage import audit
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.models import RequestStatus
 from storage.phones import mask_phone
@@ -46,7 +45,7 @@ EXPORT_COLUMNS = (
 )
 
 # Not closed yet (and the like) reads as an empty cell.
-_local = partial(cli.local_time, missing="")
+_local = partial(local_time, missing="")
 
 
 def _line(*fields: object) -> str:
@@ -61,7 +60,7 @@ def _status(value: str | None) -> RequestStatus | None:
         return RequestStatus(value)
     except ValueError:
         names = ", ".join(s.value for s in RequestStatus)
-        cli.fail(f"unknown status {value!r}; use one of {names}")
+        fail(f"unknown status {value!r}; use one of {names}")
 
 
 def _phone(view: RequestView, full: bool) -> str:
@@ -89,7 +88,7 @@ def request() -> None:
 @click.pass_context
 def request_list(ctx: click.Context, status: str | None, everything: bool) -> None:
     """Requests, oldest first (open ones unless --all or --status): number, status, age …"""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     wanted = _status(status)
 
     async def listing(database: Database) -> list[RequestView]:
@@ -101,7 +100,7 @@ def request_list(ctx: click.Context, status: str | None, everything: bool) -> No
             await audit.record(
                 session,
                 now,
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="request.list",
                 status=status,
                 all=everything,
@@ -110,7 +109,7 @@ def request_list(ctx: click.Context, status: str | None, everything: bool) -> No
         return rows
 
     now = SystemClock().now()
-    for view in cli.run_with_db(settings, listing):
+    for view in run_with_db(settings, listing):
         click.echo(
             _line(
                 f"#{view.id}",
@@ -131,10 +130,10 @@ def request_list(ctx: click.Context, status: str | None, everything: bool) -> No
 @click.pass_context
 def request_show(ctx: click.Context, number: str, full: bool) -> None:
     """One request (12 or #12) with its whole history, internal notes included."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     request_id = parse_id(number)
     if request_id is None:
-        cli.fail(f"{number!r} is not a request number like 12 or #12")
+        fail(f"{number!r} is not a request number like 12 or #12")
 
     async def show(database: Database) -> RequestView | None:
         async with database.session() as session:
@@ -143,15 +142,15 @@ def request_show(ctx: click.Context, number: str, full: bool) -> None:
                 await audit.record(
                     session,
                     SystemClock().now(),
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     action="request.view.full" if full else "request.view",
                     subject=f"request:{request_id}",
                 )
         return view
 
-    view = cli.run_with_db(settings, show)
+    view = run_with_db(settings, show)
     if view is None:
-        cli.fail(f"no request #{request_id}")
+        fail(f"no request #{request_id}")
     now = SystemClock().now()
     measure = f" / {view.measure['zh']}" if view.measure else ""
     click.echo(f"#{view.id}\t{view.status.value}{'  (overdue)' if view.overdue(now) else ''}")
@@ -220,10 +219,10 @@ def request_export(
     ctx: click.Context, file: Path, status: str | None, open_only: bool, full: bool
 ) -> None:
     """Write the requests to FILE: .xlsx for Excel, anything else as CSV (UTF-8)."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     wanted = _status(status)
     if file.suffix.lower() not in (".csv", ".xlsx"):
-        cli.fail("FILE must end in .csv or .xlsx")
+        fail("FILE must end in .csv or .xlsx")
 
     async def export(database: Database) -> list[RequestView]:
         async with database.session() as session:
@@ -233,7 +232,7 @@ def request_export(
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="request.export.full" if full else "request.export",
                 subject=file.name,
                 status=status,
@@ -241,11 +240,11 @@ def request_export(
             )
         return rows
 
-    views = cli.run_with_db(settings, export)
+    views = run_with_db(settings, export)
     now = SystemClock().now()
     rows = [_row(view, now, settings, full) for view in views]
     try:
         write_table(file, "requests", EXPORT_COLUMNS, rows)
     except OSError as error:
-        cli.fail(f"cannot write {file}: {error.strerror or error}")
+        fail(f"cannot write {file}: {error.strerror or error}")
     click.echo(f"exported {len(rows)} request(s) to {file}")

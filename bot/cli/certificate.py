@@ -1,7 +1,6 @@
 """`liaison certificate …`: activity certificate applications, their steps and letters.
 
-Registered in bot/cli.py with `main.add_command(certificate)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), so this file may be imported at any point of it.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 Lists and cards show phone numbers masked; every view, step and letter is audited.
 """
 
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import click
 
-from bot import cli
+from bot.cli.common import RECORD_ID, cli_actor, fail, local_time, run_with_db, settings_of
 from messages.letters import LetterError, letter_filename, letter_html, letter_pdf
 from messages.render import Renderer
-from scheduler.clock import SystemClock
 from storage import audit
 from storage.certificates import (
     STAFF_STEPS,
@@ -27,6 +25,7 @@ from storage.certificates import (
     letter_data,
     list_certificates,
 )
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.models import CertificateStatus
 from storage.settings import LOCALES, Settings
@@ -54,7 +53,7 @@ def certificate() -> None:
 def certificate_list(ctx: click.Context, statuses: tuple[str, ...]) -> None:
     """Applications, oldest first: id, applied, status, member, phone, kind, origin,
     destination, number, review due."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[CertificateLine]:
         async with database.session() as session:
@@ -67,18 +66,18 @@ def certificate_list(ctx: click.Context, statuses: tuple[str, ...]) -> None:
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="certificate.list.view",
                 statuses=list(statuses),
                 shown=len(rows),
             )
             return rows
 
-    for row in cli.run_with_db(settings, listing):
+    for row in run_with_db(settings, listing):
         click.echo(
             _line(
                 row.id,
-                cli.local_time(row.created_at, settings),
+                local_time(row.created_at, settings),
                 row.status.value,
                 row.member_name,
                 row.phone_masked,
@@ -106,39 +105,37 @@ def _card(view: CertificateView, settings: Settings) -> list[str]:
         f"next step: {view.next_step or '-'}",
         "history:",
     ]
-    lines += [
-        _line(cli.local_time(e.at, settings), e.step, e.actor_name, e.note) for e in view.events
-    ]
+    lines += [_line(local_time(e.at, settings), e.step, e.actor_name, e.note) for e in view.events]
     return lines
 
 
 @certificate.command("show")
-@click.argument("certificate_id", type=cli.RECORD_ID)
+@click.argument("certificate_id", type=RECORD_ID)
 @click.pass_context
 def certificate_show(ctx: click.Context, certificate_id: int) -> None:
     """One application with its member and history."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def show(database: Database) -> CertificateView:
         async with database.session() as session:
             view = await get_certificate(session, certificate_id, staff_id=None)
             if view is None:
-                cli.fail(f"no certificate {certificate_id}")
+                fail(f"no certificate {certificate_id}")
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="certificate.view",
                 subject=f"certificate:{certificate_id}",
             )
             return view
 
-    for line in _card(cli.run_with_db(settings, show), settings):
+    for line in _card(run_with_db(settings, show), settings):
         click.echo(line)
 
 
 @certificate.command("advance")
-@click.argument("certificate_id", type=cli.RECORD_ID)
+@click.argument("certificate_id", type=RECORD_ID)
 @click.argument("step", type=click.Choice(STAFF_STEPS))
 @click.option(
     "--note", default=None, help="A note; the reason when rejecting (told to the member)."
@@ -148,7 +145,7 @@ def certificate_advance(
     ctx: click.Context, certificate_id: int, step: str, note: str | None
 ) -> None:
     """Take the next step: checked, sent, verified, issued; or rejected, reviewed."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def take(database: Database) -> CertificateView:
         try:
@@ -158,7 +155,7 @@ def certificate_advance(
                     SystemClock().now(),
                     certificate_id,
                     step,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     actor_name=None,
                     staff_id=None,
                     zone=settings.zone,
@@ -166,9 +163,9 @@ def certificate_advance(
                     note=note,
                 )
         except CertificateError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    view = cli.run_with_db(settings, take)
+    view = run_with_db(settings, take)
     extra = ""
     if view.number:
         extra = f", number {view.number}, review due {view.review_due_on}"
@@ -176,7 +173,7 @@ def certificate_advance(
 
 
 @certificate.command("letter")
-@click.argument("certificate_id", type=cli.RECORD_ID)
+@click.argument("certificate_id", type=RECORD_ID)
 @click.option(
     "--out",
     "out",
@@ -203,7 +200,7 @@ def certificate_letter(
     ctx: click.Context, certificate_id: int, out: Path, form: str, locale: str | None
 ) -> None:
     """Write the letter (函) to the member's origin organisation; prints each file's path."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def gather(database: Database) -> LetterData:
         try:
@@ -213,16 +210,16 @@ def certificate_letter(
                     SystemClock().now(),
                     certificate_id,
                     staff_id=None,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     issuer=settings.certificate_issuer,
                     organisation=settings.organisation_name,
                     zone=settings.zone,
                     form=form,
                 )
         except CertificateError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    letter = cli.run_with_db(settings, gather)
+    letter = run_with_db(settings, gather)
     html = letter_html(Renderer(), locale or settings.locale, letter)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -234,7 +231,7 @@ def certificate_letter(
         try:
             pdf = letter_pdf(html)
         except LetterError as error:
-            cli.fail(str(error))
+            fail(str(error))
         path = out / letter_filename(letter, "pdf")
         path.write_bytes(pdf)
         written.append(path)

@@ -1,8 +1,6 @@
 """`liaison service …`: the service catalogue (categories of need, departments, measures).
 
-Registered in bot/cli.py with `main.add_command(service)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), not imported by name, so this file may be imported
-at any point of bot/cli.py without a circular-import error.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 
 Every change (load, set, add, activate, deactivate) and every export is audited; a change
 that cannot be taken prints each reason and changes nothing.
@@ -19,8 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import IntegrityError
 
-from bot import cli
-from scheduler.clock import SystemClock
+from bot.cli.common import cli_actor, fail, run_with_db, settings_of
 from storage.catalogue import (
     FIELDS,
     KINDS,
@@ -41,6 +38,7 @@ from storage.catalogue import (
     set_active,
     set_fields,
 )
+from storage.clock import SystemClock
 from storage.db import Database
 
 T = TypeVar("T")
@@ -63,7 +61,7 @@ def _refused(error: CatalogueError) -> NoReturn:
 
 
 def _run(ctx: click.Context, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    return cli.run_with_db(cli.settings_of(ctx), operation)
+    return run_with_db(settings_of(ctx), operation)
 
 
 def _print_report(report: LoadReport, *, dry_run: bool = False) -> None:
@@ -81,7 +79,7 @@ def _print_report(report: LoadReport, *, dry_run: bool = False) -> None:
 
 def _pairs(values: Sequence[str]) -> list[tuple[str, str]]:
     if len(values) % 2:
-        cli.fail("give FIELD VALUE pairs (a value with spaces in quotes; '' clears a field)")
+        fail("give FIELD VALUE pairs (a value with spaces in quotes; '' clears a field)")
     return list(zip(values[::2], values[1::2], strict=True))
 
 
@@ -146,7 +144,7 @@ def service_show(ctx: click.Context, code: str) -> None:
     catalogue = _run(ctx, read)
     entry = catalogue.find(code)
     if entry is None:
-        cli.fail(f"no category, department or measure has the code {code[:50]!r}")
+        fail(f"no category, department or measure has the code {code[:50]!r}")
     click.echo(dump_entry(entry), nl=False)
     if entry.kind != "measure":
         for measure in catalogue.measures:
@@ -177,7 +175,7 @@ def service_load(ctx: click.Context, file: Path | None, dry_run: bool) -> None:
                 session,
                 SystemClock().now(),
                 catalogue,
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 source=str(path) if file else SHIPPED.name,
                 dry_run=dry_run,
             )
@@ -194,14 +192,14 @@ def service_export(ctx: click.Context, file: Path) -> None:
     async def export(database: Database) -> Catalogue:
         async with database.session() as session:
             return await export_catalogue(
-                session, SystemClock().now(), actor=cli.cli_actor(), target=str(file)
+                session, SystemClock().now(), actor=cli_actor(), target=str(file)
             )
 
     catalogue = _run(ctx, export)
     try:
         file.write_text(dump_catalogue(catalogue, header=EXPORT_HEADER), encoding="utf-8")
     except OSError as error:
-        cli.fail(f"cannot write {file}: {error.strerror or error}")
+        fail(f"cannot write {file}: {error.strerror or error}")
     counts = {kind: len(catalogue.entries(kind)) for kind in KINDS}
     click.echo(
         f"wrote {file}: {counts['category']} categories, {counts['department']} departments,"
@@ -224,7 +222,7 @@ def service_set(ctx: click.Context, code: str, values: tuple[str, ...]) -> None:
         try:
             async with database.session() as session:
                 return await set_fields(
-                    session, SystemClock().now(), code, pairs, actor=cli.cli_actor()
+                    session, SystemClock().now(), code, pairs, actor=cli_actor()
                 )
         except CatalogueError as error:
             _refused(error)
@@ -252,7 +250,7 @@ def service_add(ctx: click.Context, kind: Kind, code: str, values: tuple[str, ..
         try:
             async with database.session() as session:
                 return await add_entry(
-                    session, SystemClock().now(), kind, code, pairs, actor=cli.cli_actor()
+                    session, SystemClock().now(), kind, code, pairs, actor=cli_actor()
                 )
         except CatalogueError as error:
             _refused(error)
@@ -265,7 +263,7 @@ def _activation(ctx: click.Context, code: str, active: bool) -> None:
         try:
             async with database.session() as session:
                 return await set_active(
-                    session, SystemClock().now(), code, active, actor=cli.cli_actor()
+                    session, SystemClock().now(), code, active, actor=cli_actor()
                 )
         except CatalogueError as error:
             _refused(error)

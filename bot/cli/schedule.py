@@ -1,7 +1,7 @@
 """`liaison schedule …`: the monthly cycle's settings, upcoming jobs, running what is due;
 `liaison member lost …`: members flagged lost contact, and confirming them.
 
-Registered in bot/cli.py; the helpers of bot/cli.py are reached through the module.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy import select
 
-from bot import cli
-from bot.cli_notice import parse_at
-from scheduler.clock import SystemClock
+from bot.cli.common import cli_actor, fail, parse_at, run_with_db, settings_of
 from scheduler.jobs import RunReport, job_specs, run_due, upcoming
 from storage import audit
 from storage.calendar import CycleError, CycleRule
+from storage.clock import SystemClock
 from storage.cycles import (
     GroupCycle,
     LostContactError,
@@ -65,7 +64,7 @@ def schedule() -> None:
 @click.pass_context
 def schedule_list(ctx: click.Context, days: int) -> None:
     """Every cycle, and every job due in the next DAYS days with its next time."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def run(database: Database) -> None:
         now = SystemClock().now()
@@ -82,7 +81,7 @@ def schedule_list(ctx: click.Context, days: int) -> None:
         for spec, when in soon:
             click.echo(f"  {_local(when, settings)}  {spec.description}")
 
-    cli.run_with_db(settings, run)
+    run_with_db(settings, run)
 
 
 def _local(moment: datetime, settings: Settings) -> str:
@@ -99,7 +98,7 @@ def _local(moment: datetime, settings: Settings) -> str:
 @click.pass_context
 def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
     """Enqueue everything due up to an instant and print it (running twice adds nothing)."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     # An empty --now (a script's unset variable) is an error, not "the present".
     now = (
         parse_at(now_text, settings, option="--now")
@@ -113,14 +112,14 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="schedule.run_due",
                 at=now.isoformat(),
                 messages=report.messages,
             )
         return report
 
-    report = cli.run_with_db(settings, run)
+    report = run_with_db(settings, run)
     click.echo(f"due by {_local(now, settings)}:")
     for line in report.lines:
         click.echo(f"  {line}")
@@ -132,16 +131,16 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
 @click.pass_context
 def schedule_show(ctx: click.Context, group_name: str) -> None:
     """The cycle a group follows."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def run(database: Database) -> GroupCycle:
         async with database.session() as session:
             group = await group_by_name(session, group_name.strip())
             if group is None:
-                cli.fail(f"no group named {group_name!r}")
+                fail(f"no group named {group_name!r}")
             return await cycle_of_group(session, group.id, settings.default_cycle)
 
-    cycle = cli.run_with_db(settings, run)
+    cycle = run_with_db(settings, run)
     own = "own cycle" if cycle.updated_by else "the default cycle"
     click.echo(f"{cycle.group_name} ({own}): {describe(cycle.rule)}")
 
@@ -166,7 +165,7 @@ def schedule_set(
     enabled: bool | None,
 ) -> None:
     """Give a group its own cycle (starting from the one it follows now)."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     changes = {
         key: value
         for key, value in (
@@ -180,33 +179,33 @@ def schedule_set(
         if value is not None
     }
     if not changes:
-        cli.fail("nothing to change: give at least one of --day, --time, --reminders, …")
+        fail("nothing to change: give at least one of --day, --time, --reminders, …")
 
     async def run(database: Database) -> GroupCycle:
         now = SystemClock().now()
         async with database.session() as session:
             group = await group_by_name(session, group_name.strip())
             if group is None:
-                cli.fail(f"no group named {group_name!r}")
+                fail(f"no group named {group_name!r}")
             current = await cycle_of_group(session, group.id, settings.default_cycle)
             try:
                 rule = changed_rule(current.rule, changes)
             except CycleError as error:
-                cli.fail(str(error))
+                fail(str(error))
             cycle = await set_group_cycle(
-                session, now, group_id=group.id, rule=rule, actor=cli.cli_actor()
+                session, now, group_id=group.id, rule=rule, actor=cli_actor()
             )
             await audit.record(
                 session,
                 now,
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="schedule.set",
                 subject=f"group:{group.id}",
                 **changes,
             )
             return cycle
 
-    cycle = cli.run_with_db(settings, run)
+    cycle = run_with_db(settings, run)
     click.echo(f"{cycle.group_name}: {describe(cycle.rule)}")
     click.echo("a running service picks this up within LIAISON_SCHEDULE_POLL_SECONDS")
 
@@ -216,26 +215,26 @@ def schedule_set(
 @click.pass_context
 def schedule_reset(ctx: click.Context, group_name: str) -> None:
     """Let a group follow the default cycle again."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def run(database: Database) -> bool:
         now = SystemClock().now()
         async with database.session() as session:
             group = await group_by_name(session, group_name.strip())
             if group is None:
-                cli.fail(f"no group named {group_name!r}")
+                fail(f"no group named {group_name!r}")
             removed = await reset_group_cycle(session, now, group_id=group.id)
             if removed:
                 await audit.record(
                     session,
                     now,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     action="schedule.reset",
                     subject=f"group:{group.id}",
                 )
             return removed
 
-    removed = cli.run_with_db(settings, run)
+    removed = run_with_db(settings, run)
     if removed:
         click.echo(
             f"{group_name} follows the default cycle again: {describe(settings.default_cycle)}"
@@ -249,13 +248,13 @@ def schedule_reset(ctx: click.Context, group_name: str) -> None:
 @click.pass_context
 def member_lost(ctx: click.Context, phone: str | None) -> None:
     """Members flagged lost contact; --confirm PHONE stops their monthly prompts."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     normalized = None
     if phone is not None:
         try:
             normalized = normalize_phone(phone)
         except InvalidPhone as error:
-            cli.fail(str(error))
+            fail(str(error))
 
     async def run(database: Database) -> list[Member]:
         now = SystemClock().now()
@@ -263,17 +262,17 @@ def member_lost(ctx: click.Context, phone: str | None) -> None:
             if normalized is not None:
                 member = await session.scalar(select(Member).where(Member.phone == normalized))
                 if member is None:
-                    cli.fail(f"no member with phone {mask_phone(normalized)}")
+                    fail(f"no member with phone {mask_phone(normalized)}")
                 try:
                     await confirm_lost_contact(
-                        session, now, member_id=member.id, staff_id=None, actor=cli.cli_actor()
+                        session, now, member_id=member.id, staff_id=None, actor=cli_actor()
                     )
                 except LostContactError as error:
-                    cli.fail(str(error))
+                    fail(str(error))
                 await audit.record(
                     session,
                     now,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     action="member.lost_contact_confirm",
                     subject=f"member:{member.id}",
                 )
@@ -281,13 +280,13 @@ def member_lost(ctx: click.Context, phone: str | None) -> None:
             await audit.record(
                 session,
                 now,
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="member.lost_contact_list",
                 count=len(flagged),
             )
             return flagged
 
-    flagged = cli.run_with_db(settings, run)
+    flagged = run_with_db(settings, run)
     if not flagged:
         click.echo("no member is flagged lost contact")
         return

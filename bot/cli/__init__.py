@@ -1,15 +1,19 @@
-"""The `liaison` command line: plain output, exit status 0 only on success."""
+"""The `liaison` command line: plain output, exit status 0 only on success.
+
+This module is the root group with the database, serving, structure and member commands;
+each other group is a module of this package (notice, material, request, idea,
+certificate, schedule, service, place) registered at the end, and what they all use is
+in bot/cli/common.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,70 +21,31 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.cli.certificate import certificate
+from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.idea import idea
+from bot.cli.material import material
+from bot.cli.notice import notice
+from bot.cli.place import place
+from bot.cli.request import request
+from bot.cli.schedule import member_lost, schedule
+from bot.cli.service import seed_catalogue, service
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.service import attach_background, running_background
 from bot.terminal import run_terminal
 from messages.render import Renderer
-from scheduler.clock import SystemClock
 from storage import audit, demo, directory, invites, members, overdue, roster
 from storage.channels import ChannelOrderError, parse_channels
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.identity import identify
 from storage.migrate import revision_status, upgrade
-from storage.models import MAX_ID, GroupKind, Member, StaffRole
+from storage.models import GroupKind, Member, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
 from storage.zones import ZoneError, parse_zone
-
-T = TypeVar("T")
-
-# A notice, material, certificate or idea id: anything larger is refused before a query.
-RECORD_ID: click.IntRange = click.IntRange(1, MAX_ID)
-
-
-def fail(message: str, status: int = 1) -> NoReturn:
-    """Print message to stderr and exit with status."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
-
-
-def cli_actor() -> str:
-    """How a command-line user appears in the audit log."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def local_time(moment: datetime | None, settings: Settings, missing: str = "-") -> str:
-    """A moment as operators read it: "2026-11-15 10:00+08:00" in LIAISON_TIMEZONE."""
-    if moment is None:
-        return missing
-    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def run_with_db(settings: Settings, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    """Open the database, run operation, close it; a missing schema is a clear error."""
-
-    async def main() -> T:
-        database = Database.from_url(settings.database_url)
-        try:
-            current, head = await revision_status(database.engine)
-            if current != head:
-                fail("the database is not up to date: run `liaison db upgrade` first")
-            return await operation(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 def make_services(settings: Settings, database: Database) -> Services:
@@ -625,16 +590,7 @@ def member_timezone(ctx: click.Context, phone: str, zone: str) -> None:
     click.echo(run_with_db(settings_of(ctx), apply))
 
 
-# Registered last: bot.cli_notice uses the helpers above.
-from bot.cli_certificate import certificate  # noqa: E402
-from bot.cli_idea import idea  # noqa: E402
-from bot.cli_material import material  # noqa: E402
-from bot.cli_notice import notice  # noqa: E402
-from bot.cli_place import place  # noqa: E402
-from bot.cli_request import request  # noqa: E402
-from bot.cli_schedule import member_lost, schedule  # noqa: E402
-from bot.cli_service import seed_catalogue, service  # noqa: E402
-
+# The groups of their own modules (bot/cli/<group>.py).
 main.add_command(notice)
 main.add_command(material)
 main.add_command(request)

@@ -1,20 +1,26 @@
 """`liaison notice …`: send, schedule, list, cancel notices and see how far they got.
 
-Registered in bot/cli.py with `main.add_command(notice)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), not imported by name, so this file may be imported
-at any point of bot/cli.py without a circular-import error.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
 
-from bot import cli
-from scheduler.clock import SystemClock
+from bot.cli.common import (
+    RECORD_ID,
+    cli_actor,
+    fail,
+    local_time,
+    parse_at,
+    read_text_file,
+    run_with_db,
+    settings_of,
+)
 from storage import audit
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.models import Notice, NoticeStatus
 from storage.notices import (
@@ -26,36 +32,11 @@ from storage.notices import (
     list_notices,
 )
 from storage.outbox import DeliveryReport, audience_preview, delivery_report
-from storage.settings import Settings
 
 # Notice.author_name's column size.
 MAX_FROM_LENGTH = 64
 STATES = ("pending", "sending", "sent", "delivered", "failed", "suppressed")
 CHANNELS = ("telegram", "sms", "group_chat", "none")
-
-
-def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetime:
-    """An ISO 8601 time; without an offset it is in LIAISON_TIMEZONE.
-
-    option is how the error names the option the value came from.
-    """
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        cli.fail(f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00 or …+08:00)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.zone)
-    return moment
-
-
-def read_text_file(path: Path) -> str:
-    """A UTF-8 text file (a byte-order mark is dropped); anything else is a clear error."""
-    if not path.is_file():
-        cli.fail(f"no such file: {path}")
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        cli.fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
 
 
 def _audience(groups: tuple[str, ...] | list[str], everyone: bool) -> str:
@@ -98,13 +79,13 @@ def notice_send(
     author_name: str | None,
 ) -> None:
     """Send (or schedule) a notice; its id is printed on the last line."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     if (text is None) == (file is None):
-        cli.fail("give the text with exactly one of --text or --file")
+        fail("give the text with exactly one of --text or --file")
     if not groups and not everyone:
-        cli.fail("choose at least one --group, or --everyone")
+        fail("choose at least one --group, or --everyone")
     if groups and everyone:
-        cli.fail("--everyone already includes every group; give one or the other")
+        fail("--everyone already includes every group; give one or the other")
     if text is not None:
         body = text
     else:
@@ -113,19 +94,19 @@ def notice_send(
     # Members read the signature; the operator's login is recorded as the author instead.
     signed = (author_name or settings.organisation_name).strip()
     if not signed or len(signed) > MAX_FROM_LENGTH:
-        cli.fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
+        fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
     send_at = parse_at(at, settings) if at is not None else None
 
     async def send(database: Database) -> tuple[Notice, dict[str, int]]:
         now = SystemClock().now()
         if send_at is not None and send_at <= now:
-            cli.fail(f"--at {at} is in the past")
+            fail(f"--at {at} is in the past")
         try:
             async with database.session() as session:
                 created = await create_notice(
                     session,
                     now,
-                    author=cli.cli_actor(),
+                    author=cli_actor(),
                     author_name=signed,
                     body=body,
                     groups=groups,
@@ -140,11 +121,11 @@ def notice_send(
                     staff_id=None,
                 )
         except NoticeError as error:
-            cli.fail(str(error))
+            fail(str(error))
         return created, dict(counts)
 
-    created, counts = cli.run_with_db(settings, send)
-    when = "now" if send_at is None else f"at {cli.local_time(created.send_at, settings)}"
+    created, counts = run_with_db(settings, send)
+    when = "now" if send_at is None else f"at {local_time(created.send_at, settings)}"
     click.echo(
         f"notice {created.id} to {_audience([g.name for g in created.groups], everyone)}: "
         f"{'scheduled' if send_at is not None else 'sending'} {when}"
@@ -161,31 +142,31 @@ def notice_send(
 
 
 @notice.command("status")
-@click.argument("notice_id", type=cli.RECORD_ID)
+@click.argument("notice_id", type=RECORD_ID)
 @click.pass_context
 def notice_status(ctx: click.Context, notice_id: int) -> None:
     """How far every delivery of a notice got, why some failed, who acknowledged it."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def status(database: Database) -> tuple[Notice, DeliveryReport]:
         async with database.session() as session:
             found = await get_notice(session, notice_id)
             if found is None:
-                cli.fail(f"no notice {notice_id}")
+                fail(f"no notice {notice_id}")
             report = await delivery_report(session, notice_id)
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="notice.status",
                 subject=f"notice:{notice_id}",
             )
         return found, report
 
-    found, report = cli.run_with_db(settings, status)
+    found, report = run_with_db(settings, status)
     click.echo(
         f"notice {found.id}: {found.status.value}, "
-        f"{'urgent, ' if found.urgent else ''}send at {cli.local_time(found.send_at, settings)}, "
+        f"{'urgent, ' if found.urgent else ''}send at {local_time(found.send_at, settings)}, "
         f"from {found.author_name}, "
         f"to {_audience([g.name for g in found.groups], found.everyone)}"
     )
@@ -212,7 +193,7 @@ def notice_status(ctx: click.Context, notice_id: int) -> None:
 @click.pass_context
 def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
     """List notices, newest first: id, status, send time, from, to, urgent, text."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[NoticeLine]:
         async with database.session() as session:
@@ -220,13 +201,13 @@ def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
                 session, status=NoticeStatus.SCHEDULED if scheduled else None, limit=limit
             )
 
-    for line in cli.run_with_db(settings, listing):
+    for line in run_with_db(settings, listing):
         click.echo(
             "\t".join(
                 [
                     str(line.id),
                     line.status.value,
-                    cli.local_time(line.send_at, settings),
+                    local_time(line.send_at, settings),
                     line.author_name,
                     _audience(line.groups, line.everyone) or "-",
                     "urgent" if line.urgent else "-",
@@ -237,20 +218,20 @@ def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
 
 
 @notice.command("cancel")
-@click.argument("notice_id", type=cli.RECORD_ID)
+@click.argument("notice_id", type=RECORD_ID)
 @click.pass_context
 def notice_cancel(ctx: click.Context, notice_id: int) -> None:
     """Cancel a scheduled notice before it goes."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def stop(database: Database) -> None:
         try:
             async with database.session() as session:
                 await cancel_notice(
-                    session, SystemClock().now(), notice_id, actor=cli.cli_actor(), staff_id=None
+                    session, SystemClock().now(), notice_id, actor=cli_actor(), staff_id=None
                 )
         except NoticeError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    cli.run_with_db(settings, stop)
+    run_with_db(settings, stop)
     click.echo(f"cancelled notice {notice_id}")

@@ -1,8 +1,6 @@
 """`liaison material …`: the study library, its push schedules and who studied what.
 
-Registered in bot/cli.py with `main.add_command(material)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), not imported by name, so this file may be imported
-at any point of bot/cli.py without a circular-import error.
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 """
 
 from __future__ import annotations
@@ -12,10 +10,17 @@ from pathlib import Path
 
 import click
 
-from bot import cli
-from bot.cli_notice import read_text_file
-from scheduler.clock import SystemClock
+from bot.cli.common import (
+    RECORD_ID,
+    cli_actor,
+    fail,
+    local_time,
+    read_text_file,
+    run_with_db,
+    settings_of,
+)
 from storage import audit
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.study import (
     WEEKDAY_NAMES,
@@ -71,9 +76,9 @@ def material_add(
     tags: tuple[str, ...],
 ) -> None:
     """Add a material to the library; its id is printed on the last line."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     if (text is None) == (file is None):
-        cli.fail("give the text with exactly one of --text or --file")
+        fail("give the text with exactly one of --text or --file")
     if text is not None:
         body = text
     else:
@@ -86,7 +91,7 @@ def material_add(
                 row = await add_material(
                     session,
                     SystemClock().now(),
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     title=title,
                     body=body,
                     link=link,
@@ -94,9 +99,9 @@ def material_add(
                 )
                 return row.id, row.title, row.tags
         except StudyError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    material_id, stored_title, stored_tags = cli.run_with_db(settings, add)
+    material_id, stored_title, stored_tags = run_with_db(settings, add)
     click.echo(f"material {material_id}: {stored_title} (tags: {stored_tags or 'none'})")
     click.echo(str(material_id))
 
@@ -107,45 +112,45 @@ def material_add(
 @click.pass_context
 def material_list(ctx: click.Context, everything: bool, limit: int) -> None:
     """The library, newest first: id, added, title, tags, groups pushed to, archived, extras."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[MaterialLine]:
         async with database.session() as session:
             return await list_materials(session, include_archived=everything, limit=limit)
 
-    for row in cli.run_with_db(settings, listing):
+    for row in run_with_db(settings, listing):
         extras = [f"document {row.document_name}" if row.document_name else "", row.link or ""]
         click.echo(
             _line(
                 row.id,
-                cli.local_time(row.created_at, settings),
+                local_time(row.created_at, settings),
                 row.title,
                 ",".join(row.tags),
                 f"{row.groups} groups",
-                f"archived {cli.local_time(row.archived_at, settings)}" if row.archived_at else "",
+                f"archived {local_time(row.archived_at, settings)}" if row.archived_at else "",
                 " ".join(e for e in extras if e),
             )
         )
 
 
 @material.command("archive")
-@click.argument("material_id", type=cli.RECORD_ID)
+@click.argument("material_id", type=RECORD_ID)
 @click.pass_context
 def material_archive(ctx: click.Context, material_id: int) -> None:
     """Take a material out of the library: no schedule pushes it again."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def archive(database: Database) -> str:
         try:
             async with database.session() as session:
                 row = await archive_material(
-                    session, SystemClock().now(), material_id, actor=cli.cli_actor()
+                    session, SystemClock().now(), material_id, actor=cli_actor()
                 )
                 return row.title
         except StudyError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    title = cli.run_with_db(settings, archive)
+    title = run_with_db(settings, archive)
     click.echo(f"archived material {material_id}: {title}")
 
 
@@ -172,7 +177,7 @@ def _describe(line: ScheduleLine) -> tuple[str, str]:
 @click.option("--at", "at", required=True, help="The time, 19:00 (in LIAISON_TIMEZONE).")
 @click.option("--tag", default=None, help="Weekly: only materials with this tag.")
 @click.option(
-    "--material", "material_id", type=cli.RECORD_ID, default=None, help="Once: this material."
+    "--material", "material_id", type=RECORD_ID, default=None, help="Once: this material."
 )
 @click.pass_context
 def plan_add(
@@ -185,20 +190,20 @@ def plan_add(
     material_id: int | None,
 ) -> None:
     """Add a push schedule; its id is printed on the last line."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     if (weekly is None) == (on is None):
-        cli.fail("give exactly one of --weekly DAY or --on DATE")
+        fail("give exactly one of --weekly DAY or --on DATE")
     if weekly is not None and material_id is not None:
-        cli.fail("--material is for --on; a weekly push sends the library's next material")
+        fail("--material is for --on; a weekly push sends the library's next material")
     if on is not None and material_id is None:
-        cli.fail("--on needs --material ID: the material to push that day")
+        fail("--on needs --material ID: the material to push that day")
     if on is not None and tag is not None:
-        cli.fail("--tag is for --weekly pushes")
+        fail("--tag is for --weekly pushes")
     try:
         weekday = parse_weekday(weekly) if weekly is not None else None
         on_date = parse_day(on) if on is not None else None
     except StudyError as error:
-        cli.fail(str(error))
+        fail(str(error))
 
     async def add(database: Database) -> tuple[ScheduleLine, datetime | None]:
         now = SystemClock().now()
@@ -207,7 +212,7 @@ def plan_add(
                 schedule = await add_schedule(
                     session,
                     now,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     group=group,
                     at=at,
                     zone=settings.zone,
@@ -219,13 +224,13 @@ def plan_add(
                 line = await get_schedule(session, schedule.id, staff_id=None)
                 assert line is not None
         except StudyError as error:
-            cli.fail(str(error))
+            fail(str(error))
         return line, next_occurrence(line, now, settings.zone)
 
-    line, first = cli.run_with_db(settings, add)
+    line, first = run_with_db(settings, add)
     when, what = _describe(line)
     click.echo(f"schedule {line.id} for {line.group}: {when}, {what}")
-    click.echo(f"first push: {cli.local_time(first, settings)}")
+    click.echo(f"first push: {local_time(first, settings)}")
     click.echo(str(line.id))
 
 
@@ -234,14 +239,14 @@ def plan_add(
 @click.pass_context
 def plan_list(ctx: click.Context, everything: bool) -> None:
     """Push schedules by group: id, group, when, what, next push, pushes so far, state."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[ScheduleLine]:
         async with database.session() as session:
             return await list_schedules(session, staff_id=None, include_stopped=everything)
 
     now = SystemClock().now()
-    for line in cli.run_with_db(settings, listing):
+    for line in run_with_db(settings, listing):
         when, what = _describe(line)
         click.echo(
             _line(
@@ -249,7 +254,7 @@ def plan_list(ctx: click.Context, everything: bool) -> None:
                 line.group,
                 when,
                 what,
-                cli.local_time(next_occurrence(line, now, settings.zone), settings),
+                local_time(next_occurrence(line, now, settings.zone), settings),
                 f"{line.pushes} pushed",
                 "active" if line.active else "stopped",
             )
@@ -257,22 +262,22 @@ def plan_list(ctx: click.Context, everything: bool) -> None:
 
 
 @plan.command("stop")
-@click.argument("schedule_id", type=cli.RECORD_ID)
+@click.argument("schedule_id", type=RECORD_ID)
 @click.pass_context
 def plan_stop(ctx: click.Context, schedule_id: int) -> None:
     """Stop a push schedule: it pushes nothing more."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def stop(database: Database) -> ScheduleLine:
         try:
             async with database.session() as session:
                 return await stop_schedule(
-                    session, SystemClock().now(), schedule_id, actor=cli.cli_actor(), staff_id=None
+                    session, SystemClock().now(), schedule_id, actor=cli_actor(), staff_id=None
                 )
         except StudyError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    line = cli.run_with_db(settings, stop)
+    line = run_with_db(settings, stop)
     click.echo(f"stopped schedule {schedule_id} for {line.group}")
 
 
@@ -284,7 +289,7 @@ def plan_stop(ctx: click.Context, schedule_id: int) -> None:
 @click.pass_context
 def material_report(ctx: click.Context, group: str | None) -> None:
     """Completion: per group and material pushed, how many members studied it (audited)."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def report(database: Database) -> tuple[list[GroupProgress], MemberReport | None]:
         now = SystemClock().now()
@@ -299,16 +304,16 @@ def material_report(ctx: click.Context, group: str | None) -> None:
                 await audit.record(
                     session,
                     now,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     action="study.report.export",
                     group=group,
                     groups=len(groups),
                 )
         except StudyError as error:
-            cli.fail(str(error))
+            fail(str(error))
         return groups, members
 
-    groups, members = cli.run_with_db(settings, report)
+    groups, members = run_with_db(settings, report)
     for progress in groups:
         click.echo(_line("group", progress.name, f"{progress.members} members"))
         for row in progress.materials:
@@ -317,7 +322,7 @@ def material_report(ctx: click.Context, group: str | None) -> None:
                     "material",
                     row.material_id,
                     row.title,
-                    cli.local_time(row.pushed_at, settings),
+                    local_time(row.pushed_at, settings),
                     f"{row.studied}/{progress.members} studied",
                 )
             )
@@ -328,6 +333,6 @@ def material_report(ctx: click.Context, group: str | None) -> None:
                     "member",
                     person.name,
                     f"{person.studied}/{members.pushed} studied",
-                    cli.local_time(person.last_studied_at, settings),
+                    local_time(person.last_studied_at, settings),
                 )
             )

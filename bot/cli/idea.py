@@ -1,9 +1,8 @@
 """`liaison idea …`: the members' ideas and opinions, answered and exported from a terminal.
 
-Registered in bot/cli.py with `main.add_command(idea)`. The helpers of bot/cli.py are
-reached through the module (`cli.fail`), not imported by name, so this file may be imported
-at any point of bot/cli.py without a circular-import error. The command line has no scope:
-it sees every suggestion, and every use is audited as "cli:<os user>".
+Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py. The
+command line has no scope: it sees every suggestion, and every use is audited as
+"cli:<os user>".
 """
 
 from __future__ import annotations
@@ -13,10 +12,17 @@ from pathlib import Path
 
 import click
 
-from bot import cli
-from bot.cli_notice import read_text_file
-from scheduler.clock import SystemClock
+from bot.cli.common import (
+    RECORD_ID,
+    cli_actor,
+    fail,
+    local_time,
+    read_text_file,
+    run_with_db,
+    settings_of,
+)
 from storage import audit
+from storage.clock import SystemClock
 from storage.db import Database
 from storage.models import SuggestionKind, SuggestionStatus
 from storage.settings import Settings
@@ -57,7 +63,7 @@ def _flat(text: str | None, limit: int | None = None) -> str:
 
 
 # Nothing replied or adopted yet reads as an empty cell.
-_local = partial(cli.local_time, missing="")
+_local = partial(local_time, missing="")
 
 
 def _row(s: SuggestionView, settings: Settings) -> list[str]:
@@ -101,7 +107,7 @@ def idea() -> None:
 @click.pass_context
 def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: int) -> None:
     """Unanswered first, then newest first: id, sent, kind, status, member, text, reply."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[SuggestionView]:
         async with database.session() as session:
@@ -115,7 +121,7 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="idea.list.view",
                 status=status,
                 kind=kind,
@@ -123,7 +129,7 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
             )
             return found
 
-    for s in cli.run_with_db(settings, listing):
+    for s in run_with_db(settings, listing):
         click.echo(
             "\t".join(
                 [
@@ -143,11 +149,11 @@ async def _one(database: Database, suggestion_id: int) -> SuggestionView:
     async with database.session() as session:
         found = await get_suggestion(session, suggestion_id, staff_id=None)
         if found is None:
-            cli.fail(f"no suggestion {suggestion_id}")
+            fail(f"no suggestion {suggestion_id}")
         await audit.record(
             session,
             SystemClock().now(),
-            actor=cli.cli_actor(),
+            actor=cli_actor(),
             action="idea.view",
             subject=f"suggestion:{suggestion_id}",
         )
@@ -171,17 +177,17 @@ def _show(s: SuggestionView, settings: Settings) -> list[str]:
 
 
 @idea.command("show")
-@click.argument("suggestion_id", type=cli.RECORD_ID)
+@click.argument("suggestion_id", type=RECORD_ID)
 @click.pass_context
 def idea_show(ctx: click.Context, suggestion_id: int) -> None:
     """One suggestion in full, with its reply (the phone number masked)."""
-    settings = cli.settings_of(ctx)
-    found = cli.run_with_db(settings, lambda database: _one(database, suggestion_id))
+    settings = settings_of(ctx)
+    found = run_with_db(settings, lambda database: _one(database, suggestion_id))
     click.echo("\n".join(_show(found, settings)))
 
 
 @idea.command("reply")
-@click.argument("suggestion_id", type=cli.RECORD_ID)
+@click.argument("suggestion_id", type=RECORD_ID)
 @click.argument("text", required=False)
 @click.option(
     "--file",
@@ -193,9 +199,9 @@ def idea_show(ctx: click.Context, suggestion_id: int) -> None:
 @click.pass_context
 def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: Path | None) -> None:
     """Answer a suggestion; the member hears it. A second reply replaces the first."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
     if (text is None) == (file is None):
-        cli.fail("give the reply as TEXT or with --file, not both")
+        fail("give the reply as TEXT or with --file, not both")
     if text is not None:
         body = text
     else:
@@ -210,22 +216,22 @@ def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: P
                     SystemClock().now(),
                     suggestion_id,
                     text=body,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     staff_id=None,
                 )
         except SuggestionError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    found = cli.run_with_db(settings, answer)
+    found = run_with_db(settings, answer)
     click.echo(f"replied to suggestion {found.id} of {found.member_name}; they will hear it")
 
 
 @idea.command("adopt")
-@click.argument("suggestion_id", type=cli.RECORD_ID)
+@click.argument("suggestion_id", type=RECORD_ID)
 @click.pass_context
 def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
     """Mark a suggestion adopted; the member hears it."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def adopting(database: Database) -> SuggestionView:
         try:
@@ -234,13 +240,13 @@ def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
                     session,
                     SystemClock().now(),
                     suggestion_id,
-                    actor=cli.cli_actor(),
+                    actor=cli_actor(),
                     staff_id=None,
                 )
         except SuggestionError as error:
-            cli.fail(str(error))
+            fail(str(error))
 
-    found = cli.run_with_db(settings, adopting)
+    found = run_with_db(settings, adopting)
     click.echo(f"adopted suggestion {found.id} of {found.member_name}; they will hear it")
 
 
@@ -250,7 +256,7 @@ def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
 @click.pass_context
 def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
     """Every suggestion, with text and reply, to FILE (.xlsx, otherwise CSV); audited."""
-    settings = cli.settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def export(database: Database) -> int:
         async with database.session() as session:
@@ -264,11 +270,11 @@ def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
             try:
                 write_table(file, "suggestions", EXPORT_COLUMNS, [_row(s, settings) for s in found])
             except OSError as error:
-                cli.fail(f"cannot write {file}: {error.strerror or error}")
+                fail(f"cannot write {file}: {error.strerror or error}")
             await audit.record(
                 session,
                 SystemClock().now(),
-                actor=cli.cli_actor(),
+                actor=cli_actor(),
                 action="idea.export",
                 file=file.name,
                 status=status,
@@ -276,5 +282,5 @@ def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
             )
             return len(found)
 
-    count = cli.run_with_db(settings, export)
+    count = run_with_db(settings, export)
     click.echo(f"{count} suggestion(s) written to {file}")

@@ -1,0 +1,94 @@
+"""What the `liaison` command's groups share: failing, the audit actor, times, the database.
+
+Every module of bot/cli/ imports from here, and only bot/cli/__init__.py imports the
+modules of the groups, so no module imports the one that imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from storage.calendar import WhenError, parse_when
+from storage.clock import SystemClock
+from storage.db import Database
+from storage.migrate import revision_status
+from storage.models import MAX_ID
+from storage.settings import Settings
+
+T = TypeVar("T")
+
+# A notice, material, certificate or idea id: anything larger is refused before a query.
+RECORD_ID: click.IntRange = click.IntRange(1, MAX_ID)
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    """Print message to stderr and exit with status."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
+
+
+def cli_actor() -> str:
+    """How a command-line user appears in the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def local_time(moment: datetime | None, settings: Settings, missing: str = "-") -> str:
+    """A moment as operators read it: "2026-11-15 10:00+08:00" in LIAISON_TIMEZONE."""
+    if moment is None:
+        return missing
+    return moment.astimezone(settings.zone).isoformat(sep=" ", timespec="minutes")
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def run_with_db(settings: Settings, operation: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    """Open the database, run operation, close it; a missing schema is a clear error."""
+
+    async def main() -> T:
+        database = Database.from_url(settings.database_url)
+        try:
+            current, head = await revision_status(database.engine)
+            if current != head:
+                fail("the database is not up to date: run `liaison db upgrade` first")
+            return await operation(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetime:
+    """A moment as storage.calendar.parse_when reads it (ISO 8601 among its forms), past or
+    future; without an offset it is in LIAISON_TIMEZONE.
+
+    option is how the error names the option the value came from.
+    """
+    try:
+        return parse_when(value, SystemClock().now(), settings.zone, ahead=None)
+    except WhenError:
+        fail(f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00 or …+08:00)")
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file (a byte-order mark is dropped); anything else is a clear error."""
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
