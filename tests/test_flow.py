@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication
-from scheduler.clock import FakeClock
 from storage import conversations
+from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Consent, Conversation
 from tests.chat import Person, talk
