@@ -153,6 +153,7 @@ class Flow(Generic[D]):
         steps: Mapping[str, Step[D]],
         idle_limit: timedelta,
         not_member: str | None = None,
+        not_member_values: Callable[[LiaisonContext], Mapping[str, Any]] | None = None,
         cancel_action: AnyAction | None = None,
         on_cancel: StepHandler[D] | None = None,
         unexpected: StepHandler[D] | None = None,
@@ -167,6 +168,9 @@ class Flow(Generic[D]):
         self.steps = steps
         self.idle_limit = idle_limit
         self.not_member = not_member
+        # What the not_member template says may depend on who asked (staff are pointed
+        # to their own command).
+        self.not_member_values = not_member_values
         self.cancel_action = cancel_action
         self.on_cancel = on_cancel
         self.unexpected_handler = unexpected
@@ -286,7 +290,8 @@ class Flow(Generic[D]):
 
     async def refuse(self, update: Update, context: LiaisonContext) -> None:
         if self.audience is Audience.MEMBERS and self.not_member is not None:
-            await reply(update, context, self.not_member)
+            values = self.not_member_values(context) if self.not_member_values else {}
+            await reply(update, context, self.not_member, **values)
         else:
             await refuse(update, context)
 
