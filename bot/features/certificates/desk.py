@@ -21,16 +21,14 @@ from bot.replies import inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.callbacks import CERTIFICATE_LETTER, CERTIFICATE_REJECT, CERTIFICATE_STEP
 from messages.letters import letter_filename, letter_html, letter_pdf
-from storage import audit
 from storage.certificates import (
-    OPEN,
     REVIEW_WINDOW,
     CertificateError,
     CertificateView,
     advance,
-    get_certificate,
     letter_data,
-    list_certificates,
+    view_certificate,
+    waiting_certificates,
 )
 from storage.identity import Identity
 from storage.models import CertificateStatus
@@ -91,47 +89,30 @@ async def staff_list(
     """/certificates: a card per application awaiting a step; /certificates ID: that one."""
     parts = message_text(update).split(maxsplit=1)
     argument = parts[1].strip() if len(parts) > 1 else ""
-    now = context.now()
     if argument:
         certificate_id = parse_id(argument)
         view = None
         if certificate_id is not None:
             async with context.services.db.session() as session:
-                view = await get_certificate(session, certificate_id, staff_id=staff_id)
-                if view is not None:
-                    await audit.record(
-                        session,
-                        now,
-                        actor=identity.actor,
-                        action="certificate.view",
-                        subject=f"certificate:{certificate_id}",
-                    )
+                view = await view_certificate(
+                    session, context.now(), certificate_id, staff_id=staff_id, actor=identity.actor
+                )
         if view is None:
             await reply(update, context, "certificates/refused", reason="not_found")
             return
         await _card(update, context, view)
         return
-    today = now.astimezone(context.services.settings.zone).date()
     async with context.services.db.session() as session:
-        lines = await list_certificates(
-            session, staff_id=staff_id, statuses=(*OPEN, CertificateStatus.ISSUED)
+        waiting = await waiting_certificates(
+            session,
+            context.now(),
+            staff_id=staff_id,
+            actor=identity.actor,
+            zone=context.services.settings.zone,
+            limit=CARDS_SHOWN,
         )
-        waiting = [
-            line
-            for line in lines
-            if line.status in OPEN
-            or (line.review_due_on is not None and line.review_due_on - today <= REVIEW_WINDOW)
-        ]
-        views = [
-            view
-            for line in waiting[:CARDS_SHOWN]
-            if (view := await get_certificate(session, line.id, staff_id=staff_id)) is not None
-        ]
-        await audit.record(
-            session, now, actor=identity.actor, action="certificate.list.view", shown=len(views)
-        )
-    await reply(update, context, "certificates/list", total=len(waiting), shown=len(views))
-    for view in views:
+    await reply(update, context, "certificates/list", total=waiting.total, shown=len(waiting.shown))
+    for view in waiting.shown:
         await _card(update, context, view)
 
 

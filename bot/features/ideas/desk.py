@@ -16,15 +16,13 @@ from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
 from bot.replies import inline_keyboard, label, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.callbacks import IDEAS_ADOPT, IDEAS_CARD, IDEAS_REPLY
-from storage import audit
 from storage.identity import Identity
 from storage.suggestions import (
     SuggestionError,
     SuggestionView,
     adopt,
-    count_unanswered,
-    get_suggestion,
-    list_suggestions,
+    staff_desk,
+    view_suggestion,
 )
 
 # /ideas shows this many; the command line lists them all.
@@ -49,15 +47,9 @@ async def _show_card(
     update: Update, context: LiaisonContext, identity: Identity, staff_id: int, suggestion_id: int
 ) -> None:
     async with context.services.db.session() as session:
-        found = await get_suggestion(session, suggestion_id, staff_id=staff_id)
-        if found is not None:
-            await audit.record(
-                session,
-                context.now(),
-                actor=identity.actor,
-                action="idea.view",
-                subject=f"suggestion:{suggestion_id}",
-            )
+        found = await view_suggestion(
+            session, context.now(), suggestion_id, staff_id=staff_id, actor=identity.actor
+        )
     if found is None:
         await reply(update, context, "ideas/refused", reason="not_found", id=suggestion_id)
         return
@@ -85,9 +77,9 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
         await _show_card(update, context, identity, staff_id, suggestion_id)
         return
     async with context.services.db.session() as session:
-        found = await list_suggestions(session, staff_id=staff_id, limit=STAFF_SHOWN)
-        unanswered = await count_unanswered(session, staff_id=staff_id)
-        await audit.record(session, context.now(), actor=identity.actor, action="idea.list.view")
+        desk = await staff_desk(
+            session, context.now(), staff_id=staff_id, actor=identity.actor, limit=STAFF_SHOWN
+        )
     buttons = [
         [
             (
@@ -101,15 +93,15 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
                 IDEAS_CARD.pack(s.id),
             )
         ]
-        for s in found
+        for s in desk.shown
     ]
     await reply(
         update,
         context,
         "ideas/list",
         markup=inline_keyboard(buttons) if buttons else None,
-        items=[(s, local(context, s.created_at), short(s.body, LINE_EXCERPT)) for s in found],
-        unanswered=unanswered,
+        items=[(s, local(context, s.created_at), short(s.body, LINE_EXCERPT)) for s in desk.shown],
+        unanswered=desk.unanswered,
         shown=STAFF_SHOWN,
     )
 
