@@ -19,13 +19,13 @@ from telegram import Update
 
 from bot.commands import Audience
 from bot.context import LiaisonContext
-from bot.drafts import PasteStep, take_paste
+from bot.features.ideas.common import take_text
 from bot.flow import END, Flow, Start, Step, press, typed
-from bot.replies import Markup, inline_keyboard, label, render, reply
+from bot.replies import Markup, inline_keyboard, label, reply
 from bot.updates import message_text
 from messages.callbacks import IDEA_KIND, IDEA_QUIT, IDEA_REWRITE, IDEA_SEND
 from storage.models import SuggestionKind
-from storage.suggestions import MAX_TEXT_LENGTH, SuggestionError, check_text, submit
+from storage.suggestions import MAX_TEXT_LENGTH, check_text, submit
 
 # Steps, one per question.
 KIND = "kind"
@@ -105,28 +105,14 @@ async def kind_chosen(update: Update, context: LiaisonContext, draft: Draft) -> 
 
 
 async def text_typed(update: Update, context: LiaisonContext, draft: Draft) -> str:
-    paste = take_paste(
-        draft,
-        message_text(update),
-        context.now(),
-        check=check_text,
-        error_type=SuggestionError,
-        too_long="too_long",
+    body, refused = take_text(
+        context, draft, message_text(update), check=check_text, limit=MAX_TEXT_LENGTH
     )
-    if paste.step is PasteStep.IGNORED:
-        return WRITE
-    if isinstance(paste.error, SuggestionError):
-        refused = render(
-            context,
-            "ideas/bad_text",
-            reason=paste.error.reason,
-            length=len(paste.whole.strip()),
-            limit=MAX_TEXT_LENGTH,
-        )
+    if refused is not None:
         return await FLOW.again(update, context, draft, lead=refused)
-    # Shorter than a part of a split paste: always the whole text.
-    draft.parts.clear()
-    draft.body = paste.body
+    if body is None:
+        return WRITE  # the rest of a paste refused already: dropped unread
+    draft.body = body
     return await FLOW.ask(update, context, draft, PREVIEW)
 
 

@@ -15,8 +15,7 @@ from telegram import Update
 
 from bot.commands import Audience
 from bot.context import LiaisonContext
-from bot.drafts import PasteStep, take_paste
-from bot.features.ideas.common import LINE_EXCERPT, short
+from bot.features.ideas.common import LINE_EXCERPT, short, take_text
 from bot.flow import END, Flow, Start, Step, press, typed
 from bot.replies import Markup, inline_keyboard, label, render, reply
 from bot.updates import message_text
@@ -97,27 +96,14 @@ def _preview_values(context: LiaisonContext, draft: ReplyDraft) -> Mapping[str, 
 
 
 async def reply_typed(update: Update, context: LiaisonContext, draft: ReplyDraft) -> str:
-    paste = take_paste(
-        draft,
-        message_text(update),
-        context.now(),
-        check=check_reply,
-        error_type=SuggestionError,
-        too_long="too_long",
+    body, refused = take_text(
+        context, draft, message_text(update), check=check_reply, limit=MAX_REPLY_LENGTH
     )
-    if paste.step is PasteStep.IGNORED:
-        return WRITE
-    if isinstance(paste.error, SuggestionError):
-        refused = render(
-            context,
-            "ideas/bad_text",
-            reason=paste.error.reason,
-            length=len(paste.whole.strip()),
-            limit=MAX_REPLY_LENGTH,
-        )
+    if refused is not None:
         return await FLOW.again(update, context, draft, lead=refused)
-    draft.parts.clear()
-    draft.body = paste.body
+    if body is None:
+        return WRITE  # the rest of a paste refused already: dropped unread
+    draft.body = body
     # The reply exactly as the member will get it (in the staff member's language), and the
     # choices under it: one message.
     return await FLOW.ask(update, context, draft, PREVIEW, lead=await _as_sent(context, draft))
