@@ -269,6 +269,22 @@ class Flow(Generic[D]):
         """The pressed question was edited to show the answer: its buttons are gone."""
         self._current(context).state.question_id = None
 
+    async def close(self, update: Update, context: LiaisonContext) -> None:
+        """End this flow if it is the chat's open conversation, because the person moved on
+        to something that makes it moot (a staff member typing a note for one request who
+        presses a button of another's card): its buttons go, the stored row goes, and the
+        next reply of the turn says so in one line. Called by plain handlers (group 1)."""
+        conversation = context.conversation
+        if conversation is None or conversation.flow is not self:
+            return
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        await _drop_buttons(update, context, conversation.state.question_id)
+        context.conversation = None
+        context.lead = render(context, "flow/ended", what=label(context, f"flow.{self.name}"))
+        async with context.services.db.session() as session:
+            await conversations.end(session, chat.id, user.id)
+
     def _current(self, context: LiaisonContext) -> Conversation:
         conversation = context.conversation
         assert conversation is not None and conversation.flow is self, "not in this flow"
@@ -456,7 +472,11 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
                 return False  # /help after a long pause: the draft is simply gone
             if query is not None:
                 await query.answer()
-            await reply(update, context, f"{flow.templates}/expired", markup=REMOVE_KEYBOARD)
+            # The flow's own values (what had been begun, e.g. which request) may name it.
+            values = await _maybe(flow.values(context, draft)) if flow.values else {}
+            await reply(
+                update, context, f"{flow.templates}/expired", markup=REMOVE_KEYBOARD, **values
+            )
             return True
         if not flow.may_hold(context):
             # No longer a member (or staff) since the conversation began.
