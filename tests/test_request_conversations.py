@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.botapi import Button, LocalBotApi, Outgoing
-from bot.context import LiaisonApplication
+from bot.app import build_application
+from bot.botapi import Button, LocalBotApi, LocalBotApiRequest, Outgoing
+from bot.context import LiaisonApplication, Services
 from bot.features import notices
 from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher
-from storage.clock import FakeClock
+from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.models import (
     ChannelName,
@@ -143,6 +144,29 @@ async def test_the_request_is_in_the_database_at_every_step_until_it_is_sent(
     assert await open_conversations(db) == []
 
 
+async def test_a_request_goes_on_in_another_application_on_the_same_database(
+    zhang: Person, db: Database, services: Services, bot_api: LocalBotApi, monotonic: FakeMonotonic
+) -> None:
+    await talk(zhang, [("/request", "1/5"), ("其他", "3/5")])
+    # A restart, or another process: nothing of the draft is in the first one's memory.
+    again = build_application(services, request=LocalBotApiRequest(bot_api), monotonic=monotonic)
+    await again.initialize()
+    try:
+        same = Person(again, bot_api, ZHANG)
+        await talk(
+            same,
+            [
+                ("房东要涨租", ["4/5", "类别：其他", "您的需求：房东要涨租"]),
+                ("跳过 ➡️", "5/5"),
+                ("📨 提交申请", "#1（其他）"),
+            ],
+        )
+    finally:
+        await again.shutdown()
+    [saved] = await saved_requests(db)
+    assert saved.description == "房东要涨租"
+
+
 async def test_checkin_then_request_the_text_is_the_requests_not_the_checkins_place(
     zhang: Person, db: Database
 ) -> None:
@@ -252,6 +276,17 @@ async def test_request_during_the_comment_ends_it_and_cancel_is_skip(
     assert await open_conversations(db) == [("request", "category")]
     await talk(zhang, [("/cancel", "已取消，这份服务申请没有提交")])
     assert await open_conversations(db) == []
+
+
+async def test_cancel_during_the_comment_is_skip(
+    zhang: Person, db: Database, clock: FakeClock, application: LiaisonApplication
+) -> None:
+    await _closed_unhappily(zhang, db, clock, application)
+    await talk(zhang, [("/cancel", "办理人和联络员会知道服务申请 #1 没有让您满意")])
+    assert await open_conversations(db) == []
+    async with db.session() as session:
+        row = await session.get(ServiceRequest, 1)
+        assert row is not None and (row.solved, row.satisfaction) == (False, 1)
 
 
 # --- staff: the typed note and answer ----------------------------------------------------------

@@ -354,7 +354,7 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
         # Consent withdrawn while the check-in was being filled in.
         await reply(update, context, "checkin/not_saved")
         return END
-    # A need put in words may become a service request (bot/features/requests.py).
+    # A need put in words may become a service request (bot/features/requests/member.py).
     offer = checkin.needs_text is not None
     rows = [_request_row(context, checkin.id)] if offer else []
     # The place is in another time zone: offer its clock for the monthly prompts, on this
