@@ -38,6 +38,7 @@ from tests.conftest import START
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
 ZHANG = 9501  # 张伟, a member of 驻深圳
+WANG = 9502  # 王芳, a member of 驻深圳 who reads English
 LIAISON = 9601  # 李联络, liaison of 驻深圳 and a member too (he checks in like anyone)
 
 
@@ -53,6 +54,16 @@ async def district(db: Database) -> None:
         telegram_user_id=ZHANG,
         groups=[shenzhen],
         consent=Consent.GIVEN,
+    )
+    await make_member(
+        db,
+        START,
+        name="王芳",
+        phone="+8613800000002",
+        telegram_user_id=WANG,
+        groups=[shenzhen],
+        consent=Consent.GIVEN,
+        locale="en",
     )
     await make_member(
         db,
@@ -107,10 +118,10 @@ async def press(who: Person, message: Outgoing, data: str) -> list[Outgoing]:
     return who.last
 
 
-async def two_requests(db: Database, clock: FakeClock) -> None:
-    """#1 and #2, both 张伟's, filed straight into storage."""
+async def two_requests(db: Database, clock: FakeClock, owner: int = ZHANG) -> None:
+    """#1 and #2, both the owner's (张伟's), filed straight into storage."""
     async with db.session() as session:
-        member = await session.scalar(select(Member).where(Member.telegram_user_id == ZHANG))
+        member = await session.scalar(select(Member).where(Member.telegram_user_id == owner))
         category = await session.scalar(select(ServiceCategory).order_by(ServiceCategory.id))
         assert member is not None and category is not None
         for text in ("房东要涨租", "营业执照要变更地址"):
@@ -223,10 +234,14 @@ async def test_a_button_pressed_twice_counts_once(zhang: Person, db: Database) -
 
 
 async def _closed_unhappily(
-    zhang: Person, db: Database, clock: FakeClock, application: LiaisonApplication
+    who: Person,
+    db: Database,
+    clock: FakeClock,
+    application: LiaisonApplication,
+    words: tuple[tuple[str, str], ...] = (("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")),
 ) -> None:
-    """Request #1 closed as "cannot help"; 张伟 says "not solved", and 1 star."""
-    await two_requests(db, clock)
+    """Request #1 closed as "cannot help"; its member says "not solved", and 1 star."""
+    await two_requests(db, clock, who.user_id)
     async with db.session() as session:
         staff = await session.scalar(select(Staff).where(Staff.telegram_user_id == LIAISON))
         assert staff is not None
@@ -248,7 +263,7 @@ async def _closed_unhappily(
         rng=random.Random(5),
     )
     await dispatcher.run_once()
-    await talk(zhang, [("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")])
+    await talk(who, words)
 
 
 async def test_the_comment_is_a_conversation_of_its_own(
@@ -287,6 +302,38 @@ async def test_cancel_during_the_comment_is_skip(
     async with db.session() as session:
         row = await session.get(ServiceRequest, 1)
         assert row is not None and (row.solved, row.satisfaction) == (False, 1)
+
+
+async def test_the_conversations_end_each_other_in_english(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    wang = Person(application, bot_api, WANG, language_code="en")
+    await talk(
+        wang,
+        [
+            ("/checkin", "Where are you now?"),
+            ("/request", ["(The check-in you had open has ended, without saving.)", "1/5"]),
+        ],
+    )
+    await _closed_unhappily(
+        wang,
+        db,
+        clock,
+        application,
+        (
+            ("👎 Not solved", "How satisfied are you"),
+            ("1⭐", ["The service request you had open has ended", "What is still unsolved?"]),
+        ),
+    )
+    skip = wang.last[-1]
+    wang.last = await wang.send_update(wang.updates.photo(wang.user))
+    assert "Please write in words what is still unsolved about service request #1" in (
+        wang.last_text
+    )
+    await talk(wang, [("Skip ➡️", "Whoever handled service request #1")])
+    assert "your feedback on that service request has been recorded" in said(
+        await press(wang, skip, "request:comment:1:skip")
+    )
 
 
 # --- staff: the typed note and answer ----------------------------------------------------------
