@@ -65,8 +65,8 @@ async def same_pressed(update: Update, context: LiaisonContext) -> None:
         except AlreadyCheckedIn as already:
             await reply(update, context, "cycle/same_already", period=already.period)
             return
-        except CheckInError:
-            await reply(update, context, "cycle/same_nothing")
+        except CheckInError as error:
+            await reply(update, context, "cycle/same_nothing", reason=error.reason)
             return
         location = checkin.location
         place = (
