@@ -151,6 +151,7 @@ async def moved_on(update: Update, context: LiaisonContext, request_id: int) -> 
 
 
 async def text_typed(update: Update, context: LiaisonContext, draft: TextDraft) -> str:
+    # Both flows type into this one handler: a closing answer carries the status it closes to.
     flow = ANSWER_FLOW if draft.status is not None else NOTE_FLOW
     step = flow.step(context)
     staff = context.staff()
