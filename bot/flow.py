@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, filters
 
@@ -201,7 +201,12 @@ class Flow(Generic[D]):
             await _drop_buttons(update, context, previous.state.question_id)
             if previous.flow is not self:
                 what = label(context, f"flow.{previous.flow.name}")
-                context.lead = render(context, "flow/ended", what=what)
+                if await previous.flow._shows_reply_keyboard(context, previous):
+                    # The old question's keyboard stands in for the phone's; a question with
+                    # buttons of its own cannot take it away, so the one line goes alone.
+                    await reply(update, context, "flow/ended", markup=REMOVE_KEYBOARD, what=what)
+                else:
+                    context.lead = render(context, "flow/ended", what=what)
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         now = context.now()
@@ -284,6 +289,15 @@ class Flow(Generic[D]):
         context.lead = render(context, "flow/ended", what=label(context, f"flow.{self.name}"))
         async with context.services.db.session() as session:
             await conversations.end(session, chat.id, user.id)
+
+    async def _shows_reply_keyboard(
+        self, context: LiaisonContext, conversation: Conversation
+    ) -> bool:
+        step = self.steps.get(conversation.state.step)
+        if step is None or step.keyboard is None:
+            return False
+        markup = await _maybe(step.keyboard(context, conversation.draft))
+        return isinstance(markup, ReplyKeyboardMarkup)
 
     def _current(self, context: LiaisonContext) -> Conversation:
         conversation = context.conversation
@@ -453,6 +467,8 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
                 if query is not None and not start.toast:
                     await query.answer()
                 if not flow.may_hold(context):
+                    if query is not None and start.toast:
+                        await query.answer()  # the start would have; nobody else will
                     await flow.refuse(update, context)
                     return END
                 return await start.handler(update, context)

@@ -205,11 +205,30 @@ async def test_a_command_that_starts_another_conversation_ends_the_open_one(
     alice = Person(with_note, bot_api, ALICE)
     await alice.say("/checkin")
     assert await open_conversations(db) == [("checkin", "place")]
-    # One line says the check-in ended, in the same message as the new question.
     await talk(alice, [("/note", ended)])
-    assert len(alice.messages) == 1
+    # The one line comes alone, taking the place question's keyboard (last place, "send my
+    # location") away: the note's question must not sit above the check-in's buttons.
+    assert len(alice.messages) == 2
+    assert "remove_keyboard" in str(alice.messages[0].params["reply_markup"])
     assert await open_conversations(db) == [("note", "note")]
     # What is typed next belongs to the new conversation, not to the check-in's place.
     await alice.say("武汉市江汉区")
     assert NOTED == ["武汉市江汉区"]
     assert await open_conversations(db) == []
+
+
+async def test_ended_at_a_question_with_buttons_the_one_line_opens_the_new_question(
+    with_note: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await make_member(db, clock.now(), telegram_user_id=ALICE, consent=Consent.GIVEN)
+    alice = Person(with_note, bot_api, ALICE)
+    await talk(alice, [("/checkin", "您现在在哪里"), ("武汉市江汉区", "工作情况怎么样")])
+    work_question = alice.messages[-1]
+    await talk(alice, [("/note", ["未完成的报到已结束", "想补充说明吗"])])
+    assert len(alice.messages) == 1
+    # The check-in's buttons are gone: pressing one cannot answer a question no one asks.
+    assert [
+        params
+        for method, params in bot_api.calls
+        if method == "editMessageReplyMarkup" and params["message_id"] == work_question.message_id
+    ]

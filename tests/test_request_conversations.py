@@ -183,8 +183,11 @@ async def test_checkin_then_request_the_text_is_the_requests_not_the_checkins_pl
 ) -> None:
     await talk(zhang, [("/checkin", "您现在在哪里")])
     await talk(zhang, [("/request", ["未完成的报到已结束，没有保存", "申请服务 1/5：类别"])])
-    # One line says so, in the same message as the first question.
-    assert len(zhang.messages) == 1
+    # One line says so; alone, because it takes the place question's keyboard away (a
+    # question with buttons of its own could not), then the request's first question.
+    ended, question = zhang.messages
+    assert "未完成的报到已结束" in said([ended]) and "1/5" in said([question])
+    assert "remove_keyboard" in str(ended.params["reply_markup"])
     await talk(
         zhang,
         [
