@@ -189,7 +189,7 @@ START_CONSENT = action(
 )
 PRIVACY_CONSENT = action("privacy", None, choice(Consent, Consent.GIVEN, Consent.DECLINED))
 
-# --- service requests (bot/features/requests.py) ----------------------------------------
+# --- service requests (bot/features/requests/) -------------------------------------------
 
 REQUEST = "request"
 # The member's /request draft.

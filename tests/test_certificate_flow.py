@@ -673,9 +673,11 @@ async def test_a_checkin_left_open_ends_when_the_member_applies(zhao: Person, db
             ("/certificate", ["（未完成的报到已结束，没有保存。）", "第 1 步"]),
         ],
     )
-    # One message: the line saying so opens the first question.
-    [question] = zhao.messages
-    assert said([question]).startswith("（未完成的报到已结束，没有保存。）")
+    # The one line comes alone, taking the place question's keyboard away; then the question.
+    ended, question = zhao.messages
+    assert said([ended]).strip() == "（未完成的报到已结束，没有保存。）"
+    assert "remove_keyboard" in str(ended.params["reply_markup"])
+    assert "第 1 步" in said([question])
     # What is typed next is the application's, not a place for the check-in.
     await talk(zhao, [(ORIGIN, "第 2 步")])
     assert "按您输入的原样记下" not in zhao.last_text
@@ -693,9 +695,11 @@ async def test_an_application_left_open_ends_when_the_member_checks_in(
             ("/certificate", "第 1 步"),
             (ORIGIN, "第 2 步"),
             ("/checkin", ["（未完成的活动证申请已结束，没有保存。）", "您现在在哪里"]),
-            ("广东省深圳市南山区", "工作情况怎么样"),
         ],
     )
+    # The application's question had buttons of its own: the one line opens the check-in's.
+    assert len(zhao.messages) == 1
+    await talk(zhao, [("广东省深圳市南山区", "工作情况怎么样")])
     assert await open_conversations(db) == [("checkin", "work")]
     async with db.session() as session:
         assert await member_certificate(session, await member_id(db, ZHAO)) is None

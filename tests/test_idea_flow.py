@@ -541,9 +541,11 @@ async def test_a_checkin_left_open_ends_when_the_member_writes_an_idea(
             ("/idea", ["（未完成的报到已结束，没有保存。）", "金点子和意见建议 1/3"]),
         ],
     )
-    # One message: the line saying so opens the first question.
-    [question] = zhao.messages
-    assert said([question]).startswith("（未完成的报到已结束，没有保存。）")
+    # The one line comes alone, taking the place question's keyboard away; then the question.
+    ended, question = zhao.messages
+    assert said([ended]).strip() == "（未完成的报到已结束，没有保存。）"
+    assert "remove_keyboard" in str(ended.params["reply_markup"])
+    assert "金点子和意见建议 1/3" in said([question])
     await talk(zhao, [("💡 金点子", "2/3")])
     # What is typed next is the idea's text, not a place for the check-in.
     await talk(zhao, [("武汉市江汉区多办夜校", ["金点子 3/3：请确认", "武汉市江汉区多办夜校"])])
@@ -563,9 +565,11 @@ async def test_an_idea_left_open_ends_when_the_member_checks_in(zhao: Person, db
             ("/idea", "1/3"),
             ("💬 意见建议", "2/3"),
             ("/checkin", ["（未完成的金点子或意见建议已结束，没有保存。）", "您现在在哪里"]),
-            ("广东省深圳市南山区", "工作情况怎么样"),
         ],
     )
+    # The idea's question had buttons of its own: the one line opens the check-in's question.
+    assert len(zhao.messages) == 1
+    await talk(zhao, [("广东省深圳市南山区", "工作情况怎么样")])
     assert await open_conversations(db) == [("checkin", "work")]
     assert await suggestions(db) == []
 

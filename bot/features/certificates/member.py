@@ -9,7 +9,7 @@ application, /certificate shows its status and history (and "withdraw" while it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from telegram import Update
 from bot.commands import Audience
 from bot.context import LiaisonContext
 from bot.features.certificates.common import view_values
-from bot.flow import END, Flow, Start, Step, press, typed
+from bot.flow import END, Answer, Flow, Keyboard, Start, Step, press, typed
 from bot.replies import Markup, inline_keyboard, label, render, replace_buttons, reply
 from bot.updates import message_text
 from messages.callbacks import (
@@ -182,8 +182,19 @@ _LIMITS = {
 
 
 def _values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    # Every question is one template (certificates/_question.html) that picks by step.
-    return {"draft": draft, "step": FLOW.step(context), **_LIMITS}
+    return {"draft": draft, **_LIMITS}
+
+
+def _question(
+    step: str, answers: Sequence[Answer[Draft]], keyboard: Keyboard[Draft]
+) -> Step[Draft]:
+    """Every question is one template (certificates/_question.html) that picks by step."""
+    return Step(
+        f"certificates/ask_{step}",
+        answers,
+        keyboard=keyboard,
+        values=lambda context, draft: {"step": step},
+    )
 
 
 async def _refuse(update: Update, context: LiaisonContext, draft: Draft, reason: str) -> str:
@@ -286,26 +297,16 @@ FLOW = Flow(
     idle_limit=IDLE_LIMIT,
     starts=[Start(start, command="certificate"), Start(again, action=CERTIFICATE_AGAIN)],
     steps={
-        ISSUED: Step(
-            "certificates/ask_issued",
-            [press(CERTIFICATE_ISSUED, issued_chosen)],
-            keyboard=_issued_keyboard,
-        ),
-        ORIGIN: Step("certificates/ask_origin", [typed(origin_typed)], keyboard=_cancel_keyboard),
-        DESTINATION: Step(
-            "certificates/ask_destination", [typed(destination_typed)], keyboard=_cancel_keyboard
-        ),
-        REASON: Step("certificates/ask_reason", [typed(reason_typed)], keyboard=_cancel_keyboard),
-        MONTHS: Step(
-            "certificates/ask_months",
+        ISSUED: _question(ISSUED, [press(CERTIFICATE_ISSUED, issued_chosen)], _issued_keyboard),
+        ORIGIN: _question(ORIGIN, [typed(origin_typed)], _cancel_keyboard),
+        DESTINATION: _question(DESTINATION, [typed(destination_typed)], _cancel_keyboard),
+        REASON: _question(REASON, [typed(reason_typed)], _cancel_keyboard),
+        MONTHS: _question(
+            MONTHS,
             [typed(months_typed), press(CERTIFICATE_MONTHS, months_chosen)],
-            keyboard=_months_keyboard,
+            _months_keyboard,
         ),
-        PREVIEW: Step(
-            "certificates/ask_preview",
-            [press(CERTIFICATE_CONFIRM, confirmed)],
-            keyboard=_preview_keyboard,
-        ),
+        PREVIEW: _question(PREVIEW, [press(CERTIFICATE_CONFIRM, confirmed)], _preview_keyboard),
     },
     cancel_action=CERTIFICATE_QUIT,
     values=_values,
