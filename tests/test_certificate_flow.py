@@ -744,7 +744,7 @@ async def test_a_rejection_is_kept_until_its_reason_comes(
         liaison, [(f"/certificates {certificate_id}", "已申请"), ("❌ 不予通过", "请写明原因")]
     )
     clock.advance(timedelta(hours=13))
-    await talk(liaison, [("材料不全", "放了太久，已经作废")])
+    await talk(liaison, [("材料不全", ["不予通过 张伟 的申请", "放了太久，已经作废"])])
     async with db.session() as session:
         view = await member_certificate(session, await member_id(db, ZHANG))
     assert view is not None and view.status is CertificateStatus.APPLIED
@@ -786,7 +786,15 @@ async def test_an_english_liaison_switches_from_a_rejection_to_a_reply(
     )
     question = liaison.last[-1]
     clock.advance(timedelta(hours=13))
-    await talk(liaison, [("Missing documents", "left too long and has lapsed")])
+    await talk(
+        liaison,
+        [
+            (
+                "Missing documents",
+                ["rejection of 王芳's application", "left too long and has lapsed"],
+            )
+        ],
+    )
     assert "That button no longer works" in said(await press(liaison, question, "cert:rq:quit"))
 
 
