@@ -28,7 +28,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import certificates, requests, study
+from storage import certificates, conversations, requests, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -47,6 +47,14 @@ from storage.settings import Settings
 log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Conversation drafts nobody came back to are deleted once a day, at night in the default
+# time zone. Not at every run: until the purge, a member who returns to an expired draft
+# is told it expired rather than having their answer taken for something else.
+PURGE_AT = time(4, 0)
+# A purge timer that fired late (a busy or suspended machine) still purges within this;
+# after it, the next night's does.
+PURGE_GRACE = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -349,6 +357,31 @@ async def _review_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
     ]
 
 
+# --- the conversation purge ----------------------------------------------------------------
+
+
+async def _run_purge(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    local = at.now.astimezone(at.settings.zone)
+    since = datetime.combine(local.date(), PURGE_AT, tzinfo=at.settings.zone)
+    if not since <= local < since + PURGE_GRACE:
+        return
+    purged = await conversations.purge_expired(session, at.now)
+    if purged:
+        # Drafts are not messages: a line, and the message count stays as it is.
+        report.lines.append(f"conversation purge: {purged} expired draft(s) deleted")
+
+
+async def _purge_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    return [
+        JobSpec(
+            "conversations:purge",
+            f"expired conversation drafts purge (daily at {PURGE_AT:%H:%M})",
+            at.daily(PURGE_AT),
+            kind="purge",
+        )
+    ]
+
+
 # The order in which a run takes them (and in which timers are listed): a member's prompt
 # before the lost-contact check and the escalation that look at who stayed silent.
 JOB_KINDS: tuple[JobKind, ...] = (
@@ -358,6 +391,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("study", _run_study, _study_timers),
     JobKind("requests", _run_deadlines, _deadline_timers),
     JobKind("cert_review", _run_reviews, _review_timers),
+    JobKind("purge", _run_purge, _purge_timers),
 )
 
 
