@@ -1,17 +1,14 @@
 """What a certificate step and the yearly review reminder look like, in the reader's language.
 
-Both are rendered at send time from the delivery's payload (messages/payloads.py), so a
+Both are rendered at send time from the delivery's payload (messages/kinds.py), so a
 member who changes language with /lang reads the message in the new one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from messages.callbacks import CERTIFICATE_REJECT, CERTIFICATE_STEP
-from messages.render import Rendered, Renderer
-from storage.models import ChannelName
+from messages.render import Reader, Rendered, Renderer
+from storage.payloads import CertificateReview, CertificateStep
 
 
 def step_name(renderer: Renderer, locale: str, step: str) -> str:
@@ -19,72 +16,58 @@ def step_name(renderer: Renderer, locale: str, step: str) -> str:
     return renderer.label(locale, f"certificates.step_{step}")
 
 
-def certificate_step(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
+def certificate_step(reader: Reader, payload: CertificateStep) -> Rendered:
     """A step of the member's application (checked, sent, verified, issued, rejected, reviewed)."""
-    step = str(payload.get("step", ""))
-    if not step:
-        return None
-    if payload.get("staff"):
-        return _new_application(renderer, locale, payload)
-    values = {
-        "step": step,
-        "step_name": step_name(renderer, locale, step),
-        "id": payload.get("certificate_id"),
-        "number": payload.get("number"),
-        "origin": payload.get("origin") or "",
-        "reverse": bool(payload.get("reverse")),
-        "note": payload.get("note"),
-        "review_due_on": payload.get("review_due_on"),
-    }
-    if channel is ChannelName.SMS:
-        return renderer.render_text(locale, "certificates/step_sms", **values), ()
-    return renderer.render(locale, "certificates/step", **values), ()
+    if payload.staff:
+        return _new_application(reader, payload)
+    text = reader.render(
+        "certificates/step",
+        step=payload.step,
+        step_name=step_name(reader.renderer, reader.locale, payload.step),
+        id=payload.certificate_id,
+        number=payload.number,
+        origin=payload.origin or "",
+        reverse=payload.reverse,
+        note=payload.note,
+        review_due_on=payload.review_due_on,
+    )
+    return text, ()
 
 
-def _new_application(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> Rendered:
+def _new_application(reader: Reader, payload: CertificateStep) -> Rendered:
     """A liaison learns of an application, with the buttons for its first step."""
-    certificate_id = int(payload["certificate_id"])
-    text = renderer.render(
-        locale,
+    certificate_id = payload.certificate_id
+    text = reader.html(
         "certificates/new_staff",
         id=certificate_id,
-        name=payload.get("name") or "",
-        reverse=bool(payload.get("reverse")),
-        origin=payload.get("origin") or "",
-        destination=payload.get("destination") or "",
-        months=payload.get("months"),
+        name=payload.name or "",
+        reverse=payload.reverse,
+        origin=payload.origin or "",
+        destination=payload.destination or "",
+        months=payload.months,
     )
     buttons = (
         (
-            renderer.label(locale, "certificates.do_checked"),
+            reader.label("certificates.do_checked"),
             CERTIFICATE_STEP.pack(certificate_id, "checked"),
         ),
-        (renderer.label(locale, "certificates.reject"), CERTIFICATE_REJECT.pack(certificate_id)),
+        (reader.label("certificates.reject"), CERTIFICATE_REJECT.pack(certificate_id)),
     )
     return text, buttons
 
 
-def review_reminder(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
+def review_reminder(reader: Reader, payload: CertificateReview) -> Rendered:
     """The yearly review is due: to the member, or to their liaison with a "reviewed" button."""
-    certificate_id = payload.get("certificate_id")
-    if certificate_id is None:
-        return None
     values = {
-        "id": certificate_id,
-        "number": payload.get("number"),
-        "name": payload.get("name") or "",
-        "due_on": payload.get("due_on") or "",
+        "id": payload.certificate_id,
+        "number": payload.number,
+        "name": payload.name,
+        "due_on": payload.due_on,
     }
-    if payload.get("staff"):
+    if payload.staff:
         button = (
-            renderer.label(locale, "certificates.do_reviewed"),
-            CERTIFICATE_STEP.pack(certificate_id, "reviewed"),
+            reader.label("certificates.do_reviewed"),
+            CERTIFICATE_STEP.pack(payload.certificate_id, "reviewed"),
         )
-        return renderer.render(locale, "certificates/review_staff", **values), (button,)
-    if channel is ChannelName.SMS:
-        return renderer.render_text(locale, "certificates/review_sms", **values), ()
-    return renderer.render(locale, "certificates/review", **values), ()
+        return reader.html("certificates/review_staff", **values), (button,)
+    return reader.render("certificates/review", **values), ()

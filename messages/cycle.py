@@ -7,9 +7,10 @@ the recipient's language and channel format at send time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from messages.callbacks import (
     CYCLE_CHECKIN_NOW,
@@ -17,8 +18,9 @@ from messages.callbacks import (
     CYCLE_SAME_AS_LAST,
     STAFF_MEMBER_CARD,
 )
-from messages.render import Rendered, Renderer
-from storage.models import ChannelName, MessageKind
+from messages.render import Reader, Rendered
+from storage.checkins import last_checkins
+from storage.payloads import CheckInPrompt, Escalation, LostContact
 
 # Telegram allows 100 buttons; a long list points to /overdue instead.
 MAX_MEMBER_BUTTONS = 30
@@ -33,79 +35,76 @@ class LastCheckInView:
     work_situation: str
 
 
+async def last_checkin_views(
+    session: AsyncSession, member_ids: Collection[int]
+) -> dict[int, LastCheckInView]:
+    """The latest check-in of each member prompted (who has one), for a batch of prompts."""
+    return {
+        member_id: LastCheckInView(
+            period=last.period, place=last.place, work_situation=last.work_situation.value
+        )
+        for member_id, last in (await last_checkins(session, member_ids)).items()
+    }
+
+
 def checkin_prompt(
-    renderer: Renderer,
-    locale: str,
-    channel: ChannelName,
-    payload: Mapping[str, Any],
-    last: LastCheckInView | None,
+    reader: Reader, payload: CheckInPrompt, last: LastCheckInView | None
 ) -> Rendered:
     """The monthly prompt (reminder 0) or reminder n, with "check in" and "same as last"."""
     values = {
-        "period": str(payload.get("period", "")),
-        "reminder": int(payload.get("reminder", 0)),
+        "period": payload.period,
+        "reminder": payload.reminder,
         "last": last,
-        "work": renderer.label(locale, f"checkin.work_{last.work_situation}") if last else None,
+        "work": reader.label(f"checkin.work_{last.work_situation}") if last else None,
     }
-    if channel is ChannelName.SMS:
-        return renderer.render_text(locale, "cycle/prompt_sms", **values), ()
-    buttons = [(renderer.label(locale, "cycle.checkin_now"), CYCLE_CHECKIN_NOW.pack())]
+    text = reader.render("cycle/prompt", **values)
+    if reader.sms:
+        return text, ()
+    buttons = [(reader.label("cycle.checkin_now"), CYCLE_CHECKIN_NOW.pack())]
     if last is not None and last.place:
         buttons.insert(
-            0,
-            (
-                renderer.label(locale, "cycle.same_as_last"),
-                CYCLE_SAME_AS_LAST.pack(str(values["period"])),
-            ),
-        )
-    return renderer.render(locale, "cycle/prompt", **values), tuple(buttons)
-
-
-def escalation(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> Rendered:
-    """A liaison's day-10 list of their group's silent members, a card button for each."""
-    members = list(payload.get("members", []))
-    shown = members[:MAX_MEMBER_BUTTONS]
-    text = renderer.render(
-        locale,
-        "cycle/escalation",
-        period=payload.get("period", ""),
-        group=payload.get("group", ""),
-        members=members,
-        total=int(payload.get("total", len(members))),
-    )
-    buttons = tuple(
-        (
-            renderer.label(locale, "cycle.card_button", name=m["name"], days=m["days"]),
-            STAFF_MEMBER_CARD.pack(m["id"]),
-        )
-        for m in shown
-    )
-    return text, buttons
-
-
-def lost_contact(renderer: Renderer, locale: str, payload: Mapping[str, Any]) -> Rendered:
-    """A member fell silent for months: their card, and for an admin the confirm button."""
-    member_id = payload["member_id"]
-    text = renderer.render(
-        locale,
-        "cycle/lost_contact",
-        name=payload.get("name", ""),
-        since=payload.get("since"),
-        months=payload.get("months"),
-        admin=bool(payload.get("admin")),
-    )
-    buttons = [
-        (
-            renderer.label(locale, "cycle.open_card", name=payload.get("name", "")),
-            STAFF_MEMBER_CARD.pack(member_id),
-        )
-    ]
-    if payload.get("admin"):
-        buttons.append(
-            (renderer.label(locale, "cycle.confirm_lost"), CYCLE_CONFIRM_LOST.pack(member_id))
+            0, (reader.label("cycle.same_as_last"), CYCLE_SAME_AS_LAST.pack(payload.period))
         )
     return text, tuple(buttons)
 
 
-STAFF_KINDS = frozenset({MessageKind.ESCALATION, MessageKind.LOST_CONTACT})
-CHECKIN_KINDS = frozenset({MessageKind.CHECKIN_PROMPT, MessageKind.CHECKIN_REMINDER})
+def escalation(reader: Reader, payload: Escalation) -> Rendered:
+    """A liaison's day-10 list of their group's silent members, a card button for each."""
+    members = list(payload.members)
+    text = reader.html(
+        "cycle/escalation",
+        period=payload.period,
+        group=payload.group,
+        members=members,
+        total=payload.total,
+    )
+    buttons = tuple(
+        (
+            reader.label("cycle.card_button", name=m.name, days=m.days),
+            STAFF_MEMBER_CARD.pack(m.id),
+        )
+        for m in members[:MAX_MEMBER_BUTTONS]
+    )
+    return text, buttons
+
+
+def lost_contact(reader: Reader, payload: LostContact) -> Rendered:
+    """A member fell silent for months: their card, and for an admin the confirm button."""
+    text = reader.html(
+        "cycle/lost_contact",
+        name=payload.name,
+        since=payload.since,
+        months=payload.months,
+        admin=payload.admin,
+    )
+    buttons = [
+        (
+            reader.label("cycle.open_card", name=payload.name),
+            STAFF_MEMBER_CARD.pack(payload.member_id),
+        )
+    ]
+    if payload.admin:
+        buttons.append(
+            (reader.label("cycle.confirm_lost"), CYCLE_CONFIRM_LOST.pack(payload.member_id))
+        )
+    return text, tuple(buttons)

@@ -20,7 +20,8 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from typing import Any
@@ -29,22 +30,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from messages.channels.base import Channel, OutboundMessage, SendOutcome, SendResult
-from messages.compose import NoticeView, notice_buttons, notice_text
-from messages.cycle import (
-    CHECKIN_KINDS,
-    LastCheckInView,
-    checkin_prompt,
-    escalation,
-    lost_contact,
-)
-from messages.payloads import render_payload
-from messages.render import Rendered, Renderer, normalize_locale
-from messages.study import study_message
+from messages.kinds import KINDS, Kind, Subject
+from messages.render import Reader, Rendered, Renderer, normalize_locale
 from storage.calendar import QuietHours
-from storage.checkins import last_checkins, member_zone
+from storage.checkins import member_zone
 from storage.clock import Clock
 from storage.db import Database
-from storage.models import ChannelName, Member, MessageKind, Notice, Staff
+from storage.models import ChannelName, Member, MessageKind, Staff
 from storage.notices import due_notice_ids
 from storage.outbox import (
     URGENT_RANK,
@@ -59,7 +51,7 @@ from storage.outbox import (
     record_receipt,
     renew_leases,
 )
-from storage.study import MaterialView, material_views
+from storage.payloads import Payload, PayloadError
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +95,12 @@ class _Recipient:
 class _Batch:
     """What a claimed batch needs to be rendered, loaded together."""
 
-    notices: Mapping[int, NoticeView]
+    # Each row's payload read into its kind's type, or why it does not read.
+    payloads: dict[int, Payload | str] = field(default_factory=dict)
     members: dict[int, _Recipient] = field(default_factory=dict)
     staff: dict[int, _Recipient] = field(default_factory=dict)
-    last_checkins: dict[int, LastCheckInView] = field(default_factory=dict)
-    materials: Mapping[int, MaterialView] = field(default_factory=dict)
+    # What the rows' kinds show besides their payloads (messages/kinds.py), by row key.
+    subjects: dict[Subject[Any, Any], Mapping[int, Any]] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -140,11 +133,12 @@ class Dispatcher:
         self.addresses = dict(addresses) if addresses else None
         # Rows claimed and not yet recorded: their leases are renewed while we work.
         self._held: set[int] = set()
-        self._notices: dict[int, NoticeView] = {}
+        # Subjects that do not change once sent (notices), kept from one batch to the next.
+        self._lasting: dict[Subject[Any, Any], dict[int, Any]] = {}
         # Receipts that came before their send was recorded (the SMS centre can be quick).
         self._early_receipts: dict[str, tuple[bool, str | None]] = {}
-        # A notice reads the same for everyone with one language, channel and date.
-        self._rendered: dict[tuple[int, str, ChannelName, str], Rendered] = {}
+        # Messages that read alike for many readers (a notice: one language, channel, date).
+        self._rendered: dict[tuple[MessageKind, str, ChannelName, Hashable], Rendered] = {}
 
     async def enqueue_due(self) -> list[EnqueueReport]:
         """Turn every notice whose time has come into deliveries (each in its own transaction)."""
@@ -350,6 +344,10 @@ class Dispatcher:
 
     def _message(self, claimed: Claimed, batch: _Batch) -> OutboundMessage | SendResult:
         """The rendered message for a claimed row, or the reason there is none."""
+        payload = batch.payloads[claimed.id]
+        if isinstance(payload, str):
+            # Sending it half-filled would be worse than not at all; the reason stays on the row.
+            return SendResult.failed(payload)
         if claimed.member_id is not None:
             recipient = batch.members.get(claimed.member_id)
         elif claimed.staff_id is not None:
@@ -367,29 +365,8 @@ class Dispatcher:
         ):
             opens = self.quiet_hours.next_open(now, zone)
             return SendResult.held((opens - now).total_seconds(), "quiet hours")
-        rendered: Rendered | None
-        payload = claimed.payload or {}
-        match claimed.kind:
-            case MessageKind.NOTICE:
-                rendered = self._notice(claimed, batch, locale, zone)
-            case MessageKind.CHECKIN_PROMPT | MessageKind.CHECKIN_REMINDER:
-                last = batch.last_checkins.get(claimed.member_id or 0)
-                rendered = checkin_prompt(self.renderer, locale, claimed.channel, payload, last)
-            case MessageKind.ESCALATION:
-                rendered = escalation(self.renderer, locale, payload)
-            case MessageKind.LOST_CONTACT:
-                rendered = lost_contact(self.renderer, locale, payload)
-            case MessageKind.STUDY:
-                material = batch.materials.get(int(str(payload.get("material_id", 0))))
-                rendered = (
-                    study_message(self.renderer, locale, claimed.channel, material)
-                    if material is not None
-                    else None
-                )
-            case _:
-                rendered = render_payload(
-                    self.renderer, claimed.kind, locale, claimed.channel, payload
-                )
+        reader = Reader(self.renderer, locale, zone, claimed.channel)
+        rendered = self._render(KINDS[claimed.kind], reader, claimed, payload, batch)
         if rendered is None:
             return SendResult.failed(f"nothing to send: the {claimed.kind.value} is gone")
         text, buttons = rendered
@@ -403,6 +380,31 @@ class Dispatcher:
             part_sent=lambda parts: self._part_sent(claimed.id, parts),
         )
 
+    def _render(
+        self,
+        kind: Kind[Any, Any],
+        reader: Reader,
+        claimed: Claimed,
+        payload: Payload,
+        batch: _Batch,
+    ) -> Rendered | None:
+        subject = None
+        if kind.subject is not None:
+            key = kind.subject.of(claimed, payload)
+            if key is not None:
+                subject = batch.subjects.get(kind.subject, {}).get(key)
+        if kind.alike is None:
+            return kind.render(reader, payload, subject)
+        alike = (kind.kind, reader.locale, reader.channel, kind.alike(reader, payload, subject))
+        rendered = self._rendered.get(alike)
+        if rendered is None:
+            if len(self._rendered) > 10_000:
+                self._rendered.clear()
+            rendered = kind.render(reader, payload, subject)
+            if rendered is not None:
+                self._rendered[alike] = rendered
+        return rendered
+
     async def _part_sent(self, delivery_id: int, parts: int) -> None:
         """Write that parts of a split message are in the chat, before the next part goes."""
         try:
@@ -410,28 +412,6 @@ class Dispatcher:
                 await record_parts_sent(session, delivery_id, parts)
         except Exception:  # the send result carries the count too; keep sending
             log.exception("could not record part %d of delivery %d", parts, delivery_id)
-
-    def _notice(
-        self, claimed: Claimed, batch: _Batch, locale: str, zone: tzinfo
-    ) -> Rendered | None:
-        notice = batch.notices.get(claimed.notice_id) if claimed.notice_id is not None else None
-        if notice is None:
-            return None
-        key = (
-            notice.id,
-            locale,
-            claimed.channel,
-            notice.sent_at.astimezone(zone).date().isoformat(),
-        )
-        rendered = self._rendered.get(key)
-        if rendered is None:
-            if len(self._rendered) > 10_000:
-                self._rendered.clear()
-            rendered = self._rendered[key] = (
-                notice_text(self.renderer, locale, notice, claimed.channel, zone),
-                notice_buttons(self.renderer, locale, notice, claimed.channel),
-            )
-        return rendered
 
     async def _deliver(self, claimed: Claimed, message: OutboundMessage) -> SendResult:
         try:
@@ -442,16 +422,22 @@ class Dispatcher:
 
     async def _load(self, batch: Sequence[Claimed]) -> _Batch:
         """Everything the batch's messages need, in one query per kind of thing."""
-        loaded = _Batch(notices=self._notices)
+        loaded = _Batch()
+        wanted: dict[Subject[Any, Any], set[int]] = defaultdict(set)
+        for claimed in batch:
+            kind = KINDS[claimed.kind]
+            try:
+                payload = kind.payload.read(claimed.payload)
+            except PayloadError as error:
+                loaded.payloads[claimed.id] = str(error)
+                continue
+            loaded.payloads[claimed.id] = payload
+            if kind.subject is not None:
+                key = kind.subject.of(claimed, payload)
+                if key is not None:
+                    wanted[kind.subject].add(key)
         member_ids = {c.member_id for c in batch if c.member_id is not None}
         staff_ids = {c.staff_id for c in batch if c.staff_id is not None}
-        notice_ids = {c.notice_id for c in batch if c.notice_id is not None} - set(self._notices)
-        prompted = {c.member_id for c in batch if c.kind in CHECKIN_KINDS and c.member_id}
-        material_ids = {
-            int(str(c.payload.get("material_id", 0)))
-            for c in batch
-            if c.kind is MessageKind.STUDY and c.payload
-        }
         default_locale = normalize_locale(self.default_locale)
         async with self.db.session() as session:
             if member_ids:
@@ -473,26 +459,16 @@ class Dispatcher:
                     loaded.staff[staff_id] = _Recipient(
                         normalize_locale(locale, default_locale), self.default_zone
                     )
-            if prompted:
-                for member_id, last in (await last_checkins(session, prompted)).items():
-                    loaded.last_checkins[member_id] = LastCheckInView(
-                        period=last.period,
-                        place=last.place,
-                        work_situation=last.work_situation.value,
-                    )
-            if material_ids:
-                loaded.materials = await material_views(session, material_ids)
-            if notice_ids:
-                for notice in await session.scalars(
-                    select(Notice).where(Notice.id.in_(notice_ids))
-                ):
-                    self._notices[notice.id] = NoticeView(
-                        id=notice.id,
-                        body=notice.body,
-                        author_name=notice.author_name,
-                        urgent=notice.urgent,
-                        sent_at=notice.enqueued_at or notice.send_at,
-                    )
+            for subject, keys in wanted.items():
+                if not subject.lasting:
+                    loaded.subjects[subject] = await subject.load(session, keys)
+                    continue
+                kept = self._lasting.setdefault(subject, {})
+                if len(kept) > 10_000:
+                    kept.clear()
+                if missing := keys - kept.keys():
+                    kept.update(await subject.load(session, missing))
+                loaded.subjects[subject] = kept
         return loaded
 
 

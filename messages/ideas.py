@@ -4,51 +4,55 @@ organisation's reply (or its adoption) to the member, on each channel."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from messages.callbacks import IDEA_SHOW, IDEAS_CARD
-from messages.render import Rendered, Renderer
+from messages.render import Reader, Rendered, Renderer
 from storage.models import ChannelName
+from storage.payloads import IdeaNew, IdeaReply
 
 # An SMS quotes this much of the reply; the rest is in /myideas.
 SMS_REPLY = 120
 
 
-def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": int(payload.get("id", 0)),
-        "kind": str(payload.get("kind", "idea")),
-        "body": str(payload.get("body", "")),
-    }
-
-
-def idea_new(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered:
+def idea_new(reader: Reader, payload: IdeaNew) -> Rendered:
     """A member sent an idea or opinion: to their liaisons, with a button to open it."""
-    values = _values(payload)
-    text = renderer.render(
-        locale, "ideas/staff_new", member=str(payload.get("member", "")), **values
+    text = reader.html(
+        "ideas/staff_new",
+        member=payload.member,
+        id=payload.id,
+        kind=payload.kind,
+        body=payload.body,
     )
-    button = (renderer.label(locale, "ideas.open", id=values["id"]), IDEAS_CARD.pack(values["id"]))
+    button = (reader.label("ideas.open", id=payload.id), IDEAS_CARD.pack(payload.id))
     return text, (button,)
 
 
-def idea_answer(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered:
+def idea_reply(reader: Reader, payload: IdeaReply) -> Rendered:
     """The organisation replied to (event "reply") or adopted (event "adopted") a
     member's suggestion."""
     values = {
-        **_values(payload),
-        "event": str(payload.get("event", "reply")),
-        "reply": str(payload.get("reply", "")),
-        "replaced": bool(payload.get("replaced", False)),
-        "adopted": bool(payload.get("adopted", False)),
+        "id": payload.id,
+        "kind": payload.kind,
+        "body": payload.body,
+        "event": payload.event,
+        "reply": payload.reply,
+        "replaced": payload.replaced,
+        "adopted": payload.adopted,
     }
-    if channel is ChannelName.SMS:
-        reply = values["reply"]
+    if reader.sms:
+        reply = payload.reply
         short = reply if len(reply) <= SMS_REPLY else reply[: SMS_REPLY - 1] + "…"
-        return renderer.render_text(locale, "ideas/answer_sms", **{**values, "reply": short}), ()
-    button = (renderer.label(locale, "ideas.show", id=values["id"]), IDEA_SHOW.pack(values["id"]))
-    return renderer.render(locale, "ideas/answer", **values), (button,)
+        return reader.render("ideas/answer", **{**values, "reply": short}), ()
+    button = (reader.label("ideas.show", id=payload.id), IDEA_SHOW.pack(payload.id))
+    return reader.render("ideas/answer", **values), (button,)
+
+
+def idea_answer(
+    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any] | IdeaReply
+) -> Rendered:
+    """idea_reply for a preview of the reply before it is sent (bot/features/ideas.py)."""
+    typed = payload if isinstance(payload, IdeaReply) else IdeaReply.read(payload)
+    # Nothing in the answer shows a time: any zone reads the same.
+    return idea_reply(Reader(renderer, locale, UTC, channel), typed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from storage.models import ChannelName
 from storage.settings import LOCALES, Locale
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -20,6 +22,35 @@ DEFAULT_LOCALE: Locale = "zh_CN"
 
 # A message as sent: its text and its buttons, (label, callback data) each.
 Rendered = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads an outbox message and where: what its rendering depends on besides its
+    payload (the language, the time zone dates are shown in, the channel's format)."""
+
+    renderer: Renderer
+    locale: str
+    zone: tzinfo
+    channel: ChannelName
+
+    def render(self, name: str, /, **context: Any) -> str:
+        """templates/<locale>/<name>.html, or <name>_sms.txt in plain text for SMS."""
+        if self.channel is ChannelName.SMS:
+            return self.renderer.render_text(self.locale, f"{name}_sms", **context)
+        return self.renderer.render(self.locale, name, **context)
+
+    def html(self, name: str, /, **context: Any) -> str:
+        """templates/<locale>/<name>.html whatever the channel (messages to staff, who are
+        reached on Telegram only)."""
+        return self.renderer.render(self.locale, name, **context)
+
+    def label(self, key: str, /, **context: Any) -> str:
+        return self.renderer.label(self.locale, key, **context)
+
+    @property
+    def sms(self) -> bool:
+        return self.channel is ChannelName.SMS
 
 
 def normalize_locale(value: str | None, default: Locale = DEFAULT_LOCALE) -> Locale:

@@ -12,17 +12,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from messages.callbacks import REQUEST_CARD, REQUEST_SOLVED, REQUEST_TAKE
-from messages.render import Rendered, Renderer
-from storage.models import ChannelName
+from messages.render import Reader, Rendered, Renderer
+from storage.payloads import (
+    Names,
+    RequestDue,
+    RequestFeedback,
+    RequestNew,
+    RequestUpdate,
+)
 
 
-def localized_name(names: Mapping[str, Any] | None, locale: str) -> str:
-    """The English or Chinese name of a payload's {"zh": …, "en": …} ("" for none)."""
+def localized_name(names: Names | Mapping[str, Any] | None, locale: str) -> str:
+    """The English or Chinese name of {"zh": …, "en": …} ("" for none)."""
     if not names:
         return ""
+    if isinstance(names, Names):
+        zh, en = names.zh, names.en
+    else:
+        zh, en = names.get("zh"), names.get("en")
     if locale.startswith("en"):
-        return str(names.get("en") or names.get("zh") or "")
-    return str(names.get("zh") or names.get("en") or "")
+        return str(en or zh or "")
+    return str(zh or en or "")
 
 
 def status_label(renderer: Renderer, locale: str, status: str) -> str:
@@ -38,99 +48,81 @@ def solved_buttons(renderer: Renderer, locale: str, request_id: int) -> tuple[tu
     )
 
 
-def _values(locale: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+def _values(reader: Reader, payload: RequestNew | RequestDue | RequestFeedback) -> dict[str, Any]:
+    """What the staff's request messages show of the request."""
+    new = payload if isinstance(payload, RequestNew) else None
+    assignee = None if isinstance(payload, RequestNew) else payload.assignee
     return {
-        "id": int(payload.get("request_id", 0)),
-        "member": str(payload.get("member", "")),
-        "category": localized_name(payload.get("category"), locale),
-        "measure": localized_name(payload.get("measure"), locale) or None,
-        "description": str(payload.get("description", "")),
-        "due": payload.get("due"),
-        "attachment": payload.get("attachment"),
-        "source": payload.get("source"),
-        "assignee": payload.get("assignee"),
-        "assigned_by": payload.get("assigned_by"),
+        "id": payload.request_id,
+        "member": payload.member,
+        "category": localized_name(payload.category, reader.locale),
+        "measure": (localized_name(new.measure, reader.locale) or None) if new else None,
+        "description": new.description if new else "",
+        "due": None if isinstance(payload, RequestFeedback) else payload.due,
+        "attachment": new.attachment if new else None,
+        "source": new.source if new else None,
+        "assignee": assignee,
+        "assigned_by": new.assigned_by if new else None,
     }
 
 
-def new_request(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
+def _card_button(reader: Reader, request_id: int) -> tuple[str, str]:
+    return reader.label("requests.open_card"), REQUEST_CARD.pack(request_id)
+
+
+def new_request(reader: Reader, payload: RequestNew) -> Rendered:
     """To the liaisons: a member asked for help (or a colleague assigned one), take / open."""
-    values = _values(locale, payload)
-    if not values["id"]:
-        return None
-    text = renderer.render(locale, "requests/staff_new", **values)
-    buttons = [(renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"]))]
-    if values["assigned_by"] is None:
-        buttons.insert(
-            0, (renderer.label(locale, "requests.take"), REQUEST_TAKE.pack(values["id"]))
-        )
+    text = reader.html("requests/staff_new", **_values(reader, payload))
+    buttons = [_card_button(reader, payload.request_id)]
+    if payload.assigned_by is None:
+        buttons.insert(0, (reader.label("requests.take"), REQUEST_TAKE.pack(payload.request_id)))
     return text, tuple(buttons)
 
 
-def request_update(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
+def request_update(reader: Reader, payload: RequestUpdate) -> Rendered:
     """To the member: their request was taken or moved on; closed ones ask for feedback."""
-    request_id = int(payload.get("request_id", 0))
-    if not request_id:
-        return None
-    status = str(payload.get("status", ""))
-    values = {
-        "id": request_id,
-        "event": str(payload.get("event", "status")),
-        "status": status,
-        "status_label": status_label(renderer, locale, status),
-        "category": localized_name(payload.get("category"), locale),
-        "referred_to": payload.get("referred_to"),
-        "answer": payload.get("answer"),
-        "by": payload.get("by"),
-        "closed": bool(payload.get("closed")),
-    }
-    if channel is ChannelName.SMS:
-        return renderer.render_text(locale, "requests/update_sms", **values), ()
-    text = renderer.render(locale, "requests/update", **values)
-    buttons = solved_buttons(renderer, locale, request_id) if values["closed"] else ()
-    return text, buttons
-
-
-def request_due(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
-    """To the assignee (or the liaisons): a request is nearing its target time."""
-    values = _values(locale, payload)
-    if not values["id"]:
-        return None
-    text = renderer.render(locale, "requests/staff_due", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)
-
-
-def request_late(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
-    """To the admins over the member: a request is past its target time."""
-    values = _values(locale, payload)
-    if not values["id"]:
-        return None
-    values["status_label"] = status_label(renderer, locale, str(payload.get("status", "received")))
-    text = renderer.render(locale, "requests/staff_late", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)
-
-
-def request_feedback(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any]
-) -> Rendered | None:
-    """To the assignee and the liaisons: the member says it did not help, and why."""
-    values = _values(locale, payload)
-    if not values["id"]:
-        return None
-    values.update(
-        status_label=status_label(renderer, locale, str(payload.get("status", "resolved"))),
-        solved=payload.get("solved"),
-        satisfaction=payload.get("satisfaction"),
-        comment=payload.get("comment"),
-        follow_up=bool(payload.get("follow_up")),
+    text = reader.render(
+        "requests/update",
+        id=payload.request_id,
+        event=payload.event,
+        status=payload.status,
+        status_label=status_label(reader.renderer, reader.locale, payload.status),
+        category=localized_name(payload.category, reader.locale),
+        referred_to=payload.referred_to,
+        answer=payload.answer,
+        by=payload.by,
+        closed=payload.closed,
     )
-    text = renderer.render(locale, "requests/staff_feedback", **values)
-    return text, ((renderer.label(locale, "requests.open_card"), REQUEST_CARD.pack(values["id"])),)
+    if reader.sms or not payload.closed:
+        return text, ()
+    return text, solved_buttons(reader.renderer, reader.locale, payload.request_id)
+
+
+def request_due(reader: Reader, payload: RequestDue) -> Rendered:
+    """To the assignee (or the liaisons): a request is nearing its target time."""
+    text = reader.html("requests/staff_due", **_values(reader, payload))
+    return text, (_card_button(reader, payload.request_id),)
+
+
+def request_late(reader: Reader, payload: RequestDue) -> Rendered:
+    """To the admins over the member: a request is past its target time."""
+    text = reader.html(
+        "requests/staff_late",
+        **_values(reader, payload),
+        status_label=status_label(reader.renderer, reader.locale, payload.status),
+    )
+    return text, (_card_button(reader, payload.request_id),)
+
+
+def request_feedback(reader: Reader, payload: RequestFeedback) -> Rendered:
+    """To the assignee and the liaisons: the member says it did not help, and why."""
+    text = reader.html(
+        "requests/staff_feedback",
+        **_values(reader, payload),
+        status_label=status_label(reader.renderer, reader.locale, payload.status),
+        solved=payload.solved,
+        satisfaction=payload.satisfaction,
+        comment=payload.comment,
+        follow_up=payload.follow_up,
+    )
+    return text, (_card_button(reader, payload.request_id),)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from messages.callbacks import STUDY_DONE, STUDY_OPEN
-from messages.render import Rendered, Renderer
+from messages.render import Reader, Rendered, Renderer
 from storage.models import ChannelName
+from storage.payloads import Study
 from storage.study import MaterialView
 
 # A pushed material shows this much of its text; "read in full" shows the rest.
@@ -33,3 +34,10 @@ def study_message(
         buttons.append((renderer.label(locale, "study.open"), STUDY_OPEN.pack(material.id)))
     text = renderer.render(locale, "study/push", material=material, body=body, cut=cut)
     return text, tuple(buttons)
+
+
+def study_push(reader: Reader, payload: Study, material: MaterialView | None) -> Rendered | None:
+    """An outbox STUDY row: the push of its material (None: the material is gone)."""
+    if material is None:
+        return None
+    return study_message(reader.renderer, reader.locale, reader.channel, material)

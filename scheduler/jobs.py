@@ -1,29 +1,34 @@
-"""What is due at an instant, and when things fall due next.
+"""What is due at an instant, and when things fall due next: one list of job kinds.
 
-`run_due(now)` is the whole of the scheduler's work: every cycle step, escalation, lost
-contact check and study push whose time has come by `now` and whose grace has not run
-out is enqueued — once, whatever else has run before. APScheduler (scheduler/service.py)
-only decides *when* to call it; `liaison schedule run-due --now` and the tests call it
-directly with the instant they choose.
+`JOB_KINDS` declares every kind of scheduled work once: what it does at an instant and the
+timers at which it falls due. Both functions below come from it, so a new kind is one more
+entry there.
 
-`job_specs()` turns the schedule rows into timers: one per cycle step and time zone in use,
-one daily lost-contact check, one per study schedule. The same specs build the APScheduler
-jobs and `liaison schedule list`.
+`run_due(now)` is the whole of the scheduler's work: every kind, in the order of the list,
+enqueues what has come due by `now` and whose grace has not run out — once, whatever else
+has run before. APScheduler (scheduler/service.py) only decides *when* to call it;
+`liaison schedule run-due --now` and the tests call it directly with the instant they choose.
+
+`job_specs()` turns the schedule rows into timers (one per cycle step and time zone in use,
+the daily checks, one per study schedule, ...). The same specs build the APScheduler jobs
+and `liaison schedule list`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import certificates, requests, study
+from storage import certificates, conversations, requests, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -43,6 +48,14 @@ log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+# Conversation drafts nobody came back to are deleted once a day, at night in the default
+# time zone. Not at every run: until the purge, a member who returns to an expired draft
+# is told it expired rather than having their answer taken for something else.
+PURGE_AT = time(4, 0)
+# A purge timer that fired late (a busy or suspended machine) still purges within this;
+# after it, the next night's does.
+PURGE_GRACE = timedelta(hours=1)
+
 
 @dataclass(slots=True)
 class RunReport:
@@ -57,83 +70,6 @@ class RunReport:
         self.messages += report.messages
 
 
-def _zone(name: str) -> tzinfo:
-    return ZoneInfo(name)
-
-
-async def _cycles_and_zones(
-    db: Database, settings: Settings
-) -> tuple[list[GroupCycle], dict[str, list[str | None]]]:
-    async with db.session() as session:
-        cycles = await group_cycles(session, settings.default_cycle)
-        zones = await zones_in_use(session, settings.zone)
-    return cycles, zones
-
-
-async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
-    """Enqueue everything due by now: the cycle in one transaction, study pushes in another."""
-    report = RunReport(now=now)
-    quiet = settings.quiet_hours
-    steps = StepReport()
-    async with db.session() as session:
-        cycles = await group_cycles(session, settings.default_cycle)
-        zones = await zones_in_use(session, settings.zone)
-        shares = shared_cycles(cycles)
-        for share in shares:
-            for zone_name, names in zones.items():
-                await enqueue_member_steps(
-                    session,
-                    now,
-                    cycle=share,
-                    zone=_zone(zone_name),
-                    zone_names=names,
-                    quiet=quiet,
-                    report=steps,
-                )
-        await flag_lost_contact(
-            session,
-            now,
-            cycles=shares,
-            quiet=quiet,
-            default_zone=settings.zone,
-            report=steps,
-        )
-        await enqueue_escalations(
-            session, now, cycles=cycles, default_zone=settings.zone, quiet=quiet, report=steps
-        )
-    report.merge(steps)
-    async with db.session() as session:
-        for push in await study.push_due_study(session, now, zone=settings.zone):
-            report.lines.append(_push_line(push))
-            report.messages += push.recipients
-    async with db.session() as session:
-        deadlines = await requests.check_deadlines(
-            session,
-            now,
-            remind_before=timedelta(hours=settings.request_remind_hours),
-            zone=settings.zone,
-        )
-    report.lines += deadlines.lines
-    report.messages += deadlines.messages
-    async with db.session() as session:
-        for review in await certificates.enqueue_due_reviews(session, now, zone=settings.zone):
-            report.lines.append(
-                f"certificate review due {review.due_on} for #{review.certificate_id} "
-                f"{review.number} ({review.member_name}): {review.messages} message(s)"
-            )
-            report.messages += review.messages
-    for line in report.lines:
-        log.info("scheduler: %s", line)
-    return report
-
-
-def _push_line(push: study.PushReport) -> str:
-    what = f"study push {push.occurrence} to {push.group}"
-    if push.title is not None:
-        return f"{what}: #{push.material_id} {push.title!r}, {push.recipients} member(s)"
-    return f"{what}: {push.outcome.value}"
-
-
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """One timer: an id stable across rebuilds, what it is for, and when it fires."""
@@ -141,9 +77,9 @@ class JobSpec:
     id: str
     description: str
     trigger: BaseTrigger
-    # What templates need to say it in the reader's language.
-    kind: str = ""  # prompt | reminder | escalation | lost_contact | study | requests
-    number: int = 0  # the reminder's number
+    # What templates need to say it in the reader's language (messages/.../cycle/_job.html).
+    kind: str = ""  # prompt | reminder | escalation | lost_contact | study | requests | …
+    number: int = 0  # the reminder's number; the minutes between deadline checks
     # The group whose cycle or study schedule it is (None: the default cycle, or everyone).
     group_id: int | None = None
     group: str | None = None
@@ -154,30 +90,101 @@ class JobSpec:
         return when
 
 
-async def job_specs(db: Database, settings: Settings, now: datetime) -> list[JobSpec]:
-    """Every timer the schedule rows call for (one-off study pushes only if still ahead)."""
-    cycles, zones = await _cycles_and_zones(db, settings)
-    default_zone = settings.zone
-    specs: list[JobSpec] = []
-    for cycle in cycles:
+@dataclass(slots=True)
+class Moment:
+    """What every kind of job is given: the instant, the settings, and the cycles and time
+    zones in use (read once per run however many kinds ask)."""
+
+    now: datetime
+    settings: Settings
+    _cycles: list[GroupCycle] | None = None
+    _zones: dict[str, list[str | None]] | None = None
+
+    async def cycles(self, session: AsyncSession) -> list[GroupCycle]:
+        if self._cycles is None:
+            self._cycles = await group_cycles(session, self.settings.default_cycle)
+        return self._cycles
+
+    async def zones(self, session: AsyncSession) -> dict[str, list[str | None]]:
+        if self._zones is None:
+            self._zones = await zones_in_use(session, self.settings.zone)
+        return self._zones
+
+    def daily(self, at: time) -> CronTrigger:
+        """Every day at a time of the default time zone."""
+        return CronTrigger(hour=at.hour, minute=at.minute, timezone=self.settings.zone)
+
+
+Run = Callable[[AsyncSession, Moment, StepReport], Awaitable[None]]
+Timers = Callable[[AsyncSession, Moment], Awaitable[list[JobSpec]]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    """One kind of scheduled work: what it does at an instant, and the timers that call it.
+
+    `run` enqueues what is due by the instant and not yet enqueued, so any timer, a
+    catch-up after a restart or a second call may run it; `timers` only decide when
+    run_due is called. Each kind runs in its own transaction.
+    """
+
+    name: str
+    run: Run
+    timers: Timers
+
+
+def _zone(name: str) -> tzinfo:
+    return ZoneInfo(name)
+
+
+def _owner(cycle: GroupCycle) -> str:
+    return f"group:{cycle.group_id}" if cycle.group_id else "default"
+
+
+def _whose(cycle: GroupCycle) -> str:
+    return cycle.group_name or "default cycle"
+
+
+# --- the monthly cycle: prompts and reminders, lost contact, escalation --------------------
+
+
+async def _run_checkin_steps(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    zones = await at.zones(session)
+    for share in shared_cycles(await at.cycles(session)):
+        for zone_name, names in zones.items():
+            await enqueue_member_steps(
+                session,
+                at.now,
+                cycle=share,
+                zone=_zone(zone_name),
+                zone_names=names,
+                quiet=at.settings.quiet_hours,
+                report=report,
+            )
+
+
+async def _checkin_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    """One timer per cycle step (the prompt, each reminder) and time zone in use."""
+    zones = await at.zones(session)
+    specs = []
+    for cycle in await at.cycles(session):
         rule = cycle.rule
         if not rule.enabled:
             continue
-        owner = f"group:{cycle.group_id}" if cycle.group_id else "default"
-        whose = cycle.group_name or "default cycle"
         clock = rule.prompt_time
+        steps = [("prompt", "check-in prompt", 0, rule.prompt_day)] + [
+            (f"r{n}", f"check-in reminder {n}", n, rule.prompt_day + days)
+            for n, days in enumerate(rule.reminder_days, 1)
+        ]
         for zone_name in sorted(zones):
-            zone = _zone(zone_name)
-            steps = [("prompt", "check-in prompt", 0, rule.prompt_day)] + [
-                (f"r{n}", f"check-in reminder {n}", n, rule.prompt_day + days)
-                for n, days in enumerate(rule.reminder_days, 1)
-            ]
             for name, what, number, day in steps:
                 specs.append(
                     JobSpec(
-                        f"cycle:{owner}:{zone_name}:{name}",
-                        f"{what} ({whose}, {zone_name})",
-                        CronTrigger(day=day, hour=clock.hour, minute=clock.minute, timezone=zone),
+                        f"cycle:{_owner(cycle)}:{zone_name}:{name}",
+                        f"{what} ({_whose(cycle)}, {zone_name})",
+                        CronTrigger(
+                            day=day, hour=clock.hour, minute=clock.minute, timezone=_zone(zone_name)
+                        ),
                         kind="reminder" if number else "prompt",
                         number=number,
                         group_id=cycle.group_id,
@@ -185,87 +192,230 @@ async def job_specs(db: Database, settings: Settings, now: datetime) -> list[Job
                         zone=zone_name,
                     )
                 )
+    return specs
+
+
+async def _run_lost_contact(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    await flag_lost_contact(
+        session,
+        at.now,
+        cycles=shared_cycles(await at.cycles(session)),
+        quiet=at.settings.quiet_hours,
+        default_zone=at.settings.zone,
+        report=report,
+    )
+
+
+async def _lost_contact_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    daily = at.daily(at.settings.default_cycle.prompt_time)
+    return [JobSpec("lost-contact", "lost contact check (daily)", daily, kind="lost_contact")]
+
+
+async def _run_escalations(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    await enqueue_escalations(
+        session,
+        at.now,
+        cycles=await at.cycles(session),
+        default_zone=at.settings.zone,
+        quiet=at.settings.quiet_hours,
+        report=report,
+    )
+
+
+async def _escalation_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    """One timer per cycle: the day its liaisons get the list of silent members."""
+    specs = []
+    for cycle in await at.cycles(session):
+        rule = cycle.rule
+        if not rule.enabled:
+            continue
         specs.append(
             JobSpec(
-                f"cycle:{owner}:escalation",
-                f"escalation to liaisons ({whose})",
+                f"cycle:{_owner(cycle)}:escalation",
+                f"escalation to liaisons ({_whose(cycle)})",
                 CronTrigger(
                     day=rule.escalation_day,
-                    hour=clock.hour,
-                    minute=clock.minute,
-                    timezone=default_zone,
+                    hour=rule.prompt_time.hour,
+                    minute=rule.prompt_time.minute,
+                    timezone=at.settings.zone,
                 ),
                 kind="escalation",
                 group_id=cycle.group_id,
                 group=cycle.group_name,
             )
         )
-    daily = settings.default_cycle.prompt_time
-    specs.append(
-        JobSpec(
-            "lost-contact",
-            "lost contact check (daily)",
-            CronTrigger(hour=daily.hour, minute=daily.minute, timezone=default_zone),
-            kind="lost_contact",
-        )
+    return specs
+
+
+# --- study pushes --------------------------------------------------------------------------
+
+
+async def _run_study(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    for push in await study.push_due_study(session, at.now, zone=at.settings.zone):
+        report.lines.append(_push_line(push))
+        report.messages += push.recipients
+
+
+def _push_line(push: study.PushReport) -> str:
+    what = f"study push {push.occurrence} to {push.group}"
+    if push.title is not None:
+        return f"{what}: #{push.material_id} {push.title!r}, {push.recipients} member(s)"
+    return f"{what}: {push.outcome.value}"
+
+
+async def _study_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    """One timer per active study schedule (a one-off push only while still ahead)."""
+    zone = at.settings.zone
+    rows = await session.execute(
+        select(StudySchedule, Group.name)
+        .join(Group, Group.id == StudySchedule.group_id)
+        .where(StudySchedule.active.is_(True))
+        .order_by(StudySchedule.id)
     )
-    specs.append(
+    specs = []
+    for schedule, group_name in rows:
+        clock = parse_clock(schedule.at_time)
+        if schedule.weekday is not None:
+            trigger: BaseTrigger = CronTrigger(
+                day_of_week=WEEKDAYS[schedule.weekday],
+                hour=clock.hour,
+                minute=clock.minute,
+                timezone=zone,
+            )
+            what = f"study push {WEEKDAYS[schedule.weekday]} {schedule.at_time} ({group_name})"
+        elif schedule.on_date is not None:
+            when = at_local(schedule.on_date, clock, zone)
+            if when <= at.now:
+                continue
+            trigger = DateTrigger(run_date=when)
+            what = f"study push on {schedule.on_date} {schedule.at_time} ({group_name})"
+        else:
+            continue
+        specs.append(
+            JobSpec(
+                f"study:{schedule.id}",
+                what,
+                trigger,
+                kind="study",
+                group_id=schedule.group_id,
+                group=group_name,
+            )
+        )
+    return specs
+
+
+# --- service request deadlines -------------------------------------------------------------
+
+
+async def _run_deadlines(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    deadlines = await requests.check_deadlines(
+        session,
+        at.now,
+        remind_before=timedelta(hours=at.settings.request_remind_hours),
+        zone=at.settings.zone,
+    )
+    report.lines += deadlines.lines
+    report.messages += deadlines.messages
+
+
+async def _deadline_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    # Only while some open request still has a reminder or an escalation to come.
+    if not await requests.deadlines_pending(session):
+        return []
+    every = at.settings.request_check_minutes
+    return [
+        JobSpec(
+            "requests:deadlines",
+            f"service request deadlines (every {every} minutes)",
+            CronTrigger(minute=f"*/{every}", timezone=at.settings.zone),
+            kind="requests",
+            number=every,
+        )
+    ]
+
+
+# --- activity certificate reviews ----------------------------------------------------------
+
+
+async def _run_reviews(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    for review in await certificates.enqueue_due_reviews(session, at.now, zone=at.settings.zone):
+        report.lines.append(
+            f"certificate review due {review.due_on} for #{review.certificate_id} "
+            f"{review.number} ({review.member_name}): {review.messages} message(s)"
+        )
+        report.messages += review.messages
+
+
+async def _review_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    return [
         JobSpec(
             "certificates:review",
             "activity certificate yearly review reminders (daily)",
-            CronTrigger(hour=daily.hour, minute=daily.minute, timezone=default_zone),
+            at.daily(at.settings.default_cycle.prompt_time),
             kind="cert_review",
         )
-    )
-    async with db.session() as session:
-        # Only while some open request still has a reminder or an escalation to come.
-        requests_pending = await requests.deadlines_pending(session)
-    if requests_pending:
-        every = settings.request_check_minutes
-        specs.append(
-            JobSpec(
-                "requests:deadlines",
-                f"service request deadlines (every {every} minutes)",
-                CronTrigger(minute=f"*/{every}", timezone=default_zone),
-                kind="requests",
-                number=every,
-            )
+    ]
+
+
+# --- the conversation purge ----------------------------------------------------------------
+
+
+async def _run_purge(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    local = at.now.astimezone(at.settings.zone)
+    since = datetime.combine(local.date(), PURGE_AT, tzinfo=at.settings.zone)
+    if not since <= local < since + PURGE_GRACE:
+        return
+    purged = await conversations.purge_expired(session, at.now)
+    if purged:
+        # Drafts are not messages: a line, and the message count stays as it is.
+        report.lines.append(f"conversation purge: {purged} expired draft(s) deleted")
+
+
+async def _purge_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    return [
+        JobSpec(
+            "conversations:purge",
+            f"expired conversation drafts purge (daily at {PURGE_AT:%H:%M})",
+            at.daily(PURGE_AT),
+            kind="purge",
         )
+    ]
+
+
+# The order in which a run takes them (and in which timers are listed): a member's prompt
+# before the lost-contact check and the escalation that look at who stayed silent.
+JOB_KINDS: tuple[JobKind, ...] = (
+    JobKind("checkin", _run_checkin_steps, _checkin_timers),
+    JobKind("lost_contact", _run_lost_contact, _lost_contact_timers),
+    JobKind("escalation", _run_escalations, _escalation_timers),
+    JobKind("study", _run_study, _study_timers),
+    JobKind("requests", _run_deadlines, _deadline_timers),
+    JobKind("cert_review", _run_reviews, _review_timers),
+    JobKind("purge", _run_purge, _purge_timers),
+)
+
+
+async def run_due(db: Database, now: datetime, settings: Settings) -> RunReport:
+    """Enqueue everything due by now: every kind of job, each in its own transaction."""
+    report = RunReport(now=now)
+    at = Moment(now, settings)
+    for kind in JOB_KINDS:
+        steps = StepReport()
+        async with db.session() as session:
+            await kind.run(session, at, steps)
+        report.merge(steps)
+    for line in report.lines:
+        log.info("scheduler: %s", line)
+    return report
+
+
+async def job_specs(db: Database, settings: Settings, now: datetime) -> list[JobSpec]:
+    """Every timer the schedule rows call for (one-off study pushes only if still ahead)."""
+    at = Moment(now, settings)
+    specs: list[JobSpec] = []
     async with db.session() as session:
-        rows = await session.execute(
-            select(StudySchedule, Group.name)
-            .join(Group, Group.id == StudySchedule.group_id)
-            .where(StudySchedule.active.is_(True))
-            .order_by(StudySchedule.id)
-        )
-        for schedule, group_name in rows:
-            at = parse_clock(schedule.at_time)
-            if schedule.weekday is not None:
-                trigger: BaseTrigger = CronTrigger(
-                    day_of_week=WEEKDAYS[schedule.weekday],
-                    hour=at.hour,
-                    minute=at.minute,
-                    timezone=default_zone,
-                )
-                what = f"study push {WEEKDAYS[schedule.weekday]} {schedule.at_time} ({group_name})"
-            elif schedule.on_date is not None:
-                when = at_local(schedule.on_date, at, default_zone)
-                if when <= now:
-                    continue
-                trigger = DateTrigger(run_date=when)
-                what = f"study push on {schedule.on_date} {schedule.at_time} ({group_name})"
-            else:
-                continue
-            specs.append(
-                JobSpec(
-                    f"study:{schedule.id}",
-                    what,
-                    trigger,
-                    kind="study",
-                    group_id=schedule.group_id,
-                    group=group_name,
-                )
-            )
+        for kind in JOB_KINDS:
+            specs += await kind.timers(session, at)
     return specs
 
 
@@ -277,4 +427,13 @@ def upcoming(specs: list[JobSpec], now: datetime) -> list[tuple[JobSpec, datetim
     )
 
 
-__all__ = ["JobSpec", "RunReport", "job_specs", "run_due", "upcoming"]
+__all__ = [
+    "JOB_KINDS",
+    "JobKind",
+    "JobSpec",
+    "Moment",
+    "RunReport",
+    "job_specs",
+    "run_due",
+    "upcoming",
+]

@@ -26,14 +26,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, payloads
 from storage.models import (
     Certificate,
     CertificateEvent,
     CertificateStatus,
     Member,
     MemberStatus,
-    MessageKind,
     Unit,
 )
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
@@ -419,18 +418,17 @@ async def _tell_member(
     await enqueue_to_members(
         session,
         now,
-        kind=MessageKind.CERTIFICATE,
+        payload=payloads.CertificateStep(
+            certificate_id=row.id,
+            step=event.step,
+            reverse=row.reverse,
+            origin=row.origin_organisation,
+            number=row.number,
+            note=event.note,
+            review_due_on=row.review_due_on.isoformat() if row.review_due_on else None,
+        ),
         topic=f"cert:{row.id}:e{event.id}",
         condition=Member.id == row.member_id,
-        payload={
-            "certificate_id": row.id,
-            "step": event.step,
-            "reverse": row.reverse,
-            "origin": row.origin_organisation,
-            "number": row.number,
-            "note": event.note,
-            "review_due_on": row.review_due_on.isoformat() if row.review_due_on else None,
-        },
     )
 
 
@@ -502,18 +500,17 @@ async def apply(
             StaffMessage(
                 staff.id,
                 staff.telegram_user_id,
-                MessageKind.CERTIFICATE,
                 f"cert:{row.id}:new",
-                {
-                    "staff": True,
-                    "certificate_id": row.id,
-                    "step": CertificateStatus.APPLIED.value,
-                    "name": member.name,
-                    "reverse": reverse,
-                    "origin": origin,
-                    "destination": where_to,
-                    "months": months,
-                },
+                payloads.CertificateStep(
+                    staff=True,
+                    certificate_id=row.id,
+                    step=CertificateStatus.APPLIED.value,
+                    name=member.name,
+                    reverse=reverse,
+                    origin=origin,
+                    destination=where_to,
+                    months=months,
+                ),
             )
             for staff in await looking_after(session, member_id)
         ],
@@ -762,31 +759,22 @@ async def enqueue_due_reviews(
         assert row.review_due_on is not None
         due = row.review_due_on.isoformat()
         topic = f"certreview:{row.id}:{due}"
-        payload: dict[str, object] = {
-            "certificate_id": row.id,
-            "number": row.number,
-            "name": name,
-            "due_on": due,
-        }
+        payload = payloads.CertificateReview(
+            certificate_id=row.id, number=row.number, name=name, due_on=due, staff=False
+        )
         new = await enqueue_to_members(
             session,
             now,
-            kind=MessageKind.CERT_REVIEW,
+            payload=payload,
             topic=topic,
             condition=Member.id == row.member_id,
-            payload={**payload, "staff": False},
         )
+        to_staff = payload.model_copy(update={"staff": True})
         new += await enqueue_to_staff(
             session,
             now,
             [
-                StaffMessage(
-                    staff.id,
-                    staff.telegram_user_id,
-                    MessageKind.CERT_REVIEW,
-                    topic,
-                    {**payload, "staff": True},
-                )
+                StaffMessage(staff.id, staff.telegram_user_id, topic, to_staff)
                 for staff in await looking_after(session, row.member_id)
             ],
         )

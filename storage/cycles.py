@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, payloads
 from storage.calendar import CycleError, CycleRule, QuietHours, Step, parse_clock, parse_days
 from storage.checkins import CHECKIN_TOPIC, member_zone, period_of
 from storage.models import (
@@ -37,7 +37,6 @@ from storage.models import (
     Delivery,
     Group,
     Member,
-    MessageKind,
     Staff,
     StaffRole,
     UTCDateTime,
@@ -385,15 +384,13 @@ async def enqueue_member_steps(
         # key: re-running a step (every timer until the month ends) then writes nothing.
         already = exists().where(Delivery.member_id == Member.id, Delivery.topic == topic)
         condition = and_(condition, ~already)
+        message = payloads.CheckInPrompt if step.step is Step.PROMPT else payloads.CheckInReminder
         count = await enqueue_to_members(
             session,
             now,
-            kind=MessageKind.CHECKIN_PROMPT
-            if step.step is Step.PROMPT
-            else MessageKind.CHECKIN_REMINDER,
+            payload=message(period=period, reminder=step.number),
             topic=topic,
             condition=condition,
-            payload={"period": period, "reminder": step.number},
             not_before=not_before,
         )
         report.add(count, f"{period} {step.name}: {count} member(s) ({who})")
@@ -480,15 +477,15 @@ async def enqueue_escalations(
         .order_by(func.coalesce(last_checkin, Member.registered_at, type_=UTCDateTime()), Member.id)
     )
     today = now.astimezone(default_zone).date()
-    silent: dict[int, list[dict[str, object]]] = defaultdict(list)
+    silent: dict[int, list[payloads.SilentMember]] = defaultdict(list)
     for group_id, member_id, name, registered, last in silent_rows:
         silent[group_id].append(
-            {
-                "id": member_id,
-                "name": name,
-                "days": max((today - (last or registered).astimezone(default_zone).date()).days, 0),
-                "never": last is None,
-            }
+            payloads.SilentMember(
+                id=member_id,
+                name=name,
+                days=max((today - (last or registered).astimezone(default_zone).date()).days, 0),
+                never=last is None,
+            )
         )
     not_before = quiet.next_open(now, default_zone)
     messages: list[StaffMessage] = []
@@ -500,16 +497,14 @@ async def enqueue_escalations(
         if not recipients:
             report.lines.append(f"{period} escalation: {group.name} has no liaison or admin")
             continue
-        payload: dict[str, object] = {
-            "period": period,
-            "group": group.name,
-            "members": listed[:ESCALATION_NAMES],
-            "total": len(listed),
-        }
+        payload = payloads.Escalation(
+            period=period,
+            group=group.name,
+            members=tuple(listed[:ESCALATION_NAMES]),
+            total=len(listed),
+        )
         messages += [
-            StaffMessage(
-                staff.id, staff.telegram_user_id, MessageKind.ESCALATION, topics[group.id], payload
-            )
+            StaffMessage(staff.id, staff.telegram_user_id, topics[group.id], payload)
             for staff in recipients
         ]
         report.lines.append(
@@ -647,38 +642,24 @@ async def _lost_contact_messages(
     messages = []
     stamp = now.astimezone(default_zone).strftime("%Y-%m-%d")
     for member in lost:
-        base: dict[str, object] = {
-            "member_id": member.member_id,
-            "name": member.name,
-            "since": member.last_checkin_at.astimezone(default_zone).strftime("%Y-%m-%d")
-            if member.last_checkin_at
-            else None,
-            "months": member.months,
-        }
+        since = member.last_checkin_at
+        told = payloads.LostContact(
+            member_id=member.member_id,
+            name=member.name,
+            since=since.astimezone(default_zone).strftime("%Y-%m-%d") if since else None,
+            months=member.months,
+            admin=False,
+        )
+        to_admin = told.model_copy(update={"admin": True})
         topic = f"lost:m{member.member_id}:{stamp}"
         admin_ids = {a.id for a in admins[member.member_id]}
         for staff in admins[member.member_id]:
-            messages.append(
-                StaffMessage(
-                    staff.id,
-                    staff.telegram_user_id,
-                    MessageKind.LOST_CONTACT,
-                    topic,
-                    {**base, "admin": True},
-                )
-            )
+            messages.append(StaffMessage(staff.id, staff.telegram_user_id, topic, to_admin))
         for staff in liaisons[member.member_id].values():
             if staff.id in admin_ids:
                 continue
-            messages.append(
-                StaffMessage(
-                    staff.id,
-                    staff.telegram_user_id,
-                    MessageKind.LOST_CONTACT,
-                    topic,
-                    {**base, "admin": staff.role is StaffRole.ADMIN},
-                )
-            )
+            payload = to_admin if staff.role is StaffRole.ADMIN else told
+            messages.append(StaffMessage(staff.id, staff.telegram_user_id, topic, payload))
     return messages
 
 

@@ -466,7 +466,8 @@ class Delivery(Base):
     # What the message is about, shared by its recipients ("chk:2026-11:prompt"): the
     # scheduler asks "was this step taken for this member" by member_id and topic.
     topic: Mapped[str | None] = mapped_column(String(60))
-    # The template's values for scheduler messages (notices are read from their row).
+    # The values its kind is rendered from, typed by storage/payloads.py (a notice: none,
+    # it is read from its row).
     payload: Mapped[dict[str, object] | None] = mapped_column(JSON)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     member_id: Mapped[int | None] = mapped_column(

@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage import payloads
 from storage.models import (
     ChannelName,
     Delivery,
@@ -156,10 +157,9 @@ async def enqueue_to_members(
     session: AsyncSession,
     now: datetime,
     *,
-    kind: MessageKind,
+    payload: payloads.Payload,
     topic: str,
     condition: ColumnElement[bool],
-    payload: dict[str, object] | None = None,
     notice_id: int | None = None,
     rank: int = 0,
     not_before: datetime | None = None,
@@ -169,16 +169,17 @@ async def enqueue_to_members(
     One INSERT … SELECT: 100,000 members never pass through Python row by row. The dedupe
     key is "<topic>:m<member>:<channel>", so enqueueing the same topic twice adds nothing.
     Members with no way to reach them get a suppressed row, so reports can count them.
-    Returns how many rows are new.
+    The delivery's kind is its payload's. Returns how many rows are new.
     """
+    stored = payload.to_json()
     when = literal(now, UTCDateTime())
     due = literal(not_before or now, UTCDateTime())
     channel = member_channel()
     members = select(
         literal(f"{topic}:m") + cast(Member.id, String) + ":" + func.coalesce(channel, "none"),
-        literal(kind.value),
+        literal(payload.KIND.value),
         literal(topic),
-        literal(payload, JSON()) if payload is not None else null(),
+        literal(stored, JSON()) if stored is not None else null(),
         literal(notice_id) if notice_id is not None else null(),
         Member.id,
         channel,
@@ -224,9 +225,12 @@ class StaffMessage:
 
     staff_id: int
     telegram_user_id: int
-    kind: MessageKind
     topic: str
-    payload: dict[str, object]
+    payload: payloads.Payload
+
+    @property
+    def kind(self) -> MessageKind:
+        return self.payload.KIND
 
 
 async def enqueue_to_staff(
@@ -244,7 +248,7 @@ async def enqueue_to_staff(
             "dedupe_key": f"{m.topic}:s{m.staff_id}:{ChannelName.TELEGRAM.value}",
             "kind": m.kind,
             "topic": m.topic,
-            "payload": m.payload,
+            "payload": m.payload.to_json(),
             "staff_id": m.staff_id,
             "channel": ChannelName.TELEGRAM,
             "address": str(m.telegram_user_id),
@@ -278,7 +282,7 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
     new = await enqueue_to_members(
         session,
         now,
-        kind=MessageKind.NOTICE,
+        payload=payloads.Notice(),
         topic=f"n{notice.id}",
         condition=audience_condition(notice),
         notice_id=notice.id,

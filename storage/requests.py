@@ -26,14 +26,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, payloads
 from storage.catalogue import DEFAULT_TARGET_DAYS
 from storage.models import (
     CheckIn,
     Delivery,
     DeliveryStatus,
     Member,
-    MessageKind,
     RequestEventKind,
     RequestStatus,
     ServiceCategory,
@@ -175,12 +174,12 @@ def _check_attachment(attachment: Attachment) -> Attachment:
     return Attachment(attachment.file_id, attachment.kind, name)
 
 
-def _names(row: ServiceCategory | None) -> dict[str, str] | None:
-    return {"zh": row.name_zh, "en": row.name_en} if row is not None else None
+def _names(row: ServiceCategory | None) -> payloads.Names | None:
+    return payloads.Names(zh=row.name_zh, en=row.name_en) if row is not None else None
 
 
-def _titles(row: ServiceMeasure | None) -> dict[str, str] | None:
-    return {"zh": row.title_zh, "en": row.title_en} if row is not None else None
+def _titles(row: ServiceMeasure | None) -> payloads.Names | None:
+    return payloads.Names(zh=row.title_zh, en=row.title_en) if row is not None else None
 
 
 def _local(moment: datetime, zone: tzinfo) -> str:
@@ -297,24 +296,22 @@ async def create_request(
         category=category.code,
         source=row.source,
     )
-    payload: dict[str, object] = {
-        "request_id": row.id,
-        "member": member.name,
-        "category": _names(category),
-        "measure": _titles(measure),
-        "description": _excerpt(text),
-        "due": _local(row.due_at, zone),
-        "attachment": row.attachment_kind,
-        "source": row.source,
-    }
+    payload = payloads.RequestNew(
+        request_id=row.id,
+        member=member.name,
+        category=_names(category),
+        measure=_titles(measure),
+        description=_excerpt(text),
+        due=_local(row.due_at, zone),
+        attachment=row.attachment_kind,
+        source=row.source,
+    )
     recipients = await looking_after(session, member_id)
     await enqueue_to_staff(
         session,
         now,
         [
-            StaffMessage(
-                s.id, s.telegram_user_id, MessageKind.REQUEST_NEW, _topic(row.id, "new"), payload
-            )
+            StaffMessage(s.id, s.telegram_user_id, _topic(row.id, "new"), payload)
             for s in recipients
         ],
     )
@@ -401,24 +398,23 @@ async def _tell_member(
 ) -> bool:
     """REQUEST_UPDATE to the member, keyed by the event: enqueued once whatever happens."""
     category = await session.get(ServiceCategory, request.category_id)
-    payload: dict[str, object] = {
-        "request_id": request.id,
-        "event": event.kind.value,
-        "status": request.status.value,
-        "category": _names(category),
-        "referred_to": request.referred_to,
-        "answer": request.answer if request.status in CLOSED_STATUSES else None,
-        "by": staff.name,
-        "closed": request.status in CLOSED_STATUSES,
-    }
+    payload = payloads.RequestUpdate(
+        request_id=request.id,
+        event=event.kind.value,
+        status=request.status.value,
+        category=_names(category),
+        referred_to=request.referred_to,
+        answer=request.answer if request.status in CLOSED_STATUSES else None,
+        by=staff.name,
+        closed=request.status in CLOSED_STATUSES,
+    )
     topic = _topic(request.id, f"e{event.id}")
     await enqueue_to_members(
         session,
         now,
-        kind=MessageKind.REQUEST_UPDATE,
+        payload=payload,
         topic=topic,
         condition=Member.id == request.member_id,
-        payload=payload,
     )
     # A member with no way to reach them gets a suppressed row: not told.
     waiting = await session.scalar(
@@ -514,19 +510,18 @@ async def assign(
                 StaffMessage(
                     colleague.id,
                     colleague.telegram_user_id,
-                    MessageKind.REQUEST_NEW,
                     _topic(request.id, f"e{event.id}"),
-                    {
-                        "request_id": request.id,
-                        "member": member.name,
-                        "category": _names(category),
-                        "measure": _titles(measure),
-                        "description": _excerpt(request.description),
-                        "due": _local(request.due_at, zone),
-                        "attachment": request.attachment_kind,
-                        "source": request.source,
-                        "assigned_by": staff.name,
-                    },
+                    payloads.RequestNew(
+                        request_id=request.id,
+                        member=member.name,
+                        category=_names(category),
+                        measure=_titles(measure),
+                        description=_excerpt(request.description),
+                        due=_local(request.due_at, zone),
+                        attachment=request.attachment_kind,
+                        source=request.source,
+                        assigned_by=staff.name,
+                    ),
                 )
             ],
         )
@@ -649,19 +644,19 @@ def _feedback_topic(request_id: int) -> str:
 
 async def _feedback_payload(
     session: AsyncSession, request: ServiceRequest, member: Member
-) -> dict[str, object]:
+) -> payloads.RequestFeedback:
     category = await session.get(ServiceCategory, request.category_id)
     assignee = await session.get(Staff, request.assignee_id) if request.assignee_id else None
-    return {
-        "request_id": request.id,
-        "member": member.name,
-        "category": _names(category),
-        "status": request.status.value,
-        "assignee": assignee.name if assignee else None,
-        "solved": request.solved,
-        "satisfaction": request.satisfaction,
-        "comment": request.feedback_comment,
-    }
+    return payloads.RequestFeedback(
+        request_id=request.id,
+        member=member.name,
+        category=_names(category),
+        status=request.status.value,
+        assignee=assignee.name if assignee else None,
+        solved=request.solved,
+        satisfaction=request.satisfaction,
+        comment=request.feedback_comment,
+    )
 
 
 async def _feedback_recipients(
@@ -714,7 +709,7 @@ async def _alert_staff(
             update(Delivery)
             .where(Delivery.topic == topic, Delivery.status == DeliveryStatus.PENDING)
             # The wait counts from the first unhappy answer; the member's last word ends it.
-            .values(payload=payload, **({"next_attempt_at": now} if final else {}))
+            .values(payload=payload.to_json(), **({"next_attempt_at": now} if final else {}))
             .execution_options(synchronize_session=False)
         )
     recipients = await _feedback_recipients(session, request, member)
@@ -722,10 +717,7 @@ async def _alert_staff(
     await enqueue_to_staff(
         session,
         now,
-        [
-            StaffMessage(s.id, s.telegram_user_id, MessageKind.REQUEST_FEEDBACK, topic, payload)
-            for s in fresh
-        ],
+        [StaffMessage(s.id, s.telegram_user_id, topic, payload) for s in fresh],
         not_before=send_at,
     )
     if final and request.feedback_comment and gone:
@@ -737,9 +729,8 @@ async def _alert_staff(
                 StaffMessage(
                     s.id,
                     s.telegram_user_id,
-                    MessageKind.REQUEST_FEEDBACK,
                     _topic(request.id, "comment"),
-                    {**payload, "follow_up": True},
+                    payload.model_copy(update={"follow_up": True}),
                 )
                 for s in recipients
                 if s.id in gone
@@ -943,7 +934,7 @@ async def _views(
                 # The member's own view never needs a phone number.
                 member_phone=None if member_view else member.phone,
                 category={"zh": category.name_zh, "en": category.name_en},
-                measure=_titles(measure),
+                measure={"zh": measure.title_zh, "en": measure.title_en} if measure else None,
                 description=request.description,
                 attachment_kind=request.attachment_kind,
                 attachment_name=request.attachment_name,
@@ -1196,10 +1187,11 @@ async def check_deadlines(
         )
     )
     messages: list[StaffMessage] = []
-    for request, kind, column in [
-        *((r, MessageKind.REQUEST_DUE, ServiceRequest.reminded_at) for r in nearing),
-        *((r, MessageKind.REQUEST_LATE, ServiceRequest.escalated_at) for r in overdue),
-    ]:
+    deadline_kinds = [
+        *((r, payloads.RequestDue, ServiceRequest.reminded_at) for r in nearing),
+        *((r, payloads.RequestLate, ServiceRequest.escalated_at) for r in overdue),
+    ]
+    for request, message, column in deadline_kinds:
         claimed = await session.execute(
             update(ServiceRequest)
             .where(ServiceRequest.id == request.id, column.is_(None))
@@ -1212,15 +1204,15 @@ async def check_deadlines(
         category = await session.get(ServiceCategory, request.category_id)
         assignee = await session.get(Staff, request.assignee_id) if request.assignee_id else None
         assert member is not None
-        payload: dict[str, object] = {
-            "request_id": request.id,
-            "member": member.name,
-            "category": _names(category),
-            "due": _local(request.due_at, zone),
-            "assignee": assignee.name if assignee else None,
-            "status": request.status.value,
-        }
-        if kind is MessageKind.REQUEST_DUE:
+        payload = message(
+            request_id=request.id,
+            member=member.name,
+            category=_names(category),
+            due=_local(request.due_at, zone),
+            assignee=assignee.name if assignee else None,
+            status=request.status.value,
+        )
+        if message is payloads.RequestDue:
             await _system_event(session, now, request, RequestEventKind.REMINDED)
             recipients = [assignee] if assignee else await looking_after(session, member.id)
             topic = _topic(request.id, "due")
@@ -1235,9 +1227,7 @@ async def check_deadlines(
         if not recipients:
             report.lines.append(f"request #{request.id} {what}: nobody to tell")
             continue
-        messages += [
-            StaffMessage(s.id, s.telegram_user_id, kind, topic, payload) for s in recipients
-        ]
+        messages += [StaffMessage(s.id, s.telegram_user_id, topic, payload) for s in recipients]
         report.lines.append(f"request #{request.id} {what}: {len(recipients)} staff told")
     report.messages += await enqueue_to_staff(session, now, messages)
     return report

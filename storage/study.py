@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, payloads
 from storage.calendar import CycleError, at_local, parse_clock
 from storage.models import (
     Delivery,
@@ -815,10 +815,9 @@ async def push_due_study(session: AsyncSession, now: datetime, *, zone: tzinfo) 
         recipients = await enqueue_to_members(
             session,
             now,
-            kind=MessageKind.STUDY,
+            payload=payloads.Study(material_id=material.id),
             topic=f"study:{push_id}",
             condition=group_condition(schedule.group_id),
-            payload={"material_id": material.id},
             not_before=now,
         )
         reports.append(

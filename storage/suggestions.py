@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, payloads
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -211,18 +211,15 @@ async def submit(
     )
     session.add(suggestion)
     await session.flush()
-    payload: dict[str, object] = {
-        "id": suggestion.id,
-        "kind": kind.value,
-        "member": member.name,
-        "body": excerpt(body),
-    }
+    payload = payloads.IdeaNew(
+        id=suggestion.id, kind=kind.value, member=member.name, body=excerpt(body)
+    )
     topic = f"idea:{suggestion.id}:new"
     await enqueue_to_staff(
         session,
         now,
         [
-            StaffMessage(staff.id, staff.telegram_user_id, MessageKind.IDEA_NEW, topic, payload)
+            StaffMessage(staff.id, staff.telegram_user_id, topic, payload)
             for staff in await looking_after(session, member_id)
         ],
     )
@@ -335,10 +332,6 @@ async def _in_scope(session: AsyncSession, suggestion_id: int, staff_id: int | N
     return row
 
 
-def _member_payload(row: Suggestion) -> dict[str, object]:
-    return {"id": row.id, "kind": row.kind.value, "body": excerpt(row.body)}
-
-
 async def reply_to(
     session: AsyncSession,
     now: datetime,
@@ -387,16 +380,17 @@ async def reply_to(
     await enqueue_to_members(
         session,
         now,
-        kind=MessageKind.IDEA_REPLY,
+        payload=payloads.IdeaReply(
+            id=row.id,
+            kind=row.kind.value,
+            body=excerpt(row.body),
+            event="reply",
+            reply=body,
+            replaced=replaced,
+            adopted=row.adopted_at is not None,
+        ),
         topic=f"{prefix}{earlier + 1}",
         condition=Member.id == row.member_id,
-        payload={
-            **_member_payload(row),
-            "event": "reply",
-            "reply": body,
-            "replaced": replaced,
-            "adopted": row.adopted_at is not None,
-        },
         not_before=now,
     )
     await audit.record(
@@ -428,10 +422,11 @@ async def adopt(
     await enqueue_to_members(
         session,
         now,
-        kind=MessageKind.IDEA_REPLY,
+        payload=payloads.IdeaReply(
+            id=row.id, kind=row.kind.value, body=excerpt(row.body), event="adopted"
+        ),
         topic=f"idea:{row.id}:adopted",
         condition=Member.id == row.member_id,
-        payload={**_member_payload(row), "event": "adopted"},
         not_before=now,
     )
     await audit.record(

@@ -15,7 +15,7 @@ from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from messages.certificates import certificate_step, review_reminder
 from messages.letters import letter_html, letter_pdf
-from messages.render import Renderer
+from messages.render import Reader, Renderer
 from scheduler.jobs import job_specs
 from storage.certificates import (
     CertificateError,
@@ -45,11 +45,13 @@ from storage.models import (
     Staff,
     StaffRole,
 )
+from storage.payloads import CertificateReview, CertificateStep, PayloadError
 from tests.conftest import START
 from tests.cycle_harness import District, local
 from tests.factories import make_group, make_member, make_staff, make_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TELEGRAM = ChannelName.TELEGRAM
 FORWARD = ("checked", "sent", "verified", "issued")
 
 
@@ -477,69 +479,41 @@ async def test_the_review_job_reaches_people_in_their_language(
 def test_each_step_reads_well_and_escapes_what_was_typed(
     renderer: Renderer, locale: str, step_name: str, fragments: list[str]
 ) -> None:
-    payload = {
-        "certificate_id": 7,
-        "step": step_name,
-        "reverse": False,
-        "origin": "成都<武侯>",
-        "number": "2026-0001",
-        "note": "材料 <不全>" if step_name == "rejected" else None,
-        "review_due_on": "2027-11-15",
-    }
-    rendered = certificate_step(renderer, locale, ChannelName.TELEGRAM, payload)
-    assert rendered is not None
-    text, buttons = rendered
+    payload = CertificateStep(
+        certificate_id=7,
+        step=step_name,
+        reverse=False,
+        origin="成都<武侯>",
+        number="2026-0001",
+        note="材料 <不全>" if step_name == "rejected" else None,
+        review_due_on="2027-11-15",
+    )
+    text, buttons = certificate_step(Reader(renderer, locale, SHANGHAI, TELEGRAM), payload)
     assert buttons == ()
     for fragment in fragments:
         assert fragment in text
 
 
 def test_sms_versions_are_short_and_plain(renderer: Renderer) -> None:
-    payload = {
-        "certificate_id": 7,
-        "step": "issued",
-        "number": "2026-0001",
-        "review_due_on": "2027-11-15",
-        "note": None,
-    }
+    payload = CertificateStep(
+        certificate_id=7, step="issued", number="2026-0001", review_due_on="2027-11-15"
+    )
+    due = CertificateReview(certificate_id=7, number="2026-0001", due_on="2027-11-15")
     for locale in ("zh_CN", "en"):
-        rendered = certificate_step(renderer, locale, ChannelName.SMS, payload)
-        assert rendered is not None
-        assert "2026-0001" in rendered[0]
-        assert len(rendered[0]) < 120
-        review = review_reminder(
-            renderer,
-            locale,
-            ChannelName.SMS,
-            {"certificate_id": 7, "number": "2026-0001", "due_on": "2027-11-15", "staff": False},
-        )
-        assert review is not None
-        assert "2027-11-15" in review[0]
-    telegram = review_reminder(
-        renderer,
-        "zh_CN",
-        ChannelName.TELEGRAM,
-        {"certificate_id": 7, "number": "2026-0001", "due_on": "2027-11-15", "staff": False},
-    )
-    assert telegram is not None
-    assert "年度审验" in telegram[0]
-    staff = review_reminder(
-        renderer,
-        "zh_CN",
-        ChannelName.TELEGRAM,
-        {
-            "certificate_id": 7,
-            "number": "2026-0001",
-            "name": "张<伟>",
-            "due_on": "2027-11-15",
-            "staff": True,
-        },
-    )
-    assert staff is not None
+        sms = Reader(renderer, locale, SHANGHAI, ChannelName.SMS)
+        text, _ = certificate_step(sms, payload)
+        assert "2026-0001" in text
+        assert len(text) < 120
+        assert "2027-11-15" in review_reminder(sms, due)[0]
+    chinese = Reader(renderer, "zh_CN", SHANGHAI, TELEGRAM)
+    assert "年度审验" in review_reminder(chinese, due)[0]
+    staff = review_reminder(chinese, due.model_copy(update={"name": "张<伟>", "staff": True}))
     assert "张&lt;伟&gt;" in staff[0]
     assert staff[1] == (("🔁 年度审验完成", "cert:step:7:reviewed"),)
-    assert certificate_step(renderer, "zh_CN", ChannelName.TELEGRAM, {}) is None
-    assert review_reminder(renderer, "zh_CN", ChannelName.TELEGRAM, {}) is None
+    # A payload without its certificate is not a message (the dispatcher fails its row).
+    for kind in (CertificateStep, CertificateReview):
+        with pytest.raises(PayloadError, match="certificate_id: Field required"):
+            kind.read({})
 
 
 # --- the letter ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
 from messages.channels.telegram import TelegramChannel
 from messages.dispatcher import Dispatcher
-from messages.render import Renderer
+from messages.render import Reader, Rendered, Renderer
 from messages.requests import request_update
 from storage.clock import FakeClock
 from storage.db import Database
@@ -27,6 +27,7 @@ from storage.models import (
     ServiceRequestEvent,
     StaffRole,
 )
+from storage.payloads import Names, RequestUpdate
 from storage.requests import FEEDBACK_WAIT, check_deadlines, create_request, set_status
 from tests.chat import Person, said, talk
 from tests.conftest import START
@@ -762,25 +763,26 @@ async def test_a_need_from_the_checkin_becomes_a_request(
 
 
 def test_the_member_update_in_both_languages_and_by_sms(renderer: Renderer) -> None:
-    payload = {
-        "request_id": 7,
-        "event": "status",
-        "status": "cannot_help",
-        "category": {"zh": "子女入学", "en": "Schooling"},
-        "referred_to": None,
-        "by": "李联络",
-        "closed": True,
-    }
-    chinese, buttons = request_update(renderer, "zh_CN", ChannelName.TELEGRAM, payload) or ("", ())
+    payload = RequestUpdate(
+        request_id=7,
+        event="status",
+        status="cannot_help",
+        category=Names(zh="子女入学", en="Schooling"),
+        by="李联络",
+        closed=True,
+    )
+
+    def read(locale: str, channel: ChannelName, update: RequestUpdate = payload) -> Rendered:
+        return request_update(Reader(renderer, locale, SHANGHAI, channel), update)
+
+    chinese, buttons = read("zh_CN", ChannelName.TELEGRAM)
     assert "您的服务申请 #7（子女入学）这次没能办成" in html_to_text(chinese)
     assert [data for _, data in buttons] == ["request:solved:7:yes", "request:solved:7:no"]
-    english, _ = request_update(renderer, "en", ChannelName.TELEGRAM, payload) or ("", ())
+    english, _ = read("en", ChannelName.TELEGRAM)
     assert "your service request #7 (Schooling) could not be done" in html_to_text(english)
-    sms, sms_buttons = request_update(renderer, "zh_CN", ChannelName.SMS, payload) or ("", ())
-    assert (sms, sms_buttons) == ("您的服务申请#7（子女入学）：无法办理。", ())
-    sms_en, _ = request_update(
-        renderer, "en", ChannelName.SMS, {**payload, "event": "taken", "closed": False}
-    ) or ("", ())
+    assert read("zh_CN", ChannelName.SMS) == ("您的服务申请#7（子女入学）：无法办理。", ())
+    taken = payload.model_copy(update={"event": "taken", "closed": False})
+    sms_en, _ = read("en", ChannelName.SMS, taken)
     assert sms_en == "Your service request #7 (Schooling) has been taken on."
 
 
