@@ -3,13 +3,8 @@ organisation's reply (or its adoption) to the member, on each channel."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC
-from typing import Any
-
 from messages.callbacks import IDEA_SHOW, IDEAS_CARD
-from messages.render import Reader, Rendered, Renderer
-from storage.models import ChannelName
+from messages.render import Reader, Rendered
 from storage.payloads import IdeaNew, IdeaReply
 
 # An SMS quotes this much of the reply; the rest is in /myideas.
@@ -47,12 +42,3 @@ def idea_reply(reader: Reader, payload: IdeaReply) -> Rendered:
         return reader.render("ideas/answer", **{**values, "reply": short}), ()
     button = (reader.label("ideas.show", id=payload.id), IDEA_SHOW.pack(payload.id))
     return reader.render("ideas/answer", **values), (button,)
-
-
-def idea_answer(
-    renderer: Renderer, locale: str, channel: ChannelName, payload: Mapping[str, Any] | IdeaReply
-) -> Rendered:
-    """idea_reply for a preview of the reply before it is sent (bot/features/ideas.py)."""
-    typed = payload if isinstance(payload, IdeaReply) else IdeaReply.read(payload)
-    # Nothing in the answer shows a time: any zone reads the same.
-    return idea_reply(Reader(renderer, locale, UTC, channel), typed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
-from messages.ideas import idea_answer
+from messages.ideas import idea_reply
+from messages.render import Reader, Rendered
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
@@ -24,6 +25,7 @@ from storage.models import (
     SuggestionKind,
     SuggestionStatus,
 )
+from storage.payloads import IdeaReply
 from storage.suggestions import (
     MAX_TEXT_LENGTH,
     SuggestionError,
@@ -381,10 +383,14 @@ async def test_a_member_reached_by_sms_gets_a_short_text(
 
 
 def test_the_answer_in_both_languages(services: Services) -> None:
-    payload = {"id": 7, "kind": "opinion", "body": "多办<讲座>", "event": "adopted"}
-    zh, _ = idea_answer(services.renderer, "zh_CN", ChannelName.TELEGRAM, payload)
-    en, _ = idea_answer(services.renderer, "en", ChannelName.TELEGRAM, payload)
-    sms_en, buttons = idea_answer(services.renderer, "en", ChannelName.SMS, payload)
+    payload = IdeaReply(id=7, kind="opinion", body="多办<讲座>", event="adopted")
+
+    def answer(locale: str, channel: ChannelName) -> Rendered:
+        return idea_reply(Reader(services.renderer, locale, UTC, channel), payload)
+
+    zh, _ = answer("zh_CN", ChannelName.TELEGRAM)
+    en, _ = answer("en", ChannelName.TELEGRAM)
+    sms_en, buttons = answer("en", ChannelName.SMS)
     assert "您的意见建议 #7 被采纳了" in html_to_text(zh) and "多办&lt;讲座&gt;" in zh
     assert "Your opinion #7 was adopted" in html_to_text(en)
     assert (sms_en, buttons) == ("Your opinion #7 was adopted. Thank you!", ())

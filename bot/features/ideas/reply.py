@@ -20,8 +20,10 @@ from bot.flow import END, Flow, Start, Step, press, typed
 from bot.replies import Markup, inline_keyboard, label, render, reply
 from bot.updates import message_text
 from messages.callbacks import IDEAS_REPLY, IDEAS_REPLY_QUIT, IDEAS_REPLY_SEND
-from messages.ideas import idea_answer
+from messages.ideas import idea_reply
+from messages.render import Reader
 from storage.models import ChannelName
+from storage.payloads import IdeaReply
 from storage.suggestions import (
     MAX_REPLY_LENGTH,
     SuggestionError,
@@ -115,20 +117,17 @@ async def _as_sent(context: LiaisonContext, draft: ReplyDraft) -> str | None:
         found = await get_suggestion(session, draft.suggestion_id, staff_id=None)
     if found is None:
         return None
-    text, _ = idea_answer(
-        context.services.renderer,
-        context.locale,
-        ChannelName.TELEGRAM,
-        {
-            "id": found.id,
-            "kind": found.kind.value,
-            "body": excerpt(found.body),
-            "event": "reply",
-            "reply": draft.body,
-            "replaced": found.reply is not None,
-            "adopted": found.adopted,
-        },
+    payload = IdeaReply(
+        id=found.id,
+        kind=found.kind.value,
+        body=excerpt(found.body),
+        event="reply",
+        reply=draft.body,
+        replaced=found.reply is not None,
+        adopted=found.adopted,
     )
+    reader = Reader(context.services.renderer, context.locale, context.zone, ChannelName.TELEGRAM)
+    text, _ = idea_reply(reader, payload)
     return text
 
 
