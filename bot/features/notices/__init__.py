@@ -1,6 +1,7 @@
 """/notice, /notices, /deliveries, /linkgroup: liaisons tell their groups, and see who got it.
 
 compose     the /notice flow (staff): groups, text, preview, send now or at a time
+questions   the notice draft, and what each of its questions shows
 views       /notices, /deliveries and "cancel #n" (staff)
 receipts    the "received" button under a member's copy (members)
 group_chats /linkgroup and /unlinkgroup in a group chat (staff)

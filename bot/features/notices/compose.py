@@ -21,16 +21,27 @@ than a year ahead, is refused with its reason and asked again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot.commands import Audience
 from bot.context import LiaisonContext
 from bot.drafts import PasteStep, take_paste
+from bot.features.notices.questions import (
+    Draft,
+    audience,
+    cancel_only,
+    choose_keyboard,
+    choose_values,
+    part_keyboard,
+    part_values,
+    preview_keyboard,
+    preview_values,
+    text_values,
+    when_values,
+    zone_values,
+)
 from bot.flow import END, Flow, Start, Step, press, typed
 from bot.replies import edit, inline_keyboard, label, render, reply
 from bot.updates import message_text
@@ -56,7 +67,6 @@ from storage.notices import (
     clean_body,
     create_notice,
 )
-from storage.outbox import audience_preview
 
 # Steps, one per question; a refusal is a step of its own (it says why, in place of the
 # question, and takes the same answers).
@@ -73,132 +83,6 @@ WHEN_REFUSED = "when_refused"
 IDLE_LIMIT = timedelta(hours=12)
 # Telegram allows 100 buttons under a message; beyond this the list is no longer usable.
 GROUP_BUTTONS = 60
-
-
-@dataclass(slots=True)
-class Draft:
-    """The notice being written; recorded only when the staff member sends or schedules it."""
-
-    # The groups offered as buttons (id, name), in the order shown.
-    groups: list[tuple[int, str]]
-    more_groups: int
-    chosen: list[int] = field(default_factory=list)
-    everyone: bool = False
-    # Parts of a long text received so far, and until when to drop the rest of a refused one.
-    parts: list[str] = field(default_factory=list)
-    discard_until: datetime | None = None
-    body: str | None = None
-    urgent: bool = False
-
-    @property
-    def group_names(self) -> list[str]:
-        names = dict(self.groups)
-        return [names[group_id] for group_id in self.chosen]
-
-
-def audience(context: LiaisonContext, draft: Draft) -> str:
-    if draft.everyone:
-        return label(context, "notices.audience_all")
-    return label(context, "notices.separator").join(draft.group_names)
-
-
-def when_values(context: LiaisonContext, moment: datetime) -> dict[str, str]:
-    """A moment as the templates show it: local time, its weekday and the zone."""
-    local = moment.astimezone(context.zone)
-    return {
-        "when": local.strftime("%Y-%m-%d %H:%M"),
-        "weekday": label(context, f"notices.weekday_{local.weekday()}"),
-        "zone": str(context.zone),
-    }
-
-
-# --- what each question shows -----------------------------------------------------------
-
-
-def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
-    return [(label(context, "notices.cancel"), NOTICE_QUIT.pack())]
-
-
-def _cancel_only(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
-    return inline_keyboard([_cancel_row(context)])
-
-
-def _choose_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
-    def ticked(text: str, on: bool) -> str:
-        return label(context, "notices.picked", name=text) if on else text
-
-    rows = [
-        [(ticked(name, group_id in draft.chosen), NOTICE_PICK.pack(group_id))]
-        for group_id, name in draft.groups
-    ]
-    rows.append(
-        [(ticked(label(context, "notices.all_members"), draft.everyone), NOTICE_EVERYONE.pack())]
-    )
-    rows.append([(label(context, "notices.next"), NOTICE_NEXT.pack()), *_cancel_row(context)])
-    return inline_keyboard(rows)
-
-
-def _choose_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"groups": len(draft.groups), "more": draft.more_groups}
-
-
-def _text_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"audience": audience(context, draft), "limit": MAX_BODY_LENGTH}
-
-
-def _part_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
-    return inline_keyboard(
-        [[(label(context, "notices.preview"), NOTICE_PREVIEW.pack())], _cancel_row(context)]
-    )
-
-
-def _part_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"length": len(clean_body("\n".join(draft.parts))), "limit": MAX_BODY_LENGTH}
-
-
-async def _counts(context: LiaisonContext, draft: Draft) -> dict[str, int]:
-    staff = context.staff()
-    assert staff is not None
-    async with context.services.db.session() as session:
-        return await audience_preview(
-            session, groups=draft.chosen, everyone=draft.everyone, staff_id=staff[1]
-        )
-
-
-def _reaches(counts: Mapping[str, int]) -> tuple[int, int]:
-    """Members and group chats the notice would reach."""
-    members = sum(counts[c] for c in ("telegram", "sms", "none"))
-    return members, counts[ChannelName.GROUP_CHAT.value]
-
-
-async def _preview_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
-    rows: list[list[tuple[str, str]]] = []
-    if any(_reaches(await _counts(context, draft))):
-        urgent = "notices.urgent_off" if draft.urgent else "notices.urgent_on"
-        rows += [
-            [(label(context, "notices.send_now"), NOTICE_SEND.pack())],
-            [(label(context, "notices.schedule"), NOTICE_LATER.pack())],
-            [(label(context, urgent), NOTICE_URGENT.pack())],
-        ]
-    rows.append(_cancel_row(context))
-    return inline_keyboard(rows)
-
-
-async def _preview_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    counts = await _counts(context, draft)
-    members, chats = _reaches(counts)
-    return {
-        "audience": audience(context, draft),
-        "counts": counts,
-        "members": members,
-        "chats": chats,
-        "urgent": draft.urgent,
-        "received": label(context, "notices.received"),
-    }
-
-
-def _zone(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"zone": str(context.zone)}
 
 
 async def _preview(update: Update, context: LiaisonContext, draft: Draft) -> str:
@@ -260,7 +144,7 @@ async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -
     else:
         draft.chosen.append(group_id)
         draft.everyone = False
-    await query.edit_message_reply_markup(_choose_keyboard(context, draft))
+    await query.edit_message_reply_markup(choose_keyboard(context, draft))
     return CHOOSE
 
 
@@ -270,7 +154,7 @@ async def everyone_toggled(update: Update, context: LiaisonContext, draft: Draft
     draft.everyone = not draft.everyone
     if draft.everyone:
         draft.chosen.clear()
-    await query.edit_message_reply_markup(_choose_keyboard(context, draft))
+    await query.edit_message_reply_markup(choose_keyboard(context, draft))
     return CHOOSE
 
 
@@ -287,8 +171,8 @@ async def chosen(update: Update, context: LiaisonContext, draft: Draft) -> str:
         update,
         context,
         "notices/ask_text",
-        markup=_cancel_only(context, draft),
-        **_text_values(context, draft),
+        markup=cancel_only(context, draft),
+        **text_values(context, draft),
     )
     return WRITE
 
@@ -431,16 +315,16 @@ FLOW = Flow(
                 # Nothing chosen yet: the press is answered with a toast saying so.
                 press(NOTICE_NEXT, chosen, toast=True),
             ],
-            keyboard=_choose_keyboard,
-            values=_choose_values,
+            keyboard=choose_keyboard,
+            values=choose_values,
         ),
-        WRITE: Step("notices/ask_text", _TEXT, keyboard=_cancel_only, values=_text_values),
-        WRITE_REFUSED: Step("notices/bad_text", _TEXT, keyboard=_cancel_only),
+        WRITE: Step("notices/ask_text", _TEXT, keyboard=cancel_only, values=text_values),
+        WRITE_REFUSED: Step("notices/bad_text", _TEXT, keyboard=cancel_only),
         PART: Step(
             "notices/part",
             [*_TEXT, press(NOTICE_PREVIEW, text_complete)],
-            keyboard=_part_keyboard,
-            values=_part_values,
+            keyboard=part_keyboard,
+            values=part_values,
         ),
         PREVIEW: Step(
             "notices/preview",
@@ -449,11 +333,11 @@ FLOW = Flow(
                 press(NOTICE_LATER, later),
                 press(NOTICE_URGENT, urgent_toggled),
             ],
-            keyboard=_preview_keyboard,
-            values=_preview_values,
+            keyboard=preview_keyboard,
+            values=preview_values,
         ),
-        WHEN: Step("notices/ask_time", _TIME, keyboard=_cancel_only, values=_zone),
-        WHEN_REFUSED: Step("notices/bad_time", _TIME, keyboard=_cancel_only),
+        WHEN: Step("notices/ask_time", _TIME, keyboard=cancel_only, values=zone_values),
+        WHEN_REFUSED: Step("notices/bad_time", _TIME, keyboard=cancel_only),
     },
     cancel_action=NOTICE_QUIT,
     unexpected=unexpected,
