@@ -123,7 +123,7 @@ async def limited_broadcast() -> dict[str, Any]:
             try:
                 await _notice(database)
                 dispatcher = _dispatcher(services, app.bot)
-                gc.freeze()  # as bot/service.py does when the service starts
+                gc.freeze()  # as bot/background.py does when the service starts
                 # Replies to a member while the broadcast drains: urgent, they overtake it.
                 latencies: list[float] = []
                 factory = UpdateFactory(local)

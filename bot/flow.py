@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, filters
 
@@ -153,6 +153,7 @@ class Flow(Generic[D]):
         steps: Mapping[str, Step[D]],
         idle_limit: timedelta,
         not_member: str | None = None,
+        not_member_values: Callable[[LiaisonContext], Mapping[str, Any]] | None = None,
         cancel_action: AnyAction | None = None,
         on_cancel: StepHandler[D] | None = None,
         unexpected: StepHandler[D] | None = None,
@@ -167,6 +168,9 @@ class Flow(Generic[D]):
         self.steps = steps
         self.idle_limit = idle_limit
         self.not_member = not_member
+        # What the not_member template says may depend on who asked (staff are pointed
+        # to their own command).
+        self.not_member_values = not_member_values
         self.cancel_action = cancel_action
         self.on_cancel = on_cancel
         self.unexpected_handler = unexpected
@@ -201,7 +205,12 @@ class Flow(Generic[D]):
             await _drop_buttons(update, context, previous.state.question_id)
             if previous.flow is not self:
                 what = label(context, f"flow.{previous.flow.name}")
-                context.lead = render(context, "flow/ended", what=what)
+                if await previous.flow._shows_reply_keyboard(context, previous):
+                    # The old question's keyboard stands in for the phone's; a question with
+                    # buttons of its own cannot take it away, so the one line goes alone.
+                    await reply(update, context, "flow/ended", markup=REMOVE_KEYBOARD, what=what)
+                else:
+                    context.lead = render(context, "flow/ended", what=what)
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         now = context.now()
@@ -269,6 +278,31 @@ class Flow(Generic[D]):
         """The pressed question was edited to show the answer: its buttons are gone."""
         self._current(context).state.question_id = None
 
+    async def close(self, update: Update, context: LiaisonContext) -> None:
+        """End this flow if it is the chat's open conversation, because the person moved on
+        to something that makes it moot (a staff member typing a note for one request who
+        presses a button of another's card): its buttons go, the stored row goes, and the
+        next reply of the turn says so in one line. Called by plain handlers (group 1)."""
+        conversation = context.conversation
+        if conversation is None or conversation.flow is not self:
+            return
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        await _drop_buttons(update, context, conversation.state.question_id)
+        context.conversation = None
+        context.lead = render(context, "flow/ended", what=label(context, f"flow.{self.name}"))
+        async with context.services.db.session() as session:
+            await conversations.end(session, chat.id, user.id)
+
+    async def _shows_reply_keyboard(
+        self, context: LiaisonContext, conversation: Conversation
+    ) -> bool:
+        step = self.steps.get(conversation.state.step)
+        if step is None or step.keyboard is None:
+            return False
+        markup = await _maybe(step.keyboard(context, conversation.draft))
+        return isinstance(markup, ReplyKeyboardMarkup)
+
     def _current(self, context: LiaisonContext) -> Conversation:
         conversation = context.conversation
         assert conversation is not None and conversation.flow is self, "not in this flow"
@@ -286,7 +320,8 @@ class Flow(Generic[D]):
 
     async def refuse(self, update: Update, context: LiaisonContext) -> None:
         if self.audience is Audience.MEMBERS and self.not_member is not None:
-            await reply(update, context, self.not_member)
+            values = self.not_member_values(context) if self.not_member_values else {}
+            await reply(update, context, self.not_member, **values)
         else:
             await refuse(update, context)
 
@@ -446,6 +481,8 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
                 if query is not None and not start.toast:
                     await query.answer()
                 if not flow.may_hold(context):
+                    if query is not None and start.toast:
+                        await query.answer()  # the start would have; nobody else will
                     await flow.refuse(update, context)
                     return END
                 return await start.handler(update, context)
@@ -465,7 +502,11 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
                 return False  # /help after a long pause: the draft is simply gone
             if query is not None:
                 await query.answer()
-            await reply(update, context, f"{flow.templates}/expired", markup=REMOVE_KEYBOARD)
+            # The flow's own values (what had been begun, e.g. which request) may name it.
+            values = await _maybe(flow.values(context, draft)) if flow.values else {}
+            await reply(
+                update, context, f"{flow.templates}/expired", markup=REMOVE_KEYBOARD, **values
+            )
             return True
         if not flow.may_hold(context):
             # No longer a member (or staff) since the conversation began.

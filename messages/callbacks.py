@@ -189,7 +189,7 @@ START_CONSENT = action(
 )
 PRIVACY_CONSENT = action("privacy", None, choice(Consent, Consent.GIVEN, Consent.DECLINED))
 
-# --- service requests (bot/features/requests.py) ----------------------------------------
+# --- service requests (bot/features/requests/) -------------------------------------------
 
 REQUEST = "request"
 # The member's /request draft.
@@ -230,7 +230,7 @@ NOTICE_QUIT = action(NOTICE, "quit")
 # Cancel a scheduled notice.
 NOTICE_STOP = action(NOTICE, "stop", ID)
 
-# --- certificates (bot/features/certificates.py) ---------------------------------------
+# --- certificates (bot/features/certificates/) ------------------------------------------
 
 CERTIFICATE = "cert"
 # The member's /certificate application.
@@ -246,7 +246,7 @@ CERTIFICATE_WITHDRAW = action(CERTIFICATE, "withdraw", ID)
 # The staff cancel the rejection reason they were typing.
 CERTIFICATE_REJECT_QUIT = action(CERTIFICATE, "rq:quit")
 
-# --- ideas and opinions (bot/features/ideas.py) -----------------------------------------
+# --- ideas and opinions (bot/features/ideas/) -------------------------------------------
 
 IDEA = "idea"  # the member's side
 IDEAS = "ideas"  # the staff's side

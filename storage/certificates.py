@@ -329,6 +329,54 @@ async def list_certificates(
     ]
 
 
+async def view_certificate(
+    session: AsyncSession, now: datetime, certificate_id: int, *, staff_id: int | None, actor: str
+) -> CertificateView | None:
+    """One certificate as get_certificate finds it, for actor to look at: audited when found."""
+    view = await get_certificate(session, certificate_id, staff_id=staff_id)
+    if view is not None:
+        await audit.record(
+            session,
+            now,
+            actor=actor,
+            action="certificate.view",
+            subject=f"certificate:{certificate_id}",
+        )
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What awaits staff: how many certificates, and the first of them in full."""
+
+    total: int
+    shown: list[CertificateView]
+
+
+async def waiting_certificates(
+    session: AsyncSession, now: datetime, *, staff_id: int, actor: str, zone: tzinfo, limit: int
+) -> Waiting:
+    """The applications in staff_id's scope awaiting a step, and the issued certificates
+    whose yearly review is due (within REVIEW_WINDOW), oldest first; audited."""
+    today = now.astimezone(zone).date()
+    lines = await list_certificates(
+        session, staff_id=staff_id, statuses=(*OPEN, CertificateStatus.ISSUED)
+    )
+    waiting = [
+        line
+        for line in lines
+        if line.status in OPEN
+        or (line.review_due_on is not None and line.review_due_on - today <= REVIEW_WINDOW)
+    ]
+    shown = [
+        view
+        for line in waiting[:limit]
+        if (view := await get_certificate(session, line.id, staff_id=staff_id)) is not None
+    ]
+    await audit.record(session, now, actor=actor, action="certificate.list.view", shown=len(shown))
+    return Waiting(total=len(waiting), shown=shown)
+
+
 # --- the workflow -----------------------------------------------------------------------------
 
 
@@ -761,6 +809,7 @@ __all__ = [
     "EventLine",
     "LetterData",
     "ReviewReport",
+    "Waiting",
     "add_months",
     "advance",
     "apply",
@@ -773,5 +822,7 @@ __all__ = [
     "list_certificates",
     "member_certificate",
     "parse_months",
+    "view_certificate",
+    "waiting_certificates",
     "withdraw",
 ]

@@ -34,14 +34,20 @@ MAX_PLACE_LENGTH = 200
 
 
 class CheckInError(ValueError):
-    """A check-in that cannot be recorded; the message says why."""
+    """A check-in that cannot be recorded; the message says why, reason is for templates:
+    no_member, no_consent (a pin without consent), too_long, no_place, nothing_to_repeat,
+    already (this month has one)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AlreadyCheckedIn(CheckInError):
     """ "Same as last month" for a month that already has a check-in."""
 
     def __init__(self, period: str) -> None:
-        super().__init__(f"already checked in for {period}")
+        super().__init__(f"already checked in for {period}", "already")
         self.period = period
 
 
@@ -130,16 +136,18 @@ async def record_checkin(
     """
     member = await session.get(Member, member_id)
     if member is None:
-        raise CheckInError(f"no member {member_id}")
+        raise CheckInError(f"no member {member_id}", "no_member")
     if location.is_pin and member.consent is not Consent.GIVEN:
-        raise CheckInError("the member has not agreed to share a location; type the place")
+        raise CheckInError(
+            "the member has not agreed to share a location; type the place", "no_consent"
+        )
     text = location.text.strip() if location.text else None
     if text is not None and len(text) > MAX_PLACE_LENGTH:
-        raise CheckInError(f"a place may have at most {MAX_PLACE_LENGTH} characters")
+        raise CheckInError(f"a place may have at most {MAX_PLACE_LENGTH} characters", "too_long")
     keep_pin = location.is_pin and store_coordinates
     region = location.region
     if not text and region is None and not keep_pin:
-        raise CheckInError("no place to record")
+        raise CheckInError("no place to record", "no_place")
 
     report = LocationReport(
         member_id=member.id,
@@ -201,14 +209,14 @@ async def same_as_last_month(
     """
     member = await session.get(Member, member_id)
     if member is None:
-        raise CheckInError(f"no member {member_id}")
+        raise CheckInError(f"no member {member_id}", "no_member")
     period = period_of(now, member_zone(member.timezone, zone))
     previous = await latest_checkin(session, member_id)
     # The latest check-in is this month's if there is one (periods only move forward).
     if previous is not None and previous.period == period:
         raise AlreadyCheckedIn(period)
     if previous is None or previous.location is None:
-        raise CheckInError("no earlier check-in to repeat")
+        raise CheckInError("no earlier check-in to repeat", "nothing_to_repeat")
     old = previous.location
     report = LocationReport(
         member_id=member.id,

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.calendar import CycleError, CycleRule, QuietHours, Step, parse_clock, parse_days
 from storage.checkins import CHECKIN_TOPIC, member_zone, period_of
 from storage.models import (
@@ -139,9 +140,16 @@ async def cycle_of_group(session: AsyncSession, group_id: int, default: CycleRul
 
 
 async def set_group_cycle(
-    session: AsyncSession, now: datetime, *, group_id: int, rule: CycleRule, actor: str
+    session: AsyncSession,
+    now: datetime,
+    *,
+    group_id: int,
+    rule: CycleRule,
+    actor: str,
+    changes: Mapping[str, str] | None = None,
 ) -> GroupCycle:
-    """Give a group its own cycle (CycleError if it cannot work); audited by the caller."""
+    """Give a group its own cycle (CycleError if it cannot work); audited with changes, the
+    settings as the staff member typed them."""
     rule.check()
     group = await session.get(Group, group_id)
     if group is None:
@@ -158,18 +166,63 @@ async def set_group_cycle(
     row.lost_contact_months = rule.lost_contact_months
     row.updated_at = now
     row.updated_by = actor
-    await session.flush()
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="schedule.set",
+        subject=f"group:{group_id}",
+        **(changes or {}),
+    )
     return GroupCycle(group_id, group.name, rule, actor)
 
 
-async def reset_group_cycle(session: AsyncSession, now: datetime, *, group_id: int) -> bool:
-    """The group follows the defaults again; False if it had no cycle of its own."""
+async def reset_group_cycle(
+    session: AsyncSession, now: datetime, *, group_id: int, actor: str
+) -> bool:
+    """The group follows the defaults again (audited); False if it had no cycle of its own
+    (nothing changed, nothing audited)."""
     row = await session.get(CheckInCycle, group_id)
     if row is None:
         return False
     await session.delete(row)
-    await session.flush()
+    await audit.record(
+        session, now, actor=actor, action="schedule.reset", subject=f"group:{group_id}"
+    )
     return True
+
+
+# "/schedule 建筑行业党小组 默认": back to the default cycle.
+RESET_WORDS = frozenset({"default", "默认", "reset"})
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRequest:
+    """What a staff member typed after /schedule: a group, settings to change, or reset."""
+
+    group_name: str
+    changes: dict[str, str]
+    reset: bool
+
+
+def parse_cycle_request(arguments: str) -> CycleRequest:
+    """ "建筑 党小组 day=2 time=8:30" → group "建筑 党小组", {"day": "2", "time": "8:30"}.
+
+    Full-width "＝" is read as "=", keys are case-blind; "默认" (default, reset) after a
+    group's name lets the group follow the default cycle again.
+    """
+    name_parts: list[str] = []
+    changes: dict[str, str] = {}
+    reset = False
+    for token in arguments.split():
+        key, equals, value = token.replace("＝", "=").partition("=")
+        if equals:
+            changes[key.strip().lower()] = value
+        elif token.lower() in RESET_WORDS and name_parts:
+            reset = True
+        else:
+            name_parts.append(token)
+    return CycleRequest(" ".join(name_parts), changes, reset)
 
 
 # --- who follows which cycle -------------------------------------------------------------
@@ -644,7 +697,35 @@ async def confirm_lost_contact(
 
     staff_id None is the command line (no scope). Only admins may confirm, and only for
     members in their scope; a member not flagged (or back in touch) cannot be confirmed.
+    Audited, a refusal too (with its reason; a member not found is not named).
     """
+    try:
+        member = await _lost_member(session, member_id=member_id, staff_id=staff_id)
+    except LostContactError as error:
+        subject = f"member:{member_id}" if error.reason != "not_found" else None
+        await audit.record(
+            session,
+            now,
+            actor=actor,
+            action="member.lost_contact_confirm",
+            subject=subject,
+            refused=error.reason,
+        )
+        raise
+    if member.lost_contact_confirmed_at is None:
+        member.lost_contact_confirmed_at = now
+        member.lost_contact_confirmed_by = actor
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.lost_contact_confirm",
+        subject=f"member:{member.id}",
+    )
+    return member
+
+
+async def _lost_member(session: AsyncSession, *, member_id: int, staff_id: int | None) -> Member:
     if staff_id is not None:
         staff = await session.get(Staff, staff_id)
         if staff is None or staff.role is not StaffRole.ADMIN:
@@ -661,10 +742,6 @@ async def confirm_lost_contact(
         raise LostContactError(
             f"{member.name} is not flagged as lost contact (checked in since?)", "not_flagged"
         )
-    if member.lost_contact_confirmed_at is None:
-        member.lost_contact_confirmed_at = now
-        member.lost_contact_confirmed_by = actor
-        await session.flush()
     return member
 
 
@@ -678,6 +755,7 @@ async def lost_members(session: AsyncSession, *, staff_id: int | None = None) ->
 
 __all__ = [
     "CHANGE_KEYS",
+    "CycleRequest",
     "CycleShare",
     "GroupCycle",
     "LostContactError",
@@ -695,6 +773,7 @@ __all__ = [
     "group_cycles",
     "in_zone",
     "lost_members",
+    "parse_cycle_request",
     "reset_group_cycle",
     "set_group_cycle",
     "shared_cycles",

@@ -14,6 +14,7 @@ from datetime import date, datetime, tzinfo
 from sqlalchemy import ColumnElement, String, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.checkins import member_zone, period_of
 from storage.directory import DirectoryError, group_by_name
 from storage.models import CheckIn, Member, MemberStatus, Unit, UTCDateTime
@@ -172,6 +173,30 @@ async def overdue_report(
     return OverdueReport(members=members, total=total, watched=watched)
 
 
+async def view_overdue(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    staff_id: int,
+    default_zone: tzinfo,
+    limit: int,
+) -> OverdueReport:
+    """/overdue: staff_id's silent members, the view audited (how many, how many shown)."""
+    report = await overdue_report(
+        session, now, default_zone=default_zone, staff_id=staff_id, limit=limit
+    )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="overdue.view",
+        total=report.total,
+        shown=len(report.members),
+    )
+    return report
+
+
 async def overdue_members(
     session: AsyncSession,
     now: datetime,
@@ -192,5 +217,6 @@ __all__ = [
     "OverdueReport",
     "overdue_members",
     "overdue_report",
+    "view_overdue",
     "whole_months_between",
 ]

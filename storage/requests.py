@@ -1058,6 +1058,51 @@ async def list_requests(
     return [_without_events(v) for v in views], total
 
 
+async def staff_requests(
+    session: AsyncSession, now: datetime, *, staff_id: int, limit: int
+) -> tuple[list[RequestView], int]:
+    """The open requests staff_id may see (the first limit, and how many in all); audited."""
+    shown, total = await list_requests(session, staff_id=staff_id, limit=limit)
+    await audit.record(session, now, actor=f"staff:{staff_id}", action="request.list", count=total)
+    return shown, total
+
+
+async def open_card(
+    session: AsyncSession, now: datetime, request_id: int, *, staff_id: int
+) -> RequestView:
+    """A request's card for staff_id, whose opening is audited; refused (not_found) if they
+    may not see it."""
+    view = await request_card(session, request_id, staff_id=staff_id)
+    if view is None:
+        raise RequestError(f"no request #{request_id} in scope", "not_found", id=request_id)
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.view",
+        subject=f"request:{request_id}",
+    )
+    return view
+
+
+async def attachment_of(
+    session: AsyncSession, now: datetime, request_id: int, *, staff_id: int
+) -> RequestView:
+    """A request whose photo or document staff_id is about to see again; audited; refused
+    (not_found) if there is none or they may not see it."""
+    view = await request_card(session, request_id, staff_id=staff_id)
+    if view is None or view.attachment_file_id is None:
+        raise RequestError(f"no attachment of #{request_id} in scope", "not_found", id=request_id)
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.attachment",
+        subject=f"request:{request_id}",
+    )
+    return view
+
+
 def _without_events(view: RequestView) -> RequestView:
     return replace(view, events=())
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.checkins import member_zone, place_label
 from storage.models import (
     CheckIn,
@@ -282,6 +283,67 @@ async def member_card(
     )
 
 
+async def search_members(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    query: str,
+    default_zone: tzinfo,
+    limit: int = 20,
+) -> tuple[MemberSearch, MemberCard | None]:
+    """/member QUERY: the matches in scope, and the card when exactly one matches.
+
+    Audited as a view of that member (or of none), with the query as the audit may keep it.
+    """
+    search = await find_members(session, staff_id, query, limit=limit)
+    card = None
+    if len(search.matches) == 1:
+        card = await member_card(
+            session, staff_id, search.matches[0].member_id, default_zone=default_zone
+        )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.view",
+        subject=f"member:{card.member_id}" if card else None,
+        query=search.audit_query,
+        matches=len(search.matches),
+    )
+    return search, card
+
+
+async def open_member_card(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    member_id: int | None,
+    requested: str,
+    default_zone: tzinfo,
+) -> MemberCard | None:
+    """A member's card from a button (member_id None: a forged one), scope checked again.
+
+    Audited, found or not; requested is what the button carried (cut short), for the trail.
+    """
+    card = None
+    if member_id is not None:
+        card = await member_card(session, staff_id, member_id, default_zone=default_zone)
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.view",
+        subject=f"member:{card.member_id}" if card else None,
+        requested=requested[:20],
+        found=card is not None,
+    )
+    return card
+
+
 __all__ = [
     "CheckInLine",
     "MemberCard",
@@ -293,8 +355,10 @@ __all__ = [
     "may_see",
     "member_card",
     "members_in_scope",
+    "open_member_card",
     "scope_condition",
     "scope_units",
+    "search_members",
 ]
 
 

@@ -292,6 +292,37 @@ async def get_suggestion(
     return found[0] if found else None
 
 
+async def view_suggestion(
+    session: AsyncSession, now: datetime, suggestion_id: int, *, staff_id: int | None, actor: str
+) -> SuggestionView | None:
+    """One suggestion as get_suggestion finds it, for actor to look at: audited when found."""
+    found = await get_suggestion(session, suggestion_id, staff_id=staff_id)
+    if found is not None:
+        await audit.record(
+            session, now, actor=actor, action="idea.view", subject=f"suggestion:{suggestion_id}"
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What a staff member's list shows: the first suggestions, and how many await a reply."""
+
+    shown: list[SuggestionView]
+    unanswered: int
+
+
+async def staff_desk(
+    session: AsyncSession, now: datetime, *, staff_id: int, actor: str, limit: int
+) -> Desk:
+    """The suggestions in staff_id's scope, unanswered first, and the count unanswered;
+    audited."""
+    shown = await list_suggestions(session, staff_id=staff_id, limit=limit)
+    unanswered = await count_unanswered(session, staff_id=staff_id)
+    await audit.record(session, now, actor=actor, action="idea.list.view")
+    return Desk(shown=shown, unanswered=unanswered)
+
+
 async def _in_scope(session: AsyncSession, suggestion_id: int, staff_id: int | None) -> Suggestion:
     row = await session.scalar(
         select(Suggestion)
@@ -416,6 +447,7 @@ __all__ = [
     "EXCERPT",
     "MAX_REPLY_LENGTH",
     "MAX_TEXT_LENGTH",
+    "Desk",
     "SuggestionError",
     "SuggestionView",
     "adopt",
@@ -428,5 +460,7 @@ __all__ = [
     "my_suggestion",
     "my_suggestions",
     "reply_to",
+    "staff_desk",
     "submit",
+    "view_suggestion",
 ]

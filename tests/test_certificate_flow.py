@@ -18,10 +18,21 @@ from messages.dispatcher import Dispatcher
 from storage.certificates import apply, member_certificate
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.models import AuditEvent, CertificateStatus, ChannelName, MemberStatus, StaffRole
+from storage.models import (
+    AuditEvent,
+    CertificateStatus,
+    ChannelName,
+    CheckIn,
+    Consent,
+    MemberStatus,
+    StaffRole,
+    SuggestionKind,
+)
+from storage.suggestions import submit
 from tests.chat import Person, said, talk
 from tests.conftest import START
 from tests.factories import make_group, make_member, make_staff, make_unit
+from tests.test_flow import open_conversations
 
 LIAISON = 9101  # 李联络: liaison of 驻深圳, Chinese
 LIAISON_EN = 9102  # Li Wei: liaison of 驻深圳, English
@@ -620,3 +631,173 @@ async def test_the_liaisons_hear_of_a_new_application_and_check_it_from_there(
     async with db.session() as session:
         view = await member_certificate(session, await member_id(db, WANG))
     assert view is not None and view.status is CertificateStatus.CHECKED
+
+
+# --- the conversations on the engine (bot/flow.py) ----------------------------------------------
+
+ZHAO = 9205  # 赵强: outflow, 驻深圳, has agreed to the location question (for /checkin)
+
+
+@pytest.fixture
+async def zhao(application: LiaisonApplication, bot_api: LocalBotApi, db: Database) -> Person:
+    await make_member(
+        db,
+        START,
+        name="赵强",
+        phone="+8613800000005",
+        telegram_user_id=ZHAO,
+        consent=Consent.GIVEN,
+    )
+    return person(application, bot_api, ZHAO)
+
+
+async def test_the_application_is_kept_in_the_database_at_every_question(
+    zhao: Person, db: Database
+) -> None:
+    await talk(zhao, [("/certificate", "第 1 步")])
+    assert await open_conversations(db) == [("certificate", "origin")]
+    await talk(zhao, [(ORIGIN, "第 2 步")])
+    assert await open_conversations(db) == [("certificate", "destination")]
+    # /help in the middle is answered by /help; the application stays open at its step.
+    await talk(zhao, [("/help", "可用命令")])
+    assert await open_conversations(db) == [("certificate", "destination")]
+    await talk(zhao, [("深圳", "第 3 步"), ("/cancel", "已取消，没有保存任何内容")])
+    assert await open_conversations(db) == []
+
+
+async def test_a_checkin_left_open_ends_when_the_member_applies(zhao: Person, db: Database) -> None:
+    await talk(
+        zhao,
+        [
+            ("/checkin", "您现在在哪里"),
+            ("/certificate", ["（未完成的报到已结束，没有保存。）", "第 1 步"]),
+        ],
+    )
+    # The one line comes alone, taking the place question's keyboard away; then the question.
+    ended, question = zhao.messages
+    assert said([ended]).strip() == "（未完成的报到已结束，没有保存。）"
+    assert "remove_keyboard" in str(ended.params["reply_markup"])
+    assert "第 1 步" in said([question])
+    # What is typed next is the application's, not a place for the check-in.
+    await talk(zhao, [(ORIGIN, "第 2 步")])
+    assert "按您输入的原样记下" not in zhao.last_text
+    assert await open_conversations(db) == [("certificate", "destination")]
+    async with db.session() as session:
+        assert (await session.scalars(select(CheckIn))).all() == []
+
+
+async def test_an_application_left_open_ends_when_the_member_checks_in(
+    zhao: Person, db: Database
+) -> None:
+    await talk(
+        zhao,
+        [
+            ("/certificate", "第 1 步"),
+            (ORIGIN, "第 2 步"),
+            ("/checkin", ["（未完成的活动证申请已结束，没有保存。）", "您现在在哪里"]),
+        ],
+    )
+    # The application's question had buttons of its own: the one line opens the check-in's.
+    assert len(zhao.messages) == 1
+    await talk(zhao, [("广东省深圳市南山区", "工作情况怎么样")])
+    assert await open_conversations(db) == [("checkin", "work")]
+    async with db.session() as session:
+        assert await member_certificate(session, await member_id(db, ZHAO)) is None
+
+
+async def test_a_choice_pressed_twice_is_taken_once(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    huang = person(application, bot_api, HUANG)
+    await talk(huang, [("/certificate", "是否已为您开具")])
+    question = huang.last[-1]
+    await talk(huang, [("没有（反向发证）", "第 1 步")])
+    again = await press(huang, question, "cert:new:issued:no")
+    assert "这个按钮已经失效了" in said(again)
+    # The application goes on from where it was.
+    assert await open_conversations(db) == [("certificate", "origin")]
+    await talk(huang, [("湖北省孝感市孝南区委组织部", "第 2 步")])
+
+
+async def test_a_rejection_is_kept_until_its_reason_comes(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    certificate_id = await applied(db, ZHANG)
+    liaison = person(application, bot_api, LIAISON)
+    await talk(
+        liaison, [(f"/certificates {certificate_id}", "已申请"), ("❌ 不予通过", "请写明原因")]
+    )
+    assert await open_conversations(db) == [("certificate_rejection", "reason")]
+    question = liaison.last[-1]
+    # Another command in the middle: the reason is still awaited.
+    await talk(liaison, [("/certificates", "待办的活动证申请：1 份")])
+    assert await open_conversations(db) == [("certificate_rejection", "reason")]
+    # The question's cancel button, under the cards /certificates showed since.
+    cancelled = await press(liaison, question, "cert:rq:quit")
+    assert "已取消，申请没有变化" in said(cancelled)
+    assert await open_conversations(db) == []
+    # The cancel button once more: it no longer does anything, and says so.
+    again = await press(liaison, question, "cert:rq:quit")
+    assert "这个按钮已经失效了" in said(again)
+    # Left for a day, the reason typed later is not taken.
+    await talk(
+        liaison, [(f"/certificates {certificate_id}", "已申请"), ("❌ 不予通过", "请写明原因")]
+    )
+    clock.advance(timedelta(hours=13))
+    await talk(liaison, [("材料不全", ["不予通过 张伟 的申请", "放了太久，已经作废"])])
+    async with db.session() as session:
+        view = await member_certificate(session, await member_id(db, ZHANG))
+    assert view is not None and view.status is CertificateStatus.APPLIED
+
+
+async def test_an_english_liaison_switches_from_a_rejection_to_a_reply(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    certificate_id = await applied(db, WANG)
+    async with db.session() as session:
+        idea = await submit(
+            session,
+            START,
+            member_id=await member_id(db, WANG),
+            kind=SuggestionKind.IDEA,
+            text="Evening classes",
+        )
+    liaison = person(application, bot_api, LIAISON_EN)
+    await talk(
+        liaison,
+        [(f"/certificates {certificate_id}", "applied"), ("❌ Reject", "please type the reason")],
+    )
+    card = await talk_to_card(liaison, f"/ideas {idea.id}")
+    replies = await liaison.send_update(
+        liaison.updates.press(liaison.user, card, card.flat_buttons[0])
+    )
+    assert "(The certificate rejection you had open has ended, without saving.)" in said(replies)
+    # The text typed next is the reply, not a reason for rejecting.
+    await talk(liaison, [("We will try", ["The organisation replied to your idea", "preview"])])
+    assert await open_conversations(db) == [("idea_reply", "preview")]
+    async with db.session() as session:
+        view = await member_certificate(session, await member_id(db, WANG))
+    assert view is not None and view.status is CertificateStatus.APPLIED
+    await talk(liaison, [("/cancel", "the reply was not sent")])
+    # The rejection's own pages in English: left too long, and its old button.
+    await talk(
+        liaison,
+        [(f"/certificates {certificate_id}", "applied"), ("❌ Reject", "please type the reason")],
+    )
+    question = liaison.last[-1]
+    clock.advance(timedelta(hours=13))
+    await talk(
+        liaison,
+        [
+            (
+                "Missing documents",
+                ["rejection of 王芳's application", "left too long and has lapsed"],
+            )
+        ],
+    )
+    assert "That button no longer works" in said(await press(liaison, question, "cert:rq:quit"))
+
+
+async def talk_to_card(who: Person, command: str) -> Outgoing:
+    await talk(who, [(command, None)])
+    return who.last[-1]

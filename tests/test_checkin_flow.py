@@ -632,7 +632,7 @@ async def test_consent_withdrawn_during_the_checkin_keeps_the_pin_out(
         record = await session.scalar(select(Member).where(Member.telegram_user_id == ALICE))
         assert record is not None
         await set_consent(session, clock.now(), record.id, Consent.DECLINED)
-    await talk(alice, [("✅ 确认提交", ["没有保存", "/checkin"])])
+    await talk(alice, [("✅ 确认提交", ["没有保存", "撤回了位置授权", "/checkin"])])
     assert await checkins(db) == []
     assert await location_reports(db) == []
 

@@ -20,9 +20,11 @@ from storage.calendar import CycleError, CycleRule, QuietHours, add_months
 from storage.checkins import Whereabouts, record_checkin
 from storage.clock import FakeClock
 from storage.cycles import (
+    CycleRequest,
     LostContactError,
     changed_rule,
     confirm_lost_contact,
+    parse_cycle_request,
     set_group_cycle,
 )
 from storage.db import Database
@@ -584,3 +586,11 @@ async def test_timers_that_fire_together_share_one_run(
     clock.advance(timedelta(minutes=15))
     await scheduler._fire()
     assert len(runs) == 3
+
+
+def test_what_follows_schedule_is_read_as_a_group_its_changes_or_a_reset() -> None:
+    typed = parse_cycle_request("建筑 党小组 Day＝2 time=8:30")
+    assert typed == CycleRequest("建筑 党小组", {"day": "2", "time": "8:30"}, reset=False)
+    assert parse_cycle_request("建筑党小组 默认").reset
+    # "默认" alone is not a reset of nothing: it is read as a group's name.
+    assert parse_cycle_request("默认") == CycleRequest("默认", {}, reset=False)

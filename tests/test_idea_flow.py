@@ -13,6 +13,8 @@ from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
     AuditEvent,
+    CheckIn,
+    Consent,
     Delivery,
     Member,
     MessageKind,
@@ -25,6 +27,7 @@ from tests.chat import Person, said, talk
 from tests.conftest import START
 from tests.cycle_harness import District
 from tests.factories import make_group, make_member, make_staff
+from tests.test_flow import open_conversations
 
 ZHANG = 8201  # 张伟, 驻深圳, Chinese
 WANG = 8202  # 王芳, 驻深圳, English
@@ -488,6 +491,120 @@ async def test_adopting_twice_is_refused(
     await talk(liaison, [("🏅 采纳", "已采纳")])
     replies = await press(liaison, card, f"ideas:adopt:{idea.id}")
     assert f"建议 #{idea.id} 已经采纳过了" in said(replies)
+    async with db.session() as session:
+        told = list(
+            await session.scalars(select(Delivery).where(Delivery.kind == MessageKind.IDEA_REPLY))
+        )
+    assert len(told) == 1
+
+
+# --- the conversations on the engine (bot/flow.py) ----------------------------------------------
+
+ZHAO = 8204  # 赵强, 驻深圳, has agreed to the location question (for /checkin)
+
+
+@pytest.fixture
+async def zhao(application: LiaisonApplication, bot_api: LocalBotApi, db: Database) -> Person:
+    await make_member(
+        db,
+        START,
+        name="赵强",
+        phone="+8613800000005",
+        telegram_user_id=ZHAO,
+        consent=Consent.GIVEN,
+    )
+    return person(application, bot_api, ZHAO)
+
+
+async def test_the_idea_is_kept_in_the_database_at_every_question(
+    zhao: Person, db: Database
+) -> None:
+    await talk(zhao, [("/idea", "1/3")])
+    assert await open_conversations(db) == [("idea", "kind")]
+    await talk(zhao, [("💡 金点子", "2/3")])
+    assert await open_conversations(db) == [("idea", "write")]
+    # /help in the middle is answered by /help; the idea stays open at its step.
+    await talk(zhao, [("/help", "可用命令"), ("多办夜校", "3/3")])
+    assert await open_conversations(db) == [("idea", "preview")]
+    await talk(zhao, [("/cancel", "已取消，这条建议没有发送")])
+    assert await open_conversations(db) == []
+    assert await suggestions(db) == []
+
+
+async def test_a_checkin_left_open_ends_when_the_member_writes_an_idea(
+    zhao: Person, db: Database
+) -> None:
+    await talk(
+        zhao,
+        [
+            ("/checkin", "您现在在哪里"),
+            ("/idea", ["（未完成的报到已结束，没有保存。）", "金点子和意见建议 1/3"]),
+        ],
+    )
+    # The one line comes alone, taking the place question's keyboard away; then the question.
+    ended, question = zhao.messages
+    assert said([ended]).strip() == "（未完成的报到已结束，没有保存。）"
+    assert "remove_keyboard" in str(ended.params["reply_markup"])
+    assert "金点子和意见建议 1/3" in said([question])
+    await talk(zhao, [("💡 金点子", "2/3")])
+    # What is typed next is the idea's text, not a place for the check-in.
+    await talk(zhao, [("武汉市江汉区多办夜校", ["金点子 3/3：请确认", "武汉市江汉区多办夜校"])])
+    assert "按您输入的原样记下" not in zhao.last_text
+    assert await open_conversations(db) == [("idea", "preview")]
+    await talk(zhao, [("📨 发送", "已收到您的金点子")])
+    [saved] = await suggestions(db)
+    assert saved.body == "武汉市江汉区多办夜校"
+    async with db.session() as session:
+        assert (await session.scalars(select(CheckIn))).all() == []
+
+
+async def test_an_idea_left_open_ends_when_the_member_checks_in(zhao: Person, db: Database) -> None:
+    await talk(
+        zhao,
+        [
+            ("/idea", "1/3"),
+            ("💬 意见建议", "2/3"),
+            ("/checkin", ["（未完成的金点子或意见建议已结束，没有保存。）", "您现在在哪里"]),
+        ],
+    )
+    # The idea's question had buttons of its own: the one line opens the check-in's question.
+    assert len(zhao.messages) == 1
+    await talk(zhao, [("广东省深圳市南山区", "工作情况怎么样")])
+    assert await open_conversations(db) == [("checkin", "work")]
+    assert await suggestions(db) == []
+
+
+async def test_a_kind_pressed_twice_is_taken_once(zhao: Person, db: Database) -> None:
+    await talk(zhao, [("/idea", "1/3")])
+    question = zhao.last[-1]
+    await talk(zhao, [("💡 金点子", "2/3")])
+    again = await press(zhao, question, "idea:new:opinion")
+    assert "这个按钮已经失效" in said(again)
+    assert await open_conversations(db) == [("idea", "write")]
+    await talk(zhao, [("多办夜校", "金点子 3/3")])
+
+
+async def test_a_reply_sent_twice_is_sent_once(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    async with db.session() as session:
+        idea = await submit(
+            session,
+            START,
+            member_id=await member_id(db, "张伟"),
+            kind=SuggestionKind.IDEA,
+            text="建议",
+        )
+    liaison = person(application, bot_api, LIAISON)
+    await talk(liaison, [(f"/ideas {idea.id}", None), ("✍️ 回复", "回复建议")])
+    assert await open_conversations(db) == [("idea_reply", "write")]
+    await talk(liaison, [("谢谢", "预览")])
+    assert await open_conversations(db) == [("idea_reply", "preview")]
+    preview = liaison.last[-1]
+    await talk(liaison, [("📨 发送", "已回复建议")])
+    assert await open_conversations(db) == []
+    again = await press(liaison, preview, "ideas:draft:send")
+    assert "这个按钮已经失效" in said(again)
     async with db.session() as session:
         told = list(
             await session.scalars(select(Delivery).where(Delivery.kind == MessageKind.IDEA_REPLY))

@@ -106,8 +106,8 @@ def test_the_schedule_names_the_reminder_dates(renderer: Renderer) -> None:
 
 def test_a_late_comment_is_said_not_to_have_been_passed_on(renderer: Renderer) -> None:
     # The conversation is in tests/test_request_flow.py (in Chinese); English says the same.
-    zh = renderer.render("zh_CN", "requests/comment_expired", id=7)
-    en = renderer.render("en", "requests/comment_expired", id=7)
+    zh = renderer.render("zh_CN", "requests/feedback/expired", id=7)
+    en = renderer.render("en", "requests/feedback/expired", id=7)
     assert "没有作为对服务申请 #7 的意见转出" in zh and "/request" in zh
     assert "not passed on as your comment on service request #7" in en and "/request" in en
 

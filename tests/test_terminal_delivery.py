@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_application
+from bot.background import make_dispatcher
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
-from bot.service import make_dispatcher
 from bot.terminal import html_to_text
 from messages.dispatcher import Dispatcher
 from storage.db import Database

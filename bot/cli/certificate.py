@@ -21,9 +21,9 @@ from storage.certificates import (
     CertificateView,
     LetterData,
     advance,
-    get_certificate,
     letter_data,
     list_certificates,
+    view_certificate,
 )
 from storage.clock import SystemClock
 from storage.db import Database
@@ -118,16 +118,11 @@ def certificate_show(ctx: click.Context, certificate_id: int) -> None:
 
     async def show(database: Database) -> CertificateView:
         async with database.session() as session:
-            view = await get_certificate(session, certificate_id, staff_id=None)
+            view = await view_certificate(
+                session, SystemClock().now(), certificate_id, staff_id=None, actor=cli_actor()
+            )
             if view is None:
                 fail(f"no certificate {certificate_id}")
-            await audit.record(
-                session,
-                SystemClock().now(),
-                actor=cli_actor(),
-                action="certificate.view",
-                subject=f"certificate:{certificate_id}",
-            )
             return view
 
     for line in _card(run_with_db(settings, show), settings):

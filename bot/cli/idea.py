@@ -31,9 +31,9 @@ from storage.suggestions import (
     SuggestionError,
     SuggestionView,
     adopt,
-    get_suggestion,
     list_suggestions,
     reply_to,
+    view_suggestion,
 )
 
 # `list` quotes this much of a suggestion and its reply; `show` and `export` have all of it.
@@ -147,16 +147,11 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
 
 async def _one(database: Database, suggestion_id: int) -> SuggestionView:
     async with database.session() as session:
-        found = await get_suggestion(session, suggestion_id, staff_id=None)
+        found = await view_suggestion(
+            session, SystemClock().now(), suggestion_id, staff_id=None, actor=cli_actor()
+        )
         if found is None:
             fail(f"no suggestion {suggestion_id}")
-        await audit.record(
-            session,
-            SystemClock().now(),
-            actor=cli_actor(),
-            action="idea.view",
-            subject=f"suggestion:{suggestion_id}",
-        )
         return found
 
 

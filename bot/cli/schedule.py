@@ -192,18 +192,9 @@ def schedule_set(
                 rule = changed_rule(current.rule, changes)
             except CycleError as error:
                 fail(str(error))
-            cycle = await set_group_cycle(
-                session, now, group_id=group.id, rule=rule, actor=cli_actor()
+            return await set_group_cycle(
+                session, now, group_id=group.id, rule=rule, actor=cli_actor(), changes=changes
             )
-            await audit.record(
-                session,
-                now,
-                actor=cli_actor(),
-                action="schedule.set",
-                subject=f"group:{group.id}",
-                **changes,
-            )
-            return cycle
 
     cycle = run_with_db(settings, run)
     click.echo(f"{cycle.group_name}: {describe(cycle.rule)}")
@@ -223,16 +214,7 @@ def schedule_reset(ctx: click.Context, group_name: str) -> None:
             group = await group_by_name(session, group_name.strip())
             if group is None:
                 fail(f"no group named {group_name!r}")
-            removed = await reset_group_cycle(session, now, group_id=group.id)
-            if removed:
-                await audit.record(
-                    session,
-                    now,
-                    actor=cli_actor(),
-                    action="schedule.reset",
-                    subject=f"group:{group.id}",
-                )
-            return removed
+            return await reset_group_cycle(session, now, group_id=group.id, actor=cli_actor())
 
     removed = run_with_db(settings, run)
     if removed:
@@ -269,13 +251,6 @@ def member_lost(ctx: click.Context, phone: str | None) -> None:
                     )
                 except LostContactError as error:
                     fail(str(error))
-                await audit.record(
-                    session,
-                    now,
-                    actor=cli_actor(),
-                    action="member.lost_contact_confirm",
-                    subject=f"member:{member.id}",
-                )
             flagged = await lost_members(session)
             await audit.record(
                 session,

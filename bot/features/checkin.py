@@ -331,6 +331,7 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
     settings = context.services.settings
     assert draft.place is not None and draft.work is not None
     checkin = None
+    refused = "no_member"
     if identity is not None and identity.member_id is not None:
         try:
             async with context.services.db.session() as session:
@@ -346,15 +347,15 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
                     needs_text=draft.needs_text,
                     store_coordinates=settings.store_coordinates,
                 )
-        except CheckInError:
-            checkin = None
+        except CheckInError as error:
+            refused = error.reason
     # Only now: if the database failed, the summary and its buttons are still there to retry.
     await FLOW.drop_buttons(update, context)
     if checkin is None:
-        # Consent withdrawn while the check-in was being filled in.
-        await reply(update, context, "checkin/not_saved")
+        # Consent withdrawn, or the account unbound, while the check-in was filled in.
+        await reply(update, context, "checkin/not_saved", reason=refused)
         return END
-    # A need put in words may become a service request (bot/features/requests.py).
+    # A need put in words may become a service request (bot/features/requests/member.py).
     offer = checkin.needs_text is not None
     rows = [_request_row(context, checkin.id)] if offer else []
     # The place is in another time zone: offer its clock for the monthly prompts, on this

@@ -22,7 +22,6 @@ from bot.replies import reply
 from bot.updates import message_text
 from messages.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from scheduler.jobs import JobSpec
-from storage import audit
 from storage.calendar import CycleError
 from storage.checkins import (
     AlreadyCheckedIn,
@@ -37,6 +36,7 @@ from storage.cycles import (
     confirm_lost_contact,
     cycle_of_group,
     group_cycles,
+    parse_cycle_request,
     reset_group_cycle,
     set_group_cycle,
 )
@@ -46,8 +46,6 @@ from storage.scope import group_scope_condition
 
 COMMANDS = (Command("schedule", Audience.STAFF),)
 
-# "/schedule 建筑行业党小组 默认": back to the default cycle.
-RESET_WORDS = frozenset({"default", "默认", "reset"})
 UPCOMING_SHOWN = 8
 
 
@@ -67,8 +65,8 @@ async def same_pressed(update: Update, context: LiaisonContext) -> None:
         except AlreadyCheckedIn as already:
             await reply(update, context, "cycle/same_already", period=already.period)
             return
-        except CheckInError:
-            await reply(update, context, "cycle/same_nothing")
+        except CheckInError as error:
+            await reply(update, context, "cycle/same_nothing", reason=error.reason)
             return
         location = checkin.location
         place = (
@@ -108,14 +106,6 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
                 session, now, member_id=member_id, staff_id=staff_id, actor=identity.actor
             )
         except LostContactError as error:
-            await audit.record(
-                session,
-                now,
-                actor=identity.actor,
-                action="member.lost_contact_confirm",
-                subject=f"member:{member_id}" if error.reason != "not_found" else None,
-                refused=error.reason,
-            )
             await query.answer()
             if error.reason == "not_flagged":
                 await retire_pressed_button(update)
@@ -126,32 +116,9 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
             else:
                 await refuse(update, context)
             return
-        await audit.record(
-            session,
-            now,
-            actor=identity.actor,
-            action="member.lost_contact_confirm",
-            subject=f"member:{member.id}",
-        )
         name = member.name
     await retire_pressed_button(update)
     await reply(update, context, "cycle/lost_confirmed", name=name)
-
-
-def _parse(arguments: str) -> tuple[str, dict[str, str], bool]:
-    """ "建筑 党小组 day=2 time=8:30" → ("建筑 党小组", {"day": "2", "time": "8:30"}, False)."""
-    name_parts: list[str] = []
-    changes: dict[str, str] = {}
-    reset = False
-    for token in arguments.split():
-        key, equals, value = token.replace("＝", "=").partition("=")
-        if equals:
-            changes[key.strip().lower()] = value
-        elif token.lower() in RESET_WORDS and name_parts:
-            reset = True
-        else:
-            name_parts.append(token)
-    return " ".join(name_parts), changes, reset
 
 
 def _in_scope(
@@ -170,7 +137,8 @@ async def schedule(
 ) -> None:
     """/schedule: the cycles; /schedule GROUP: one; /schedule GROUP key=value …: change it."""
     parts = message_text(update).split(maxsplit=1)
-    name, changes, reset = _parse(parts[1] if len(parts) > 1 else "")
+    typed = parse_cycle_request(parts[1] if len(parts) > 1 else "")
+    name, changes, reset = typed.group_name, typed.changes, typed.reset
     settings = context.services.settings
     now = context.now()
     async with context.services.db.session() as session:
@@ -220,14 +188,7 @@ async def schedule(
             await reply(update, context, "cycle/schedule_admin_only")
             return
         if reset:
-            await reset_group_cycle(session, now, group_id=group.id)
-            await audit.record(
-                session,
-                now,
-                actor=identity.actor,
-                action="schedule.reset",
-                subject=f"group:{group.id}",
-            )
+            await reset_group_cycle(session, now, group_id=group.id, actor=identity.actor)
             current = await cycle_of_group(session, group.id, settings.default_cycle)
             saved = current
         else:
@@ -237,15 +198,7 @@ async def schedule(
                 await reply(update, context, "cycle/schedule_bad", error=error, keys=CHANGE_KEYS)
                 return
             saved = await set_group_cycle(
-                session, now, group_id=group.id, rule=rule, actor=identity.actor
-            )
-            await audit.record(
-                session,
-                now,
-                actor=identity.actor,
-                action="schedule.set",
-                subject=f"group:{group.id}",
-                **changes,
+                session, now, group_id=group.id, rule=rule, actor=identity.actor, changes=changes
             )
     scheduler = context.bot_data.scheduler
     if scheduler is not None:

@@ -18,11 +18,10 @@ from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
 from bot.updates import message_text
 from messages.callbacks import STAFF_MEMBER_CARD
-from storage import audit
 from storage.checkins import period_of
 from storage.identity import Identity
-from storage.overdue import overdue_report
-from storage.scope import clean_query, find_members, member_card
+from storage.overdue import view_overdue
+from storage.scope import clean_query, open_member_card, search_members
 
 COMMANDS = (Command("overdue", Audience.STAFF), Command("member", Audience.STAFF))
 
@@ -43,20 +42,13 @@ async def overdue(
 ) -> None:
     now = context.now()
     async with context.services.db.session() as session:
-        report = await overdue_report(
-            session,
-            now,
-            default_zone=context.services.settings.zone,
-            staff_id=staff_id,
-            limit=OVERDUE_SHOWN,
-        )
-        await audit.record(
+        report = await view_overdue(
             session,
             now,
             actor=identity.actor,
-            action="overdue.view",
-            total=report.total,
-            shown=len(report.members),
+            staff_id=staff_id,
+            default_zone=context.services.settings.zone,
+            limit=OVERDUE_SHOWN,
         )
     await reply(
         update,
@@ -80,23 +72,14 @@ async def member(
         return
     now = context.now()
     async with context.services.db.session() as session:
-        search = await find_members(session, staff_id, query, limit=MATCHES_SHOWN)
-        card = None
-        if len(search.matches) == 1:
-            card = await member_card(
-                session,
-                staff_id,
-                search.matches[0].member_id,
-                default_zone=context.services.settings.zone,
-            )
-        await audit.record(
+        search, card = await search_members(
             session,
             now,
+            staff_id=staff_id,
             actor=identity.actor,
-            action="member.view",
-            subject=f"member:{card.member_id}" if card else None,
-            query=search.audit_query,
-            matches=len(search.matches),
+            query=query,
+            default_zone=context.services.settings.zone,
+            limit=MATCHES_SHOWN,
         )
     if card is not None:
         await reply(update, context, "staff/card", card=card, words=_words(context))
@@ -136,19 +119,14 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     now = context.now()
     async with context.services.db.session() as session:
         # The button may be old or forged: the scope is checked again on every press.
-        card = None
-        if member_id is not None:
-            card = await member_card(
-                session, staff_id, member_id, default_zone=context.services.settings.zone
-            )
-        await audit.record(
+        card = await open_member_card(
             session,
             now,
+            staff_id=staff_id,
             actor=identity.actor,
-            action="member.view",
-            subject=f"member:{card.member_id}" if card else None,
-            requested=STAFF_MEMBER_CARD.carried(query.data)[:20],
-            found=card is not None,
+            member_id=member_id,
+            requested=STAFF_MEMBER_CARD.carried(query.data),
+            default_zone=context.services.settings.zone,
         )
     if card is None:
         await reply(update, context, "staff/not_found")

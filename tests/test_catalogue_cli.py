@@ -27,7 +27,7 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def loaded(database_url: str) -> str:
-    result = liaison("service", "load")
+    result = liaison("catalogue", "load")
     assert result.exit_code == 0, result.output
     return database_url
 
@@ -53,10 +53,10 @@ def audit_trail(url: str) -> list[tuple[str, str, str | None]]:
 
 
 def test_load_without_a_file_loads_the_shipped_catalogue(database_url: str) -> None:
-    lines = ok(liaison("service", "load"))
+    lines = ok(liaison("catalogue", "load"))
     assert lines[0] == "added\tcategory lease"
     assert lines[-1] == "43 added, 0 changed, 0 deactivated, 0 unchanged"
-    measures = ok(liaison("service", "list", "measures"))
+    measures = ok(liaison("catalogue", "list", "measures"))
     assert len(measures) == 26
     assert measures[0].split("\t") == [
         "measure",
@@ -68,7 +68,7 @@ def test_load_without_a_file_loads_the_shipped_catalogue(database_url: str) -> N
         "10 days",
         "active",
     ]
-    departments = ok(liaison("service", "list", "departments"))
+    departments = ok(liaison("catalogue", "list", "departments"))
     assert [line.split("\t")[1] for line in departments][:6] == [
         "commerce",
         "police",
@@ -78,10 +78,10 @@ def test_load_without_a_file_loads_the_shipped_catalogue(database_url: str) -> N
         "education",
     ]
     assert departments[9].endswith("\t1 measure\tactive")
-    everything = ok(liaison("service", "list"))
+    everything = ok(liaison("catalogue", "list"))
     assert len(everything) == 6 + 11 + 26
     # A second load changes nothing.
-    assert ok(liaison("service", "load"))[-1] == "0 added, 0 changed, 0 deactivated, 43 unchanged"
+    assert ok(liaison("catalogue", "load"))[-1] == "0 added, 0 changed, 0 deactivated, 43 unchanged"
     assert (
         audit_trail(database_url)
         == [
@@ -92,20 +92,20 @@ def test_load_without_a_file_loads_the_shipped_catalogue(database_url: str) -> N
 
 
 def test_show_prints_an_entry_as_the_file_writes_it(loaded: str) -> None:
-    shown = liaison("service", "show", "residence-registration").output
+    shown = liaison("catalogue", "show", "residence-registration").output
     assert shown.startswith('[[measure]]\ncode = "residence-registration"\ndepartment = "police"')
     assert 'documents_zh = [\n    "身份证",\n' in shown
     assert "target_days = 3\n" in shown
-    police = ok(liaison("service", "show", "police"))
+    police = ok(liaison("catalogue", "show", "police"))
     assert police[0] == "[[department]]"
     assert "# measure residence-permit (active): 办理、签注居住证" in police
-    missing = liaison("service", "show", "nothing")
+    missing = liaison("catalogue", "show", "nothing")
     assert missing.exit_code == 1
     assert "no category, department or measure has the code 'nothing'" in missing.output
 
 
 def test_a_bad_file_is_refused_whole_with_each_reason(loaded: str, tmp_path: Path) -> None:
-    before = ok(liaison("service", "list"))
+    before = ok(liaison("catalogue", "list"))
     text = SHIPPED.read_text(encoding="utf-8")
     bad = tmp_path / "bad.toml"
     bad.write_text(
@@ -114,16 +114,16 @@ def test_a_bad_file_is_refused_whole_with_each_reason(loaded: str, tmp_path: Pat
         .replace('title_en = "Job matching"\n', "", 1),
         encoding="utf-8",
     )
-    output = refused(liaison("service", "load", str(bad)))
+    output = refused(liaison("catalogue", "load", str(bad)))
     assert "measure 13 'legal-aid': unknown department 'courts'" in output
     assert "measure 5 'residence-permit': target_days must be a whole number of days" in output
     assert "measure 7 'job-matching': title_en is missing" in output
     assert output.count("error: ") == 3
     broken = tmp_path / "broken.toml"
     broken.write_text('[[category]]\ncode = "lease\n', encoding="utf-8")
-    assert "line 2" in refused(liaison("service", "load", str(broken)))
-    refused(liaison("service", "load", str(tmp_path / "missing.toml")))
-    assert ok(liaison("service", "list")) == before
+    assert "line 2" in refused(liaison("catalogue", "load", str(broken)))
+    refused(liaison("catalogue", "load", str(tmp_path / "missing.toml")))
+    assert ok(liaison("catalogue", "list")) == before
     # Refusals write nothing, not even to the audit log.
     assert [a for _, a, _ in audit_trail(loaded)] == ["service.load"]
 
@@ -137,52 +137,52 @@ def test_a_dry_run_says_what_would_change(loaded: str, tmp_path: Path) -> None:
         text[:start] + text[end:].replace("target_days = 7", "target_days = 6", 1),
         encoding="utf-8",
     )
-    lines = ok(liaison("service", "load", "--dry-run", str(smaller)))
+    lines = ok(liaison("catalogue", "load", "--dry-run", str(smaller)))
     assert "changed\tmeasure startup-guidance\ttarget_days" in lines
     assert "deactivated\tmeasure stall-priority" in lines
     assert lines[-1].startswith("dry run, nothing written: would be 0 added, 1 changed,")
-    assert "stall-priority" in liaison("service", "list", "measures").output
+    assert "stall-priority" in liaison("catalogue", "list", "measures").output
     # For real now.
-    lines = ok(liaison("service", "load", str(smaller)))
+    lines = ok(liaison("catalogue", "load", str(smaller)))
     assert lines[-1].startswith("0 added, 1 changed, 1 deactivated, 23 moved")
-    listed = liaison("service", "list", "measures").output.splitlines()
+    listed = liaison("catalogue", "list", "measures").output.splitlines()
     assert listed[-1].startswith("measure\tstall-priority\t")
     assert listed[-1].endswith("\tinactive")
 
 
 def test_export_then_load_changes_nothing(loaded: str, tmp_path: Path) -> None:
-    ok(liaison("service", "deactivate", "student-aid"))
+    ok(liaison("catalogue", "deactivate", "student-aid"))
     exported = tmp_path / "catalogue.toml"
-    assert ok(liaison("service", "export", str(exported))) == [
+    assert ok(liaison("catalogue", "export", str(exported))) == [
         f"wrote {exported}: 6 categories, 11 departments, 26 measures"
     ]
     text = exported.read_text(encoding="utf-8")
     assert text.startswith("# The service catalogue of Liaison, exported by")
     assert "active = false" in text
-    assert ok(liaison("service", "load", str(exported)))[-1] == (
+    assert ok(liaison("catalogue", "load", str(exported)))[-1] == (
         "0 added, 0 changed, 0 deactivated, 43 unchanged"
     )
     actions = [(a, s) for _, a, s in audit_trail(loaded)]
     assert ("service.export", str(exported)) in actions
-    unwritable = liaison("service", "export", str(tmp_path / "no" / "such" / "dir.toml"))
+    unwritable = liaison("catalogue", "export", str(tmp_path / "no" / "such" / "dir.toml"))
     assert unwritable.exit_code == 1
     assert "cannot write" in unwritable.output
 
 
 def test_set_add_deactivate_and_activate(loaded: str) -> None:
-    lines = ok(liaison("service", "set", "legal-aid", "target_days", "5", "contact", "027-1234"))
+    lines = ok(liaison("catalogue", "set", "legal-aid", "target_days", "5", "contact", "027-1234"))
     assert lines == [
         "changed\tmeasure legal-aid\tcontact,target_days",
         "0 added, 1 changed, 0 deactivated, 42 unchanged",
     ]
-    assert "target_days = 5" in liaison("service", "show", "legal-aid").output
-    assert ok(liaison("service", "set", "legal-aid", "target_days", "5")) == [
+    assert "target_days = 5" in liaison("catalogue", "show", "legal-aid").output
+    assert ok(liaison("catalogue", "set", "legal-aid", "target_days", "5")) == [
         "legal-aid: nothing changed (the values were already so)"
     ]
-    output = refused(liaison("service", "set", "legal-aid", "target_days", "-1"))
+    output = refused(liaison("catalogue", "set", "legal-aid", "target_days", "-1"))
     assert "target_days must be a whole number of days from 1 to 365" in output
-    assert "FIELD VALUE pairs" in liaison("service", "set", "legal-aid", "title_zh").output
-    refused(liaison("service", "set", "nothing", "title_zh", "x"))
+    assert "FIELD VALUE pairs" in liaison("catalogue", "set", "legal-aid", "title_zh").output
+    refused(liaison("catalogue", "set", "nothing", "title_zh", "x"))
 
     lines = ok(
         liaison(
@@ -195,24 +195,24 @@ def test_set_add_deactivate_and_activate(loaded: str) -> None:
     )  # fmt: skip
     assert lines[0] == "added\tmeasure tenancy-disputes"
     assert 'documents_en = [\n    "ID card",\n    "the tenancy agreement",\n]' in (
-        liaison("service", "show", "tenancy-disputes").output
+        liaison("catalogue", "show", "tenancy-disputes").output
     )
-    output = refused(liaison("service", "add", "department", "housing", "name_zh", "房管"))
+    output = refused(liaison("catalogue", "add", "department", "housing", "name_zh", "房管"))
     assert "name_en is missing" in output
     assert "code 'housing' is already used" in output
 
-    lines = ok(liaison("service", "deactivate", "housing"))
+    lines = ok(liaison("catalogue", "deactivate", "housing"))
     assert lines[:4] == [
         "deactivated\tdepartment housing",
         "deactivated\tmeasure public-rental-housing",
         "deactivated\tmeasure rental-filing",
         "deactivated\tmeasure tenancy-disputes",
     ]
-    assert ok(liaison("service", "deactivate", "housing")) == ["housing was already inactive"]
-    output = refused(liaison("service", "activate", "rental-filing"))
+    assert ok(liaison("catalogue", "deactivate", "housing")) == ["housing was already inactive"]
+    output = refused(liaison("catalogue", "activate", "rental-filing"))
     assert "the measure is active but its department 'housing' is not" in output
-    ok(liaison("service", "activate", "housing"))
-    assert ok(liaison("service", "activate", "rental-filing"))[0] == (
+    ok(liaison("catalogue", "activate", "housing"))
+    assert ok(liaison("catalogue", "activate", "rental-filing"))[0] == (
         "changed\tmeasure rental-filing\tactive"
     )
     # Every edit that was taken is audited, including those that found nothing to change.
@@ -247,3 +247,13 @@ def test_the_terminal_chat_starts_with_the_shipped_guide(database_url: str) -> N
     assert "随迁子女义务教育入学（15 天内答复）" in transcript
     assert "儿童预防接种证" in transcript
     assert [a for _, a, _ in audit_trail(database_url)] == ["service.seed"]
+
+
+def test_the_old_name_service_still_runs_the_catalogue_commands(loaded: str) -> None:
+    assert ok(liaison("service", "list", "departments")) == ok(
+        liaison("catalogue", "list", "departments")
+    )
+    # Listed once, under its name.
+    listing = liaison("--help").output.split("Commands:")[1].splitlines()
+    commands = [line.split()[0] for line in listing if line.startswith("  ") and line[2] != " "]
+    assert "catalogue" in commands and "service" not in commands

@@ -1,4 +1,4 @@
-"""`liaison service …`: the service catalogue (categories of need, departments, measures).
+"""`liaison catalogue …`: the service catalogue (categories of need, departments, measures).
 
 Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py.
 
@@ -92,14 +92,14 @@ def _status(entry: Entry) -> str:
 
 
 @click.group()
-def service() -> None:
+def catalogue() -> None:
     """The service catalogue: categories of need, departments and their measures."""
 
 
-@service.command("list")
+@catalogue.command("list")
 @click.argument("what", required=False, type=click.Choice(list(PLURALS)))
 @click.pass_context
-def service_list(ctx: click.Context, what: str | None) -> None:
+def catalogue_list(ctx: click.Context, what: str | None) -> None:
     """Categories, departments and measures (or one of them), inactive ones marked."""
 
     async def read(database: Database) -> Catalogue:
@@ -131,10 +131,10 @@ def service_list(ctx: click.Context, what: str | None) -> None:
             click.echo("\t".join(str(f) for f in [kind, entry.code, *fields, _status(entry)]))
 
 
-@service.command("show")
+@catalogue.command("show")
 @click.argument("code")
 @click.pass_context
-def service_show(ctx: click.Context, code: str) -> None:
+def catalogue_show(ctx: click.Context, code: str) -> None:
     """One entry, as the catalogue file writes it (with a department's or category's measures)."""
 
     async def read(database: Database) -> Catalogue:
@@ -154,13 +154,13 @@ def service_show(ctx: click.Context, code: str) -> None:
                 )
 
 
-@service.command("load")
+@catalogue.command("load")
 @click.argument(
     "file", required=False, type=click.Path(path_type=Path, dir_okay=False), default=None
 )
 @click.option("--dry-run", is_flag=True, help="Check the file and say what would change.")
 @click.pass_context
-def service_load(ctx: click.Context, file: Path | None, dry_run: bool) -> None:
+def catalogue_load(ctx: click.Context, file: Path | None, dry_run: bool) -> None:
     """Load a catalogue file (default: the shipped one): an upsert by code; entries the
     file leaves out become inactive. A file with any problem changes nothing."""
     path = file or SHIPPED
@@ -183,10 +183,10 @@ def service_load(ctx: click.Context, file: Path | None, dry_run: bool) -> None:
     _print_report(_run(ctx, load), dry_run=dry_run)
 
 
-@service.command("export")
+@catalogue.command("export")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
-def service_export(ctx: click.Context, file: Path) -> None:
+def catalogue_export(ctx: click.Context, file: Path) -> None:
     """Write the catalogue, inactive entries included, to FILE in the format `load` reads."""
 
     async def export(database: Database) -> Catalogue:
@@ -207,11 +207,11 @@ def service_export(ctx: click.Context, file: Path) -> None:
     )
 
 
-@service.command("set", context_settings={"ignore_unknown_options": True})
+@catalogue.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("code")
 @click.argument("values", nargs=-1, required=True)
 @click.pass_context
-def service_set(ctx: click.Context, code: str, values: tuple[str, ...]) -> None:
+def catalogue_set(ctx: click.Context, code: str, values: tuple[str, ...]) -> None:
     """Change fields of one entry: set CODE FIELD VALUE [FIELD VALUE …].
 
     Fields are the keys of the catalogue file; documents are separated by "|"; an empty
@@ -234,12 +234,12 @@ def service_set(ctx: click.Context, code: str, values: tuple[str, ...]) -> None:
     _print_report(report)
 
 
-@service.command("add", context_settings={"ignore_unknown_options": True})
+@catalogue.command("add", context_settings={"ignore_unknown_options": True})
 @click.argument("kind", type=click.Choice(list(KINDS)))
 @click.argument("code")
 @click.argument("values", nargs=-1)
 @click.pass_context
-def service_add(ctx: click.Context, kind: Kind, code: str, values: tuple[str, ...]) -> None:
+def catalogue_add(ctx: click.Context, kind: Kind, code: str, values: tuple[str, ...]) -> None:
     """Add an entry at the end of its menu: add KIND CODE FIELD VALUE [FIELD VALUE …].
 
     A category needs name_zh and name_en; a department the same; a measure department,
@@ -275,26 +275,26 @@ def _activation(ctx: click.Context, code: str, active: bool) -> None:
     _print_report(report)
 
 
-@service.command("deactivate")
+@catalogue.command("deactivate")
 @click.argument("code")
 @click.pass_context
-def service_deactivate(ctx: click.Context, code: str) -> None:
+def catalogue_deactivate(ctx: click.Context, code: str) -> None:
     """Stop offering an entry (a department's or category's measures with it); requests
     made under it keep it, and nothing is deleted."""
     _activation(ctx, code, False)
 
 
-@service.command("activate")
+@catalogue.command("activate")
 @click.argument("code")
 @click.pass_context
-def service_activate(ctx: click.Context, code: str) -> None:
+def catalogue_activate(ctx: click.Context, code: str) -> None:
     """Offer an inactive entry again (a measure only under an active department and category)."""
     _activation(ctx, code, True)
 
 
 # The keys each kind takes, for `--help` readers who have no catalogue file at hand.
-service_add.help = (
-    (service_add.help or "")
+catalogue_add.help = (
+    (catalogue_add.help or "")
     + "\n\nFields: "
     + "; ".join(
         f"{kind}: {', '.join(f.name for f in FIELDS[kind] if f.name not in ('code', 'active'))}"

@@ -1,0 +1,153 @@
+"""/ideas: the staff desk of members' ideas and opinions.
+
+/ideas lists the suggestions of the members in the staff member's scope, unanswered first
+and newest first, a button for each; /ideas ID opens one. The card has "reply" (the reply
+is typed next: bot/features/ideas/reply.py) and "adopt". Every press is checked against the
+scope again.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.access import refuse, staff_only
+from bot.context import LiaisonContext
+from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
+from bot.replies import inline_keyboard, label, replace_buttons, reply
+from bot.updates import message_text, parse_id
+from messages.callbacks import IDEAS_ADOPT, IDEAS_CARD, IDEAS_REPLY
+from storage.identity import Identity
+from storage.suggestions import (
+    SuggestionError,
+    SuggestionView,
+    adopt,
+    staff_desk,
+    view_suggestion,
+)
+
+# /ideas shows this many; the command line lists them all.
+STAFF_SHOWN = 20
+
+
+def _card_buttons(context: LiaisonContext, s: SuggestionView) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            (
+                label(context, "ideas.reply_again" if s.reply else "ideas.reply"),
+                IDEAS_REPLY.pack(s.id),
+            )
+        ]
+    ]
+    if not s.adopted:
+        rows.append([(label(context, "ideas.adopt"), IDEAS_ADOPT.pack(s.id))])
+    return inline_keyboard(rows)
+
+
+async def _show_card(
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int, suggestion_id: int
+) -> None:
+    async with context.services.db.session() as session:
+        found = await view_suggestion(
+            session, context.now(), suggestion_id, staff_id=staff_id, actor=identity.actor
+        )
+    if found is None:
+        await reply(update, context, "ideas/refused", reason="not_found", id=suggestion_id)
+        return
+    await reply(
+        update,
+        context,
+        "ideas/card",
+        markup=_card_buttons(context, found),
+        s=found,
+        created=local(context, found.created_at),
+        replied=local(context, found.replied_at),
+        adopted=local(context, found.adopted_at),
+    )
+
+
+@staff_only
+async def ideas(update: Update, context: LiaisonContext, identity: Identity, staff_id: int) -> None:
+    words = message_text(update).split()
+    argument = words[1] if len(words) > 1 else ""
+    if argument:
+        suggestion_id = parse_id(argument)
+        if suggestion_id is None or len(words) > 2:
+            await reply(update, context, "ideas/usage")
+            return
+        await _show_card(update, context, identity, staff_id, suggestion_id)
+        return
+    async with context.services.db.session() as session:
+        desk = await staff_desk(
+            session, context.now(), staff_id=staff_id, actor=identity.actor, limit=STAFF_SHOWN
+        )
+    buttons = [
+        [
+            (
+                label(
+                    context,
+                    f"ideas.line_{s.status.value}",
+                    id=s.id,
+                    name=s.member_name,
+                    text=short(s.body, BUTTON_EXCERPT),
+                ),
+                IDEAS_CARD.pack(s.id),
+            )
+        ]
+        for s in desk.shown
+    ]
+    await reply(
+        update,
+        context,
+        "ideas/list",
+        markup=inline_keyboard(buttons) if buttons else None,
+        items=[(s, local(context, s.created_at), short(s.body, LINE_EXCERPT)) for s in desk.shown],
+        unanswered=desk.unanswered,
+        shown=STAFF_SHOWN,
+    )
+
+
+async def card_pressed(update: Update, context: LiaisonContext) -> None:
+    """A suggestion's button in /ideas or under the alert of a new one."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    staff = context.staff()
+    if staff is None:
+        await refuse(update, context)
+        return
+    pressed = IDEAS_CARD.unpack(query.data)
+    if pressed is None:
+        await replace_buttons(update, None)
+        return
+    (suggestion_id,) = pressed
+    identity, staff_id = staff
+    await _show_card(update, context, identity, staff_id, suggestion_id)
+
+
+async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
+    """ "Adopt" on a card: the member hears it; the button goes."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    staff = context.staff()
+    if staff is None:
+        await refuse(update, context)
+        return
+    identity, staff_id = staff
+    pressed = IDEAS_ADOPT.unpack(query.data)
+    if pressed is None:
+        await replace_buttons(update, None)
+        return
+    (suggestion_id,) = pressed
+    try:
+        # A button may be old or forged: the scope is checked again on every press.
+        async with context.services.db.session() as session:
+            found = await adopt(
+                session, context.now(), suggestion_id, actor=identity.actor, staff_id=staff_id
+            )
+    except SuggestionError as error:
+        await reply(update, context, "ideas/refused", reason=error.reason, id=suggestion_id)
+        return
+    # The card's buttons as they now stand: "reply" stays, "adopt" goes.
+    await replace_buttons(update, _card_buttons(context, found))
+    await reply(update, context, "ideas/adopted", s=found)
