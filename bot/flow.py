@@ -389,6 +389,15 @@ async def _drop_buttons(update: Update, context: LiaisonContext, question_id: in
         await context.bot.edit_message_reply_markup(chat.id, question_id, reply_markup=None)
 
 
+def _asked_by(state: OpenConversation, message: object) -> bool:
+    """Whether a pressed button's message is the current question. No question id: the
+    service stopped after asking, before noting which message asked; a button of the
+    current step is taken from whichever message."""
+    return state.question_id is None or (
+        isinstance(message, Message) and message.message_id == state.question_id
+    )
+
+
 def _command(update: Update) -> str | None:
     """The command a message starts with ("/checkin@bot x" → "checkin"), else None."""
     message = update.message
@@ -512,6 +521,8 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
             and flow.cancel_action is not None
             and query.data is not None
             and query.data in flow.cancel_action
+            # The cancel button of an earlier draft does not cancel this one.
+            and _asked_by(state, query.message)
         ):
             if query is not None:
                 await query.answer()
@@ -522,13 +533,7 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
         step = flow.steps[state.step]
         answer = next((a for a in step.answers if a.takes(update)), None)
         if query is not None:
-            message = query.message
-            # No question id: the service stopped after asking, before noting which message
-            # asked; a button of the current step is taken from whichever message.
-            current = state.question_id is None or (
-                isinstance(message, Message) and message.message_id == state.question_id
-            )
-            if answer is None or not current:
+            if answer is None or not _asked_by(state, query.message):
                 if not flow.owns(update):
                     return False  # another feature's button (a notice's "received")
                 await flow.stale_button(update, context)

@@ -173,3 +173,17 @@ def reply_keyboard(
 
 
 REMOVE_KEYBOARD = ReplyKeyboardRemove()
+
+
+async def remove_pressed_button(update: Update) -> None:
+    """Take the pressed button off its message (a "cancel #3" done); the others stay."""
+    query = update.callback_query
+    assert query is not None
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    rows = []
+    if markup is not None:
+        for row in markup.inline_keyboard:
+            kept = [b for b in row if b.callback_data != query.data]
+            if kept:
+                rows.append(kept)
+    await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)

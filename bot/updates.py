@@ -30,3 +30,10 @@ def message_text(update: Update) -> str:
     assert message is not None, "the handler's filters admit only messages"
     assert message.text is not None, "the handler's filters admit only text"
     return message.text
+
+
+def command_argument(update: Update) -> str:
+    """Everything after the command ("/studied 驻深圳 党小组" → "驻深圳 党小组"): names may
+    contain spaces."""
+    parts = message_text(update).split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from storage import audit
 from storage.models import Delivery, Group, Notice, NoticeStatus
-from storage.outbox import acknowledge
+from storage.outbox import DeliveryReport, acknowledge, delivery_report
 from storage.scope import group_scope_condition
 
 # Longer than one Telegram message (4,096): a long notice goes out in parts, split at
@@ -150,6 +150,21 @@ async def get_notice(
     if staff_id is not None:
         query = query.where(visible_to(staff_id))
     return await session.scalar(query)
+
+
+async def view_deliveries(
+    session: AsyncSession, now: datetime, notice_id: int, *, staff_id: int, actor: str
+) -> tuple[Notice, DeliveryReport] | None:
+    """/deliveries: one of the staff member's notices and how far each delivery got, the
+    look audited; None for a notice they cannot see (the same as one that does not exist)."""
+    notice = await get_notice(session, notice_id, staff_id=staff_id)
+    if notice is None:
+        return None
+    report = await delivery_report(session, notice_id)
+    await audit.record(
+        session, now, actor=actor, action="notice.deliveries.view", subject=f"notice:{notice_id}"
+    )
+    return notice, report
 
 
 def visible_to(staff_id: int) -> ColumnElement[bool]:

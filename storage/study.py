@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, payloads
 from storage.calendar import CycleError, at_local, parse_clock
 from storage.models import (
+    MAX_ID,
     Delivery,
     Group,
     Member,
@@ -226,6 +227,96 @@ def parse_at(text: str) -> str:
             f"{text.strip()[:20]!r} is not a time of day like 19:00", "bad_time"
         ) from None
     return clock.strftime("%H:%M")
+
+
+def _number(text: str) -> int | None:
+    """A record's number as typed ("12", "#12"); None if not one."""
+    raw = text.strip().removeprefix("#")
+    # isascii: "²" and other Unicode digits pass str.isdigit() but make int() raise.
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)):
+        number = int(raw)
+        return number if number <= MAX_ID else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanList:
+    """/studyplan or /studyplan list: the schedules and the newest materials."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanAdd:
+    """/studyplan add …: the group and either a weekday (and a tag) or a date and a material."""
+
+    group: str
+    at: str
+    weekday: int | None = None
+    on_date: date | None = None
+    material_id: int | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStop:
+    """/studyplan stop N."""
+
+    schedule_id: int
+
+
+PLAN_USAGE = (
+    "/studyplan [list] | add GROUP mon 19:00 [TAG] | add GROUP 2026-12-05 19:00 ID | stop ID"
+)
+
+
+def parse_plan_command(arguments: str) -> PlanList | PlanAdd | PlanStop:
+    """The words after /studyplan; StudyError ("usage", or what is wrong) otherwise."""
+    command, _, rest = arguments.strip().partition(" ")
+    command = command.lower()
+    if command in ("", "list"):
+        return PlanList()
+    if command == "add":
+        return parse_plan(rest)
+    if command == "stop":
+        schedule_id = _number(rest)
+        if schedule_id is not None:
+            return PlanStop(schedule_id)
+    raise StudyError(PLAN_USAGE, "usage")
+
+
+def parse_plan(text: str) -> PlanAdd:
+    """The words after "/studyplan add"; StudyError (usage, or what is wrong) otherwise.
+
+    The group name may contain spaces: it is everything before the last "weekday time" or
+    "date time" pair: "驻深圳 党小组 mon 19:00 党章", "驻深圳 党小组 2026-12-05 19:00 12".
+    """
+    words = text.split()
+    for index in range(len(words) - 2, 0, -1):
+        when, clock, rest = words[index], words[index + 1], words[index + 2 :]
+        try:
+            at = parse_at(clock)
+        except StudyError:
+            continue
+        group = " ".join(words[:index])
+        try:
+            weekday = parse_weekday(when)
+        except StudyError:
+            weekday = None
+        if weekday is not None:
+            if len(rest) > 1:
+                raise StudyError("a tag is one word", "bad_tag")
+            return PlanAdd(group, at, weekday=weekday, tag=rest[0] if rest else None)
+        try:
+            on_date = parse_day(when)
+        except StudyError:
+            raise StudyError(
+                f"{when[:20]!r} is neither a weekday like mon nor a date like 2026-12-05",
+                "bad_day",
+            ) from None
+        material_id = _number(rest[0]) if len(rest) == 1 else None
+        if material_id is None:
+            raise StudyError("a one-off push needs the material's number", "no_material")
+        return PlanAdd(group, at, on_date=on_date, material_id=material_id)
+    raise StudyError(PLAN_USAGE, "usage")
 
 
 def _insert(session: AsyncSession) -> Callable[..., Any]:
@@ -1112,3 +1203,45 @@ async def member_completion(
             for member_id, member_name, studied, last in rows
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """/studied: per group (no group named) or per member of the one group named."""
+
+    groups: list[GroupProgress]
+    members: MemberReport | None
+
+
+async def view_completion(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    staff_id: int,
+    group: str | None,
+    materials_limit: int,
+) -> Completion:
+    """/studied [GROUP] by a staff member, the look audited; StudyError (unknown_group) for
+    a group outside their scope."""
+    if group:
+        members = await member_completion(session, staff_id=staff_id, group=group)
+        groups = []
+    else:
+        members = None
+        groups = await group_completion(session, staff_id=staff_id, materials_limit=materials_limit)
+    await audit.record(
+        session, now, actor=actor, action="study.completion.view", group=(group or "")[:100] or None
+    )
+    return Completion(groups, members)
+
+
+async def view_plan(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int, library_limit: int
+) -> tuple[list[ScheduleLine], list[MaterialLine]]:
+    """/studyplan: the schedules of the groups staff_id looks after and the newest materials
+    (for their numbers), the look audited."""
+    schedules = await list_schedules(session, staff_id=staff_id)
+    library = await list_materials(session, limit=library_limit)
+    await audit.record(session, now, actor=actor, action="study.plan.view")
+    return schedules, library

@@ -12,8 +12,8 @@ from storage import audit
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.invites import create_invite
-from storage.models import Consent, Member, StaffRole
-from tests.chat import Person, talk
+from storage.models import Consent, Conversation, Member, StaffRole
+from tests.chat import Person, said, talk
 from tests.factories import make_member, make_staff
 
 ZHANG = 1001  # 张伟's phone
@@ -401,3 +401,81 @@ async def test_english_refusals(
     )
     async with db.session() as session:
         assert await session.scalar(select(Member.telegram_user_id).where(Member.id == zhang.id))
+
+
+# --- the code question as a conversation of the engine ------------------------------------
+
+
+async def open_steps(db: Database) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        return [(row.flow, row.step) for row in await session.scalars(select(Conversation))]
+
+
+async def test_the_code_question_is_kept_in_the_database_until_answered(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    zhang = await make_member(db, clock.now())
+    code = await invite(db, clock, zhang)
+    person = Person(application, bot_api, ZHANG)
+    await talk(person, [("/start", "请输入")])
+    assert await open_steps(db) == [("start", "code")]
+    await talk(person, [(wrong_code(code), "还可以再试 4 次")])
+    assert await open_steps(db) == [("start", "wrong_code")]
+    # Commands that are not conversations (or not for a non-member) leave the question open.
+    await talk(person, [("/help", "可用命令"), ("/checkin", "报到前需要先绑定党员身份")])
+    assert await open_steps(db) == [("start", "wrong_code")]
+    await talk(person, [(code, "绑定成功")])
+    assert await open_steps(db) == []
+
+
+async def test_a_picture_instead_of_the_code_is_explained_and_the_code_asked_again(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    zhang = await make_member(db, clock.now())
+    code = await invite(db, clock, zhang)
+    for language, fragments in (
+        ("zh-hans", ["请用文字输入邀请码", "请输入联络员给您的"]),
+        ("en", ["Please type the invite code as text", "Please type the invite code"]),
+    ):
+        person = Person(application, bot_api, STRANGER, language_code=language)
+        await talk(person, [("/lang", None), (("English" if language == "en" else "中文"), None)])
+        await talk(person, [("/start", None), (wrong_code(code), None)])
+        sticker = await person.send_update(person.updates.sticker(person.user))
+        for fragment in fragments:
+            assert fragment in said(sticker)
+        assert await open_steps(db) == [("start", "code")]
+        await talk(person, [("/cancel", None)])
+
+
+async def test_a_code_question_left_a_day_expires(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    zhang = await make_member(db, clock.now())
+    code = await invite(db, clock, zhang)
+    stranger = Person(application, bot_api, STRANGER, language_code="en")
+    await talk(stranger, [("/lang", None), ("English", None), ("/start", "Please type")])
+    person = Person(application, bot_api, ZHANG)
+    await talk(person, [("/start", "请输入")])
+    clock.advance(timedelta(hours=25))
+    await talk(stranger, [("HGFE-DCBA", ["too long since you sent /start", "send /start again"])])
+    await talk(person, [(code, ["已经太久", "重新发送 /start"])])
+    assert await open_steps(db) == []
+    # Not taken as a code: nothing was bound, and /start CODE works as ever.
+    assert (await reload(db, zhang)).telegram_user_id is None
+    await talk(person, [(f"/start {code}", "绑定成功")])
+
+
+async def test_a_staff_draft_and_the_code_question_end_each_other(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    # Staff are not members: a code they type is tried, and waited for again if wrong.
+    await make_staff(db, clock.now(), telegram_user_id=LIAISON)
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/notice", "发通知 1/3")])
+    await talk(liaison, [(f"/start {WRONG}", ["未完成的通知已结束", "邀请码不对"])])
+    assert await open_steps(db) == [("start", "wrong_code")]
+    await talk(liaison, [("/notice", ["未完成的邀请码绑定已结束", "发通知 1/3"])])
+    assert await open_steps(db) == [("notice", "choose")]
+    # The next answer is the notice's: a line typed is not a code.
+    await talk(liaison, [("ABCD-EFGH", "请按消息下面的按钮选择")])
+    assert await open_steps(db) == [("notice", "choose")]

@@ -27,6 +27,9 @@ from storage.models import (
 from storage.study import (
     MAX_BODY_LENGTH,
     MAX_TITLE_LENGTH,
+    PlanAdd,
+    PlanList,
+    PlanStop,
     PushOutcome,
     PushReport,
     StudyError,
@@ -42,6 +45,7 @@ from storage.study import (
     open_material,
     parse_at,
     parse_day,
+    parse_plan_command,
     parse_tags,
     parse_weekday,
     push_due_study,
@@ -205,6 +209,32 @@ def test_what_staff_type_is_read_generously() -> None:
         with pytest.raises(StudyError) as refused:
             parse(typed)  # type: ignore[operator]
         assert refused.value.reason == reason
+
+
+def test_studyplan_arguments_are_read_in_storage() -> None:
+    assert parse_plan_command("") == parse_plan_command(" LIST ") == PlanList()
+    # The group's name may contain spaces; the weekday and time come last, then a tag.
+    assert parse_plan_command("add 驻深圳 党小组 周一 19：00 党章") == PlanAdd(
+        "驻深圳 党小组", "19:00", weekday=0, tag="党章"
+    )
+    assert parse_plan_command("add 驻深圳党小组 2026年12月5日 9:30 #12") == PlanAdd(
+        "驻深圳党小组", "09:30", on_date=date(2026, 12, 5), material_id=12
+    )
+    assert parse_plan_command("stop #3") == PlanStop(3)
+    for typed, reason in (
+        ("add 驻深圳党小组 mon 19:00 two tags", "bad_tag"),
+        ("add 驻深圳党小组 someday 19:00", "bad_day"),
+        ("add 驻深圳党小组 2026-12-05 19:00", "no_material"),
+        ("add 驻深圳党小组 2026-12-05 19:00 ²", "no_material"),
+        ("add 驻深圳党小组 mon", "usage"),
+        ("add mon 19:00", "usage"),  # no group
+        ("stop three", "usage"),
+        ("stop 99999999999", "usage"),
+        ("pause 3", "usage"),
+    ):
+        with pytest.raises(StudyError) as refused:
+            parse_plan_command(typed)
+        assert refused.value.reason == reason, typed
 
 
 async def test_archived_materials_leave_the_library_list(db: Database, clock: FakeClock) -> None:

@@ -1,30 +1,30 @@
 """/start: bind this Telegram account to a member with an invite code, then ask for consent.
 
 `/start CODE` (the deep link a liaison sends) binds at once; a bare `/start` asks for the
-code and takes the next message as it (/cancel leaves). Bound members get a welcome back,
+code and takes the next message as it: the flow "start" on bot/flow.py, open to everyone
+(whoever asks is not a member yet). /cancel leaves it. A code that is not one, or a wrong
+one, is explained and the next message is tried again. Bound members get a welcome back,
 staff a list of their commands.
+
+The consent question that follows binding is a single press answered whenever it comes
+(answer_consent), not a step of the flow: a member may answer it days later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
+from bot.flow import END, Flow, Start, Step, typed
 from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
-from bot.updates import message_text, sender_id
+from bot.updates import command_argument, message_text, sender_id
 from messages.callbacks import START_CONSENT, feature_pattern
 from storage import invites
 from storage.consent import set_consent
@@ -34,8 +34,24 @@ from storage.models import Consent
 
 COMMANDS = (Command("start", Audience.EVERYONE),)
 
-ASK_CODE = 0
-END = ConversationHandler.END
+# Steps: the code is asked for; a refusal is a step of its own (it says why, in place of
+# the question, and the next message is tried as the code again).
+CODE = "code"
+NOT_A_CODE = "not_a_code"
+WRONG_CODE = "wrong_code"
+
+# Time enough to find the slip or the SMS with the code; a line typed a day later is not
+# taken as a code (each wrong one counts towards the lockout).
+IDLE_LIMIT = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class Draft:
+    """Nothing to keep between the question and the answer but the step itself."""
+
+
+# A refusal and its values: the step to wait at, or None when nothing more is asked.
+Wait = tuple[str, dict[str, Any]] | None
 
 
 def _staff_commands(context: LiaisonContext) -> list[tuple[str, str]]:
@@ -64,13 +80,25 @@ async def ask_consent(update: Update, context: LiaisonContext, lead: str | None 
     )
 
 
-async def start(update: Update, context: LiaisonContext) -> int:
+def _done(context: LiaisonContext) -> str:
+    """Nothing more to ask: a code question still open in this chat is answered too (the
+    code came with the link); another conversation stays as it was."""
+    if context.conversation is not None and context.conversation.flow is FLOW:
+        context.conversation = None
+    return END
+
+
+async def start(update: Update, context: LiaisonContext) -> str:
     identity = context.identity
-    typed = " ".join(context.args or [])
+    code = " ".join(command_argument(update).split())
     known = identity is not None and (identity.is_member or identity.is_staff)
     # A bound member following some other link is just saying hello.
-    if typed and not (known and invites.normalize_code(typed) is None):
-        return await _redeem(update, context, typed)
+    if code and not (known and invites.normalize_code(code) is None):
+        wait = await _redeem(update, context, code)
+        if wait is None:
+            return _done(context)
+        step, values = wait
+        return await FLOW.begin(update, context, Draft(), step, **values)
     if identity is not None and identity.is_member:
         welcome: dict[str, Any] = {
             "name": identity.member_name,
@@ -81,7 +109,7 @@ async def start(update: Update, context: LiaisonContext) -> int:
             await ask_consent(update, context, render(context, "start/welcome_back", **welcome))
         else:
             await reply(update, context, "start/welcome_back", **welcome)
-        return END
+        return _done(context)
     if identity is not None and identity.is_staff:
         await reply(
             update,
@@ -90,21 +118,32 @@ async def start(update: Update, context: LiaisonContext) -> int:
             name=identity.staff_name,
             commands=_staff_commands(context),
         )
-        return END
+        return _done(context)
     async with context.services.db.session() as session:
         until = await invites.locked_until(session, context.now(), sender_id(update))
     if until is not None:
         await reply(update, context, "start/locked", until=until, zone=context.zone)
+        return _done(context)
+    return await FLOW.begin(update, context, Draft(), CODE)
+
+
+async def code_typed(update: Update, context: LiaisonContext, draft: Draft) -> str:
+    wait = await _redeem(update, context, message_text(update))
+    if wait is None:
         return END
-    await reply(update, context, "start/ask_code")
-    return ASK_CODE
+    step, values = wait
+    return await FLOW.ask(update, context, draft, step, **values)
 
 
-async def receive_code(update: Update, context: LiaisonContext) -> int:
-    return await _redeem(update, context, message_text(update))
+async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> str:
+    """A sticker or a photo where the code is expected: say so, and ask for it again."""
+    lead = render(context, "start/unexpected")
+    return await FLOW.ask(update, context, draft, CODE, lead=lead)
 
 
-async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
+async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
+    """Try code; say what came of it. Returns the refusal to wait at, if the person is to
+    type the code again."""
     settings = context.services.settings
     user_id = sender_id(update)
     async with context.services.db.session() as session:
@@ -112,7 +151,7 @@ async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
             session,
             context.now(),
             telegram_user_id=user_id,
-            code=typed,
+            code=code,
             max_failures=settings.invite_max_failures,
             lockout=timedelta(minutes=settings.invite_lockout_minutes),
             locale=context.caller.locale,
@@ -130,40 +169,36 @@ async def _redeem(update: Update, context: LiaisonContext, typed: str) -> int:
                 await ask_consent(update, context, render(context, "start/bound", **bound))
             else:
                 await reply(update, context, "start/bound", **bound)
-            return END
         case Outcome.NOT_A_CODE:
-            await reply(update, context, "start/not_a_code", waiting=waiting)
-            return ASK_CODE if waiting else END
+            if waiting:
+                return NOT_A_CODE, {"waiting": True}
+            await reply(update, context, "start/not_a_code", waiting=False)
         case Outcome.WRONG_CODE:
+            if waiting:
+                return WRONG_CODE, {"attempts_left": result.attempts_left, "waiting": True}
             await reply(
                 update,
                 context,
                 "start/wrong_code",
                 attempts_left=result.attempts_left,
-                waiting=waiting,
+                waiting=False,
             )
-            return ASK_CODE if waiting else END
         case Outcome.LOCKED:
             await reply(
                 update, context, "start/locked", until=result.locked_until, zone=context.zone
             )
         case Outcome.EXPIRED:
-            await reply(update, context, "start/expired", days=settings.invite_valid_days)
+            await reply(update, context, "start/code_expired", days=settings.invite_valid_days)
         case Outcome.USED:
             await reply(update, context, "start/used")
         case Outcome.ALREADY_BOUND:
             await reply(update, context, "start/already_bound", name=result.member_name)
-    return END
-
-
-async def cancel(update: Update, context: LiaisonContext) -> int:
-    await reply(update, context, "start/cancelled")
-    return END
+    return None
 
 
 async def answer_consent(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     await query.answer()
     pressed = START_CONSENT.unpack(query.data)
     identity = context.identity
@@ -184,18 +219,24 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
     await edit(update, context, template)
 
 
+_CODE = [typed(code_typed)]
+
+FLOW = Flow(
+    "start",
+    Draft,
+    audience=Audience.EVERYONE,
+    templates="start",
+    idle_limit=IDLE_LIMIT,
+    starts=[Start(start, command="start")],
+    steps={
+        CODE: Step("start/ask_code", _CODE),
+        NOT_A_CODE: Step("start/not_a_code", _CODE),
+        WRONG_CODE: Step("start/wrong_code", _CODE),
+    },
+    unexpected=unexpected,
+)
+FLOWS = (FLOW,)
+
+
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE
-    conversation: ConversationHandler[LiaisonContext] = ConversationHandler(
-        entry_points=[CommandHandler("start", start, filters=private)],
-        states={
-            ASK_CODE: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_code)]
-        },
-        fallbacks=[CommandHandler("cancel", cancel, filters=private)],
-        # A deep link tapped while the bot waits for a typed code starts afresh.
-        allow_reentry=True,
-    )
-    return [
-        conversation,
-        CallbackQueryHandler(answer_consent, pattern=feature_pattern(START_CONSENT.prefix)),
-    ]
+    return [CallbackQueryHandler(answer_consent, pattern=feature_pattern(START_CONSENT.prefix))]
