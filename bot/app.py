@@ -58,10 +58,11 @@ def _feature(module: ModuleType) -> Feature:
     )
 
 
-# Order matters: python-telegram-bot gives an update to the first matching handler of a
-# group. Conversations (start, notices, checkin) come before the plain commands so that
-# /cancel and typed answers reach them — notices before checkin, whose standalone /cancel
-# ("nothing to cancel") would otherwise answer first; fallback is last: it matches everything.
+# The order of the menu and of /help. Every conversation runs first, in group 0 (the engine
+# in bot/flow.py: the open conversation takes what is typed next, /cancel ends it); the
+# features' plain handlers are group 1, where python-telegram-bot gives an update to the
+# first that matches: fallback is last, since it matches everything (its /cancel says there
+# was nothing to cancel).
 FEATURES: tuple[Feature, ...] = (
     *(
         _feature(module)
