@@ -165,7 +165,7 @@ def action(feature: str, name: str | None, *values: Value[Any]) -> Action[Any]:
     return Action(feature, name, values)
 
 
-# --- check-in (bot/features/checkin.py) --------------------------------------------------
+# --- check-in (bot/features/checkin/) -----------------------------------------------------
 
 CHECKIN = "checkin"
 CHECKIN_CONSENT = action(CHECKIN, "consent", choice(Consent, Consent.GIVEN, Consent.DECLINED))

@@ -2,7 +2,7 @@
 "confirm lost contact" button, and /schedule to see and change a group's cycle.
 
 The prompt's other button ("check in now") opens the /checkin conversation and is wired
-in bot/features/checkin.py, which owns that conversation.
+in bot/features/checkin/, which owns that conversation.
 """
 
 from __future__ import annotations

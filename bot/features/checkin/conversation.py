@@ -7,41 +7,56 @@ summary. The answers so far live in a Draft kept by the conversation engine (bot
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from bot.commands import Audience, Command
+from bot.commands import Audience
 from bot.context import LiaisonContext
+from bot.features.checkin.questions import (
+    CONFIRM,
+    CONSENT,
+    IDLE_LIMIT,
+    NEEDS,
+    NEEDS_TEXT,
+    NOTE,
+    PLACE,
+    WORK,
+    Draft,
+    can_share,
+    confirm_keyboard,
+    confirm_values,
+    consent_keyboard,
+    consent_values,
+    needs_keyboard,
+    no_keyboard,
+    note_keyboard,
+    period_values,
+    place_keyboard,
+    place_values,
+    work_keyboard,
+)
+from bot.features.checkin.saved import clock_in, saved_buttons
 from bot.flow import END, Flow, Start, Step, pin, press, typed
 from bot.replies import (
     REMOVE_KEYBOARD,
-    Markup,
     edit,
     inline_keyboard,
     label,
     render,
     replace_buttons,
     reply,
-    reply_keyboard,
 )
 from bot.updates import message_text, sender_id
 from messages.callbacks import (
     CHECKIN_CONFIRM,
     CHECKIN_CONSENT,
-    CHECKIN_KEEP_ZONE,
     CHECKIN_NEEDS,
     CHECKIN_NOTE_SKIP,
     CHECKIN_RESTART,
     CHECKIN_WORK,
-    CHECKIN_ZONE,
     CYCLE_CHECKIN_NOW,
-    REQUEST_FROM_CHECKIN,
 )
 from storage.checkins import (
     MAX_PLACE_LENGTH,
@@ -53,116 +68,8 @@ from storage.checkins import (
 )
 from storage.consent import set_consent
 from storage.identity import identify
-from storage.members import set_timezone
-from storage.models import CheckIn, Consent, Member, WorkSituation
-from storage.zones import ZoneError, abroad_place, parse_zone, same_clock, zone_of_place
-
-COMMANDS = (Command("checkin", Audience.MEMBERS), Command("cancel", Audience.EVERYONE))
-
-# Steps, one per question.
-CONSENT = "consent"
-PLACE = "place"
-WORK = "work"
-NOTE = "note"
-NEEDS = "needs"
-NEEDS_TEXT = "needs_text"
-CONFIRM = "confirm"
-
-# An answer that comes this long after the previous one is not taken as a check-in answer
-# ("你好" a week later is not a place): the draft is dropped instead.
-IDLE_LIMIT = timedelta(hours=12)
-
-
-@dataclass(slots=True)
-class Draft:
-    """The answers so far; stored only when the member confirms the summary."""
-
-    period: str
-    last_place: str | None
-    place: Whereabouts | None = None
-    work: WorkSituation | None = None
-    note: str | None = None
-    needs_help: bool = False
-    needs_text: str | None = None
-
-
-def _can_share(context: LiaisonContext) -> bool:
-    identity = context.identity
-    return identity is not None and identity.consent is Consent.GIVEN
-
-
-def _work_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    # One per row: big targets for elderly members.
-    return inline_keyboard(
-        [[(label(context, f"checkin.work_{s.value}"), CHECKIN_WORK.pack(s))] for s in WorkSituation]
-    )
-
-
-def _consent_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    return inline_keyboard(
-        [
-            [(label(context, "checkin.consent_given"), CHECKIN_CONSENT.pack(Consent.GIVEN))],
-            [(label(context, "checkin.consent_declined"), CHECKIN_CONSENT.pack(Consent.DECLINED))],
-        ]
-    )
-
-
-def _consent_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"store_coordinates": context.services.settings.store_coordinates}
-
-
-def _place_keyboard(context: LiaisonContext, draft: Draft) -> Markup | None:
-    rows = [[draft.last_place]] if draft.last_place else []
-    share = label(context, "checkin.share_location") if _can_share(context) else None
-    return reply_keyboard(rows, location_button=share) if rows or share else None
-
-
-def _place_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"first": False, "can_share": _can_share(context), "last_place": draft.last_place}
-
-
-def _note_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    return inline_keyboard([[(label(context, "checkin.skip"), CHECKIN_NOTE_SKIP.pack())]])
-
-
-def _needs_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    return inline_keyboard(
-        [
-            [(label(context, "checkin.needs_no"), CHECKIN_NEEDS.pack(False))],
-            [(label(context, "checkin.needs_yes"), CHECKIN_NEEDS.pack(True))],
-        ]
-    )
-
-
-def _no_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    # The place question's keyboard (one-time, but still there after a typed place) goes
-    # with the first message that has no buttons of its own.
-    return REMOVE_KEYBOARD
-
-
-def _confirm_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
-    return inline_keyboard(
-        [
-            [(label(context, "checkin.confirm"), CHECKIN_CONFIRM.pack())],
-            [(label(context, "checkin.restart"), CHECKIN_RESTART.pack())],
-        ]
-    )
-
-
-def _confirm_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    assert draft.place is not None and draft.work is not None
-    return {
-        "place": draft.place.label,
-        "recognised": draft.place.region is not None or draft.place.is_pin,
-        "work": label(context, f"checkin.work_{draft.work.value}"),
-        "note": draft.note,
-        "needs_help": draft.needs_help,
-        "needs_text": draft.needs_text,
-    }
-
-
-def _period(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"period": draft.period}
+from storage.models import Consent
+from storage.zones import abroad_place
 
 
 async def _too_long(
@@ -231,7 +138,7 @@ async def consent_answered(update: Update, context: LiaisonContext, draft: Draft
 
 
 def _unexpected_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"can_share": _can_share(context)}
+    return {"can_share": can_share(context)}
 
 
 # --- step 1: where are you --------------------------------------------------------------
@@ -253,7 +160,7 @@ async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
 async def place_shared(update: Update, context: LiaisonContext, draft: Draft) -> str:
     message = update.effective_message
     assert message is not None and message.location is not None
-    if not _can_share(context):
+    if not can_share(context):
         # Declined (or withdrawn meanwhile): the pin is dropped here, never stored.
         refused = render(context, "checkin/pin_refused")
         return await FLOW.ask(update, context, draft, PLACE, lead=refused)
@@ -355,22 +262,7 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
         # Consent withdrawn, or the account unbound, while the check-in was filled in.
         await reply(update, context, "checkin/not_saved", reason=refused)
         return END
-    # A need put in words may become a service request (bot/features/requests/member.py).
-    offer = checkin.needs_text is not None
-    rows = [_request_row(context, checkin.id)] if offer else []
-    # The place is in another time zone: offer its clock for the monthly prompts, on this
-    # same message (one message per turn).
-    zone = _other_zone(context, draft.place)
-    if zone is not None:
-        rows.append(
-            [
-                (label(context, "checkin.zone_switch"), CHECKIN_ZONE.pack(checkin.id, zone)),
-                (
-                    label(context, "checkin.zone_keep"),
-                    CHECKIN_ZONE.pack(checkin.id, CHECKIN_KEEP_ZONE),
-                ),
-            ]
-        )
+    rows, zone = saved_buttons(context, checkin, draft.place)
     await reply(
         update,
         context,
@@ -379,9 +271,9 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
         markup=inline_keyboard(rows) if rows else REMOVE_KEYBOARD,
         period=checkin.period,
         needs_help=checkin.needs_help,
-        offer=offer,
+        offer=checkin.needs_text is not None,
         zone=zone,
-        zone_time=_clock_in(context, zone) if zone else None,
+        zone_time=clock_in(context, zone) if zone else None,
     )
     return END
 
@@ -389,63 +281,6 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
 async def restart(update: Update, context: LiaisonContext, draft: Draft) -> str:
     fresh = Draft(period=draft.period, last_place=draft.last_place)
     return await FLOW.ask(update, context, fresh, PLACE)
-
-
-def _other_zone(context: LiaisonContext, place: Whereabouts) -> str | None:
-    """The zone of place when its clock differs from the member's (None: same, or unknown)."""
-    found = zone_of_place(place)
-    if found is None:
-        return None
-    return None if same_clock(ZoneInfo(found), context.zone, context.now()) else found
-
-
-def _clock_in(context: LiaisonContext, zone: str) -> str:
-    return context.now().astimezone(ZoneInfo(zone)).strftime("%H:%M")
-
-
-def _request_row(context: LiaisonContext, checkin_id: int) -> list[tuple[str, str]]:
-    return [(label(context, "requests.from_checkin"), REQUEST_FROM_CHECKIN.pack(checkin_id))]
-
-
-async def zone_chosen(update: Update, context: LiaisonContext) -> None:
-    """ "Switch" or "keep" under a saved check-in. Switching stores the zone (audited); a
-    second press changes nothing and edits nothing."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    identity = context.identity
-    pressed = CHECKIN_ZONE.unpack(query.data)
-    checkin_id, choice = pressed if pressed is not None else (None, CHECKIN_KEEP_ZONE)
-    try:
-        zone = None if choice == CHECKIN_KEEP_ZONE else parse_zone(choice)
-    except ZoneError:
-        checkin_id = None
-    checkin = None
-    if checkin_id is not None and identity is not None and identity.member_id is not None:
-        async with context.services.db.session() as session:
-            checkin = await session.get(CheckIn, checkin_id)
-            if checkin is not None and checkin.member_id != identity.member_id:
-                checkin = None  # someone else's confirmation
-            if checkin is not None and zone is not None:
-                member = await session.get(Member, checkin.member_id)
-                assert member is not None
-                changed = await set_timezone(
-                    session, context.now(), member=member, timezone=zone, actor=identity.actor
-                )
-                if not changed:
-                    # Pressed twice: the zone is theirs already; nothing to store or edit.
-                    await query.answer(text=label(context, "checkin.zone_already", zone=zone))
-                    return
-    if checkin is None:
-        await FLOW.stale_button(update, context)
-        return
-    if zone is None:
-        await query.answer(text=label(context, "checkin.zone_kept"))
-    else:
-        toast = label(context, "checkin.zone_switched", zone=zone, time=_clock_in(context, zone))
-        await query.answer(text=toast)
-    # The choice is made: its row goes; the service-request button, if any, stays.
-    rows = [_request_row(context, checkin.id)] if checkin.needs_text is not None else []
-    await replace_buttons(update, inline_keyboard(rows) if rows else None)
 
 
 # --- the flow ---------------------------------------------------------------------------
@@ -465,37 +300,32 @@ FLOW = Flow(
         CONSENT: Step(
             "checkin/ask_consent",
             [press(CHECKIN_CONSENT, consent_answered)],
-            keyboard=_consent_keyboard,
-            values=_consent_values,
+            keyboard=consent_keyboard,
+            values=consent_values,
         ),
         PLACE: Step(
             "checkin/ask_place",
             [typed(place_typed), pin(place_shared)],
-            keyboard=_place_keyboard,
-            values=_place_values,
+            keyboard=place_keyboard,
+            values=place_values,
         ),
-        WORK: Step("checkin/ask_work", [press(CHECKIN_WORK, work_chosen)], keyboard=_work_keyboard),
+        WORK: Step("checkin/ask_work", [press(CHECKIN_WORK, work_chosen)], keyboard=work_keyboard),
         NOTE: Step(
             "checkin/ask_note",
             [typed(note_typed), press(CHECKIN_NOTE_SKIP, note_skipped)],
-            keyboard=_note_keyboard,
+            keyboard=note_keyboard,
         ),
         NEEDS: Step(
-            "checkin/ask_needs", [press(CHECKIN_NEEDS, needs_chosen)], keyboard=_needs_keyboard
+            "checkin/ask_needs", [press(CHECKIN_NEEDS, needs_chosen)], keyboard=needs_keyboard
         ),
-        NEEDS_TEXT: Step("checkin/ask_needs_text", [typed(needs_typed)], keyboard=_no_keyboard),
+        NEEDS_TEXT: Step("checkin/ask_needs_text", [typed(needs_typed)], keyboard=no_keyboard),
         CONFIRM: Step(
             "checkin/ask_confirm",
             [press(CHECKIN_CONFIRM, confirmed), press(CHECKIN_RESTART, restart)],
-            keyboard=_confirm_keyboard,
-            values=_confirm_values,
+            keyboard=confirm_keyboard,
+            values=confirm_values,
         ),
     },
     unexpected_values=_unexpected_values,
-    values=_period,
+    values=period_values,
 )
-FLOWS = (FLOW,)
-
-
-def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
-    return [CallbackQueryHandler(zone_chosen, pattern=CHECKIN_ZONE.any_pattern)]

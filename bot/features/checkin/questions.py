@@ -1,0 +1,126 @@
+"""The check-in's draft and its questions: their keyboards and the values they show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.context import LiaisonContext
+from bot.replies import REMOVE_KEYBOARD, Markup, inline_keyboard, label, reply_keyboard
+from messages.callbacks import (
+    CHECKIN_CONFIRM,
+    CHECKIN_CONSENT,
+    CHECKIN_NEEDS,
+    CHECKIN_NOTE_SKIP,
+    CHECKIN_RESTART,
+    CHECKIN_WORK,
+)
+from storage.checkins import Whereabouts
+from storage.models import Consent, WorkSituation
+
+# Steps, one per question.
+CONSENT = "consent"
+PLACE = "place"
+WORK = "work"
+NOTE = "note"
+NEEDS = "needs"
+NEEDS_TEXT = "needs_text"
+CONFIRM = "confirm"
+
+# An answer that comes this long after the previous one is not taken as a check-in answer
+# ("你好" a week later is not a place): the draft is dropped instead.
+IDLE_LIMIT = timedelta(hours=12)
+
+
+@dataclass(slots=True)
+class Draft:
+    """The answers so far; stored only when the member confirms the summary."""
+
+    period: str
+    last_place: str | None
+    place: Whereabouts | None = None
+    work: WorkSituation | None = None
+    note: str | None = None
+    needs_help: bool = False
+    needs_text: str | None = None
+
+
+def can_share(context: LiaisonContext) -> bool:
+    identity = context.identity
+    return identity is not None and identity.consent is Consent.GIVEN
+
+
+def work_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    # One per row: big targets for elderly members.
+    return inline_keyboard(
+        [[(label(context, f"checkin.work_{s.value}"), CHECKIN_WORK.pack(s))] for s in WorkSituation]
+    )
+
+
+def consent_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    return inline_keyboard(
+        [
+            [(label(context, "checkin.consent_given"), CHECKIN_CONSENT.pack(Consent.GIVEN))],
+            [(label(context, "checkin.consent_declined"), CHECKIN_CONSENT.pack(Consent.DECLINED))],
+        ]
+    )
+
+
+def consent_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
+    return {"store_coordinates": context.services.settings.store_coordinates}
+
+
+def place_keyboard(context: LiaisonContext, draft: Draft) -> Markup | None:
+    rows = [[draft.last_place]] if draft.last_place else []
+    share = label(context, "checkin.share_location") if can_share(context) else None
+    return reply_keyboard(rows, location_button=share) if rows or share else None
+
+
+def place_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
+    return {"first": False, "can_share": can_share(context), "last_place": draft.last_place}
+
+
+def note_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    return inline_keyboard([[(label(context, "checkin.skip"), CHECKIN_NOTE_SKIP.pack())]])
+
+
+def needs_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    return inline_keyboard(
+        [
+            [(label(context, "checkin.needs_no"), CHECKIN_NEEDS.pack(False))],
+            [(label(context, "checkin.needs_yes"), CHECKIN_NEEDS.pack(True))],
+        ]
+    )
+
+
+def no_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    # The place question's keyboard (one-time, but still there after a typed place) goes
+    # with the first message that has no buttons of its own.
+    return REMOVE_KEYBOARD
+
+
+def confirm_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
+    return inline_keyboard(
+        [
+            [(label(context, "checkin.confirm"), CHECKIN_CONFIRM.pack())],
+            [(label(context, "checkin.restart"), CHECKIN_RESTART.pack())],
+        ]
+    )
+
+
+def confirm_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
+    assert draft.place is not None and draft.work is not None
+    return {
+        "place": draft.place.label,
+        "recognised": draft.place.region is not None or draft.place.is_pin,
+        "work": label(context, f"checkin.work_{draft.work.value}"),
+        "note": draft.note,
+        "needs_help": draft.needs_help,
+        "needs_text": draft.needs_text,
+    }
+
+
+def period_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
+    return {"period": draft.period}
