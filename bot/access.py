@@ -1,16 +1,20 @@
-"""Staff-only commands: one refusal for everyone else, before anything is looked up."""
+"""Staff-only commands and buttons: one refusal for everyone else, before anything is looked
+up."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from telegram import Update
 
 from bot.context import LiaisonContext
 from bot.replies import reply
+from messages.callbacks import Action
 from storage.identity import Identity
+
+Ts = TypeVarTuple("Ts")
 
 StaffHandler = Callable[[Update, LiaisonContext, Identity, int], Awaitable[None]]
 
@@ -35,3 +39,20 @@ def staff_only(
         await handler(update, context, identity, staff_id)
 
     return run
+
+
+async def staff_press(
+    update: Update, context: LiaisonContext, action: Action[*Ts]
+) -> tuple[Identity, int, tuple[*Ts] | None] | None:
+    """A staff button pressed: the press answered, anyone else refused (None). Else the
+    staff member and what the button carries, None if forged or stale (for the handler to
+    answer as such: remove the buttons, say so, audit the attempt)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    staff = context.staff()
+    if staff is None:
+        await refuse(update, context)
+        return None
+    identity, staff_id = staff
+    return identity, staff_id, action.unpack(query.data)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, reply
@@ -108,13 +108,10 @@ async def member(
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, STAFF_MEMBER_CARD)
+    if press is None:
         return
-    identity, staff_id = staff
-    pressed = STAFF_MEMBER_CARD.unpack(query.data)
+    identity, staff_id, pressed = press
     member_id = pressed[0] if pressed is not None else None
     now = context.now()
     async with context.services.db.session() as session:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
 from bot.features.certificates.common import view_values
 from bot.replies import inline_keyboard, label, render, replace_buttons, reply
@@ -116,17 +116,6 @@ async def staff_list(
         await _card(update, context, view)
 
 
-async def _staff_press(update: Update, context: LiaisonContext) -> tuple[Identity, int] | None:
-    """Answer a press on a card; the staff member pressing, or None (refused)."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
-    return staff
-
-
 async def take_step(
     update: Update,
     context: LiaisonContext,
@@ -173,29 +162,24 @@ async def take_step(
 
 async def step_pressed(update: Update, context: LiaisonContext) -> None:
     """A next-step button under a card (or under a review reminder)."""
-    query = update.callback_query
-    assert query is not None
-    staff = await _staff_press(update, context)
-    if staff is None:
+    press = await staff_press(update, context, CERTIFICATE_STEP)
+    if press is None:
         return
-    pressed = CERTIFICATE_STEP.unpack(query.data)
+    identity, staff_id, pressed = press
     # Pressed once is enough: the card comes again below with the buttons of its next step.
     await replace_buttons(update, None)
     if pressed is None:
         return
     certificate_id, step = pressed
-    await take_step(update, context, *staff, certificate_id, step)
+    await take_step(update, context, identity, staff_id, certificate_id, step)
 
 
 async def letter_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Letter": the letter to the origin organisation, as a PDF document."""
-    query = update.callback_query
-    assert query is not None
-    staff = await _staff_press(update, context)
-    if staff is None:
+    press = await staff_press(update, context, CERTIFICATE_LETTER)
+    if press is None:
         return
-    identity, staff_id = staff
-    pressed = CERTIFICATE_LETTER.unpack(query.data)
+    identity, staff_id, pressed = press
     settings = context.services.settings
     try:
         if pressed is None:

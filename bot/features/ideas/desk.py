@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
 from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
 from bot.replies import inline_keyboard, label, replace_buttons, reply
@@ -108,33 +108,23 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
 
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
     """A suggestion's button in /ideas or under the alert of a new one."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, IDEAS_CARD)
+    if press is None:
         return
-    pressed = IDEAS_CARD.unpack(query.data)
+    identity, staff_id, pressed = press
     if pressed is None:
         await replace_buttons(update, None)
         return
     (suggestion_id,) = pressed
-    identity, staff_id = staff
     await _show_card(update, context, identity, staff_id, suggestion_id)
 
 
 async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Adopt" on a card: the member hears it; the button goes."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, IDEAS_ADOPT)
+    if press is None:
         return
-    identity, staff_id = staff
-    pressed = IDEAS_ADOPT.unpack(query.data)
+    identity, staff_id, pressed = press
     if pressed is None:
         await replace_buttons(update, None)
         return

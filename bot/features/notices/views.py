@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 
 from telegram import Update
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
 from bot.replies import inline_keyboard, label, remove_pressed_button, reply
 from bot.updates import command_argument, parse_id
@@ -67,15 +67,10 @@ async def show_notices(
 
 async def stop_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Cancel #n" under /notices or under a scheduled notice's confirmation."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, NOTICE_STOP)
+    if press is None:
         return
-    identity, staff_id = staff
-    pressed = NOTICE_STOP.unpack(query.data)
+    identity, staff_id, pressed = press
     notice_id = pressed[0] if pressed is not None else None
     reason = "not_found"
     if notice_id is not None:

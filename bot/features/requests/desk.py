@@ -14,7 +14,7 @@ from typing import TypeVarTuple
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
 from bot.features.requests.common import (
     change_status,
@@ -123,18 +123,13 @@ async def _staff_press(
     Anyone else is refused; a forged press loses its buttons. A text left half-typed for
     another request ends here (the staff member went on to this one).
     """
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, pressed)
+    if press is None:
         return None
-    values = pressed.unpack(query.data)
+    _, staff_id, values = press
     if values is None:
         await replace_buttons(update, None)
         return None
-    _, staff_id = staff
     await moved_on(update, context, values[0])
     return staff_id, values
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.access import refuse, staff_only
+from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
 from bot.drafts import retire_pressed_button
 from bot.replies import inline_keyboard, label, remove_pressed_button, reply
@@ -175,18 +175,13 @@ async def _stop_plan(
 
 async def stop_pressed(update: Update, context: LiaisonContext) -> None:
     """The "stop #n" button under /studyplan."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    staff = context.staff()
-    if staff is None:
-        await refuse(update, context)
+    press = await staff_press(update, context, STUDY_STOP)
+    if press is None:
         return
-    identity, staff_id = staff
+    identity, staff_id, pressed = press
     if not _is_admin(identity):
         await reply(update, context, "study/admin_only")
         return
-    pressed = STUDY_STOP.unpack(query.data)
     if pressed is None:
         await retire_pressed_button(update)
         return
