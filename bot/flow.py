@@ -102,6 +102,9 @@ class Step(Generic[D]):
     answers: Sequence[Answer[D]]
     keyboard: Keyboard[D] | None = None
     values: Values[D] | None = None
+    # A step that only says why an answer was refused (its question is another step's):
+    # after something unexpected, that question is asked again, not the refusal.
+    retry: str | None = None
 
     @property
     def buttons_only(self) -> bool:
@@ -339,6 +342,7 @@ class Flow(Generic[D]):
         if self.unexpected_handler is not None:
             return await self.unexpected_handler(update, context, draft)
         step = self.step(context)
+        step = self.steps[step].retry or step
         extra = {}
         if self.unexpected_values is not None:
             extra = await _maybe(self.unexpected_values(context, draft))
@@ -349,7 +353,7 @@ class Flow(Generic[D]):
             buttons=self.steps[step].buttons_only,
             **extra,
         )
-        return await self.again(update, context, draft, lead=lead)
+        return await self.ask(update, context, draft, step, lead=lead)
 
     async def stale_button(self, update: Update, context: LiaisonContext) -> None:
         """A button of this flow from a finished, abandoned or earlier step: say so."""

@@ -43,7 +43,7 @@ from bot.features.notices.questions import (
     zone_values,
 )
 from bot.flow import END, Flow, Start, Step, press, typed
-from bot.replies import edit, inline_keyboard, label, render, reply
+from bot.replies import edit, inline_keyboard, label, reply
 from bot.updates import message_text
 from messages.callbacks import (
     NOTICE_EVERYONE,
@@ -113,20 +113,6 @@ async def start_notice(update: Update, context: LiaisonContext) -> str:
     shown = groups[:GROUP_BUTTONS]
     draft = Draft(groups=[(g.id, g.name) for g in shown], more_groups=len(groups) - len(shown))
     return await FLOW.begin(update, context, draft, CHOOSE)
-
-
-# After something unexpected the question is asked again; a refusal's is its step's.
-_ASKED_AGAIN = {WRITE_REFUSED: WRITE, WHEN_REFUSED: WHEN}
-
-
-async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> str:
-    """A typed line where a button is expected, or a photo where text is: say so, ask again.
-
-    At the preview the notice itself is on screen just above: only the choices again.
-    """
-    step = _ASKED_AGAIN.get(FLOW.step(context), FLOW.step(context))
-    lead = render(context, "notices/unexpected", step=step)
-    return await FLOW.ask(update, context, draft, step, lead=lead)
 
 
 # --- step 1: who --------------------------------------------------------------------------
@@ -319,7 +305,7 @@ FLOW = Flow(
             values=choose_values,
         ),
         WRITE: Step("notices/ask_text", _TEXT, keyboard=cancel_only, values=text_values),
-        WRITE_REFUSED: Step("notices/bad_text", _TEXT, keyboard=cancel_only),
+        WRITE_REFUSED: Step("notices/bad_text", _TEXT, keyboard=cancel_only, retry=WRITE),
         PART: Step(
             "notices/part",
             [*_TEXT, press(NOTICE_PREVIEW, text_complete)],
@@ -337,8 +323,7 @@ FLOW = Flow(
             values=preview_values,
         ),
         WHEN: Step("notices/ask_time", _TIME, keyboard=cancel_only, values=zone_values),
-        WHEN_REFUSED: Step("notices/bad_time", _TIME, keyboard=cancel_only),
+        WHEN_REFUSED: Step("notices/bad_time", _TIME, keyboard=cancel_only, retry=WHEN),
     },
     cancel_action=NOTICE_QUIT,
-    unexpected=unexpected,
 )

@@ -158,25 +158,6 @@ async def start_material(update: Update, context: LiaisonContext) -> str:
     return await FLOW.begin(update, context, Draft(), TITLE)
 
 
-# After something unexpected the question is asked again; a refusal's is its step's.
-_ASKED_AGAIN = {
-    TITLE_REFUSED: TITLE,
-    WRITE_REFUSED: WRITE,
-    LINK_REFUSED: LINK,
-    TAGS_REFUSED: TAGS,
-}
-
-
-async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> str:
-    """A photo where text is expected, or typing where a button is: say so, ask again.
-
-    At the preview the push itself is on screen just above: only the choices again.
-    """
-    step = _ASKED_AGAIN.get(FLOW.step(context), FLOW.step(context))
-    lead = render(context, "study/unexpected", step=step)
-    return await FLOW.ask(update, context, draft, step, lead=lead)
-
-
 # --- the steps ----------------------------------------------------------------------------
 
 
@@ -313,9 +294,9 @@ FLOW = Flow(
     starts=[Start(start_material, command="material")],
     steps={
         TITLE: Step("study/ask_title", _TITLE, keyboard=_cancel_only),
-        TITLE_REFUSED: Step(_REFUSED, _TITLE, keyboard=_cancel_only),
+        TITLE_REFUSED: Step(_REFUSED, _TITLE, keyboard=_cancel_only, retry=TITLE),
         WRITE: Step("study/ask_write", _TEXT, keyboard=_cancel_only),
-        WRITE_REFUSED: Step(_REFUSED, _TEXT, keyboard=_cancel_only),
+        WRITE_REFUSED: Step(_REFUSED, _TEXT, keyboard=_cancel_only, retry=WRITE),
         PART: Step(
             "study/part",
             [*_TEXT, press(STUDY_NEXT, text_complete)],
@@ -323,9 +304,9 @@ FLOW = Flow(
             values=_part_values,
         ),
         LINK: Step("study/ask_link", _LINK, keyboard=_skip_or_cancel),
-        LINK_REFUSED: Step(_REFUSED, _LINK, keyboard=_skip_or_cancel),
+        LINK_REFUSED: Step(_REFUSED, _LINK, keyboard=_skip_or_cancel, retry=LINK),
         TAGS: Step("study/ask_tags", _TAGS, keyboard=_skip_or_cancel),
-        TAGS_REFUSED: Step(_REFUSED, _TAGS, keyboard=_skip_or_cancel),
+        TAGS_REFUSED: Step(_REFUSED, _TAGS, keyboard=_skip_or_cancel, retry=TAGS),
         PREVIEW: Step(
             "study/preview",
             [press(STUDY_SAVE, save)],
@@ -334,6 +315,5 @@ FLOW = Flow(
         ),
     },
     cancel_action=STUDY_QUIT,
-    unexpected=unexpected,
     values=_values,
 )
