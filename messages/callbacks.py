@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
-from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
+from storage.models import MAX_ID, Consent, IdeaKind, RequestStatus, WorkSituation
 from storage.settings import LOCALES
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
@@ -252,7 +252,7 @@ IDEA = "idea"  # the member's side
 IDEAS = "ideas"  # the staff's side
 # The member's /idea draft.
 IDEA_NEW = f"{IDEA}:new"
-IDEA_KIND = action(IDEA, "new", choice(SuggestionKind))
+IDEA_KIND = action(IDEA, "new", choice(IdeaKind))
 IDEA_SEND = action(IDEA, "new:send")
 IDEA_REWRITE = action(IDEA, "new:rewrite")
 IDEA_QUIT = action(IDEA, "new:quit")
@@ -336,8 +336,8 @@ NOTICE_ACK = action(NOTICE, "ack", ID)  # "received"
 CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)
 CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)
 CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)
-IDEA_SHOW = action(IDEA, "show", ID)  # the member's own suggestion
-IDEAS_CARD = action(IDEAS, "card", ID)  # a suggestion's card for staff
+IDEA_SHOW = action(IDEA, "show", ID)  # the member's own idea
+IDEAS_CARD = action(IDEAS, "card", ID)  # an idea's card for staff
 STUDY_DONE = action(STUDY, "done", ID)  # "studied"
 STUDY_OPEN = action(STUDY, "open", ID)  # "read in full"
 # Under the monthly prompt: "same as last month" (the period it was sent for; not read: the

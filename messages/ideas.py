@@ -26,7 +26,7 @@ def idea_new(reader: Reader, payload: IdeaNew) -> Rendered:
 
 def idea_reply(reader: Reader, payload: IdeaReply) -> Rendered:
     """The organisation replied to (event "reply") or adopted (event "adopted") a
-    member's suggestion."""
+    member's idea."""
     values = {
         "id": payload.id,
         "kind": payload.kind,

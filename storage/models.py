@@ -197,12 +197,12 @@ class CertificateStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class SuggestionKind(enum.StrEnum):
+class IdeaKind(enum.StrEnum):
     IDEA = "idea"  # 金点子
     OPINION = "opinion"
 
 
-class SuggestionStatus(enum.StrEnum):
+class IdeaStatus(enum.StrEnum):
     NEW = "new"
     REPLIED = "replied"
     ADOPTED = "adopted"
@@ -815,17 +815,17 @@ class CertificateEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class Suggestion(Base):
+class Idea(Base):
     """An idea ("golden idea") or an opinion a member sent the organisation."""
 
-    __tablename__ = "suggestions"
-    __table_args__ = (Index("ix_suggestions_status_created", "status", "created_at"),)
+    __tablename__ = "ideas"
+    __table_args__ = (Index("ix_ideas_status_created", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[SuggestionKind] = mapped_column(_enum(SuggestionKind))
+    kind: Mapped[IdeaKind] = mapped_column(_enum(IdeaKind))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[SuggestionStatus] = mapped_column(_enum(SuggestionStatus))
+    status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus))
     created_at: Mapped[datetime]
     reply: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[datetime | None]
@@ -882,6 +882,9 @@ __all__ = [
     "DeliveryStatus",
     "Group",
     "GroupKind",
+    "Idea",
+    "IdeaKind",
+    "IdeaStatus",
     "Invite",
     "InviteGuard",
     "LocationReport",
@@ -908,9 +911,6 @@ __all__ = [
     "StudyPush",
     "StudyReceipt",
     "StudySchedule",
-    "Suggestion",
-    "SuggestionKind",
-    "SuggestionStatus",
     "Unit",
     "WorkSituation",
     "member_groups",

@@ -19,7 +19,7 @@ from messages.callbacks import (
     CallbackDataTooLong,
     action,
 )
-from storage.models import MAX_ID, Consent, RequestStatus, SuggestionKind, WorkSituation
+from storage.models import MAX_ID, Consent, IdeaKind, RequestStatus, WorkSituation
 from storage.places import district_key
 
 
@@ -56,7 +56,7 @@ def test_buttons_already_in_members_chats_keep_their_bytes() -> None:
     assert callbacks.CERTIFICATE_MONTHS.pack(12) == "cert:new:months:12"
     assert callbacks.CERTIFICATE_REJECT_QUIT.pack() == "cert:rq:quit"
     assert callbacks.CERTIFICATE_WITHDRAW.pack(4) == "cert:withdraw:4"
-    assert callbacks.IDEA_KIND.pack(SuggestionKind.OPINION) == "idea:new:opinion"
+    assert callbacks.IDEA_KIND.pack(IdeaKind.OPINION) == "idea:new:opinion"
     assert callbacks.IDEA_SEND.pack() == "idea:new:send"
     assert callbacks.IDEAS_REPLY_SEND.pack() == "ideas:draft:send"
     assert callbacks.IDEAS_REPLY.pack(9) == "ideas:reply:9"

@@ -18,17 +18,17 @@ from messages.dispatcher import Dispatcher
 from storage.certificates import apply, member_certificate
 from storage.clock import FakeClock
 from storage.db import Database
+from storage.ideas import submit
 from storage.models import (
     AuditEvent,
     CertificateStatus,
     ChannelName,
     CheckIn,
     Consent,
+    IdeaKind,
     MemberStatus,
     StaffRole,
-    SuggestionKind,
 )
-from storage.suggestions import submit
 from tests.chat import Person, said, talk
 from tests.conftest import START
 from tests.factories import make_group, make_member, make_staff, make_unit
@@ -759,7 +759,7 @@ async def test_an_english_liaison_switches_from_a_rejection_to_a_reply(
             session,
             START,
             member_id=await member_id(db, WANG),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="Evening classes",
         )
     liaison = person(application, bot_api, LIAISON_EN)

@@ -1,4 +1,4 @@
-"""`liaison idea`: list, show, reply, adopt and export the members' suggestions."""
+"""`liaison idea`: list, show, reply, adopt and export the members' ideas."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.cli.idea import idea
 from storage.db import Database
+from storage.ideas import MAX_REPLY_LENGTH, submit
 from storage.models import (
     AuditEvent,
     Delivery,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
     Member,
     MessageKind,
-    Suggestion,
-    SuggestionKind,
-    SuggestionStatus,
 )
-from storage.suggestions import MAX_REPLY_LENGTH, submit
 from tests.cli_helpers import cli_database, liaison, on_database
 
 # bot/cli/__init__.py registers the group itself; registering it again here is harmless.
@@ -37,7 +37,7 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return cli_database(tmp_path, monkeypatch, demo=True)
 
 
-def suggest(url: str, name: str, text: str, kind: SuggestionKind, at: datetime = SENT) -> int:
+def send_idea(url: str, name: str, text: str, kind: IdeaKind, at: datetime = SENT) -> int:
     async def add(database: Database) -> int:
         async with database.session() as session:
             member_id = await session.scalar(select(Member.id).where(Member.name == name))
@@ -48,12 +48,12 @@ def suggest(url: str, name: str, text: str, kind: SuggestionKind, at: datetime =
     return on_database(url, add)
 
 
-def stored(url: str) -> tuple[list[Suggestion], list[str], list[str]]:
-    """The suggestions, the audit actions, and the topics of the replies to members."""
+def stored(url: str) -> tuple[list[Idea], list[str], list[str]]:
+    """The ideas, the audit actions, and the topics of the replies to members."""
 
-    async def read(database: Database) -> tuple[list[Suggestion], list[str], list[str]]:
+    async def read(database: Database) -> tuple[list[Idea], list[str], list[str]]:
         async with database.session() as session:
-            rows = list(await session.scalars(select(Suggestion).order_by(Suggestion.id)))
+            rows = list(await session.scalars(select(Idea).order_by(Idea.id)))
             actions = list(
                 await session.scalars(
                     select(AuditEvent.action)
@@ -74,12 +74,12 @@ def stored(url: str) -> tuple[list[Suggestion], list[str], list[str]]:
 
 
 def test_list_show_reply_and_adopt(database_url: str) -> None:
-    older = suggest(database_url, "张伟", "建议每月办一次夜校\n第二行", SuggestionKind.IDEA)
-    newer = suggest(
+    older = send_idea(database_url, "张伟", "建议每月办一次夜校\n第二行", IdeaKind.IDEA)
+    newer = send_idea(
         database_url,
         "王芳",
         "<b>意见</b>：通知太多",
-        SuggestionKind.OPINION,
+        IdeaKind.OPINION,
         at=datetime(2026, 11, 21, 2, 0, tzinfo=UTC),
     )
     listing = liaison("idea", "list")
@@ -118,7 +118,7 @@ def test_list_show_reply_and_adopt(database_url: str) -> None:
     assert f"reply ({actor}, " in shown and f"adopted ({actor}, " in shown
 
     rows, actions, topics = stored(database_url)
-    assert (rows[0].status, rows[0].reply) == (SuggestionStatus.ADOPTED, "谢谢，下月开始。")
+    assert (rows[0].status, rows[0].reply) == (IdeaStatus.ADOPTED, "谢谢，下月开始。")
     assert topics == [f"idea:{older}:reply:1", f"idea:{older}:adopted"]
     assert actions == [
         "idea.list.view",
@@ -133,7 +133,7 @@ def test_list_show_reply_and_adopt(database_url: str) -> None:
 
 
 def test_refusals_change_nothing(database_url: str, tmp_path: Path) -> None:
-    older = suggest(database_url, "张伟", "建议", SuggestionKind.IDEA)
+    older = send_idea(database_url, "张伟", "建议", IdeaKind.IDEA)
     for args, message in (
         (("show", "999"), "no suggestion 999"),
         (("reply", "999", "好"), "no suggestion 999"),
@@ -148,7 +148,7 @@ def test_refusals_change_nothing(database_url: str, tmp_path: Path) -> None:
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output, (args, result.output)
     rows, actions, topics = stored(database_url)
-    assert (rows[0].status, rows[0].reply, topics, actions) == (SuggestionStatus.NEW, None, [], [])
+    assert (rows[0].status, rows[0].reply, topics, actions) == (IdeaStatus.NEW, None, [], [])
     assert liaison("idea", "adopt", str(older)).exit_code == 0
     again = liaison("idea", "adopt", str(older))
     assert again.exit_code == 1 and "already adopted" in again.output
@@ -156,7 +156,7 @@ def test_refusals_change_nothing(database_url: str, tmp_path: Path) -> None:
 
 
 def test_a_reply_from_a_file_replaces_the_first(database_url: str, tmp_path: Path) -> None:
-    older = suggest(database_url, "张伟", "建议", SuggestionKind.IDEA)
+    older = send_idea(database_url, "张伟", "建议", IdeaKind.IDEA)
     assert liaison("idea", "reply", str(older), "第一次").exit_code == 0
     path = tmp_path / "reply.txt"
     path.write_text("第二次回复\n两行", encoding="utf-8")
@@ -167,8 +167,8 @@ def test_a_reply_from_a_file_replaces_the_first(database_url: str, tmp_path: Pat
 
 
 def test_export_csv_and_xlsx(database_url: str, tmp_path: Path) -> None:
-    formula = suggest(database_url, "张伟", '=HYPERLINK("http://x","点我")', SuggestionKind.IDEA)
-    plain = suggest(database_url, "王芳", "多办讲座，\n少开会", SuggestionKind.OPINION)
+    formula = send_idea(database_url, "张伟", '=HYPERLINK("http://x","点我")', IdeaKind.IDEA)
+    plain = send_idea(database_url, "王芳", "多办讲座，\n少开会", IdeaKind.OPINION)
     assert liaison("idea", "reply", str(plain), "好的").exit_code == 0
     target = tmp_path / "ideas.csv"
     result = liaison("idea", "export", str(target))

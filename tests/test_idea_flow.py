@@ -11,18 +11,18 @@ from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from storage.clock import FakeClock
 from storage.db import Database
+from storage.ideas import MAX_REPLY_LENGTH, MAX_TEXT_LENGTH, submit
 from storage.models import (
     AuditEvent,
     CheckIn,
     Consent,
     Delivery,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
     Member,
     MessageKind,
-    Suggestion,
-    SuggestionKind,
-    SuggestionStatus,
 )
-from storage.suggestions import MAX_REPLY_LENGTH, MAX_TEXT_LENGTH, submit
 from tests.chat import Person, said, talk
 from tests.conftest import START
 from tests.cycle_harness import District
@@ -88,9 +88,9 @@ def toast(api: LocalBotApi) -> str | None:
     return answers[-1].get("text") if answers else None
 
 
-async def suggestions(db: Database) -> list[Suggestion]:
+async def stored_ideas(db: Database) -> list[Idea]:
     async with db.session() as session:
-        return list(await session.scalars(select(Suggestion).order_by(Suggestion.id)))
+        return list(await session.scalars(select(Idea).order_by(Idea.id)))
 
 
 async def audit_actions(db: Database) -> list[str]:
@@ -120,11 +120,11 @@ async def test_a_member_sends_an_idea_and_finds_it_in_myideas(
     assert MARKUP_ESCAPED in zhang.last[-1].text
     assert zhang.button_texts == ["📨 发送", "✏️ 重写", "✖️ 取消"]
     await talk(zhang, [("📨 发送", ["已收到您的金点子，编号 #1", "/myideas"])])
-    [saved] = await suggestions(db)
+    [saved] = await stored_ideas(db)
     assert (saved.kind, saved.body, saved.status) == (
-        SuggestionKind.IDEA,
+        IdeaKind.IDEA,
         MARKUP,
-        SuggestionStatus.NEW,
+        IdeaStatus.NEW,
     )
     # The liaisons of 驻深圳 are told, each in their language, with a button to open it.
     await world.send_due(START)
@@ -139,7 +139,7 @@ async def test_a_member_sends_an_idea_and_finds_it_in_myideas(
     # The draft is over: its buttons no longer work, and nothing is sent twice.
     stale = await press(zhang, zhang.last[-1], "idea:new:send")
     assert "这个按钮已经失效" in said(stale)
-    assert len(await suggestions(db)) == 1
+    assert len(await stored_ideas(db)) == 1
 
 
 async def test_an_opinion_in_english_too_long_then_rewritten(
@@ -177,8 +177,8 @@ async def test_an_opinion_in_english_too_long_then_rewritten(
     )
     stale = await press(wang, wang.last[-1], "idea:new:rewrite")
     assert "This button no longer works" in said(stale)
-    [saved] = await suggestions(db)
-    assert (saved.kind, saved.body) == (SuggestionKind.OPINION, "Fewer meetings, more talks")
+    [saved] = await stored_ideas(db)
+    assert (saved.kind, saved.body) == (IdeaKind.OPINION, "Fewer meetings, more talks")
 
 
 async def test_unexpected_input_cancel_and_expiry(
@@ -216,7 +216,7 @@ async def test_unexpected_input_cancel_and_expiry(
         await talk(member, [("/idea", None), ("1", "2/3")])
         clock.advance(timedelta(hours=13))
         await talk(member, [("十三个小时以后", words[3])])
-    assert await suggestions(db) == []
+    assert await stored_ideas(db) == []
 
 
 async def test_only_bound_members_send_ideas(
@@ -229,7 +229,7 @@ async def test_only_bound_members_send_ideas(
     ):
         someone = person(application, bot_api, user_id)
         await talk(someone, [("/idea", words), ("/myideas", words)])
-    assert await suggestions(db) == []
+    assert await stored_ideas(db) == []
 
 
 async def test_a_member_sees_only_their_own(
@@ -240,7 +240,7 @@ async def test_a_member_sees_only_their_own(
             session,
             START,
             member_id=await member_id(db, "王芳"),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="王芳的秘密建议",
         )
     wang = person(application, bot_api, WANG)
@@ -315,8 +315,8 @@ async def test_a_liaison_replies_and_adopts_and_the_member_hears_both(
     adopted = [o for o in bot_api.sent if o.chat_id == ZHANG and "被采纳" in o.text]
     assert len(adopted) == 1
     await talk(zhang, [("/myideas", "🏅 已采纳")])
-    [row] = await suggestions(db)
-    assert (row.status, row.reply) == (SuggestionStatus.ADOPTED, "谢谢！<i>下月</i>开始办夜校")
+    [row] = await stored_ideas(db)
+    assert (row.status, row.reply) == (IdeaStatus.ADOPTED, "谢谢！<i>下月</i>开始办夜校")
     assert await audit_actions(db) == [
         "idea.view",
         "idea.reply",
@@ -338,7 +338,7 @@ async def test_in_english_a_too_long_reply_then_a_replacement(
             session,
             START,
             member_id=await member_id(db, "王芳"),
-            kind=SuggestionKind.OPINION,
+            kind=IdeaKind.OPINION,
             text="More evening classes",
         )
     staff = person(application, bot_api, LIAISON_EN)
@@ -379,8 +379,8 @@ async def test_in_english_a_too_long_reply_then_a_replacement(
             ("🏅 Adopt", [f"Suggestion #{idea.id} is adopted; 王芳 will be told"]),
         ],
     )
-    [row] = await suggestions(db)
-    assert (row.reply, row.status) == ("Starting in January", SuggestionStatus.ADOPTED)
+    [row] = await stored_ideas(db)
+    assert (row.reply, row.status) == ("Starting in January", IdeaStatus.ADOPTED)
 
 
 async def test_cancelling_a_reply_and_its_stale_buttons(
@@ -391,7 +391,7 @@ async def test_cancelling_a_reply_and_its_stale_buttons(
             session,
             START,
             member_id=await member_id(db, "张伟"),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="建议",
         )
     for user_id, words in (
@@ -409,8 +409,8 @@ async def test_cancelling_a_reply_and_its_stale_buttons(
         await talk(staff, [(f"/ideas {idea.id}", None), (words[0], None)])
         clock.advance(timedelta(hours=13))
         await talk(staff, [("好的", words[4])])
-    [row] = await suggestions(db)
-    assert (row.reply, row.status) == (None, SuggestionStatus.NEW)
+    [row] = await stored_ideas(db)
+    assert (row.reply, row.status) == (None, IdeaStatus.NEW)
     async with db.session() as session:
         assert (
             list(
@@ -430,7 +430,7 @@ async def test_staff_see_and_change_only_their_scope(
             session,
             START,
             member_id=await member_id(db, "张伟"),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="驻深圳的建议",
         )
     other = person(application, bot_api, LAWYERS_LIAISON)
@@ -452,7 +452,7 @@ async def test_staff_see_and_change_only_their_scope(
     lawyer = await member_id(db, "李娜")
     async with db.session() as session:
         theirs = await submit(
-            session, START, member_id=lawyer, kind=SuggestionKind.OPINION, text="律师的意见"
+            session, START, member_id=lawyer, kind=IdeaKind.OPINION, text="律师的意见"
         )
     await talk(
         person(application, bot_api, LIAISON_EN),
@@ -468,8 +468,8 @@ async def test_staff_see_and_change_only_their_scope(
         for data in (f"ideas:card:{idea.id}", f"ideas:adopt:{idea.id}", f"ideas:reply:{idea.id}"):
             replies = await press(someone, card, data)
             assert "这个命令只供联络员使用" in said(replies)
-    row = (await suggestions(db))[0]
-    assert (row.status, row.reply, row.adopted_at) == (SuggestionStatus.NEW, None, None)
+    row = (await stored_ideas(db))[0]
+    assert (row.status, row.reply, row.adopted_at) == (IdeaStatus.NEW, None, None)
     # Only views in scope are audited; refusals change nothing.
     assert await audit_actions(db) == ["idea.list.view"]
 
@@ -482,7 +482,7 @@ async def test_adopting_twice_is_refused(
             session,
             START,
             member_id=await member_id(db, "张伟"),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="建议",
         )
     liaison = person(application, bot_api, LIAISON)
@@ -528,7 +528,7 @@ async def test_the_idea_is_kept_in_the_database_at_every_question(
     assert await open_conversations(db) == [("idea", "preview")]
     await talk(zhao, [("/cancel", "已取消，这条建议没有发送")])
     assert await open_conversations(db) == []
-    assert await suggestions(db) == []
+    assert await stored_ideas(db) == []
 
 
 async def test_a_checkin_left_open_ends_when_the_member_writes_an_idea(
@@ -552,7 +552,7 @@ async def test_a_checkin_left_open_ends_when_the_member_writes_an_idea(
     assert "按您输入的原样记下" not in zhao.last_text
     assert await open_conversations(db) == [("idea", "preview")]
     await talk(zhao, [("📨 发送", "已收到您的金点子")])
-    [saved] = await suggestions(db)
+    [saved] = await stored_ideas(db)
     assert saved.body == "武汉市江汉区多办夜校"
     async with db.session() as session:
         assert (await session.scalars(select(CheckIn))).all() == []
@@ -571,7 +571,7 @@ async def test_an_idea_left_open_ends_when_the_member_checks_in(zhao: Person, db
     assert len(zhao.messages) == 1
     await talk(zhao, [("广东省深圳市南山区", "工作情况怎么样")])
     assert await open_conversations(db) == [("checkin", "work")]
-    assert await suggestions(db) == []
+    assert await stored_ideas(db) == []
 
 
 async def test_a_kind_pressed_twice_is_taken_once(zhao: Person, db: Database) -> None:
@@ -592,7 +592,7 @@ async def test_a_reply_sent_twice_is_sent_once(
             session,
             START,
             member_id=await member_id(db, "张伟"),
-            kind=SuggestionKind.IDEA,
+            kind=IdeaKind.IDEA,
             text="建议",
         )
     liaison = person(application, bot_api, LIAISON)

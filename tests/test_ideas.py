@@ -14,30 +14,30 @@ from messages.ideas import idea_reply
 from messages.render import Reader, Rendered
 from storage.clock import FakeClock
 from storage.db import Database
+from storage.ideas import (
+    MAX_TEXT_LENGTH,
+    IdeaError,
+    adopt,
+    count_unanswered,
+    get_idea,
+    list_ideas,
+    my_idea,
+    my_ideas,
+    reply_to,
+    submit,
+)
 from storage.models import (
     AuditEvent,
     ChannelName,
     Delivery,
     DeliveryStatus,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
     MessageKind,
     StaffRole,
-    Suggestion,
-    SuggestionKind,
-    SuggestionStatus,
 )
 from storage.payloads import IdeaReply
-from storage.suggestions import (
-    MAX_TEXT_LENGTH,
-    SuggestionError,
-    adopt,
-    count_unanswered,
-    get_suggestion,
-    list_suggestions,
-    my_suggestion,
-    my_suggestions,
-    reply_to,
-    submit,
-)
 from tests.conftest import START
 from tests.cycle_harness import District
 from tests.factories import make_group, make_member, make_staff, make_unit
@@ -130,21 +130,17 @@ async def district(db: Database) -> dict[str, int]:
     return ids
 
 
-async def send(
-    db: Database, member_id: int, text: str, kind: SuggestionKind = SuggestionKind.IDEA
-) -> int:
+async def send(db: Database, member_id: int, text: str, kind: IdeaKind = IdeaKind.IDEA) -> int:
     async with db.session() as session:
         return (await submit(session, START, member_id=member_id, kind=kind, text=text)).id
 
 
-async def alerts(db: Database, suggestion_id: int) -> list[int | None]:
-    """The staff ids told of a new suggestion."""
+async def alerts(db: Database, idea_id: int) -> list[int | None]:
+    """The staff ids told of a new idea."""
     async with db.session() as session:
         rows = await session.scalars(
             select(Delivery.staff_id)
-            .where(
-                Delivery.kind == MessageKind.IDEA_NEW, Delivery.topic == f"idea:{suggestion_id}:new"
-            )
+            .where(Delivery.kind == MessageKind.IDEA_NEW, Delivery.topic == f"idea:{idea_id}:new")
             .order_by(Delivery.staff_id)
         )
         return list(rows)
@@ -176,23 +172,23 @@ async def test_the_text_is_checked_and_kept_as_typed(
     db: Database, district: dict[str, int]
 ) -> None:
     for text, reason in (("  \n ", "empty"), ("好" * (MAX_TEXT_LENGTH + 1), "too_long")):
-        with pytest.raises(SuggestionError) as refused:
+        with pytest.raises(IdeaError) as refused:
             await send(db, district["zhang"], text)
         assert refused.value.reason == reason
     markup = "<b>加强</b> & 改进 <script>x</script>\r\n第二行"
     first = await send(db, district["zhang"], markup)
-    longest = await send(db, district["zhang"], "长" * MAX_TEXT_LENGTH, SuggestionKind.OPINION)
+    longest = await send(db, district["zhang"], "长" * MAX_TEXT_LENGTH, IdeaKind.OPINION)
     async with db.session() as session:
-        rows = {s.id: s for s in await session.scalars(select(Suggestion))}
+        rows = {s.id: s for s in await session.scalars(select(Idea))}
     assert rows[first].body == "<b>加强</b> & 改进 <script>x</script>\n第二行"
-    assert (rows[first].kind, rows[first].status) == (SuggestionKind.IDEA, SuggestionStatus.NEW)
+    assert (rows[first].kind, rows[first].status) == (IdeaKind.IDEA, IdeaStatus.NEW)
     assert (len(rows[longest].body), rows[longest].kind) == (
         MAX_TEXT_LENGTH,
-        SuggestionKind.OPINION,
+        IdeaKind.OPINION,
     )
-    with pytest.raises(SuggestionError) as unknown:
+    with pytest.raises(IdeaError) as unknown:
         async with db.session() as session:
-            await submit(session, START, member_id=999_999, kind=SuggestionKind.IDEA, text="x")
+            await submit(session, START, member_id=999_999, kind=IdeaKind.IDEA, text="x")
     assert unknown.value.reason == "not_found"
 
 
@@ -202,13 +198,13 @@ async def test_staff_see_and_answer_only_their_scope(
     zhang = await send(db, district["zhang"], "张伟的建议")
     li_na = await send(db, district["li_na"], "李娜的建议")
     async with db.session() as session:
-        mine = await list_suggestions(session, staff_id=district["liaison"])
+        mine = await list_ideas(session, staff_id=district["liaison"])
         assert [s.id for s in mine] == [zhang]
         assert mine[0].groups == ("驻深圳党小组",)
         assert mine[0].phone_masked == "+86 138****0001"
-        assert await list_suggestions(session, staff_id=district["other"]) == []
-        assert await get_suggestion(session, li_na, staff_id=district["liaison"]) is None
-        everyone = await list_suggestions(session, staff_id=district["admin"])
+        assert await list_ideas(session, staff_id=district["other"]) == []
+        assert await get_idea(session, li_na, staff_id=district["liaison"]) is None
+        everyone = await list_ideas(session, staff_id=district["admin"])
         assert {s.id for s in everyone} == {zhang, li_na}
         assert await count_unanswered(session, staff_id=district["other"]) == 0
     for action in (
@@ -218,13 +214,13 @@ async def test_staff_see_and_answer_only_their_scope(
         lambda s: adopt(s, START, li_na, actor="staff:x", staff_id=district["liaison"]),
         lambda s: adopt(s, START, 424242, actor="staff:x", staff_id=district["admin"]),
     ):
-        with pytest.raises(SuggestionError) as refused:
+        with pytest.raises(IdeaError) as refused:
             async with db.session() as session:
                 await action(session)
         assert refused.value.reason == "not_found"
     async with db.session() as session:
-        row = await session.get(Suggestion, li_na)
-        assert row is not None and (row.reply, row.status) == (None, SuggestionStatus.NEW)
+        row = await session.get(Idea, li_na)
+        assert row is not None and (row.reply, row.status) == (None, IdeaStatus.NEW)
         assert (
             list(
                 await session.scalars(
@@ -238,11 +234,11 @@ async def test_staff_see_and_answer_only_their_scope(
 
 async def test_a_member_sees_only_their_own(db: Database, district: dict[str, int]) -> None:
     zhang = await send(db, district["zhang"], "张伟的建议")
-    wang = await send(db, district["wang"], "Wang's opinion", SuggestionKind.OPINION)
+    wang = await send(db, district["wang"], "Wang's opinion", IdeaKind.OPINION)
     async with db.session() as session:
-        assert [s.id for s in await my_suggestions(session, district["zhang"])] == [zhang]
-        assert await my_suggestion(session, district["zhang"], wang) is None
-        own = await my_suggestion(session, district["wang"], wang)
+        assert [s.id for s in await my_ideas(session, district["zhang"])] == [zhang]
+        assert await my_idea(session, district["zhang"], wang) is None
+        own = await my_idea(session, district["wang"], wang)
         assert own is not None and own.body == "Wang's opinion"
 
 
@@ -256,7 +252,7 @@ async def test_unanswered_first_then_newest_first(
                 session,
                 START + timedelta(days=day),
                 member_id=district["zhang"],
-                kind=SuggestionKind.IDEA,
+                kind=IdeaKind.IDEA,
                 text=f"第{day}条",
             )
             ids.append(row.id)
@@ -264,10 +260,10 @@ async def test_unanswered_first_then_newest_first(
         await reply_to(session, START, ids[3], text="谢谢", actor="cli:test", staff_id=None)
         await adopt(session, START, ids[1], actor="cli:test", staff_id=None)
     async with db.session() as session:
-        listed = await list_suggestions(session, staff_id=district["liaison"])
+        listed = await list_ideas(session, staff_id=district["liaison"])
         assert [s.id for s in listed] == [ids[2], ids[0], ids[3], ids[1]]
         assert await count_unanswered(session, staff_id=district["liaison"]) == 2
-        adopted = await list_suggestions(session, staff_id=None, status=SuggestionStatus.ADOPTED)
+        adopted = await list_ideas(session, staff_id=None, status=IdeaStatus.ADOPTED)
         assert [s.id for s in adopted] == [ids[1]]
 
 
@@ -295,7 +291,7 @@ async def test_a_reply_and_the_adoption_reach_the_member_once_each(
             actor=f"staff:{district['liaison']}",
             staff_id=district["liaison"],
         )
-        assert (view.status, view.replied_by) == (SuggestionStatus.REPLIED, "李联络")
+        assert (view.status, view.replied_by) == (IdeaStatus.REPLIED, "李联络")
         await adopt(
             session, START, idea, actor=f"staff:{district['liaison']}", staff_id=district["liaison"]
         )
@@ -310,15 +306,15 @@ async def test_a_reply_and_the_adoption_reach_the_member_once_each(
     assert "was adopted" in html_to_text(told[1].text)
     assert [b.callback_data for b in told[1].flat_buttons] == [f"idea:show:{idea}"]
     # Adopting again is refused and tells nobody.
-    with pytest.raises(SuggestionError) as again:
+    with pytest.raises(IdeaError) as again:
         async with db.session() as session:
             await adopt(session, START, idea, actor="cli:test", staff_id=None)
     assert again.value.reason == "already_adopted"
     await world.send_due(START + timedelta(minutes=3))
     assert len([o for o in bot_api.sent if o.chat_id == WANG]) == 2
     async with db.session() as session:
-        row = await session.get(Suggestion, idea)
-        assert row is not None and row.status is SuggestionStatus.ADOPTED
+        row = await session.get(Idea, idea)
+        assert row is not None and row.status is IdeaStatus.ADOPTED
     assert [a[0] for a in await audit_actions(db)] == ["idea.reply", "idea.adopt"]
 
 
@@ -372,7 +368,7 @@ async def test_a_member_reached_by_sms_gets_a_short_text(
     clock: FakeClock,
 ) -> None:
     world = District(services, application, bot_api, clock)
-    idea = await send(db, district["sms"], "社区活动改到周末", SuggestionKind.OPINION)
+    idea = await send(db, district["sms"], "社区活动改到周末", IdeaKind.OPINION)
     async with db.session() as session:
         await reply_to(session, START, idea, text="好的" * 100, actor="cli:test", staff_id=None)
     await world.send_due(START)

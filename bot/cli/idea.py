@@ -1,7 +1,7 @@
 """`liaison idea …`: the members' ideas and opinions, answered and exported from a terminal.
 
 Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py. The
-command line has no scope: it sees every suggestion, and every use is audited as
+command line has no scope: it sees every idea, and every use is audited as
 "cli:<os user>".
 """
 
@@ -24,19 +24,19 @@ from bot.cli.common import (
 from storage import audit
 from storage.clock import SystemClock
 from storage.db import Database
-from storage.models import SuggestionKind, SuggestionStatus
+from storage.ideas import (
+    IdeaError,
+    IdeaView,
+    adopt,
+    list_ideas,
+    reply_to,
+    view_idea,
+)
+from storage.models import IdeaKind, IdeaStatus
 from storage.settings import Settings
 from storage.sheets import spreadsheet_safe, write_table
-from storage.suggestions import (
-    SuggestionError,
-    SuggestionView,
-    adopt,
-    list_suggestions,
-    reply_to,
-    view_suggestion,
-)
 
-# `list` quotes this much of a suggestion and its reply; `show` and `export` have all of it.
+# `list` quotes this much of an idea and its reply; `show` and `export` have all of it.
 LIST_EXCERPT = 60
 EXPORT_COLUMNS = (
     "id",
@@ -66,7 +66,7 @@ def _flat(text: str | None, limit: int | None = None) -> str:
 _local = partial(local_time, missing="")
 
 
-def _row(s: SuggestionView, settings: Settings) -> list[str]:
+def _row(s: IdeaView, settings: Settings) -> list[str]:
     """An export row; every cell inert, since most of them are what people typed."""
     cells = [
         str(s.id),
@@ -93,13 +93,13 @@ def idea() -> None:
 @idea.command("list")
 @click.option(
     "--status",
-    type=click.Choice([s.value for s in SuggestionStatus]),
+    type=click.Choice([s.value for s in IdeaStatus]),
     default=None,
     help="Only these: new (unanswered), replied or adopted.",
 )
 @click.option(
     "--kind",
-    type=click.Choice([k.value for k in SuggestionKind]),
+    type=click.Choice([k.value for k in IdeaKind]),
     default=None,
     help="Only ideas or opinions.",
 )
@@ -109,13 +109,13 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
     """Unanswered first, then newest first: id, sent, kind, status, member, text, reply."""
     settings = settings_of(ctx)
 
-    async def listing(database: Database) -> list[SuggestionView]:
+    async def listing(database: Database) -> list[IdeaView]:
         async with database.session() as session:
-            found = await list_suggestions(
+            found = await list_ideas(
                 session,
                 staff_id=None,
-                status=SuggestionStatus(status) if status else None,
-                kind=SuggestionKind(kind) if kind else None,
+                status=IdeaStatus(status) if status else None,
+                kind=IdeaKind(kind) if kind else None,
                 limit=limit,
             )
             await audit.record(
@@ -145,17 +145,17 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
         )
 
 
-async def _one(database: Database, suggestion_id: int) -> SuggestionView:
+async def _one(database: Database, idea_id: int) -> IdeaView:
     async with database.session() as session:
-        found = await view_suggestion(
-            session, SystemClock().now(), suggestion_id, staff_id=None, actor=cli_actor()
+        found = await view_idea(
+            session, SystemClock().now(), idea_id, staff_id=None, actor=cli_actor()
         )
         if found is None:
-            fail(f"no suggestion {suggestion_id}")
+            fail(f"no suggestion {idea_id}")
         return found
 
 
-def _show(s: SuggestionView, settings: Settings) -> list[str]:
+def _show(s: IdeaView, settings: Settings) -> list[str]:
     lines = [
         f"suggestion {s.id}: {s.kind.value}, {s.status.value}",
         f"member: {s.member_name}" + (f" ({s.phone_masked})" if s.phone_masked else ""),
@@ -172,17 +172,17 @@ def _show(s: SuggestionView, settings: Settings) -> list[str]:
 
 
 @idea.command("show")
-@click.argument("suggestion_id", type=RECORD_ID)
+@click.argument("idea_id", type=RECORD_ID)
 @click.pass_context
-def idea_show(ctx: click.Context, suggestion_id: int) -> None:
+def idea_show(ctx: click.Context, idea_id: int) -> None:
     """One suggestion in full, with its reply (the phone number masked)."""
     settings = settings_of(ctx)
-    found = run_with_db(settings, lambda database: _one(database, suggestion_id))
+    found = run_with_db(settings, lambda database: _one(database, idea_id))
     click.echo("\n".join(_show(found, settings)))
 
 
 @idea.command("reply")
-@click.argument("suggestion_id", type=RECORD_ID)
+@click.argument("idea_id", type=RECORD_ID)
 @click.argument("text", required=False)
 @click.option(
     "--file",
@@ -192,7 +192,7 @@ def idea_show(ctx: click.Context, suggestion_id: int) -> None:
     help="Read the reply from a UTF-8 file.",
 )
 @click.pass_context
-def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: Path | None) -> None:
+def idea_reply(ctx: click.Context, idea_id: int, text: str | None, file: Path | None) -> None:
     """Answer a suggestion; the member hears it. A second reply replaces the first."""
     settings = settings_of(ctx)
     if (text is None) == (file is None):
@@ -203,18 +203,18 @@ def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: P
         assert file is not None
         body = read_text_file(file)
 
-    async def answer(database: Database) -> SuggestionView:
+    async def answer(database: Database) -> IdeaView:
         try:
             async with database.session() as session:
                 return await reply_to(
                     session,
                     SystemClock().now(),
-                    suggestion_id,
+                    idea_id,
                     text=body,
                     actor=cli_actor(),
                     staff_id=None,
                 )
-        except SuggestionError as error:
+        except IdeaError as error:
             fail(str(error))
 
     found = run_with_db(settings, answer)
@@ -222,23 +222,23 @@ def idea_reply(ctx: click.Context, suggestion_id: int, text: str | None, file: P
 
 
 @idea.command("adopt")
-@click.argument("suggestion_id", type=RECORD_ID)
+@click.argument("idea_id", type=RECORD_ID)
 @click.pass_context
-def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
+def idea_adopt(ctx: click.Context, idea_id: int) -> None:
     """Mark a suggestion adopted; the member hears it."""
     settings = settings_of(ctx)
 
-    async def adopting(database: Database) -> SuggestionView:
+    async def adopting(database: Database) -> IdeaView:
         try:
             async with database.session() as session:
                 return await adopt(
                     session,
                     SystemClock().now(),
-                    suggestion_id,
+                    idea_id,
                     actor=cli_actor(),
                     staff_id=None,
                 )
-        except SuggestionError as error:
+        except IdeaError as error:
             fail(str(error))
 
     found = run_with_db(settings, adopting)
@@ -247,7 +247,7 @@ def idea_adopt(ctx: click.Context, suggestion_id: int) -> None:
 
 @idea.command("export")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--status", type=click.Choice([s.value for s in SuggestionStatus]), default=None)
+@click.option("--status", type=click.Choice([s.value for s in IdeaStatus]), default=None)
 @click.pass_context
 def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
     """Every suggestion, with text and reply, to FILE (.xlsx, otherwise CSV); audited."""
@@ -255,10 +255,10 @@ def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
 
     async def export(database: Database) -> int:
         async with database.session() as session:
-            found = await list_suggestions(
+            found = await list_ideas(
                 session,
                 staff_id=None,
-                status=SuggestionStatus(status) if status else None,
+                status=IdeaStatus(status) if status else None,
                 limit=None,
             )
             # Written before the audit row commits: a failed write leaves no "exported".

@@ -6,7 +6,7 @@ desk.py    /ideas: the staff list and cards, "adopt"
 reply.py   "reply" on a card: the reply typed next (the flow "idea_reply")
 common.py  times and excerpts both sides show
 
-The records are storage/suggestions.py.
+The records are storage/ideas.py.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FLOWS = (member.FLOW, reply.FLOW)
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     return [
-        CommandHandler("myideas", mine.my_ideas, filters=private),
+        CommandHandler("myideas", mine.show_mine, filters=private),
         CommandHandler("ideas", desk.ideas, filters=private),
         CallbackQueryHandler(mine.show_pressed, pattern=IDEA_SHOW.any_pattern),
         CallbackQueryHandler(desk.card_pressed, pattern=IDEAS_CARD.any_pattern),

@@ -8,9 +8,9 @@ from datetime import datetime
 from bot.context import LiaisonContext
 from bot.drafts import PasteStep, Pasting, take_paste
 from bot.replies import render
-from storage.suggestions import SuggestionError, excerpt
+from storage.ideas import IdeaError, excerpt
 
-# How much of a suggestion a list line and a button quote.
+# How much of an idea a list line and a button quote.
 LINE_EXCERPT = 80
 BUTTON_EXCERPT = 24
 
@@ -28,15 +28,15 @@ def short(text: str, limit: int) -> str:
 def take_text(
     context: LiaisonContext, draft: Pasting, text: str, *, check: Callable[[str], str], limit: int
 ) -> tuple[str | None, str | None]:
-    """One typed message of a suggestion or a reply (bot/drafts.take_paste): the text to
+    """One typed message of an idea or a reply (bot/drafts.take_paste): the text to
     keep, or why it was refused (rendered); neither for the rest of a paste refused already.
     """
     paste = take_paste(
-        draft, text, context.now(), check=check, error_type=SuggestionError, too_long="too_long"
+        draft, text, context.now(), check=check, error_type=IdeaError, too_long="too_long"
     )
     if paste.step is PasteStep.IGNORED:
         return None, None
-    if isinstance(paste.error, SuggestionError):
+    if isinstance(paste.error, IdeaError):
         why = render(
             context,
             "ideas/bad_text",

@@ -1,6 +1,6 @@
 """/ideas: the staff desk of members' ideas and opinions.
 
-/ideas lists the suggestions of the members in the staff member's scope, unanswered first
+/ideas lists the ideas of the members in the staff member's scope, unanswered first
 and newest first, a button for each; /ideas ID opens one. The card has "reply" (the reply
 is typed next: bot/features/ideas/reply.py) and "adopt". Every press is checked against the
 scope again.
@@ -16,20 +16,20 @@ from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
 from bot.replies import inline_keyboard, label, replace_buttons, reply
 from bot.updates import message_text, parse_id
 from messages.callbacks import IDEAS_ADOPT, IDEAS_CARD, IDEAS_REPLY
-from storage.identity import Identity
-from storage.suggestions import (
-    SuggestionError,
-    SuggestionView,
+from storage.ideas import (
+    IdeaError,
+    IdeaView,
     adopt,
     staff_desk,
-    view_suggestion,
+    view_idea,
 )
+from storage.identity import Identity
 
 # /ideas shows this many; the command line lists them all.
 STAFF_SHOWN = 20
 
 
-def _card_buttons(context: LiaisonContext, s: SuggestionView) -> InlineKeyboardMarkup:
+def _card_buttons(context: LiaisonContext, s: IdeaView) -> InlineKeyboardMarkup:
     rows = [
         [
             (
@@ -44,14 +44,14 @@ def _card_buttons(context: LiaisonContext, s: SuggestionView) -> InlineKeyboardM
 
 
 async def _show_card(
-    update: Update, context: LiaisonContext, identity: Identity, staff_id: int, suggestion_id: int
+    update: Update, context: LiaisonContext, identity: Identity, staff_id: int, idea_id: int
 ) -> None:
     async with context.services.db.session() as session:
-        found = await view_suggestion(
-            session, context.now(), suggestion_id, staff_id=staff_id, actor=identity.actor
+        found = await view_idea(
+            session, context.now(), idea_id, staff_id=staff_id, actor=identity.actor
         )
     if found is None:
-        await reply(update, context, "ideas/refused", reason="not_found", id=suggestion_id)
+        await reply(update, context, "ideas/refused", reason="not_found", id=idea_id)
         return
     await reply(
         update,
@@ -70,11 +70,11 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
     words = message_text(update).split()
     argument = words[1] if len(words) > 1 else ""
     if argument:
-        suggestion_id = parse_id(argument)
-        if suggestion_id is None or len(words) > 2:
+        idea_id = parse_id(argument)
+        if idea_id is None or len(words) > 2:
             await reply(update, context, "ideas/usage")
             return
-        await _show_card(update, context, identity, staff_id, suggestion_id)
+        await _show_card(update, context, identity, staff_id, idea_id)
         return
     async with context.services.db.session() as session:
         desk = await staff_desk(
@@ -107,7 +107,7 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
 
 
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
-    """A suggestion's button in /ideas or under the alert of a new one."""
+    """An idea's button in /ideas or under the alert of a new one."""
     press = await staff_press(update, context, IDEAS_CARD)
     if press is None:
         return
@@ -115,8 +115,8 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
     if pressed is None:
         await replace_buttons(update, None)
         return
-    (suggestion_id,) = pressed
-    await _show_card(update, context, identity, staff_id, suggestion_id)
+    (idea_id,) = pressed
+    await _show_card(update, context, identity, staff_id, idea_id)
 
 
 async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
@@ -128,15 +128,15 @@ async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
     if pressed is None:
         await replace_buttons(update, None)
         return
-    (suggestion_id,) = pressed
+    (idea_id,) = pressed
     try:
         # A button may be old or forged: the scope is checked again on every press.
         async with context.services.db.session() as session:
             found = await adopt(
-                session, context.now(), suggestion_id, actor=identity.actor, staff_id=staff_id
+                session, context.now(), idea_id, actor=identity.actor, staff_id=staff_id
             )
-    except SuggestionError as error:
-        await reply(update, context, "ideas/refused", reason=error.reason, id=suggestion_id)
+    except IdeaError as error:
+        await reply(update, context, "ideas/refused", reason=error.reason, id=idea_id)
         return
     # The card's buttons as they now stand: "reply" stays, "adopt" goes.
     await replace_buttons(update, _card_buttons(context, found))

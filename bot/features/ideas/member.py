@@ -2,10 +2,10 @@
 
 1. idea or opinion (two buttons); 2. the text, up to MAX_TEXT_LENGTH characters; 3. a
 preview with send, rewrite or cancel. Nothing is stored before "send"; the member then gets
-the suggestion's number. A longer text is refused with its length and the limit, and
+the idea's number. A longer text is refused with its length and the limit, and
 nothing of it is kept; the rest of the same paste (the Telegram app splits a paste at 4,096
 characters) arriving within seconds is dropped unread, so a cut-off tail never becomes the
-suggestion (bot/drafts.take_paste).
+idea (bot/drafts.take_paste).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from bot.flow import END, Flow, Start, Step, press, typed
 from bot.replies import Markup, inline_keyboard, label, reply
 from bot.updates import message_text
 from messages.callbacks import IDEA_KIND, IDEA_QUIT, IDEA_REWRITE, IDEA_SEND
-from storage.models import SuggestionKind
-from storage.suggestions import MAX_TEXT_LENGTH, check_text, submit
+from storage.ideas import MAX_TEXT_LENGTH, check_text, submit
+from storage.models import IdeaKind
 
 # Steps, one per question.
 KIND = "kind"
@@ -38,9 +38,9 @@ IDLE_LIMIT = timedelta(hours=12)
 
 @dataclass(slots=True)
 class Draft:
-    """The suggestion being written; stored only when the member sends it."""
+    """The idea being written; stored only when the member sends it."""
 
-    kind: SuggestionKind | None = None
+    kind: IdeaKind | None = None
     body: str | None = None
     # A long paste in parts (bot/drafts.take_paste).
     parts: list[str] = field(default_factory=list)
@@ -64,8 +64,8 @@ def _cancel_row(context: LiaisonContext) -> list[tuple[str, str]]:
 def _kind_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
     return inline_keyboard(
         [
-            [(label(context, "ideas.kind_idea"), IDEA_KIND.pack(SuggestionKind.IDEA))],
-            [(label(context, "ideas.kind_opinion"), IDEA_KIND.pack(SuggestionKind.OPINION))],
+            [(label(context, "ideas.kind_idea"), IDEA_KIND.pack(IdeaKind.IDEA))],
+            [(label(context, "ideas.kind_opinion"), IDEA_KIND.pack(IdeaKind.OPINION))],
             _cancel_row(context),
         ]
     )
@@ -125,10 +125,10 @@ async def send(update: Update, context: LiaisonContext, draft: Draft) -> str:
     assert identity is not None and identity.member_id is not None  # the flow's guard
     assert draft.kind is not None and draft.body is not None
     async with context.services.db.session() as session:
-        suggestion = await submit(
+        idea = await submit(
             session, context.now(), member_id=identity.member_id, kind=draft.kind, text=draft.body
         )
-        number = suggestion.id
+        number = idea.id
     # Only now: if the database failed, the preview and its buttons are still there to retry.
     await FLOW.drop_buttons(update, context)
     await reply(update, context, "ideas/sent", id=number, kind=draft.kind.value)

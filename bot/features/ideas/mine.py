@@ -10,19 +10,19 @@ from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
 from bot.features.ideas.member import not_member_values
 from bot.replies import inline_keyboard, label, reply
 from messages.callbacks import IDEA_SHOW
-from storage.suggestions import my_suggestion, my_suggestions
+from storage.ideas import my_idea, my_ideas
 
 # /myideas shows this many; the command line lists them all.
 SHOWN = 10
 
 
-async def my_ideas(update: Update, context: LiaisonContext) -> None:
+async def show_mine(update: Update, context: LiaisonContext) -> None:
     identity = context.identity
     if identity is None or identity.member_id is None:
         await reply(update, context, "ideas/not_member", **not_member_values(context))
         return
     async with context.services.db.session() as session:
-        mine = await my_suggestions(session, identity.member_id, limit=SHOWN)
+        mine = await my_ideas(session, identity.member_id, limit=SHOWN)
     buttons = [
         [
             (
@@ -42,7 +42,7 @@ async def my_ideas(update: Update, context: LiaisonContext) -> None:
 
 
 async def show_pressed(update: Update, context: LiaisonContext) -> None:
-    """A suggestion's button in /myideas, or under a reply: the whole of it, and the reply."""
+    """An idea's button in /myideas, or under a reply: the whole of it, and the reply."""
     query = update.callback_query
     assert query is not None
     pressed = IDEA_SHOW.unpack(query.data)
@@ -50,7 +50,7 @@ async def show_pressed(update: Update, context: LiaisonContext) -> None:
     found = None
     if pressed is not None and identity is not None and identity.member_id is not None:
         async with context.services.db.session() as session:
-            found = await my_suggestion(session, identity.member_id, pressed[0])
+            found = await my_idea(session, identity.member_id, pressed[0])
     if found is None:
         # A forwarded copy, or someone else's phone: nothing is shown.
         await query.answer(text=label(context, "ideas.not_yours"))

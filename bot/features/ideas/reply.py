@@ -1,4 +1,4 @@
-"""Replying to a suggestion: "reply" on a card, then the reply, typed (the flow "idea_reply").
+"""Replying to an idea: "reply" on a card, then the reply, typed (the flow "idea_reply").
 
 The reply is shown exactly as the member will get it, then sent with "send". Replying
 again replaces the reply and the member hears the new one.
@@ -22,16 +22,16 @@ from bot.updates import message_text
 from messages.callbacks import IDEAS_REPLY, IDEAS_REPLY_QUIT, IDEAS_REPLY_SEND
 from messages.ideas import idea_reply
 from messages.render import Reader
-from storage.models import ChannelName
-from storage.payloads import IdeaReply
-from storage.suggestions import (
+from storage.ideas import (
     MAX_REPLY_LENGTH,
-    SuggestionError,
+    IdeaError,
     check_reply,
     excerpt,
-    get_suggestion,
+    get_idea,
     reply_to,
 )
+from storage.models import ChannelName
+from storage.payloads import IdeaReply
 
 WRITE = "write"
 PREVIEW = "preview"
@@ -43,7 +43,7 @@ IDLE_LIMIT = timedelta(hours=12)
 class ReplyDraft:
     """A reply being written; sent only when the staff member presses "send"."""
 
-    suggestion_id: int
+    idea_id: int
     body: str | None = None
     # A long paste in parts (bot/drafts.take_paste).
     parts: list[str] = field(default_factory=list)
@@ -59,16 +59,16 @@ async def start_reply(update: Update, context: LiaisonContext) -> str:
     found = None
     if pressed is not None:
         async with context.services.db.session() as session:
-            found = await get_suggestion(session, pressed[0], staff_id=staff[1])
+            found = await get_idea(session, pressed[0], staff_id=staff[1])
     if found is None:
-        suggestion_id = pressed[0] if pressed else 0
-        await reply(update, context, "ideas/refused", reason="not_found", id=suggestion_id)
+        idea_id = pressed[0] if pressed else 0
+        await reply(update, context, "ideas/refused", reason="not_found", id=idea_id)
         return END
-    # The first question quotes the suggestion; asked again, it does not.
+    # The first question quotes the idea; asked again, it does not.
     return await FLOW.begin(
         update,
         context,
-        ReplyDraft(suggestion_id=found.id),
+        ReplyDraft(idea_id=found.id),
         WRITE,
         s=found,
         body=short(found.body, LINE_EXCERPT * 2),
@@ -84,7 +84,7 @@ def _write_keyboard(context: LiaisonContext, draft: ReplyDraft) -> Markup:
 
 
 def _write_values(context: LiaisonContext, draft: ReplyDraft) -> Mapping[str, Any]:
-    return {"id": draft.suggestion_id, "s": None, "body": "", "limit": MAX_REPLY_LENGTH}
+    return {"id": draft.idea_id, "s": None, "body": "", "limit": MAX_REPLY_LENGTH}
 
 
 def _preview_keyboard(context: LiaisonContext, draft: ReplyDraft) -> Markup:
@@ -94,7 +94,7 @@ def _preview_keyboard(context: LiaisonContext, draft: ReplyDraft) -> Markup:
 
 
 def _preview_values(context: LiaisonContext, draft: ReplyDraft) -> Mapping[str, Any]:
-    return {"id": draft.suggestion_id, "length": len(draft.body or "")}
+    return {"id": draft.idea_id, "length": len(draft.body or "")}
 
 
 async def reply_typed(update: Update, context: LiaisonContext, draft: ReplyDraft) -> str:
@@ -114,7 +114,7 @@ async def reply_typed(update: Update, context: LiaisonContext, draft: ReplyDraft
 async def _as_sent(context: LiaisonContext, draft: ReplyDraft) -> str | None:
     assert draft.body is not None
     async with context.services.db.session() as session:
-        found = await get_suggestion(session, draft.suggestion_id, staff_id=None)
+        found = await get_idea(session, draft.idea_id, staff_id=None)
     if found is None:
         return None
     payload = IdeaReply(
@@ -146,15 +146,15 @@ async def send(update: Update, context: LiaisonContext, draft: ReplyDraft) -> st
             found = await reply_to(
                 session,
                 context.now(),
-                draft.suggestion_id,
+                draft.idea_id,
                 text=draft.body,
                 actor=identity.actor,
                 staff_id=staff_id,
             )
-    except SuggestionError as error:
+    except IdeaError as error:
         # Out of scope since the draft began (a member moved to another group).
         await FLOW.drop_buttons(update, context)
-        await reply(update, context, "ideas/refused", reason=error.reason, id=draft.suggestion_id)
+        await reply(update, context, "ideas/refused", reason=error.reason, id=draft.idea_id)
         return END
     await FLOW.drop_buttons(update, context)
     await reply(update, context, "ideas/replied", s=found)

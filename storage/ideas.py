@@ -4,12 +4,12 @@ A member sends one with a text of up to MAX_TEXT_LENGTH characters. The liaisons
 member's groups are told at once (IDEA_NEW through the outbox); a group without a liaison
 tells the administrators over it, and so does a member in no group at all.
 
-Staff see the suggestions of the members in their scope (storage/scope.py), unanswered
-first, newest first; someone else's suggestion reads the same as one that does not exist.
-They reply and mark a suggestion adopted, each audited, and the member hears each
+Staff see the ideas of the members in their scope (storage/scope.py), unanswered
+first, newest first; someone else's idea reads the same as one that does not exist.
+They reply and mark an idea adopted, each audited, and the member hears each
 (IDEA_REPLY through the outbox, rendered in the member's language at send time).
 
-A suggestion keeps one reply. A second reply replaces the first, and the member hears the
+An idea keeps one reply. A second reply replaces the first, and the member hears the
 new one: each reply is a delivery of its own ("idea:<id>:reply:<n>"), and a reply still
 waiting in the outbox (quiet hours) is dropped, so the member never gets an outdated one
 after a newer one. Adopting happens once ("idea:<id>:adopted").
@@ -29,12 +29,12 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     Group,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
     Member,
     MessageKind,
     Staff,
-    Suggestion,
-    SuggestionKind,
-    SuggestionStatus,
     member_groups,
 )
 from storage.notices import clean_body
@@ -42,19 +42,19 @@ from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.phones import mask_phone
 from storage.scope import looking_after, scope_condition
 
-# A suggestion is a few paragraphs read on a phone; a longer text is a report to attach
+# An idea is a few paragraphs read on a phone; a longer text is a report to attach
 # to a service request or bring to the symposium.
 MAX_TEXT_LENGTH = 2000
 # A reply is held to the same length.
 MAX_REPLY_LENGTH = 2000
-# How much of the suggestion the staff alert and the member's answer quote.
+# How much of the idea the staff alert and the member's answer quote.
 EXCERPT = 200
 # A reply that replaced an earlier one before it was sent.
 REPLACED = "replaced by a newer reply"
 
 
-class SuggestionError(ValueError):
-    """A suggestion, reply or adoption that cannot be made; the message says why (English).
+class IdeaError(ValueError):
+    """An idea, reply or adoption that cannot be made; the message says why (English).
 
     reason is a short stable word for the front ends: empty, too_long, not_found,
     already_adopted.
@@ -68,16 +68,16 @@ class SuggestionError(ValueError):
 def _check(text: str, limit: int, what: str) -> str:
     body = clean_body(text)
     if not body:
-        raise SuggestionError(f"the {what} is empty", "empty")
+        raise IdeaError(f"the {what} is empty", "empty")
     if len(body) > limit:
-        raise SuggestionError(
+        raise IdeaError(
             f"the {what} has {len(body)} characters; at most {limit} are allowed", "too_long"
         )
     return body
 
 
 def check_text(text: str) -> str:
-    """The suggestion as it will be kept: trimmed, 1 to MAX_TEXT_LENGTH characters."""
+    """The idea as it will be kept: trimmed, 1 to MAX_TEXT_LENGTH characters."""
     return _check(text, MAX_TEXT_LENGTH, "suggestion")
 
 
@@ -92,12 +92,12 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class SuggestionView:
-    """One suggestion as its member or a staff member sees it."""
+class IdeaView:
+    """One idea as its member or a staff member sees it."""
 
     id: int
-    kind: SuggestionKind
-    status: SuggestionStatus
+    kind: IdeaKind
+    status: IdeaStatus
     body: str
     created_at: datetime
     member_id: int
@@ -138,13 +138,13 @@ async def _names(session: AsyncSession, actors: Sequence[str | None]) -> dict[st
 
 async def _views(
     session: AsyncSession, condition: ColumnElement[bool], *, limit: int | None, groups: bool
-) -> list[SuggestionView]:
-    unanswered_first = case((Suggestion.status == SuggestionStatus.NEW, 0), else_=1)
+) -> list[IdeaView]:
+    unanswered_first = case((Idea.status == IdeaStatus.NEW, 0), else_=1)
     query = (
-        select(Suggestion, Member.name, Member.phone)
-        .join(Member, Member.id == Suggestion.member_id)
+        select(Idea, Member.name, Member.phone)
+        .join(Member, Member.id == Idea.member_id)
         .where(condition)
-        .order_by(unanswered_first, Suggestion.created_at.desc(), Suggestion.id.desc())
+        .order_by(unanswered_first, Idea.created_at.desc(), Idea.id.desc())
     )
     if limit is not None:
         query = query.limit(limit)
@@ -162,7 +162,7 @@ async def _views(
         ):
             member_groups_of.setdefault(member_id, []).append(group_name)
     return [
-        SuggestionView(
+        IdeaView(
             id=row.id,
             kind=row.kind,
             status=row.status,
@@ -183,7 +183,7 @@ async def _views(
 
 
 def _visible(staff_id: int | None) -> ColumnElement[bool]:
-    """A where-clause (with Member joined): the suggestions staff_id may see; None: all."""
+    """A where-clause (with Member joined): the ideas staff_id may see; None: all."""
     return scope_condition(staff_id) if staff_id is not None else true()
 
 
@@ -191,30 +191,28 @@ def _visible(staff_id: int | None) -> ColumnElement[bool]:
 
 
 async def submit(
-    session: AsyncSession, now: datetime, *, member_id: int, kind: SuggestionKind, text: str
-) -> Suggestion:
+    session: AsyncSession, now: datetime, *, member_id: int, kind: IdeaKind, text: str
+) -> Idea:
     """A member's idea or opinion: stored, and their liaisons told (IDEA_NEW).
 
-    SuggestionError (empty, too_long) for a text check_text refuses; not_found for a
+    IdeaError (empty, too_long) for a text check_text refuses; not_found for a
     member that does not exist.
     """
     body = check_text(text)
     member = await session.get(Member, member_id)
     if member is None:
-        raise SuggestionError(f"no member {member_id}", "not_found")
-    suggestion = Suggestion(
+        raise IdeaError(f"no member {member_id}", "not_found")
+    idea = Idea(
         member_id=member_id,
         kind=kind,
         body=body,
-        status=SuggestionStatus.NEW,
+        status=IdeaStatus.NEW,
         created_at=now,
     )
-    session.add(suggestion)
+    session.add(idea)
     await session.flush()
-    payload = payloads.IdeaNew(
-        id=suggestion.id, kind=kind.value, member=member.name, body=excerpt(body)
-    )
-    topic = f"idea:{suggestion.id}:new"
+    payload = payloads.IdeaNew(id=idea.id, kind=kind.value, member=member.name, body=excerpt(body))
+    topic = f"idea:{idea.id}:new"
     await enqueue_to_staff(
         session,
         now,
@@ -223,23 +221,19 @@ async def submit(
             for staff in await looking_after(session, member_id)
         ],
     )
-    return suggestion
+    return idea
 
 
-async def my_suggestions(
-    session: AsyncSession, member_id: int, *, limit: int = 10
-) -> list[SuggestionView]:
-    """The member's own suggestions, unanswered first, newest first."""
-    return await _views(session, Suggestion.member_id == member_id, limit=limit, groups=False)
+async def my_ideas(session: AsyncSession, member_id: int, *, limit: int = 10) -> list[IdeaView]:
+    """The member's own ideas, unanswered first, newest first."""
+    return await _views(session, Idea.member_id == member_id, limit=limit, groups=False)
 
 
-async def my_suggestion(
-    session: AsyncSession, member_id: int, suggestion_id: int
-) -> SuggestionView | None:
-    """One of the member's own suggestions (None for anyone else's)."""
+async def my_idea(session: AsyncSession, member_id: int, idea_id: int) -> IdeaView | None:
+    """One of the member's own ideas (None for anyone else's)."""
     found = await _views(
         session,
-        (Suggestion.member_id == member_id) & (Suggestion.id == suggestion_id),
+        (Idea.member_id == member_id) & (Idea.id == idea_id),
         limit=1,
         groups=False,
     )
@@ -249,105 +243,99 @@ async def my_suggestion(
 # --- staff --------------------------------------------------------------------------------
 
 
-async def list_suggestions(
+async def list_ideas(
     session: AsyncSession,
     *,
     staff_id: int | None,
-    status: SuggestionStatus | None = None,
-    kind: SuggestionKind | None = None,
+    status: IdeaStatus | None = None,
+    kind: IdeaKind | None = None,
     limit: int | None = 20,
-) -> list[SuggestionView]:
-    """The suggestions of the members staff_id may see (all for None), unanswered first."""
+) -> list[IdeaView]:
+    """The ideas of the members staff_id may see (all for None), unanswered first."""
     condition = _visible(staff_id)
     if status is not None:
-        condition = condition & (Suggestion.status == status)
+        condition = condition & (Idea.status == status)
     if kind is not None:
-        condition = condition & (Suggestion.kind == kind)
+        condition = condition & (Idea.kind == kind)
     return await _views(session, condition, limit=limit, groups=True)
 
 
 async def count_unanswered(session: AsyncSession, *, staff_id: int | None) -> int:
-    """How many suggestions in staff_id's scope nobody has answered yet."""
+    """How many ideas in staff_id's scope nobody has answered yet."""
     return int(
         await session.scalar(
             select(func.count())
-            .select_from(Suggestion)
-            .join(Member, Member.id == Suggestion.member_id)
-            .where(_visible(staff_id), Suggestion.status == SuggestionStatus.NEW)
+            .select_from(Idea)
+            .join(Member, Member.id == Idea.member_id)
+            .where(_visible(staff_id), Idea.status == IdeaStatus.NEW)
         )
         or 0
     )
 
 
-async def get_suggestion(
-    session: AsyncSession, suggestion_id: int, *, staff_id: int | None
-) -> SuggestionView | None:
-    """One suggestion of a member staff_id may see (any for None); None otherwise."""
-    found = await _views(
-        session, _visible(staff_id) & (Suggestion.id == suggestion_id), limit=1, groups=True
-    )
+async def get_idea(session: AsyncSession, idea_id: int, *, staff_id: int | None) -> IdeaView | None:
+    """One idea of a member staff_id may see (any for None); None otherwise."""
+    found = await _views(session, _visible(staff_id) & (Idea.id == idea_id), limit=1, groups=True)
     return found[0] if found else None
 
 
-async def view_suggestion(
-    session: AsyncSession, now: datetime, suggestion_id: int, *, staff_id: int | None, actor: str
-) -> SuggestionView | None:
-    """One suggestion as get_suggestion finds it, for actor to look at: audited when found."""
-    found = await get_suggestion(session, suggestion_id, staff_id=staff_id)
+async def view_idea(
+    session: AsyncSession, now: datetime, idea_id: int, *, staff_id: int | None, actor: str
+) -> IdeaView | None:
+    """One idea as get_idea finds it, for actor to look at: audited when found."""
+    found = await get_idea(session, idea_id, staff_id=staff_id)
     if found is not None:
-        await audit.record(
-            session, now, actor=actor, action="idea.view", subject=f"suggestion:{suggestion_id}"
-        )
+        await audit.record(session, now, actor=actor, action="idea.view", subject=f"idea:{idea_id}")
     return found
 
 
 @dataclass(frozen=True, slots=True)
 class Desk:
-    """What a staff member's list shows: the first suggestions, and how many await a reply."""
+    """What a staff member's list shows: the first ideas, and how many await a reply."""
 
-    shown: list[SuggestionView]
+    shown: list[IdeaView]
     unanswered: int
 
 
 async def staff_desk(
     session: AsyncSession, now: datetime, *, staff_id: int, actor: str, limit: int
 ) -> Desk:
-    """The suggestions in staff_id's scope, unanswered first, and the count unanswered;
+    """The ideas in staff_id's scope, unanswered first, and the count unanswered;
     audited."""
-    shown = await list_suggestions(session, staff_id=staff_id, limit=limit)
+    shown = await list_ideas(session, staff_id=staff_id, limit=limit)
     unanswered = await count_unanswered(session, staff_id=staff_id)
     await audit.record(session, now, actor=actor, action="idea.list.view")
     return Desk(shown=shown, unanswered=unanswered)
 
 
-async def _in_scope(session: AsyncSession, suggestion_id: int, staff_id: int | None) -> Suggestion:
+async def _in_scope(session: AsyncSession, idea_id: int, staff_id: int | None) -> Idea:
     row = await session.scalar(
-        select(Suggestion)
-        .join(Member, Member.id == Suggestion.member_id)
-        .where(Suggestion.id == suggestion_id, _visible(staff_id))
+        select(Idea)
+        .join(Member, Member.id == Idea.member_id)
+        .where(Idea.id == idea_id, _visible(staff_id))
     )
     if row is None:
-        # Someone else's suggestion reads the same as one that does not exist.
-        raise SuggestionError(f"no suggestion {suggestion_id}", "not_found")
+        # Someone else's idea reads the same as one that does not exist.
+        raise IdeaError(f"no suggestion {idea_id}", "not_found")
     return row
 
 
 async def reply_to(
     session: AsyncSession,
     now: datetime,
-    suggestion_id: int,
+    idea_id: int,
     *,
     text: str,
     actor: str,
     staff_id: int | None,
-) -> SuggestionView:
-    """Answer a suggestion staff_id may see (any for None); the member hears it; audited.
+) -> IdeaView:
+    """Answer an idea staff_id may see (any for None); the member hears it; audited.
 
     A second reply replaces the first: the member hears the new one, and an earlier reply
-    still waiting in the outbox is dropped. An adopted suggestion stays adopted.
+    still waiting in the outbox is dropped. An adopted idea stays adopted.
     """
     body = check_reply(text)
-    row = await _in_scope(session, suggestion_id, staff_id)
+    row = await _in_scope(session, idea_id, staff_id)
     prefix = f"idea:{row.id}:reply:"
     earlier = int(
         await session.scalar(
@@ -375,8 +363,8 @@ async def reply_to(
     row.reply = body
     row.replied_at = now
     row.replied_by = actor
-    if row.status is SuggestionStatus.NEW:
-        row.status = SuggestionStatus.REPLIED
+    if row.status is IdeaStatus.NEW:
+        row.status = IdeaStatus.REPLIED
     await enqueue_to_members(
         session,
         now,
@@ -398,25 +386,25 @@ async def reply_to(
         now,
         actor=actor,
         action="idea.reply",
-        subject=f"suggestion:{row.id}",
+        subject=f"idea:{row.id}",
         replaced=replaced,
         length=len(body),
     )
     await session.flush()
-    view = await get_suggestion(session, row.id, staff_id=None)
+    view = await get_idea(session, row.id, staff_id=None)
     assert view is not None
     return view
 
 
 async def adopt(
-    session: AsyncSession, now: datetime, suggestion_id: int, *, actor: str, staff_id: int | None
-) -> SuggestionView:
-    """Mark a suggestion staff_id may see (any for None) adopted; the member hears it once;
-    audited. SuggestionError (already_adopted) the second time."""
-    row = await _in_scope(session, suggestion_id, staff_id)
+    session: AsyncSession, now: datetime, idea_id: int, *, actor: str, staff_id: int | None
+) -> IdeaView:
+    """Mark an idea staff_id may see (any for None) adopted; the member hears it once;
+    audited. IdeaError (already_adopted) the second time."""
+    row = await _in_scope(session, idea_id, staff_id)
     if row.adopted_at is not None:
-        raise SuggestionError(f"suggestion {suggestion_id} is already adopted", "already_adopted")
-    row.status = SuggestionStatus.ADOPTED
+        raise IdeaError(f"suggestion {idea_id} is already adopted", "already_adopted")
+    row.status = IdeaStatus.ADOPTED
     row.adopted_at = now
     row.adopted_by = actor
     await enqueue_to_members(
@@ -429,11 +417,9 @@ async def adopt(
         condition=Member.id == row.member_id,
         not_before=now,
     )
-    await audit.record(
-        session, now, actor=actor, action="idea.adopt", subject=f"suggestion:{row.id}"
-    )
+    await audit.record(session, now, actor=actor, action="idea.adopt", subject=f"idea:{row.id}")
     await session.flush()
-    view = await get_suggestion(session, row.id, staff_id=None)
+    view = await get_idea(session, row.id, staff_id=None)
     assert view is not None
     return view
 
@@ -443,19 +429,19 @@ __all__ = [
     "MAX_REPLY_LENGTH",
     "MAX_TEXT_LENGTH",
     "Desk",
-    "SuggestionError",
-    "SuggestionView",
+    "IdeaError",
+    "IdeaView",
     "adopt",
     "check_reply",
     "check_text",
     "count_unanswered",
     "excerpt",
-    "get_suggestion",
-    "list_suggestions",
-    "my_suggestion",
-    "my_suggestions",
+    "get_idea",
+    "list_ideas",
+    "my_idea",
+    "my_ideas",
     "reply_to",
     "staff_desk",
     "submit",
-    "view_suggestion",
+    "view_idea",
 ]

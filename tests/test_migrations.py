@@ -1,0 +1,260 @@
+"""Migrations that move data: a database made by an older version, with rows in it, comes
+up to head with every row readable, and back down, on every backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
+
+from bot.features.ideas.reply import FLOW as REPLY_FLOW
+from bot.features.ideas.reply import ReplyDraft
+from storage.db import Database, create_engine
+from storage.ideas import submit
+from storage.migrate import alembic_config, upgrade
+from storage.models import AuditEvent, Base, Conversation, Idea, IdeaKind, IdeaStatus
+from tests.conftest import BACKENDS, PG_URL
+
+SENT = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
+REPLIED = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables at all, of the test's own (the `db` fixture is at head)."""
+    if request.param == "sqlite":
+        database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+        yield database
+        await database.dispose()
+        return
+    schema = f"liaison_migrate_{os.getpid()}_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    admin = create_engine(PG_URL)
+    async with admin.begin() as connection:
+        await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await connection.execute(text(f"CREATE SCHEMA {schema}"))
+    database = Database.from_url(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await admin.dispose()
+
+
+async def downgrade(database: Database, revision: str) -> None:
+    """Take the database back to revision (storage.migrate only goes up)."""
+    config = alembic_config()
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with database.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # As storage.migrate.upgrade: a table rebuild must not cascade to its children.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        async with connection.begin():
+            await connection.run_sync(run)
+
+
+def names(connection: Connection, table: str) -> set[str]:
+    """The names of the table's key, foreign keys, CHECK constraints, indexes and sequence."""
+    inspector = sa.inspect(connection)
+    found = {str(inspector.get_pk_constraint(table)["name"])}
+    found |= {str(fk["name"]) for fk in inspector.get_foreign_keys(table)}
+    found |= {str(ck["name"]) for ck in inspector.get_check_constraints(table)}
+    found |= {str(ix["name"]) for ix in inspector.get_indexes(table)}
+    if connection.dialect.name == "postgresql":
+        found |= {s for s in inspector.get_sequence_names() if s.startswith(f"{table}_")}
+    return found
+
+
+def differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+# The tables as revision 0007 has them, as much of them as the rows below fill in.
+MEMBERS = sa.table(
+    "members",
+    sa.column("id", sa.Integer()),
+    sa.column("name", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("consent", sa.String()),
+    sa.column("registered_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
+SUGGESTIONS = sa.table(
+    "suggestions",
+    sa.column("id", sa.Integer()),
+    sa.column("member_id", sa.Integer()),
+    sa.column("kind", sa.String()),
+    sa.column("body", sa.Text()),
+    sa.column("status", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("reply", sa.Text()),
+    sa.column("replied_at", sa.DateTime(timezone=True)),
+    sa.column("replied_by", sa.String()),
+)
+AUDIT = sa.table(
+    "audit_events",
+    sa.column("at", sa.DateTime(timezone=True)),
+    sa.column("actor", sa.String()),
+    sa.column("action", sa.String()),
+    sa.column("subject", sa.String()),
+)
+CONVERSATIONS = sa.table(
+    "conversations",
+    sa.column("chat_id", sa.BigInteger()),
+    sa.column("user_id", sa.BigInteger()),
+    sa.column("flow", sa.String()),
+    sa.column("step", sa.String()),
+    sa.column("draft", sa.JSON()),
+    sa.column("started_at", sa.DateTime(timezone=True)),
+    sa.column("touched_at", sa.DateTime(timezone=True)),
+    sa.column("expires_at", sa.DateTime(timezone=True)),
+)
+LIAISON_CHAT = 808_080
+
+
+async def test_suggestions_become_ideas_and_back(empty: Database) -> None:
+    """0008: the table suggestions is ideas, with its rows, its audit subjects and a reply
+    being typed to one; its keys, constraints, indexes (and sequence) are named anew."""
+    database = empty
+    await upgrade(database.engine, "0007")
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(MEMBERS).values(
+                id=1,
+                name="张伟",
+                status="outflow",
+                consent="given",
+                registered_at=SENT,
+                updated_at=SENT,
+            )
+        )
+        old_id = (
+            await connection.execute(
+                sa.insert(SUGGESTIONS)
+                .values(
+                    member_id=1,
+                    kind="opinion",
+                    body="多办讲座，少开会",
+                    status="replied",
+                    created_at=SENT,
+                    reply="下月开始",
+                    replied_at=REPLIED,
+                    replied_by="staff:1",
+                )
+                .returning(SUGGESTIONS.c.id)
+            )
+        ).scalar_one()
+        await connection.execute(
+            sa.insert(AUDIT),
+            [
+                {
+                    "at": REPLIED,
+                    "actor": "staff:1",
+                    "action": "idea.reply",
+                    "subject": f"suggestion:{old_id}",
+                },
+                {
+                    "at": REPLIED,
+                    "actor": "staff:1",
+                    "action": "request.view",
+                    "subject": "request:3",
+                },
+            ],
+        )
+        await connection.execute(
+            sa.insert(CONVERSATIONS).values(
+                chat_id=LIAISON_CHAT,
+                user_id=LIAISON_CHAT,
+                flow=REPLY_FLOW.name,
+                step="confirm",
+                draft={"suggestion_id": old_id, "body": "再补充一句", "parts": []},
+                started_at=REPLIED,
+                touched_at=REPLIED,
+                expires_at=REPLIED,
+            )
+        )
+
+    await upgrade(database.engine)
+
+    async with database.session() as session:
+        idea = await session.get(Idea, old_id)
+        assert idea is not None
+        assert (idea.kind, idea.status, idea.body, idea.reply, idea.replied_at) == (
+            IdeaKind.OPINION,
+            IdeaStatus.REPLIED,
+            "多办讲座，少开会",
+            "下月开始",
+            REPLIED,
+        )
+        subjects = set(await session.scalars(select(AuditEvent.subject)))
+        assert subjects == {f"idea:{old_id}", "request:3"}
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        # The reply that was being typed still reads, and goes on where it was.
+        assert REPLY_FLOW.adapter.validate_python(conversation.draft) == ReplyDraft(
+            idea_id=old_id, body="再补充一句"
+        )
+        # The next one is numbered after it (PostgreSQL's sequence came along).
+        newer = await submit(session, REPLIED, member_id=1, kind=IdeaKind.IDEA, text="办夜校")
+        newer_id = newer.id
+        assert newer_id > old_id
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(names, "ideas") == {
+            "pk_ideas",
+            "fk_ideas_member_id_members",
+            "ck_ideas_ideakind",
+            "ck_ideas_ideastatus",
+            "ix_ideas_member_id",
+            "ix_ideas_status_created",
+            *(["ideas_id_seq"] if connection.dialect.name == "postgresql" else []),
+        }
+        assert await connection.run_sync(differences) == []
+
+    await downgrade(database, "0007")
+
+    async with database.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(SUGGESTIONS.c.id, SUGGESTIONS.c.kind, SUGGESTIONS.c.body).order_by(
+                    SUGGESTIONS.c.id
+                )
+            )
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            (old_id, "opinion", "多办讲座，少开会"),
+            (newer_id, "idea", "办夜校"),
+        ]
+        subjects = set((await connection.execute(select(AUDIT.c.subject))).scalars())
+        assert subjects == {f"suggestion:{old_id}", "request:3"}
+        draft = (await connection.execute(select(CONVERSATIONS.c.draft))).scalar_one()
+        assert draft == {"suggestion_id": old_id, "body": "再补充一句", "parts": []}
+        assert await connection.run_sync(names, "suggestions") == {
+            "pk_suggestions",
+            "fk_suggestions_member_id_members",
+            "ck_suggestions_suggestionkind",
+            "ck_suggestions_suggestionstatus",
+            "ix_suggestions_member_id",
+            "ix_suggestions_status_created",
+            *(["suggestions_id_seq"] if connection.dialect.name == "postgresql" else []),
+        }
+
+    # And up again: the round trip leaves the schema the models describe.
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
