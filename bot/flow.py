@@ -135,6 +135,9 @@ class Conversation:
     flow: Flow[Any]
     state: OpenConversation
     draft: Any
+    # What the database holds of it (step, question, draft): a turn that changed none of
+    # them (an old button, /help) writes nothing, and a question is written once.
+    stored: tuple[str, int | None, Any] | None = None
 
 
 class Flow(Generic[D]):
@@ -375,8 +378,12 @@ async def _store(context: LiaisonContext, conversation: Conversation) -> None:
     """Write the conversation as it stands (step, draft, question) to the database."""
     flow, state = conversation.flow, conversation.state
     state.draft = flow.adapter.dump_python(conversation.draft, mode="json")
+    written = (state.step, state.question_id, state.draft)
+    if written == conversation.stored:
+        return
     async with context.services.db.session() as session:
         await conversations.save(session, context.now(), state, flow.idle_limit)
+    conversation.stored = written
 
 
 async def _maybe(value: Any) -> Any:
@@ -473,7 +480,7 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
         except ValidationError:
             log.warning("the stored %s draft no longer reads; it is dropped", state.flow)
             return None
-        return Conversation(flow, state, draft)
+        return Conversation(flow, state, draft, (state.step, state.question_id, state.draft))
 
     async def _start(self, update: Update, context: LiaisonContext) -> str | None:
         """If the update starts a flow, start it (its handler ends the open one on begin)."""
