@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.ext import ExtBot
 
@@ -28,6 +28,8 @@ from storage.models import ChannelName
 # What each chat received: chat id -> the messages sent there, in order.
 Received = dict[int, list[Outgoing]]
 
+D = TypeVar("D", bound=Dispatcher)
+
 
 def make_dispatcher(
     services: Services,
@@ -39,9 +41,11 @@ def make_dispatcher(
     config: DispatcherConfig | None = None,
     quiet_hours: QuietHours | None = None,
     seed: int = 3,
-) -> Dispatcher:
+    kind: type[D] = Dispatcher,  # type: ignore[assignment]
+) -> D:
     """The dispatcher on the test's services: Telegram and group chats through bot, SMS
-    through sms; channels replaces them all. Rows of a channel it does not have wait."""
+    through sms; channels replaces them all. Rows of a channel it does not have wait.
+    kind: a subclass of Dispatcher that lets the test watch it work."""
     if channels is None:
         channels = {}
         if bot is not None:
@@ -52,7 +56,7 @@ def make_dispatcher(
         if sms is not None:
             channels = {**channels, ChannelName.SMS: sms}
     settings = services.settings
-    return Dispatcher(
+    return kind(
         services.db,
         channels,
         services.renderer,
