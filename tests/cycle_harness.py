@@ -20,7 +20,7 @@ from messages.dispatcher import DispatcherConfig
 from scheduler.jobs import RunReport, run_due
 from storage.clock import FakeClock
 from storage.models import ChannelName, Delivery, DeliveryStatus, MessageKind
-from tests.delivery import make_dispatcher
+from tests.delivery import Deliver, Received, make_dispatcher
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -66,6 +66,7 @@ class District:
         self.dispatcher = make_dispatcher(
             services, application.bot, sms=self.sms, config=DispatcherConfig(batch_size=500)
         )
+        self.deliver = Deliver(self.dispatcher, api)
 
     async def at(self, instant: datetime, *, send: bool = True) -> RunReport:
         """The service at instant: run everything due, then send what is due."""
@@ -75,9 +76,10 @@ class District:
             await self.dispatcher.run_once()
         return report
 
-    async def send_due(self, instant: datetime) -> int:
+    async def send_due(self, instant: datetime) -> Received:
+        """The dispatcher alone at instant; what each Telegram chat received."""
         self.clock.set(instant)
-        return await self.dispatcher.run_once()
+        return await self.deliver()
 
     async def kinds(self, member_id: int) -> Counter[str]:
         """How many deliveries of each kind a member has (every channel), sent or not."""
