@@ -1,0 +1,305 @@
+"""One open conversation per chat, for every kind of conversation the bot has.
+
+Each conversation is opened as its person would open it; then a command that starts
+another one ends it (one line says so, and what is typed next belongs to the new one), a
+command that starts none (/help) leaves it where it was, and /cancel ends it. The table
+below must name every flow the application runs: a new conversation without its opening
+here fails the first test.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import FEATURES
+from bot.botapi import Button, LocalBotApi
+from bot.context import LiaisonApplication
+from messages.channels.telegram import TelegramChannel
+from messages.dispatcher import Dispatcher
+from storage.certificates import apply
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.ideas import submit
+from storage.models import (
+    ChannelName,
+    CheckIn,
+    Consent,
+    Conversation,
+    IdeaKind,
+    Member,
+    RequestStatus,
+    ServiceCategory,
+    Staff,
+)
+from storage.requests import create_request, set_status
+from tests.chat import Person, talk
+from tests.conftest import START
+from tests.factories import make_group, make_member, make_request_catalogue, make_staff
+
+ZHANG = 9701  # 张伟, a member of 驻深圳
+LIAISON = 9702  # 李联络, liaison of 驻深圳
+STRANGER = 9703  # not bound to anyone yet
+
+
+@pytest.fixture(autouse=True)
+async def district(db: Database) -> None:
+    await make_request_catalogue(db, START)
+    shenzhen = await make_group(db, START, "驻深圳党小组")
+    await make_member(
+        db,
+        START,
+        name="张伟",
+        phone="+8613800000001",
+        telegram_user_id=ZHANG,
+        groups=[shenzhen],
+        consent=Consent.GIVEN,
+    )
+    await make_staff(db, START, telegram_user_id=LIAISON, groups=[shenzhen])
+
+
+async def open_conversations(db: Database) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        return [(row.flow, row.step) for row in await session.scalars(select(Conversation))]
+
+
+async def zhang_id(db: Database) -> int:
+    async with db.session() as session:
+        found = await session.scalar(select(Member.id).where(Member.telegram_user_id == ZHANG))
+        assert found is not None
+        return found
+
+
+async def a_request(db: Database, clock: FakeClock) -> int:
+    async with db.session() as session:
+        category = await session.scalar(select(ServiceCategory).order_by(ServiceCategory.id))
+        assert category is not None
+        request = await create_request(
+            session,
+            clock.now(),
+            member_id=await zhang_id(db),
+            category_id=category.id,
+            description="房东要涨租",
+            zone=ZoneInfo("Asia/Shanghai"),
+        )
+        return request.id
+
+
+@dataclass
+class World:
+    application: LiaisonApplication
+    bot_api: LocalBotApi
+    db: Database
+    clock: FakeClock
+
+    def person(self, user_id: int) -> Person:
+        return Person(self.application, self.bot_api, user_id)
+
+    async def press(self, who: Person, data: str) -> None:
+        """Press the button carrying data under the last message that had buttons."""
+        message = next(o for o in reversed(who.last) if o.buttons)
+        who.last = await who.send_update(who.updates.press(who.user, message, Button("x", data)))
+
+
+Opening = Callable[[World], Awaitable[Person]]
+
+
+async def checkin(world: World) -> Person:
+    zhang = world.person(ZHANG)
+    await talk(zhang, [("/checkin", "您现在在哪里")])
+    return zhang
+
+
+async def request(world: World) -> Person:
+    zhang = world.person(ZHANG)
+    await talk(zhang, [("/request", "申请服务 1/5")])
+    return zhang
+
+
+async def certificate(world: World) -> Person:
+    zhang = world.person(ZHANG)
+    await talk(zhang, [("/certificate", "活动证")])
+    return zhang
+
+
+async def idea(world: World) -> Person:
+    zhang = world.person(ZHANG)
+    await talk(zhang, [("/idea", "1/3")])
+    return zhang
+
+
+async def request_comment(world: World) -> Person:
+    """The member says the closed request was not solved, and gives it one star."""
+    zhang = world.person(ZHANG)  # in the chat before the answer arrives
+    request_id = await a_request(world.db, world.clock)
+    async with world.db.session() as session:
+        staff_id = await session.scalar(select(Staff.id).where(Staff.telegram_user_id == LIAISON))
+        assert staff_id is not None
+        await set_status(
+            session,
+            world.clock.now(),
+            request_id,
+            staff_id=staff_id,
+            status=RequestStatus.CANNOT_HELP,
+            answer="本区没有这项服务。",
+        )
+    services = world.application.bot_data.services
+    dispatcher = Dispatcher(
+        world.db,
+        {ChannelName.TELEGRAM: TelegramChannel(world.application.bot)},
+        services.renderer,
+        world.clock,
+        default_locale="zh_CN",
+        default_zone=ZoneInfo("Asia/Shanghai"),
+        rng=random.Random(5),
+    )
+    await dispatcher.run_once()
+    await talk(zhang, [("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")])
+    return zhang
+
+
+async def start(world: World) -> Person:
+    stranger = world.person(STRANGER)
+    await talk(stranger, [("/start", "邀请码")])
+    return stranger
+
+
+async def notice(world: World) -> Person:
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/notice", "发给谁")])
+    return liaison
+
+
+async def material(world: World) -> Person:
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/material", "标题")])
+    return liaison
+
+
+async def idea_reply(world: World) -> Person:
+    async with world.db.session() as session:
+        found = await submit(
+            session, START, member_id=await zhang_id(world.db), kind=IdeaKind.IDEA, text="多办夜校"
+        )
+    liaison = world.person(LIAISON)
+    await talk(liaison, [(f"/ideas {found.id}", "多办夜校"), ("✍️ 回复", "回复建议")])
+    return liaison
+
+
+async def certificate_rejection(world: World) -> Person:
+    async with world.db.session() as session:
+        applied = await apply(
+            session,
+            START,
+            member_id=await zhang_id(world.db),
+            origin_organisation="湖北省武汉市江汉区委组织部",
+            destination="广东省深圳市南山区",
+            reason="外出务工",
+            expected_months=12,
+        )
+    liaison = world.person(LIAISON)
+    await talk(liaison, [(f"/certificates {applied.id}", "已申请"), ("❌ 不予通过", "请写明原因")])
+    return liaison
+
+
+async def request_note(world: World) -> Person:
+    request_id = await a_request(world.db, world.clock)
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/requests", "待办的服务申请"), ("1", f"服务申请 #{request_id}")])
+    await world.press(liaison, f"request:note:{request_id}")
+    return liaison
+
+
+async def request_answer(world: World) -> Person:
+    request_id = await a_request(world.db, world.clock)
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/requests", "待办的服务申请"), ("1", f"服务申请 #{request_id}")])
+    await world.press(liaison, f"request:status:{request_id}")
+    await world.press(liaison, f"request:close:{request_id}:resolved")
+    return liaison
+
+
+# Each flow, how its person opens it, and the command that starts another conversation for
+# that person (None: there is none — a stranger can only give an invite code).
+OPENINGS: dict[str, tuple[Opening, str | None]] = {
+    "checkin": (checkin, "/request"),
+    "request": (request, "/checkin"),
+    "certificate": (certificate, "/checkin"),
+    "idea": (idea, "/checkin"),
+    "request_comment": (request_comment, "/checkin"),
+    "start": (start, None),
+    "notice": (notice, "/material"),
+    "material": (material, "/notice"),
+    "idea_reply": (idea_reply, "/notice"),
+    "certificate_rejection": (certificate_rejection, "/notice"),
+    "request_note": (request_note, "/notice"),
+    "request_answer": (request_answer, "/material"),
+}
+# What each flow is called in the line that says it ended (messages/locales/zh_CN/flow.toml).
+ENDED = "未完成的{}已结束"
+
+
+@pytest.fixture
+def world(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> World:
+    return World(application, bot_api, db, clock)
+
+
+def test_every_conversation_has_its_opening_here() -> None:
+    flows = {flow.name for feature in FEATURES for flow in feature.flows}
+    assert flows == set(OPENINGS)
+
+
+SWITCHING = [name for name, (_, switch) in OPENINGS.items() if switch is not None]
+
+
+@pytest.mark.parametrize("name", SWITCHING)
+async def test_a_command_of_another_conversation_ends_the_open_one(
+    world: World, db: Database, name: str
+) -> None:
+    opening, switch = OPENINGS[name]
+    assert switch is not None
+    who = await opening(world)
+    assert [flow for flow, _ in await open_conversations(db)] == [name]
+    what = world.application.bot_data.services.renderer.label("zh_CN", f"flow.{name}")
+    await talk(who, [(switch, ENDED.format(what))])
+    [(flow, step)] = await open_conversations(db)
+    new = switch.removeprefix("/")
+    assert flow == new
+    # What is typed next is the new conversation's: a check-in takes it as the place, a
+    # material as its title; nothing of the old one is saved.
+    await who.say("深圳市南山区")
+    after = await open_conversations(db)
+    assert [flow for flow, _ in after] == [new]
+    if new in ("checkin", "material"):
+        assert after != [(flow, step)]
+    async with db.session() as session:
+        assert list(await session.scalars(select(CheckIn))) == []
+
+
+@pytest.mark.parametrize("name", list(OPENINGS))
+async def test_a_command_that_opens_no_conversation_leaves_it_where_it_was(
+    world: World, db: Database, name: str
+) -> None:
+    opening, _ = OPENINGS[name]
+    who = await opening(world)
+    before = await open_conversations(db)
+    await talk(who, [("/help", "/cancel")])
+    assert "已结束" not in who.last_text
+    assert await open_conversations(db) == before
+
+
+@pytest.mark.parametrize("name", list(OPENINGS))
+async def test_cancel_ends_whichever_is_open(world: World, db: Database, name: str) -> None:
+    opening, _ = OPENINGS[name]
+    who = await opening(world)
+    await who.say("/cancel")
+    assert await open_conversations(db) == []
+    # And once more: nothing is open any more, and the person is told so.
+    await talk(who, [("/cancel", "没有")])
