@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
+from messages.dispatcher import Dispatcher
 from messages.render import Renderer, normalize_locale
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database, create_engine
@@ -25,6 +26,7 @@ from storage.migrate import upgrade
 from storage.models import Base
 from storage.regions import default_index
 from storage.settings import LOCALES, Settings
+from tests.delivery import Deliver, make_dispatcher
 
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "").strip()
 if PG_URL.startswith("postgresql://"):
@@ -215,3 +217,15 @@ async def application(
         await app.post_init(app)
     yield app
     await app.shutdown()
+
+
+@pytest.fixture
+def dispatcher(application: LiaisonApplication, services: Services) -> Dispatcher:
+    """The service's dispatcher on the test's bot (Telegram and group chats; SMS waits)."""
+    return make_dispatcher(services, application.bot)
+
+
+@pytest.fixture
+def deliver(dispatcher: Dispatcher, bot_api: LocalBotApi) -> Deliver:
+    """`await deliver()` sends what is due and returns what each chat received."""
+    return Deliver(dispatcher, bot_api)

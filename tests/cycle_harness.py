@@ -7,7 +7,6 @@ recorder (the real SMPP channel has tests of its own).
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,11 +16,11 @@ from sqlalchemy import func, select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from messages.channels.base import OutboundMessage, SendResult
-from messages.channels.telegram import GroupChatChannel, TelegramChannel
-from messages.dispatcher import Dispatcher, DispatcherConfig
+from messages.dispatcher import DispatcherConfig
 from scheduler.jobs import RunReport, run_due
 from storage.clock import FakeClock
 from storage.models import ChannelName, Delivery, DeliveryStatus, MessageKind
+from tests.delivery import Deliver, Received, make_dispatcher
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -64,21 +63,10 @@ class District:
         # When each Telegram message was sent (the Bot API does not know the fake time).
         self.telegram_times: list[datetime] = []
         api.subscribe(lambda _: self.telegram_times.append(clock.now()))
-        self.dispatcher = Dispatcher(
-            services.db,
-            {
-                ChannelName.TELEGRAM: TelegramChannel(application.bot),
-                ChannelName.GROUP_CHAT: GroupChatChannel(application.bot),
-                ChannelName.SMS: self.sms,
-            },
-            services.renderer,
-            clock,
-            default_locale=services.settings.locale,
-            default_zone=services.settings.zone,
-            config=DispatcherConfig(batch_size=500),
-            rng=random.Random(3),
-            quiet_hours=services.settings.quiet_hours,
+        self.dispatcher = make_dispatcher(
+            services, application.bot, sms=self.sms, config=DispatcherConfig(batch_size=500)
         )
+        self.deliver = Deliver(self.dispatcher, api)
 
     async def at(self, instant: datetime, *, send: bool = True) -> RunReport:
         """The service at instant: run everything due, then send what is due."""
@@ -88,9 +76,10 @@ class District:
             await self.dispatcher.run_once()
         return report
 
-    async def send_due(self, instant: datetime) -> int:
+    async def send_due(self, instant: datetime) -> Received:
+        """The dispatcher alone at instant; what each Telegram chat received."""
         self.clock.set(instant)
-        return await self.dispatcher.run_once()
+        return await self.deliver()
 
     async def kinds(self, member_id: int) -> Counter[str]:
         """How many deliveries of each kind a member has (every channel), sent or not."""

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import io
-import random
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.botapi import Button, LocalBotApi, Outgoing
-from bot.context import LiaisonApplication, Services
-from messages.channels.telegram import TelegramChannel
-from messages.dispatcher import Dispatcher
+from bot.context import LiaisonApplication
 from storage.certificates import apply, member_certificate
 from storage.clock import FakeClock
 from storage.db import Database
@@ -22,7 +18,6 @@ from storage.ideas import submit
 from storage.models import (
     AuditEvent,
     CertificateStatus,
-    ChannelName,
     CheckIn,
     Consent,
     IdeaKind,
@@ -31,6 +26,7 @@ from storage.models import (
 )
 from tests.chat import Person, said, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_staff, make_unit
 from tests.test_flow import open_conversations
 
@@ -42,7 +38,6 @@ WANG = 9202  # 王芳: inflow, 驻深圳, English
 LIU = 9203  # 刘洋: local member
 HUANG = 9204  # 黄勇: inflow, 驻深圳, Chinese
 STRANGER = 424242
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORIGIN = "湖北省武汉市江汉区民族街道党工委"
 
 
@@ -98,19 +93,6 @@ async def district(db: Database) -> None:
 
 def person(application: LiaisonApplication, bot_api: LocalBotApi, user_id: int) -> Person:
     return Person(application, bot_api, user_id)
-
-
-@pytest.fixture
-def dispatcher(application: LiaisonApplication, services: Services) -> Dispatcher:
-    return Dispatcher(
-        services.db,
-        {ChannelName.TELEGRAM: TelegramChannel(application.bot)},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
-        rng=random.Random(3),
-    )
 
 
 async def press(who: Person, message: Outgoing, data: str) -> list[Outgoing]:
@@ -328,7 +310,7 @@ async def test_a_liaison_takes_an_application_through_to_issue(
     application: LiaisonApplication,
     bot_api: LocalBotApi,
     db: Database,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     certificate_id = await applied(db, ZHANG)
     liaison = person(application, bot_api, LIAISON)
@@ -345,9 +327,7 @@ async def test_a_liaison_takes_an_application_through_to_issue(
         await talk(liaison, [(label_text, f"申请 {certificate_id} 号")])
     await talk(liaison, [("🪪 发证", ["已发证", "活动证编号 2026-0001", "审验到期 2027-11-15"])])
     # The member hears of every step, in Chinese.
-    before = len(bot_api.sent)
-    await dispatcher.run_once()
-    told = [o.text for o in bot_api.sent[before:] if o.chat_id == ZHANG]
+    told = [o.text for o in (await deliver())[ZHANG]]
     assert len(told) == 4
     assert any("联络员审核通过" in text for text in told)
     assert any("2026-0001" in text for text in told)
@@ -382,7 +362,7 @@ async def test_an_english_liaison_rejects_with_a_reason(
     application: LiaisonApplication,
     bot_api: LocalBotApi,
     db: Database,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     certificate_id = await applied(db, WANG, reverse=True)
     liaison = person(application, bot_api, LIAISON_EN)
@@ -404,9 +384,7 @@ async def test_an_english_liaison_rejects_with_a_reason(
         ],
     )
     assert "Missing &lt;b&gt;documents&lt;/b&gt;" in liaison.last[-1].text
-    before = len(bot_api.sent)
-    await dispatcher.run_once()
-    [told] = [o for o in bot_api.sent[before:] if o.chat_id == WANG]
+    [told] = (await deliver())[WANG]
     assert "Reason: Missing &lt;b&gt;documents&lt;/b&gt;" in told.text
     async with db.session() as session:
         view = await member_certificate(session, await member_id(db, WANG))
@@ -608,15 +586,13 @@ async def test_the_liaisons_hear_of_a_new_application_and_check_it_from_there(
     application: LiaisonApplication,
     bot_api: LocalBotApi,
     db: Database,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     certificate_id = await applied(db, WANG, reverse=True)
-    before = len(bot_api.sent)
-    await dispatcher.run_once()
-    told = {o.chat_id: o for o in bot_api.sent[before:]}
+    told = await deliver()
     # The group's two liaisons, each in their language; not the lawyers' liaison.
     assert set(told) == {LIAISON, LIAISON_EN}
-    chinese, english = told[LIAISON], told[LIAISON_EN]
+    [chinese], [english] = told[LIAISON], told[LIAISON_EN]
     assert "新的活动证申请" in chinese.text and "反向发证" in chinese.text
     assert "王芳" in chinese.text and "四川省成都市武侯区委组织部" in chinese.text
     assert "New activity certificate application" in english.text

@@ -9,7 +9,6 @@ here fails the first test.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -20,14 +19,11 @@ from sqlalchemy import select
 from bot.app import FEATURES
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication
-from messages.channels.telegram import TelegramChannel
-from messages.dispatcher import Dispatcher
 from storage.certificates import apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.ideas import submit
 from storage.models import (
-    ChannelName,
     CheckIn,
     Consent,
     Conversation,
@@ -40,6 +36,7 @@ from storage.models import (
 from storage.requests import create_request, set_status
 from tests.chat import Person, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
 ZHANG = 9701  # 张伟, a member of 驻深圳
@@ -96,6 +93,7 @@ class World:
     bot_api: LocalBotApi
     db: Database
     clock: FakeClock
+    deliver: Deliver
 
     def person(self, user_id: int) -> Person:
         return Person(self.application, self.bot_api, user_id)
@@ -148,17 +146,7 @@ async def request_comment(world: World) -> Person:
             status=RequestStatus.CANNOT_HELP,
             answer="本区没有这项服务。",
         )
-    services = world.application.bot_data.services
-    dispatcher = Dispatcher(
-        world.db,
-        {ChannelName.TELEGRAM: TelegramChannel(world.application.bot)},
-        services.renderer,
-        world.clock,
-        default_locale="zh_CN",
-        default_zone=ZoneInfo("Asia/Shanghai"),
-        rng=random.Random(5),
-    )
-    await dispatcher.run_once()
+    await world.deliver()
     await talk(zhang, [("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")])
     return zhang
 
@@ -246,9 +234,13 @@ ENDED = "未完成的{}已结束"
 
 @pytest.fixture
 def world(
-    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    deliver: Deliver,
 ) -> World:
-    return World(application, bot_api, db, clock)
+    return World(application, bot_api, db, clock, deliver)
 
 
 def test_every_conversation_has_its_opening_here() -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -39,9 +37,8 @@ from storage.notices import create_notice
 from storage.outbox import RetryPolicy, delivery_report, enqueue_to_members
 from storage.study import add_material
 from tests.chat import Person
+from tests.delivery import make_dispatcher
 from tests.factories import make_group, make_member
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class RecordingSms:
@@ -69,19 +66,11 @@ def sms() -> RecordingSms:
 def dispatcher(
     application: LiaisonApplication, services: Services, sms: RecordingSms
 ) -> Dispatcher:
-    return Dispatcher(
-        services.db,
-        {
-            ChannelName.TELEGRAM: TelegramChannel(application.bot),
-            ChannelName.GROUP_CHAT: GroupChatChannel(application.bot),
-            ChannelName.SMS: sms,
-        },
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
+    return make_dispatcher(
+        services,
+        application.bot,
+        sms=sms,
         config=DispatcherConfig(batch_size=3, policy=RetryPolicy(max_attempts=3)),
-        rng=random.Random(7),
     )
 
 
@@ -279,15 +268,8 @@ class DyingTelegram(TelegramChannel):
 
 def service_dispatcher(services: Services, channel: Channel) -> Dispatcher:
     """A dispatcher configured as `serve` configures it (claims sized for 30 messages/s)."""
-    return Dispatcher(
-        services.db,
-        {ChannelName.TELEGRAM: channel},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
-        config=DispatcherConfig.for_rate(30.0),
-        rng=random.Random(7),
+    return make_dispatcher(
+        services, channels={ChannelName.TELEGRAM: channel}, config=DispatcherConfig.for_rate(30.0)
     )
 
 
@@ -403,15 +385,12 @@ async def test_a_live_dispatcher_keeps_its_rows_however_long_a_send_takes(
     await members(db, clock, 1)
     await notice(db, clock)
     slow = SlowTelegram(application.bot)
-    working = Heartbeat(
-        services.db,
-        {ChannelName.TELEGRAM: slow},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
+    working = make_dispatcher(
+        services,
+        channels={ChannelName.TELEGRAM: slow},
         # The heartbeat beats without pause here: the test moves the time, not the beats.
         config=DispatcherConfig.for_rate(30.0, renew_seconds=0),
+        kind=Heartbeat,
     )
     run = asyncio.create_task(working.run_once())
     await slow.started.wait()
@@ -605,13 +584,8 @@ async def test_group_chats_read_the_notice_in_the_services_language(
     services: Services,
     sms: RecordingSms,
 ) -> None:
-    english = Dispatcher(
-        services.db,
-        {ChannelName.GROUP_CHAT: GroupChatChannel(application.bot)},
-        services.renderer,
-        services.clock,
-        default_locale="en",
-        default_zone=SHANGHAI,
+    english = make_dispatcher(
+        services, channels={ChannelName.GROUP_CHAT: GroupChatChannel(application.bot)}, locale="en"
     )
     await members(db, clock, 0, chat=-100700)
     await notice(db, clock, "Party day moves to Saturday.")
@@ -644,16 +618,11 @@ async def test_one_members_messages_arrive_in_the_order_they_were_written(
     for body in bodies:
         await notice(db, clock, body)
     sms = UnevenSms()
-    dispatcher = Dispatcher(
-        services.db,
-        {ChannelName.SMS: sms},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
+    dispatcher = make_dispatcher(
+        services,
+        sms=sms,
         # Two batches, each sent by several senders at once.
         config=DispatcherConfig(batch_size=2, concurrency=4),
-        rng=random.Random(7),
     )
     await dispatcher.run_once()
     arrived = [next(b for b in bodies if b in m.text) for m in sms.sent]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,9 +12,7 @@ from sqlalchemy.orm import selectinload
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
-from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.compose import NoticeView, notice_text
-from messages.dispatcher import Dispatcher
 from storage.calendar import WhenError, parse_when
 from storage.clock import FakeClock
 from storage.db import Database
@@ -36,6 +33,7 @@ from storage.notices import MAX_BODY_LENGTH, create_notice
 from storage.outbox import enqueue_notice
 from tests.chat import Person, said, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_staff
 
 LIAISON = 9101  # 李联络: 驻深圳党小组 and 律师党小组, Chinese
@@ -96,23 +94,6 @@ def liaison(application: LiaisonApplication, bot_api: LocalBotApi) -> Person:
 @pytest.fixture
 def liaison_en(application: LiaisonApplication, bot_api: LocalBotApi) -> Person:
     return Person(application, bot_api, LIAISON_EN, language_code="en")
-
-
-@pytest.fixture
-def dispatcher(application: LiaisonApplication, services: Services) -> Dispatcher:
-    """The colleague's dispatcher on the same offline bot: Telegram and group chats only."""
-    return Dispatcher(
-        services.db,
-        {
-            ChannelName.TELEGRAM: TelegramChannel(application.bot),
-            ChannelName.GROUP_CHAT: GroupChatChannel(application.bot),
-        },
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
-        rng=random.Random(3),
-    )
 
 
 async def all_notices(db: Database) -> list[Notice]:
@@ -338,7 +319,7 @@ async def test_a_scheduled_notice_then_cancelled_from_the_list(
 
 
 async def test_scheduling_and_cancelling_in_english(
-    liaison_en: Person, db: Database, clock: FakeClock, dispatcher: Dispatcher
+    liaison_en: Person, db: Database, clock: FakeClock, deliver: Deliver
 ) -> None:
     await talk(
         liaison_en,
@@ -381,7 +362,7 @@ async def test_scheduling_and_cancelling_in_english(
     ]
     # #2 goes before the liaison presses its button.
     clock.advance(timedelta(hours=1))
-    await dispatcher.run_once()
+    await deliver()
     text = await press(liaison_en, listing, f"notice:stop:{soon}")
     assert text == (
         f"Notice #{soon} has already been sent and can no longer be cancelled. "
@@ -883,7 +864,7 @@ async def test_members_acknowledge_with_the_button_on_the_real_message(
     db: Database,
     clock: FakeClock,
     liaison: Person,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     await talk(
         liaison,
@@ -895,35 +876,34 @@ async def test_members_acknowledge_with_the_button_on_the_real_message(
             ("📤 立即发送", "#1"),
         ],
     )
-    before = len(bot_api.sent)
-    await dispatcher.run_once()
-    sent = {o.chat_id: o for o in bot_api.sent[before:]}
+    got = await deliver()
+    [to_zhang], [to_wang] = got[ZHANG], got[WANG]
     zhang, wang = (
         Person(application, bot_api, ZHANG),
         Person(application, bot_api, WANG, "王芳", "en"),
     )
-    [button] = sent[ZHANG].flat_buttons
+    [button] = to_zhang.flat_buttons
     assert (button.text, button.callback_data) == ("✅ 收到", "notice:ack:1")
 
-    pressed = await zhang.send_update(zhang.updates.press(zhang.user, sent[ZHANG], button))
+    pressed = await zhang.send_update(zhang.updates.press(zhang.user, to_zhang, button))
     assert toast(bot_api) == "已确认收到，谢谢！"
     [edited] = [o for o in pressed if o.method == "editMessageReplyMarkup"]
     assert [b.text for b in edited.flat_buttons] == ["✅ 已确认收到"]
     # Pressing twice is harmless.
-    await zhang.send_update(zhang.updates.press(zhang.user, sent[ZHANG], button))
+    await zhang.send_update(zhang.updates.press(zhang.user, to_zhang, button))
     assert toast(bot_api) == "已经确认过了，谢谢。"
-    [wang_button] = sent[WANG].flat_buttons
-    await wang.send_update(wang.updates.press(wang.user, sent[WANG], wang_button))
+    [wang_button] = to_wang.flat_buttons
+    await wang.send_update(wang.updates.press(wang.user, to_wang, wang_button))
     assert toast(bot_api) == "Thank you, noted as received."
 
     # A forwarded copy pressed by a stranger, or by a member it was not sent to.
     for user_id in (STRANGER, LI_NA):
         other = Person(application, bot_api, user_id)
-        replies = await other.send_update(other.updates.press(other.user, sent[ZHANG], button))
+        replies = await other.send_update(other.updates.press(other.user, to_zhang, button))
         assert toast(bot_api) == "这个按钮只对收到这条通知的党员本人有效。"
         assert replies == []
     forged = await wang.send_update(
-        wang.updates.press(wang.user, sent[WANG], Button("x", "notice:ack:999"))
+        wang.updates.press(wang.user, to_wang, Button("x", "notice:ack:999"))
     )
     assert forged == []
     assert toast(bot_api) == "This button only works for the member the notice was sent to."
@@ -974,7 +954,7 @@ async def test_linking_a_group_chat(
     application: LiaisonApplication,
     bot_api: LocalBotApi,
     db: Database,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     said_there = await in_group(liaison, f"/linkgroup {SHENZHEN}")
     assert said_there == (
@@ -994,9 +974,7 @@ async def test_linking_a_group_chat(
         ],
     )
     await talk(liaison, [("📤 立即发送", "#1")])
-    before = len(bot_api.sent)
-    await dispatcher.run_once()
-    [posted] = [o for o in bot_api.sent[before:] if o.chat_id == CHAT]
+    [posted] = (await deliver())[CHAT]
     assert "周六开会" in posted.text
     assert posted.buttons == []
 

@@ -4,7 +4,6 @@ a button pressed twice does nothing twice, and a command such as /help leaves it
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,12 +14,9 @@ from bot.app import build_application
 from bot.botapi import Button, LocalBotApi, LocalBotApiRequest, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.features import notices
-from messages.channels.telegram import TelegramChannel
-from messages.dispatcher import Dispatcher
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.models import (
-    ChannelName,
     CheckIn,
     Consent,
     Conversation,
@@ -35,6 +31,7 @@ from storage.models import (
 from storage.requests import create_request, set_status
 from tests.chat import Person, said, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
 ZHANG = 9501  # 张伟, a member of 驻深圳
@@ -240,7 +237,7 @@ async def _closed_unhappily(
     who: Person,
     db: Database,
     clock: FakeClock,
-    application: LiaisonApplication,
+    deliver: Deliver,
     words: tuple[tuple[str, str], ...] = (("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")),
 ) -> None:
     """Request #1 closed as "cannot help"; its member says "not solved", and 1 star."""
@@ -256,23 +253,14 @@ async def _closed_unhappily(
             status=RequestStatus.CANNOT_HELP,
             answer="本区没有这项服务。",
         )
-    dispatcher = Dispatcher(
-        db,
-        {ChannelName.TELEGRAM: TelegramChannel(application.bot)},
-        application.bot_data.services.renderer,
-        clock,
-        default_locale="zh_CN",
-        default_zone=ZoneInfo("Asia/Shanghai"),
-        rng=random.Random(5),
-    )
-    await dispatcher.run_once()
+    await deliver()
     await talk(who, words)
 
 
 async def test_the_comment_is_a_conversation_of_its_own(
-    zhang: Person, db: Database, clock: FakeClock, application: LiaisonApplication
+    zhang: Person, db: Database, clock: FakeClock, deliver: Deliver
 ) -> None:
-    await _closed_unhappily(zhang, db, clock, application)
+    await _closed_unhappily(zhang, db, clock, deliver)
     assert await open_conversations(db) == [("request_comment", "comment")]
     skip = zhang.last[-1]
     # A photo is not a comment: said, and asked again.
@@ -287,9 +275,9 @@ async def test_the_comment_is_a_conversation_of_its_own(
 
 
 async def test_request_during_the_comment_ends_it_and_cancel_is_skip(
-    zhang: Person, db: Database, clock: FakeClock, application: LiaisonApplication
+    zhang: Person, db: Database, clock: FakeClock, deliver: Deliver
 ) -> None:
-    await _closed_unhappily(zhang, db, clock, application)
+    await _closed_unhappily(zhang, db, clock, deliver)
     await talk(zhang, [("/request", ["未完成的对服务申请的意见已结束", "1/5"])])
     assert await open_conversations(db) == [("request", "category")]
     await talk(zhang, [("/cancel", "已取消，这份服务申请没有提交")])
@@ -297,9 +285,9 @@ async def test_request_during_the_comment_ends_it_and_cancel_is_skip(
 
 
 async def test_cancel_during_the_comment_is_skip(
-    zhang: Person, db: Database, clock: FakeClock, application: LiaisonApplication
+    zhang: Person, db: Database, clock: FakeClock, deliver: Deliver
 ) -> None:
-    await _closed_unhappily(zhang, db, clock, application)
+    await _closed_unhappily(zhang, db, clock, deliver)
     await talk(zhang, [("/cancel", "办理人和联络员会知道服务申请 #1 没有让您满意")])
     assert await open_conversations(db) == []
     async with db.session() as session:
@@ -308,7 +296,11 @@ async def test_cancel_during_the_comment_is_skip(
 
 
 async def test_the_conversations_end_each_other_in_english(
-    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    deliver: Deliver,
 ) -> None:
     wang = Person(application, bot_api, WANG, language_code="en")
     await talk(
@@ -322,7 +314,7 @@ async def test_the_conversations_end_each_other_in_english(
         wang,
         db,
         clock,
-        application,
+        deliver,
         (
             ("👎 Not solved", "How satisfied are you"),
             ("1⭐", ["The service request you had open has ended", "What is still unsolved?"]),

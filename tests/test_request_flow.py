@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,10 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.botapi import BotApiError, Button, LocalBotApi, Outgoing
-from bot.context import LiaisonApplication, Services
+from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
-from messages.channels.telegram import TelegramChannel
-from messages.dispatcher import Dispatcher
 from messages.render import Reader, Rendered, Renderer
 from messages.requests import request_update
 from storage.clock import FakeClock
@@ -31,6 +28,7 @@ from storage.payloads import Names, RequestUpdate
 from storage.requests import FEEDBACK_WAIT, check_deadlines, create_request, set_status
 from tests.chat import Person, said, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
 LIAISON = 9301  # 李联络: 驻深圳, Chinese
@@ -79,33 +77,10 @@ async def district(db: Database) -> None:
     await make_staff(db, START, telegram_user_id=ADMIN, name="钱主任", role=StaffRole.ADMIN)
 
 
-@pytest.fixture
-def dispatcher(application: LiaisonApplication, services: Services) -> Dispatcher:
-    return Dispatcher(
-        services.db,
-        {ChannelName.TELEGRAM: TelegramChannel(application.bot)},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
-        rng=random.Random(5),
-    )
-
-
 def person(
     application: LiaisonApplication, bot_api: LocalBotApi, user_id: int, english: bool = False
 ) -> Person:
     return Person(application, bot_api, user_id, language_code="en" if english else "zh-hans")
-
-
-async def deliver(dispatcher: Dispatcher, api: LocalBotApi) -> dict[int, list[Outgoing]]:
-    """Send what is due; what each chat got."""
-    before = len(api.sent)
-    await dispatcher.run_once()
-    got: dict[int, list[Outgoing]] = {}
-    for outgoing in api.sent[before:]:
-        got.setdefault(outgoing.chat_id, []).append(outgoing)
-    return got
 
 
 def toast(api: LocalBotApi) -> str | None:
@@ -188,7 +163,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     zhang = person(application, bot_api, ZHANG)
     await zhang_files_with_a_photo(zhang)
@@ -199,7 +174,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
         "photo-1",
     )
     # Both liaisons of the group hear of it, each in their language, with "take".
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert set(got) == {LIAISON, LIAISON_EN}
     [new] = got[LIAISON]
     assert "🆕 新的服务申请 #1" in html_to_text(new.text)
@@ -212,7 +187,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     clock.advance(timedelta(hours=1))
     taken = await press(liaison, new, new.flat_buttons[0].callback_data or "")
     assert "🙋 服务申请 #1 由您办理，状态：办理中" in said(taken)
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert "您的服务申请 #1（门面续租）已经由联络员 李联络 开始办理" in html_to_text(
         got[ZHANG][0].text
     )
@@ -281,7 +256,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
 
     # The member hears, in Chinese, with the answer (escaped), and answers: solved, then
     # 4 stars — once.
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     [closing] = got[ZHANG]
     assert "已经办结：已解决" in html_to_text(closing.text)
     assert "李联络的答复：房东同意续租 &lt;3 年&gt;，租金不变" in closing.text
@@ -293,7 +268,7 @@ async def test_a_request_with_a_photo_from_filing_to_feedback(
     await talk(zhang, [("4⭐", "谢谢您的评价（4 分）")])
     assert "哪里还没有解决" not in zhang.last_text
     clock.advance(timedelta(hours=1))
-    assert await deliver(dispatcher, bot_api) == {}  # a good rating alerts no one
+    assert await deliver() == {}  # a good rating alerts no one
     # Pressed again (a double tap): answered, and the messages are left as they are.
     calls = len(bot_api.calls)
     assert await press(zhang, closing, "request:solved:1:no") == []
@@ -349,7 +324,7 @@ async def test_an_english_request_referred_elsewhere(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     wang = person(application, bot_api, WANG, english=True)
     await talk(
@@ -371,7 +346,7 @@ async def test_an_english_request_referred_elsewhere(
     [saved] = await requests(db)
     assert (saved.measure_id, saved.attachment_name) == (None, "contract.pdf")
 
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     liaison = person(application, bot_api, LIAISON_EN, english=True)
     await press(liaison, got[LIAISON_EN][0], "request:card:1")
     assert "Attachment: contract.pdf" in liaison.last_text
@@ -411,7 +386,7 @@ async def test_an_english_request_referred_elsewhere(
             ),
         ],
     )
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     [update] = got[WANG]
     assert "was referred to: District legal aid centre" in html_to_text(update.text)
     assert "Li Wei answers: Ask for Ms Chen &lt;room 3&gt;; bring the contract." in update.text
@@ -425,7 +400,7 @@ async def test_an_english_request_referred_elsewhere(
         ],
     )
     assert wang.button_texts == ["Skip ➡️"]
-    assert await deliver(dispatcher, bot_api) == {}  # waiting for the comment
+    assert await deliver() == {}  # waiting for the comment
     await talk(
         wang,
         [
@@ -435,7 +410,7 @@ async def test_an_english_request_referred_elsewhere(
             )
         ],
     )
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert set(got) == {LIAISON, LIAISON_EN}
     [english] = got[LIAISON_EN]
     assert "The member is not satisfied with service request #1" in html_to_text(english.text)
@@ -472,9 +447,7 @@ async def test_an_english_request_referred_elsewhere(
     )
 
 
-async def _closed(
-    db: Database, clock: FakeClock, dispatcher: Dispatcher, bot_api: LocalBotApi, number: int
-) -> None:
+async def _closed(db: Database, clock: FakeClock, deliver: Deliver, number: int) -> None:
     """Request #number closed as "cannot help" by 李联络; the member gets the message."""
     staff_id = await _staff_id(db, LIAISON)
     async with db.session() as session:
@@ -486,7 +459,7 @@ async def _closed(
             status=RequestStatus.CANNOT_HELP,
             answer="本区没有这项服务。",
         )
-    [closing] = (await deliver(dispatcher, bot_api))[ZHANG]
+    [closing] = (await deliver())[ZHANG]
     assert "李联络的答复：本区没有这项服务。" in closing.text
 
 
@@ -495,12 +468,12 @@ async def test_unhappy_feedback_skipped_goes_at_once_and_a_late_line_is_no_comme
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     zhang = person(application, bot_api, ZHANG)
     await zhang_files_with_a_photo(zhang)
-    await deliver(dispatcher, bot_api)
-    await _closed(db, clock, dispatcher, bot_api, 1)
+    await deliver()
+    await _closed(db, clock, deliver, 1)
     await talk(
         zhang,
         [
@@ -509,7 +482,7 @@ async def test_unhappy_feedback_skipped_goes_at_once_and_a_late_line_is_no_comme
             ("跳过 ➡️", "办理人和联络员会知道服务申请 #1 没有让您满意"),
         ],
     )
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert set(got) == {LIAISON, LIAISON_EN}
     [alert] = got[LIAISON]
     assert "评分：1 分（满分 5 分）" in alert.text and "意见：（没有填写）" in alert.text
@@ -525,29 +498,29 @@ async def test_unhappy_feedback_skipped_goes_at_once_and_a_late_line_is_no_comme
             description="营业执照要变更地址",
             zone=ZoneInfo("Asia/Shanghai"),
         )
-    await deliver(dispatcher, bot_api)
-    await _closed(db, clock, dispatcher, bot_api, 2)
+    await deliver()
+    await _closed(db, clock, deliver, 2)
     await talk(zhang, [("👎 没有解决", "请打分"), ("2⭐", "哪里还没有解决")])
-    assert await deliver(dispatcher, bot_api) == {}
+    assert await deliver() == {}
     clock.advance(FEEDBACK_WAIT + timedelta(minutes=1))
     await talk(zhang, [("你好", "这条消息没有作为对服务申请 #2 的意见转出")])
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     [alert] = got[LIAISON]
     assert "服务申请 <b>#2</b>" in alert.text and "意见：（没有填写）" in alert.text
 
 
 async def test_assign_to_a_colleague_who_is_told(
-    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, dispatcher: Dispatcher
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, deliver: Deliver
 ) -> None:
     await zhang_files_with_a_photo(person(application, bot_api, ZHANG))
-    await deliver(dispatcher, bot_api)
+    await deliver()
     liaison = person(application, bot_api, LIAISON)
     await talk(liaison, [("/requests", None), ("1", "服务申请 #1：已受理")])
     await talk(liaison, [("👥 转给同事", "把服务申请 #1 转给哪位同事")])
     # Only those who may see 张伟: the other liaison of his group and the admin.
     assert liaison.button_texts == ["👤 Li Wei", "👤 钱主任"]
     await talk(liaison, [("👤 Li Wei", "👥 服务申请 #1 已转给 Li Wei，已通知对方")])
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert "李联络 assigned service request #1 to you" in html_to_text(got[LIAISON_EN][0].text)
     assert ZHANG not in got  # internal: the member hears when the status changes
     # A forged button naming a colleague outside the member's scope is refused.
@@ -573,10 +546,10 @@ async def _staff_id(db: Database, telegram_user_id: int) -> int:
 
 
 async def test_access_out_of_scope_staff_members_and_strangers(
-    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, dispatcher: Dispatcher
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, deliver: Deliver
 ) -> None:
     await zhang_files_with_a_photo(person(application, bot_api, ZHANG))
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     new = got[LIAISON][0]
     outsider = person(application, bot_api, OUTSIDER)
     await talk(outsider, [("/requests", "您负责的党员目前没有待办的服务申请")])
@@ -794,7 +767,6 @@ async def test_staff_notes_referrals_and_attachments_at_their_edges(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
 ) -> None:
     await zhang_files_with_a_photo(person(application, bot_api, ZHANG))
     for user_id, english, words in (
@@ -868,17 +840,17 @@ async def test_deadline_reminders_and_overdue_alerts_reach_staff_in_their_langua
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     await make_staff(
         db, START, telegram_user_id=9305, name="Admin Zhao", role=StaffRole.ADMIN, locale="en"
     )
     await zhang_files_with_a_photo(person(application, bot_api, ZHANG))
-    await deliver(dispatcher, bot_api)
+    await deliver()
     # Nobody took it: a day before it is due, both liaisons are reminded.
     clock.set(START + timedelta(days=13))
     await deadlines(db, clock)
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert set(got) == {LIAISON, LIAISON_EN}
     assert "⏰ 服务申请 #1 快到答复期限了：2026-11-29 10:00" in html_to_text(got[LIAISON][0].text)
     assert "还没有人办理，请尽快认领" in html_to_text(got[LIAISON][0].text)
@@ -888,7 +860,7 @@ async def test_deadline_reminders_and_overdue_alerts_reach_staff_in_their_langua
     clock.set(START + timedelta(days=14, minutes=15))
     await deadlines(db, clock)
     await deadlines(db, clock)
-    got = await deliver(dispatcher, bot_api)
+    got = await deliver()
     assert set(got) == {ADMIN, 9305}
     assert "⚠️ 服务申请 #1 已超过答复期限（2026-11-29 10:00）" in html_to_text(got[ADMIN][0].text)
     assert "经办人：无人办理" in html_to_text(got[ADMIN][0].text)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +17,7 @@ from storage.db import Database
 from storage.models import ChannelName, Delivery, DeliveryStatus, GroupKind
 from storage.notices import create_notice
 from storage.outbox import RetryPolicy
+from tests.delivery import make_dispatcher
 from tests.factories import make_group, make_member
 from tests.smsc import LoopbackSmsc
 
@@ -58,15 +57,9 @@ def receipts() -> Receipts:
 async def dispatcher(
     services: Services, smsc: LoopbackSmsc, receipts: Receipts
 ) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(
-        services.db,
-        {},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=ZoneInfo("Asia/Shanghai"),
-        config=DispatcherConfig(policy=RetryPolicy(max_attempts=4)),
-        rng=random.Random(3),
+    # The SMS channel reports receipts to the dispatcher: it is given its channel below.
+    dispatcher = make_dispatcher(
+        services, config=DispatcherConfig(policy=RetryPolicy(max_attempts=4))
     )
 
     async def recorded(external_id: str, delivered: bool, reason: str | None) -> None:

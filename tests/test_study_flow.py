@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,11 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.botapi import BotApiError, Button, JSONDict, LocalBotApi, Outgoing
-from bot.context import LiaisonApplication, Services
+from bot.context import LiaisonApplication
 from bot.drafts import PART_LENGTH
 from bot.terminal import html_to_text
-from messages.channels.telegram import TelegramChannel
-from messages.dispatcher import Dispatcher
 from messages.render import Renderer
 from messages.study import study_message
 from storage.clock import FakeClock
@@ -37,6 +34,7 @@ from storage.study import (
 )
 from tests.chat import Person, said, talk
 from tests.conftest import START
+from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_staff
 
 LIAISON = 9101  # 李联络: 驻深圳 and 律师, Chinese
@@ -88,20 +86,6 @@ async def district(db: Database) -> None:
 
 def person(application: LiaisonApplication, bot_api: LocalBotApi, user_id: int) -> Person:
     return Person(application, bot_api, user_id)
-
-
-@pytest.fixture
-def dispatcher(application: LiaisonApplication, services: Services) -> Dispatcher:
-    """The colleague's dispatcher on the same offline bot (Telegram only)."""
-    return Dispatcher(
-        services.db,
-        {ChannelName.TELEGRAM: TelegramChannel(application.bot)},
-        services.renderer,
-        services.clock,
-        default_locale="zh_CN",
-        default_zone=SHANGHAI,
-        rng=random.Random(3),
-    )
 
 
 def toast(api: LocalBotApi) -> str | None:
@@ -167,10 +151,9 @@ async def library_material(
         return row.id
 
 
-async def push_to_shenzhen(
-    db: Database, clock: FakeClock, dispatcher: Dispatcher, api: LocalBotApi
-) -> dict[int, Outgoing]:
-    """A weekly Monday push planned on Sunday, run on Monday evening; what each chat got."""
+async def push_to_shenzhen(db: Database, clock: FakeClock, deliver: Deliver) -> dict[int, Outgoing]:
+    """A weekly Monday push planned on Sunday, run on Monday evening; the one message each
+    chat got."""
     async with db.session() as session:
         await add_schedule(
             session,
@@ -185,9 +168,7 @@ async def push_to_shenzhen(
     async with db.session() as session:
         [report] = await push_due_study(session, clock.now(), zone=SHANGHAI)
     assert report.outcome is PushOutcome.PUSHED
-    before = len(api.sent)
-    await dispatcher.run_once()
-    return {o.chat_id: o for o in api.sent[before:]}
+    return {chat: message for chat, [message] in (await deliver()).items()}
 
 
 # --- /material ---------------------------------------------------------------------------------
@@ -462,13 +443,13 @@ async def test_members_get_the_push_mark_it_studied_and_find_it_in_study(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     long_text = "\n".join(
         f"第{n}段：学习党章，遵守党章，贯彻党章，维护党章。" * 3 for n in range(30)
     )
     first = await library_material(db, clock.now(), "学习新党章", long_text, tags=["党章"])
-    sent = await push_to_shenzhen(db, clock, dispatcher, bot_api)
+    sent = await push_to_shenzhen(db, clock, deliver)
     assert set(sent) == {ZHANG, WANG}  # 李强 has no Telegram (SMS), 李娜 is elsewhere
     assert "【学习资料】学习新党章" in html_to_text(sent[ZHANG].text)
     assert "…" in sent[ZHANG].text
@@ -576,7 +557,7 @@ async def test_a_material_with_a_document_sends_the_file_when_opened(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     material_id = await library_material(
         db,
@@ -587,7 +568,7 @@ async def test_a_material_with_a_document_sends_the_file_when_opened(
         document_name="课件.pptx",
         link="https://www.12371.cn/kejian",
     )
-    sent = await push_to_shenzhen(db, clock, dispatcher, bot_api)
+    sent = await push_to_shenzhen(db, clock, deliver)
     push = html_to_text(sent[ZHANG].text)
     assert "附件：课件.pptx（按“阅读全文”获取）" in push
     assert "链接：https://www.12371.cn/kejian" in push
@@ -634,10 +615,10 @@ async def test_staff_see_completion_of_their_groups_and_members_names_escaped(
     bot_api: LocalBotApi,
     db: Database,
     clock: FakeClock,
-    dispatcher: Dispatcher,
+    deliver: Deliver,
 ) -> None:
     await library_material(db, clock.now(), "学习新党章")
-    sent = await push_to_shenzhen(db, clock, dispatcher, bot_api)
+    sent = await push_to_shenzhen(db, clock, deliver)
     zhang = person(application, bot_api, ZHANG)
     await zhang.send_update(
         zhang.updates.press(zhang.user, sent[ZHANG], sent[ZHANG].flat_buttons[0])
