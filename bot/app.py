@@ -37,7 +37,7 @@ from bot.features import (
 from bot.flow import Conversations
 from bot.processing import ChatOrderedUpdates, slow_down
 from messages.channels.telegram import TelegramRateLimiter
-from storage import directory
+from storage import conversations, directory
 from storage.clock import Monotonic, SystemMonotonic
 from storage.identity import identify
 from storage.outbox import mark_reachable
@@ -106,12 +106,16 @@ async def load_identity(update: Update, context: LiaisonContext) -> None:
     user = update.effective_user
     if user is None or context.user_data is None:
         return
+    chat = update.effective_chat
     async with context.services.db.session() as session:
         identity = await identify(session, user.id)
         if identity.telegram_unreachable:
             # They unblocked the bot and wrote: notices go to Telegram again.
             await mark_reachable(session, user.id)
         context.user_data.identity = identity
+        if chat is not None and chat.type == chat.PRIVATE:
+            # The conversation engine's read, in this same transaction (bot/flow.py).
+            context.stored_conversation = (await conversations.load(session, chat.id, user.id),)
 
 
 async def publish_commands(application: LiaisonApplication) -> None:

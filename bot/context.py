@@ -13,6 +13,7 @@ from messages.render import Renderer, normalize_locale
 from scheduler.service import CycleScheduler
 from storage.checkins import member_zone
 from storage.clock import Clock
+from storage.conversations import OpenConversation
 from storage.db import Database
 from storage.identity import Identity
 from storage.regions import RegionIndex
@@ -59,6 +60,9 @@ class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], Bot
 
     # The chat's open conversation during this turn (bot/flow.py reads and writes it).
     conversation: Conversation | None = None
+    # Its row as read with the identity, in the same transaction (bot/app.load_identity):
+    # one trip to the database before any handler, not two. None: not read (yet).
+    stored_conversation: tuple[OpenConversation | None] | None = None
     # Already rendered: opens the next reply of this turn (one message per turn), e.g.
     # "the check-in you had open has ended" before the first question of a request.
     lead: str | None = None

@@ -442,8 +442,11 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
     async def _turn(self, update: Update, context: LiaisonContext) -> None:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
-        async with context.services.db.session() as session:
-            state = await conversations.load(session, chat.id, user.id)
+        if context.stored_conversation is not None:
+            (state,) = context.stored_conversation  # read with the identity
+        else:
+            async with context.services.db.session() as session:
+                state = await conversations.load(session, chat.id, user.id)
         before = self._resume(state) if state is not None else None
         context.conversation = before
         handled = await self._handle(update, context, before)
