@@ -42,6 +42,10 @@ D = TypeVar("D")
 # What a step handler returns when the conversation is over.
 END: Final = "end"
 
+# How long a conversation waits for its next answer, unless its flow says otherwise: an
+# answer that comes later ("你好" a week on is not a place) is not taken; the draft goes.
+IDLE_LIMIT: Final = timedelta(hours=12)
+
 StepHandler = Callable[[Update, LiaisonContext, D], Awaitable[str]]
 StartHandler = Callable[[Update, LiaisonContext], Awaitable[str]]
 Values = Callable[[LiaisonContext, D], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
@@ -157,7 +161,7 @@ class Flow(Generic[D]):
         templates: str,
         starts: Sequence[Start],
         steps: Mapping[str, Step[D]],
-        idle_limit: timedelta,
+        idle_limit: timedelta = IDLE_LIMIT,
         not_member: str | None = None,
         not_member_values: Callable[[LiaisonContext], Mapping[str, Any]] | None = None,
         cancel_action: AnyAction | None = None,

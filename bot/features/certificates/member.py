@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -52,8 +51,6 @@ REASON = "reason"
 MONTHS = "months"
 PREVIEW = "preview"
 
-# As for /checkin: an answer this long after the previous one does not belong to the draft.
-IDLE_LIMIT = timedelta(hours=12)
 MONTH_CHOICES = (6, 12, 24)
 
 
@@ -294,7 +291,6 @@ FLOW = Flow(
     audience=Audience.MEMBERS,
     templates="certificates",
     not_member="certificates/not_member",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(start, command="certificate"), Start(again, action=CERTIFICATE_AGAIN)],
     steps={
         ISSUED: _question(ISSUED, [press(CERTIFICATE_ISSUED, issued_chosen)], _issued_keyboard),

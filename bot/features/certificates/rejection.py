@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -27,7 +26,6 @@ from storage.certificates import MAX_NOTE_LENGTH, REJECTED, get_certificate
 REASON = "reason"
 RETYPE = "retype"
 
-IDLE_LIMIT = timedelta(hours=12)
 # Typing again can help these refusals; a certificate that moved on meanwhile cannot.
 RETYPE_REASONS = ("note_too_long", "note_needed")
 
@@ -100,7 +98,6 @@ FLOW = Flow(
     Rejection,
     audience=Audience.STAFF,
     templates="certificates/rejection",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(reject_pressed, action=CERTIFICATE_REJECT)],
     steps={
         REASON: Step("certificates/ask_reject_reason", [typed(reason_typed)], keyboard=_keyboard),

@@ -17,7 +17,6 @@ from bot.context import LiaisonContext
 from bot.features.checkin.questions import (
     CONFIRM,
     CONSENT,
-    IDLE_LIMIT,
     NEEDS,
     NEEDS_TEXT,
     NOTE,
@@ -291,7 +290,6 @@ FLOW = Flow(
     audience=Audience.MEMBERS,
     templates="checkin",
     not_member="checkin/not_member",
-    idle_limit=IDLE_LIMIT,
     starts=[
         Start(start_checkin, command="checkin"),
         Start(prompt_pressed, action=CYCLE_CHECKIN_NOW),

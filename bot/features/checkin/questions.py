@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from bot.context import LiaisonContext
@@ -28,10 +27,6 @@ NOTE = "note"
 NEEDS = "needs"
 NEEDS_TEXT = "needs_text"
 CONFIRM = "confirm"
-
-# An answer that comes this long after the previous one is not taken as a check-in answer
-# ("你好" a week later is not a place): the draft is dropped instead.
-IDLE_LIMIT = timedelta(hours=12)
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -31,9 +31,6 @@ from storage.models import IdeaKind
 KIND = "kind"
 WRITE = "write"
 PREVIEW = "preview"
-
-# As for /checkin: an answer this long after the previous one does not belong to the draft.
-IDLE_LIMIT = timedelta(hours=12)
 
 
 @dataclass(slots=True)
@@ -142,7 +139,6 @@ FLOW = Flow(
     templates="ideas",
     not_member="ideas/not_member",
     not_member_values=not_member_values,
-    idle_limit=IDLE_LIMIT,
     starts=[Start(start_idea, command="idea")],
     steps={
         KIND: Step("ideas/ask_kind", [press(IDEA_KIND, kind_chosen)], keyboard=_kind_keyboard),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -35,8 +35,6 @@ from storage.payloads import IdeaReply
 
 WRITE = "write"
 PREVIEW = "preview"
-
-IDLE_LIMIT = timedelta(hours=12)
 
 
 @dataclass(slots=True)
@@ -166,7 +164,6 @@ FLOW = Flow(
     ReplyDraft,
     audience=Audience.STAFF,
     templates="ideas/staff",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(start_reply, action=IDEAS_REPLY)],
     steps={
         WRITE: Step(

@@ -21,7 +21,7 @@ than a year ahead, is refused with its reason and asked again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from telegram import Update
 
@@ -78,9 +78,6 @@ PREVIEW = "preview"
 WHEN = "when"
 WHEN_REFUSED = "when_refused"
 
-# Like the check-in: an answer this long after the previous one is not taken as part of
-# the notice (a text typed tomorrow is not the notice started today).
-IDLE_LIMIT = timedelta(hours=12)
 # Telegram allows 100 buttons under a message; beyond this the list is no longer usable.
 GROUP_BUTTONS = 60
 
@@ -290,7 +287,6 @@ FLOW = Flow(
     Draft,
     audience=Audience.STAFF,
     templates="notices",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(start_notice, command="notice")],
     steps={
         CHOOSE: Step(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -51,7 +51,6 @@ DESCRIBE = "describe"
 ATTACH = "attach"
 PREVIEW = "preview"
 
-IDLE_LIMIT = timedelta(hours=12)
 
 Rows = list[list[tuple[str, str]]]
 
@@ -323,7 +322,6 @@ FLOW = Flow(
     audience=Audience.MEMBERS,
     templates="requests",
     not_member="requests/not_member",
-    idle_limit=IDLE_LIMIT,
     starts=[
         Start(start_request, command="request"),
         Start(from_checkin, action=REQUEST_FROM_CHECKIN),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -42,7 +42,6 @@ NOTE = "note"
 REFER = "refer"
 ANSWER = "answer"
 
-IDLE_LIMIT = timedelta(hours=12)
 
 _LIMITS = {NOTE: MAX_NOTE_LENGTH, REFER: MAX_REFERRED_LENGTH, ANSWER: MAX_ANSWER_LENGTH}
 _CHECKS = {NOTE: check_note, REFER: check_referred, ANSWER: check_answer}
@@ -211,7 +210,6 @@ NOTE_FLOW = Flow(
     TextDraft,
     audience=Audience.STAFF,
     templates="requests/staff",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(note_pressed, action=REQUEST_NOTE)],
     steps={NOTE: _step("requests/staff/ask_note", NOTE)},
     cancel_action=REQUEST_TEXT_QUIT,
@@ -222,7 +220,6 @@ ANSWER_FLOW = Flow(
     TextDraft,
     audience=Audience.STAFF,
     templates="requests/staff",
-    idle_limit=IDLE_LIMIT,
     starts=[
         Start(refer_pressed, action=REQUEST_REFER),
         Start(close_pressed, action=REQUEST_CLOSE),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -51,9 +51,6 @@ LINK_REFUSED = "link_refused"
 TAGS = "tags"
 TAGS_REFUSED = "tags_refused"
 PREVIEW = "preview"
-
-# As for /notice: an answer this long after the previous one does not belong to the draft.
-IDLE_LIMIT = timedelta(hours=12)
 
 
 @dataclass(slots=True)
@@ -290,7 +287,6 @@ FLOW = Flow(
     Draft,
     audience=Audience.STAFF,
     templates="study",
-    idle_limit=IDLE_LIMIT,
     starts=[Start(start_material, command="material")],
     steps={
         TITLE: Step("study/ask_title", _TITLE, keyboard=_cancel_only),
