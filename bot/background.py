@@ -13,7 +13,7 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
-from scheduler.service import CycleScheduler
+from scheduler.timers import CycleScheduler
 from storage import zones
 from storage.models import ChannelName
 from storage.outbox import RetryPolicy

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.commands import Command
 from messages.render import Renderer, normalize_locale
-from scheduler.service import CycleScheduler
+from scheduler.timers import CycleScheduler
 from storage.checkins import member_zone
 from storage.clock import Clock
 from storage.conversations import OpenConversation

@@ -6,7 +6,7 @@ entry there.
 
 `run_due(now)` is the whole of the scheduler's work: every kind, in the order of the list,
 enqueues what has come due by `now` and whose grace has not run out — once, whatever else
-has run before. APScheduler (scheduler/service.py) only decides *when* to call it;
+has run before. APScheduler (scheduler/timers.py) only decides *when* to call it;
 `liaison schedule run-due --now` and the tests call it directly with the instant they choose.
 
 `job_specs()` turns the schedule rows into timers (one per cycle step and time zone in use,

@@ -15,7 +15,7 @@ from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
 from messages.sms_text import encode_sms
 from scheduler.jobs import RunReport
-from scheduler.service import CycleScheduler
+from scheduler.timers import CycleScheduler
 from storage.calendar import CycleError, CycleRule, QuietHours, add_months
 from storage.checkins import Whereabouts, record_checkin
 from storage.clock import FakeClock

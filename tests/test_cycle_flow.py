@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text
-from scheduler.service import CycleScheduler
+from scheduler.timers import CycleScheduler
 from storage.calendar import CycleRule
 from storage.clock import FakeClock
 from storage.cycles import set_group_cycle
