@@ -107,28 +107,15 @@ class World:
 Opening = Callable[[World], Awaitable[Person]]
 
 
-async def checkin(world: World) -> Person:
-    zhang = world.person(ZHANG)
-    await talk(zhang, [("/checkin", "您现在在哪里")])
-    return zhang
+def command(user_id: int, typed: str, expected: str) -> Opening:
+    """The conversation a command opens: user_id types it and is asked expected."""
 
+    async def opening(world: World) -> Person:
+        who = world.person(user_id)
+        await talk(who, [(typed, expected)])
+        return who
 
-async def request(world: World) -> Person:
-    zhang = world.person(ZHANG)
-    await talk(zhang, [("/request", "申请服务 1/5")])
-    return zhang
-
-
-async def certificate(world: World) -> Person:
-    zhang = world.person(ZHANG)
-    await talk(zhang, [("/certificate", "活动证")])
-    return zhang
-
-
-async def idea(world: World) -> Person:
-    zhang = world.person(ZHANG)
-    await talk(zhang, [("/idea", "1/3")])
-    return zhang
+    return opening
 
 
 async def request_comment(world: World) -> Person:
@@ -149,24 +136,6 @@ async def request_comment(world: World) -> Person:
     await world.deliver()
     await talk(zhang, [("👎 没有解决", "请打分"), ("1⭐", "哪里还没有解决")])
     return zhang
-
-
-async def start(world: World) -> Person:
-    stranger = world.person(STRANGER)
-    await talk(stranger, [("/start", "邀请码")])
-    return stranger
-
-
-async def notice(world: World) -> Person:
-    liaison = world.person(LIAISON)
-    await talk(liaison, [("/notice", "发给谁")])
-    return liaison
-
-
-async def material(world: World) -> Person:
-    liaison = world.person(LIAISON)
-    await talk(liaison, [("/material", "标题")])
-    return liaison
 
 
 async def idea_reply(world: World) -> Person:
@@ -195,18 +164,22 @@ async def certificate_rejection(world: World) -> Person:
     return liaison
 
 
-async def request_note(world: World) -> Person:
+async def request_card(world: World) -> tuple[Person, int]:
+    """A liaison with a member's open request's card in front of them."""
     request_id = await a_request(world.db, world.clock)
     liaison = world.person(LIAISON)
     await talk(liaison, [("/requests", "待办的服务申请"), ("1", f"服务申请 #{request_id}")])
+    return liaison, request_id
+
+
+async def request_note(world: World) -> Person:
+    liaison, request_id = await request_card(world)
     await world.press(liaison, f"request:note:{request_id}")
     return liaison
 
 
 async def request_answer(world: World) -> Person:
-    request_id = await a_request(world.db, world.clock)
-    liaison = world.person(LIAISON)
-    await talk(liaison, [("/requests", "待办的服务申请"), ("1", f"服务申请 #{request_id}")])
+    liaison, request_id = await request_card(world)
     await world.press(liaison, f"request:status:{request_id}")
     await world.press(liaison, f"request:close:{request_id}:resolved")
     return liaison
@@ -215,14 +188,14 @@ async def request_answer(world: World) -> Person:
 # Each flow, how its person opens it, and the command that starts another conversation for
 # that person (None: there is none — a stranger can only give an invite code).
 OPENINGS: dict[str, tuple[Opening, str | None]] = {
-    "checkin": (checkin, "/request"),
-    "request": (request, "/checkin"),
-    "certificate": (certificate, "/checkin"),
-    "idea": (idea, "/checkin"),
+    "checkin": (command(ZHANG, "/checkin", "您现在在哪里"), "/request"),
+    "request": (command(ZHANG, "/request", "申请服务 1/5"), "/checkin"),
+    "certificate": (command(ZHANG, "/certificate", "活动证"), "/checkin"),
+    "idea": (command(ZHANG, "/idea", "1/3"), "/checkin"),
     "request_comment": (request_comment, "/checkin"),
-    "start": (start, None),
-    "notice": (notice, "/material"),
-    "material": (material, "/notice"),
+    "start": (command(STRANGER, "/start", "邀请码"), None),
+    "notice": (command(LIAISON, "/notice", "发给谁"), "/material"),
+    "material": (command(LIAISON, "/material", "标题"), "/notice"),
     "idea_reply": (idea_reply, "/notice"),
     "certificate_rejection": (certificate_rejection, "/notice"),
     "request_note": (request_note, "/notice"),
