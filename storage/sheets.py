@@ -200,8 +200,36 @@ def _decode_csv(data: bytes, error: ErrorType) -> str:
             continue
         if "\x00" in text:
             raise error("the file contains NUL bytes: is it really a CSV file?")
+        if encoding == "gb18030":
+            _check_chinese(text, error)
         return text
     raise error("cannot decode the file: save it as UTF-8 or GBK CSV")
+
+
+def _check_chinese(text: str, error: ErrorType) -> None:
+    """Refuse a GB18030 reading that is mostly rare characters: the file is in another encoding."""
+    # Nearly any byte string decodes as GB18030, so decoding is no proof. What Chinese Excel
+    # writes is overwhelmingly GB2312, the 6,763 common characters (a name's rare character
+    # is one in several); text in another double-byte encoding read as GBK is instead
+    # nearly all rare or traditional characters and private-use codes: Japanese Shift-JIS
+    # entirely, since its lead bytes fall outside GB2312's. More than half rare is not Chinese.
+    wide = [c for c in text if not c.isascii()]
+    rare = [c for c in wide if not _in_gb2312(c)]
+    if len(rare) * 2 > len(wide):
+        sample = "".join(dict.fromkeys(rare))[:8]
+        raise error(
+            "cannot tell the file's encoding: it is not UTF-8, and read as Chinese GBK it is "
+            f"mostly unusual characters ({sample}…): save the file as UTF-8 "
+            "(in Excel: Save As, CSV UTF-8) and import that"
+        )
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _sniff_delimiter(text: str) -> str:

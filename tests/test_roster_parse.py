@@ -797,3 +797,34 @@ def test_a_huge_csv_is_refused_unread(tmp_path: Path) -> None:
         handle.truncate(100 * 2**20)  # sparse: no time or disk spent
     with pytest.raises(RosterFileError, match=r"^the file is 100 MB, more than the limit of 64 MB"):
         read_roster(path)
+
+
+# ---------------------------------------------------------------------------
+# an encoding that decodes but reads wrong
+
+
+def test_a_shift_jis_csv_is_refused_rather_than_read_as_garbled_chinese(tmp_path: Path) -> None:
+    # Japanese Excel's plain "CSV": every byte pair is also valid GBK, so it decodes.
+    rows = [["name", "phone", "status"], ["山田太郎", "13800138000", "inflow"]]
+    rows += [["佐藤はなこ", "13900139000", "local"], ["タナカ ケンジ", "13700137000", "local"]]
+    path = write_csv(tmp_path / "roster.csv", rows, encoding="shift_jis")
+    with pytest.raises(RosterFileError) as refused:
+        read_roster(path)
+    assert str(refused.value) == (
+        "cannot tell the file's encoding: it is not UTF-8, and read as Chinese GBK it is "
+        "mostly unusual characters (嶳揷懢榊嵅摗偼側…): save the file as UTF-8 "
+        "(in Excel: Save As, CSV UTF-8) and import that"
+    )
+    path.write_text(path.read_bytes().decode("shift_jis"), encoding="utf-8")  # as told
+    assert [r.name for r in read_roster(path).rows] == ["山田太郎", "佐藤はなこ", "タナカ ケンジ"]
+
+
+def test_a_gbk_csv_of_names_with_rare_characters_is_read(tmp_path: Path) -> None:
+    # 喆 堃 珺 昇 are outside the common GB2312 set, as some given names are.
+    names = ["王喆", "张堃", "李珺", "陈昇", "欧阳娜娜"]
+    rows = [["name", "phone", "status"]]
+    rows += [[name, f"1380013800{i}", "inflow"] for i, name in enumerate(names)]
+    path = write_csv(tmp_path / "roster.csv", rows, encoding="gbk")
+    parsed = read_roster(path)
+    assert [r.name for r in parsed.rows] == names
+    assert parsed.errors == ()
