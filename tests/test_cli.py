@@ -99,6 +99,12 @@ def test_structure_commands(database_url: str) -> None:
         "没有",
     )
     assert bad.exit_code == 1
+    huge = liaison("staff", "add", "--telegram-id", "2" * 20, "--name", "X", "--role", "admin")
+    assert (huge.exit_code, huge.output) == (
+        1,
+        f"error: --telegram-id {'2' * 20} is not a Telegram user id (1 to 4503599627370495)\n",
+    )
+    assert "李联络" in liaison("staff", "list").output
 
 
 def test_member_import_and_list(district: None, tmp_path: Path) -> None:
@@ -185,6 +191,16 @@ def run_chat(database_url: str, user_id: int, lines: list[str]) -> str:
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
+
+
+def test_chat_as_an_impossible_user_is_refused(database_url: str) -> None:
+    # 20 digits overflowed the database's integer: a traceback, before this check.
+    for user in ("99999999999999999999", "0", "-5"):
+        refused = liaison("chat", "--user", user)
+        assert (refused.exit_code, refused.output) == (
+            1,
+            f"error: --user {user} is not a Telegram user id (1 to 4503599627370495)\n",
+        )
 
 
 def test_terminal_chat_through_standard_input(district: None, database_url: str) -> None:

@@ -24,7 +24,7 @@ from bot.background import attach_background, running_background
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.cli.catalogue import catalogue, seed_catalogue
 from bot.cli.certificate import certificate
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.common import cli_actor, fail, run_with_db, settings_of, telegram_user_id
 from bot.cli.idea import idea
 from bot.cli.material import material
 from bot.cli.notice import notice
@@ -210,6 +210,7 @@ def serve(ctx: click.Context) -> None:
 @click.pass_context
 def chat(ctx: click.Context, user_id: int, name: str | None) -> None:
     """Chat with the bot in the terminal as a Telegram user (reads standard input)."""
+    telegram_user_id(user_id, option="--user")
     settings = settings_of(ctx)
     configure_logging(logging.WARNING)
     run_with_db(settings, seed_catalogue)
@@ -348,6 +349,7 @@ def staff_add(
     units: tuple[str, ...],
 ) -> None:
     """Add a staff member, or change one's role and scope."""
+    telegram_user_id(telegram_id, option="--telegram-id")
 
     async def add(session: Any, now: Any) -> str:
         person, created = await directory.add_staff(

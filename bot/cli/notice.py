@@ -14,7 +14,7 @@ from bot.cli.common import (
     cli_actor,
     fail,
     local_time,
-    parse_at,
+    parse_future,
     read_text_file,
     run_with_db,
     settings_of,
@@ -95,12 +95,10 @@ def notice_send(
     signed = (author_name or settings.organisation_name).strip()
     if not signed or len(signed) > MAX_FROM_LENGTH:
         fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
-    send_at = parse_at(at, settings) if at is not None else None
+    send_at = parse_future(at, settings, SystemClock().now()) if at is not None else None
 
     async def send(database: Database) -> tuple[Notice, dict[str, int]]:
         now = SystemClock().now()
-        if send_at is not None and send_at <= now:
-            fail(f"--at {at} is in the past")
         try:
             async with database.session() as session:
                 created = await create_notice(

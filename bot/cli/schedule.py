@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy import select
 
-from bot.cli.common import cli_actor, fail, parse_at, run_with_db, settings_of
+from bot.cli.common import cli_actor, fail, parse_near, run_with_db, settings_of
 from scheduler.jobs import RunReport, job_specs, run_due, upcoming
 from storage import audit
 from storage.calendar import CycleError, CycleRule
@@ -100,11 +100,8 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
     """Enqueue everything due up to an instant and print it (running twice adds nothing)."""
     settings = settings_of(ctx)
     # An empty --now (a script's unset variable) is an error, not "the present".
-    now = (
-        parse_at(now_text, settings, option="--now")
-        if now_text is not None
-        else SystemClock().now()
-    )
+    present = SystemClock().now()
+    now = parse_near(now_text, settings, present) if now_text is not None else present
 
     async def run(database: Database) -> RunReport:
         report = await run_due(database, now, settings)
