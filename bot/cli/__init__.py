@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.request import request
 from bot.cli.schedule import member_lost, schedule
+from bot.connect import connect, pause_until
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.terminal import run_terminal
@@ -170,22 +172,50 @@ def _run_telegram(settings: Settings) -> None:
 
     application.post_shutdown = close_database
     attach_background(application)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    # run_polling runs on the current event loop: the connection made here is the one it
+    # uses, and it finds the application initialised.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    polling = False
     try:
-        # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
+        if not loop.run_until_complete(_reach_bot_api(application, settings, token)):
+            return  # stopped while waiting for the network
+        polling = True
+        # run_polling handles SIGINT/SIGTERM, shuts down cleanly and closes the loop.
         application.run_polling(allowed_updates=None, drop_pending_updates=False)
     except InvalidToken:
         # The library's message quotes the token; ours must not.
         fail("Telegram rejected LIAISON_TELEGRAM_TOKEN: check it with @BotFather", status=2)
     except TelegramError as error:
-        # At start (getMe, deleteWebhook): the Bot API unreachable or failing. Running on
-        # polls nothing; one line, as for a configuration error, and a supervisor's restart.
-        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        # The Bot API answered, but with an error (at getMe or deleteWebhook): waiting would
+        # not mend it. One line, as for a configuration error.
         reason = str(error).replace(token, "…") if token else str(error)
         fail(
             f"could not start: the Telegram Bot API at {settings.telegram_api_url} "
             f"failed ({reason}); check LIAISON_TELEGRAM_API_URL and the network",
             status=2,
         )
+    finally:
+        if not polling:
+            loop.run_until_complete(database.dispose())
+            loop.close()
+
+
+async def _reach_bot_api(application: LiaisonApplication, settings: Settings, token: str) -> bool:
+    """Connect, waiting out a network that is down; False when stopped (SIGINT, SIGTERM)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    for stop_signal in stop_signals:
+        loop.add_signal_handler(stop_signal, stopping.set)
+    try:
+        return await connect(
+            application, url=settings.telegram_api_url, pause=pause_until(stopping), hide=token
+        )
+    finally:
+        for stop_signal in stop_signals:
+            loop.remove_signal_handler(stop_signal)
 
 
 @main.command()
