@@ -27,6 +27,7 @@ from bot.cli.certificate import certificate
 from bot.cli.common import cli_actor, fail, run_with_db, settings_of
 from bot.cli.idea import idea
 from bot.cli.material import material
+from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.request import request
@@ -605,3 +606,4 @@ main.add_command(
 )
 main.add_command(place)
 member.add_command(member_lost)
+member.add_command(member_data_command)
