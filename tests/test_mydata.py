@@ -200,6 +200,7 @@ async def test_a_member_sees_all_their_data_in_chinese(
     )
     nothing_of_wang(zhang.last_text, records)
     assert zhang.button_texts == ["📎 把全部数据以文件发给我"]
+    await talk(zhang, [("/help", "/mydata")])
 
     await talk(zhang, [("📎 把全部数据以文件发给我", "上面是包含您全部数据的两个文件")])
     files = documents(zhang.last)
@@ -323,10 +324,19 @@ async def test_someone_who_is_not_a_member_is_told_so(
     assert await copies(db) == []
 
 
+@pytest.mark.parametrize(
+    ("locale", "refusal"),
+    [(None, "只在与我的私聊中显示"), ("en", "shown only in a private chat")],
+)
 async def test_the_files_button_pressed_in_a_group_posts_nothing_there(
-    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    refusal: str,
 ) -> None:
-    await setup(db, clock)
+    await setup(db, clock, locale=locale)
     zhang = Person(application, bot_api, ZHANG)
     await talk(zhang, [("/mydata", None)])
     under = zhang.last[-1]
@@ -339,7 +349,7 @@ async def test_the_files_button_pressed_in_a_group_posts_nothing_there(
         "title": "党小组",
     }
     replies = await zhang.send_update(update)
-    assert "只在与我的私聊中显示" in said(replies)
+    assert refusal in said(replies)
     assert "+8613800138000" not in said(replies)
     assert not [o for o in replies if o.method == "sendDocument"]
     # Only the summary in the private chat was a copy.
