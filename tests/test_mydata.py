@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
+from messages.mydata import data_page
+from messages.render import Renderer
 from storage import audit
 from storage.certificates import apply, view_certificate
 from storage.clock import FakeClock
@@ -24,6 +26,7 @@ from storage.consent import set_consent
 from storage.db import Database
 from storage.ideas import submit, view_idea
 from storage.models import AuditEvent, Consent, IdeaKind, Member, StaffRole
+from storage.mydata import member_data
 from storage.requests import create_request, open_card
 from storage.scope import open_member_card
 from tests.chat import Person, said, talk
@@ -408,3 +411,18 @@ def test_the_command_refuses_an_unknown_or_invalid_phone(
     assert invalid.exit_code == 1
     assert "invalid phone" in invalid.output
     assert not out.exists()
+
+
+async def test_what_a_member_typed_is_escaped_in_the_page(
+    db: Database, clock: FakeClock, renderer: Renderer
+) -> None:
+    member = await make_member(db, clock.now(), telegram_user_id=ZHANG)
+    async with db.session() as session:
+        await submit(
+            session, clock.now(), member_id=member.id, kind=IdeaKind.IDEA, text="<script>x</script>"
+        )
+        data = await member_data(session, clock.now(), member.id)
+    assert data is not None
+    page = data_page(renderer, "zh_CN", data, ZONE).decode()
+    assert "<script>" not in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
