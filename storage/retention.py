@@ -11,9 +11,9 @@ What each kind keeps:
 - check-ins and their places (location reports): deleted, except each member's latest
   check-in, kept as a date without its place or notes, because "silent since" (the
   lost-contact rule, /overdue, the day-10 list) reads it;
-- deliveries: deleted, except those of notices, which lose recipient, address, payload,
-  error and external id and keep kind, channel and status: a notice's report still counts
-  how many were sent, delivered and failed;
+- deliveries: deleted, except the last of each recipient of a notice, which loses
+  recipient, address, payload, error and external id and keeps kind, channel and status:
+  a notice's report still counts its recipients and how many were delivered or failed;
 - service requests, once closed: the free texts (description, answer, referral, feedback
   comment, attachment, notes, the member's name on their own steps) are erased; category,
   measure, status, dates and the member's rating stay for the service statistics;
@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, cast, delete, func, literal, null, or_, select, update
+from sqlalchemy import String, cast, delete, exists, func, literal, null, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import audit
 from storage.calendar import add_months
@@ -45,6 +46,7 @@ from storage.models import (
     ServiceRequest,
     ServiceRequestEvent,
 )
+from storage.outbox import ANONYMISED_KEY
 from storage.settings import Settings
 
 # A delivery still on its way is never purged, however old: the dispatcher owns it.
@@ -55,8 +57,6 @@ FINISHED = (
     DeliveryStatus.SUPPRESSED,
 )
 CLOSED = (RequestStatus.RESOLVED, RequestStatus.CANNOT_HELP, RequestStatus.REFERRED)
-# An anonymised delivery's dedupe key (the original names the member): unique by its id.
-PURGED_KEY = "purged:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +218,30 @@ async def _deliveries(session: AsyncSession, before: datetime) -> Purged:
         .where(*old, Delivery.notice_id.is_(None))
         .execution_options(synchronize_session=False)
     )
+    # A notice's earlier attempts for a member (Telegram failed, then SMS) go first: what
+    # stays is one row per recipient, its outcome, so the report still counts recipients.
+    later = aliased(Delivery)
+    superseded = await session.execute(
+        delete(Delivery)
+        .where(
+            *old,
+            Delivery.notice_id.is_not(None),
+            Delivery.member_id.is_not(None),
+            exists().where(
+                later.notice_id == Delivery.notice_id,
+                later.member_id == Delivery.member_id,
+                later.id > Delivery.id,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
     anonymised = await session.execute(
         update(Delivery)
-        .where(*old, Delivery.notice_id.is_not(None), ~Delivery.dedupe_key.startswith(PURGED_KEY))
+        .where(
+            *old, Delivery.notice_id.is_not(None), ~Delivery.dedupe_key.startswith(ANONYMISED_KEY)
+        )
         .values(
-            dedupe_key=literal(PURGED_KEY) + cast(Delivery.id, String),
+            dedupe_key=literal(ANONYMISED_KEY) + cast(Delivery.id, String),
             member_id=None,
             staff_id=None,
             address=None,
@@ -232,7 +251,7 @@ async def _deliveries(session: AsyncSession, before: datetime) -> Purged:
         )
         .execution_options(synchronize_session=False)
     )
-    return Purged("deliveries", before, _rows(deleted), _rows(anonymised))
+    return Purged("deliveries", before, _rows(deleted) + _rows(superseded), _rows(anonymised))
 
 
 async def _requests(session: AsyncSession, before: datetime) -> Purged:
