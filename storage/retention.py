@@ -104,20 +104,21 @@ class Purged:
 
     def line(self) -> str:
         """The kind as an operator reads it: counts, and what is kept of the rest."""
-        what, kept = _WORDS[self.kind]
-        counts = f"{self.deleted} deleted"
+        what, deletes, kept = _WORDS[self.kind]
+        counts = [f"{self.deleted} deleted"] if deletes else []
         if kept:
-            counts += f", {self.anonymised} {kept}"
-        return f"{what} before {self.before:%Y-%m-%d}: {counts}"
+            counts.append(f"{self.anonymised} {kept}")
+        return f"{what} before {self.before:%Y-%m-%d}: {', '.join(counts)}"
 
 
+# Each kind: what it is called, whether it deletes, what it says of what it keeps.
 _WORDS = {
-    "checkins": ("check-ins", "kept as a date only (each member's latest)"),
-    "places": ("places (location reports)", ""),
-    "deliveries": ("deliveries", "anonymised (notice statistics)"),
-    "requests": ("closed service requests", "anonymised (free texts erased)"),
-    "audit": ("audit events", ""),
-    "sms_log": ("SMS log entries", ""),
+    "checkins": ("check-ins", True, "kept as a date only (each member's latest)"),
+    "places": ("places (location reports)", True, ""),
+    "deliveries": ("deliveries", True, "anonymised (notice statistics)"),
+    "requests": ("closed service requests", False, "anonymised (free texts erased)"),
+    "audit": ("audit events", True, ""),
+    "sms_log": ("SMS log entries", True, ""),
 }
 
 

@@ -29,6 +29,7 @@ from bot.cli.idea import idea
 from bot.cli.material import material
 from bot.cli.notice import notice
 from bot.cli.place import place
+from bot.cli.privacy import privacy
 from bot.cli.request import request
 from bot.cli.schedule import member_lost, schedule
 from bot.context import LiaisonApplication, Services
@@ -605,3 +606,4 @@ main.add_command(
 )
 main.add_command(place)
 member.add_command(member_lost)
+main.add_command(privacy)
