@@ -27,6 +27,7 @@ from bot.cli.certificate import certificate
 from bot.cli.common import cli_actor, fail, run_with_db, settings_of
 from bot.cli.idea import idea
 from bot.cli.material import material
+from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.privacy import privacy
@@ -41,12 +42,21 @@ from storage.channels import ChannelOrderError, parse_channels
 from storage.clock import SystemClock
 from storage.db import Database
 from storage.identity import identify
+from storage.invite_key import load_invite_key
 from storage.migrate import revision_status, upgrade
 from storage.models import GroupKind, Member, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
 from storage.zones import ZoneError, parse_zone
+
+
+def invite_key_of(settings: Settings) -> bytes:
+    """The invite key, as `serve` and every command that makes invites read it."""
+    try:
+        return load_invite_key(settings)
+    except ConfigError as error:
+        fail(str(error), status=2)
 
 
 def make_services(settings: Settings, database: Database) -> Services:
@@ -56,6 +66,7 @@ def make_services(settings: Settings, database: Database) -> Services:
         clock=SystemClock(),
         renderer=Renderer(),
         regions=default_index(),
+        invite_key=invite_key_of(settings),
     )
 
 
@@ -505,6 +516,7 @@ def invite_create(ctx: click.Context, phone: str) -> None:
         e164 = normalize_phone(phone)
     except InvalidPhone as error:
         fail(f"invalid phone {phone!r}: {error}")
+    key = invite_key_of(settings)
 
     async def create(database: Database) -> tuple[str, str, str | None]:
         now = SystemClock().now()
@@ -516,6 +528,7 @@ def invite_create(ctx: click.Context, phone: str) -> None:
                     phone=e164,
                     created_by=cli_actor(),
                     valid_days=settings.invite_valid_days,
+                    key=key,
                 )
                 member = await session.get(Member, invite.member_id)
                 assert member is not None
@@ -606,4 +619,5 @@ main.add_command(
 )
 main.add_command(place)
 member.add_command(member_lost)
+member.add_command(member_data_command)
 main.add_command(privacy)
