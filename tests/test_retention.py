@@ -3,13 +3,17 @@ statistics count survives without the person; the purge runs nightly and twice i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.context import Services
+from messages.channels.base import OutboundMessage
+from messages.channels.sms_log import SmsLogChannel
 from scheduler.jobs import PURGE_AT, job_specs, run_due, upcoming
 from storage import requests
 from storage.clock import FakeClock
@@ -285,6 +289,9 @@ async def test_the_scheduler_purges_at_night_and_only_then(
     night = purge_time(clock, services)
     await make_checkin(db, member, months_before(night, 36) - timedelta(hours=3), city="深圳市")
     await make_checkin(db, member, clock.now(), city="广州市")
+    # The SMS demonstration log (no SMS centre here): an entry of 31 days before the night.
+    sms = SmsLogChannel(services.settings.sms_log_path, now=lambda: night - timedelta(days=31))
+    await sms.send(OutboundMessage(1, ChannelName.SMS, "+8613800138000", "请报到"))
 
     # Past its time already, but the night's run has not come: the check-in is still there.
     early = await run_due(db, night - timedelta(hours=1), services.settings)
@@ -296,9 +303,12 @@ async def test_the_scheduler_purges_at_night_and_only_then(
         "(each member's latest)" in report.lines
     )
     assert "retention purge: places (location reports) before 2023-11-15: 1 deleted" in report.lines
+    assert "retention purge: SMS log entries before 2026-10-16: 1 deleted" in report.lines
     assert report.messages == 0
     async with db.session() as session:
         assert len(list(await session.scalars(select(CheckIn)))) == 1
+    log = await asyncio.to_thread(Path(services.settings.sms_log_path).read_text, "utf-8")
+    assert "delivery 1" not in log
     # A second timer, or a catch-up, within the window: nothing more.
     again = await run_due(db, clock.now() + timedelta(minutes=5), services.settings)
     assert not [line for line in again.lines if line.startswith("retention")]
