@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     organisation_name: str = Field(default="党组织", min_length=1, max_length=64)
     # /places: a nearest place farther than this is "none near you" (it is still shown).
     places_near_km: float = Field(default=50.0, gt=0, le=20_000)
+    # Retention (PIPL Art. 19): how long each kind of record is kept; the daily purge and
+    # `liaison privacy purge` delete (or anonymise) what is older (storage/retention.py).
+    retention_checkins_months: int = Field(default=36, ge=1, le=1200)
+    retention_deliveries_months: int = Field(default=12, ge=1, le=1200)
+    retention_requests_months: int = Field(default=36, ge=1, le=1200)
+    retention_audit_months: int = Field(default=60, ge=1, le=1200)
+    retention_sms_log_days: int = Field(default=30, ge=1, le=36_500)
 
     @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
     @classmethod

@@ -31,6 +31,7 @@ from bot.cli.material import material
 from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
+from bot.cli.privacy import privacy
 from bot.cli.request import request
 from bot.cli.schedule import member_lost, schedule
 from bot.connect import connect, pause_until
@@ -651,3 +652,4 @@ main.add_command(
 main.add_command(place)
 member.add_command(member_lost)
 member.add_command(member_data_command)
+main.add_command(privacy)
