@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.migrate import revision_status
 from storage.models import MAX_ID
 from storage.settings import Settings
+from storage.text import typed
 
 T = TypeVar("T")
 
@@ -85,10 +86,11 @@ def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetim
 
 
 def read_text_file(path: Path) -> str:
-    """A UTF-8 text file (a byte-order mark is dropped); anything else is a clear error."""
+    """A UTF-8 text file (a byte-order mark and NUL characters dropped, as from what is
+    typed in the bot: storage.text.typed); anything else is a clear error."""
     if not path.is_file():
         fail(f"no such file: {path}")
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return typed(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
