@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from storage.models import MAX_ID
-from storage.text import typed
+from storage.text import strip_nul
 
 
 def parse_id(raw: str) -> int | None:
@@ -34,7 +34,7 @@ def message_text(update: Update) -> str:
     message = update.effective_message
     assert message is not None, "the handler's filters admit only messages"
     assert message.text is not None, "the handler's filters admit only text"
-    return typed(message.text)
+    return strip_nul(message.text)
 
 
 def command_argument(update: Update) -> str:

@@ -31,7 +31,7 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 _KEPT = frozenset("\n\t")
 
 
-def typed(text: str) -> str:
+def strip_nul(text: str) -> str:
     """Text a person typed, as it may be stored: without NUL characters.
 
     PostgreSQL cannot store a NUL in text (SQLite can): dropping it here makes both

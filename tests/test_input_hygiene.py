@@ -7,18 +7,61 @@ or an SMS.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication
-from storage.db import Database
-from storage.models import CheckIn, Consent, Idea, LocationReport
-from tests.chat import Person, talk
-from tests.conftest import START
-from tests.factories import make_group, make_member, make_staff
+from storage.db import Database, create_engine
+from storage.models import CheckIn, Consent, Idea, LocationReport, Place
+from tests.chat import Person, said, talk
+from tests.cli_helpers import liaison, on_database
+from tests.conftest import PG_URL, START, run_async
+from tests.factories import make_group, make_member, make_place, make_staff
 
 MEMBER = 8601
 LIAISON = 8602
+WANG = 8603  # a member who reads English
+
+
+@pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
+def cli_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A migrated database of the `liaison` command's own, on each backend (the command
+    cannot share a test's PostgreSQL schema, so it gets a database)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+        dropped = None
+    else:
+        name = f"liaison_hygiene_{tmp_path.name.lower().replace('-', '_')}"[:60]
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        dropped = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+        async def create() -> None:
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            await admin.dispose()
+
+        run_async(create)
+    monkeypatch.setenv("LIAISON_DATABASE_URL", url)
+    assert liaison("db", "upgrade").exit_code == 0
+    yield url
+    if dropped is not None:
+
+        async def drop() -> None:
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as connection:
+                await connection.execute(text(dropped))
+            await admin.dispose()
+
+        run_async(drop)
 
 
 async def district(db: Database) -> None:
@@ -87,3 +130,100 @@ async def test_a_nul_in_a_member_query_finds_the_member(
     await district(db)
     liaison = Person(application, bot_api, LIAISON)
     await talk(liaison, [("/member 张\x00伟", ["张伟（流出党员）", "电话：+86 138****0001"])])
+
+
+# --- coordinates that are not on Earth ------------------------------------------------------
+
+NOT_ON_EARTH = [
+    (float("inf"), 114.27),
+    (1e308, 114.27),
+    (91.0, 200.0),
+    (30.58, float("nan")),
+    (float("-inf"), float("-inf")),
+]
+
+
+async def share(person: Person, latitude: float, longitude: float) -> str:
+    """Share a location a Telegram client could not have sent; what the bot answered."""
+    return said(await person.send_update(person.updates.location(person.user, latitude, longitude)))
+
+
+@pytest.mark.parametrize(("latitude", "longitude"), NOT_ON_EARTH)
+async def test_places_refuses_a_location_not_on_earth(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    latitude: float,
+    longitude: float,
+) -> None:
+    await district(db)
+    await make_place(db, START)
+    zhang = Person(application, bot_api, MEMBER)
+    await talk(zhang, [("/places", "发送我的位置")])
+    answer = await share(zhang, latitude, longitude)
+    assert "这个位置不对" in answer and "纬度在 -90 到 90 之间" in answer
+    assert "民意街道党员之家" not in answer and "出错" not in answer
+    # A real location still finds the place.
+    assert "民意街道党员之家" in await share(zhang, 30.58, 114.27)
+
+
+@pytest.mark.parametrize(("latitude", "longitude"), NOT_ON_EARTH)
+async def test_a_checkin_refuses_a_location_not_on_earth_and_asks_again(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    latitude: float,
+    longitude: float,
+) -> None:
+    await district(db)
+    zhang = Person(application, bot_api, MEMBER)
+    await talk(zhang, [("/checkin", "1/3 您现在在哪里")])
+    answer = await share(zhang, latitude, longitude)
+    assert "这个位置不对" in answer and "位置没有保存" in answer and "1/3 您现在在哪里" in answer
+    # The check-in goes on: a real place is taken.
+    await talk(zhang, [("/loc 30.58 114.27", ["所在地：湖北省 武汉市", "2/3 工作情况怎么样"])])
+
+
+async def test_bad_locations_are_refused_in_english_too(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    await make_member(
+        db, START, name="王芳", telegram_user_id=WANG, consent=Consent.GIVEN, locale="en"
+    )
+    await make_place(db, START)
+    wang = Person(application, bot_api, WANG, language_code="en")
+    answer = await share(wang, 30.58, float("nan"))
+    assert "That location is not valid: its longitude is not a number on Earth" in answer
+    await talk(wang, [("/checkin", "1/3")])
+    answer = await share(wang, 95.0, 114.27)
+    assert "its latitude is not a number on Earth" in answer and "it was not saved" in answer
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "problem"),
+    [
+        ("inf", "114.27", "latitude 'inf' is not a number"),
+        ("1e308", "114.27", "latitude 1e+308 is outside -90…90"),
+        ("91", "200", "longitude 200 is outside -180…180"),
+        ("30.58", "NaN", "longitude 'NaN' is not a number"),
+    ],
+)
+def test_a_places_file_with_coordinates_not_on_earth_is_refused(
+    cli_url: str, tmp_path: Path, latitude: str, longitude: str, problem: str
+) -> None:
+    path = tmp_path / "places.csv"
+    path.write_text(
+        "名称,类型,地址,所在区,纬度,经度\n"
+        "民意街道党员之家,党员之家,民意四路 12 号,江汉区,30.58,114.27\n"
+        f"某地,党员之家,某路 1 号,江汉区,{latitude},{longitude}\n",
+        encoding="utf-8",
+    )
+    result = liaison("place", "import", str(path))
+    assert result.exit_code == 1
+    assert problem in result.output and "nothing was imported" in result.output
+
+    async def count(database: Database) -> int:
+        async with database.session() as session:
+            return await session.scalar(select(func.count()).select_from(Place)) or 0
+
+    assert on_database(cli_url, count) == 0

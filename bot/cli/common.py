@@ -22,7 +22,7 @@ from storage.db import Database
 from storage.migrate import revision_status
 from storage.models import MAX_ID
 from storage.settings import Settings
-from storage.text import typed
+from storage.text import strip_nul
 
 T = TypeVar("T")
 
@@ -87,10 +87,10 @@ def parse_at(value: str, settings: Settings, *, option: str = "--at") -> datetim
 
 def read_text_file(path: Path) -> str:
     """A UTF-8 text file (a byte-order mark and NUL characters dropped, as from what is
-    typed in the bot: storage.text.typed); anything else is a clear error."""
+    typed in the bot: storage.text.strip_nul); anything else is a clear error."""
     if not path.is_file():
         fail(f"no such file: {path}")
     try:
-        return typed(path.read_bytes().decode("utf-8-sig"))
+        return strip_nul(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
