@@ -15,12 +15,18 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.botapi import LocalBotApi
-from bot.context import LiaisonApplication
+from bot.context import LiaisonApplication, Services
+from storage.clock import FakeClock
 from storage.db import Database, create_engine
-from storage.models import CheckIn, Consent, Idea, LocationReport, Place
+from storage.ideas import submit
+from storage.models import CheckIn, Consent, Idea, IdeaKind, LocationReport, Place
+from storage.notices import create_notice
+from storage.text import printable
 from tests.chat import Person, said, talk
 from tests.cli_helpers import liaison, on_database
 from tests.conftest import PG_URL, START, run_async
+from tests.cycle_harness import RecordingSms
+from tests.delivery import make_dispatcher
 from tests.factories import make_group, make_member, make_place, make_staff
 
 MEMBER = 8601
@@ -227,3 +233,77 @@ def test_a_places_file_with_coordinates_not_on_earth_is_refused(
             return await session.scalar(select(func.count()).select_from(Place)) or 0
 
     assert on_database(cli_url, count) == 0
+
+
+# --- control and bidi characters on a terminal and in an SMS --------------------------------
+
+# A title-setting OSC, a screen clear, a colour, and the nine bidi embeddings, overrides
+# and isolates: none of them may reach a terminal or a phone.
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b0m"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+NASTY_NAME = f"张{ESCAPES}伟{BIDI}"
+NASTY_TEXT = f"建议{ESCAPES}每月办一次夜校\u202egpj.exe\u202c\n第二行\t结束\r\x08"
+CONTROLS = {*"\x1b\x07\x9b\x08\r\x00", *BIDI}
+
+
+def shows_none(output: str) -> bool:
+    return not CONTROLS & set(output) and "pwned" not in output and "[2J" not in output
+
+
+def test_printable_keeps_the_words_and_drops_the_rest() -> None:
+    assert printable(NASTY_TEXT) == "建议每月办一次夜校gpj.exe\n第二行\t结束"
+    assert printable(NASTY_NAME) == "张伟"
+    # An unterminated string ends with the text; plain text and emoji are untouched.
+    assert printable("名字\x1b]0;到最后") == "名字"
+    assert printable("Wang Fang 王芳 🙂 (+86) [1] €") == "Wang Fang 王芳 🙂 (+86) [1] €"
+
+
+def test_cli_listings_show_no_control_or_bidi_characters(cli_url: str) -> None:
+    async def add(database: Database) -> None:
+        group = await make_group(database, START, "驻深圳党小组")
+        member = await make_member(
+            database, START, name=NASTY_NAME, phone="+8613800000001", groups=[group]
+        )
+        async with database.session() as session:
+            await submit(session, START, member_id=member.id, kind=IdeaKind.IDEA, text=NASTY_TEXT)
+
+    on_database(cli_url, add)
+    for command in (["member", "list"], ["idea", "list"], ["idea", "show", "1"]):
+        result = liaison(*command)
+        assert result.exit_code == 0, result.output
+        assert "张伟" in result.output, command
+        assert shows_none(result.output), (command, result.output)
+    assert "建议每月办一次夜校gpj.exe\n第二行\t结束" in result.output
+
+
+async def test_an_sms_shows_no_control_or_bidi_characters(
+    services: Services, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, START, "汉正街市场党小组")
+    await make_member(db, START, name="商户", phone="+8613900000001", groups=[group])
+    async with db.session() as session:
+        await create_notice(
+            session,
+            START,
+            author="cli:test",
+            author_name=f"花楼街道{BIDI}党工委",
+            body=NASTY_TEXT,
+            groups=["汉正街市场党小组"],
+        )
+    sms = RecordingSms(clock)
+    assert await make_dispatcher(services, sms=sms).run_once() == 1
+    [(_, message)] = sms.sent
+    assert message.text.startswith("【通知】建议每月办一次夜校gpj.exe\n第二行\t结束")
+    assert message.text.endswith("——花楼街道党工委")
+    assert shows_none(message.text)
+
+
+def test_every_command_prints_through_the_one_echo() -> None:
+    # A command that called click.echo itself would print members' text raw again.
+    cli = Path(__file__).parent.parent / "bot" / "cli"
+    direct = [
+        path.name
+        for path in sorted(cli.glob("*.py"))
+        if path.name != "common.py" and "click.echo" in path.read_text(encoding="utf-8")
+    ]
+    assert direct == [], f"print with bot.cli.common.echo, not click.echo: {direct}"

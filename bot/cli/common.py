@@ -22,7 +22,7 @@ from storage.db import Database
 from storage.migrate import revision_status
 from storage.models import MAX_ID
 from storage.settings import Settings
-from storage.text import strip_nul
+from storage.text import printable, strip_nul
 
 T = TypeVar("T")
 
@@ -30,9 +30,19 @@ T = TypeVar("T")
 RECORD_ID: click.IntRange = click.IntRange(1, MAX_ID)
 
 
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line of output (stderr if err): every command prints through here.
+
+    What members and staff wrote (names, ideas, requests, notices) is shown without control
+    characters and bidi controls: an escape sequence in a name must not clear the operator's
+    screen or retitle the window, nor an override reorder a listing (storage.text.printable).
+    """
+    click.echo(printable(str(message)), err=err, nl=nl)
+
+
 def fail(message: str, status: int = 1) -> NoReturn:
     """Print message to stderr and exit with status."""
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(status)
 
 
