@@ -188,7 +188,7 @@ async def run_terminal(
                     continue
                 if echo:
                     # Piped conversations read like a transcript.
-                    print(f"> {line}", file=stdout, flush=True)
+                    print(f"> {printable(line)}", file=stdout, flush=True)
                 try:
                     await account.say(line)
                 except ChoiceError as error:

@@ -28,6 +28,7 @@ from tests.conftest import PG_URL, START, run_async
 from tests.cycle_harness import RecordingSms
 from tests.delivery import make_dispatcher
 from tests.factories import make_group, make_member, make_place, make_staff
+from tests.test_cli import run_chat
 
 MEMBER = 8601
 LIAISON = 8602
@@ -296,6 +297,15 @@ async def test_an_sms_shows_no_control_or_bidi_characters(
     assert message.text.startswith("【通知】建议每月办一次夜校gpj.exe\n第二行\t结束")
     assert message.text.endswith("——花楼街道党工委")
     assert shows_none(message.text)
+
+
+def test_liaison_chat_shows_no_control_or_bidi_characters(cli_url: str) -> None:
+    assert liaison("demo").exit_code == 0
+    typed = f"建议{ESCAPES}夜校\u202egpj.exe\u202c{BIDI}"
+    transcript = run_chat(cli_url, 10001, ["/idea", "1", typed])
+    assert "> 建议夜校gpj.exe" in transcript  # the line as typed, echoed
+    assert "请确认" in transcript and transcript.count("建议夜校gpj.exe") == 2
+    assert shows_none(transcript), transcript
 
 
 def test_every_command_prints_through_the_one_echo() -> None:
