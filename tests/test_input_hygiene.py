@@ -139,6 +139,26 @@ async def test_a_nul_in_a_member_query_finds_the_member(
     await talk(liaison, [("/member 张\x00伟", ["张伟（流出党员）", "电话：+86 138****0001"])])
 
 
+def test_a_nul_in_a_reply_file_is_dropped_and_the_reply_kept(cli_url: str, tmp_path: Path) -> None:
+    async def add(database: Database) -> None:
+        member = await make_member(database, START, name="张伟", phone="+8613800000001")
+        async with database.session() as session:
+            await submit(session, START, member_id=member.id, kind=IdeaKind.IDEA, text="开办夜校")
+
+    on_database(cli_url, add)
+    reply = tmp_path / "reply.txt"
+    reply.write_text("谢谢，\x00下月开办。", encoding="utf-8")
+    result = liaison("idea", "reply", "1", "--file", str(reply))
+    assert result.exit_code == 0, result.output
+    assert "replied to suggestion 1" in result.output
+
+    async def replies(database: Database) -> list[str | None]:
+        async with database.session() as session:
+            return list(await session.scalars(select(Idea.reply)))
+
+    assert on_database(cli_url, replies) == ["谢谢，下月开办。"]
+
+
 # --- coordinates that are not on Earth ------------------------------------------------------
 
 NOT_ON_EARTH = [
