@@ -25,7 +25,7 @@ from bot.background import attach_background, running_background
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.cli.catalogue import catalogue, seed_catalogue
 from bot.cli.certificate import certificate
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of, telegram_user_id
+from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of, telegram_user_id
 from bot.cli.idea import idea
 from bot.cli.material import material
 from bot.cli.mydata import member_data_command
@@ -104,7 +104,7 @@ async def _upgrade(settings: Settings) -> tuple[str | None, str | None]:
 def db_upgrade(ctx: click.Context) -> None:
     """Create the database or bring it up to the newest schema."""
     current, _ = asyncio.run(_upgrade(settings_of(ctx)))
-    click.echo(f"database at revision {current}")
+    echo(f"database at revision {current}")
 
 
 @db.command("status")
@@ -120,7 +120,7 @@ def db_status(ctx: click.Context) -> None:
             await database.dispose()
 
     current, head = asyncio.run(status())
-    click.echo(f"current: {current or 'empty'}\nnewest:  {head}")
+    echo(f"current: {current or 'empty'}\nnewest:  {head}")
     if current != head:
         sys.exit(1)
 
@@ -274,7 +274,7 @@ def load_demo(ctx: click.Context, if_empty: bool) -> None:
             changed = await demo.load_demo(session, now)
         return "sample district loaded" if changed else "sample district already loaded"
 
-    click.echo(run_with_db(settings, load))
+    echo(run_with_db(settings, load))
 
 
 # --- structure -------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def _directory_call(
         except directory.DirectoryError as error:
             fail(str(error))
 
-    click.echo(run_with_db(settings, call))
+    echo(run_with_db(settings, call))
 
 
 @main.group()
@@ -327,7 +327,7 @@ def unit_list(ctx: click.Context) -> None:
             return [u.name for u in await directory.list_units(session)]
 
     for name in run_with_db(settings_of(ctx), listing):
-        click.echo(name)
+        echo(name)
 
 
 @main.group()
@@ -367,7 +367,7 @@ def group_list(ctx: click.Context) -> None:
             return [f"{g.name}\t{g.kind.value}" for g in await directory.list_groups(session)]
 
     for line in run_with_db(settings_of(ctx), listing):
-        click.echo(line)
+        echo(line)
 
 
 @main.group()
@@ -430,7 +430,7 @@ def staff_list(ctx: click.Context) -> None:
             ]
 
     for line in run_with_db(settings_of(ctx), listing):
-        click.echo(line)
+        echo(line)
 
 
 # --- members ---------------------------------------------------------------------------
@@ -461,13 +461,13 @@ def member_import(ctx: click.Context, file: Path) -> None:
 
     report = run_with_db(settings_of(ctx), apply)
     if parsed.ignored_columns:
-        click.echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
+        echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
     if not report.ok:
         for problem in report.errors:
             column = f" ({problem.column})" if problem.column else ""
-            click.echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
+            echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
         fail(f"{len(report.errors)} problem(s) found; nothing was imported")
-    click.echo(
+    echo(
         f"imported {file.name}: {report.created} new, {report.updated} updated, "
         f"{report.unchanged} unchanged"
     )
@@ -509,7 +509,7 @@ def member_list(ctx: click.Context, group_name: str | None, overdue_only: bool, 
             return rows
 
     for line in _member_lines(run_with_db(settings, listing), full):
-        click.echo(line)
+        echo(line)
 
 
 def _member_lines(rows: list[members.MemberRow], full: bool) -> list[str]:
@@ -571,10 +571,10 @@ def invite_create(ctx: click.Context, phone: str) -> None:
 
     code, name, username = run_with_db(settings, create)
     # The masked phone alone does not say who it is: many numbers share 138****0001.
-    click.echo(f"invite for {name} {mask_phone(e164)}, valid {settings.invite_valid_days} days")
+    echo(f"invite for {name} {mask_phone(e164)}, valid {settings.invite_valid_days} days")
     if username:
-        click.echo(f"https://t.me/{username}?start={code}")
-    click.echo(code)
+        echo(f"https://t.me/{username}?start={code}")
+    echo(code)
 
 
 @member.command("channels")
@@ -599,7 +599,7 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
                 fail(str(error))
             return f"{row.name}: {channels or 'default (Telegram when bound, else SMS)'}"
 
-    click.echo(run_with_db(settings_of(ctx), apply))
+    echo(run_with_db(settings_of(ctx), apply))
 
 
 @member.command("timezone")
@@ -633,7 +633,7 @@ def member_timezone(ctx: click.Context, phone: str, zone: str) -> None:
             what = "time zone" if changed else "time zone unchanged"
             return f"{row.name} ({mask_phone(e164)}): {what} {name}, local time now {there}"
 
-    click.echo(run_with_db(settings_of(ctx), apply))
+    echo(run_with_db(settings_of(ctx), apply))
 
 
 # The groups of their own modules (bot/cli/<group>.py).

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.migrate import revision_status
 from storage.models import MAX_ID
 from storage.settings import Settings
+from storage.text import printable, strip_nul
 
 T = TypeVar("T")
 
@@ -36,9 +37,19 @@ MAX_TELEGRAM_USER_ID = 2**52 - 1
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line of output (stderr if err): every command prints through here.
+
+    What members and staff wrote (names, ideas, requests, notices) is shown without control
+    characters and bidi controls: an escape sequence in a name must not clear the operator's
+    screen or retitle the window, nor an override reorder a listing (storage.text.printable).
+    """
+    click.echo(printable(str(message)), err=err, nl=nl)
+
+
 def fail(message: str, status: int = 1) -> NoReturn:
     """Print message to stderr and exit with status."""
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(status)
 
 
@@ -125,10 +136,11 @@ def telegram_user_id(value: int, *, option: str) -> int:
 
 
 def read_text_file(path: Path) -> str:
-    """A UTF-8 text file (a byte-order mark is dropped); anything else is a clear error."""
+    """A UTF-8 text file (a byte-order mark and NUL characters dropped, as from what is
+    typed in the bot: storage.text.strip_nul); anything else is a clear error."""
     if not path.is_file():
         fail(f"no such file: {path}")
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return strip_nul(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of
 from storage import members
 from storage.clock import SystemClock
 from storage.db import Database
@@ -53,7 +53,7 @@ def member_data_command(ctx: click.Context, phone: str, out: Path) -> None:
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
-    click.echo(
+    echo(
         f"wrote the data of {data.registration.name} ({mask_phone(e164)}) to {out}: "
         f"{len(data.checkins)} check-ins, {len(data.requests)} requests, "
         f"{len(data.certificates)} certificates, {len(data.ideas)} ideas, "

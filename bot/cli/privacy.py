@@ -11,7 +11,7 @@ import asyncio
 
 import click
 
-from bot.cli.common import cli_actor, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, run_with_db, settings_of
 from messages.channels.sms_log import drop_older
 from storage import audit
 from storage.clock import SystemClock
@@ -67,8 +67,8 @@ def purge_command(ctx: click.Context, dry_run: bool) -> None:
 
     report = run_with_db(settings, run)
     if dry_run:
-        click.echo("dry run: what a purge would take now (nothing was deleted)")
+        echo("dry run: what a purge would take now (nothing was deleted)")
     for line in report.lines():
-        click.echo(line)
+        echo(line)
     if not dry_run:
-        click.echo(f"purged: {report.total} record(s)")
+        echo(f"purged: {report.total} record(s)")
