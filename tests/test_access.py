@@ -1,0 +1,165 @@
+"""What the trial found about access: member details stay in private chats, one scope for
+cards and notices, only a notice's author cancels it, forged steps change nothing, and
+failed lookups leave a trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.botapi import Button, LocalBotApi, Outgoing
+from bot.context import LiaisonApplication
+from storage.certificates import apply
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.ideas import submit
+from storage.models import AuditEvent, Consent, IdeaKind, MemberStatus
+from storage.requests import create_request
+from tests.chat import Person, said, talk
+from tests.conftest import START
+from tests.factories import make_group, make_member, make_request_catalogue, make_staff
+
+LIAISON = 9001
+OTHER_LIAISON = 9002
+ADMIN = 9003
+MEMBER = 8001
+GROUP_CHAT = -100_777
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """A member of the liaison's group with a request, an idea and a certificate."""
+
+    member_id: int
+    request_id: int
+    idea_id: int
+    certificate_id: int
+
+
+async def desk(db: Database) -> Desk:
+    group = await make_group(db, START, "驻深圳党小组")
+    member = await make_member(
+        db,
+        START,
+        name="张伟",
+        groups=[group],
+        telegram_user_id=MEMBER,
+        consent=Consent.GIVEN,
+        status=MemberStatus.OUTFLOW,
+    )
+    await make_staff(db, START, telegram_user_id=LIAISON, groups=[group], locale="en")
+    category, _ = await make_request_catalogue(db, START)
+    async with db.session() as session:
+        request = await create_request(
+            session,
+            START,
+            member_id=member.id,
+            category_id=category,
+            description="门面续租遇到困难",
+            zone=ZONE,
+        )
+        idea = await submit(
+            session, START, member_id=member.id, kind=IdeaKind.IDEA, text="建议每月开一次线上会"
+        )
+        certificate = await apply(
+            session,
+            START,
+            member_id=member.id,
+            origin_organisation="湖北省武汉市江汉区委组织部",
+            destination="广东省深圳市南山区",
+            reason="外出务工",
+            expected_months=12,
+        )
+        return Desk(member.id, request.id, idea.id, certificate.id)
+
+
+def in_chat(chat_id: int) -> Outgoing:
+    """A message of the bot's in a chat, under which a button is pressed."""
+    return Outgoing("sendMessage", chat_id, 1, "…", "HTML")
+
+
+async def press(who: Person, chat_id: int, data: str) -> list[Outgoing]:
+    return await who.send_update(who.updates.press(who.user, in_chat(chat_id), Button("x", data)))
+
+
+async def audit_rows(db: Database, action: str | None = None) -> list[AuditEvent]:
+    async with db.session() as session:
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        return list(await session.scalars(query))
+
+
+# --- member details only in private chats ---------------------------------------------
+
+
+async def test_staff_buttons_in_a_group_chat_post_nothing_there(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    records = await desk(db)
+    liaison = Person(application, bot_api, LIAISON, language_code="en")
+    buttons = [
+        f"staff:card:{records.member_id}",
+        f"request:card:{records.request_id}",
+        f"ideas:card:{records.idea_id}",
+        f"cert:letter:{records.certificate_id}",
+        f"cert:step:{records.certificate_id}:checked",
+        f"cycle:lost:{records.member_id}",
+        f"request:take:{records.request_id}",
+        f"ideas:adopt:{records.idea_id}",
+    ]
+    before = len(await audit_rows(db))
+    for data in buttons:
+        sent = await press(liaison, GROUP_CHAT, data)
+        assert sent == [], f"{data} posted {said(sent)!r} in the group"
+        assert bot_api.toasts[-1].text == (
+            "Members' details are shown only in a private chat with me: open it there."
+        ), data
+    # Nothing looked up, nothing changed: not even an audit row of a view.
+    assert len(await audit_rows(db)) == before
+    # In the private chat the same buttons work: the card names the member.
+    assert "张伟" in said(await press(liaison, LIAISON, f"staff:card:{records.member_id}"))
+    assert "门面续租遇到困难" in said(
+        await press(liaison, LIAISON, f"request:card:{records.request_id}")
+    )
+    assert "建议每月开一次线上会" in said(
+        await press(liaison, LIAISON, f"ideas:card:{records.idea_id}")
+    )
+
+
+async def test_a_staff_button_in_a_group_says_so_in_chinese_to_anyone(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    records = await desk(db)
+    await make_staff(db, START, telegram_user_id=OTHER_LIAISON, name="王联络")
+    for user_id in (OTHER_LIAISON, MEMBER, 424242):
+        who = Person(application, bot_api, user_id)
+        assert await press(who, GROUP_CHAT, f"staff:card:{records.member_id}") == []
+        assert bot_api.toasts[-1].text == "党员信息只在与我的私聊中显示，请在私聊中打开。"
+
+
+@pytest.mark.parametrize(
+    "command", ["/member 张伟", "/overdue", "/requests", "/ideas", "/certificates"]
+)
+async def test_staff_commands_in_a_group_point_to_the_private_chat(
+    command: str,
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+) -> None:
+    await desk(db)
+    liaison = Person(application, bot_api, LIAISON, language_code="en")
+    sent = await liaison.send_update(liaison.updates.group_text(liaison.user, command, GROUP_CHAT))
+    assert [o.chat_id for o in sent] == [GROUP_CHAT]
+    assert "private chat" in said(sent)
+    assert "张伟" not in said(sent) and "门面" not in said(sent)
+    assert await audit_rows(db, "member.view") == []
+    # The same command in the private chat shows what it shows.
+    await talk(liaison, [(command, None)])
+    assert liaison.last_text
