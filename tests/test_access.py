@@ -5,6 +5,7 @@ failed lookups leave a trail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,16 @@ from storage.certificates import apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.ideas import submit
-from storage.models import AuditEvent, Consent, IdeaKind, MemberStatus
+from storage.models import (
+    AuditEvent,
+    Consent,
+    IdeaKind,
+    MemberStatus,
+    Notice,
+    NoticeStatus,
+    StaffRole,
+)
+from storage.notices import create_notice
 from storage.requests import create_request
 from tests.chat import Person, said, talk
 from tests.conftest import START
@@ -163,3 +173,69 @@ async def test_staff_commands_in_a_group_point_to_the_private_chat(
     # The same command in the private chat shows what it shows.
     await talk(liaison, [(command, None)])
     assert liaison.last_text
+
+
+# --- only a notice's author (or an administrator) cancels it --------------------------
+
+
+async def scheduled_notice(db: Database, now: datetime, staff_id: int, group: str) -> int:
+    async with db.session() as session:
+        notice = await create_notice(
+            session,
+            now,
+            author=f"staff:{staff_id}",
+            author_name="李联络",
+            body="周六上午九点开会",
+            groups=[group],
+            staff_id=staff_id,
+            send_at=now + timedelta(days=1),
+        )
+        return notice.id
+
+
+async def notice_status(db: Database, notice_id: int) -> NoticeStatus:
+    async with db.session() as session:
+        notice = await session.get(Notice, notice_id)
+        assert notice is not None
+        return notice.status
+
+
+async def test_a_liaison_cannot_cancel_a_colleagues_notice(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, START, "驻深圳党小组")
+    author = await make_staff(db, START, telegram_user_id=LIAISON, groups=[group])
+    await make_staff(
+        db, START, telegram_user_id=OTHER_LIAISON, name="王联络", groups=[group], locale="en"
+    )
+    admin_id = (
+        await make_staff(db, START, telegram_user_id=ADMIN, name="赵管理", role=StaffRole.ADMIN)
+    ).id
+    first = await scheduled_notice(db, clock.now(), author.id, group.name)
+    second = await scheduled_notice(db, clock.now(), author.id, group.name)
+
+    colleague = Person(application, bot_api, OTHER_LIAISON, language_code="en")
+    await talk(colleague, [("/notices", [f"#{first}", "周六上午九点开会"])])
+    assert colleague.button_texts == []  # listed, but no button to cancel it
+    refused = said(await press(colleague, OTHER_LIAISON, f"notice:stop:{first}"))
+    assert refused == (
+        f"Notice #{first} was written by a colleague: "
+        "only its author or an administrator can cancel it."
+    )
+    assert await notice_status(db, first) is NoticeStatus.SCHEDULED
+    assert await audit_rows(db, "notice.cancel") == []
+
+    writer = Person(application, bot_api, LIAISON)
+    await talk(writer, [("/notices", f"#{first}")])
+    assert len(writer.button_texts) == 2
+    [mine] = [text for text in writer.button_texts if f"#{first}" in text]
+    await talk(writer, [(mine, f"已取消通知 #{first}")])
+    assert await notice_status(db, first) is NoticeStatus.CANCELLED
+
+    admin = Person(application, bot_api, ADMIN)
+    assert f"已取消通知 #{second}" in said(await press(admin, ADMIN, f"notice:stop:{second}"))
+    assert await notice_status(db, second) is NoticeStatus.CANCELLED
+    assert [e.actor for e in await audit_rows(db, "notice.cancel")] == [
+        f"staff:{author.id}",
+        f"staff:{admin_id}",
+    ]
