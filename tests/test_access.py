@@ -13,12 +13,15 @@ from sqlalchemy import select
 
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
-from storage.certificates import apply
+from messages.callbacks import CERTIFICATE_BUTTON_STEPS, CERTIFICATE_STEP
+from storage.certificates import STAFF_STEPS, apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.ideas import submit
 from storage.models import (
     AuditEvent,
+    Certificate,
+    CertificateStatus,
     Consent,
     IdeaKind,
     MemberStatus,
@@ -239,3 +242,34 @@ async def test_a_liaison_cannot_cancel_a_colleagues_notice(
         f"staff:{author.id}",
         f"staff:{admin_id}",
     ]
+
+
+# --- a forged certificate step changes nothing ------------------------------------------
+
+
+async def test_a_forged_certificate_step_is_refused_before_anything_changes(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    records = await desk(db)
+    liaison = Person(application, bot_api, LIAISON, language_code="en")
+    number = records.certificate_id
+    for forged in (" CHECKED ", "CHECKED", "checked ", "rejected", "issued;drop"):
+        sent = said(await press(liaison, LIAISON, f"cert:step:{number}:{forged}"))
+        assert sent == "That step cannot be taken.", forged
+    async with db.session() as session:
+        certificate = await session.get(Certificate, number)
+        assert certificate is not None
+        assert certificate.status is CertificateStatus.APPLIED
+    assert [e.action for e in await audit_rows(db) if e.action.startswith("certificate.")] == [
+        "certificate.applied"
+    ]
+    # The real button takes the step, and says so.
+    assert f"Application no. {number}: checked by the liaison" in said(
+        await press(liaison, LIAISON, f"cert:step:{number}:checked")
+    )
+
+
+def test_certificate_buttons_carry_only_steps_storage_takes() -> None:
+    assert set(CERTIFICATE_BUTTON_STEPS) <= set(STAFF_STEPS)
+    assert CERTIFICATE_STEP.unpack("cert:step:4: CHECKED ") is None
+    assert CERTIFICATE_STEP.unpack("cert:step:4:reviewed") == (4, "reviewed")
