@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
@@ -23,17 +24,27 @@ from storage.models import (
     Certificate,
     CertificateStatus,
     Consent,
+    Delivery,
     IdeaKind,
     MemberStatus,
     Notice,
     NoticeStatus,
     StaffRole,
+    Unit,
 )
-from storage.notices import create_notice
+from storage.notices import addressable_groups, create_notice
+from storage.outbox import enqueue_notice
 from storage.requests import create_request
+from storage.scope import may_see
 from tests.chat import Person, said, talk
 from tests.conftest import START
-from tests.factories import make_group, make_member, make_request_catalogue, make_staff
+from tests.factories import (
+    make_group,
+    make_member,
+    make_request_catalogue,
+    make_staff,
+    make_unit,
+)
 
 LIAISON = 9001
 OTHER_LIAISON = 9002
@@ -273,3 +284,116 @@ def test_certificate_buttons_carry_only_steps_storage_takes() -> None:
     assert set(CERTIFICATE_BUTTON_STEPS) <= set(STAFF_STEPS)
     assert CERTIFICATE_STEP.unpack("cert:step:4: CHECKED ") is None
     assert CERTIFICATE_STEP.unpack("cert:step:4:reviewed") == (4, "reviewed")
+
+
+# --- one scope: a notice reaches exactly the members whose card the sender opens ---------
+
+
+async def test_a_liaisons_notices_reach_exactly_the_members_whose_card_they_open(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    now = clock.now()
+    district = await make_unit(db, now, "江汉区委组织部")
+    async with db.session() as session:
+        street = Unit(name="民族街道党工委", parent_id=district.id, created_at=now)
+        session.add(street)
+    elsewhere = await make_unit(db, now, "武昌区委组织部")
+    own = await make_group(db, now, "驻深圳党小组")
+    of_street = await make_group(db, now, "民族街道流动党员党小组", unit=street)
+    foreign = await make_group(db, now, "武昌流动党员党小组", unit=elsewhere)
+    people = {
+        "在本组": ([own], elsewhere),
+        # The trial's case: in a group of the liaison's unit, home unit elsewhere. Notices
+        # reached them; the card was refused.
+        "在街道组": ([of_street], elsewhere),
+        "户在街道": ([], street),
+        "外组本区": ([foreign], district),
+        "外组外区": ([foreign], elsewhere),
+    }
+    ids: dict[str, int] = {}
+    for index, (name, (groups, unit)) in enumerate(people.items()):
+        member = await make_member(
+            db,
+            now,
+            name=name,
+            phone=f"+861380013{index:04d}",
+            groups=groups,
+            unit=unit,
+            telegram_user_id=70_000 + index,
+        )
+        ids[name] = member.id
+    liaison = await make_staff(
+        db, now, telegram_user_id=LIAISON, groups=[own], units=[district], locale="en"
+    )
+
+    async with db.session() as session:
+        openable = {
+            name for name, member_id in ids.items() if await may_see(session, liaison.id, member_id)
+        }
+        groups = [g.name for g in await addressable_groups(session, liaison.id)]
+        to_groups = await create_notice(
+            session,
+            now,
+            author=f"staff:{liaison.id}",
+            author_name="李联络",
+            body="开会",
+            groups=groups,
+            staff_id=liaison.id,
+        )
+        to_everyone = await create_notice(
+            session,
+            now,
+            author=f"staff:{liaison.id}",
+            author_name="李联络",
+            body="开会",
+            everyone=True,
+            staff_id=liaison.id,
+        )
+        by_group = [
+            await recipients(session, now, to_groups.id, ids),
+            *[
+                await recipients(
+                    session,
+                    now,
+                    (
+                        await create_notice(
+                            session,
+                            now,
+                            author=f"staff:{liaison.id}",
+                            author_name="李联络",
+                            body="开会",
+                            groups=[group],
+                            staff_id=liaison.id,
+                        )
+                    ).id,
+                    ids,
+                )
+                for group in groups
+            ],
+        ]
+        everyone = await recipients(session, now, to_everyone.id, ids)
+
+    assert sorted(groups) == sorted([own.name, of_street.name])
+    assert openable == {"在本组", "在街道组", "户在街道", "外组本区"}
+    assert everyone == openable
+    for reached in by_group:
+        assert reached <= openable
+    # The trial's case, as the liaison meets it: the card opens now.
+    person = Person(application, bot_api, LIAISON, language_code="en")
+    assert "在街道组" in said(await press(person, LIAISON, f"staff:card:{ids['在街道组']}"))
+    outside = said(await press(person, LIAISON, f"staff:card:{ids['外组外区']}"))
+    assert "外组外区" not in outside
+
+
+async def recipients(
+    session: AsyncSession, now: datetime, notice_id: int, ids: dict[str, int]
+) -> set[str]:
+    """The names of the members a notice was enqueued for."""
+    await enqueue_notice(session, now, notice_id)
+    names = {member_id: name for name, member_id in ids.items()}
+    rows = await session.scalars(
+        select(Delivery.member_id).where(
+            Delivery.notice_id == notice_id, Delivery.member_id.is_not(None)
+        )
+    )
+    return {names[member_id] for member_id in rows if member_id is not None}
