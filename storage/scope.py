@@ -308,6 +308,18 @@ async def member_card(
     )
 
 
+async def _outside_scope(session: AsyncSession, search: MemberSearch, *, limit: int) -> list[int]:
+    """The ids of members outside the scope that a query found nobody within matches."""
+    if not search.query:
+        return []
+    statement = select(Member.id).order_by(Member.id).limit(limit)
+    if search.by_phone:
+        statement = statement.where(Member.phone == search.query)
+    else:
+        statement = statement.where(Member.name.icontains(search.query, autoescape=True))
+    return list(await session.scalars(statement))
+
+
 async def search_members(
     session: AsyncSession,
     now: datetime,
@@ -320,7 +332,8 @@ async def search_members(
 ) -> tuple[MemberSearch, MemberCard | None]:
     """/member QUERY: the matches in scope, and the card when exactly one matches.
 
-    Audited as a view of that member (or of none), with the query as the audit may keep it.
+    Audited as a view of that member (or of none), with the query as the audit may keep it;
+    a query that hit only members outside the scope as member.view.refused, with their ids.
     """
     search = await find_members(session, staff_id, query, limit=limit)
     card = None
@@ -328,6 +341,20 @@ async def search_members(
         card = await member_card(
             session, staff_id, search.matches[0].member_id, default_zone=default_zone
         )
+    if not search.matches:
+        outside = await _outside_scope(session, search, limit=limit)
+        if outside:
+            # The staff member heard "nobody found"; the trail says whom the query hit.
+            await audit.record(
+                session,
+                now,
+                actor=actor,
+                action="member.view.refused",
+                query=search.audit_query,
+                reason="out_of_scope",
+                members=outside,
+            )
+            return search, None
     await audit.record(
         session,
         now,
@@ -352,19 +379,32 @@ async def open_member_card(
 ) -> MemberCard | None:
     """A member's card from a button (member_id None: a forged one), scope checked again.
 
-    Audited, found or not; requested is what the button carried (cut short), for the trail.
+    Audited, found or not (member.view.refused: outside the scope or not there, told apart
+    in the trail only); requested is what the button carried (cut short), for the trail.
     """
     card = None
     if member_id is not None:
         card = await member_card(session, staff_id, member_id, default_zone=default_zone)
+    if card is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="member.view.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+            requested=requested[:20],
+        )
+        return None
     await audit.record(
         session,
         now,
         actor=actor,
         action="member.view",
-        subject=f"member:{card.member_id}" if card else None,
+        subject=f"member:{card.member_id}",
         requested=requested[:20],
-        found=card is not None,
+        found=True,
     )
     return card
 

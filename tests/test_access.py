@@ -397,3 +397,59 @@ async def recipients(
         )
     )
     return {names[member_id] for member_id in rows if member_id is not None}
+
+
+# --- failed lookups leave a trail ----------------------------------------------------------
+
+
+async def test_lookups_outside_the_scope_are_recorded(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    records = await desk(db)
+    other = await make_staff(db, START, telegram_user_id=OTHER_LIAISON, name="王联络", locale="en")
+    prober = Person(application, bot_api, OTHER_LIAISON, language_code="en")
+    await talk(
+        prober,
+        [
+            ("/member 张伟", "No member"),
+            ("/member +86 138 0013 8000", "No member"),
+            ("/member 无此人", "No member"),
+            (f"/certificates {records.certificate_id}", "There is no such application"),
+        ],
+    )
+    for data in (
+        f"staff:card:{records.member_id}",
+        f"request:card:{records.request_id}",
+        f"ideas:card:{records.idea_id}",
+        f"cert:letter:{records.certificate_id}",
+        "request:card:99999",
+    ):
+        answer = said(await press(prober, OTHER_LIAISON, data))
+        assert "张伟" not in answer and "门面" not in answer and "建议" not in answer
+    assert not [o for o in bot_api.sent if o.method == "sendDocument"]
+
+    refused = [
+        (e.actor, e.action, e.subject, (e.detail or {}).get("reason"))
+        for e in await audit_rows(db)
+        if e.action.endswith(".refused")
+    ]
+    me = f"staff:{other.id}"
+    assert refused == [
+        (me, "member.view.refused", None, "out_of_scope"),
+        (me, "member.view.refused", None, "out_of_scope"),
+        (me, "certificate.view.refused", f"certificate:{records.certificate_id}", "out_of_scope"),
+        (me, "member.view.refused", f"member:{records.member_id}", "out_of_scope"),
+        (me, "request.view.refused", f"request:{records.request_id}", "out_of_scope"),
+        (me, "idea.view.refused", f"idea:{records.idea_id}", "out_of_scope"),
+        (me, "certificate.letter.refused", f"certificate:{records.certificate_id}", "out_of_scope"),
+        (me, "request.view.refused", "request:99999", "not_found"),
+    ]
+    # The typed queries: whom they hit, with the phone masked as the audit keeps it.
+    by_query = [e.detail for e in await audit_rows(db, "member.view.refused")][:2]
+    assert by_query == [
+        {"query": "张伟", "reason": "out_of_scope", "members": [records.member_id]},
+        {"query": "+86 138****8000", "reason": "out_of_scope", "members": [records.member_id]},
+    ]
+    # A query that found nobody anywhere stays an ordinary (empty) search.
+    [nobody] = await audit_rows(db, "member.view")
+    assert nobody.detail == {"query": "无此人", "matches": 0}

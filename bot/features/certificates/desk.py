@@ -199,6 +199,8 @@ async def letter_pressed(update: Update, context: LiaisonContext) -> None:
                 zone=settings.zone,
                 form="pdf",
             )
+        if letter is None:
+            raise CertificateError("no such certificate", "not_found")
     except CertificateError as error:
         await reply(update, context, "certificates/refused", reason=error.reason)
         return
