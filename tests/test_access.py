@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.botapi import Button, LocalBotApi, Outgoing
+from bot.botapi import BotApiError, Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication
 from messages.callbacks import CERTIFICATE_BUTTON_STEPS, CERTIFICATE_STEP
 from storage.certificates import STAFF_STEPS, apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.ideas import submit
+from storage.invites import create_invite
 from storage.models import (
     AuditEvent,
     Certificate,
@@ -26,6 +27,7 @@ from storage.models import (
     Consent,
     Delivery,
     IdeaKind,
+    Member,
     MemberStatus,
     Notice,
     NoticeStatus,
@@ -453,3 +455,73 @@ async def test_lookups_outside_the_scope_are_recorded(
     # A query that found nobody anywhere stays an ordinary (empty) search.
     [nobody] = await audit_rows(db, "member.view")
     assert nobody.detail == {"query": "无此人", "matches": 0}
+
+
+# --- an account replaced through a new invite is told ------------------------------------
+
+OLD_ACCOUNT = 8101
+NEW_ACCOUNT = 8102
+
+
+async def new_invite(db: Database, clock: FakeClock, member_id: int) -> str:
+    async with db.session() as session:
+        code, _ = await create_invite(
+            session, clock.now(), member_id=member_id, created_by="cli:liaison", valid_days=14
+        )
+    return code
+
+
+def told(api: LocalBotApi, chat_id: int) -> str:
+    return said([o for o in api.sent if o.chat_id == chat_id and o.method == "sendMessage"])
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "Your membership record was just linked to another Telegram account"),
+        (None, "您的党员信息刚刚用新的邀请码关联到了另一个 Telegram 账号"),
+    ],
+)
+async def test_the_old_account_is_told_in_the_members_language(
+    locale: str | None,
+    expected: str,
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+) -> None:
+    member = await make_member(
+        db, clock.now(), telegram_user_id=OLD_ACCOUNT, consent=Consent.GIVEN, locale=locale
+    )
+    code = await new_invite(db, clock, member.id)
+    await talk(Person(application, bot_api, NEW_ACCOUNT), [(f"/start {code}", "张伟")])
+    old = told(bot_api, OLD_ACCOUNT)
+    assert expected in old
+    assert ("liaison" in old) or ("联络员" in old)
+    assert "张伟" not in old  # whoever holds the old account now learns no name
+    assert expected not in told(bot_api, NEW_ACCOUNT)
+
+
+async def test_an_old_account_that_cannot_be_reached_does_not_stop_the_binding(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    member = await make_member(db, clock.now(), telegram_user_id=OLD_ACCOUNT, consent=Consent.GIVEN)
+    code = await new_invite(db, clock, member.id)
+    bot_api.fail_next(
+        "sendMessage", BotApiError(403, "Forbidden: user is deactivated"), chat_id=OLD_ACCOUNT
+    )
+    newcomer = Person(application, bot_api, NEW_ACCOUNT)
+    await talk(newcomer, [(f"/start {code}", "绑定成功")])
+    async with db.session() as session:
+        bound = await session.get(Member, member.id)
+        assert bound is not None and bound.telegram_user_id == NEW_ACCOUNT
+    assert told(bot_api, OLD_ACCOUNT) == ""
+
+
+async def test_binding_the_first_account_tells_nobody_else(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    member = await make_member(db, clock.now())
+    code = await new_invite(db, clock, member.id)
+    await talk(Person(application, bot_api, NEW_ACCOUNT), [(f"/start {code}", "绑定成功")])
+    assert {o.chat_id for o in bot_api.sent} == {NEW_ACCOUNT}
