@@ -10,7 +10,7 @@ from typing import Any, TypeVarTuple
 from telegram import Update
 
 from bot.context import LiaisonContext
-from bot.replies import reply
+from bot.replies import label, reply
 from messages.callbacks import Action
 from storage.identity import Identity
 
@@ -46,9 +46,17 @@ async def staff_press(
 ) -> tuple[Identity, int, tuple[*Ts] | None] | None:
     """A staff button pressed: the press answered, anyone else refused (None). Else the
     staff member and what the button carries, None if forged or stale (for the handler to
-    answer as such: remove the buttons, say so, audit the attempt)."""
+    answer as such: remove the buttons, say so, audit the attempt).
+
+    Pressed in a group chat, whoever pressed it: a toast pointing to the private chat and
+    None, before anything is looked up, so that no member's details reach the group.
+    """
     query = update.callback_query
     assert query is not None
+    chat = update.effective_chat
+    if chat is None or chat.type != chat.PRIVATE:
+        await query.answer(label(context, "staff.private_only"), show_alert=False)
+        return None
     await query.answer()
     staff = context.staff()
     if staff is None:

@@ -550,6 +550,8 @@ class UpdateFactory:
             raise ValueError(f"button {button.text!r} sends no callback data")
         query_id = str(self.api.next_update_id())
         self.api.callback_users[query_id] = int(user["id"])
+        # Telegram's group chats have negative ids: a press there is a press in a group.
+        chat_type = "private" if message.chat_id > 0 else "supergroup"
         # As Telegram does: the message as it is now, perhaps edited since it was shown.
         text, markup = self.api.current.get(
             (message.chat_id, message.message_id), (message.text, None)
@@ -557,7 +559,7 @@ class UpdateFactory:
         shown: JSONDict = {
             "message_id": message.message_id,
             "date": 1,  # not 0: python-telegram-bot reads date 0 as an inaccessible message
-            "chat": {"id": message.chat_id, "type": "private"},
+            "chat": {"id": message.chat_id, "type": chat_type},
             "from": self.api.bot_user,
             "text": text,
         }

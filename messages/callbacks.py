@@ -332,8 +332,13 @@ REQUEST_SOLVED = action(REQUEST, "solved", ID, one_of({"yes": True, "no": False}
 REQUEST_RATE = action(REQUEST, "rate", ID, ID)
 REQUEST_COMMENT_SKIP = action(REQUEST, "comment", ID, literal("skip"))
 NOTICE_ACK = action(NOTICE, "ack", ID)  # "received"
-# Under a certificate's card: the next step (a word storage.certificates judges), reject, letter.
-CERTIFICATE_STEP = action(CERTIFICATE, "step", ID, WORD)
+# Under a certificate's card: the next step, reject, letter. The steps a button takes are the
+# forward steps and the yearly review (storage.certificates.STAFF_STEPS but rejecting, which
+# has its own button), exactly as written: " CHECKED " is forged, refused before any change.
+CERTIFICATE_BUTTON_STEPS = ("checked", "sent", "verified", "issued", "reviewed")
+CERTIFICATE_STEP = action(
+    CERTIFICATE, "step", ID, one_of({step: step for step in CERTIFICATE_BUTTON_STEPS})
+)
 CERTIFICATE_REJECT = action(CERTIFICATE, "reject", ID)
 CERTIFICATE_LETTER = action(CERTIFICATE, "letter", ID)
 IDEA_SHOW = action(IDEA, "show", ID)  # the member's own idea

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Base
 
 
 async def record(
@@ -24,6 +24,35 @@ async def record(
     session.add(event)
     await session.flush()
     return event
+
+
+async def record_refused(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    action: str,
+    kind: str,
+    model: type[Base],
+    record_id: int | None,
+    **detail: object,
+) -> AuditEvent:
+    """A lookup refused to staff (outside their scope, or not there): the person asking got
+    the same answer either way, the trail tells them apart, so probing leaves a row.
+
+    action is the view's own with ".refused" (never counted as a look at the record);
+    subject is kind:record_id as asked (None for a forged button).
+    """
+    there = record_id is not None and await session.get(model, record_id) is not None
+    return await record(
+        session,
+        now,
+        actor=actor,
+        action=action,
+        subject=f"{kind}:{record_id}" if record_id is not None else None,
+        reason="out_of_scope" if there else "not_found",
+        **detail,
+    )
 
 
 async def recent(session: AsyncSession, *, limit: int = 50) -> list[AuditEvent]:

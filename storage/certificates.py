@@ -331,7 +331,8 @@ async def list_certificates(
 async def view_certificate(
     session: AsyncSession, now: datetime, certificate_id: int, *, staff_id: int | None, actor: str
 ) -> CertificateView | None:
-    """One certificate as get_certificate finds it, for actor to look at: audited when found."""
+    """One certificate as get_certificate finds it, for actor to look at: audited when found,
+    and when refused to staff (certificate.view.refused: outside their scope or not there)."""
     view = await get_certificate(session, certificate_id, staff_id=staff_id)
     if view is not None:
         await audit.record(
@@ -340,6 +341,16 @@ async def view_certificate(
             actor=actor,
             action="certificate.view",
             subject=f"certificate:{certificate_id}",
+        )
+    elif staff_id is not None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="certificate.view.refused",
+            kind="certificate",
+            model=Certificate,
+            record_id=certificate_id,
         )
     return view
 
@@ -690,14 +701,29 @@ async def letter_data(
     zone: tzinfo,
     form: str,
     organisation: str | None = None,
-) -> LetterData:
+) -> LetterData | None:
     """The letter's contents for a certificate staff_id may see; audited as an export.
 
-    issuer: the organisation that sends it (a setting); None: the member's home unit, or
-    organisation (the organisation's name) when they have none. CertificateError
-    letter_same_organisation when the addressee would be the sender (letter_parties).
+    None when there is no such certificate in staff_id's scope, audited for staff
+    (certificate.letter.refused). issuer: the organisation that sends it (a setting);
+    None: the member's home unit, or organisation (the organisation's name) when they have
+    none. CertificateError letter_same_organisation when the addressee would be the sender
+    (letter_parties).
     """
-    row, member = await _row_in_scope(session, certificate_id, staff_id)
+    try:
+        row, member = await _row_in_scope(session, certificate_id, staff_id)
+    except CertificateError:
+        if staff_id is not None:
+            await audit.record_refused(
+                session,
+                now,
+                actor=actor,
+                action="certificate.letter.refused",
+                kind="certificate",
+                model=Certificate,
+                record_id=certificate_id,
+            )
+        return None
     view = await _view(session, row, member)
     kind, addressee, signer = letter_parties(view, issuer=issuer, organisation=organisation)
     await audit.record(

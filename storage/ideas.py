@@ -282,10 +282,21 @@ async def get_idea(session: AsyncSession, idea_id: int, *, staff_id: int | None)
 async def view_idea(
     session: AsyncSession, now: datetime, idea_id: int, *, staff_id: int | None, actor: str
 ) -> IdeaView | None:
-    """One idea as get_idea finds it, for actor to look at: audited when found."""
+    """One idea as get_idea finds it, for actor to look at: audited when found, and when
+    refused to staff (idea.view.refused: outside their scope or not there)."""
     found = await get_idea(session, idea_id, staff_id=staff_id)
     if found is not None:
         await audit.record(session, now, actor=actor, action="idea.view", subject=f"idea:{idea_id}")
+    elif staff_id is not None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="idea.view.refused",
+            kind="idea",
+            model=Idea,
+            record_id=idea_id,
+        )
     return found
 
 

@@ -92,6 +92,9 @@ class Redemption:
     attempts_left: int | None = None
     # BOUND: the member had another Telegram account before, which no longer reaches them.
     took_over: bool = False
+    # took_over: that account (to be told), and the member's language before this binding.
+    previous_telegram_user_id: int | None = None
+    previous_locale: str | None = None
 
 
 def generate_code() -> str:
@@ -309,6 +312,7 @@ async def redeem(
         return Redemption(Outcome.ALREADY_BOUND, bound.id, bound.name, bound.consent)
 
     previous = member.telegram_user_id
+    previous_locale = member.locale
     took_over = previous is not None and previous != telegram_user_id
     member.telegram_user_id = telegram_user_id
     member.bound_at = now
@@ -335,4 +339,12 @@ async def redeem(
             previous_telegram_user_id=previous,
             telegram_user_id=telegram_user_id,
         )
-    return Redemption(Outcome.BOUND, member.id, member.name, member.consent, took_over=took_over)
+    return Redemption(
+        Outcome.BOUND,
+        member.id,
+        member.name,
+        member.consent,
+        took_over=took_over,
+        previous_telegram_user_id=previous if took_over else None,
+        previous_locale=previous_locale,
+    )

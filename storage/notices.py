@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import audit
-from storage.models import Delivery, Group, Notice, NoticeStatus
+from storage.models import Delivery, Group, Notice, NoticeStatus, Staff, StaffRole
 from storage.outbox import DeliveryReport, acknowledge, delivery_report
 from storage.scope import group_scope_condition
 
@@ -25,7 +25,8 @@ class NoticeError(ValueError):
     """A notice that cannot be made or changed; the message says why (English).
 
     reason is a short stable word for the front ends to pick their own words by: empty,
-    too_long, no_audience, unknown_group, naive_time, not_found, cancelled, sent.
+    too_long, no_audience, unknown_group, naive_time, not_found, cancelled, sent,
+    not_author.
     """
 
     def __init__(self, message: str, reason: str = "invalid") -> None:
@@ -134,12 +135,31 @@ async def cancel_notice(
         raise NoticeError(
             f"notice {notice_id} has already been sent; it cannot be cancelled", "sent"
         )
+    if staff_id is not None and not await may_cancel(session, notice, staff_id):
+        # A colleague's notice to a shared group: seen in /notices, not theirs to stop.
+        raise NoticeError(
+            f"notice {notice_id} is {notice.author_name}'s; only its author or an "
+            "administrator can cancel it",
+            "not_author",
+        )
     notice.status = NoticeStatus.CANCELLED
     notice.cancelled_at = now
     await audit.record(
         session, now, actor=actor, action="notice.cancel", subject=f"notice:{notice_id}"
     )
     return notice
+
+
+async def may_cancel(session: AsyncSession, notice: Notice, staff_id: int) -> bool:
+    """Whether staff_id may cancel a notice they can see: its author, or an administrator.
+
+    The author is the staff member whose notice it is (scope_staff_id); the command line's
+    notices (None) are for an administrator or the command line to cancel.
+    """
+    if notice.scope_staff_id == staff_id:
+        return True
+    role = await session.scalar(select(Staff.role).where(Staff.id == staff_id))
+    return role is StaffRole.ADMIN
 
 
 async def get_notice(
@@ -186,6 +206,7 @@ class NoticeLine:
     id: int
     status: NoticeStatus
     send_at: datetime
+    author_staff_id: int | None  # None: written on the command line
     author_name: str
     groups: tuple[str, ...]
     everyone: bool
@@ -215,6 +236,7 @@ async def list_notices(
             id=notice.id,
             status=notice.status,
             send_at=notice.send_at,
+            author_staff_id=notice.scope_staff_id,
             author_name=notice.author_name,
             groups=tuple(sorted(g.name for g in notice.groups)),
             everyone=notice.everyone,

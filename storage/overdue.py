@@ -182,7 +182,8 @@ async def view_overdue(
     default_zone: tzinfo,
     limit: int,
 ) -> OverdueReport:
-    """/overdue: staff_id's silent members, the view audited (how many, how many shown)."""
+    """/overdue: staff_id's silent members, the view audited (how many, how many shown, and
+    whom it listed: their member ids)."""
     report = await overdue_report(
         session, now, default_zone=default_zone, staff_id=staff_id, limit=limit
     )
@@ -193,6 +194,7 @@ async def view_overdue(
         action="overdue.view",
         total=report.total,
         shown=len(report.members),
+        members=[m.member_id for m in report.members],
     )
     return report
 

@@ -1060,12 +1060,21 @@ async def staff_requests(
 
 async def open_card(
     session: AsyncSession, now: datetime, request_id: int, *, staff_id: int
-) -> RequestView:
-    """A request's card for staff_id, whose opening is audited; refused (not_found) if they
-    may not see it."""
+) -> RequestView | None:
+    """A request's card for staff_id, whose opening is audited; None if they may not see
+    it (audited too, as request.view.refused: probing leaves a trail)."""
     view = await request_card(session, request_id, staff_id=staff_id)
     if view is None:
-        raise RequestError(f"no request #{request_id} in scope", "not_found", id=request_id)
+        await audit.record_refused(
+            session,
+            now,
+            actor=f"staff:{staff_id}",
+            action="request.view.refused",
+            kind="request",
+            model=ServiceRequest,
+            record_id=request_id,
+        )
+        return None
     await audit.record(
         session,
         now,

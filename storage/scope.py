@@ -1,9 +1,12 @@
 """Which members a staff member may see, and the staff views of one member.
 
-A liaison sees the members of the groups they are liaison for and the members whose home
-unit is one of their units or below it in the unit tree. An administrator without any
-units or groups sees everyone; one with a scope sees that scope. Everything here is one
-SQL condition, so lists, notices and exports of 100,000 members stay set-based.
+One definition of scope, for cards, lists and notices alike. A staff member looks after
+the groups they are liaison for and the groups of their units and of the units below them
+in the unit tree (scope_groups); they see the members of those groups and the members whose
+home unit is one of their units or below (scope_condition). So whoever a liaison's notice
+reaches, the liaison may open the card of. An administrator without any units or groups
+sees everyone; one with a scope sees that scope. Everything here is one SQL condition, so
+lists, notices and exports of 100,000 members stay set-based.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -51,26 +54,48 @@ def scope_units(staff_id: int) -> Select[int]:
     return select(tree.c.id).correlate(None)
 
 
-def scope_condition(staff_id: int) -> ColumnElement[bool]:
-    """A where-clause on Member: true for the members staff_id may see.
-
-    Subqueries are not correlated, so the condition stays right in statements that also
-    join staff, groups or member_groups. An unknown staff id sees nobody.
-    """
-    unscoped_admin = and_(
+def _unscoped_admin(staff_id: int) -> ColumnElement[bool]:
+    """True when staff_id is an administrator with neither units nor groups: sees all."""
+    return and_(
         exists().where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN).correlate(None),
         ~exists().where(staff_groups.c.staff_id == staff_id).correlate(None),
         ~exists().where(staff_units.c.staff_id == staff_id).correlate(None),
     )
+
+
+def scope_groups(staff_id: int) -> CompoundSelect[tuple[int]]:
+    """The ids of the groups staff_id looks after: their own, and those of their units and
+    of the units below them (an unscoped administrator's "every group" is not listed here)."""
+    own = select(staff_groups.c.group_id.label("id")).where(staff_groups.c.staff_id == staff_id)
+    of_units = select(Group.id).where(Group.unit_id.in_(scope_units(staff_id)))
+    return union(own.correlate(None), of_units.correlate(None))
+
+
+def scope_condition(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Member: true for the members staff_id may see.
+
+    The members of the groups staff_id looks after (scope_groups, the groups a notice may
+    go to) and those whose home unit is in their units. Subqueries are not correlated, so
+    the condition stays right in statements that also join staff, groups or member_groups.
+    An unknown staff id sees nobody.
+    """
     in_my_groups = Member.id.in_(
         select(member_groups.c.member_id)
-        .join(staff_groups, staff_groups.c.group_id == member_groups.c.group_id)
-        .where(staff_groups.c.staff_id == staff_id)
+        .where(member_groups.c.group_id.in_(scope_groups(staff_id)))
         .correlate(None)
     )
     in_my_units = Member.home_unit_id.in_(scope_units(staff_id))
     # The admin test comes first: it is evaluated once and short-circuits the rest.
-    return or_(unscoped_admin, in_my_groups, in_my_units)
+    return or_(_unscoped_admin(staff_id), in_my_groups, in_my_units)
+
+
+def group_scope_condition(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Group: the groups staff_id looks after (for notices, /linkgroup).
+
+    scope_groups, or every group for an administrator without scope. Every member of these
+    groups is in scope_condition: a notice reaches no one whose card the sender cannot open.
+    """
+    return or_(_unscoped_admin(staff_id), Group.id.in_(scope_groups(staff_id)))
 
 
 def members_in_scope(staff_id: int) -> Select[Member]:
@@ -283,6 +308,18 @@ async def member_card(
     )
 
 
+async def _outside_scope(session: AsyncSession, search: MemberSearch, *, limit: int) -> list[int]:
+    """The ids of members outside the scope that a query found nobody within matches."""
+    if not search.query:
+        return []
+    statement = select(Member.id).order_by(Member.id).limit(limit)
+    if search.by_phone:
+        statement = statement.where(Member.phone == search.query)
+    else:
+        statement = statement.where(Member.name.icontains(search.query, autoescape=True))
+    return list(await session.scalars(statement))
+
+
 async def search_members(
     session: AsyncSession,
     now: datetime,
@@ -295,7 +332,8 @@ async def search_members(
 ) -> tuple[MemberSearch, MemberCard | None]:
     """/member QUERY: the matches in scope, and the card when exactly one matches.
 
-    Audited as a view of that member (or of none), with the query as the audit may keep it.
+    Audited as a view of that member (or of none), with the query as the audit may keep it;
+    a query that hit only members outside the scope as member.view.refused, with their ids.
     """
     search = await find_members(session, staff_id, query, limit=limit)
     card = None
@@ -303,6 +341,20 @@ async def search_members(
         card = await member_card(
             session, staff_id, search.matches[0].member_id, default_zone=default_zone
         )
+    if not search.matches:
+        outside = await _outside_scope(session, search, limit=limit)
+        if outside:
+            # The staff member heard "nobody found"; the trail says whom the query hit.
+            await audit.record(
+                session,
+                now,
+                actor=actor,
+                action="member.view.refused",
+                query=search.audit_query,
+                reason="out_of_scope",
+                members=outside,
+            )
+            return search, None
     await audit.record(
         session,
         now,
@@ -327,19 +379,32 @@ async def open_member_card(
 ) -> MemberCard | None:
     """A member's card from a button (member_id None: a forged one), scope checked again.
 
-    Audited, found or not; requested is what the button carried (cut short), for the trail.
+    Audited, found or not (member.view.refused: outside the scope or not there, told apart
+    in the trail only); requested is what the button carried (cut short), for the trail.
     """
     card = None
     if member_id is not None:
         card = await member_card(session, staff_id, member_id, default_zone=default_zone)
+    if card is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="member.view.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+            requested=requested[:20],
+        )
+        return None
     await audit.record(
         session,
         now,
         actor=actor,
         action="member.view",
-        subject=f"member:{card.member_id}" if card else None,
+        subject=f"member:{card.member_id}",
         requested=requested[:20],
-        found=card is not None,
+        found=True,
     )
     return card
 
@@ -352,31 +417,16 @@ __all__ = [
     "clean_query",
     "find_members",
     "group_condition",
+    "group_scope_condition",
     "may_see",
     "member_card",
     "members_in_scope",
     "open_member_card",
     "scope_condition",
+    "scope_groups",
     "scope_units",
     "search_members",
 ]
-
-
-def group_scope_condition(staff_id: int) -> ColumnElement[bool]:
-    """A where-clause on Group: the groups staff_id looks after (for notices, /linkgroup).
-
-    Their own groups, the groups of their units and the units below, or every group for
-    an administrator without scope.
-    """
-    unscoped_admin = and_(
-        exists().where(Staff.id == staff_id, Staff.role == StaffRole.ADMIN).correlate(None),
-        ~exists().where(staff_groups.c.staff_id == staff_id).correlate(None),
-        ~exists().where(staff_units.c.staff_id == staff_id).correlate(None),
-    )
-    mine = Group.id.in_(
-        select(staff_groups.c.group_id).where(staff_groups.c.staff_id == staff_id).correlate(None)
-    )
-    return or_(unscoped_admin, mine, Group.unit_id.in_(scope_units(staff_id)))
 
 
 # --- who looks after a member --------------------------------------------------------

@@ -364,8 +364,11 @@ async def test_the_day_ten_list_opens_each_silent_members_card(
     assert "赵敏" not in outside
     assert [(e.subject, (e.detail or {}).get("found")) for e in await audit(db, "member.view")] == [
         (f"member:{members['李娜']}", True),
-        (None, False),
-        (None, False),
+    ]
+    refused = await audit(db, "member.view.refused")
+    assert [(e.subject, (e.detail or {}).get("reason")) for e in refused] == [
+        (f"member:{members['赵敏']}", "out_of_scope"),
+        ("member:999999", "not_found"),
     ]
 
     [listing_en] = texts(bot_api, LIAISON_EN)

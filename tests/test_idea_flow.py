@@ -470,8 +470,14 @@ async def test_staff_see_and_change_only_their_scope(
             assert "这个命令只供联络员使用" in said(replies)
     row = (await stored_ideas(db))[0]
     assert (row.status, row.reply, row.adopted_at) == (IdeaStatus.NEW, None, None)
-    # Only views in scope are audited; refusals change nothing.
-    assert await audit_actions(db) == ["idea.list.view"]
+    # Views in scope are audited as views; the refused ones (the typed /ideas N, the card
+    # button, the card of the lawyers' idea) as refusals; refusals change nothing.
+    assert await audit_actions(db) == [
+        "idea.list.view",
+        "idea.view.refused",
+        "idea.view.refused",
+        "idea.view.refused",
+    ]
 
 
 async def test_adopting_twice_is_refused(

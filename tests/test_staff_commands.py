@@ -90,7 +90,10 @@ async def test_liaison_sees_only_their_groups_overdue_members(
     assert "13800138000" not in liaison.last_text
     [event] = await audit_rows(db)
     assert (event.actor, event.action) == (f"staff:{staff.id}", "overdue.view")
-    assert event.detail == {"total": 2, "shown": 2}
+    # Whom it listed, by member id, in the order shown.
+    async with db.session() as session:
+        ids = {m.name: m.id for m in await session.scalars(select(Member))}
+    assert event.detail == {"total": 2, "shown": 2, "members": [ids["张伟"], ids["陈静"]]}
 
 
 async def test_overdue_in_english(
@@ -368,8 +371,15 @@ async def test_a_forged_card_button_is_refused(
         text = " ".join(reply.text for reply in replies)
         assert "没有找到这位党员" in text and "李娜" not in text
     events = await audit_rows(db)
-    assert events[-3].actor == f"staff:{staff.id}"
-    assert events[-3].detail == {"requested": str(li_na.id), "found": False}
+    # The liaison heard "not found" thrice; the trail tells probing another's member apart.
+    assert [
+        (e.actor, e.action, e.subject, (e.detail or {}).get("reason")) for e in events[-3:]
+    ] == [
+        (f"staff:{staff.id}", "member.view.refused", f"member:{li_na.id}", "out_of_scope"),
+        (f"staff:{staff.id}", "member.view.refused", "member:99999", "not_found"),
+        (f"staff:{staff.id}", "member.view.refused", None, "not_found"),
+    ]
+    assert events[-3].detail == {"requested": str(li_na.id), "reason": "out_of_scope"}
 
 
 async def test_member_names_with_markup_are_escaped(

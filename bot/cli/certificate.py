@@ -200,7 +200,7 @@ def certificate_letter(
     async def gather(database: Database) -> LetterData:
         try:
             async with database.session() as session:
-                return await letter_data(
+                letter = await letter_data(
                     session,
                     SystemClock().now(),
                     certificate_id,
@@ -213,6 +213,9 @@ def certificate_letter(
                 )
         except CertificateError as error:
             fail(str(error))
+        if letter is None:
+            fail(f"no certificate {certificate_id}")
+        return letter
 
     letter = run_with_db(settings, gather)
     html = letter_html(Renderer(), locale or settings.locale, letter)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.access import refuse, staff_only
+from bot.access import refuse, staff_only, staff_press
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.drafts import retire_pressed_button
-from bot.replies import reply
+from bot.replies import replace_buttons, reply
 from bot.updates import message_text
 from messages.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from scheduler.jobs import JobSpec
@@ -88,15 +88,10 @@ async def same_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
     """An admin confirms a member flagged lost contact: their monthly prompts stop."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    staff = context.staff()
-    if staff is None:
-        await query.answer()
-        await refuse(update, context)
+    press = await staff_press(update, context, CYCLE_CONFIRM_LOST)
+    if press is None:
         return
-    identity, staff_id = staff
-    pressed = CYCLE_CONFIRM_LOST.unpack(query.data)
+    identity, staff_id, pressed = press
     # Forged: member 0, which storage answers as not found (as one out of scope).
     member_id = pressed[0] if pressed is not None else 0
     now = context.now()
@@ -106,9 +101,8 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
                 session, now, member_id=member_id, staff_id=staff_id, actor=identity.actor
             )
         except LostContactError as error:
-            await query.answer()
             if error.reason == "not_flagged":
-                await retire_pressed_button(update)
+                await replace_buttons(update, None)
                 await reply(update, context, "cycle/lost_not_flagged")
             elif error.reason == "not_found":
                 # Out of scope looks exactly like nonexistent, as on the card.
@@ -117,7 +111,7 @@ async def lost_confirm_pressed(update: Update, context: LiaisonContext) -> None:
                 await refuse(update, context)
             return
         name = member.name
-    await retire_pressed_button(update)
+    await replace_buttons(update, None)
     await reply(update, context, "cycle/lost_confirmed", name=name)
 
 

@@ -12,25 +12,38 @@ The consent question that follows binding is a single press answered whenever it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.flow import END, Flow, Start, Step, typed
-from bot.replies import edit, inline_keyboard, label, render, reply, still_has_buttons
+from bot.replies import (
+    edit,
+    inline_keyboard,
+    label,
+    render,
+    reply,
+    send_html,
+    still_has_buttons,
+)
 from bot.updates import command_argument, message_text, sender_id
 from messages.callbacks import START_CONSENT, feature_pattern
+from messages.render import normalize_locale
 from storage import invites
 from storage.consent import set_consent
 from storage.identity import identify
 from storage.invites import Outcome
 from storage.models import Consent
+
+log = logging.getLogger(__name__)
 
 COMMANDS = (Command("start", Audience.EVERYONE),)
 
@@ -141,6 +154,20 @@ async def unexpected(update: Update, context: LiaisonContext, draft: Draft) -> s
     return await FLOW.ask(update, context, draft, CODE, lead=lead)
 
 
+async def _tell_replaced(
+    context: LiaisonContext, old_account: int, result: invites.Redemption
+) -> None:
+    """The member's old account hears that a new invite moved them to another account, in
+    the member's language: if the move was not theirs, they can tell their liaison."""
+    locale = normalize_locale(result.previous_locale, context.services.settings.locale)
+    text = context.services.renderer.render(locale, "start/replaced")
+    try:
+        await send_html(context, old_account, text)
+    except TelegramError as error:
+        # A lost or deleted account cannot be told; the binding stands (and is audited).
+        log.warning("could not tell the replaced account: %s", error)
+
+
 async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
     """Try code; say what came of it. Returns the refusal to wait at, if the person is to
     type the code again."""
@@ -164,6 +191,8 @@ async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
     waiting = not (context.identity is not None and context.identity.is_member)
     match result.outcome:
         case Outcome.BOUND:
+            if result.previous_telegram_user_id is not None:
+                await _tell_replaced(context, result.previous_telegram_user_id, result)
             bound: dict[str, Any] = {"name": result.member_name, "took_over": result.took_over}
             if result.consent is Consent.PENDING:
                 # One message: the greeting opens the consent question.

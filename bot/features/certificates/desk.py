@@ -169,6 +169,8 @@ async def step_pressed(update: Update, context: LiaisonContext) -> None:
     # Pressed once is enough: the card comes again below with the buttons of its next step.
     await replace_buttons(update, None)
     if pressed is None:
+        # Forged or from an older bot: nothing is looked up or changed.
+        await reply(update, context, "certificates/refused", reason="unknown_step")
         return
     certificate_id, step = pressed
     await take_step(update, context, identity, staff_id, certificate_id, step)
@@ -197,6 +199,8 @@ async def letter_pressed(update: Update, context: LiaisonContext) -> None:
                 zone=settings.zone,
                 form="pdf",
             )
+        if letter is None:
+            raise CertificateError("no such certificate", "not_found")
     except CertificateError as error:
         await reply(update, context, "certificates/refused", reason=error.reason)
         return

@@ -14,7 +14,7 @@ from bot.replies import inline_keyboard, label, remove_pressed_button, reply
 from bot.updates import command_argument, parse_id
 from messages.callbacks import NOTICE_STOP
 from storage.identity import Identity
-from storage.models import ChannelName, DeliveryStatus, NoticeStatus
+from storage.models import ChannelName, DeliveryStatus, NoticeStatus, StaffRole
 from storage.notices import NoticeError, cancel_notice, list_notices, view_deliveries
 
 SCHEDULED_SHOWN = 20
@@ -45,6 +45,9 @@ async def show_notices(
     scheduled.reverse()  # the next one to go first
     recent = [n for n in latest if n.status is not NoticeStatus.SCHEDULED][:RECENT_SHOWN]
     zone = context.zone
+    # A colleague's notice to a shared group is listed, but only its author or an
+    # administrator gets a button to cancel it.
+    admin = identity.staff_role is StaffRole.ADMIN
     buttons = [
         [
             (
@@ -53,6 +56,7 @@ async def show_notices(
             )
         ]
         for n in scheduled
+        if admin or n.author_staff_id == staff_id
     ]
     await reply(
         update,

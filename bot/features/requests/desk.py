@@ -140,11 +140,10 @@ async def card_pressed(update: Update, context: LiaisonContext) -> None:
         return
     staff_id, (request_id,) = pressed
     now = context.now()
-    try:
-        async with context.services.db.session() as session:
-            view = await open_card(session, now, request_id, staff_id=staff_id)
-    except RequestError as error:
-        await refused(update, context, error)
+    async with context.services.db.session() as session:
+        view = await open_card(session, now, request_id, staff_id=staff_id)
+    if view is None:
+        await refused(update, context, not_found(request_id))
         return
     await reply(
         update,
