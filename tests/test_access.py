@@ -39,7 +39,7 @@ from storage.outbox import enqueue_notice
 from storage.requests import create_request
 from storage.scope import may_see
 from tests.chat import Person, said, talk
-from tests.conftest import START
+from tests.conftest import INVITE_KEY, START
 from tests.factories import (
     make_group,
     make_member,
@@ -466,7 +466,12 @@ NEW_ACCOUNT = 8102
 async def new_invite(db: Database, clock: FakeClock, member_id: int) -> str:
     async with db.session() as session:
         code, _ = await create_invite(
-            session, clock.now(), member_id=member_id, created_by="cli:liaison", valid_days=14
+            session,
+            clock.now(),
+            member_id=member_id,
+            created_by="cli:liaison",
+            valid_days=14,
+            key=INVITE_KEY,
         )
     return code
 

@@ -17,8 +17,7 @@ from telegram import Update
 
 from bot.access import staff_only, staff_press
 from bot.context import LiaisonContext
-from bot.drafts import retire_pressed_button
-from bot.replies import inline_keyboard, label, remove_pressed_button, reply
+from bot.replies import inline_keyboard, label, remove_pressed_button, replace_buttons, reply
 from bot.updates import command_argument
 from messages.callbacks import STUDY_STOP
 from storage.identity import Identity
@@ -183,7 +182,7 @@ async def stop_pressed(update: Update, context: LiaisonContext) -> None:
         await reply(update, context, "study/admin_only")
         return
     if pressed is None:
-        await retire_pressed_button(update)
+        await replace_buttons(update, None)  # forged or stale: answered already, buttons go
         return
     (schedule_id,) = pressed
     await _stop_plan(update, context, identity, staff_id, schedule_id)
