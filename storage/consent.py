@@ -118,6 +118,8 @@ class Withdrawal:
     # member keeps none).
     coarsened: int
     erased: int
+    # False: it was so already (a second press), nothing was done.
+    changed: bool = True
 
 
 async def withdraw_location_consent(
@@ -138,7 +140,7 @@ async def withdraw_location_consent(
     member = await _member(session, member_id)
     previous = member.consent
     if previous is Consent.DECLINED and member.location_precision is precision:
-        return Withdrawal(_status(member), coarsened=0, erased=0)
+        return Withdrawal(_status(member), coarsened=0, erased=0, changed=False)
     member.consent = Consent.DECLINED
     member.location_precision = precision
     if previous is not Consent.DECLINED:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_application
-from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.botapi import Button, LocalBotApi, LocalBotApiRequest
 from bot.context import LiaisonApplication, Services
 from storage.checkins import Whereabouts, record_checkin, same_as_last_month
 from storage.clock import FakeClock, FakeMonotonic
@@ -221,6 +221,11 @@ async def test_keeping_the_province_reduces_every_place_and_every_checkin_after(
         False,
     ]
     assert await finer_places_left(db) == []
+    # A second press (another copy of the message) changes nothing and says nothing.
+    again = await alice.send_update(
+        alice.updates.press(alice.user, alice.last[-1], Button("x", "privacy:keep:province"))
+    )
+    assert again == []
     [(action, detail)] = await actions(db)
     assert action == "consent.declined"
     assert detail == {"previous": "given", "precision": "province", "coarsened": 3, "erased": 1}

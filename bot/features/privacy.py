@@ -119,6 +119,8 @@ async def keep_chosen(update: Update, context: LiaisonContext) -> None:
             session, context.now(), identity.member_id, precision, context.services.regions
         )
         context.caller.identity = await identify(session, sender_id(update))
+    if not withdrawal.changed:
+        return  # pressed twice: the first press's message says it all
     # A check-in being filled in may hold a pin: it ends (storage dropped its draft).
     await CHECKIN_FLOW.close(update, context)
     lead, context.lead = context.lead, None
