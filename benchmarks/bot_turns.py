@@ -122,6 +122,7 @@ async def _full(command: str) -> tuple[float, list[float]]:
             clock=FakeClock(NOW),
             renderer=Renderer(),
             regions=default_index(),
+            invite_key=b"benchmark: no invites are redeemed",
         )
         api = LocalBotApi(enforce_limits=False)
         app = build_application(services, request=LocalBotApiRequest(api))

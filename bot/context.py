@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,8 @@ class Services:
     clock: Clock
     renderer: Renderer
     regions: RegionIndex
+    # The invite codes' HMAC key (storage/invite_key.py); never in a repr or a log.
+    invite_key: bytes = field(repr=False)
 
 
 class BotData:

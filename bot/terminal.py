@@ -20,6 +20,7 @@ from telegram import Update
 
 from bot.botapi import Button, JSONDict, LocalBotApi, Outgoing, UpdateFactory
 from bot.context import LiaisonApplication
+from storage.text import printable
 
 _TAG = re.compile(r"<[^>]+>")
 _LOCATION = re.compile(r"^/loc\s+(-?\d+(?:\.\d+)?)[\s,]+(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
@@ -164,7 +165,9 @@ async def run_terminal(
 
     def show(outgoing: Outgoing) -> None:
         if outgoing.chat_id == user_id and (text := format_outgoing(outgoing)):
-            print(text, file=stdout, flush=True)
+            # What others wrote (a notice, a reply) reaches a real terminal here: no escape
+            # sequences or bidi controls (storage.text.printable).
+            print(printable(text), file=stdout, flush=True)
 
     api.subscribe(show)
     await application.initialize()
@@ -185,7 +188,7 @@ async def run_terminal(
                     continue
                 if echo:
                     # Piped conversations read like a transcript.
-                    print(f"> {line}", file=stdout, flush=True)
+                    print(f"> {printable(line)}", file=stdout, flush=True)
                 try:
                     await account.say(line)
                 except ChoiceError as error:

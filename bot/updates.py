@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from storage.models import MAX_ID
+from storage.text import strip_nul
 
 
 def parse_id(raw: str) -> int | None:
@@ -25,11 +26,15 @@ def sender_id(update: Update) -> int:
 
 
 def message_text(update: Update) -> str:
-    """The text of the update's message, as typed."""
+    """The text of the update's message, as typed, without NUL characters.
+
+    Every handler reads typed text here: the one place where a NUL (which PostgreSQL
+    cannot store, and nobody means to type) is dropped on the way in.
+    """
     message = update.effective_message
     assert message is not None, "the handler's filters admit only messages"
     assert message.text is not None, "the handler's filters admit only text"
-    return message.text
+    return strip_nul(message.text)
 
 
 def command_argument(update: Update) -> str:

@@ -354,3 +354,7 @@ STUDY_OPEN = action(STUDY, "open", ID)  # "read in full"
 CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)
 CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)
 STAFF_MEMBER_CARD = action("staff", "card", ID)  # a member's card
+
+# --- /mydata (bot/features/mydata.py) ----------------------------------------------------
+
+MYDATA_FILES = action("mydata", "files")  # "send me the whole as files"

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from storage.models import ChannelName
 from storage.settings import LOCALES, Locale
+from storage.text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
 CATALOGUES = Path(__file__).parent / "locales"
@@ -103,9 +104,10 @@ class Renderer:
         return template.render(locale=normalize_locale(locale), **context).strip()
 
     def render_text(self, locale: str, name: str, /, **context: Any) -> str:
-        """Render templates/<locale>/<name>.txt to plain text (SMS): nothing is escaped."""
+        """Render templates/<locale>/<name>.txt to plain text (SMS): nothing is escaped, and
+        no control or bidi character of what someone wrote reaches the phone."""
         template = self.env.get_template(f"{normalize_locale(locale)}/{name}.txt")
-        return template.render(locale=normalize_locale(locale), **context).strip()
+        return printable(template.render(locale=normalize_locale(locale), **context)).strip()
 
     def label(self, locale: str, key: str, /, **context: Any) -> str:
         """A short plain-text label, key "feature.name" from locales/<locale>/<feature>.toml."""

@@ -16,6 +16,7 @@ and `liaison schedule list`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import certificates, conversations, requests, study
+from messages.channels import sms_log
+from storage import certificates, conversations, requests, retention, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -360,10 +362,15 @@ async def _review_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
 # --- the conversation purge ----------------------------------------------------------------
 
 
-async def _run_purge(session: AsyncSession, at: Moment, report: StepReport) -> None:
+def _purge_window(at: Moment) -> bool:
+    """Whether the instant is in tonight's purge window (PURGE_AT, and its grace)."""
     local = at.now.astimezone(at.settings.zone)
     since = datetime.combine(local.date(), PURGE_AT, tzinfo=at.settings.zone)
-    if not since <= local < since + PURGE_GRACE:
+    return since <= local < since + PURGE_GRACE
+
+
+async def _run_purge(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    if not _purge_window(at):
         return
     purged = await conversations.purge_expired(session, at.now)
     if purged:
@@ -382,6 +389,34 @@ async def _purge_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
     ]
 
 
+# --- retention (PIPL Art. 19) --------------------------------------------------------------
+
+
+async def _run_retention(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    # In the conversation purge's window: once a night, at the quietest hour.
+    if not _purge_window(at):
+        return
+    keep = retention.Retention.of(at.settings)
+    before = keep.sms_log_cutoff(at.now)
+    dropped = await asyncio.to_thread(sms_log.drop_older, at.settings.sms_log_path, before)
+    purged = await retention.purge(
+        session, at.now, keep, also=[retention.Purged("sms_log", before, dropped)]
+    )
+    # Not messages: a line per kind that lost something, and the message count stays.
+    report.lines += [f"retention purge: {p.line()}" for p in purged.kinds if p.total]
+
+
+async def _retention_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    return [
+        JobSpec(
+            "privacy:purge",
+            f"records past their retention time purged (daily at {PURGE_AT:%H:%M})",
+            at.daily(PURGE_AT),
+            kind="retention",
+        )
+    ]
+
+
 # The order in which a run takes them (and in which timers are listed): a member's prompt
 # before the lost-contact check and the escalation that look at who stayed silent.
 JOB_KINDS: tuple[JobKind, ...] = (
@@ -392,6 +427,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("requests", _run_deadlines, _deadline_timers),
     JobKind("cert_review", _run_reviews, _review_timers),
     JobKind("purge", _run_purge, _purge_timers),
+    JobKind("retention", _run_retention, _retention_timers),
 )
 
 

@@ -3,26 +3,30 @@
 Codes are 8 characters from an alphabet without look-alikes (no 0/O/1/I/L), so an elderly
 member can read one off a slip of paper and type it; typed codes are accepted in any case,
 with spaces and dashes, in full-width characters. A code is also a valid Telegram deep-link
-start parameter as it is. Only the SHA-256 of a code is stored. Wrong codes are counted per
-Telegram account (InviteGuard): too many lock the account out for a while, so codes cannot
-be guessed.
+start parameter as it is. Only an HMAC-SHA256 of a code is stored, keyed with a secret kept
+outside the database (storage/invite_key.py): a copy of the database is not enough to find
+the codes by trying them all. Invites made before that store a plain SHA-256
+(CodeScheme.SHA256) and work until used or expired. Wrong codes are counted per Telegram
+account (InviteGuard): too many lock the account out for a while, so codes cannot be
+guessed.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.models import Consent, Invite, InviteGuard, Member
+from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member
 from storage.phones import InvalidPhone, normalize_phone
 
 __all__ = [
@@ -112,8 +116,13 @@ def format_code(code: str) -> str:
     return f"{code[:half]}-{code[half:]}"
 
 
-def code_hash(code: str) -> str:
-    """What is stored for a normalised code: its SHA-256, hex."""
+def code_hash(code: str, key: bytes) -> str:
+    """What is stored for a normalised code: its HMAC-SHA256 under key, hex."""
+    return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _legacy_code_hash(code: str) -> str:
+    """What invites made before the HMAC store (CodeScheme.SHA256): a plain SHA-256, hex."""
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
@@ -144,18 +153,20 @@ async def create_invite(
     phone: str | None = None,
     created_by: str,
     valid_days: int,
+    key: bytes,
 ) -> tuple[str, Invite]:
     """A new one-time code for the member (by id or phone), valid valid_days; audited.
 
-    Returns the code itself (shown once, never stored) and the Invite row. Earlier unused
-    codes of the same member stop working: the newest slip of paper is the only valid one.
+    key is the invite key (storage/invite_key.py) the service redeems codes with. Returns
+    the code itself (shown once, never stored) and the Invite row. Earlier unused codes of
+    the same member stop working: the newest slip of paper is the only valid one.
     """
     if valid_days < 1:
         raise InviteError("an invite must be valid for at least one day")
     member = await _member_for(session, member_id, phone)
     for _ in range(_CREATE_ATTEMPTS):
         code = generate_code()
-        digest = code_hash(code)
+        digest = code_hash(code, key)
         taken = await session.scalar(select(Invite.id).where(Invite.code_hash == digest))
         if taken is None:
             break
@@ -173,6 +184,7 @@ async def create_invite(
     invite = Invite(
         member_id=member.id,
         code_hash=digest,
+        code_scheme=CodeScheme.HMAC_SHA256,
         created_at=now,
         expires_at=now + timedelta(days=valid_days),
         created_by=created_by,
@@ -238,6 +250,7 @@ async def redeem(
     code: str,
     max_failures: int,
     lockout: timedelta,
+    key: bytes,
     locale: str | None = None,
 ) -> Redemption:
     """Bind telegram_user_id to the member of code (as typed); audited.
@@ -245,7 +258,8 @@ async def redeem(
     While the account is locked the code is not even looked at. max_failures wrong codes
     lock it for lockout; a success clears the count. If the member was bound to another
     account, this one takes over (how a member with a new phone gets back in). locale,
-    the language the account chose before binding, becomes the member's.
+    the language the account chose before binding, becomes the member's. key is the invite
+    key the codes were made with (storage/invite_key.py).
     """
     guard = await session.get(InviteGuard, telegram_user_id)
     if guard is not None and guard.locked_until is not None:
@@ -259,7 +273,21 @@ async def redeem(
     if normalized is None:
         return Redemption(Outcome.NOT_A_CODE)
     invite = await session.scalar(
-        select(Invite).where(Invite.code_hash == code_hash(normalized)).with_for_update()
+        select(Invite)
+        .where(
+            or_(
+                and_(
+                    Invite.code_scheme == CodeScheme.HMAC_SHA256,
+                    Invite.code_hash == code_hash(normalized, key),
+                ),
+                # Made before the HMAC: still good until used or expired.
+                and_(
+                    Invite.code_scheme == CodeScheme.SHA256,
+                    Invite.code_hash == _legacy_code_hash(normalized),
+                ),
+            )
+        )
+        .with_for_update()
     )
     if invite is None:
         return await _count_failure(

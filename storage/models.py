@@ -108,6 +108,14 @@ class LocationPrecision(enum.StrEnum):
     NONE = "none"
 
 
+class CodeScheme(enum.StrEnum):
+    """How an invite's code_hash was computed from its code (storage/invites.py)."""
+
+    # Before issue 12: a plain SHA-256, which a copy of the database is enough to reverse.
+    SHA256 = "sha256"
+    HMAC_SHA256 = "hmac-sha256"
+
+
 class WorkSituation(enum.StrEnum):
     STABLE = "stable"
     CHANGED_JOB = "changed_job"
@@ -348,6 +356,8 @@ class Invite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # New invites are HMAC-SHA256; SHA-256 ones made before work until used or expired.
+    code_scheme: Mapped[CodeScheme] = mapped_column(_enum(CodeScheme))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -886,6 +896,7 @@ __all__ = [
     "ChannelName",
     "CheckIn",
     "CheckInCycle",
+    "CodeScheme",
     "Consent",
     "Conversation",
     "Delivery",

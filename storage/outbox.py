@@ -56,6 +56,8 @@ from storage.models import (
 from storage.scope import scope_condition
 
 URGENT_RANK = -10
+# The dedupe key of a delivery kept past its retention time without the member ("purged:<id>").
+ANONYMISED_KEY = "purged:"
 NO_CHANNEL = "no way to reach: not bound to Telegram and no phone number"
 
 
@@ -755,6 +757,18 @@ async def delivery_report(
         await session.scalar(
             select(func.count(func.distinct(Delivery.member_id))).where(
                 Delivery.notice_id == notice_id, Delivery.member_id.is_not(None)
+            )
+        )
+        or 0
+    )
+    # Past its retention time a recipient's row is kept without the member, one per
+    # recipient (storage/retention.py): each counts once.
+    report.recipients += int(
+        await session.scalar(
+            select(func.count()).where(
+                Delivery.notice_id == notice_id,
+                Delivery.dedupe_key.startswith(ANONYMISED_KEY),
+                Delivery.group_id.is_(None),
             )
         )
         or 0

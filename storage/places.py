@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
+from storage.coordinates import LIMITS, Axis, CoordinateError, check_coordinate, check_point
 from storage.models import Place, PlaceKind
 from storage.sheets import (
     STRIP_CHARS,
@@ -272,17 +273,23 @@ class _RowParser:
 
         latitude: float | None = None
         longitude: float | None = None
-        for name, bound in (("latitude", 90.0), ("longitude", 180.0)):
-            cell = cells[name]
+        axis: Axis
+        for axis in ("latitude", "longitude"):
+            cell = cells[axis]
             if cell is None:
                 continue
-            number = _coordinate(raw[_FIELDS.index(name)], cell)
+            number = _coordinate(raw[_FIELDS.index(axis)], cell)
             if number is None:
-                problem(name, f"{name} '{preview(cell)}' is not a number")
-            elif not -bound <= number <= bound:
-                hint = " (latitude and longitude swapped?)" if name == "latitude" else ""
-                problem(name, f"{name} {number:g} is outside -{bound:g}…{bound:g}{hint}")
-            elif name == "latitude":
+                problem(axis, f"{axis} '{preview(cell)}' is not a number")
+                continue
+            try:
+                check_coordinate(axis, number)
+            except CoordinateError:
+                bound = LIMITS[axis]
+                hint = " (latitude and longitude swapped?)" if axis == "latitude" else ""
+                problem(axis, f"{axis} {number:g} is outside -{bound:g}…{bound:g}{hint}")
+                continue
+            if axis == "latitude":
                 latitude = number
             else:
                 longitude = number
@@ -469,11 +476,13 @@ def _box(latitude: float, longitude: float, radius_m: float) -> ColumnElement[bo
 async def nearest(
     session: AsyncSession, latitude: float, longitude: float, limit: int = 3
 ) -> list[NearPlace]:
-    """The limit places nearest to the point, nearest first, with their distances.
+    """The limit places nearest to the point, nearest first, with their distances;
+    CoordinateError if the point is not on Earth.
 
     The SQL sees only a box around the point snapped to a 0.01° grid (about 1 km), widened
     by the snap: the exact point stays in this function even where queries are logged.
     """
+    check_point(latitude, longitude)
     wanted = limit
     if wanted <= 0:
         return []

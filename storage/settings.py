@@ -20,6 +20,7 @@ Locale = Literal["zh_CN", "en"]
 LOCALES: tuple[Locale, ...] = ("zh_CN", "en")
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+MIN_INVITE_SECRET_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     invite_valid_days: int = Field(default=14, ge=1, le=365)
     invite_max_failures: int = Field(default=5, ge=1, le=100)
     invite_lockout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # The key of the invite codes' HMAC (storage/invite_key.py), kept out of the database so
+    # a copy of it is not enough to guess codes. Unset: a key file in invite_key_dir, by
+    # default the SQLite database's directory, made on first start.
+    invite_secret: SecretStr | None = None
+    invite_key_dir: str | None = None
     # Exact coordinates are stored only when the district needs them; off by default.
     store_coordinates: bool = False
     max_text_length: int = Field(default=1000, ge=50, le=4000)
@@ -96,6 +102,13 @@ class Settings(BaseSettings):
     organisation_name: str = Field(default="党组织", min_length=1, max_length=64)
     # /places: a nearest place farther than this is "none near you" (it is still shown).
     places_near_km: float = Field(default=50.0, gt=0, le=20_000)
+    # Retention (PIPL Art. 19): how long each kind of record is kept; the daily purge and
+    # `liaison privacy purge` delete (or anonymise) what is older (storage/retention.py).
+    retention_checkins_months: int = Field(default=36, ge=1, le=1200)
+    retention_deliveries_months: int = Field(default=12, ge=1, le=1200)
+    retention_requests_months: int = Field(default=36, ge=1, le=1200)
+    retention_audit_months: int = Field(default=60, ge=1, le=1200)
+    retention_sms_log_days: int = Field(default=30, ge=1, le=36_500)
 
     @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
     @classmethod
@@ -148,6 +161,24 @@ class Settings(BaseSettings):
             if not bot_id.isdigit() or len(secret) < 20:
                 # Never echo the token itself.
                 raise ValueError("does not look like a bot token from @BotFather (ID:SECRET)")
+        return value
+
+    @field_validator("invite_secret", "invite_key_dir", mode="before")
+    @classmethod
+    def _blank_invite_key_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("invite_secret")
+    @classmethod
+    def _invite_secret_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short passphrase could be guessed along with the codes; never echo it.
+        if value is not None and len(value.get_secret_value()) < MIN_INVITE_SECRET_LENGTH:
+            raise ValueError(
+                f"needs at least {MIN_INVITE_SECRET_LENGTH} characters "
+                "(e.g. the output of `openssl rand -hex 32`)"
+            )
         return value
 
     @field_validator("smpp_host", "smpp_password", mode="before")

@@ -20,6 +20,8 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 __all__ = [
+    "MAX_CELLS",
+    "MAX_UNPACKED_BYTES",
     "STRIP_CHARS",
     "RowError",
     "RowParser",
@@ -105,6 +107,37 @@ def preview(text: str, limit: int = 40) -> str:
 
 Rows = Iterator[tuple[int, Sequence[object]]]
 
+# A roster of 10,000 members is about 5 MB of worksheet XML and 100,000 cells, so these
+# leave room for ten times that while an XLSX "zip bomb" (a megabyte that unpacks to
+# gigabytes of repeated rows) is refused before it is read, instead of taking the
+# machine's memory. A CSV is read whole into memory, so its size is held to the same mark.
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+MAX_CELLS = 1_000_000
+
+
+def _too_big(what: str, size: int) -> str:
+    return (
+        f"{what} {size / 2**20:,.0f} MB, more than the limit of "
+        f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MB: split it into smaller files"
+    )
+
+
+def _too_many_cells(row_number: int) -> str:
+    return (
+        f"row {row_number}: the sheet has more than {MAX_CELLS:,} cells, the limit: "
+        "split it into smaller files"
+    )
+
+
+def _limited(rows: Rows, error: ErrorType) -> Rows:
+    """rows, refused once they add up to more than MAX_CELLS cells."""
+    cells = 0
+    for row_number, values in rows:
+        cells += len(values)
+        if cells > MAX_CELLS:
+            raise error(_too_many_cells(row_number))
+        yield row_number, values
+
 
 @contextmanager
 def open_sheet(path: Path, *, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
@@ -117,13 +150,16 @@ def open_sheet(path: Path, *, error: ErrorType) -> Iterator[tuple[int | None, Ro
     else:
         shown = suffix or "(none)"
         raise error(f"unsupported file type {shown}: use .csv or .xlsx")
-    with opener(path, error) as opened:
-        yield opened
+    with opener(path, error) as (total, rows):
+        yield total, _limited(rows, error)
 
 
 @contextmanager
 def _open_csv(path: Path, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
     try:
+        size = path.stat().st_size
+        if size > MAX_UNPACKED_BYTES:
+            raise error(_too_big("the file is", size))
         data = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {path.name}: {exc.strerror or exc}") from exc
@@ -164,8 +200,36 @@ def _decode_csv(data: bytes, error: ErrorType) -> str:
             continue
         if "\x00" in text:
             raise error("the file contains NUL bytes: is it really a CSV file?")
+        if encoding == "gb18030":
+            _check_chinese(text, error)
         return text
     raise error("cannot decode the file: save it as UTF-8 or GBK CSV")
+
+
+def _check_chinese(text: str, error: ErrorType) -> None:
+    """Refuse a GB18030 reading that is mostly rare characters: the file is in another encoding."""
+    # Nearly any byte string decodes as GB18030, so decoding is no proof. What Chinese Excel
+    # writes is overwhelmingly GB2312, the 6,763 common characters (a name's rare character
+    # is one in several); text in another double-byte encoding read as GBK is instead
+    # nearly all rare or traditional characters and private-use codes: Japanese Shift-JIS
+    # entirely, since its lead bytes fall outside GB2312's. More than half rare is not Chinese.
+    wide = [c for c in text if not c.isascii()]
+    rare = [c for c in wide if not _in_gb2312(c)]
+    if len(rare) * 2 > len(wide):
+        sample = "".join(dict.fromkeys(rare))[:8]
+        raise error(
+            "cannot tell the file's encoding: it is not UTF-8, and read as Chinese GBK it is "
+            f"mostly unusual characters ({sample}…): save the file as UTF-8 "
+            "(in Excel: Save As, CSV UTF-8) and import that"
+        )
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -180,8 +244,29 @@ def _sniff_delimiter(text: str) -> str:
     return ","
 
 
+_EXCEL_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def _check_unpacked_size(path: Path, error: ErrorType) -> None:
+    """Refuse a workbook whose parts unpack to more than MAX_UNPACKED_BYTES."""
+    # The sizes are the ones the archive declares: zipfile never unpacks a part past its
+    # declared size (a part that lies fails its checksum), so openpyxl reads no more.
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise error(f"cannot open {path.name} as an Excel workbook: {exc}") from exc
+    # Only deflate stops at the declared size while unpacking; Excel uses nothing else.
+    if any(part.compress_type not in _EXCEL_COMPRESSION for part in parts):
+        raise error(f"cannot open {path.name} as an Excel workbook: unusual compression")
+    size = sum(part.file_size for part in parts)
+    if size > MAX_UNPACKED_BYTES:
+        raise error(_too_big("the workbook unpacks to", size))
+
+
 @contextmanager
 def _open_xlsx(path: Path, error: ErrorType) -> Iterator[tuple[int | None, Rows]]:
+    _check_unpacked_size(path, error)
     with warnings.catch_warnings():
         # openpyxl warns about every extension it does not support (data
         # validation, conditional formatting, ...): noise for a data import.

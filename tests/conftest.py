@@ -33,6 +33,9 @@ if PG_URL.startswith("postgresql://"):
     PG_URL = "postgresql+asyncpg://" + PG_URL.removeprefix("postgresql://")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
+# The invite codes' HMAC key of the services under test (storage/invite_key.py).
+INVITE_KEY = b"test invite key: not the one of any service"
+
 # 10:00 in Wuhan on 15 November 2026: inside office hours, mid-month.
 START = datetime(2026, 11, 15, 2, 0, tzinfo=UTC)
 
@@ -192,7 +195,12 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 @pytest.fixture
 def services(settings: Settings, db: Database, clock: FakeClock, renderer: Renderer) -> Services:
     return Services(
-        settings=settings, db=db, clock=clock, renderer=renderer, regions=default_index()
+        settings=settings,
+        db=db,
+        clock=clock,
+        renderer=renderer,
+        regions=default_index(),
+        invite_key=INVITE_KEY,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import Database
+from storage.invite_key import KEY_FILE
 from storage.models import AuditEvent, Member
 from tests.cli_helpers import liaison, on_database
 
@@ -99,6 +100,12 @@ def test_structure_commands(database_url: str) -> None:
         "没有",
     )
     assert bad.exit_code == 1
+    huge = liaison("staff", "add", "--telegram-id", "2" * 20, "--name", "X", "--role", "admin")
+    assert (huge.exit_code, huge.output) == (
+        1,
+        f"error: --telegram-id {'2' * 20} is not a Telegram user id (1 to 4503599627370495)\n",
+    )
+    assert "李联络" in liaison("staff", "list").output
 
 
 def test_member_import_and_list(district: None, tmp_path: Path) -> None:
@@ -185,6 +192,54 @@ def run_chat(database_url: str, user_id: int, lines: list[str]) -> str:
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
+
+
+def test_chat_as_an_impossible_user_is_refused(database_url: str) -> None:
+    # 20 digits overflowed the database's integer: a traceback, before this check.
+    for user in ("99999999999999999999", "0", "-5"):
+        refused = liaison("chat", "--user", user)
+        assert (refused.exit_code, refused.output) == (
+            1,
+            f"error: --user {user} is not a Telegram user id (1 to 4503599627370495)\n",
+        )
+
+
+def test_an_invite_from_the_command_line_binds_in_the_service(
+    district: None, database_url: str, tmp_path: Path
+) -> None:
+    """`invite create` and the service (here `chat`, which starts like `serve`) share the
+    key: the file made beside the database on first use, read by every later start."""
+    code = liaison("invite", "create", "--phone", "138 7100 0002").output.splitlines()[-1]
+    key_file = tmp_path / KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    made = key_file.read_text()
+
+    transcript = run_chat(database_url, 515151, [f"/start {code}"])
+
+    assert "王芳，您好！绑定成功" in transcript
+    assert key_file.read_text() == made
+
+
+def test_an_invite_made_with_another_secret_is_a_wrong_code(
+    district: None, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIAISON_INVITE_SECRET", "one secret of the service, 32+ chars")
+    code = liaison("invite", "create", "--phone", "138 7100 0002").output.splitlines()[-1]
+    assert not (tmp_path / KEY_FILE).exists()
+
+    monkeypatch.setenv("LIAISON_INVITE_SECRET", "another secret of a service, 32+ chars")
+    assert "邀请码不对" in run_chat(database_url, 515151, [f"/start {code}"])
+    monkeypatch.setenv("LIAISON_INVITE_SECRET", "one secret of the service, 32+ chars")
+    assert "绑定成功" in run_chat(database_url, 515151, [f"/start {code}"])
+
+
+def test_a_postgresql_service_without_an_invite_key_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIAISON_DATABASE_URL", "postgresql+asyncpg://liaison@127.0.0.1:9/none")
+    result = liaison("invite", "create", "--phone", "138 7100 0002")
+    assert result.exit_code == 2
+    assert "set LIAISON_INVITE_SECRET or LIAISON_INVITE_KEY_DIR" in result.output
 
 
 def test_terminal_chat_through_standard_input(district: None, database_url: str) -> None:

@@ -12,6 +12,7 @@ from storage.db import Database
 from storage.invites import create_invite
 from storage.models import Consent, GroupKind, StaffRole
 from tests.chat import Person, talk
+from tests.conftest import INVITE_KEY
 from tests.factories import make_group, make_member, make_staff
 
 MEMBER = 7001
@@ -125,7 +126,12 @@ async def test_consent_and_rebinding_in_english(
 
     async with db.session() as session:
         code, _ = await create_invite(
-            session, clock.now(), member_id=member_id, created_by="cli:test", valid_days=14
+            session,
+            clock.now(),
+            member_id=member_id,
+            created_by="cli:test",
+            valid_days=14,
+            key=INVITE_KEY,
         )
     new_phone = Person(application, bot_api, NEW_PHONE)
     await talk(new_phone, [("/lang", None), ("English", None), (f"/start {code}", "Do you agree")])

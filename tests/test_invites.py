@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import re
+import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +17,7 @@ from storage import audit
 from storage.clock import FakeClock
 from storage.consent import ConsentError, consent_status, set_consent
 from storage.db import Database
+from storage.invite_key import KEY_FILE, load_invite_key
 from storage.invites import (
     ALPHABET,
     InviteError,
@@ -26,9 +31,12 @@ from storage.invites import (
     normalize_code,
     redeem,
 )
-from storage.models import Consent, Invite, InviteGuard, Member
+from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member
+from storage.settings import ConfigError, Settings, load_settings
+from tests.conftest import INVITE_KEY
 from tests.factories import make_member
 
+KEY = INVITE_KEY
 MAX_FAILURES = 5
 LOCKOUT = timedelta(hours=1)
 ACCOUNT = 7001
@@ -36,15 +44,24 @@ ACCOUNT = 7001
 DEEP_LINK_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-async def _invite(db: Database, clock: FakeClock, member: Member, days: int = 14) -> str:
+async def _invite(
+    db: Database, clock: FakeClock, member: Member, days: int = 14, key: bytes = INVITE_KEY
+) -> str:
     async with db.session() as session:
         code, _ = await create_invite(
-            session, clock.now(), member_id=member.id, created_by="cli:test", valid_days=days
+            session,
+            clock.now(),
+            member_id=member.id,
+            created_by="cli:test",
+            valid_days=days,
+            key=key,
         )
     return code
 
 
-async def _redeem(db: Database, clock: FakeClock, code: str, account: int = ACCOUNT) -> Redemption:
+async def _redeem(
+    db: Database, clock: FakeClock, code: str, account: int = ACCOUNT, key: bytes = INVITE_KEY
+) -> Redemption:
     async with db.session() as session:
         return await redeem(
             session,
@@ -53,6 +70,7 @@ async def _redeem(db: Database, clock: FakeClock, code: str, account: int = ACCO
             code=code,
             max_failures=MAX_FAILURES,
             lockout=LOCKOUT,
+            key=key,
         )
 
 
@@ -111,10 +129,18 @@ async def test_only_the_hash_of_a_code_is_stored_and_creating_is_audited(
     member = await make_member(db, clock.now())
     async with db.session() as session:
         code, invite = await create_invite(
-            session, clock.now(), phone="138 0013 8000", created_by="cli:alice", valid_days=14
+            session,
+            clock.now(),
+            phone="138 0013 8000",
+            created_by="cli:alice",
+            valid_days=14,
+            key=INVITE_KEY,
         )
     assert invite.member_id == member.id
-    assert invite.code_hash == hashlib.sha256(code.encode()).hexdigest()
+    # Not the plain SHA-256 a copy of the database could be searched for by trying all codes.
+    assert invite.code_hash != hashlib.sha256(code.encode()).hexdigest()
+    assert invite.code_hash == hmac.new(INVITE_KEY, code.encode(), hashlib.sha256).hexdigest()
+    assert invite.code_scheme is CodeScheme.HMAC_SHA256
     assert invite.expires_at == clock.now() + timedelta(days=14)
     async with db.session() as session:
         row = await session.scalar(select(Invite))
@@ -132,18 +158,23 @@ async def test_creating_an_invite_needs_a_known_member(db: Database, clock: Fake
     async with db.session() as session:
         with pytest.raises(UnknownMember, match=r"no member with phone \+8613900139000"):
             await create_invite(
-                session, clock.now(), phone="13900139000", created_by="cli:a", valid_days=14
+                session,
+                clock.now(),
+                phone="13900139000",
+                created_by="cli:a",
+                valid_days=14,
+                key=KEY,
             )
         with pytest.raises(InviteError, match="invalid phone"):
             await create_invite(
-                session, clock.now(), phone="12345", created_by="cli:a", valid_days=14
+                session, clock.now(), phone="12345", created_by="cli:a", valid_days=14, key=KEY
             )
         with pytest.raises(UnknownMember):
             await create_invite(
-                session, clock.now(), member_id=999, created_by="cli:a", valid_days=14
+                session, clock.now(), member_id=999, created_by="cli:a", valid_days=14, key=KEY
             )
         with pytest.raises(InviteError, match="either"):
-            await create_invite(session, clock.now(), created_by="cli:a", valid_days=14)
+            await create_invite(session, clock.now(), created_by="cli:a", valid_days=14, key=KEY)
 
 
 async def test_a_typed_code_binds_the_account(db: Database, clock: FakeClock) -> None:
@@ -164,6 +195,60 @@ async def test_a_typed_code_binds_the_account(db: Database, clock: FakeClock) ->
     assert (bound.telegram_user_id, bound.bound_at) == (ACCOUNT, clock.now())
     assert (invite.used_at, invite.used_by_telegram_id) == (clock.now(), ACCOUNT)
     assert actions[0] == "invite.redeem"
+
+
+async def test_a_code_works_only_with_the_key_it_was_made_with(
+    db: Database, clock: FakeClock
+) -> None:
+    member = await make_member(db, clock.now())
+    code = await _invite(db, clock, member)
+
+    # A service with another key (a lost key file, another LIAISON_INVITE_SECRET) does not
+    # know the code: to it, it is a wrong code, counted towards the lock like any other.
+    other = await _redeem(db, clock, code, key=b"another service's key")
+    assert (other.outcome, other.attempts_left) == (Outcome.WRONG_CODE, MAX_FAILURES - 1)
+    assert (await _redeem(db, clock, code)).outcome is Outcome.BOUND
+
+
+async def test_an_invite_made_before_the_hmac_binds_once(db: Database, clock: FakeClock) -> None:
+    """Codes handed out before the upgrade stored a plain SHA-256: they keep working."""
+    member = await make_member(db, clock.now())
+    code = "ABCDEFGH"
+    async with db.session() as session:
+        session.add(
+            Invite(
+                member_id=member.id,
+                code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                code_scheme=CodeScheme.SHA256,
+                created_at=clock.now(),
+                expires_at=clock.now() + timedelta(days=14),
+                created_by="cli:before",
+            )
+        )
+
+    assert (await _redeem(db, clock, "abcd-efgh")).outcome is Outcome.BOUND
+    assert (await _redeem(db, clock, code, account=ACCOUNT + 1)).outcome is Outcome.USED
+    async with db.session() as session:
+        bound = await session.get(Member, member.id)
+    assert bound is not None and bound.telegram_user_id == ACCOUNT
+
+
+async def test_a_plain_sha256_is_no_code_under_the_hmac(db: Database, clock: FakeClock) -> None:
+    """An HMAC row is matched by its HMAC only: knowing a stored value is not knowing a code."""
+    member = await make_member(db, clock.now())
+    code = "ABCDEFGH"
+    async with db.session() as session:
+        session.add(
+            Invite(
+                member_id=member.id,
+                code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                code_scheme=CodeScheme.HMAC_SHA256,
+                created_at=clock.now(),
+                expires_at=clock.now() + timedelta(days=14),
+                created_by="cli:test",
+            )
+        )
+    assert (await _redeem(db, clock, code)).outcome is Outcome.WRONG_CODE
 
 
 async def test_a_new_invite_replaces_the_members_unused_one(db: Database, clock: FakeClock) -> None:
@@ -279,6 +364,7 @@ async def test_the_language_chosen_before_binding_is_kept(db: Database, clock: F
             locale="en",
             max_failures=MAX_FAILURES,
             lockout=LOCKOUT,
+            key=INVITE_KEY,
         )
         bound = await session.get(Member, member.id)
     assert bound is not None and bound.locale == "en"
@@ -303,3 +389,71 @@ async def test_consent_changes_are_recorded_and_audited(db: Database, clock: Fak
         ("consent.declined", f"member:{member.id}", {"previous": "given"}),
         ("consent.given", f"member:{member.id}", {"previous": "pending"}),
     ]
+
+
+def _key_settings(tmp_path: Path, **values: str) -> Settings:
+    return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}", **values)
+
+
+def test_the_key_file_is_made_owner_only_beside_the_database_and_read_again(
+    tmp_path: Path,
+) -> None:
+    settings = _key_settings(tmp_path)
+    # Even under a umask that would let everyone read what is created.
+    umask = os.umask(0)
+    try:
+        key = load_invite_key(settings)
+    finally:
+        os.umask(umask)
+
+    path = tmp_path / KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) == 32
+    assert path.read_text() == key.hex() + "\n"
+    assert load_invite_key(settings) == key  # the next start reads the same key
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]
+
+
+def test_the_key_file_may_live_in_a_directory_of_its_own(tmp_path: Path) -> None:
+    settings = _key_settings(tmp_path, invite_key_dir=str(tmp_path / "keys"))
+    key = load_invite_key(settings)
+    assert (tmp_path / "keys" / KEY_FILE).read_text() == key.hex() + "\n"
+    assert not (tmp_path / KEY_FILE).exists()
+
+
+def test_a_configured_secret_is_the_key_and_no_file_is_made(tmp_path: Path) -> None:
+    secret = "s" * 40
+    assert load_invite_key(_key_settings(tmp_path, invite_secret=secret)) == secret.encode()
+    assert not (tmp_path / KEY_FILE).exists()
+    with pytest.raises(ConfigError, match="LIAISON_INVITE_SECRET: needs at least 32") as short:
+        _key_settings(tmp_path, invite_secret="short secret")
+    assert "short secret" not in str(short.value)
+
+
+def test_a_damaged_key_file_is_refused_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / KEY_FILE
+    path.write_text("not a key\n")
+    with pytest.raises(ConfigError, match="restore it from the backup"):
+        load_invite_key(_key_settings(tmp_path))
+    assert path.read_text() == "not a key\n"
+
+
+def test_postgresql_needs_the_secret_or_a_key_directory(tmp_path: Path) -> None:
+    settings = load_settings(database_url="postgresql+asyncpg://liaison@db/liaison")
+    with pytest.raises(ConfigError, match="LIAISON_INVITE_SECRET or LIAISON_INVITE_KEY_DIR"):
+        load_invite_key(settings)
+    elsewhere = load_settings(
+        database_url="postgresql+asyncpg://liaison@db/liaison", invite_key_dir=str(tmp_path)
+    )
+    assert len(load_invite_key(elsewhere)) == 32
+
+
+def test_a_key_file_others_can_read_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _key_settings(tmp_path)
+    key = load_invite_key(settings)
+    (tmp_path / KEY_FILE).chmod(0o644)
+    assert load_invite_key(settings) == key
+    assert "can be read by others than its owner: chmod 600 it" in caplog.text
+    assert key.hex() not in caplog.text

@@ -3,9 +3,10 @@ up to head with every row readable, and back down, on every backend."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,19 @@ from bot.features.ideas.reply import FLOW as REPLY_FLOW
 from bot.features.ideas.reply import ReplyDraft
 from storage.db import Database, create_engine
 from storage.ideas import submit
+from storage.invites import Outcome, create_invite, redeem
 from storage.migrate import alembic_config, upgrade
-from storage.models import AuditEvent, Base, Conversation, Idea, IdeaKind, IdeaStatus
-from tests.conftest import BACKENDS, PG_URL
+from storage.models import (
+    AuditEvent,
+    Base,
+    CodeScheme,
+    Conversation,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
+    Invite,
+)
+from tests.conftest import BACKENDS, INVITE_KEY, PG_URL
 
 SENT = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
 REPLIED = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -255,6 +266,87 @@ async def test_suggestions_become_ideas_and_back(empty: Database) -> None:
         }
 
     # And up again: the round trip leaves the schema the models describe.
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+# The table as revision 0008 has it.
+INVITES = sa.table(
+    "invites",
+    sa.column("id", sa.Integer()),
+    sa.column("member_id", sa.Integer()),
+    sa.column("code_hash", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("expires_at", sa.DateTime(timezone=True)),
+    sa.column("created_by", sa.String()),
+)
+
+
+async def test_invites_handed_out_before_the_hmac_still_bind(empty: Database) -> None:
+    """0009: invites say how their code was hashed; those made before, a plain SHA-256,
+    bind once after the upgrade, and the new ones are HMACs."""
+    database = empty
+    await upgrade(database.engine, "0008")
+    code = "ABCDEFGH"
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(MEMBERS).values(
+                id=1,
+                name="张伟",
+                status="outflow",
+                consent="pending",
+                registered_at=SENT,
+                updated_at=SENT,
+            )
+        )
+        await connection.execute(
+            sa.insert(INVITES).values(
+                member_id=1,
+                code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                created_at=SENT,
+                expires_at=SENT + timedelta(days=14),
+                created_by="cli:liaison",
+            )
+        )
+
+    await upgrade(database.engine)
+
+    async with database.session() as session:
+        old = await session.scalar(select(Invite))
+        assert old is not None and old.code_scheme is CodeScheme.SHA256
+        new_code, new = await create_invite(
+            session, REPLIED, member_id=1, created_by="cli:liaison", valid_days=14, key=INVITE_KEY
+        )
+        assert new.code_scheme is CodeScheme.HMAC_SHA256
+    async with database.session() as session:
+        # The newer invite replaced the unused old one, as it always does; an old one that
+        # was left alone binds.
+        old = await session.get(Invite, old.id)
+        assert old is not None
+        old.expires_at = SENT + timedelta(days=14)
+
+    async with database.session() as session:
+        bound = await redeem(
+            session,
+            REPLIED,
+            telegram_user_id=LIAISON_CHAT,
+            code=code,
+            max_failures=5,
+            lockout=timedelta(hours=1),
+            key=INVITE_KEY,
+        )
+    assert (bound.outcome, bound.member_name) == (Outcome.BOUND, "张伟")
+    async with database.engine.connect() as connection:
+        assert "ck_invites_codescheme" in await connection.run_sync(names, "invites")
+        assert await connection.run_sync(differences) == []
+
+    await downgrade(database, "0008")
+    async with database.engine.connect() as connection:
+        hashes = set((await connection.execute(select(INVITES.c.code_hash))).scalars())
+        assert hashes == {hashlib.sha256(code.encode()).hexdigest(), new.code_hash}
+        assert new_code not in str(hashes)
+
     await upgrade(database.engine)
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []

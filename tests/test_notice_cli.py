@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,27 +103,35 @@ def test_without_from_the_notice_is_signed_by_the_organisation_and_everyone_is_e
     ]
 
 
+def first_of(month: int) -> date:
+    """The next first of month, at least a day away: the command accepts a year at most."""
+    today = datetime.now(UTC).date()
+    day = date(today.year, month, 1)
+    return day if day > today + timedelta(days=1) else date(today.year + 1, month, 1)
+
+
 def test_scheduling_with_and_without_an_offset(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    winter, summer = first_of(1), first_of(7)
     local = sent_id(
-        liaison("notice", "send", "--group", GROUP, "--text", "a", "--at", "2099-01-01T09:00")
+        liaison("notice", "send", "--group", GROUP, "--text", "a", "--at", f"{winter}T09:00")
     )
     utc = sent_id(
-        liaison("notice", "send", "--group", GROUP, "--text", "b", "--at", "2099-01-01 09:00Z")
+        liaison("notice", "send", "--group", GROUP, "--text", "b", "--at", f"{winter} 09:00Z")
     )
     monkeypatch.setenv("LIAISON_TIMEZONE", "Europe/Berlin")
-    berlin = liaison("notice", "send", "--group", GROUP, "--text", "c", "--at", "2099-07-01T09:00")
-    assert "scheduled at 2099-07-01 09:00+02:00" in berlin.output
+    berlin = liaison("notice", "send", "--group", GROUP, "--text", "c", "--at", f"{summer}T09:00")
+    assert f"scheduled at {summer} 09:00+02:00" in berlin.output
 
     async def times(database: Database) -> dict[int, datetime]:
         async with database.session() as session:
             return {n.id: n.send_at for n in await session.scalars(select(Notice))}
 
     assert on_database(database_url, times) == {
-        local: datetime(2099, 1, 1, 1, 0, tzinfo=UTC),
-        utc: datetime(2099, 1, 1, 9, 0, tzinfo=UTC),
-        sent_id(berlin): datetime(2099, 7, 1, 7, 0, tzinfo=UTC),
+        local: datetime.combine(winter, time(1, 0), UTC),
+        utc: datetime.combine(winter, time(9, 0), UTC),
+        sent_id(berlin): datetime.combine(summer, time(7, 0), UTC),
     }
     scheduled = liaison("notice", "list", "--scheduled").output
     assert scheduled.count("\tscheduled\t") == 3
@@ -131,15 +139,21 @@ def test_scheduling_with_and_without_an_offset(
     for bad, message in (
         ("next week", "is not an ISO 8601 time"),
         ("2020-01-01T09:00", "is in the past"),
+        # Past the end of the calendar in UTC: refused as the bot refuses it, not a traceback.
+        ("9999-12-31T23:59-12:00", "is more than a year ahead: schedule it at most a year"),
+        (f"{winter.replace(year=winter.year + 1)}T09:00", "is more than a year ahead"),
     ):
         refused = liaison("notice", "send", "--group", GROUP, "--text", "x", "--at", bad)
         assert refused.exit_code == 1
+        assert refused.output.startswith("error: --at ")
         assert message in refused.output
+        assert len(refused.output.splitlines()) == 1  # no traceback
+    assert liaison("notice", "list", "--scheduled").output.count("\tscheduled\t") == 3
 
 
 def test_cancel_before_it_goes(database_url: str) -> None:
     later = sent_id(
-        liaison("notice", "send", "--group", GROUP, "--text", "x", "--at", "2099-01-01T09:00")
+        liaison("notice", "send", "--group", GROUP, "--text", "x", "--at", f"{first_of(1)}T09:00")
     )
     assert liaison("notice", "cancel", str(later)).output.strip() == f"cancelled notice {later}"
     again = liaison("notice", "cancel", str(later))

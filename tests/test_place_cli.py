@@ -182,6 +182,15 @@ def test_whole_file_problems(database_url: str, tmp_path: Path) -> None:
     columns = liaison("place", "import", str(header_only))
     assert columns.exit_code == 1
     assert "missing required column(s): address, district, latitude, longitude" in columns.output
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(65 * 2**20)  # sparse: no time or disk spent
+    too_big = liaison("place", "import", str(huge))
+    assert (too_big.exit_code, too_big.output.strip()) == (
+        1,
+        "error: huge.csv: the file is 65 MB, more than the limit of 64 MB: "
+        "split it into smaller files",
+    )
     assert place_count(database_url) == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import tracemalloc
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import openpyxl
 import phonenumbers
 import pytest
 
+from storage import sheets
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.roster import (
     STATUSES,
@@ -729,3 +731,100 @@ def test_a_bad_timezone_is_reported_with_its_row_and_value(tmp_path: Path) -> No
     assert column == "timezone"
     assert message.startswith("unknown time zone '迪拜' (use an IANA name like Asia/Dubai")
     assert "Asia/Kolkata for UTC+5:30" in by_row[4][0][1]
+
+
+# ---------------------------------------------------------------------------
+# files too big to read: refused before they take the machine's memory
+
+
+def write_bomb(path: Path, rows: int) -> Path:
+    """A real workbook whose sheet is rows copies of one member: megabytes that unpack huge."""
+    small = write_xlsx(path.with_name("small.xlsx"), [EN_HEADER[:3], ["张三", 13800138000, "x"]])
+    header = b"".join(
+        b'<c t="inlineStr"><is><t>%s</t></is></c>' % t for t in (b"name", b"phone", b"status")
+    )
+    row = (
+        b'<row><c t="inlineStr"><is><t>\xe5\xbc\xa0\xe4\xb8\x89</t></is></c>'
+        b'<c t="n"><v>13800138000</v></c><c t="inlineStr"><is><t>x</t></is></c></row>'
+    )
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(item, src.read(item.filename))
+                continue
+            head, _, _ = src.read(item.filename).partition(b"<sheetData>")
+            with dst.open(item.filename, "w", force_zip64=True) as sheet:
+                sheet.write(head + b"<sheetData><row>" + header + b"</row>")
+                chunk = row * 10_000
+                for _ in range(rows // 10_000):
+                    sheet.write(chunk)
+                sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def test_an_xlsx_that_unpacks_huge_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    bomb = write_bomb(tmp_path / "bomb.xlsx", rows=1_000_000)  # 1.2 MB that unpacks to 117 MB
+    assert bomb.stat().st_size < 2 * 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(RosterFileError) as refused:
+            read_roster(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(refused.value) == (
+        "the workbook unpacks to 117 MB, more than the limit of 64 MB: split it into smaller files"
+    )
+    assert peak < 2 * 2**20  # the sheet was never unpacked
+
+
+def test_a_sheet_of_too_many_cells_is_refused_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A million real cells take openpyxl seconds to read: the same rule at a smaller mark.
+    monkeypatch.setattr(sheets, "MAX_CELLS", 3_000)
+    bomb = write_bomb(tmp_path / "many.xlsx", rows=10_000)
+    with pytest.raises(RosterFileError, match=r"^row 1001: the sheet has more than 3,000 cells"):
+        read_roster(bomb)
+    path = write_csv(tmp_path / "many.csv", [EN_HEADER[:3]] + [["张三", "138", "x"]] * 2000)
+    with pytest.raises(RosterFileError, match="split it into smaller files"):
+        read_roster(path)
+
+
+def test_a_huge_csv_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as handle:
+        handle.truncate(100 * 2**20)  # sparse: no time or disk spent
+    with pytest.raises(RosterFileError, match=r"^the file is 100 MB, more than the limit of 64 MB"):
+        read_roster(path)
+
+
+# ---------------------------------------------------------------------------
+# an encoding that decodes but reads wrong
+
+
+def test_a_shift_jis_csv_is_refused_rather_than_read_as_garbled_chinese(tmp_path: Path) -> None:
+    # Japanese Excel's plain "CSV": every byte pair is also valid GBK, so it decodes.
+    rows = [["name", "phone", "status"], ["山田太郎", "13800138000", "inflow"]]
+    rows += [["佐藤はなこ", "13900139000", "local"], ["タナカ ケンジ", "13700137000", "local"]]
+    path = write_csv(tmp_path / "roster.csv", rows, encoding="shift_jis")
+    with pytest.raises(RosterFileError) as refused:
+        read_roster(path)
+    assert str(refused.value) == (
+        "cannot tell the file's encoding: it is not UTF-8, and read as Chinese GBK it is "
+        "mostly unusual characters (嶳揷懢榊嵅摗偼側…): save the file as UTF-8 "
+        "(in Excel: Save As, CSV UTF-8) and import that"
+    )
+    path.write_text(path.read_bytes().decode("shift_jis"), encoding="utf-8")  # as told
+    assert [r.name for r in read_roster(path).rows] == ["山田太郎", "佐藤はなこ", "タナカ ケンジ"]
+
+
+def test_a_gbk_csv_of_names_with_rare_characters_is_read(tmp_path: Path) -> None:
+    # 喆 堃 珺 昇 are outside the common GB2312 set, as some given names are.
+    names = ["王喆", "张堃", "李珺", "陈昇", "欧阳娜娜"]
+    rows = [["name", "phone", "status"]]
+    rows += [[name, f"1380013800{i}", "inflow"] for i, name in enumerate(names)]
+    path = write_csv(tmp_path / "roster.csv", rows, encoding="gbk")
+    parsed = read_roster(path)
+    assert [r.name for r in parsed.rows] == names
+    assert parsed.errors == ()

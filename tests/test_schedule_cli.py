@@ -165,6 +165,17 @@ def test_a_bad_now_is_a_clear_error(database_url: str) -> None:
         assert refused.exit_code != 0, bad
         assert f"--now {bad!r} is not an ISO 8601 time" in refused.output
         assert "--at" not in refused.output
+    # Moments at the calendar's ends overflowed the date arithmetic (a traceback, and an
+    # AssertionError for the month after December 9999): refused, naming the range.
+    for far in ("9999-12-31T23:59", "9999-12-01T09:00", "0001-01-01T00:00+05:00", "1999-12-31"):
+        refused = liaison("schedule", "run-due", "--now", far)
+        assert (refused.exit_code, refused.output.splitlines()) == (
+            1,
+            [
+                f"error: --now {far} is {'before 2000' if far < '2' else 'more than a year ahead'}"
+                ": give a moment from 2000 to a year from now"
+            ],
+        )
     assert deliveries(database_url) == 0
     assert audited(database_url, "schedule.run_due") == []
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import os
 import signal
+import socket
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from telegram.ext import ApplicationBuilder
 
 from bot.app import MENU_RETRY_JOB, file_url, publish_commands_or_retry
 from bot.botapi import BotApiError, LocalBotApi, UpdateFactory
+from bot.connect import backoff, connect, pause_until
 from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
 from messages.dispatcher import DispatcherConfig
@@ -108,18 +114,89 @@ async def test_serve_answers_although_the_command_menu_failed_at_start(tmp_path:
     assert "Traceback" not in log
 
 
-async def test_serve_without_a_reachable_bot_api_says_so_in_one_line(tmp_path: Path) -> None:
+async def test_serve_waits_for_an_unreachable_bot_api_until_stopped(tmp_path: Path) -> None:
     async with BotApiServer(LocalBotApi(), TOKEN) as server:
         environment = _environment(tmp_path, server, TOKEN)
-    # The server is gone: nothing listens at its address any more.
+    # The server is gone: nothing listens at its address any more, as when the network is down.
     process = await _serve(environment)
+    assert process.stderr is not None
+    waiting = await asyncio.wait_for(_line_with(process.stderr, "cannot be reached"), DEADLINE)
+    assert f"the Telegram Bot API at {server.base_url} cannot be reached (" in waiting
+    assert "trying again in 1 s (attempt 1 failed)" in waiting
+    # Stopped during the pause, it ends at once and cleanly, as when it runs.
+    process.send_signal(signal.SIGTERM)
     stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
-    output = stdout.decode() + stderr.decode()
-    assert process.returncode == 2, output
+    output = waiting + stdout.decode() + stderr.decode()
+    assert process.returncode == 0, output
+    assert "stopped before the Telegram Bot API could be reached" in output
     assert "Traceback" not in output
-    [line] = [line for line in output.splitlines() if line.startswith("error:")]
-    assert "could not start: the Telegram Bot API at" in line
     assert TOKEN.split(":")[1] not in output
+
+
+async def _line_with(stream: asyncio.StreamReader, text: str) -> str:
+    while line := (await stream.readline()).decode():
+        if text in line:
+            return line
+    raise AssertionError(f"the log ended without {text!r}")
+
+
+def _free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_connecting_tries_again_with_growing_pauses_until_the_bot_api_is_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = _free_port()
+    api = LocalBotApi()
+    server = BotApiServer(api, TOKEN, port=port)
+    url = f"http://127.0.0.1:{port}/bot"
+    application = ApplicationBuilder().token(TOKEN).base_url(url).updater(None).build()
+    paused: list[float] = []
+
+    async def pause(seconds: float) -> bool:
+        # The test's clock: no time passes, and the network comes back at the third pause.
+        paused.append(seconds)
+        if len(paused) == 3:
+            await server.start()
+        return True
+
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.connect"):
+            reached = await connect(application, url=url, pause=pause, hide=TOKEN)
+        assert reached
+        assert application.bot.username == (await application.bot.get_me()).username
+    finally:
+        await application.shutdown()
+        await server.close()
+    assert paused == [1, 2, 4]
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.connect"]
+    assert [line.split(": trying again")[-1] for line in logged] == [
+        " in 1 s (attempt 1 failed)",
+        " in 2 s (attempt 2 failed)",
+        " in 4 s (attempt 3 failed)",
+        f"reached the Telegram Bot API at {url} (attempt 4)",
+    ]
+    assert TOKEN not in caplog.text
+
+
+def test_the_pause_doubles_up_to_a_minute() -> None:
+    assert list(itertools.islice(backoff(), 9)) == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+async def test_connecting_stops_when_the_service_is_stopped() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/bot"
+    application = ApplicationBuilder().token(TOKEN).base_url(url).updater(None).build()
+    stopping = asyncio.Event()
+    stopping.set()  # SIGTERM arrived: the pause ends at once
+    try:
+        assert not await connect(application, url=url, pause=pause_until(stopping))
+    finally:
+        await application.shutdown()
 
 
 async def test_a_failed_command_menu_is_tried_again_later(

@@ -18,6 +18,7 @@ from messages.channels.base import OutboundMessage, SendOutcome, SendResult
 from messages.channels.sms import SmppChannel, sms_channel
 from messages.channels.sms_log import SmsLogChannel
 from storage.models import ChannelName
+from storage.phones import mask_phone
 from storage.settings import ConfigError, load_settings
 from tests.smsc import (
     DROP,
@@ -361,7 +362,9 @@ async def test_log_channel_writes_what_would_go_out(tmp_path: Path) -> None:
     assert result.outcome is SendOutcome.ACCEPTED and result.delivered
     assert empty.outcome is SendOutcome.FAILED
     written = path.read_text(encoding="utf-8")
-    assert PHONE in written and "3 SMS" in written and "UCS2" in written
+    # A demonstration log: the number masked (tests/test_sms_log.py has the rest).
+    assert PHONE not in written and mask_phone(PHONE) in written
+    assert "3 SMS" in written and "UCS2" in written
     assert CHINESE in written
 
 

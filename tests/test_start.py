@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.invites import create_invite
 from storage.models import Consent, Conversation, Member, StaffRole
 from tests.chat import Person, said, talk
+from tests.conftest import INVITE_KEY
 from tests.factories import make_member, make_staff
 
 ZHANG = 1001  # 张伟's phone
@@ -28,7 +29,12 @@ async def invite(db: Database, clock: FakeClock, member: Member) -> str:
     """What the liaison hands over: `liaison invite create --phone …`."""
     async with db.session() as session:
         code, _ = await create_invite(
-            session, clock.now(), member_id=member.id, created_by="cli:liaison", valid_days=14
+            session,
+            clock.now(),
+            member_id=member.id,
+            created_by="cli:liaison",
+            valid_days=14,
+            key=INVITE_KEY,
         )
     return code
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,13 +25,16 @@ from bot.background import attach_background, running_background
 from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.cli.catalogue import catalogue, seed_catalogue
 from bot.cli.certificate import certificate
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of, telegram_user_id
 from bot.cli.idea import idea
 from bot.cli.material import material
+from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
+from bot.cli.privacy import privacy
 from bot.cli.request import request
 from bot.cli.schedule import member_lost, schedule
+from bot.connect import connect, pause_until
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.terminal import run_terminal
@@ -40,12 +44,21 @@ from storage.channels import ChannelOrderError, parse_channels
 from storage.clock import SystemClock
 from storage.db import Database
 from storage.identity import identify
+from storage.invite_key import load_invite_key
 from storage.migrate import revision_status, upgrade
 from storage.models import GroupKind, Member, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
 from storage.zones import ZoneError, parse_zone
+
+
+def invite_key_of(settings: Settings) -> bytes:
+    """The invite key, as `serve` and every command that makes invites read it."""
+    try:
+        return load_invite_key(settings)
+    except ConfigError as error:
+        fail(str(error), status=2)
 
 
 def make_services(settings: Settings, database: Database) -> Services:
@@ -55,6 +68,7 @@ def make_services(settings: Settings, database: Database) -> Services:
         clock=SystemClock(),
         renderer=Renderer(),
         regions=default_index(),
+        invite_key=invite_key_of(settings),
     )
 
 
@@ -90,7 +104,7 @@ async def _upgrade(settings: Settings) -> tuple[str | None, str | None]:
 def db_upgrade(ctx: click.Context) -> None:
     """Create the database or bring it up to the newest schema."""
     current, _ = asyncio.run(_upgrade(settings_of(ctx)))
-    click.echo(f"database at revision {current}")
+    echo(f"database at revision {current}")
 
 
 @db.command("status")
@@ -106,7 +120,7 @@ def db_status(ctx: click.Context) -> None:
             await database.dispose()
 
     current, head = asyncio.run(status())
-    click.echo(f"current: {current or 'empty'}\nnewest:  {head}")
+    echo(f"current: {current or 'empty'}\nnewest:  {head}")
     if current != head:
         sys.exit(1)
 
@@ -170,22 +184,50 @@ def _run_telegram(settings: Settings) -> None:
 
     application.post_shutdown = close_database
     attach_background(application)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    # run_polling runs on the current event loop: the connection made here is the one it
+    # uses, and it finds the application initialised.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    polling = False
     try:
-        # run_polling owns the event loop, handles SIGINT/SIGTERM and shuts down cleanly.
+        if not loop.run_until_complete(_reach_bot_api(application, settings, token)):
+            return  # stopped while waiting for the network
+        polling = True
+        # run_polling handles SIGINT/SIGTERM, shuts down cleanly and closes the loop.
         application.run_polling(allowed_updates=None, drop_pending_updates=False)
     except InvalidToken:
         # The library's message quotes the token; ours must not.
         fail("Telegram rejected LIAISON_TELEGRAM_TOKEN: check it with @BotFather", status=2)
     except TelegramError as error:
-        # At start (getMe, deleteWebhook): the Bot API unreachable or failing. Running on
-        # polls nothing; one line, as for a configuration error, and a supervisor's restart.
-        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        # The Bot API answered, but with an error (at getMe or deleteWebhook): waiting would
+        # not mend it. One line, as for a configuration error.
         reason = str(error).replace(token, "…") if token else str(error)
         fail(
             f"could not start: the Telegram Bot API at {settings.telegram_api_url} "
             f"failed ({reason}); check LIAISON_TELEGRAM_API_URL and the network",
             status=2,
         )
+    finally:
+        if not polling:
+            loop.run_until_complete(database.dispose())
+            loop.close()
+
+
+async def _reach_bot_api(application: LiaisonApplication, settings: Settings, token: str) -> bool:
+    """Connect, waiting out a network that is down; False when stopped (SIGINT, SIGTERM)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    for stop_signal in stop_signals:
+        loop.add_signal_handler(stop_signal, stopping.set)
+    try:
+        return await connect(
+            application, url=settings.telegram_api_url, pause=pause_until(stopping), hide=token
+        )
+    finally:
+        for stop_signal in stop_signals:
+            loop.remove_signal_handler(stop_signal)
 
 
 @main.command()
@@ -210,6 +252,7 @@ def serve(ctx: click.Context) -> None:
 @click.pass_context
 def chat(ctx: click.Context, user_id: int, name: str | None) -> None:
     """Chat with the bot in the terminal as a Telegram user (reads standard input)."""
+    telegram_user_id(user_id, option="--user")
     settings = settings_of(ctx)
     configure_logging(logging.WARNING)
     run_with_db(settings, seed_catalogue)
@@ -231,7 +274,7 @@ def load_demo(ctx: click.Context, if_empty: bool) -> None:
             changed = await demo.load_demo(session, now)
         return "sample district loaded" if changed else "sample district already loaded"
 
-    click.echo(run_with_db(settings, load))
+    echo(run_with_db(settings, load))
 
 
 # --- structure -------------------------------------------------------------------------
@@ -252,7 +295,7 @@ def _directory_call(
         except directory.DirectoryError as error:
             fail(str(error))
 
-    click.echo(run_with_db(settings, call))
+    echo(run_with_db(settings, call))
 
 
 @main.group()
@@ -284,7 +327,7 @@ def unit_list(ctx: click.Context) -> None:
             return [u.name for u in await directory.list_units(session)]
 
     for name in run_with_db(settings_of(ctx), listing):
-        click.echo(name)
+        echo(name)
 
 
 @main.group()
@@ -324,7 +367,7 @@ def group_list(ctx: click.Context) -> None:
             return [f"{g.name}\t{g.kind.value}" for g in await directory.list_groups(session)]
 
     for line in run_with_db(settings_of(ctx), listing):
-        click.echo(line)
+        echo(line)
 
 
 @main.group()
@@ -348,6 +391,7 @@ def staff_add(
     units: tuple[str, ...],
 ) -> None:
     """Add a staff member, or change one's role and scope."""
+    telegram_user_id(telegram_id, option="--telegram-id")
 
     async def add(session: Any, now: Any) -> str:
         person, created = await directory.add_staff(
@@ -386,7 +430,7 @@ def staff_list(ctx: click.Context) -> None:
             ]
 
     for line in run_with_db(settings_of(ctx), listing):
-        click.echo(line)
+        echo(line)
 
 
 # --- members ---------------------------------------------------------------------------
@@ -417,13 +461,13 @@ def member_import(ctx: click.Context, file: Path) -> None:
 
     report = run_with_db(settings_of(ctx), apply)
     if parsed.ignored_columns:
-        click.echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
+        echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
     if not report.ok:
         for problem in report.errors:
             column = f" ({problem.column})" if problem.column else ""
-            click.echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
+            echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
         fail(f"{len(report.errors)} problem(s) found; nothing was imported")
-    click.echo(
+    echo(
         f"imported {file.name}: {report.created} new, {report.updated} updated, "
         f"{report.unchanged} unchanged"
     )
@@ -465,7 +509,7 @@ def member_list(ctx: click.Context, group_name: str | None, overdue_only: bool, 
             return rows
 
     for line in _member_lines(run_with_db(settings, listing), full):
-        click.echo(line)
+        echo(line)
 
 
 def _member_lines(rows: list[members.MemberRow], full: bool) -> list[str]:
@@ -504,6 +548,7 @@ def invite_create(ctx: click.Context, phone: str) -> None:
         e164 = normalize_phone(phone)
     except InvalidPhone as error:
         fail(f"invalid phone {phone!r}: {error}")
+    key = invite_key_of(settings)
 
     async def create(database: Database) -> tuple[str, str, str | None]:
         now = SystemClock().now()
@@ -515,6 +560,7 @@ def invite_create(ctx: click.Context, phone: str) -> None:
                     phone=e164,
                     created_by=cli_actor(),
                     valid_days=settings.invite_valid_days,
+                    key=key,
                 )
                 member = await session.get(Member, invite.member_id)
                 assert member is not None
@@ -525,10 +571,10 @@ def invite_create(ctx: click.Context, phone: str) -> None:
 
     code, name, username = run_with_db(settings, create)
     # The masked phone alone does not say who it is: many numbers share 138****0001.
-    click.echo(f"invite for {name} {mask_phone(e164)}, valid {settings.invite_valid_days} days")
+    echo(f"invite for {name} {mask_phone(e164)}, valid {settings.invite_valid_days} days")
     if username:
-        click.echo(f"https://t.me/{username}?start={code}")
-    click.echo(code)
+        echo(f"https://t.me/{username}?start={code}")
+    echo(code)
 
 
 @member.command("channels")
@@ -553,7 +599,7 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
                 fail(str(error))
             return f"{row.name}: {channels or 'default (Telegram when bound, else SMS)'}"
 
-    click.echo(run_with_db(settings_of(ctx), apply))
+    echo(run_with_db(settings_of(ctx), apply))
 
 
 @member.command("timezone")
@@ -587,7 +633,7 @@ def member_timezone(ctx: click.Context, phone: str, zone: str) -> None:
             what = "time zone" if changed else "time zone unchanged"
             return f"{row.name} ({mask_phone(e164)}): {what} {name}, local time now {there}"
 
-    click.echo(run_with_db(settings_of(ctx), apply))
+    echo(run_with_db(settings_of(ctx), apply))
 
 
 # The groups of their own modules (bot/cli/<group>.py).
@@ -605,3 +651,5 @@ main.add_command(
 )
 main.add_command(place)
 member.add_command(member_lost)
+member.add_command(member_data_command)
+main.add_command(privacy)

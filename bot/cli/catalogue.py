@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import IntegrityError
 
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of
 from storage.catalogue import (
     FIELDS,
     KINDS,
@@ -55,8 +55,8 @@ catalogue (storage/data/service_catalogue.toml)."""
 
 def _refused(error: CatalogueError) -> NoReturn:
     for problem in error.problems:
-        click.echo(f"error: {problem}", err=True)
-    click.echo("nothing was changed", err=True)
+        echo(f"error: {problem}", err=True)
+    echo("nothing was changed", err=True)
     sys.exit(1)
 
 
@@ -66,15 +66,15 @@ def _run(ctx: click.Context, operation: Callable[[Database], Coroutine[Any, Any,
 
 def _print_report(report: LoadReport, *, dry_run: bool = False) -> None:
     for label in report.added:
-        click.echo(f"added\t{label}")
+        echo(f"added\t{label}")
     for label, fields in report.changed:
-        click.echo(f"changed\t{label}\t{','.join(fields)}")
+        echo(f"changed\t{label}\t{','.join(fields)}")
     for label in report.deactivated:
-        click.echo(f"deactivated\t{label}")
+        echo(f"deactivated\t{label}")
     for label in report.moved:
-        click.echo(f"moved\t{label}")
+        echo(f"moved\t{label}")
     prefix = "dry run, nothing written: would be " if dry_run else ""
-    click.echo(prefix + report.summary())
+    echo(prefix + report.summary())
 
 
 def _pairs(values: Sequence[str]) -> list[tuple[str, str]]:
@@ -128,7 +128,7 @@ def catalogue_list(ctx: click.Context, what: str | None) -> None:
                     entry.values["name_en"],
                     _measures(counts[kind][entry.code]),
                 ]
-            click.echo("\t".join(str(f) for f in [kind, entry.code, *fields, _status(entry)]))
+            echo("\t".join(str(f) for f in [kind, entry.code, *fields, _status(entry)]))
 
 
 @catalogue.command("show")
@@ -145,13 +145,11 @@ def catalogue_show(ctx: click.Context, code: str) -> None:
     entry = catalogue.find(code)
     if entry is None:
         fail(f"no category, department or measure has the code {code[:50]!r}")
-    click.echo(dump_entry(entry), nl=False)
+    echo(dump_entry(entry), nl=False)
     if entry.kind != "measure":
         for measure in catalogue.measures:
             if measure.values[entry.kind] == code:
-                click.echo(
-                    f"# measure {measure.code} ({_status(measure)}): {measure.values['title_zh']}"
-                )
+                echo(f"# measure {measure.code} ({_status(measure)}): {measure.values['title_zh']}")
 
 
 @catalogue.command("load")
@@ -201,7 +199,7 @@ def catalogue_export(ctx: click.Context, file: Path) -> None:
     except OSError as error:
         fail(f"cannot write {file}: {error.strerror or error}")
     counts = {kind: len(catalogue.entries(kind)) for kind in KINDS}
-    click.echo(
+    echo(
         f"wrote {file}: {counts['category']} categories, {counts['department']} departments,"
         f" {counts['measure']} measures"
     )
@@ -229,7 +227,7 @@ def catalogue_set(ctx: click.Context, code: str, values: tuple[str, ...]) -> Non
 
     report = _run(ctx, change)
     if not report.has_changes:
-        click.echo(f"{code}: nothing changed (the values were already so)")
+        echo(f"{code}: nothing changed (the values were already so)")
         return
     _print_report(report)
 
@@ -270,7 +268,7 @@ def _activation(ctx: click.Context, code: str, active: bool) -> None:
 
     report = _run(ctx, change)
     if not report.has_changes:
-        click.echo(f"{code} was already {'active' if active else 'inactive'}")
+        echo(f"{code} was already {'active' if active else 'inactive'}")
         return
     _print_report(report)
 

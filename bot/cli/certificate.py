@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import RECORD_ID, cli_actor, fail, local_time, run_with_db, settings_of
+from bot.cli.common import RECORD_ID, cli_actor, echo, fail, local_time, run_with_db, settings_of
 from messages.letters import LetterError, letter_filename, letter_html, letter_pdf
 from messages.render import Renderer
 from storage import audit
@@ -74,7 +74,7 @@ def certificate_list(ctx: click.Context, statuses: tuple[str, ...]) -> None:
             return rows
 
     for row in run_with_db(settings, listing):
-        click.echo(
+        echo(
             _line(
                 row.id,
                 local_time(row.created_at, settings),
@@ -126,7 +126,7 @@ def certificate_show(ctx: click.Context, certificate_id: int) -> None:
             return view
 
     for line in _card(run_with_db(settings, show), settings):
-        click.echo(line)
+        echo(line)
 
 
 @certificate.command("advance")
@@ -164,7 +164,7 @@ def certificate_advance(
     extra = ""
     if view.number:
         extra = f", number {view.number}, review due {view.review_due_on}"
-    click.echo(f"certificate {view.id}: {view.status.value}{extra}")
+    echo(f"certificate {view.id}: {view.status.value}{extra}")
 
 
 @certificate.command("letter")
@@ -231,4 +231,4 @@ def certificate_letter(
         path.write_bytes(pdf)
         written.append(path)
     for path in written:
-        click.echo(str(path))
+        echo(str(path))

@@ -15,6 +15,7 @@ import click
 from bot.cli.common import (
     RECORD_ID,
     cli_actor,
+    echo,
     fail,
     local_time,
     read_text_file,
@@ -130,7 +131,7 @@ def idea_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
             return found
 
     for s in run_with_db(settings, listing):
-        click.echo(
+        echo(
             "\t".join(
                 [
                     str(s.id),
@@ -178,7 +179,7 @@ def idea_show(ctx: click.Context, idea_id: int) -> None:
     """One suggestion in full, with its reply (the phone number masked)."""
     settings = settings_of(ctx)
     found = run_with_db(settings, lambda database: _one(database, idea_id))
-    click.echo("\n".join(_show(found, settings)))
+    echo("\n".join(_show(found, settings)))
 
 
 @idea.command("reply")
@@ -218,7 +219,7 @@ def idea_reply(ctx: click.Context, idea_id: int, text: str | None, file: Path | 
             fail(str(error))
 
     found = run_with_db(settings, answer)
-    click.echo(f"replied to suggestion {found.id} of {found.member_name}; they will hear it")
+    echo(f"replied to suggestion {found.id} of {found.member_name}; they will hear it")
 
 
 @idea.command("adopt")
@@ -242,7 +243,7 @@ def idea_adopt(ctx: click.Context, idea_id: int) -> None:
             fail(str(error))
 
     found = run_with_db(settings, adopting)
-    click.echo(f"adopted suggestion {found.id} of {found.member_name}; they will hear it")
+    echo(f"adopted suggestion {found.id} of {found.member_name}; they will hear it")
 
 
 @idea.command("export")
@@ -278,4 +279,4 @@ def idea_export(ctx: click.Context, file: Path, status: str | None) -> None:
             return len(found)
 
     count = run_with_db(settings, export)
-    click.echo(f"{count} suggestion(s) written to {file}")
+    echo(f"{count} suggestion(s) written to {file}")

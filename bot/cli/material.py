@@ -13,6 +13,7 @@ import click
 from bot.cli.common import (
     RECORD_ID,
     cli_actor,
+    echo,
     fail,
     local_time,
     read_text_file,
@@ -102,8 +103,8 @@ def material_add(
             fail(str(error))
 
     material_id, stored_title, stored_tags = run_with_db(settings, add)
-    click.echo(f"material {material_id}: {stored_title} (tags: {stored_tags or 'none'})")
-    click.echo(str(material_id))
+    echo(f"material {material_id}: {stored_title} (tags: {stored_tags or 'none'})")
+    echo(str(material_id))
 
 
 @material.command("list")
@@ -120,7 +121,7 @@ def material_list(ctx: click.Context, everything: bool, limit: int) -> None:
 
     for row in run_with_db(settings, listing):
         extras = [f"document {row.document_name}" if row.document_name else "", row.link or ""]
-        click.echo(
+        echo(
             _line(
                 row.id,
                 local_time(row.created_at, settings),
@@ -151,7 +152,7 @@ def material_archive(ctx: click.Context, material_id: int) -> None:
             fail(str(error))
 
     title = run_with_db(settings, archive)
-    click.echo(f"archived material {material_id}: {title}")
+    echo(f"archived material {material_id}: {title}")
 
 
 # --- schedules --------------------------------------------------------------------------------
@@ -229,9 +230,9 @@ def plan_add(
 
     line, first = run_with_db(settings, add)
     when, what = _describe(line)
-    click.echo(f"schedule {line.id} for {line.group}: {when}, {what}")
-    click.echo(f"first push: {local_time(first, settings)}")
-    click.echo(str(line.id))
+    echo(f"schedule {line.id} for {line.group}: {when}, {what}")
+    echo(f"first push: {local_time(first, settings)}")
+    echo(str(line.id))
 
 
 @plan.command("list")
@@ -248,7 +249,7 @@ def plan_list(ctx: click.Context, everything: bool) -> None:
     now = SystemClock().now()
     for line in run_with_db(settings, listing):
         when, what = _describe(line)
-        click.echo(
+        echo(
             _line(
                 line.id,
                 line.group,
@@ -278,7 +279,7 @@ def plan_stop(ctx: click.Context, schedule_id: int) -> None:
             fail(str(error))
 
     line = run_with_db(settings, stop)
-    click.echo(f"stopped schedule {schedule_id} for {line.group}")
+    echo(f"stopped schedule {schedule_id} for {line.group}")
 
 
 # --- who studied what --------------------------------------------------------------------------
@@ -315,9 +316,9 @@ def material_report(ctx: click.Context, group: str | None) -> None:
 
     groups, members = run_with_db(settings, report)
     for progress in groups:
-        click.echo(_line("group", progress.name, f"{progress.members} members"))
+        echo(_line("group", progress.name, f"{progress.members} members"))
         for row in progress.materials:
-            click.echo(
+            echo(
                 _line(
                     "material",
                     row.material_id,
@@ -328,7 +329,7 @@ def material_report(ctx: click.Context, group: str | None) -> None:
             )
     if members is not None:
         for person in members.members:
-            click.echo(
+            echo(
                 _line(
                     "member",
                     person.name,

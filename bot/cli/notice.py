@@ -12,9 +12,10 @@ import click
 from bot.cli.common import (
     RECORD_ID,
     cli_actor,
+    echo,
     fail,
     local_time,
-    parse_at,
+    parse_future,
     read_text_file,
     run_with_db,
     settings_of,
@@ -95,12 +96,10 @@ def notice_send(
     signed = (author_name or settings.organisation_name).strip()
     if not signed or len(signed) > MAX_FROM_LENGTH:
         fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
-    send_at = parse_at(at, settings) if at is not None else None
+    send_at = parse_future(at, settings, SystemClock().now()) if at is not None else None
 
     async def send(database: Database) -> tuple[Notice, dict[str, int]]:
         now = SystemClock().now()
-        if send_at is not None and send_at <= now:
-            fail(f"--at {at} is in the past")
         try:
             async with database.session() as session:
                 created = await create_notice(
@@ -126,7 +125,7 @@ def notice_send(
 
     created, counts = run_with_db(settings, send)
     when = "now" if send_at is None else f"at {local_time(created.send_at, settings)}"
-    click.echo(
+    echo(
         f"notice {created.id} to {_audience([g.name for g in created.groups], everyone)}: "
         f"{'scheduled' if send_at is not None else 'sending'} {when}"
     )
@@ -137,8 +136,8 @@ def notice_send(
         "group_chat": "group chats",
     }
     recipients = ", ".join(f"{word} {counts.get(name, 0)}" for name, word in shown.items())
-    click.echo(f"recipients: {recipients}")
-    click.echo(str(created.id))
+    echo(f"recipients: {recipients}")
+    echo(str(created.id))
 
 
 @notice.command("status")
@@ -164,27 +163,27 @@ def notice_status(ctx: click.Context, notice_id: int) -> None:
         return found, report
 
     found, report = run_with_db(settings, status)
-    click.echo(
+    echo(
         f"notice {found.id}: {found.status.value}, "
         f"{'urgent, ' if found.urgent else ''}send at {local_time(found.send_at, settings)}, "
         f"from {found.author_name}, "
         f"to {_audience([g.name for g in found.groups], found.everyone)}"
     )
-    click.echo(f"recipients\t{report.recipients}")
+    echo(f"recipients\t{report.recipients}")
     for state in STATES:
-        click.echo(f"{state}\t{report.by_status[state]}")
+        echo(f"{state}\t{report.by_status[state]}")
     for channel in CHANNELS:
         if channel in report.by_channel:
             counts = report.by_channel[channel]
             shown = ", ".join(f"{s} {counts[s]}" for s in STATES if counts[s])
-            click.echo(f"{channel}:\t{shown}")
+            echo(f"{channel}:\t{shown}")
     for reason, count in report.failures:
-        click.echo(f"failed/suppressed\t{count}\t{reason}")
-    click.echo(f"acknowledged\t{report.acknowledged}")
+        echo(f"failed/suppressed\t{count}\t{reason}")
+    echo(f"acknowledged\t{report.acknowledged}")
     if report.acknowledged_names:
         more = report.acknowledged - len(report.acknowledged_names)
         names = ", ".join(report.acknowledged_names) + (f" and {more} more" if more > 0 else "")
-        click.echo(f"acknowledged by\t{names}")
+        echo(f"acknowledged by\t{names}")
 
 
 @notice.command("list")
@@ -202,7 +201,7 @@ def notice_list(ctx: click.Context, scheduled: bool, limit: int) -> None:
             )
 
     for line in run_with_db(settings, listing):
-        click.echo(
+        echo(
             "\t".join(
                 [
                     str(line.id),
@@ -234,4 +233,4 @@ def notice_cancel(ctx: click.Context, notice_id: int) -> None:
             fail(str(error))
 
     run_with_db(settings, stop)
-    click.echo(f"cancelled notice {notice_id}")
+    echo(f"cancelled notice {notice_id}")

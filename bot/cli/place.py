@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import cli_actor, fail, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of
 from storage import audit
 from storage.clock import SystemClock
 from storage.db import Database
@@ -61,19 +61,19 @@ def place_import(ctx: click.Context, file: Path, replace: bool, dry_run: bool) -
 
     report = run_with_db(settings_of(ctx), apply)
     if parsed.ignored_columns:
-        click.echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
+        echo(f"ignored columns: {', '.join(parsed.ignored_columns)}", err=True)
     if not report.ok:
         for problem in report.errors:
             column = f" ({problem.column})" if problem.column else ""
-            click.echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
+            echo(f"row {problem.row_number}{column}: {problem.message}", err=True)
         fail(f"{len(report.errors)} problem(s) found; nothing was imported")
     counts = f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged"
     if replace:
         counts += f", {report.removed} removed"
     if dry_run:
-        click.echo(f"dry run of {file.name}, nothing changed: would be {counts}")
+        echo(f"dry run of {file.name}, nothing changed: would be {counts}")
     else:
-        click.echo(f"imported {file.name}: {counts}")
+        echo(f"imported {file.name}: {counts}")
 
 
 @place.command("list")
@@ -99,7 +99,7 @@ def place_list(ctx: click.Context, district: str | None) -> None:
     if not found and district is not None:
         fail(f"no places in district {district!r}")
     for p in found:
-        click.echo(
+        echo(
             _line(
                 p.id,
                 p.name,

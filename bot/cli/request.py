@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import cli_actor, fail, local_time, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, local_time, run_with_db, settings_of
 from bot.updates import parse_id
 from storage import audit
 from storage.clock import SystemClock
@@ -110,7 +110,7 @@ def request_list(ctx: click.Context, status: str | None, everything: bool) -> No
 
     now = SystemClock().now()
     for view in run_with_db(settings, listing):
-        click.echo(
+        echo(
             _line(
                 f"#{view.id}",
                 view.status.value,
@@ -153,25 +153,25 @@ def request_show(ctx: click.Context, number: str, full: bool) -> None:
         fail(f"no request #{request_id}")
     now = SystemClock().now()
     measure = f" / {view.measure['zh']}" if view.measure else ""
-    click.echo(f"#{view.id}\t{view.status.value}{'  (overdue)' if view.overdue(now) else ''}")
-    click.echo(f"member\t{view.member_name}\t{_phone(view, full) or '-'}")
-    click.echo(f"category\t{view.category['zh']}{measure}")
-    click.echo(f"source\t{view.source}")
-    click.echo(f"created\t{_local(view.created_at, settings)}")
-    click.echo(f"due\t{_local(view.due_at, settings)}")
-    click.echo(f"assignee\t{view.assignee_name or '-'}")
+    echo(f"#{view.id}\t{view.status.value}{'  (overdue)' if view.overdue(now) else ''}")
+    echo(f"member\t{view.member_name}\t{_phone(view, full) or '-'}")
+    echo(f"category\t{view.category['zh']}{measure}")
+    echo(f"source\t{view.source}")
+    echo(f"created\t{_local(view.created_at, settings)}")
+    echo(f"due\t{_local(view.due_at, settings)}")
+    echo(f"assignee\t{view.assignee_name or '-'}")
     if view.referred_to:
-        click.echo(f"referred to\t{view.referred_to}")
+        echo(f"referred to\t{view.referred_to}")
     if view.attachment_kind:
-        click.echo(f"attachment\t{view.attachment_kind} {view.attachment_name or ''}".rstrip())
+        echo(f"attachment\t{view.attachment_kind} {view.attachment_name or ''}".rstrip())
     if view.solved is not None:
         rating = f", {view.satisfaction}/5" if view.satisfaction else ""
-        click.echo(f"feedback\t{'solved' if view.solved else 'not solved'}{rating}")
-    click.echo("")
-    click.echo(view.description)
-    click.echo("")
+        echo(f"feedback\t{'solved' if view.solved else 'not solved'}{rating}")
+    echo("")
+    echo(view.description)
+    echo("")
     for event in view.events:
-        click.echo(
+        echo(
             _line(
                 _local(event.at, settings),
                 event.kind.value,
@@ -247,4 +247,4 @@ def request_export(
         write_table(file, "requests", EXPORT_COLUMNS, rows)
     except OSError as error:
         fail(f"cannot write {file}: {error.strerror or error}")
-    click.echo(f"exported {len(rows)} request(s) to {file}")
+    echo(f"exported {len(rows)} request(s) to {file}")

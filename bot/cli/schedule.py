@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy import select
 
-from bot.cli.common import cli_actor, fail, parse_at, run_with_db, settings_of
+from bot.cli.common import cli_actor, echo, fail, parse_near, run_with_db, settings_of
 from scheduler.jobs import RunReport, job_specs, run_due, upcoming
 from storage import audit
 from storage.calendar import CycleError, CycleRule
@@ -70,16 +70,16 @@ def schedule_list(ctx: click.Context, days: int) -> None:
         now = SystemClock().now()
         async with database.session() as session:
             cycles = await group_cycles(session, settings.default_cycle)
-        click.echo("cycles:")
+        echo("cycles:")
         for cycle in cycles:
-            click.echo(f"  {_cycle_line(cycle)}")
+            echo(f"  {_cycle_line(cycle)}")
         quiet = settings.quiet_hours
-        click.echo(f"quiet hours: {quiet.start:%H:%M}–{quiet.end:%H:%M} in each member's time zone")
+        echo(f"quiet hours: {quiet.start:%H:%M}–{quiet.end:%H:%M} in each member's time zone")
         listed = upcoming(await job_specs(database, settings, now), now)
         soon = [(spec, when) for spec, when in listed if when - now <= timedelta(days=days)]
-        click.echo(f"jobs in the next {days} days ({len(soon)} of {len(listed)}):")
+        echo(f"jobs in the next {days} days ({len(soon)} of {len(listed)}):")
         for spec, when in soon:
-            click.echo(f"  {_local(when, settings)}  {spec.description}")
+            echo(f"  {_local(when, settings)}  {spec.description}")
 
     run_with_db(settings, run)
 
@@ -100,11 +100,8 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
     """Enqueue everything due up to an instant and print it (running twice adds nothing)."""
     settings = settings_of(ctx)
     # An empty --now (a script's unset variable) is an error, not "the present".
-    now = (
-        parse_at(now_text, settings, option="--now")
-        if now_text is not None
-        else SystemClock().now()
-    )
+    present = SystemClock().now()
+    now = parse_near(now_text, settings, present) if now_text is not None else present
 
     async def run(database: Database) -> RunReport:
         report = await run_due(database, now, settings)
@@ -120,10 +117,10 @@ def schedule_run_due(ctx: click.Context, now_text: str | None) -> None:
         return report
 
     report = run_with_db(settings, run)
-    click.echo(f"due by {_local(now, settings)}:")
+    echo(f"due by {_local(now, settings)}:")
     for line in report.lines:
-        click.echo(f"  {line}")
-    click.echo(f"enqueued {report.messages} message(s)")
+        echo(f"  {line}")
+    echo(f"enqueued {report.messages} message(s)")
 
 
 @schedule.command("show")
@@ -142,7 +139,7 @@ def schedule_show(ctx: click.Context, group_name: str) -> None:
 
     cycle = run_with_db(settings, run)
     own = "own cycle" if cycle.updated_by else "the default cycle"
-    click.echo(f"{cycle.group_name} ({own}): {describe(cycle.rule)}")
+    echo(f"{cycle.group_name} ({own}): {describe(cycle.rule)}")
 
 
 @schedule.command("set")
@@ -197,8 +194,8 @@ def schedule_set(
             )
 
     cycle = run_with_db(settings, run)
-    click.echo(f"{cycle.group_name}: {describe(cycle.rule)}")
-    click.echo("a running service picks this up within LIAISON_SCHEDULE_POLL_SECONDS")
+    echo(f"{cycle.group_name}: {describe(cycle.rule)}")
+    echo("a running service picks this up within LIAISON_SCHEDULE_POLL_SECONDS")
 
 
 @schedule.command("reset")
@@ -218,11 +215,9 @@ def schedule_reset(ctx: click.Context, group_name: str) -> None:
 
     removed = run_with_db(settings, run)
     if removed:
-        click.echo(
-            f"{group_name} follows the default cycle again: {describe(settings.default_cycle)}"
-        )
+        echo(f"{group_name} follows the default cycle again: {describe(settings.default_cycle)}")
     else:
-        click.echo(f"{group_name} already follows the default cycle")
+        echo(f"{group_name} already follows the default cycle")
 
 
 @click.command("lost")
@@ -263,7 +258,7 @@ def member_lost(ctx: click.Context, phone: str | None) -> None:
 
     flagged = run_with_db(settings, run)
     if not flagged:
-        click.echo("no member is flagged lost contact")
+        echo("no member is flagged lost contact")
         return
     for member in flagged:
         assert member.lost_contact_at is not None
@@ -273,7 +268,7 @@ def member_lost(ctx: click.Context, phone: str | None) -> None:
             else "not confirmed: prompts continue"
         )
         phone_shown = mask_phone(member.phone) if member.phone else "no phone"
-        click.echo(
+        echo(
             f"{member.name}  {phone_shown}  flagged {_local(member.lost_contact_at, settings)}  "
             f"{state}"
         )

@@ -23,6 +23,7 @@ from bot.context import LiaisonContext
 from bot.replies import REMOVE_KEYBOARD, inline_keyboard, label, reply, reply_keyboard
 from bot.updates import message_text
 from messages.callbacks import PLACES_DISTRICT, PLACES_PIN
+from storage.coordinates import CoordinateError
 from storage.places import (
     PlaceView,
     district_key,
@@ -104,10 +105,15 @@ async def location_shared(update: Update, context: LiaisonContext) -> None:
     """A shared location: the nearest places, each with its map pin. Nothing is stored."""
     message = update.effective_message
     assert message is not None and message.location is not None
-    async with context.services.db.session() as session:
-        found = await nearest(
-            session, message.location.latitude, message.location.longitude, limit=NEAREST
-        )
+    try:
+        async with context.services.db.session() as session:
+            found = await nearest(
+                session, message.location.latitude, message.location.longitude, limit=NEAREST
+            )
+    except CoordinateError as error:
+        # No Telegram client sends such a point; a forged or broken one is told so.
+        await reply(update, context, "places/bad_location", reason=error.reason)
+        return
     if not found:
         await reply(update, context, "places/none_yet", markup=REMOVE_KEYBOARD)
         return

@@ -154,6 +154,7 @@ async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
             code=code,
             max_failures=settings.invite_max_failures,
             lockout=timedelta(minutes=settings.invite_lockout_minutes),
+            key=context.services.invite_key,
             locale=context.caller.locale,
         )
         if result.outcome is Outcome.BOUND:

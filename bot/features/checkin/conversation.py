@@ -69,6 +69,7 @@ from storage.checkins import (
     record_checkin,
 )
 from storage.consent import set_consent
+from storage.coordinates import CoordinateError, check_point
 from storage.identity import identify
 from storage.models import Consent
 from storage.zones import abroad_place
@@ -183,7 +184,12 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
         # Declined (or withdrawn meanwhile): the pin is dropped here, never stored.
         refused = render(context, "checkin/pin_refused")
         return await FLOW.ask(update, context, draft, PLACE, lead=refused)
-    latitude, longitude = message.location.latitude, message.location.longitude
+    try:
+        latitude, longitude = check_point(message.location.latitude, message.location.longitude)
+    except CoordinateError as error:
+        # No Telegram client sends such a point; a forged or broken one is not kept.
+        invalid = render(context, "checkin/pin_invalid", reason=error.reason)
+        return await FLOW.ask(update, context, draft, PLACE, lead=invalid)
     region = context.services.regions.resolve_point(latitude, longitude)
     # Abroad: the country's name (offline) is the place, and its zone may be offered at the end.
     country = abroad_place(latitude, longitude, context.locale) if region is None else None

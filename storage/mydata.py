@@ -1,0 +1,682 @@
+"""A member's own data, all of it (PIPL Arts. 44–45: the right to see and to copy).
+
+`member_data` gathers everything stored about one member into one typed structure: the
+/mydata summary, the files sent with it and `liaison member data` all read it. Every query
+here starts from the member's id, so nothing of another member can come along; staff appear
+by name and role only, as the people who looked at the member's records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.checkins import place_label
+from storage.models import (
+    AuditEvent,
+    Certificate,
+    CertificateEvent,
+    CertificateStatus,
+    CheckIn,
+    Consent,
+    Delivery,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
+    Invite,
+    LocationReport,
+    LocationSource,
+    Member,
+    MemberStatus,
+    NoticeReceipt,
+    RequestEventKind,
+    RequestStatus,
+    ServiceCategory,
+    ServiceMeasure,
+    ServiceRequest,
+    ServiceRequestEvent,
+    Staff,
+    StudyMaterial,
+    StudyReceipt,
+    WorkSituation,
+)
+
+__all__ = [
+    "DATA_COPY",
+    "VIEWS_WINDOW",
+    "VIEW_ACTIONS",
+    "CertificateRecord",
+    "CheckInRecord",
+    "ConsentRecord",
+    "DeliveryRecord",
+    "IdeaRecord",
+    "InviteRecord",
+    "LocationRecord",
+    "MemberData",
+    "Named",
+    "NoticeReceiptRecord",
+    "Registration",
+    "RequestRecord",
+    "StaffView",
+    "StepRecord",
+    "StudyRecord",
+    "as_json",
+    "member_data",
+]
+
+# The audit action of a copy of a member's data, by the member or an operator.
+DATA_COPY = "member.data_copy"
+
+# How far back the member is told who looked at their records.
+VIEWS_WINDOW = timedelta(days=365)
+
+# Audit actions in which someone saw a member's records (a card, a request, an idea, a
+# certificate, a letter about it, a copy of the whole): what "who looked at my data" lists.
+VIEW_ACTIONS = (
+    "member.view",
+    "request.view",
+    "request.attachment",
+    "certificate.view",
+    "certificate.letter",
+    "idea.view",
+    DATA_COPY,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A name the organisation keeps in both languages (a service category or measure)."""
+
+    zh: str
+    en: str
+
+    def in_(self, locale: str) -> str:
+        return self.en if locale == "en" else self.zh
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The member's record as registered: shown whole, phone included (it is their own)."""
+
+    member_id: int
+    name: str
+    phone: str | None
+    status: MemberStatus
+    home_unit: str | None
+    origin: str | None
+    destination: str | None
+    workplace: str | None
+    trade: str | None
+    telegram_bound: bool
+    locale: str | None
+    timezone: str | None
+    channels: str | None
+    consent: Consent
+    consent_at: datetime | None
+    registered_at: datetime
+    bound_at: datetime | None
+    lost_contact_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    """One entry of the location history (typed, shared as a pin, or from the roster)."""
+
+    reported_at: datetime
+    source: LocationSource
+    place: str
+    text: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInRecord:
+    """A monthly check-in and the place given with it."""
+
+    checked_in_at: datetime
+    period: str
+    place: str | None
+    latitude: float | None
+    longitude: float | None
+    work_situation: WorkSituation
+    work_note: str | None
+    needs_help: bool
+    needs_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step of a request or certificate as the member was told of it."""
+
+    at: datetime
+    step: str
+    by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    id: int
+    category: Named
+    measure: Named | None
+    description: str
+    attachment_name: str | None
+    status: RequestStatus
+    referred_to: str | None
+    created_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    answer: str | None
+    solved: bool | None
+    satisfaction: int | None
+    feedback_comment: str | None
+    steps: tuple[StepRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    id: int
+    reverse: bool
+    origin_organisation: str
+    destination: str
+    reason: str
+    expected_months: int
+    status: CertificateStatus
+    number: str | None
+    created_at: datetime
+    issued_at: datetime | None
+    review_due_on: date | None
+    steps: tuple[StepRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaRecord:
+    id: int
+    kind: IdeaKind
+    body: str
+    status: IdeaStatus
+    created_at: datetime
+    reply: str | None
+    replied_at: datetime | None
+    replied_by: str | None
+    adopted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """Consent to the location history given or withdrawn, when and by whom."""
+
+    at: datetime
+    consent: Consent
+    by_self: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    """Someone of the organisation saw the member's records: when, who, what."""
+
+    at: datetime
+    # "admin", "liaison" or "operator" (the command line); the name as it is now.
+    role: str
+    name: str
+    action: str
+    # What was seen: "member:5", "request:12", "certificate:3", "idea:7".
+    record: str
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRecord:
+    title: str
+    studied_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReceiptRecord:
+    notice_id: int
+    acknowledged_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A message sent to the member (what kind, how, how far it got); not its text."""
+
+    kind: str
+    channel: str | None
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberData:
+    """Everything stored about one member, newest first within each kind."""
+
+    generated_at: datetime
+    registration: Registration
+    groups: tuple[str, ...]
+    checkins: tuple[CheckInRecord, ...]
+    locations: tuple[LocationRecord, ...]
+    requests: tuple[RequestRecord, ...]
+    certificates: tuple[CertificateRecord, ...]
+    ideas: tuple[IdeaRecord, ...]
+    consents: tuple[ConsentRecord, ...]
+    staff_views: tuple[StaffView, ...]
+    study: tuple[StudyRecord, ...]
+    notice_receipts: tuple[NoticeReceiptRecord, ...]
+    deliveries: tuple[DeliveryRecord, ...]
+    invites: tuple[InviteRecord, ...]
+
+
+# --- who an audit actor is -------------------------------------------------------------
+
+
+async def _people(session: AsyncSession, actors: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(role, name) of each actor "staff:<id>" or "cli:<user>"; others are left out."""
+    staff_ids = {
+        int(actor.removeprefix("staff:"))
+        for actor in actors
+        if actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
+    }
+    known: dict[str, tuple[str, str]] = {}
+    if staff_ids:
+        for row in await session.scalars(select(Staff).where(Staff.id.in_(staff_ids))):
+            known[f"staff:{row.id}"] = (row.role.value, row.name)
+    for actor in actors:
+        if actor.startswith("cli:"):
+            known[actor] = ("operator", actor.removeprefix("cli:"))
+        elif actor.startswith("staff:") and actor not in known:
+            known[actor] = ("staff", f"#{actor.removeprefix('staff:')}")  # since removed
+    return known
+
+
+# --- the parts -------------------------------------------------------------------------
+
+
+def _registration(member: Member) -> Registration:
+    return Registration(
+        member_id=member.id,
+        name=member.name,
+        phone=member.phone,
+        status=member.status,
+        home_unit=member.home_unit.name if member.home_unit else None,
+        origin=member.origin,
+        destination=member.destination,
+        workplace=member.workplace,
+        trade=member.trade,
+        telegram_bound=member.telegram_user_id is not None,
+        locale=member.locale,
+        timezone=member.timezone,
+        channels=member.channels,
+        consent=member.consent,
+        consent_at=member.consent_at,
+        registered_at=member.registered_at,
+        bound_at=member.bound_at,
+        lost_contact_at=member.lost_contact_at,
+        updated_at=member.updated_at,
+    )
+
+
+def _place(report: LocationReport | None) -> str | None:
+    if report is None:
+        return None
+    return place_label(report.province, report.city, report.district, report.text) or None
+
+
+async def _checkins(session: AsyncSession, member_id: int) -> tuple[CheckInRecord, ...]:
+    rows = await session.execute(
+        select(CheckIn, LocationReport)
+        .outerjoin(LocationReport, LocationReport.id == CheckIn.location_report_id)
+        .where(CheckIn.member_id == member_id)
+        .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
+    )
+    return tuple(
+        CheckInRecord(
+            checked_in_at=checkin.checked_in_at,
+            period=checkin.period,
+            place=_place(report),
+            latitude=report.latitude if report else None,
+            longitude=report.longitude if report else None,
+            work_situation=checkin.work_situation,
+            work_note=checkin.work_note,
+            needs_help=checkin.needs_help,
+            needs_text=checkin.needs_text,
+        )
+        for checkin, report in rows
+    )
+
+
+async def _locations(session: AsyncSession, member_id: int) -> tuple[LocationRecord, ...]:
+    rows = await session.scalars(
+        select(LocationReport)
+        .where(LocationReport.member_id == member_id)
+        .order_by(LocationReport.reported_at.desc(), LocationReport.id.desc())
+    )
+    return tuple(
+        LocationRecord(
+            reported_at=row.reported_at,
+            source=row.source,
+            place=_place(row) or "",
+            text=row.text,
+            latitude=row.latitude,
+            longitude=row.longitude,
+        )
+        for row in rows
+    )
+
+
+async def _requests(session: AsyncSession, member_id: int) -> tuple[RequestRecord, ...]:
+    rows = list(
+        await session.execute(
+            select(ServiceRequest, ServiceCategory, ServiceMeasure)
+            .join(ServiceCategory, ServiceCategory.id == ServiceRequest.category_id)
+            .outerjoin(ServiceMeasure, ServiceMeasure.id == ServiceRequest.measure_id)
+            .where(ServiceRequest.member_id == member_id)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        )
+    )
+    steps: dict[int, list[StepRecord]] = {}
+    if rows:
+        # Only the steps the member was told of: notes between staff stay internal, as in
+        # /myrequests (they may speak of other people).
+        events = await session.scalars(
+            select(ServiceRequestEvent)
+            .where(
+                ServiceRequestEvent.request_id.in_([r.id for r, _, _ in rows]),
+                ServiceRequestEvent.shown_to_member.is_(True),
+                ServiceRequestEvent.kind.in_(
+                    [RequestEventKind.CREATED, RequestEventKind.STATUS, RequestEventKind.FEEDBACK]
+                ),
+            )
+            .order_by(ServiceRequestEvent.at, ServiceRequestEvent.id)
+        )
+        for event in events:
+            step = event.status.value if event.status else event.kind.value
+            by = None if event.actor.startswith("member:") else event.actor_name
+            steps.setdefault(event.request_id, []).append(
+                StepRecord(at=event.at, step=step, by=by, note=event.note)
+            )
+    return tuple(
+        RequestRecord(
+            id=request.id,
+            category=Named(category.name_zh, category.name_en),
+            measure=Named(measure.title_zh, measure.title_en) if measure else None,
+            description=request.description,
+            attachment_name=request.attachment_name
+            or (request.attachment_kind if request.attachment_file_id else None),
+            status=request.status,
+            referred_to=request.referred_to,
+            created_at=request.created_at,
+            due_at=request.due_at,
+            closed_at=request.closed_at,
+            answer=request.answer,
+            solved=request.solved,
+            satisfaction=request.satisfaction,
+            feedback_comment=request.feedback_comment,
+            steps=tuple(steps.get(request.id, ())),
+        )
+        for request, category, measure in rows
+    )
+
+
+async def _certificates(session: AsyncSession, member_id: int) -> tuple[CertificateRecord, ...]:
+    rows = list(
+        await session.scalars(
+            select(Certificate)
+            .where(Certificate.member_id == member_id)
+            .order_by(Certificate.created_at.desc(), Certificate.id.desc())
+        )
+    )
+    steps: dict[int, list[StepRecord]] = {}
+    if rows:
+        events = await session.scalars(
+            select(CertificateEvent)
+            .where(CertificateEvent.certificate_id.in_([row.id for row in rows]))
+            .order_by(CertificateEvent.at, CertificateEvent.id)
+        )
+        for event in events:
+            by = None if event.actor.startswith("member:") else event.actor_name
+            steps.setdefault(event.certificate_id, []).append(
+                StepRecord(at=event.at, step=event.step, by=by, note=event.note)
+            )
+    return tuple(
+        CertificateRecord(
+            id=row.id,
+            reverse=row.reverse,
+            origin_organisation=row.origin_organisation,
+            destination=row.destination,
+            reason=row.reason,
+            expected_months=row.expected_months,
+            status=row.status,
+            number=row.number,
+            created_at=row.created_at,
+            issued_at=row.issued_at,
+            review_due_on=row.review_due_on,
+            steps=tuple(steps.get(row.id, ())),
+        )
+        for row in rows
+    )
+
+
+async def _ideas(session: AsyncSession, member_id: int) -> tuple[IdeaRecord, ...]:
+    rows = list(
+        await session.scalars(
+            select(Idea)
+            .where(Idea.member_id == member_id)
+            .order_by(Idea.created_at.desc(), Idea.id.desc())
+        )
+    )
+    people = await _people(session, {row.replied_by for row in rows if row.replied_by})
+    return tuple(
+        IdeaRecord(
+            id=row.id,
+            kind=row.kind,
+            body=row.body,
+            status=row.status,
+            created_at=row.created_at,
+            reply=row.reply,
+            replied_at=row.replied_at,
+            replied_by=people[row.replied_by][1]
+            if row.replied_by and row.replied_by in people
+            else None,
+            adopted_at=row.adopted_at,
+        )
+        for row in rows
+    )
+
+
+async def _consents(session: AsyncSession, member: Member) -> tuple[ConsentRecord, ...]:
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject == f"member:{member.id}",
+            AuditEvent.action.in_(
+                [f"consent.{c.value}" for c in (Consent.GIVEN, Consent.DECLINED)]
+            ),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    return tuple(
+        ConsentRecord(
+            at=event.at,
+            consent=Consent(event.action.removeprefix("consent.")),
+            by_self=event.actor == f"member:{member.id}",
+        )
+        for event in events
+    )
+
+
+async def _staff_views(
+    session: AsyncSession,
+    now: datetime,
+    member_id: int,
+    records: Sequence[str],
+) -> tuple[StaffView, ...]:
+    events = list(
+        await session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.at >= now - VIEWS_WINDOW,
+                AuditEvent.action.in_(VIEW_ACTIONS),
+                AuditEvent.subject.in_(records),
+                # The member's own look at their data is not someone looking at it.
+                AuditEvent.actor != f"member:{member_id}",
+            )
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        )
+    )
+    people = await _people(session, {event.actor for event in events})
+    return tuple(
+        StaffView(
+            at=event.at,
+            role=people[event.actor][0],
+            name=people[event.actor][1],
+            action=event.action,
+            record=event.subject or "",
+        )
+        for event in events
+        if event.actor in people
+    )
+
+
+async def _study(session: AsyncSession, member_id: int) -> tuple[StudyRecord, ...]:
+    rows = await session.execute(
+        select(StudyMaterial.title, StudyReceipt.studied_at)
+        .join(StudyMaterial, StudyMaterial.id == StudyReceipt.material_id)
+        .where(StudyReceipt.member_id == member_id)
+        .order_by(StudyReceipt.studied_at.desc())
+    )
+    return tuple(StudyRecord(title=title, studied_at=at) for title, at in rows)
+
+
+async def _notice_receipts(
+    session: AsyncSession, member_id: int
+) -> tuple[NoticeReceiptRecord, ...]:
+    rows = await session.scalars(
+        select(NoticeReceipt)
+        .where(NoticeReceipt.member_id == member_id)
+        .order_by(NoticeReceipt.acknowledged_at.desc())
+    )
+    return tuple(NoticeReceiptRecord(row.notice_id, row.acknowledged_at) for row in rows)
+
+
+async def _deliveries(session: AsyncSession, member_id: int) -> tuple[DeliveryRecord, ...]:
+    rows = await session.scalars(
+        select(Delivery)
+        .where(Delivery.member_id == member_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+    )
+    return tuple(
+        DeliveryRecord(
+            kind=row.kind.value,
+            channel=row.channel.value if row.channel else None,
+            status=row.status.value,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+        for row in rows
+    )
+
+
+async def _invites(session: AsyncSession, member_id: int) -> tuple[InviteRecord, ...]:
+    rows = await session.scalars(
+        select(Invite).where(Invite.member_id == member_id).order_by(Invite.created_at.desc())
+    )
+    return tuple(InviteRecord(row.created_at, row.expires_at, row.used_at) for row in rows)
+
+
+# --- the whole -------------------------------------------------------------------------
+
+
+async def member_data(
+    session: AsyncSession,
+    now: datetime,
+    member_id: int,
+    *,
+    actor: str | None = None,
+    form: str = "summary",
+) -> MemberData | None:
+    """Everything stored about member_id (None if there is no such member); audited as
+    member.data_copy by actor (the member themself by default), with the form it takes
+    ("summary", "files", "json")."""
+    member = await session.scalar(
+        select(Member)
+        .where(Member.id == member_id)
+        .options(selectinload(Member.home_unit), selectinload(Member.groups))
+    )
+    if member is None:
+        return None
+    requests = await _requests(session, member_id)
+    certificates = await _certificates(session, member_id)
+    ideas = await _ideas(session, member_id)
+    records = [
+        f"member:{member_id}",
+        *(f"request:{r.id}" for r in requests),
+        *(f"certificate:{c.id}" for c in certificates),
+        *(f"idea:{i.id}" for i in ideas),
+    ]
+    data = MemberData(
+        generated_at=now,
+        registration=_registration(member),
+        groups=tuple(sorted(group.name for group in member.groups)),
+        checkins=await _checkins(session, member_id),
+        locations=await _locations(session, member_id),
+        requests=requests,
+        certificates=certificates,
+        ideas=ideas,
+        consents=await _consents(session, member),
+        staff_views=await _staff_views(session, now, member_id, records),
+        study=await _study(session, member_id),
+        notice_receipts=await _notice_receipts(session, member_id),
+        deliveries=await _deliveries(session, member_id),
+        invites=await _invites(session, member_id),
+    )
+    await audit.record(
+        session,
+        now,
+        actor=actor or f"member:{member_id}",
+        action=DATA_COPY,
+        subject=f"member:{member_id}",
+        form=form,
+    )
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Named):
+        return {"zh": value.zh, "en": value.en}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def as_json(data: MemberData) -> dict[str, Any]:
+    """The whole as JSON-able values: enums as their values, moments in ISO 8601 (UTC)."""
+    plain = _plain(data)
+    assert isinstance(plain, dict)
+    return {"format": "liaison.member_data/1", **plain}
