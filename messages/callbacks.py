@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
-from storage.models import MAX_ID, Consent, IdeaKind, RequestStatus, WorkSituation
+from storage.models import (
+    MAX_ID,
+    Consent,
+    IdeaKind,
+    LocationPrecision,
+    RequestStatus,
+    WorkSituation,
+)
 from storage.settings import LOCALES
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
@@ -188,6 +195,8 @@ START_CONSENT = action(
     "start", None, one_of({"accept": Consent.GIVEN, "decline": Consent.DECLINED})
 )
 PRIVACY_CONSENT = action("privacy", None, choice(Consent, Consent.GIVEN, Consent.DECLINED))
+# Declining or withdrawing consent to location: what check-ins keep (the province, or none).
+PRIVACY_KEEP = action("privacy", "keep", choice(LocationPrecision))
 
 # --- service requests (bot/features/requests/) -------------------------------------------
 

@@ -33,6 +33,8 @@ class LastCheckInView:
     period: str
     place: str | None
     work_situation: str
+    # Offered to repeat: it has a place, or the member keeps none in check-ins.
+    repeatable: bool = True
 
 
 async def last_checkin_views(
@@ -41,7 +43,10 @@ async def last_checkin_views(
     """The latest check-in of each member prompted (who has one), for a batch of prompts."""
     return {
         member_id: LastCheckInView(
-            period=last.period, place=last.place, work_situation=last.work_situation.value
+            period=last.period,
+            place=last.place,
+            work_situation=last.work_situation.value,
+            repeatable=last.repeatable,
         )
         for member_id, last in (await last_checkins(session, member_ids)).items()
     }
@@ -61,7 +66,7 @@ def checkin_prompt(
     if reader.sms:
         return text, ()
     buttons = [(reader.label("cycle.checkin_now"), CYCLE_CHECKIN_NOW.pack())]
-    if last is not None and last.place:
+    if last is not None and last.repeatable:
         buttons.insert(
             0, (reader.label("cycle.same_as_last"), CYCLE_SAME_AS_LAST.pack(payload.period))
         )

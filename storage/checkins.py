@@ -16,6 +16,7 @@ from storage.models import (
     Consent,
     Delivery,
     DeliveryStatus,
+    LocationPrecision,
     LocationReport,
     LocationSource,
     Member,
@@ -23,7 +24,11 @@ from storage.models import (
     WorkSituation,
 )
 from storage.phones import mask_phone
-from storage.regions import Region
+from storage.regions import Region, RegionIndex
+
+# The check-in conversation's name in the conversations table: withdrawing consent drops
+# an open one, whose draft may hold a pin (storage.consent).
+CHECKIN_FLOW = "checkin"
 
 # Topics of the cycle's member messages: "chk:2026-11:prompt", "chk:2026-11:r1" …
 CHECKIN_TOPIC = "chk"
@@ -59,6 +64,8 @@ class Whereabouts:
     region: Region | None = None
     latitude: float | None = None
     longitude: float | None = None
+    # A pin reduced at once to its province (or country abroad): shared, no coordinates.
+    from_pin: bool = False
 
     @classmethod
     def typed(cls, text: str, region: Region | None) -> Whereabouts:
@@ -76,7 +83,22 @@ class Whereabouts:
 
     @property
     def source(self) -> LocationSource:
-        return LocationSource.SHARED if self.is_pin else LocationSource.TYPED
+        return LocationSource.SHARED if self.is_pin or self.from_pin else LocationSource.TYPED
+
+    def at_most_province(self, regions: RegionIndex) -> Whereabouts | None:
+        """Only the province (a pin abroad: the country's name), without what was typed or
+        the coordinates; None when no province can be recognised."""
+        region = self.region
+        if region is None and self.text and not self.is_pin and not self.from_pin:
+            region = regions.resolve_text(self.text)
+        from_pin = self.is_pin or self.from_pin
+        if region is not None:
+            province = regions.province_of(region)
+            return None if province is None else Whereabouts(region=province, from_pin=from_pin)
+        if from_pin and self.text:
+            # Abroad: the country's name, no finer than a province.
+            return Whereabouts(text=self.text, from_pin=True)
+        return None
 
     @property
     def label(self) -> str:
@@ -120,7 +142,7 @@ async def record_checkin(
     *,
     member_id: int,
     zone: tzinfo,
-    location: Whereabouts,
+    location: Whereabouts | None,
     work_situation: WorkSituation,
     work_note: str | None = None,
     needs_help: bool = False,
@@ -132,41 +154,51 @@ async def record_checkin(
     zone is the default for members without a time zone of their own. Several check-ins in
     one period are all kept; the latest counts. Exact coordinates are kept only when the
     member has given consent and store_coordinates is on; otherwise province/city/district
-    (and any typed text). A pin from a member who has not given consent is refused.
+    (and any typed text). A pin from a member who has not given consent is refused, unless
+    they chose to keep the province only: then, as for every place they give, nothing
+    finer than the province is stored (and nothing at all if they chose no place).
     """
     member = await session.get(Member, member_id)
     if member is None:
         raise CheckInError(f"no member {member_id}", "no_member")
-    if location.is_pin and member.consent is not Consent.GIVEN:
+    precision = member.location_precision
+    if location is None:
+        if precision is not LocationPrecision.NONE:
+            raise CheckInError("no place to record", "no_place")
+    elif location.is_pin and member.consent is not Consent.GIVEN and precision is None:
         raise CheckInError(
             "the member has not agreed to share a location; type the place", "no_consent"
         )
-    text = location.text.strip() if location.text else None
+    text = location.text.strip() if location and location.text else None
     if text is not None and len(text) > MAX_PLACE_LENGTH:
         raise CheckInError(f"a place may have at most {MAX_PLACE_LENGTH} characters", "too_long")
-    keep_pin = location.is_pin and store_coordinates
-    region = location.region
-    if not text and region is None and not keep_pin:
+    keep_pin = location is not None and location.is_pin and store_coordinates
+    region = location.region if location else None
+    if location is not None and not text and region is None and not keep_pin:
         raise CheckInError("no place to record", "no_place")
 
-    report = LocationReport(
-        member_id=member.id,
-        reported_at=now,
-        source=location.source,
-        text=text or None,
-        province=region.province if region else None,
-        city=region.city if region else None,
-        district=region.district if region else None,
-        latitude=location.latitude if keep_pin else None,
-        longitude=location.longitude if keep_pin else None,
+    report = _within_precision(
+        member,
+        LocationReport(
+            member_id=member.id,
+            reported_at=now,
+            source=location.source if location else LocationSource.TYPED,
+            text=text or None,
+            province=region.province if region else None,
+            city=region.city if region else None,
+            district=region.district if region else None,
+            latitude=location.latitude if location and keep_pin else None,
+            longitude=location.longitude if location and keep_pin else None,
+        ),
     )
-    session.add(report)
-    await session.flush()
+    if report is not None:
+        session.add(report)
+        await session.flush()
     checkin = CheckIn(
         member_id=member.id,
         period=period_of(now, member_zone(member.timezone, zone)),
         checked_in_at=now,
-        location_report_id=report.id,
+        location_report_id=report.id if report else None,
         work_situation=work_situation,
         work_note=work_note or None,
         needs_help=needs_help,
@@ -177,6 +209,24 @@ async def record_checkin(
     checkin.location = report
     await _checked_in_for(session, now, member, checkin.period)
     return checkin
+
+
+def _within_precision(member: Member, report: LocationReport) -> LocationReport | None:
+    """The report as the member's consent lets it be kept: after a withdrawal, the province
+    at most (a pin abroad: its country) or nothing; never coordinates without consent."""
+    precision = member.location_precision
+    if precision is LocationPrecision.NONE:
+        return None
+    if member.consent is not Consent.GIVEN:
+        report.latitude = report.longitude = None
+    if precision is LocationPrecision.PROVINCE:
+        if report.province is not None or report.source is not LocationSource.SHARED:
+            # What was typed may name a street: only the recognised province stays.
+            report.text = None
+        report.city = report.district = None
+        if report.province is None and report.text is None:
+            return None
+    return report
 
 
 async def _checked_in_for(
@@ -206,6 +256,8 @@ async def same_as_last_month(
     """Check in with the previous check-in's place and situation ("nothing has changed").
 
     CheckInError if there is nothing to repeat, or the member already checked in this month.
+    The place is copied only as finely as the member's consent now allows: after consent to
+    location was withdrawn, the province at most (or no place), never the coordinates.
     """
     member = await session.get(Member, member_id)
     if member is None:
@@ -215,27 +267,34 @@ async def same_as_last_month(
     # The latest check-in is this month's if there is one (periods only move forward).
     if previous is not None and previous.period == period:
         raise AlreadyCheckedIn(period)
-    if previous is None or previous.location is None:
+    keeps_none = member.location_precision is LocationPrecision.NONE
+    if previous is None or (previous.location is None and not keeps_none):
         raise CheckInError("no earlier check-in to repeat", "nothing_to_repeat")
     old = previous.location
-    report = LocationReport(
-        member_id=member.id,
-        reported_at=now,
-        source=old.source,
-        text=old.text,
-        province=old.province,
-        city=old.city,
-        district=old.district,
-        latitude=old.latitude,
-        longitude=old.longitude,
-    )
-    session.add(report)
-    await session.flush()
+    report = None
+    if old is not None:
+        report = _within_precision(
+            member,
+            LocationReport(
+                member_id=member.id,
+                reported_at=now,
+                source=old.source,
+                text=old.text,
+                province=old.province,
+                city=old.city,
+                district=old.district,
+                latitude=old.latitude,
+                longitude=old.longitude,
+            ),
+        )
+    if report is not None:
+        session.add(report)
+        await session.flush()
     checkin = CheckIn(
         member_id=member.id,
         period=period,
         checked_in_at=now,
-        location_report_id=report.id,
+        location_report_id=report.id if report else None,
         work_situation=previous.work_situation,
         work_note=previous.work_note,
         needs_help=False,
@@ -254,6 +313,8 @@ class PreviousCheckIn:
     period: str
     place: str | None
     work_situation: WorkSituation
+    # "Same as last month" may repeat it: it has a place, or the member keeps none.
+    repeatable: bool = True
 
 
 async def last_checkins(
@@ -275,18 +336,22 @@ async def last_checkins(
             LocationReport.city,
             LocationReport.district,
             LocationReport.text,
+            Member.location_precision,
         )
         .join(latest, latest.c.id == CheckIn.id)
+        .join(Member, Member.id == CheckIn.member_id)
         .outerjoin(LocationReport, LocationReport.id == CheckIn.location_report_id)
     )
-    return {
-        member_id: PreviousCheckIn(
+    found: dict[int, PreviousCheckIn] = {}
+    for member_id, period, work, province, city, district, text, precision in rows:
+        place = place_label(province, city, district, text) or None
+        found[member_id] = PreviousCheckIn(
             period=period,
-            place=place_label(province, city, district, text) or None,
+            place=place,
             work_situation=work,
+            repeatable=place is not None or precision is LocationPrecision.NONE,
         )
-        for member_id, period, work, province, city, district, text in rows
-    }
+    return found
 
 
 async def latest_checkin(session: AsyncSession, member_id: int) -> CheckIn | None:
@@ -403,6 +468,7 @@ async def registration(session: AsyncSession, member_id: int) -> Registration | 
 
 
 __all__ = [
+    "CHECKIN_FLOW",
     "CHECKIN_TOPIC",
     "MAX_PLACE_LENGTH",
     "AlreadyCheckedIn",

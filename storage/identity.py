@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Consent, Member, Staff, StaffRole
+from storage.models import Consent, LocationPrecision, Member, Staff, StaffRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class Identity:
     timezone: str | None
     # Telegram said 403 to a notice earlier; a message from them proves it works again.
     telegram_unreachable: bool = False
+    # What check-ins keep after consent to location was withdrawn (None: as consent allows).
+    location_precision: LocationPrecision | None = None
 
     @property
     def is_member(self) -> bool:
@@ -61,6 +63,7 @@ async def identify(session: AsyncSession, telegram_user_id: int) -> Identity:
         locale=locale,
         timezone=member.timezone if member else None,
         telegram_unreachable=bool(member and member.telegram_unreachable_at),
+        location_precision=member.location_precision if member else None,
     )
 
 

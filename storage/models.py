@@ -101,6 +101,13 @@ class Consent(enum.StrEnum):
     DECLINED = "declined"
 
 
+class LocationPrecision(enum.StrEnum):
+    """The finest place a member who withdrew consent to location lets check-ins keep."""
+
+    PROVINCE = "province"
+    NONE = "none"
+
+
 class CodeScheme(enum.StrEnum):
     """How an invite's code_hash was computed from its code (storage/invites.py)."""
 
@@ -312,6 +319,9 @@ class Member(Base):
     lost_contact_confirmed_at: Mapped[datetime | None]
     lost_contact_confirmed_by: Mapped[str | None] = mapped_column(String(100))
     consent_at: Mapped[datetime | None]
+    # Chosen when consent to location is withdrawn (PIPL Arts. 28–29): no place finer than
+    # the province, or none, in check-ins from then on. None: the precision consent allows.
+    location_precision: Mapped[LocationPrecision | None] = mapped_column(_enum(LocationPrecision))
     registered_at: Mapped[datetime]
     bound_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
@@ -898,6 +908,7 @@ __all__ = [
     "IdeaStatus",
     "Invite",
     "InviteGuard",
+    "LocationPrecision",
     "LocationReport",
     "LocationSource",
     "Member",

@@ -241,6 +241,10 @@ class RegionIndex:
         index = self._by_adcode.get(adcode.strip())
         return None if index is None else self._regions[index]
 
+    def province_of(self, region: Region) -> Region | None:
+        """The province-level region that region lies in (itself if a province)."""
+        return self.get(region.adcode[:2] + "0" * 10)
+
     # ----------------------------------------------------------------- text
 
     def resolve_text(self, text: str) -> Region | None:

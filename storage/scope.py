@@ -24,6 +24,7 @@ from storage.models import (
     CheckIn,
     Consent,
     Group,
+    LocationPrecision,
     LocationReport,
     Member,
     MemberStatus,
@@ -235,6 +236,8 @@ class MemberCard:
     # confirmed it.
     lost_contact_on: date | None = None
     lost_contact_confirmed: bool = False
+    # What the member's check-ins keep since withdrawing consent to location (None: as usual).
+    location_precision: LocationPrecision | None = None
 
     @property
     def phone_masked(self) -> str | None:
@@ -300,6 +303,7 @@ async def member_card(
         phone=member.phone,
         bound=member.telegram_user_id is not None,
         consent=member.consent,
+        location_precision=member.location_precision,
         checkins=checkins,
         lost_contact_on=member.lost_contact_at.astimezone(zone).date()
         if member.lost_contact_at

@@ -27,6 +27,7 @@ PREFIXES = (
     "checkin:work:",
     "start:",
     "privacy:",
+    "privacy:keep:",
     "lang:",
     "cycle:checkin",
     "cycle:same:",

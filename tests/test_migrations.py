@@ -350,3 +350,20 @@ async def test_invites_handed_out_before_the_hmac_still_bind(empty: Database) ->
     await upgrade(database.engine)
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_location_precision_comes_and_goes(empty: Database) -> None:
+    """0011: members.location_precision (the choice made withdrawing consent to location),
+    a string with its CHECK constraint; nothing else differs from the models."""
+    database = empty
+    await upgrade(database.engine, "0008")
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert "ck_members_locationprecision" in await connection.run_sync(names, "members")
+        assert await connection.run_sync(differences) == []
+    await downgrade(database, "0008")
+    async with database.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("members")}
+        )
+        assert "location_precision" not in columns

@@ -315,7 +315,10 @@ async def test_a_member_withdraws_consent(
 
     await talk(person, [("/privacy", "您的选择：已同意")])
     assert person.button_texts == ["撤回同意"]
-    await talk(person, [("撤回同意", ["您不同意", "不保存定位"])])
+    await talk(person, [("撤回同意", ["只记录省份", "不记录地点", "请选择"])])
+    # Nothing is changed before the member says what check-ins keep instead.
+    assert (await reload(db, zhang)).consent is Consent.GIVEN
+    await talk(person, [("只记录省份", ["您不同意记录位置", "以后报到只记录省份"])])
 
     assert (await reload(db, zhang)).consent is Consent.DECLINED
     assert await actions(db) == ["consent.declined"]
@@ -359,7 +362,8 @@ async def test_english_from_the_first_word(
             ("/privacy", ["Your choice: you did not agree", "Who sees it"]),
             ("I agree", ["Thank you", "you agree"]),
             ("/privacy", "Your choice: you agreed"),
-            ("Withdraw consent", "you do not agree"),
+            ("Withdraw consent", ["Only the province", "No place", "Please choose"]),
+            ("Keep no place", ["you do not agree", "keep no place from now on"]),
             ("/start", ["Welcome back", "张伟"]),
         ],
     )

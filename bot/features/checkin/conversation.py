@@ -28,12 +28,14 @@ from bot.features.checkin.questions import (
     confirm_values,
     consent_keyboard,
     consent_values,
+    keeps_no_place,
     needs_keyboard,
     no_keyboard,
     note_keyboard,
     period_values,
     place_keyboard,
     place_values,
+    province_only,
     work_keyboard,
 )
 from bot.features.checkin.saved import clock_in, saved_buttons
@@ -58,6 +60,7 @@ from messages.callbacks import (
     CYCLE_CHECKIN_NOW,
 )
 from storage.checkins import (
+    CHECKIN_FLOW,
     MAX_PLACE_LENGTH,
     CheckInError,
     Whereabouts,
@@ -107,6 +110,10 @@ async def start_checkin(update: Update, context: LiaisonContext) -> str:
         # The consent question comes first: it decides whether a pin may be sent. Asked
         # here rather than sending the member off to /privacy and back.
         return await FLOW.begin(update, context, draft, CONSENT)
+    if keeps_no_place(context):
+        # They chose, withdrawing consent, that check-ins keep no place: not even asked.
+        lead = render(context, "checkin/no_place", period=draft.period)
+        return await FLOW.begin(update, context, draft, WORK, lead=lead)
     return await FLOW.begin(update, context, draft, PLACE, first=True)
 
 
@@ -149,10 +156,23 @@ async def place_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
     limit = min(MAX_PLACE_LENGTH, context.services.settings.max_text_length)
     if len(text) > limit:
         return await _too_long(update, context, draft, text, limit)
-    region = context.services.regions.resolve_text(text)
-    draft.place = Whereabouts.typed(text, region)
+    regions = context.services.regions
+    region = regions.resolve_text(text)
+    place: Whereabouts | None = Whereabouts.typed(text, region)
+    if province_only(context):
+        # Only the province is kept: what was typed goes at once, never into the draft.
+        place = place.at_most_province(regions) if place else None
+        if place is None:
+            lead = render(context, "checkin/province_unknown", place=text)
+            return await FLOW.again(update, context, draft, lead=lead)
+    assert place is not None
+    draft.place = place
     noted = render(
-        context, "checkin/place_noted", place=draft.place.label, recognised=region is not None
+        context,
+        "checkin/place_noted",
+        place=place.label,
+        recognised=place.region is not None,
+        province_only=province_only(context),
     )
     return await FLOW.ask(update, context, draft, WORK, lead=noted)
 
@@ -176,8 +196,24 @@ async def place_shared(update: Update, context: LiaisonContext, draft: Draft) ->
     if region is None and country is None:
         unknown = render(context, "checkin/pin_unknown")
         return await FLOW.ask(update, context, draft, PLACE, lead=unknown)
-    draft.place = Whereabouts(text=country, region=region, latitude=latitude, longitude=longitude)
-    noted = render(context, "checkin/place_noted", place=draft.place.label, recognised=True)
+    place: Whereabouts | None = Whereabouts(
+        text=country, region=region, latitude=latitude, longitude=longitude
+    )
+    if province_only(context):
+        # Reduced at once: the coordinates never reach the draft, let alone a record.
+        place = place.at_most_province(context.services.regions) if place else None
+        if place is None:
+            unknown = render(context, "checkin/pin_unknown")
+            return await FLOW.ask(update, context, draft, PLACE, lead=unknown)
+    assert place is not None
+    draft.place = place
+    noted = render(
+        context,
+        "checkin/place_noted",
+        place=place.label,
+        recognised=True,
+        province_only=province_only(context),
+    )
     return await FLOW.ask(update, context, draft, WORK, lead=noted)
 
 
@@ -241,7 +277,7 @@ async def needs_typed(update: Update, context: LiaisonContext, draft: Draft) -> 
 async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> str:
     identity = context.identity
     settings = context.services.settings
-    assert draft.place is not None and draft.work is not None
+    assert draft.work is not None
     checkin = None
     refused = "no_member"
     if identity is not None and identity.member_id is not None:
@@ -285,13 +321,13 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
 
 async def restart(update: Update, context: LiaisonContext, draft: Draft) -> str:
     fresh = Draft(period=draft.period, last_place=draft.last_place)
-    return await FLOW.ask(update, context, fresh, PLACE)
+    return await FLOW.ask(update, context, fresh, WORK if keeps_no_place(context) else PLACE)
 
 
 # --- the flow ---------------------------------------------------------------------------
 
 FLOW = Flow(
-    "checkin",
+    CHECKIN_FLOW,
     Draft,
     audience=Audience.MEMBERS,
     templates="checkin",

@@ -17,7 +17,7 @@ from messages.callbacks import (
     CHECKIN_WORK,
 )
 from storage.checkins import Whereabouts
-from storage.models import Consent, WorkSituation
+from storage.models import Consent, LocationPrecision, WorkSituation
 
 # Steps, one per question.
 CONSENT = "consent"
@@ -42,9 +42,25 @@ class Draft:
     needs_text: str | None = None
 
 
-def can_share(context: LiaisonContext) -> bool:
+def precision(context: LiaisonContext) -> LocationPrecision | None:
+    """What the member lets check-ins keep since withdrawing consent (None: as usual)."""
     identity = context.identity
-    return identity is not None and identity.consent is Consent.GIVEN
+    return identity.location_precision if identity is not None else None
+
+
+def province_only(context: LiaisonContext) -> bool:
+    return precision(context) is LocationPrecision.PROVINCE
+
+
+def keeps_no_place(context: LiaisonContext) -> bool:
+    return precision(context) is LocationPrecision.NONE
+
+
+def can_share(context: LiaisonContext) -> bool:
+    """A pin is taken with consent, or reduced at once to its province when the member
+    keeps only that."""
+    identity = context.identity
+    return identity is not None and (identity.consent is Consent.GIVEN or province_only(context))
 
 
 def work_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
@@ -74,7 +90,12 @@ def place_keyboard(context: LiaisonContext, draft: Draft) -> Markup | None:
 
 
 def place_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    return {"first": False, "can_share": can_share(context), "last_place": draft.last_place}
+    return {
+        "first": False,
+        "can_share": can_share(context),
+        "last_place": draft.last_place,
+        "province_only": province_only(context),
+    }
 
 
 def note_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
@@ -106,10 +127,12 @@ def confirm_keyboard(context: LiaisonContext, draft: Draft) -> Markup:
 
 
 def confirm_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
-    assert draft.place is not None and draft.work is not None
+    assert draft.work is not None
+    place = draft.place
     return {
-        "place": draft.place.label,
-        "recognised": draft.place.region is not None or draft.place.is_pin,
+        # None: the member keeps no place in check-ins.
+        "place": place.label if place is not None else None,
+        "recognised": place is None or place.region is not None or place.is_pin or place.from_pin,
         "work": label(context, f"checkin.work_{draft.work.value}"),
         "note": draft.note,
         "needs_help": draft.needs_help,

@@ -77,14 +77,14 @@ async def zone_chosen(update: Update, context: LiaisonContext) -> None:
 
 
 def saved_buttons(
-    context: LiaisonContext, checkin: CheckIn, place: Whereabouts
+    context: LiaisonContext, checkin: CheckIn, place: Whereabouts | None
 ) -> tuple[list[list[tuple[str, str]]], str | None]:
     """The rows under "check-in saved", and the other zone they offer (None: none)."""
     # A need put in words may become a service request (bot/features/requests/member.py).
     rows = [request_row(context, checkin.id)] if checkin.needs_text is not None else []
     # The place is in another time zone: offer its clock for the monthly prompts, on this
     # same message (one message per turn).
-    zone = other_zone(context, place)
+    zone = other_zone(context, place) if place is not None else None
     if zone is not None:
         rows.append(
             [
