@@ -29,6 +29,7 @@ from bot.features import (
     places,
     privacy,
     requests,
+    rights,
     staff,
     start,
     study,
@@ -81,6 +82,7 @@ FEATURES: tuple[Feature, ...] = (
             certificates,
             requests,
             guide,
+            rights,
             help,
         )
     ),

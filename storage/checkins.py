@@ -286,6 +286,8 @@ async def last_checkins(
             work_situation=work,
         )
         for member_id, period, work, province, city, district, text in rows
+        # Never None here (the query asks for these members); an erased member's are.
+        if member_id is not None
     }
 
 
