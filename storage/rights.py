@@ -364,6 +364,10 @@ async def _pending_in_scope(
         )
     ).first()
     if row is None:
+        erased = await session.get(DataRequest, request_id) if staff_id is None else None
+        if erased is not None:
+            # The command line sees everything: a request whose member was erased is decided.
+            raise RightsError(f"data request {request_id} is {erased.status.value}", "decided")
         # Someone else's request reads the same as one that does not exist.
         raise RightsError(f"no data request {request_id}", "not_found")
     request, member = row

@@ -30,6 +30,7 @@ from bot.cli.material import material
 from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.request import request
+from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
@@ -605,3 +606,4 @@ main.add_command(
 )
 main.add_command(place)
 member.add_command(member_lost)
+member.add_command(member_erase)

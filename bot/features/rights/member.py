@@ -158,9 +158,13 @@ def _refusal(context: LiaisonContext, error: RightsError, draft: Correction) -> 
 async def value_typed(update: Update, context: LiaisonContext, draft: Correction) -> str:
     assert draft.field is not None
     try:
-        draft.value = check_value(draft.field, message_text(update))
+        value = check_value(draft.field, message_text(update))
+        member = await _record(context)
+        if member is not None and value == current_value(member, draft.field):
+            raise RightsError("no change", "unchanged")
     except RightsError as error:
         return await CORRECT.again(update, context, draft, lead=_refusal(context, error, draft))
+    draft.value = value
     return await CORRECT.ask(update, context, draft, CONFIRM)
 
 
