@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.botapi import Button, LocalBotApi, Outgoing
-from bot.context import LiaisonApplication
+from bot.context import LiaisonApplication, Services
 from messages.callbacks import RIGHTS_APPROVE, RIGHTS_CARD, RIGHTS_WIPE
 from storage import certificates, ideas, requests
 from storage.clock import FakeClock
@@ -26,9 +26,17 @@ from storage.models import (
     Member,
     StaffRole,
 )
+from storage.rights import (
+    Field,
+    approve_correction,
+    propose_correction,
+    reject,
+    request_deletion,
+)
 from tests.chat import Person, said, talk
 from tests.conftest import START
-from tests.delivery import Deliver
+from tests.cycle_harness import RecordingSms
+from tests.delivery import Deliver, make_dispatcher
 from tests.factories import (
     make_checkin,
     make_group,
@@ -338,3 +346,137 @@ async def test_a_member_leaves_an_admin_confirms_and_nothing_of_them_is_left(
         assert deletion.member_id is None
     # The account is a stranger's now.
     await talk(zhang, [("/correct", "已绑定身份的党员")])
+
+
+# --- every turn of the conversations, in both languages ------------------------------------
+
+# What each language says at each turn: (Chinese, English).
+SAYS = {
+    "unexpected": ("请按消息下面的按钮选择", "Please choose with the buttons"),
+    "cancelled": ("已取消，没有提交更正", "Cancelled; no correction was sent"),
+    "stale": ("这个按钮已经失效。要更正您的信息", "This button no longer works. To correct"),
+    "expired": ("上次的更正放了太久", "The correction you began was left too long"),
+    "too_long": ("内容太长了", "That is too long"),
+    "leave_unexpected": ("请按消息下面的按钮选择", "Please choose with the buttons"),
+    "leave_cancelled": ("好的，没有删除任何信息", "All right: nothing was deleted"),
+    "leave_stale": ("如需删除您的信息，请发送 /leave", "To have your data deleted, send /leave"),
+    "leave_expired": ("上次的删除申请没有确认", "The deletion you began was not confirmed"),
+    "leave_first": ("党员名册", "membership roster"),
+    "leave_sure": ("最后确认", "Last question"),
+    "leave_sent": ("已收到您的删除申请 #1", "Your deletion request #1 was received"),
+}
+
+
+@pytest.mark.parametrize(("user_id", "language"), [(ZHANG, 0), (WANG, 1)])
+async def test_a_member_cancels_strays_comes_back_late_and_leaves(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    user_id: int,
+    language: int,
+) -> None:
+    says = {key: texts[language] for key, texts in SAYS.items()}
+    stranger = Person(application, bot_api, 434343, language_code=("zh-hans", "en")[language])
+    await talk(stranger, [("/leave", ("已绑定身份的党员", "members who have bound")[language])])
+    who = person(application, bot_api, user_id)
+    await talk(who, [("/correct", None), ("hello", says["unexpected"])])
+    await talk(who, [("1", None), ("长" * 70, says["too_long"]), ("/cancel", says["cancelled"])])
+    stale = await press(who, who.last[-1], "rights:fix:send")
+    assert says["stale"] in said(stale)
+    await talk(who, [("/correct", None)])
+    clock.advance(timedelta(hours=13))
+    await talk(who, [("1", says["expired"])])
+    await talk(who, [("/leave", says["leave_first"]), ("hello", says["leave_unexpected"])])
+    await talk(who, [("/cancel", says["leave_cancelled"])])
+    stale = await press(who, who.last[-1], "rights:leave:yes")
+    assert says["leave_stale"] in said(stale)
+    await talk(who, [("/leave", None)])
+    clock.advance(timedelta(hours=13))
+    await talk(who, [("1", says["leave_expired"])])
+    await talk(who, [("/leave", None), ("1", says["leave_sure"]), ("1", says["leave_sent"])])
+    # Nothing is erased before an administrator confirms.
+    assert (await member(db, "张伟" if user_id == ZHANG else "王芳")).phone is not None
+    # /privacy offers both rights as buttons.
+    await talk(who, [("/privacy", None)])
+    assert who.button_texts[-2:] == (
+        ["✏️ 更正我的信息", "🗑 退出并删除我的信息"]
+        if language == 0
+        else ["✏️ Correct my details", "🗑 Leave and delete my data"]
+    )
+    await talk(who, [(who.button_texts[-2], ["1/3"])])
+
+
+STAFF_SAYS = {
+    "usage": ("用法：/rights", "Usage: /rights"),
+    "not_found": ("找不到申请 #99", "There is no request #99"),
+    "list": ("#1 张伟：工作单位 → 汉口", "#1 张伟: workplace → 汉口"),
+    "ask_reason": ("请输入理由", "Please type the reason"),
+    "unexpected": ("请用文字输入理由", "Please type the reason as text"),
+    "cancelled": ("已取消，申请仍待处理", "Cancelled; the request is still waiting"),
+    "stale": ("这个按钮已经失效。请发送 /rights", "This button no longer works. Send /rights"),
+    "expired": ("理由放了太久没有发送", "The reason was left too long"),
+    "too_long": ("理由太长了", "The reason is too long"),
+    "rejected": ("已不同意申请 #1", "Request #1 rejected"),
+    "card": ("删除信息申请 #2", "Deletion request #2"),
+    "erase_confirm": ("确认删除 #2：张伟", "Confirm deletion #2: 张伟"),
+    "erased": ("删除申请 #2 已执行", "Deletion request #2 carried out"),
+    "approved": ("已同意更正 #3", "Correction #3 approved"),
+}
+
+
+@pytest.mark.parametrize("language", [0, 1])
+async def test_an_administrator_works_through_the_desk(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    language: int,
+) -> None:
+    says = {key: texts[language] for key, texts in STAFF_SAYS.items()}
+    zhang = person(application, bot_api, ZHANG)
+    await talk(zhang, [("/correct", None), ("3", None), ("汉口", None), ("📨 提交", "#1")])
+    admin = person(application, bot_api, ADMIN)
+    if language:
+        await talk(admin, [("/lang", None), ("English", None)])
+    await talk(admin, [("/rights x", says["usage"]), ("/rights 99", says["not_found"])])
+    await talk(admin, [("/rights", says["list"]), ("1", None)])
+    await talk(admin, [(admin.button_texts[1], says["ask_reason"])])
+    await talk(admin, [("/loc 22.5 114.0", says["unexpected"]), ("/cancel", says["cancelled"])])
+    stale = await press(admin, admin.last[-1], "rights:rq:quit")
+    assert says["stale"] in said(stale)
+    await talk(admin, [("/rights 1", None), ("2", None)])
+    clock.advance(timedelta(hours=13))
+    await talk(admin, [("no", says["expired"])])
+    await talk(admin, [("/rights 1", None), ("2", None), ("长" * 501, says["too_long"])])
+    await talk(admin, [("再核实", says["rejected"])])
+    await talk(zhang, [("/leave", None), ("1", None), ("1", None)])  # deletion request #2
+    await talk(zhang, [("/correct", None), ("4", None), ("律师", None), ("📨 提交", "#3")])
+    await talk(admin, [("/rights 3", None), ("1", says["approved"])])
+    await talk(admin, [("/rights 2", says["card"]), ("1", says["erase_confirm"])])
+    await talk(admin, [("1", says["erased"])])
+
+
+async def test_a_member_on_sms_hears_each_decision_in_their_language(
+    db: Database, clock: FakeClock, services: Services
+) -> None:
+    sms = RecordingSms(clock)
+    dispatcher = make_dispatcher(services, sms=sms)
+    chen = await make_member(db, START, name="陈静", phone="+8613800000011")
+    liu = await make_member(db, START, name="刘洋", phone="+8613800000012", locale="en")
+    async with db.session() as session:
+        fix = await propose_correction(
+            session, START, member_id=chen.id, field=Field.TRADE, text="餐饮"
+        )
+        leave = await request_deletion(session, START, member_id=liu.id)
+        await approve_correction(session, START, fix.id, staff_id=None, actor="cli:test")
+        await reject(
+            session, START, leave.id, reason="roster kept", staff_id=None, actor="cli:test"
+        )
+    await dispatcher.run_once()
+    texts = {message.address: message.text for _, message in sms.sent}
+    assert "您的更正申请#1已通过：行业已更改为餐饮" in texts["+8613800000011"]
+    assert (
+        "Your deletion request #2 was not accepted. Reason: roster kept"
+        in (texts["+8613800000012"])
+    )
