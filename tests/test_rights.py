@@ -377,7 +377,9 @@ async def test_a_member_cancels_strays_comes_back_late_and_leaves(
     language: int,
 ) -> None:
     says = {key: texts[language] for key, texts in SAYS.items()}
-    stranger = Person(application, bot_api, 434343, language_code=("zh-hans", "en")[language])
+    stranger = person(application, bot_api, 434343)
+    if language:
+        await talk(stranger, [("/lang", None), ("English", None)])
     await talk(stranger, [("/leave", ("已绑定身份的党员", "members who have bound")[language])])
     who = person(application, bot_api, user_id)
     await talk(who, [("/correct", None), ("hello", says["unexpected"])])
