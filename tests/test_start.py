@@ -308,7 +308,7 @@ async def test_a_member_withdraws_consent(
     person = Person(application, bot_api, ZHANG)
 
     await talk(person, [("/privacy", "您的选择：已同意")])
-    assert person.button_texts == ["撤回同意"]
+    assert person.button_texts == ["撤回同意", "✏️ 更正我的信息", "🗑 退出并删除我的信息"]
     await talk(person, [("撤回同意", ["您不同意", "不保存定位"])])
 
     assert (await reload(db, zhang)).consent is Consent.DECLINED
