@@ -30,6 +30,7 @@ from bot.features import (
     places,
     privacy,
     requests,
+    rights,
     staff,
     start,
     study,
@@ -83,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
             certificates,
             requests,
             guide,
+            rights,
             help,
         )
     ),

@@ -27,6 +27,7 @@ from storage.models import (
     RequestStatus,
     WorkSituation,
 )
+from storage.rights import Field
 from storage.settings import LOCALES
 
 # Telegram refuses a button whose callback_data is longer than this, in UTF-8 bytes.
@@ -272,6 +273,30 @@ IDEAS_REPLY_QUIT = action(IDEAS, "draft:quit")
 IDEAS_REPLY = action(IDEAS, "reply", ID)
 IDEAS_ADOPT = action(IDEAS, "adopt", ID)
 
+# --- members' rights: correct and delete (bot/features/rights/) --------------------------
+
+RIGHTS = "rights"
+# The member's /correct draft: which field, the value typed, then send (or type again).
+RIGHTS_FIX = f"{RIGHTS}:fix"
+RIGHTS_FIELD = action(RIGHTS, "fix:field", choice(Field))
+RIGHTS_SEND = action(RIGHTS, "fix:send")
+RIGHTS_RETYPE = action(RIGHTS, "fix:retype")
+RIGHTS_QUIT = action(RIGHTS, "fix:quit")
+# The member's /leave: sure, then sure again.
+RIGHTS_LEAVE = f"{RIGHTS}:leave"
+RIGHTS_LEAVE_YES = action(RIGHTS, "leave:yes")
+RIGHTS_LEAVE_SURE = action(RIGHTS, "leave:sure")
+RIGHTS_LEAVE_QUIT = action(RIGHTS, "leave:quit")
+# Under /privacy: either conversation from a button.
+RIGHTS_START_FIX = action(RIGHTS, "start:fix")
+RIGHTS_START_LEAVE = action(RIGHTS, "start:leave")
+# The staff's card of a request: approve, reject (the reason typed next), erase (twice).
+RIGHTS_APPROVE = action(RIGHTS, "approve", ID)
+RIGHTS_REJECT = action(RIGHTS, "reject", ID)
+RIGHTS_REJECT_QUIT = action(RIGHTS, "rq:quit")
+RIGHTS_ERASE = action(RIGHTS, "erase", ID)
+RIGHTS_WIPE = action(RIGHTS, "wipe", ID)
+
 # --- study (bot/features/study.py) ------------------------------------------------------
 
 STUDY = "study"
@@ -359,6 +384,7 @@ STUDY_OPEN = action(STUDY, "open", ID)  # "read in full"
 CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)
 CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)
 STAFF_MEMBER_CARD = action("staff", "card", ID)  # a member's card
+RIGHTS_CARD = action(RIGHTS, "card", ID)  # a correction or deletion request's card
 
 # --- /mydata (bot/features/mydata.py) ----------------------------------------------------
 

@@ -37,6 +37,7 @@ from messages.requests import (
     request_late,
     request_update,
 )
+from messages.rights import rights_new, rights_reply
 from messages.study import study_push
 from storage import payloads
 from storage.models import MessageKind
@@ -113,5 +114,7 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.CertificateReview, review_reminder),
         plain(payloads.IdeaNew, idea_new),
         plain(payloads.IdeaReply, idea_reply),
+        plain(payloads.RightsNew, rights_new),
+        plain(payloads.RightsReply, rights_reply),
     )
 }

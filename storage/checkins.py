@@ -344,6 +344,8 @@ async def last_checkins(
     )
     found: dict[int, PreviousCheckIn] = {}
     for member_id, period, work, province, city, district, text, precision in rows:
+        if member_id is None:
+            continue  # never here (joined to its member); an erased member's check-ins have none
         place = place_label(province, city, district, text) or None
         found[member_id] = PreviousCheckIn(
             period=period,

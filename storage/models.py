@@ -170,6 +170,10 @@ class MessageKind(enum.StrEnum):
     # Ideas and opinions: a new one to the liaisons, the organisation's answer to the member.
     IDEA_NEW = "idea_new"
     IDEA_REPLY = "idea_reply"
+    # A member's correction or deletion request (PIPL Arts. 46–47): a new one to the staff
+    # who decide it, the decision to the member.
+    RIGHTS_NEW = "rights_new"
+    RIGHTS_REPLY = "rights_reply"
 
 
 class RequestStatus(enum.StrEnum):
@@ -221,6 +225,23 @@ class IdeaStatus(enum.StrEnum):
     NEW = "new"
     REPLIED = "replied"
     ADOPTED = "adopted"
+
+
+class DataRequestKind(enum.StrEnum):
+    """What a member asked of their data: a field corrected, or everything deleted."""
+
+    CORRECT = "correct"
+    DELETE = "delete"
+
+
+class DataRequestStatus(enum.StrEnum):
+    """pending → approved (carried out) / rejected (with a reason); a correction proposed
+    again for the same field withdraws the pending one."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 class LocationSource(enum.StrEnum):
@@ -406,7 +427,9 @@ class CheckIn(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # None once the member's data was erased (storage/erasure.py): the row still counts in
+    # the statistics of its month, without anyone's identity.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     # "YYYY-MM" in the member's time zone; several per period are kept, the latest counts.
     period: Mapped[str] = mapped_column(String(7), index=True)
     checked_in_at: Mapped[datetime]
@@ -854,6 +877,30 @@ class Idea(Base):
     adopted_by: Mapped[str | None] = mapped_column(String(100))
 
 
+class DataRequest(Base):
+    """A member's request to correct a field of their record or to delete their data."""
+
+    __tablename__ = "data_requests"
+    __table_args__ = (Index("ix_data_requests_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DataRequestKind] = mapped_column(_enum(DataRequestKind))
+    # None once the member's data was erased: the request stays, as that it happened.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    # A correction: which field (storage/rights.py FIELDS) and the value proposed.
+    field: Mapped[str | None] = mapped_column(String(20))
+    proposed_value: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[DataRequestStatus] = mapped_column(_enum(DataRequestStatus))
+    created_at: Mapped[datetime]
+    # The audit actor (staff:<id> or cli:<user>) who decided it, and when.
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    # Why it was rejected (the member reads it).
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ServiceState(Base):
     """Small facts the service learns at run time (for example the bot's username)."""
 
@@ -899,6 +946,9 @@ __all__ = [
     "CodeScheme",
     "Consent",
     "Conversation",
+    "DataRequest",
+    "DataRequestKind",
+    "DataRequestStatus",
     "Delivery",
     "DeliveryStatus",
     "Group",

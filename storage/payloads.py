@@ -257,3 +257,33 @@ class IdeaReply(Payload):
     reply: str = ""
     replaced: bool = False
     adopted: bool = False
+
+
+# --- members' rights over their data -------------------------------------------------------
+
+
+class RightsNew(Payload):
+    """A member asked to correct a field of their record, or to delete their data: to the
+    staff who decide it (a deletion to the administrators over the member)."""
+
+    KIND = MessageKind.RIGHTS_NEW
+
+    id: int
+    kind: str = "correct"
+    member: str = ""
+    field: str | None = None
+    # The value proposed, as the alert may show it (a phone number masked).
+    value: str | None = None
+
+
+class RightsReply(Payload):
+    """The decision on a member's correction or deletion request: to the member."""
+
+    KIND = MessageKind.RIGHTS_REPLY
+
+    id: int
+    kind: str = "correct"
+    status: str = "approved"
+    field: str | None = None
+    value: str | None = None
+    reason: str | None = None

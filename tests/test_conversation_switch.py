@@ -34,6 +34,7 @@ from storage.models import (
     Staff,
 )
 from storage.requests import create_request, set_status
+from storage.rights import Field, propose_correction
 from tests.chat import Person, talk
 from tests.conftest import START
 from tests.delivery import Deliver
@@ -185,6 +186,16 @@ async def request_answer(world: World) -> Person:
     return liaison
 
 
+async def rights_rejection(world: World) -> Person:
+    async with world.db.session() as session:
+        await propose_correction(
+            session, START, member_id=await zhang_id(world.db), field=Field.WORKPLACE, text="汉口"
+        )
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/rights 1", "信息更正申请 #1"), ("❌ 不同意（写明理由）", "请输入理由")])
+    return liaison
+
+
 # Each flow, how its person opens it, and the command that starts another conversation for
 # that person (None: there is none — a stranger can only give an invite code).
 OPENINGS: dict[str, tuple[Opening, str | None]] = {
@@ -200,6 +211,9 @@ OPENINGS: dict[str, tuple[Opening, str | None]] = {
     "certificate_rejection": (certificate_rejection, "/notice"),
     "request_note": (request_note, "/notice"),
     "request_answer": (request_answer, "/material"),
+    "correct": (command(ZHANG, "/correct", "1/3"), "/checkin"),
+    "leave": (command(ZHANG, "/leave", "退出并删除我的信息"), "/checkin"),
+    "rights_rejection": (rights_rejection, "/notice"),
 }
 # What each flow is called in the line that says it ended (messages/locales/zh_CN/flow.toml).
 ENDED = "未完成的{}已结束"

@@ -665,6 +665,10 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
         payloads.CertificateReview(certificate_id=3, number="2026-0001", due_on="2027-11-15"),
         payloads.IdeaNew(id=5, kind="idea", member="Li", body="more talks"),
         payloads.IdeaReply(id=5, kind="idea", body="more talks", event="reply", reply="yes"),
+        payloads.RightsNew(id=4, kind="correct", member="Li", field="workplace", value="Hankou"),
+        payloads.RightsReply(
+            id=4, kind="correct", status="approved", field="workplace", value="Hankou"
+        ),
     )
 }
 

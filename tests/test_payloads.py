@@ -139,6 +139,19 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
         },
     ),
     (MessageKind.IDEA_REPLY, {"id": 5, "kind": "opinion", "body": "多办讲座", "event": "adopted"}),
+    (
+        MessageKind.RIGHTS_NEW,
+        {"id": 4, "kind": "correct", "member": "张伟", "field": "workplace", "value": "汉口"},
+    ),
+    (MessageKind.RIGHTS_NEW, {"id": 5, "kind": "delete", "member": "张伟"}),
+    (
+        MessageKind.RIGHTS_REPLY,
+        {"id": 4, "kind": "correct", "status": "approved", "field": "workplace", "value": "汉口"},
+    ),
+    (
+        MessageKind.RIGHTS_REPLY,
+        {"id": 5, "kind": "delete", "status": "rejected", "reason": "名册需保留"},
+    ),
 ]
 
 

@@ -314,7 +314,7 @@ async def test_a_member_withdraws_consent(
     person = Person(application, bot_api, ZHANG)
 
     await talk(person, [("/privacy", "您的选择：已同意")])
-    assert person.button_texts == ["撤回同意"]
+    assert person.button_texts == ["撤回同意", "✏️ 更正我的信息", "🗑 退出并删除我的信息"]
     await talk(person, [("撤回同意", ["只记录省份", "不记录地点", "请选择"])])
     # Nothing is changed before the member says what check-ins keep instead.
     assert (await reload(db, zhang)).consent is Consent.GIVEN

@@ -33,6 +33,7 @@ from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.privacy import privacy
 from bot.cli.request import request
+from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
 from bot.connect import connect, pause_until
 from bot.context import LiaisonApplication, Services
@@ -653,3 +654,4 @@ main.add_command(place)
 member.add_command(member_lost)
 member.add_command(member_data_command)
 main.add_command(privacy)
+member.add_command(member_erase)

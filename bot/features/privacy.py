@@ -17,7 +17,13 @@ from bot.context import LiaisonContext
 from bot.features.checkin.conversation import FLOW as CHECKIN_FLOW
 from bot.replies import edit, inline_keyboard, label, reply
 from bot.updates import sender_id
-from messages.callbacks import PRIVACY_CONSENT, PRIVACY_KEEP, feature_pattern
+from messages.callbacks import (
+    PRIVACY_CONSENT,
+    PRIVACY_KEEP,
+    RIGHTS_START_FIX,
+    RIGHTS_START_LEAVE,
+    feature_pattern,
+)
 from storage.consent import consent_status, set_consent, withdraw_location_consent
 from storage.identity import identify
 from storage.models import Consent, LocationPrecision
@@ -50,6 +56,9 @@ def _buttons(
             [give],
             [(label(context, "privacy.decline"), PRIVACY_CONSENT.pack(Consent.DECLINED))],
         ]
+    # The rights to correct and to delete (bot/features/rights/member.py start the flows).
+    rows.append([(label(context, "privacy.correct"), RIGHTS_START_FIX.pack())])
+    rows.append([(label(context, "privacy.leave"), RIGHTS_START_LEAVE.pack())])
     return inline_keyboard(rows)
 
 
