@@ -312,7 +312,7 @@ async def test_keeping_no_place_erases_every_place_and_checkins_ask_none(
             ("/privacy", ["您的选择：不同意", "报到不记录地点"]),
         ],
     )
-    assert alice.button_texts == ["同意", "只记录省份"]
+    assert alice.button_texts == ["同意", "只记录省份", "✏️ 更正我的信息", "🗑 退出并删除我的信息"]
     assert await reports_of(db, member_id) == []
     assert all(c.location_report_id is None for c in await checkins_of(db, member_id))
     assert await finer_places_left(db) == []
@@ -372,7 +372,12 @@ async def test_withdrawing_in_english(
             ("/privacy", ["check-ins keep only the province", "The province you are in"]),
         ],
     )
-    assert bob.button_texts == ["I agree", "Keep no place"]
+    assert bob.button_texts == [
+        "I agree",
+        "Keep no place",
+        "✏️ Correct my details",
+        "🗑 Leave and delete my data",
+    ]
     await talk(
         bob,
         [
