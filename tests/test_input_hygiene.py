@@ -58,6 +58,8 @@ def cli_url(
 
         run_async(create)
     monkeypatch.setenv("LIAISON_DATABASE_URL", url)
+    # No SQLite file to keep the invite key beside: the command and the chat share this one.
+    monkeypatch.setenv("LIAISON_INVITE_KEY_DIR", str(tmp_path))
     assert liaison("db", "upgrade").exit_code == 0
     yield url
     if dropped is not None:

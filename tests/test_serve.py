@@ -39,6 +39,8 @@ def _environment(tmp_path: Path, server: BotApiServer, token: str) -> dict[str, 
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "LIAISON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        # Kept here whatever the database (a PostgreSQL one has no file to keep it beside).
+        "LIAISON_INVITE_KEY_DIR": str(tmp_path),
         "LIAISON_TELEGRAM_TOKEN": token,
         "LIAISON_TELEGRAM_API_URL": server.base_url,
         # A real process on the real clock: without this, a run at night would hold every

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.common import RECORD_ID, cli_actor, fail, local_time, run_with_db, settings_of
+from bot.cli.common import RECORD_ID, cli_actor, echo, fail, local_time, run_with_db, settings_of
 from storage.clock import SystemClock
 from storage.db import Database
 from storage.erasure import ErasureReport
@@ -48,9 +48,9 @@ def member_erase(ctx: click.Context, request_id: int | None) -> None:
 
         rows = run_with_db(settings, listing)
         if not rows:
-            click.echo("no deletion requests waiting")
+            echo("no deletion requests waiting")
         for r in rows:
-            click.echo(f"#{r.id}  {local_time(r.created_at, settings)}  member {r.member_id}")
+            echo(f"#{r.id}  {local_time(r.created_at, settings)}  member {r.member_id}")
         return
 
     async def erase(database: Database) -> ErasureReport:
@@ -63,11 +63,11 @@ def member_erase(ctx: click.Context, request_id: int | None) -> None:
         report = run_with_db(settings, erase)
     except RightsError as error:
         fail(f"deletion request #{request_id}: {error}")
-    click.echo(
+    echo(
         f"deletion request #{request_id} carried out: "
         f"{sum(report.deleted.values())} records deleted, "
         f"{sum(report.anonymised.values())} anonymised"
     )
     for table, count in sorted({**report.deleted, **report.anonymised}.items()):
         if count:
-            click.echo(f"  {table}: {count}")
+            echo(f"  {table}: {count}")
