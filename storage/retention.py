@@ -17,6 +17,22 @@ What each kind keeps:
 - service requests, once closed: the free texts (description, answer, referral, feedback
   comment, attachment, notes, the member's name on their own steps) are erased; category,
   measure, status, dates and the member's rating stay for the service statistics;
+- notice and study receipts: deleted (the primary key is the member: there is nothing to
+  keep without them); a notice's report counts those acknowledged in the last year;
+- ideas, once answered (replied or adopted): the texts (the idea and the reply) are erased;
+  kind, status, dates and who answered stay, since the programme reports ideas collected
+  and adopted per year. An idea nobody answered is deleted: without its text it would sit
+  in the staff's unanswered list for ever, and no statistic counts the ignored;
+- certificates, once ended (rejected or withdrawn: at that step; issued: when a yearly
+  review fell due and none followed): issued ones lose the reason, the destination and
+  their steps' notes and stop waiting for a review; status, number, issue date, origin
+  organisation and reverse issuance stay, since certificates issued per year (and reverse
+  issuance) are counted. Rejected and withdrawn ones are deleted with their steps: no
+  statistic reads them;
+- invites, once used or expired, and wrong-code counters (invite guards) after their last
+  attempt and lock: deleted;
+- data requests, once decided (approved, rejected, withdrawn): kept as that a correction
+  or deletion happened, without the member, the proposed value or the reason;
 - audit events: deleted.
 
 The SMS demonstration log is a file, not a table: messages/channels/sms_log.py trims it and
@@ -29,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, cast, delete, exists, func, literal, null, or_, select, update
+from sqlalchemy import String, case, cast, delete, exists, func, literal, null, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -38,13 +54,24 @@ from storage import audit
 from storage.calendar import add_months
 from storage.models import (
     AuditEvent,
+    Certificate,
+    CertificateEvent,
+    CertificateStatus,
     CheckIn,
+    DataRequest,
+    DataRequestStatus,
     Delivery,
     DeliveryStatus,
+    Idea,
+    IdeaStatus,
+    Invite,
+    InviteGuard,
     LocationReport,
+    NoticeReceipt,
     RequestStatus,
     ServiceRequest,
     ServiceRequestEvent,
+    StudyReceipt,
 )
 from storage.outbox import ANONYMISED_KEY
 from storage.settings import Settings
@@ -68,6 +95,12 @@ class Retention:
     requests_months: int = 36
     audit_months: int = 60
     sms_log_days: int = 30
+    receipts_months: int = 12
+    ideas_months: int = 36
+    certificates_months: int = 36
+    invites_months: int = 3
+    invite_guards_months: int = 1
+    data_requests_months: int = 12
 
     @classmethod
     def of(cls, settings: Settings) -> Retention:
@@ -77,6 +110,12 @@ class Retention:
             requests_months=settings.retention_requests_months,
             audit_months=settings.retention_audit_months,
             sms_log_days=settings.retention_sms_log_days,
+            receipts_months=settings.retention_receipts_months,
+            ideas_months=settings.retention_ideas_months,
+            certificates_months=settings.retention_certificates_months,
+            invites_months=settings.retention_invites_months,
+            invite_guards_months=settings.retention_invite_guards_months,
+            data_requests_months=settings.retention_data_requests_months,
         )
 
     def sms_log_cutoff(self, now: datetime) -> datetime:
@@ -93,7 +132,9 @@ def months_before(now: datetime, months: int) -> datetime:
 class Purged:
     """One kind: what went (deleted) and what lost its identity but stays (anonymised)."""
 
-    kind: str  # checkins | places | deliveries | requests | audit | sms_log
+    # checkins | places | deliveries | requests | notice_receipts | study_receipts | ideas |
+    # certificates | invites | invite_guards | data_requests | audit | sms_log
+    kind: str
     before: datetime
     deleted: int = 0
     anonymised: int = 0
@@ -117,6 +158,17 @@ _WORDS = {
     "places": ("places (location reports)", True, ""),
     "deliveries": ("deliveries", True, "anonymised (notice statistics)"),
     "requests": ("closed service requests", False, "anonymised (free texts erased)"),
+    "notice_receipts": ("notice receipts", True, ""),
+    "study_receipts": ("study receipts", True, ""),
+    "ideas": ("ideas (unanswered deleted)", True, "anonymised (texts erased, counts kept)"),
+    "certificates": (
+        "ended certificates (rejected or withdrawn deleted)",
+        True,
+        "issued ones anonymised (texts erased, counts kept)",
+    ),
+    "invites": ("used or expired invites", True, ""),
+    "invite_guards": ("wrong-code counters", True, ""),
+    "data_requests": ("decided data requests", False, "anonymised (member and values erased)"),
     "audit": ("audit events", True, ""),
     "sms_log": ("SMS log entries", True, ""),
 }
@@ -170,6 +222,14 @@ async def purge(
     report.add(await _places(session, months_before(now, retention.checkins_months)))
     report.add(await _deliveries(session, months_before(now, retention.deliveries_months)))
     report.add(await _requests(session, months_before(now, retention.requests_months)))
+    receipts = months_before(now, retention.receipts_months)
+    report.add(await _notice_receipts(session, receipts))
+    report.add(await _study_receipts(session, receipts))
+    report.add(await _ideas(session, months_before(now, retention.ideas_months)))
+    report.add(await _certificates(session, months_before(now, retention.certificates_months)))
+    report.add(await _invites(session, months_before(now, retention.invites_months)))
+    report.add(await _invite_guards(session, months_before(now, retention.invite_guards_months)))
+    report.add(await _data_requests(session, months_before(now, retention.data_requests_months)))
     report.add(await _audit(session, months_before(now, retention.audit_months)))
     for purged in also:
         report.add(purged)
@@ -303,6 +363,138 @@ async def _requests(session: AsyncSession, before: datetime) -> Purged:
         .execution_options(synchronize_session=False)
     )
     return Purged("requests", before, anonymised=_rows(anonymised))
+
+
+async def _notice_receipts(session: AsyncSession, before: datetime) -> Purged:
+    deleted = await session.execute(
+        delete(NoticeReceipt)
+        .where(NoticeReceipt.acknowledged_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("notice_receipts", before, _rows(deleted))
+
+
+async def _study_receipts(session: AsyncSession, before: datetime) -> Purged:
+    deleted = await session.execute(
+        delete(StudyReceipt)
+        .where(StudyReceipt.studied_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("study_receipts", before, _rows(deleted))
+
+
+async def _ideas(session: AsyncSession, before: datetime) -> Purged:
+    # Unanswered for the whole time: deleted (see the module's docstring).
+    deleted = await session.execute(
+        delete(Idea)
+        .where(Idea.status == IdeaStatus.NEW, Idea.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    # Answered: counted from the last answer, a reply or the adoption (either may be alone).
+    anonymised = await session.execute(
+        update(Idea)
+        .where(
+            Idea.status != IdeaStatus.NEW,
+            func.coalesce(Idea.replied_at, Idea.created_at) < before,
+            func.coalesce(Idea.adopted_at, Idea.created_at) < before,
+            or_(Idea.body != "", Idea.reply.is_not(None)),
+        )
+        .values(body="", reply=None)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("ideas", before, _rows(deleted), _rows(anonymised))
+
+
+async def _certificates(session: AsyncSession, before: datetime) -> Purged:
+    # Rejected or withdrawn: ended at that step, the last one (updated_at); events cascade.
+    deleted = await session.execute(
+        delete(Certificate)
+        .where(
+            Certificate.status.in_((CertificateStatus.REJECTED, CertificateStatus.WITHDRAWN)),
+            Certificate.updated_at < before,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Issued: it ends when a yearly review falls due and none follows. The review date is a
+    # calendar date; the cutoff's UTC date is near enough for a limit counted in months.
+    lapsed = (
+        Certificate.status == CertificateStatus.ISSUED,
+        Certificate.review_due_on < before.astimezone(UTC).date(),
+    )
+    ended = select(Certificate.id).where(*lapsed)
+    await session.execute(
+        update(CertificateEvent)
+        .where(
+            CertificateEvent.certificate_id.in_(ended),
+            or_(
+                CertificateEvent.note.is_not(None),
+                CertificateEvent.actor.startswith("member:")
+                & CertificateEvent.actor_name.is_not(None),
+            ),
+        )
+        .values(
+            note=None,
+            # The member's own steps carry their name; staff names stay (who handled it).
+            actor_name=case(
+                (CertificateEvent.actor.startswith("member:"), null()),
+                else_=CertificateEvent.actor_name,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Last, since it takes the review date that selects them: a second run finds none.
+    anonymised = await session.execute(
+        update(Certificate)
+        .where(*lapsed)
+        .values(reason="", destination="", review_due_on=None)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("certificates", before, _rows(deleted), _rows(anonymised))
+
+
+async def _invites(session: AsyncSession, before: datetime) -> Purged:
+    deleted = await session.execute(
+        delete(Invite)
+        .where(
+            or_(
+                Invite.used_at < before,
+                Invite.used_at.is_(None) & (Invite.expires_at < before),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("invites", before, _rows(deleted))
+
+
+async def _invite_guards(session: AsyncSession, before: datetime) -> Purged:
+    # Only once the lock, too, is that long past: a guard still locking keeps locking.
+    deleted = await session.execute(
+        delete(InviteGuard)
+        .where(
+            or_(InviteGuard.last_failure_at.is_(None), InviteGuard.last_failure_at < before),
+            or_(InviteGuard.locked_until.is_(None), InviteGuard.locked_until < before),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("invite_guards", before, _rows(deleted))
+
+
+async def _data_requests(session: AsyncSession, before: datetime) -> Purged:
+    anonymised = await session.execute(
+        update(DataRequest)
+        .where(
+            DataRequest.status != DataRequestStatus.PENDING,
+            func.coalesce(DataRequest.decided_at, DataRequest.created_at) < before,
+            or_(
+                DataRequest.member_id.is_not(None),
+                DataRequest.proposed_value.is_not(None),
+                DataRequest.reason.is_not(None),
+            ),
+        )
+        .values(member_id=None, proposed_value=None, reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged("data_requests", before, anonymised=_rows(anonymised))
 
 
 async def _audit(session: AsyncSession, before: datetime) -> Purged:

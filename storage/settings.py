@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     retention_requests_months: int = Field(default=36, ge=1, le=1200)
     retention_audit_months: int = Field(default=60, ge=1, le=1200)
     retention_sms_log_days: int = Field(default=30, ge=1, le=36_500)
+    # Notice and study receipts; ideas after their reply (unanswered: after they came);
+    # certificates after they ended; invites after use or expiry; wrong-code counters after
+    # their last attempt; decided data requests after the decision.
+    retention_receipts_months: int = Field(default=12, ge=1, le=1200)
+    retention_ideas_months: int = Field(default=36, ge=1, le=1200)
+    retention_certificates_months: int = Field(default=36, ge=1, le=1200)
+    retention_invites_months: int = Field(default=3, ge=1, le=1200)
+    retention_invite_guards_months: int = Field(default=1, ge=1, le=1200)
+    retention_data_requests_months: int = Field(default=12, ge=1, le=1200)
 
     @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
     @classmethod

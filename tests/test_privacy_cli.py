@@ -14,7 +14,17 @@ from sqlalchemy import select
 from messages.channels.base import OutboundMessage
 from messages.channels.sms_log import SmsLogChannel
 from storage.db import Database
-from storage.models import AuditEvent, ChannelName, CheckIn, Member
+from storage.models import (
+    AuditEvent,
+    ChannelName,
+    CheckIn,
+    CodeScheme,
+    Idea,
+    IdeaKind,
+    IdeaStatus,
+    Invite,
+    Member,
+)
 from storage.retention import months_before
 from tests.cli_helpers import cli_database, liaison, on_database
 from tests.factories import make_checkin
@@ -111,3 +121,63 @@ def test_a_dry_run_prints_what_would_go_and_deletes_nothing_then_the_purge_takes
     # Nothing is left to purge.
     again = liaison("privacy", "purge")
     assert again.output.splitlines()[-1] == "purged: 0 record(s)"
+
+
+def test_a_dry_run_of_the_other_kinds_says_what_the_purge_then_takes(database_url: str) -> None:
+    now = datetime.now(UTC)
+
+    async def add(database: Database) -> None:
+        async with database.session() as session:
+            member = (await session.scalars(select(Member).order_by(Member.id))).first()
+            assert member is not None
+            session.add(
+                Idea(
+                    member_id=member.id,
+                    kind=IdeaKind.IDEA,
+                    body="建议开设夜校",
+                    status=IdeaStatus.NEW,
+                    created_at=now - 4 * 365 * DAY,
+                )
+            )
+            session.add(
+                Invite(
+                    member_id=member.id,
+                    code_hash="used-long-ago",
+                    code_scheme=CodeScheme.HMAC_SHA256,
+                    created_at=now - 200 * DAY,
+                    expires_at=now - 190 * DAY,
+                    used_at=now - 195 * DAY,
+                    created_by="cli:test",
+                )
+            )
+
+    async def left(database: Database) -> tuple[int, int]:
+        async with database.session() as session:
+            ideas = len(list(await session.scalars(select(Idea.id))))
+            invites = len(
+                list(
+                    await session.scalars(
+                        select(Invite.id).where(Invite.code_hash == "used-long-ago")
+                    )
+                )
+            )
+        return ideas, invites
+
+    on_database(database_url, add)
+    expected = [
+        f"ideas (unanswered deleted) before {months_before(now, 36):%Y-%m-%d}: 1 deleted, "
+        "0 anonymised (texts erased, counts kept)",
+        f"used or expired invites before {months_before(now, 3):%Y-%m-%d}: 1 deleted",
+    ]
+
+    dry = liaison("privacy", "purge", "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    assert all(line in dry.output.splitlines() for line in expected), dry.output
+    assert on_database(database_url, left) == (1, 1)
+
+    real = liaison("privacy", "purge")
+
+    assert real.exit_code == 0, real.output
+    assert real.output.splitlines()[:-1] == dry.output.splitlines()[1:]
+    assert on_database(database_url, left) == (0, 0)
