@@ -25,7 +25,15 @@ from storage.clock import FakeClock
 from storage.consent import set_consent
 from storage.db import Database
 from storage.ideas import submit, view_idea
-from storage.models import AuditEvent, Consent, IdeaKind, Member, StaffRole
+from storage.models import (
+    AuditEvent,
+    Consent,
+    IdeaKind,
+    LocationReport,
+    LocationSource,
+    Member,
+    StaffRole,
+)
 from storage.mydata import member_data
 from storage.requests import create_request, open_card
 from storage.scope import open_member_card
@@ -426,3 +434,115 @@ async def test_what_a_member_typed_is_escaped_in_the_page(
     page = data_page(renderer, "zh_CN", data, ZONE).decode()
     assert "<script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+# --- what came with issue 12's other rights --------------------------------------------
+
+
+async def member_with_two_places(db: Database, clock: FakeClock, locale: str | None) -> int:
+    """张伟, consent given, with a place the province survives (深圳市 in 广东省) and a
+    typed one nothing recognisable is left of."""
+    now = clock.now()
+    member = await make_member(
+        db, now, telegram_user_id=ZHANG, consent=Consent.GIVEN, locale=locale
+    )
+    async with db.session() as session:
+        session.add_all(
+            [
+                LocationReport(
+                    member_id=member.id,
+                    reported_at=now - timedelta(days=40),
+                    source=LocationSource.TYPED,
+                    province="广东省",
+                    city="深圳市",
+                    text="深圳南山",
+                ),
+                LocationReport(
+                    member_id=member.id,
+                    reported_at=now - timedelta(days=20),
+                    source=LocationSource.TYPED,
+                    text="工地宿舍",
+                ),
+            ]
+        )
+    return member.id
+
+
+@pytest.mark.parametrize(
+    ("locale", "conversation", "summary", "page"),
+    [
+        (
+            None,
+            [
+                ("/privacy", "您的选择：已同意"),
+                ("撤回同意", "只记录省份"),
+                ("只记录省份", "报到只记录省份"),
+                ("/privacy", "您的选择：不同意"),
+                ("不记录地点", "报到不记录地点"),
+            ],
+            [
+                "现在：已撤回授权，报到不记录地点",
+                "2026-11-15 10:00：更改了报到记录地点的方式（仍为撤回授权），报到不记录地点；"
+                "已保存的地点 0 条改为省份、1 条删除（本人操作）",
+                "2026-11-15 10:00：不同意或撤回了位置记录授权，报到只记录省份；"
+                "已保存的地点 1 条改为省份、1 条删除（本人操作）",
+            ],
+            [
+                "<tr><th>位置记录授权</th><td>已撤回授权，报到不记录地点</td></tr>",
+                "<td>不同意或撤回了位置记录授权</td><td>报到只记录省份</td>"
+                "<td>1 条改为省份、1 条删除</td><td>本人操作</td>",
+            ],
+        ),
+        (
+            "en",
+            [
+                ("/privacy", "Your choice: you agreed"),
+                ("Withdraw consent", "What should check-ins keep"),
+                ("Keep only the province", "only the province"),
+                ("/privacy", "Your choice: you did not agree"),
+                ("Keep no place", "no place"),
+            ],
+            [
+                "Now: withdrawn; check-ins keep no place",
+                "2026-11-15 10:00: changed what check-ins keep, consent still withdrawn; "
+                "check-ins keep no place; places already kept: 0 reduced to the province, "
+                "1 deleted (by you)",
+                "2026-11-15 10:00: declined or withdrew consent to keeping your location; "
+                "check-ins keep only the province; places already kept: 1 reduced to the "
+                "province, 1 deleted (by you)",
+            ],
+            [
+                "<tr><th>Consent to keeping your location</th>"
+                "<td>withdrawn; check-ins keep no place</td></tr>",
+                "<td>declined or withdrew consent to keeping your location</td>"
+                "<td>check-ins keep only the province</td>"
+                "<td>1 reduced to the province, 1 deleted</td><td>by you</td>",
+            ],
+        ),
+    ],
+)
+async def test_the_choice_made_when_withdrawing_consent_is_in_the_consent_history(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    conversation: list[tuple[str, str]],
+    summary: list[str],
+    page: list[str],
+) -> None:
+    await member_with_two_places(db, clock, locale)
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, conversation)
+    await talk(zhang, [("/mydata", summary)])
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    for fragment in page:
+        assert fragment in html, fragment
+    data = json.loads(files["my-data-20261115.json"])
+    assert data["registration"]["consent"] == "declined"
+    assert data["registration"]["location_precision"] == "none"
+    assert [
+        (c["change"], c["precision"], c["coarsened"], c["erased"]) for c in data["consents"]
+    ] == [("precision", "none", 0, 1), ("declined", "province", 1, 1)]
