@@ -32,10 +32,18 @@ from storage.models import (
     LocationReport,
     LocationSource,
     Member,
+    Staff,
     StaffRole,
 )
 from storage.mydata import member_data
 from storage.requests import create_request, open_card
+from storage.rights import (
+    Field,
+    approve_correction,
+    propose_correction,
+    reject,
+    request_deletion,
+)
 from storage.scope import open_member_card
 from tests.chat import Person, said, talk
 from tests.cli_helpers import cli_database, liaison, on_database
@@ -546,3 +554,147 @@ async def test_the_choice_made_when_withdrawing_consent_is_in_the_consent_histor
     assert [
         (c["change"], c["precision"], c["coarsened"], c["erased"]) for c in data["consents"]
     ] == [("precision", "none", 0, 1), ("declined", "province", 1, 1)]
+
+
+async def staff_id(db: Database, telegram_user_id: int) -> int:
+    async with db.session() as session:
+        found = await session.scalar(
+            select(Staff.id).where(Staff.telegram_user_id == telegram_user_id)
+        )
+    assert found is not None
+    return found
+
+
+async def corrections_and_a_deletion(db: Database, clock: FakeClock, member_id: int) -> None:
+    """A workplace approved by the liaison, a phone rejected with a reason, a trade proposed
+    twice (the first withdrawn by the second, which waits), and a deletion asked for."""
+    now = clock.now()
+    liaison_id = await staff_id(db, LIAISON)
+    actor = f"staff:{liaison_id}"
+    async with db.session() as session:
+        workplace = await propose_correction(
+            session,
+            now - timedelta(days=6),
+            member_id=member_id,
+            field=Field.WORKPLACE,
+            text="深圳市南山区科技园某公司",
+        )
+        await approve_correction(
+            session, now - timedelta(days=5), workplace.id, staff_id=liaison_id, actor=actor
+        )
+        phone = await propose_correction(
+            session,
+            now - timedelta(days=6),
+            member_id=member_id,
+            field=Field.PHONE,
+            text="13912345678",
+        )
+        await reject(
+            session,
+            now - timedelta(days=4),
+            phone.id,
+            reason="请先到党组织核对号码",
+            staff_id=liaison_id,
+            actor=actor,
+        )
+        await propose_correction(
+            session,
+            now - timedelta(days=3),
+            member_id=member_id,
+            field=Field.TRADE,
+            text="建筑",
+        )
+        await propose_correction(
+            session,
+            now - timedelta(days=2),
+            member_id=member_id,
+            field=Field.TRADE,
+            text="物流",
+        )
+        await request_deletion(session, now - timedelta(days=1), member_id=member_id)
+
+
+@pytest.mark.parametrize(
+    ("locale", "summary", "page"),
+    [
+        (
+            None,
+            [
+                "您的更正和删除申请（5 件）",
+                "2026-11-14：删除您的全部数据，等待处理",
+                "2026-11-13：行业改为“物流”，等待处理",
+                "2026-11-12：行业改为“建筑”，已被您之后的申请取代（2026-11-13）",
+                "2026-11-09：手机号码改为“+8613912345678”，未被接受（李联络，联络员，2026-11-11）"
+                "；理由：请先到党组织核对号码",
+                "2026-11-09：工作单位改为“深圳市南山区科技园某公司”，已同意（李联络，联络员，"
+                "2026-11-10）",
+                # The approved correction is in the record itself.
+                "工作单位：深圳市南山区科技园某公司",
+            ],
+            [
+                "<td>删除全部数据</td><td></td><td></td><td>等待处理</td>",
+                "<td>更正信息</td><td>手机号码</td><td>+8613912345678</td><td>未被接受</td>"
+                "<td>2026-11-11 10:00</td><td>李联络（联络员）</td><td>请先到党组织核对号码</td>",
+                "<td>行业</td><td>建筑</td><td>已被您之后的申请取代</td>"
+                "<td>2026-11-13 10:00</td><td>本人操作</td>",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Your requests to correct or delete your data (5)",
+                "2026-11-14: delete all your data: waiting for a decision",
+                "2026-11-13: trade → 物流: waiting for a decision",
+                "2026-11-12: trade → 建筑: replaced by your later proposal on 2026-11-13",
+                "2026-11-09: phone number → +8613912345678: not accepted by 李联络 (liaison) on "
+                "2026-11-11; reason: 请先到党组织核对号码",
+                "2026-11-09: workplace → 深圳市南山区科技园某公司: approved by 李联络 (liaison) on "
+                "2026-11-10",
+                "Workplace: 深圳市南山区科技园某公司",
+                "If anything is wrong, send /correct",
+            ],
+            [
+                "<td>deletion of all your data</td><td></td><td></td>"
+                "<td>waiting for a decision</td>",
+                "<td>correction</td><td>phone number</td><td>+8613912345678</td>"
+                "<td>not accepted</td>"
+                "<td>2026-11-11 10:00</td><td>李联络 (liaison)</td><td>请先到党组织核对号码</td>",
+                "<td>trade</td><td>建筑</td><td>replaced by your later proposal</td>"
+                "<td>2026-11-13 10:00</td><td>by you</td>",
+            ],
+        ),
+    ],
+)
+async def test_a_member_sees_their_correction_and_deletion_requests(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    summary: list[str],
+    page: list[str],
+) -> None:
+    records = await setup(db, clock, locale=locale)
+    await corrections_and_a_deletion(db, clock, records.zhang)
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, [("/mydata", summary)])
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    for fragment in page:
+        assert fragment in html, fragment
+    requests = json.loads(files["my-data-20261115.json"])["data_requests"]
+    assert [
+        (r["kind"], r["field"], r["proposed"], r["status"], r["decided_by"], r["reason"])
+        for r in requests
+    ] == [
+        ("delete", None, None, "pending", None, None),
+        ("correct", "trade", "物流", "pending", None, None),
+        ("correct", "trade", "建筑", "withdrawn", None, None),
+        ("correct", "phone", "+8613912345678", "rejected", "李联络", "请先到党组织核对号码"),
+        ("correct", "workplace", "深圳市南山区科技园某公司", "approved", "李联络", None),
+    ]
+    assert all(r["created_at"] for r in requests)
+    # 王芳's own requests are hers alone.
+    wang = Person(application, bot_api, WANG)
+    await talk(wang, [("/mydata", "您的更正和删除申请（0 件）")])
