@@ -43,6 +43,7 @@ from storage.rights import (
     propose_correction,
     reject,
     request_deletion,
+    view_request,
 )
 from storage.scope import open_member_card
 from tests.chat import Person, said, talk
@@ -698,3 +699,110 @@ async def test_a_member_sees_their_correction_and_deletion_requests(
     # 王芳's own requests are hers alone.
     wang = Person(application, bot_api, WANG)
     await talk(wang, [("/mydata", "您的更正和删除申请（0 件）")])
+
+
+OTHER_LIAISON = 2003
+
+
+@pytest.mark.parametrize(
+    ("locale", "summary", "page"),
+    [
+        (
+            None,
+            [
+                "近 12 个月谁查看过您的记录（6 次）",
+                "2026-11-15 10:00：李联络（联络员）在 /overdue（本月未报到的党员名单）中列出了您",
+                "2026-11-15 10:00：李联络（联络员）查看了您的更正或删除申请 #",
+                "2026-11-10 10:00：李联络（联络员）查看了您的党员卡片",
+            ],
+            "<td>李联络</td><td>联络员</td><td>在 /overdue（本月未报到的党员名单）中列出了您</td>",
+        ),
+        (
+            "en",
+            [
+                "Who looked at your records in the last 12 months (6)",
+                "2026-11-15 10:00: 李联络 (liaison) listed you in /overdue "
+                "(members without a check-in this month)",
+                "2026-11-15 10:00: 李联络 (liaison) opened your correction or deletion request #",
+            ],
+            "<td>李联络</td><td>liaison</td>"
+            "<td>listed you in /overdue (members without a check-in this month)</td>",
+        ),
+    ],
+)
+async def test_being_listed_in_overdue_is_a_look_and_a_refused_lookup_is_not(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    summary: list[str],
+    page: str,
+) -> None:
+    records = await setup(db, clock, locale=locale)
+    now = clock.now()
+    elsewhere = await make_group(db, now, name="驻广州流动党员党小组")
+    other = await make_staff(
+        db, now, telegram_user_id=OTHER_LIAISON, name="孙联络", groups=[elsewhere]
+    )
+    liaison_id = await staff_id(db, LIAISON)
+    async with db.session() as session:
+        request = await request_deletion(session, now, member_id=records.zhang)
+        # 李联络 opens the deletion request; 孙联络 tries to and is told there is none.
+        await view_request(
+            session, now, request.id, staff_id=liaison_id, actor=f"staff:{liaison_id}"
+        )
+        await view_request(session, now, request.id, staff_id=other.id, actor=f"staff:{other.id}")
+        # 孙联络 presses an old button for 张伟's card: refused, on the record as refused.
+        await open_member_card(
+            session,
+            now,
+            staff_id=other.id,
+            actor=f"staff:{other.id}",
+            member_id=records.zhang,
+            requested=str(records.zhang),
+            default_zone=ZONE,
+        )
+        # An /overdue that listed 张伟 longer ago than 12 months.
+        await audit.record(
+            session,
+            now - timedelta(days=400),
+            actor=f"staff:{liaison_id}",
+            action="overdue.view",
+            total=1,
+            shown=1,
+            members=[records.zhang],
+        )
+    # 张伟 has not checked in this month: his liaison's /overdue lists him; 孙联络's lists
+    # nobody of his, and 孙联络's search for him finds nobody (refused, out of scope).
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/overdue", "张伟")])
+    outsider = Person(application, bot_api, OTHER_LIAISON)
+    await talk(outsider, [("/overdue", None), ("/member 张伟", None)])
+    assert "张伟" not in said(outsider.last)
+
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, [("/mydata", summary)])
+    assert "孙联络" not in zhang.last_text
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    assert page in html
+    assert "孙联络" not in html
+    views = json.loads(files["my-data-20261115.json"])["staff_views"]
+    assert [(v["name"], v["action"], v["record"]) for v in views[:2]] == [
+        ("李联络", "overdue.view", f"member:{records.zhang}"),
+        ("李联络", "rights.view", f"data_request:{request.id}"),
+    ]
+    assert len(views) == 6
+
+    # The refusals are on the trail all the same, for the organisation to see.
+    async with db.session() as session:
+        refused = await session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor == f"staff:{other.id}")
+        )
+        assert set(refused) == {"rights.view", "member.view.refused", "overdue.view"}
+
+    # 王芳 was listed by the same /overdue.
+    wang = Person(application, bot_api, WANG)
+    await talk(wang, [("/mydata", "李联络（联络员）在 /overdue（本月未报到的党员名单）中列出了您")])
