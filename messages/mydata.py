@@ -17,7 +17,15 @@ PAGE_TEMPLATE = "mydata/page.html.jinja"
 
 # The labels of other features the summary and the page take their words from (one word
 # per concept: a request's status reads the same here as in /myrequests).
-WORD_FEATURES = ("mydata", "where", "checkin", "requests", "certificates", "ideas")
+WORD_FEATURES = (
+    "mydata",
+    "where",
+    "checkin",
+    "requests",
+    "certificates",
+    "ideas",
+    "rights",
+)
 
 
 def words(renderer: Renderer, locale: str) -> dict[str, Mapping[str, str]]:

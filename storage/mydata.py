@@ -28,11 +28,15 @@ from storage.models import (
     CertificateStatus,
     CheckIn,
     Consent,
+    DataRequest,
+    DataRequestKind,
+    DataRequestStatus,
     Delivery,
     Idea,
     IdeaKind,
     IdeaStatus,
     Invite,
+    LocationPrecision,
     LocationReport,
     LocationSource,
     Member,
@@ -51,12 +55,15 @@ from storage.models import (
 )
 
 __all__ = [
+    "CONSENT_ACTIONS",
     "DATA_COPY",
+    "LISTING_ACTIONS",
     "VIEWS_WINDOW",
     "VIEW_ACTIONS",
     "CertificateRecord",
     "CheckInRecord",
     "ConsentRecord",
+    "DataRequestRecord",
     "DeliveryRecord",
     "IdeaRecord",
     "InviteRecord",
@@ -88,8 +95,18 @@ VIEW_ACTIONS = (
     "certificate.view",
     "certificate.letter",
     "idea.view",
+    # A look at the member's correction or deletion request (found: see _staff_views).
+    "rights.view",
     DATA_COPY,
 )
+
+# Audit actions of lists that named the member among others; the audit row's detail holds
+# the listed member ids ("members"), not a subject (storage/overdue.py overdue_view).
+LISTING_ACTIONS = ("overdue.view",)
+
+# The consent history: given, declined or withdrawn, and (after a withdrawal) what
+# check-ins keep changed (storage/consent.py).
+CONSENT_ACTIONS = ("consent.given", "consent.declined", "consent.precision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +139,8 @@ class Registration:
     channels: str | None
     consent: Consent
     consent_at: datetime | None
+    # After a withdrawal: the finest place check-ins keep (None: as the consent allows).
+    location_precision: LocationPrecision | None
     registered_at: datetime
     bound_at: datetime | None
     lost_contact_at: datetime | None
@@ -215,11 +234,38 @@ class IdeaRecord:
 
 @dataclass(frozen=True, slots=True)
 class ConsentRecord:
-    """Consent to the location history given or withdrawn, when and by whom."""
+    """Consent to the location history given or withdrawn, or the choice of what check-ins
+    keep changed: when, by whom, and what it did to the places already kept."""
 
     at: datetime
+    # The consent after it (a change of the choice leaves it declined).
     consent: Consent
     by_self: bool
+    # "given", "declined" or "precision" (the choice changed while withdrawn).
+    change: str
+    # What check-ins keep from then on, when chosen at a withdrawal (None: not chosen).
+    precision: LocationPrecision | None = None
+    # Places reduced to their province and places erased then (None: not a withdrawal).
+    coarsened: int | None = None
+    erased: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequestRecord:
+    """The member's request to correct a field of their record, or to delete their data."""
+
+    id: int
+    kind: DataRequestKind
+    # A correction: the field (storage/rights.py Field) and the value proposed.
+    field: str | None
+    proposed: str | None
+    status: DataRequestStatus
+    created_at: datetime
+    decided_at: datetime | None
+    # Who decided it, by name and role (None: the member, withdrawing it by proposing again).
+    decided_by: str | None
+    decided_by_role: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +324,7 @@ class MemberData:
     certificates: tuple[CertificateRecord, ...]
     ideas: tuple[IdeaRecord, ...]
     consents: tuple[ConsentRecord, ...]
+    data_requests: tuple[DataRequestRecord, ...]
     staff_views: tuple[StaffView, ...]
     study: tuple[StudyRecord, ...]
     notice_receipts: tuple[NoticeReceiptRecord, ...]
@@ -327,6 +374,7 @@ def _registration(member: Member) -> Registration:
         channels=member.channels,
         consent=member.consent,
         consent_at=member.consent_at,
+        location_precision=member.location_precision,
         registered_at=member.registered_at,
         bound_at=member.bound_at,
         lost_contact_at=member.lost_contact_at,
@@ -502,25 +550,81 @@ async def _ideas(session: AsyncSession, member_id: int) -> tuple[IdeaRecord, ...
     )
 
 
+def _count(detail: dict[str, object], key: str) -> int | None:
+    value = detail.get(key)
+    return value if isinstance(value, int) else None
+
+
+def _precision(value: object) -> LocationPrecision | None:
+    try:
+        return LocationPrecision(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 async def _consents(session: AsyncSession, member: Member) -> tuple[ConsentRecord, ...]:
     events = await session.scalars(
         select(AuditEvent)
         .where(
             AuditEvent.subject == f"member:{member.id}",
-            AuditEvent.action.in_(
-                [f"consent.{c.value}" for c in (Consent.GIVEN, Consent.DECLINED)]
-            ),
+            AuditEvent.action.in_(CONSENT_ACTIONS),
         )
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
-    return tuple(
-        ConsentRecord(
-            at=event.at,
-            consent=Consent(event.action.removeprefix("consent.")),
-            by_self=event.actor == f"member:{member.id}",
+    records = []
+    for event in events:
+        change = event.action.removeprefix("consent.")
+        detail = event.detail or {}
+        records.append(
+            ConsentRecord(
+                at=event.at,
+                consent=Consent.GIVEN if change == "given" else Consent.DECLINED,
+                by_self=event.actor == f"member:{member.id}",
+                change=change,
+                precision=_precision(detail.get("precision")),
+                coarsened=_count(detail, "coarsened"),
+                erased=_count(detail, "erased"),
+            )
         )
-        for event in events
+    return tuple(records)
+
+
+async def _data_requests(session: AsyncSession, member_id: int) -> tuple[DataRequestRecord, ...]:
+    rows = list(
+        await session.scalars(
+            select(DataRequest)
+            .where(DataRequest.member_id == member_id)
+            .order_by(DataRequest.created_at.desc(), DataRequest.id.desc())
+        )
     )
+    people = await _people(session, {row.decided_by for row in rows if row.decided_by})
+    return tuple(
+        DataRequestRecord(
+            id=row.id,
+            kind=row.kind,
+            field=row.field,
+            proposed=row.proposed_value,
+            status=row.status,
+            created_at=row.created_at,
+            decided_at=row.decided_at,
+            decided_by=people[row.decided_by][1] if row.decided_by in people else None,
+            decided_by_role=people[row.decided_by][0] if row.decided_by in people else None,
+            reason=row.reason,
+        )
+        for row in rows
+    )
+
+
+def _lists_member(event: AuditEvent, member_id: int) -> bool:
+    """Whether a listing's audit row names member_id among the members it listed."""
+    listed = (event.detail or {}).get("members")
+    return isinstance(listed, list) and member_id in listed
+
+
+def _was_a_look(event: AuditEvent) -> bool:
+    # rights.view is recorded found or not (a request outside the scope reads as missing):
+    # only a found one showed the member's data.
+    return event.action != "rights.view" or (event.detail or {}).get("found") is True
 
 
 async def _staff_views(
@@ -529,19 +633,35 @@ async def _staff_views(
     member_id: int,
     records: Sequence[str],
 ) -> tuple[StaffView, ...]:
-    events = list(
-        await session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.at >= now - VIEWS_WINDOW,
+    since = now - VIEWS_WINDOW
+    # The member's own look at their data is not someone looking at it.
+    not_self = AuditEvent.actor != f"member:{member_id}"
+    looks = [
+        event
+        for event in await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.at >= since,
+                # Exact actions: a refused lookup (member.view.refused, ...) showed nothing.
                 AuditEvent.action.in_(VIEW_ACTIONS),
                 AuditEvent.subject.in_(records),
-                # The member's own look at their data is not someone looking at it.
-                AuditEvent.actor != f"member:{member_id}",
+                not_self,
             )
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         )
-    )
+        if _was_a_look(event)
+    ]
+    # A listing keeps the ids it showed in its JSON detail, which SQLite and PostgreSQL
+    # query differently; the candidates are bounded by the window (every /overdue of 12
+    # months, found through the index on at), so membership is checked here.
+    listings = [
+        event
+        for event in await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.at >= since, AuditEvent.action.in_(LISTING_ACTIONS), not_self
+            )
+        )
+        if _lists_member(event, member_id)
+    ]
+    events = sorted([*looks, *listings], key=lambda e: (e.at, e.id), reverse=True)
     people = await _people(session, {event.actor for event in events})
     return tuple(
         StaffView(
@@ -549,7 +669,7 @@ async def _staff_views(
             role=people[event.actor][0],
             name=people[event.actor][1],
             action=event.action,
-            record=event.subject or "",
+            record=event.subject or f"member:{member_id}",
         )
         for event in events
         if event.actor in people
@@ -626,11 +746,13 @@ async def member_data(
     requests = await _requests(session, member_id)
     certificates = await _certificates(session, member_id)
     ideas = await _ideas(session, member_id)
+    data_requests = await _data_requests(session, member_id)
     records = [
         f"member:{member_id}",
         *(f"request:{r.id}" for r in requests),
         *(f"certificate:{c.id}" for c in certificates),
         *(f"idea:{i.id}" for i in ideas),
+        *(f"data_request:{r.id}" for r in data_requests),
     ]
     data = MemberData(
         generated_at=now,
@@ -642,6 +764,7 @@ async def member_data(
         certificates=certificates,
         ideas=ideas,
         consents=await _consents(session, member),
+        data_requests=data_requests,
         staff_views=await _staff_views(session, now, member_id, records),
         study=await _study(session, member_id),
         notice_receipts=await _notice_receipts(session, member_id),

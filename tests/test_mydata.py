@@ -25,9 +25,26 @@ from storage.clock import FakeClock
 from storage.consent import set_consent
 from storage.db import Database
 from storage.ideas import submit, view_idea
-from storage.models import AuditEvent, Consent, IdeaKind, Member, StaffRole
+from storage.models import (
+    AuditEvent,
+    Consent,
+    IdeaKind,
+    LocationReport,
+    LocationSource,
+    Member,
+    Staff,
+    StaffRole,
+)
 from storage.mydata import member_data
 from storage.requests import create_request, open_card
+from storage.rights import (
+    Field,
+    approve_correction,
+    propose_correction,
+    reject,
+    request_deletion,
+    view_request,
+)
 from storage.scope import open_member_card
 from tests.chat import Person, said, talk
 from tests.cli_helpers import cli_database, liaison, on_database
@@ -426,3 +443,366 @@ async def test_what_a_member_typed_is_escaped_in_the_page(
     page = data_page(renderer, "zh_CN", data, ZONE).decode()
     assert "<script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+# --- what came with issue 12's other rights --------------------------------------------
+
+
+async def member_with_two_places(db: Database, clock: FakeClock, locale: str | None) -> int:
+    """张伟, consent given, with a place the province survives (深圳市 in 广东省) and a
+    typed one nothing recognisable is left of."""
+    now = clock.now()
+    member = await make_member(
+        db, now, telegram_user_id=ZHANG, consent=Consent.GIVEN, locale=locale
+    )
+    async with db.session() as session:
+        session.add_all(
+            [
+                LocationReport(
+                    member_id=member.id,
+                    reported_at=now - timedelta(days=40),
+                    source=LocationSource.TYPED,
+                    province="广东省",
+                    city="深圳市",
+                    text="深圳南山",
+                ),
+                LocationReport(
+                    member_id=member.id,
+                    reported_at=now - timedelta(days=20),
+                    source=LocationSource.TYPED,
+                    text="工地宿舍",
+                ),
+            ]
+        )
+    return member.id
+
+
+@pytest.mark.parametrize(
+    ("locale", "conversation", "summary", "page"),
+    [
+        (
+            None,
+            [
+                ("/privacy", "您的选择：已同意"),
+                ("撤回同意", "只记录省份"),
+                ("只记录省份", "报到只记录省份"),
+                ("/privacy", "您的选择：不同意"),
+                ("不记录地点", "报到不记录地点"),
+            ],
+            [
+                "现在：已撤回授权，报到不记录地点",
+                "2026-11-15 10:00：更改了报到记录地点的方式（仍为撤回授权），报到不记录地点；"
+                "已保存的地点 0 条改为省份、1 条删除（本人操作）",
+                "2026-11-15 10:00：不同意或撤回了位置记录授权，报到只记录省份；"
+                "已保存的地点 1 条改为省份、1 条删除（本人操作）",
+            ],
+            [
+                "<tr><th>位置记录授权</th><td>已撤回授权，报到不记录地点</td></tr>",
+                "<td>不同意或撤回了位置记录授权</td><td>报到只记录省份</td>"
+                "<td>1 条改为省份、1 条删除</td><td>本人操作</td>",
+            ],
+        ),
+        (
+            "en",
+            [
+                ("/privacy", "Your choice: you agreed"),
+                ("Withdraw consent", "What should check-ins keep"),
+                ("Keep only the province", "only the province"),
+                ("/privacy", "Your choice: you did not agree"),
+                ("Keep no place", "no place"),
+            ],
+            [
+                "Now: withdrawn; check-ins keep no place",
+                "2026-11-15 10:00: changed what check-ins keep, consent still withdrawn; "
+                "check-ins keep no place; places already kept: 0 reduced to the province, "
+                "1 deleted (by you)",
+                "2026-11-15 10:00: declined or withdrew consent to keeping your location; "
+                "check-ins keep only the province; places already kept: 1 reduced to the "
+                "province, 1 deleted (by you)",
+            ],
+            [
+                "<tr><th>Consent to keeping your location</th>"
+                "<td>withdrawn; check-ins keep no place</td></tr>",
+                "<td>declined or withdrew consent to keeping your location</td>"
+                "<td>check-ins keep only the province</td>"
+                "<td>1 reduced to the province, 1 deleted</td><td>by you</td>",
+            ],
+        ),
+    ],
+)
+async def test_the_choice_made_when_withdrawing_consent_is_in_the_consent_history(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    conversation: list[tuple[str, str]],
+    summary: list[str],
+    page: list[str],
+) -> None:
+    await member_with_two_places(db, clock, locale)
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, conversation)
+    await talk(zhang, [("/mydata", summary)])
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    for fragment in page:
+        assert fragment in html, fragment
+    data = json.loads(files["my-data-20261115.json"])
+    assert data["registration"]["consent"] == "declined"
+    assert data["registration"]["location_precision"] == "none"
+    assert [
+        (c["change"], c["precision"], c["coarsened"], c["erased"]) for c in data["consents"]
+    ] == [("precision", "none", 0, 1), ("declined", "province", 1, 1)]
+
+
+async def staff_id(db: Database, telegram_user_id: int) -> int:
+    async with db.session() as session:
+        found = await session.scalar(
+            select(Staff.id).where(Staff.telegram_user_id == telegram_user_id)
+        )
+    assert found is not None
+    return found
+
+
+async def corrections_and_a_deletion(db: Database, clock: FakeClock, member_id: int) -> None:
+    """A workplace approved by the liaison, a phone rejected with a reason, a trade proposed
+    twice (the first withdrawn by the second, which waits), and a deletion asked for."""
+    now = clock.now()
+    liaison_id = await staff_id(db, LIAISON)
+    actor = f"staff:{liaison_id}"
+    async with db.session() as session:
+        workplace = await propose_correction(
+            session,
+            now - timedelta(days=6),
+            member_id=member_id,
+            field=Field.WORKPLACE,
+            text="深圳市南山区科技园某公司",
+        )
+        await approve_correction(
+            session, now - timedelta(days=5), workplace.id, staff_id=liaison_id, actor=actor
+        )
+        phone = await propose_correction(
+            session,
+            now - timedelta(days=6),
+            member_id=member_id,
+            field=Field.PHONE,
+            text="13912345678",
+        )
+        await reject(
+            session,
+            now - timedelta(days=4),
+            phone.id,
+            reason="请先到党组织核对号码",
+            staff_id=liaison_id,
+            actor=actor,
+        )
+        await propose_correction(
+            session,
+            now - timedelta(days=3),
+            member_id=member_id,
+            field=Field.TRADE,
+            text="建筑",
+        )
+        await propose_correction(
+            session,
+            now - timedelta(days=2),
+            member_id=member_id,
+            field=Field.TRADE,
+            text="物流",
+        )
+        await request_deletion(session, now - timedelta(days=1), member_id=member_id)
+
+
+@pytest.mark.parametrize(
+    ("locale", "summary", "page"),
+    [
+        (
+            None,
+            [
+                "您的更正和删除申请（5 件）",
+                "2026-11-14：删除您的全部数据，等待处理",
+                "2026-11-13：行业改为“物流”，等待处理",
+                "2026-11-12：行业改为“建筑”，已被您之后的申请取代（2026-11-13）",
+                "2026-11-09：手机号码改为“+8613912345678”，未被接受（李联络，联络员，2026-11-11）"
+                "；理由：请先到党组织核对号码",
+                "2026-11-09：工作单位改为“深圳市南山区科技园某公司”，已同意（李联络，联络员，"
+                "2026-11-10）",
+                # The approved correction is in the record itself.
+                "工作单位：深圳市南山区科技园某公司",
+            ],
+            [
+                "<td>删除全部数据</td><td></td><td></td><td>等待处理</td>",
+                "<td>更正信息</td><td>手机号码</td><td>+8613912345678</td><td>未被接受</td>"
+                "<td>2026-11-11 10:00</td><td>李联络（联络员）</td><td>请先到党组织核对号码</td>",
+                "<td>行业</td><td>建筑</td><td>已被您之后的申请取代</td>"
+                "<td>2026-11-13 10:00</td><td>本人操作</td>",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Your requests to correct or delete your data (5)",
+                "2026-11-14: delete all your data: waiting for a decision",
+                "2026-11-13: trade → 物流: waiting for a decision",
+                "2026-11-12: trade → 建筑: replaced by your later proposal on 2026-11-13",
+                "2026-11-09: phone number → +8613912345678: not accepted by 李联络 (liaison) on "
+                "2026-11-11; reason: 请先到党组织核对号码",
+                "2026-11-09: workplace → 深圳市南山区科技园某公司: approved by 李联络 (liaison) on "
+                "2026-11-10",
+                "Workplace: 深圳市南山区科技园某公司",
+                "If anything is wrong, send /correct",
+            ],
+            [
+                "<td>deletion of all your data</td><td></td><td></td>"
+                "<td>waiting for a decision</td>",
+                "<td>correction</td><td>phone number</td><td>+8613912345678</td>"
+                "<td>not accepted</td>"
+                "<td>2026-11-11 10:00</td><td>李联络 (liaison)</td><td>请先到党组织核对号码</td>",
+                "<td>trade</td><td>建筑</td><td>replaced by your later proposal</td>"
+                "<td>2026-11-13 10:00</td><td>by you</td>",
+            ],
+        ),
+    ],
+)
+async def test_a_member_sees_their_correction_and_deletion_requests(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    summary: list[str],
+    page: list[str],
+) -> None:
+    records = await setup(db, clock, locale=locale)
+    await corrections_and_a_deletion(db, clock, records.zhang)
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, [("/mydata", summary)])
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    for fragment in page:
+        assert fragment in html, fragment
+    requests = json.loads(files["my-data-20261115.json"])["data_requests"]
+    assert [
+        (r["kind"], r["field"], r["proposed"], r["status"], r["decided_by"], r["reason"])
+        for r in requests
+    ] == [
+        ("delete", None, None, "pending", None, None),
+        ("correct", "trade", "物流", "pending", None, None),
+        ("correct", "trade", "建筑", "withdrawn", None, None),
+        ("correct", "phone", "+8613912345678", "rejected", "李联络", "请先到党组织核对号码"),
+        ("correct", "workplace", "深圳市南山区科技园某公司", "approved", "李联络", None),
+    ]
+    assert all(r["created_at"] for r in requests)
+    # 王芳's own requests are hers alone.
+    wang = Person(application, bot_api, WANG)
+    await talk(wang, [("/mydata", "您的更正和删除申请（0 件）")])
+
+
+OTHER_LIAISON = 2003
+
+
+@pytest.mark.parametrize(
+    ("locale", "summary", "page"),
+    [
+        (
+            None,
+            [
+                "近 12 个月谁查看过您的记录（6 次）",
+                "2026-11-15 10:00：李联络（联络员）在 /overdue（本月未报到的党员名单）中列出了您",
+                "2026-11-15 10:00：李联络（联络员）查看了您的更正或删除申请 #",
+                "2026-11-10 10:00：李联络（联络员）查看了您的党员卡片",
+            ],
+            "<td>李联络</td><td>联络员</td><td>在 /overdue（本月未报到的党员名单）中列出了您</td>",
+        ),
+        (
+            "en",
+            [
+                "Who looked at your records in the last 12 months (6)",
+                "2026-11-15 10:00: 李联络 (liaison) listed you in /overdue "
+                "(members without a check-in this month)",
+                "2026-11-15 10:00: 李联络 (liaison) opened your correction or deletion request #",
+            ],
+            "<td>李联络</td><td>liaison</td>"
+            "<td>listed you in /overdue (members without a check-in this month)</td>",
+        ),
+    ],
+)
+async def test_being_listed_in_overdue_is_a_look_and_a_refused_lookup_is_not(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    locale: str | None,
+    summary: list[str],
+    page: str,
+) -> None:
+    records = await setup(db, clock, locale=locale)
+    now = clock.now()
+    elsewhere = await make_group(db, now, name="驻广州流动党员党小组")
+    other = await make_staff(
+        db, now, telegram_user_id=OTHER_LIAISON, name="孙联络", groups=[elsewhere]
+    )
+    liaison_id = await staff_id(db, LIAISON)
+    async with db.session() as session:
+        request = await request_deletion(session, now, member_id=records.zhang)
+        # 李联络 opens the deletion request; 孙联络 tries to and is told there is none.
+        await view_request(
+            session, now, request.id, staff_id=liaison_id, actor=f"staff:{liaison_id}"
+        )
+        await view_request(session, now, request.id, staff_id=other.id, actor=f"staff:{other.id}")
+        # 孙联络 presses an old button for 张伟's card: refused, on the record as refused.
+        await open_member_card(
+            session,
+            now,
+            staff_id=other.id,
+            actor=f"staff:{other.id}",
+            member_id=records.zhang,
+            requested=str(records.zhang),
+            default_zone=ZONE,
+        )
+        # An /overdue that listed 张伟 longer ago than 12 months.
+        await audit.record(
+            session,
+            now - timedelta(days=400),
+            actor=f"staff:{liaison_id}",
+            action="overdue.view",
+            total=1,
+            shown=1,
+            members=[records.zhang],
+        )
+    # 张伟 has not checked in this month: his liaison's /overdue lists him; 孙联络's lists
+    # nobody of his, and 孙联络's search for him finds nobody (refused, out of scope).
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/overdue", "张伟")])
+    outsider = Person(application, bot_api, OTHER_LIAISON)
+    await talk(outsider, [("/overdue", None), ("/member 张伟", None)])
+    assert "张伟" not in said(outsider.last)
+
+    zhang = Person(application, bot_api, ZHANG, language_code=locale or "zh-hans")
+    await talk(zhang, [("/mydata", summary)])
+    assert "孙联络" not in zhang.last_text
+    await talk(zhang, [("/mydata file", None)])
+    files = documents(zhang.last)
+    html = files["my-data-20261115.html"].decode()
+    assert page in html
+    assert "孙联络" not in html
+    views = json.loads(files["my-data-20261115.json"])["staff_views"]
+    assert [(v["name"], v["action"], v["record"]) for v in views[:2]] == [
+        ("李联络", "overdue.view", f"member:{records.zhang}"),
+        ("李联络", "rights.view", f"data_request:{request.id}"),
+    ]
+    assert len(views) == 6
+
+    # The refusals are on the trail all the same, for the organisation to see.
+    async with db.session() as session:
+        refused = await session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor == f"staff:{other.id}")
+        )
+        assert set(refused) == {"rights.view", "member.view.refused", "overdue.view"}
+
+    # 王芳 was listed by the same /overdue.
+    wang = Person(application, bot_api, WANG)
+    await talk(wang, [("/mydata", "李联络（联络员）在 /overdue（本月未报到的党员名单）中列出了您")])
