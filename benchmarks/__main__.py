@@ -12,14 +12,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bot_turns, broadcast, crash, cycle, flood, places, regions, roster_import
+from benchmarks import (
+    bot_turns,
+    broadcast,
+    crash,
+    cycle,
+    flood,
+    places,
+    regions,
+    retention,
+    roster_import,
+)
 
 RESULTS = Path(__file__).with_name("results.json")
 
 
 async def main() -> int:
     results: dict[str, Any] = {"python": sys.version.split()[0], "machine": platform.machine()}
-    modules = (roster_import, bot_turns, regions, places, broadcast, crash, flood, cycle)
+    modules = (
+        roster_import,
+        bot_turns,
+        regions,
+        places,
+        broadcast,
+        crash,
+        flood,
+        cycle,
+        retention,
+    )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}
     if unknown:
