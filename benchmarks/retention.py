@@ -215,6 +215,10 @@ async def _build(db: Database) -> int:
         .select_from(Member.__table__)
         .join(checkin_slots, s.variant == m.id % VARIANTS)
         .where((m.id % SILENT_EVERY != 0) | (s.k < SILENT_MONTHS))
+        # Ids in the order of time, as check-ins made live get them: purge keeps each
+        # member's highest id as their latest (PostgreSQL numbers an unordered SELECT's
+        # rows in no particular order).
+        .order_by(s.k, m.id)
     )
     lr, ci = LocationReport.__table__.c, CheckIn.__table__.c
     d, ds, ns = Delivery.__table__.c, delivery_slots.c, notice_slots.c
