@@ -75,11 +75,6 @@ REMINDED_EVERY = 10
 # in thirty Telegram failed and an SMS followed (the superseded attempt goes, the SMS stays).
 NOTICE_MONTHS = [add_months(date(2025, 8, 1), 3 * k) for k in range(6)]
 RETRIED_EVERY = 30
-# The schema has no index on checkins.location_report_id: deleting a place makes the
-# database look for check-ins naming it (ON DELETE SET NULL) by reading all of them, so
-# purge and bare DELETE alike grow with places deleted × check-ins (1,000 members: 54 s on
-# SQLite). "1" (the default) adds that index to both copies, "0" measures the schema as is.
-ADD_INDEX = os.environ.get("BENCH_RETENTION_INDEX", "1") != "0"
 VARIANTS = 10  # check-in days and hours, spread over the members
 
 # Helper tables, outside the schema's metadata: the instants the set-based INSERTs take.
@@ -356,10 +351,6 @@ async def _build(db: Database) -> int:
             )
     async with db.engine.begin() as connection:
         await connection.run_sync(_helpers.drop_all)
-        if ADD_INDEX:
-            await connection.execute(
-                text("CREATE INDEX bench_ix_checkins_location ON checkins (location_report_id)")
-            )
     return written
 
 
@@ -405,8 +396,6 @@ async def _bare_delete(db: Database) -> tuple[float, int, int]:
 
 async def _scenario(backend: str, purged: Database, bare: Database) -> dict[str, Any]:
     expected = _expected()
-    index = "with" if ADD_INDEX else "without"
-    print(f"  {backend}: {index} an index on checkins.location_report_id", flush=True)
     with Timer() as setup:
         written = await _build(purged)
         await _analyze(purged)
@@ -445,7 +434,6 @@ async def _scenario(backend: str, purged: Database, bare: Database) -> dict[str,
     show("  purge vs. the bare DELETE", seconds / bare_seconds, "x")
     return {
         "members": MEMBERS,
-        "index_on_checkins_location_report_id": ADD_INDEX,
         "setup_seconds": setup.seconds,
         "rows_written": written,
         "purge_seconds": seconds,

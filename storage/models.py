@@ -433,8 +433,10 @@ class CheckIn(Base):
     # "YYYY-MM" in the member's time zone; several per period are kept, the latest counts.
     period: Mapped[str] = mapped_column(String(7), index=True)
     checked_in_at: Mapped[datetime]
+    # Indexed: deleting or coarsening a place (retention, erasure, consent withdrawn) finds
+    # the check-ins naming it through this, not by reading every check-in.
     location_report_id: Mapped[int | None] = mapped_column(
-        ForeignKey("location_reports.id", ondelete="SET NULL")
+        ForeignKey("location_reports.id", ondelete="SET NULL"), index=True
     )
     work_situation: Mapped[WorkSituation] = mapped_column(_enum(WorkSituation))
     work_note: Mapped[str | None] = mapped_column(Text)
