@@ -10,7 +10,7 @@ from typing import Any, TypeVarTuple
 from telegram import Update
 
 from bot.context import LiaisonContext
-from bot.replies import label, reply
+from bot.replies import label, replace_buttons, reply
 from messages.callbacks import Action
 from storage.identity import Identity
 
@@ -64,3 +64,18 @@ async def staff_press(
         return None
     identity, staff_id = staff
     return identity, staff_id, action.unpack(query.data)
+
+
+async def staff_button(
+    update: Update, context: LiaisonContext, action: Action[*Ts]
+) -> tuple[Identity, int, tuple[*Ts]] | None:
+    """staff_press for a button with nothing to say about a forged or stale press: that
+    press loses its buttons and is done with (None), as is a refused one."""
+    press = await staff_press(update, context, action)
+    if press is None:
+        return None
+    identity, staff_id, values = press
+    if values is None:
+        await replace_buttons(update, None)
+        return None
+    return identity, staff_id, values

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.access import staff_only, staff_press
+from bot.access import staff_button, staff_only
 from bot.context import LiaisonContext
 from bot.features.ideas.common import BUTTON_EXCERPT, LINE_EXCERPT, local, short
 from bot.replies import inline_keyboard, label, replace_buttons, reply
@@ -108,26 +108,20 @@ async def ideas(update: Update, context: LiaisonContext, identity: Identity, sta
 
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
     """An idea's button in /ideas or under the alert of a new one."""
-    press = await staff_press(update, context, IDEAS_CARD)
+    press = await staff_button(update, context, IDEAS_CARD)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     (idea_id,) = pressed
     await _show_card(update, context, identity, staff_id, idea_id)
 
 
 async def adopt_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Adopt" on a card: the member hears it; the button goes."""
-    press = await staff_press(update, context, IDEAS_ADOPT)
+    press = await staff_button(update, context, IDEAS_ADOPT)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     (idea_id,) = pressed
     try:
         # A button may be old or forged: the scope is checked again on every press.

@@ -14,7 +14,7 @@ from typing import TypeVarTuple
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.access import staff_only, staff_press
+from bot.access import staff_button, staff_only
 from bot.context import LiaisonContext
 from bot.features.requests.common import (
     change_status,
@@ -123,13 +123,10 @@ async def _staff_press(
     Anyone else is refused; a forged press loses its buttons. A text left half-typed for
     another request ends here (the staff member went on to this one).
     """
-    press = await staff_press(update, context, pressed)
+    press = await staff_button(update, context, pressed)
     if press is None:
         return None
     _, staff_id, values = press
-    if values is None:
-        await replace_buttons(update, None)
-        return None
     await moved_on(update, context, values[0])
     return staff_id, values
 

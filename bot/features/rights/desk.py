@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.access import staff_only, staff_press
+from bot.access import staff_button, staff_only
 from bot.context import LiaisonContext
 from bot.features.rights.member import field_name
 from bot.replies import inline_keyboard, label, replace_buttons, reply
@@ -111,25 +111,19 @@ async def desk(update: Update, context: LiaisonContext, identity: Identity, staf
 
 async def card_pressed(update: Update, context: LiaisonContext) -> None:
     """A request's button in /rights or under the alert of a new one."""
-    press = await staff_press(update, context, RIGHTS_CARD)
+    press = await staff_button(update, context, RIGHTS_CARD)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     await _show_card(update, context, identity, staff_id, pressed[0])
 
 
 async def approve_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Approve" on a correction's card: the record changes, the member hears it."""
-    press = await staff_press(update, context, RIGHTS_APPROVE)
+    press = await staff_button(update, context, RIGHTS_APPROVE)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     (request_id,) = pressed
     try:
         async with context.services.db.session() as session:
@@ -145,13 +139,10 @@ async def approve_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def erase_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Erase" on a deletion's card: asked once more, with what will go."""
-    press = await staff_press(update, context, RIGHTS_ERASE)
+    press = await staff_button(update, context, RIGHTS_ERASE)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     (request_id,) = pressed
     if identity.staff_role is not StaffRole.ADMIN:
         await reply(update, context, "rights/refused", reason="admin_only", id=request_id)
@@ -173,13 +164,10 @@ async def erase_pressed(update: Update, context: LiaisonContext) -> None:
 
 async def wipe_pressed(update: Update, context: LiaisonContext) -> None:
     """ "Erase for good": everything that identifies the member goes, in one transaction."""
-    press = await staff_press(update, context, RIGHTS_WIPE)
+    press = await staff_button(update, context, RIGHTS_WIPE)
     if press is None:
         return
     identity, staff_id, pressed = press
-    if pressed is None:
-        await replace_buttons(update, None)
-        return
     (request_id,) = pressed
     try:
         async with context.services.db.session() as session:
