@@ -1,5 +1,5 @@
 """What several conversations share besides the engine (bot/flow.py): a long text pasted in
-parts, and a button that no longer does anything."""
+parts."""
 
 from __future__ import annotations
 
@@ -8,21 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-
-from telegram import Update
-
-from bot.replies import replace_buttons
-
-
-async def retire_pressed_button(update: Update) -> None:
-    """Answer a press on a button that no longer does anything, and take the buttons away."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    # A message too old to edit keeps its buttons; the caller's explanation is enough.
-    await replace_buttons(update, None)
-
 
 # A message this long may be one part of a paste the Telegram app split (at 4,096).
 PART_LENGTH = 3000

@@ -30,7 +30,15 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, filters
 from bot.access import refuse
 from bot.commands import Audience
 from bot.context import LiaisonContext
-from bot.replies import REMOVE_KEYBOARD, Markup, label, render, replace_buttons, reply, send_html
+from bot.replies import (
+    REMOVE_KEYBOARD,
+    Markup,
+    label,
+    render,
+    reply,
+    retire_pressed_button,
+    send_html,
+)
 from messages.callbacks import Action
 from storage import conversations
 from storage.conversations import OpenConversation
@@ -364,11 +372,7 @@ class Flow(Generic[D]):
 
     async def stale_button(self, update: Update, context: LiaisonContext) -> None:
         """A button of this flow from a finished, abandoned or earlier step: say so."""
-        query = update.callback_query
-        if query is not None:
-            await query.answer()
-            # A message too old to edit keeps its buttons; the explanation is enough.
-            await replace_buttons(update, None)
+        await retire_pressed_button(update)
         await reply(update, context, f"{self.templates}/stale_button")
 
     def owns(self, update: Update) -> bool:

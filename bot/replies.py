@@ -187,3 +187,13 @@ async def remove_pressed_button(update: Update) -> None:
             if kept:
                 rows.append(kept)
     await replace_buttons(update, InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def retire_pressed_button(update: Update) -> None:
+    """Answer a press on a button that no longer does anything, and take the buttons away."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    # A message too old to edit keeps its buttons; the caller's explanation is enough.
+    await replace_buttons(update, None)

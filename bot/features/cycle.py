@@ -17,8 +17,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.access import refuse, staff_only, staff_press
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
-from bot.drafts import retire_pressed_button
-from bot.replies import replace_buttons, reply
+from bot.replies import replace_buttons, reply, retire_pressed_button
 from bot.updates import message_text
 from messages.callbacks import CYCLE_CONFIRM_LOST, CYCLE_SAME_AS_LAST
 from scheduler.jobs import JobSpec

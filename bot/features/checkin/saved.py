@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from bot.context import LiaisonContext
-from bot.drafts import retire_pressed_button
-from bot.replies import inline_keyboard, label, replace_buttons, reply
+from bot.replies import inline_keyboard, label, replace_buttons, reply, retire_pressed_button
 from messages.callbacks import CHECKIN_KEEP_ZONE, CHECKIN_ZONE, REQUEST_FROM_CHECKIN
 from storage.checkins import Whereabouts
 from storage.members import set_timezone
