@@ -45,7 +45,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, case, cast, delete, exists, func, literal, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -54,6 +67,7 @@ from storage import audit
 from storage.calendar import add_months
 from storage.models import (
     AuditEvent,
+    Base,
     Certificate,
     CertificateEvent,
     CertificateStatus,
@@ -204,6 +218,14 @@ def _rows(result: object) -> int:
     return max(int(result.rowcount or 0), 0)
 
 
+async def _delete(session: AsyncSession, model: type[Base], *where: ColumnElement[bool]) -> int:
+    """Delete model's rows where all of where hold, in one statement; how many went."""
+    deleted = await session.execute(
+        delete(model).where(*where).execution_options(synchronize_session=False)
+    )
+    return _rows(deleted)
+
+
 async def purge(
     session: AsyncSession,
     now: datetime,
@@ -239,10 +261,8 @@ async def purge(
 
 async def _checkins(session: AsyncSession, before: datetime) -> Purged:
     latest = select(func.max(CheckIn.id)).group_by(CheckIn.member_id)
-    deleted = await session.execute(
-        delete(CheckIn)
-        .where(CheckIn.checked_in_at < before, CheckIn.id.not_in(latest))
-        .execution_options(synchronize_session=False)
+    deleted = await _delete(
+        session, CheckIn, CheckIn.checked_in_at < before, CheckIn.id.not_in(latest)
     )
     # What is left before the cutoff is each member's latest: its date stays, nothing else.
     stripped = await session.execute(
@@ -258,43 +278,33 @@ async def _checkins(session: AsyncSession, before: datetime) -> Purged:
         .values(location_report_id=None, work_note=None, needs_text=None)
         .execution_options(synchronize_session=False)
     )
-    return Purged("checkins", before, _rows(deleted), _rows(stripped))
+    return Purged("checkins", before, deleted, _rows(stripped))
 
 
 async def _places(session: AsyncSession, before: datetime) -> Purged:
     # A newer check-in never points at an older report ("same as last month" writes a new
     # one); the foreign key would unlink it (SET NULL) if one did.
-    deleted = await session.execute(
-        delete(LocationReport)
-        .where(LocationReport.reported_at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return Purged("places", before, _rows(deleted))
+    deleted = await _delete(session, LocationReport, LocationReport.reported_at < before)
+    return Purged("places", before, deleted)
 
 
 async def _deliveries(session: AsyncSession, before: datetime) -> Purged:
     old = (Delivery.created_at < before, Delivery.status.in_(FINISHED))
-    deleted = await session.execute(
-        delete(Delivery)
-        .where(*old, Delivery.notice_id.is_(None))
-        .execution_options(synchronize_session=False)
-    )
+    deleted = await _delete(session, Delivery, *old, Delivery.notice_id.is_(None))
     # A notice's earlier attempts for a member (Telegram failed, then SMS) go first: what
     # stays is one row per recipient, its outcome, so the report still counts recipients.
     later = aliased(Delivery)
-    superseded = await session.execute(
-        delete(Delivery)
-        .where(
-            *old,
-            Delivery.notice_id.is_not(None),
-            Delivery.member_id.is_not(None),
-            exists().where(
-                later.notice_id == Delivery.notice_id,
-                later.member_id == Delivery.member_id,
-                later.id > Delivery.id,
-            ),
-        )
-        .execution_options(synchronize_session=False)
+    superseded = await _delete(
+        session,
+        Delivery,
+        *old,
+        Delivery.notice_id.is_not(None),
+        Delivery.member_id.is_not(None),
+        exists().where(
+            later.notice_id == Delivery.notice_id,
+            later.member_id == Delivery.member_id,
+            later.id > Delivery.id,
+        ),
     )
     anonymised = await session.execute(
         update(Delivery)
@@ -312,7 +322,7 @@ async def _deliveries(session: AsyncSession, before: datetime) -> Purged:
         )
         .execution_options(synchronize_session=False)
     )
-    return Purged("deliveries", before, _rows(deleted) + _rows(superseded), _rows(anonymised))
+    return Purged("deliveries", before, deleted + superseded, _rows(anonymised))
 
 
 async def _requests(session: AsyncSession, before: datetime) -> Purged:
@@ -366,30 +376,18 @@ async def _requests(session: AsyncSession, before: datetime) -> Purged:
 
 
 async def _notice_receipts(session: AsyncSession, before: datetime) -> Purged:
-    deleted = await session.execute(
-        delete(NoticeReceipt)
-        .where(NoticeReceipt.acknowledged_at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return Purged("notice_receipts", before, _rows(deleted))
+    deleted = await _delete(session, NoticeReceipt, NoticeReceipt.acknowledged_at < before)
+    return Purged("notice_receipts", before, deleted)
 
 
 async def _study_receipts(session: AsyncSession, before: datetime) -> Purged:
-    deleted = await session.execute(
-        delete(StudyReceipt)
-        .where(StudyReceipt.studied_at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return Purged("study_receipts", before, _rows(deleted))
+    deleted = await _delete(session, StudyReceipt, StudyReceipt.studied_at < before)
+    return Purged("study_receipts", before, deleted)
 
 
 async def _ideas(session: AsyncSession, before: datetime) -> Purged:
     # Unanswered for the whole time: deleted (see the module's docstring).
-    deleted = await session.execute(
-        delete(Idea)
-        .where(Idea.status == IdeaStatus.NEW, Idea.created_at < before)
-        .execution_options(synchronize_session=False)
-    )
+    deleted = await _delete(session, Idea, Idea.status == IdeaStatus.NEW, Idea.created_at < before)
     # Answered: counted from the last answer, a reply or the adoption (either may be alone).
     anonymised = await session.execute(
         update(Idea)
@@ -402,18 +400,16 @@ async def _ideas(session: AsyncSession, before: datetime) -> Purged:
         .values(body="", reply=None)
         .execution_options(synchronize_session=False)
     )
-    return Purged("ideas", before, _rows(deleted), _rows(anonymised))
+    return Purged("ideas", before, deleted, _rows(anonymised))
 
 
 async def _certificates(session: AsyncSession, before: datetime) -> Purged:
     # Rejected or withdrawn: ended at that step, the last one (updated_at); events cascade.
-    deleted = await session.execute(
-        delete(Certificate)
-        .where(
-            Certificate.status.in_((CertificateStatus.REJECTED, CertificateStatus.WITHDRAWN)),
-            Certificate.updated_at < before,
-        )
-        .execution_options(synchronize_session=False)
+    deleted = await _delete(
+        session,
+        Certificate,
+        Certificate.status.in_((CertificateStatus.REJECTED, CertificateStatus.WITHDRAWN)),
+        Certificate.updated_at < before,
     )
     # Issued: it ends when a yearly review falls due and none follows. The review date is a
     # calendar date; the cutoff's UTC date is near enough for a limit counted in months.
@@ -449,34 +445,30 @@ async def _certificates(session: AsyncSession, before: datetime) -> Purged:
         .values(reason="", destination="", review_due_on=None)
         .execution_options(synchronize_session=False)
     )
-    return Purged("certificates", before, _rows(deleted), _rows(anonymised))
+    return Purged("certificates", before, deleted, _rows(anonymised))
 
 
 async def _invites(session: AsyncSession, before: datetime) -> Purged:
-    deleted = await session.execute(
-        delete(Invite)
-        .where(
-            or_(
-                Invite.used_at < before,
-                Invite.used_at.is_(None) & (Invite.expires_at < before),
-            )
-        )
-        .execution_options(synchronize_session=False)
+    deleted = await _delete(
+        session,
+        Invite,
+        or_(
+            Invite.used_at < before,
+            Invite.used_at.is_(None) & (Invite.expires_at < before),
+        ),
     )
-    return Purged("invites", before, _rows(deleted))
+    return Purged("invites", before, deleted)
 
 
 async def _invite_guards(session: AsyncSession, before: datetime) -> Purged:
     # Only once the lock, too, is that long past: a guard still locking keeps locking.
-    deleted = await session.execute(
-        delete(InviteGuard)
-        .where(
-            or_(InviteGuard.last_failure_at.is_(None), InviteGuard.last_failure_at < before),
-            or_(InviteGuard.locked_until.is_(None), InviteGuard.locked_until < before),
-        )
-        .execution_options(synchronize_session=False)
+    deleted = await _delete(
+        session,
+        InviteGuard,
+        or_(InviteGuard.last_failure_at.is_(None), InviteGuard.last_failure_at < before),
+        or_(InviteGuard.locked_until.is_(None), InviteGuard.locked_until < before),
     )
-    return Purged("invite_guards", before, _rows(deleted))
+    return Purged("invite_guards", before, deleted)
 
 
 async def _data_requests(session: AsyncSession, before: datetime) -> Purged:
@@ -498,12 +490,8 @@ async def _data_requests(session: AsyncSession, before: datetime) -> Purged:
 
 
 async def _audit(session: AsyncSession, before: datetime) -> Purged:
-    deleted = await session.execute(
-        delete(AuditEvent)
-        .where(AuditEvent.at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return Purged("audit", before, _rows(deleted))
+    deleted = await _delete(session, AuditEvent, AuditEvent.at < before)
+    return Purged("audit", before, deleted)
 
 
 __all__ = ["PurgeReport", "Purged", "Retention", "months_before", "purge"]
