@@ -112,14 +112,16 @@ async def load_identity(update: Update, context: LiaisonContext) -> None:
         return
     chat = update.effective_chat
     async with context.services.db.session() as session:
-        identity = await identify(session, user.id)
+        identity = await identify(session, user.id, context.platform)
         if identity.telegram_unreachable:
             # They unblocked the bot and wrote: notices go to Telegram again.
             await mark_reachable(session, user.id)
         context.user_data.identity = identity
         if chat is not None and chat.type == chat.PRIVATE:
             # The conversation engine's read, in this same transaction (bot/flow.py).
-            context.stored_conversation = (await conversations.load(session, chat.id, user.id),)
+            context.stored_conversation = (
+                await conversations.load(session, chat.id, user.id, context.platform),
+            )
 
 
 async def publish_commands(application: LiaisonApplication) -> None:

@@ -16,6 +16,7 @@ from storage.clock import Clock
 from storage.conversations import OpenConversation
 from storage.db import Database
 from storage.identity import Identity
+from storage.models import Platform
 from storage.regions import RegionIndex
 from storage.settings import Settings
 
@@ -43,6 +44,9 @@ class BotData:
     commands: list[Command]
     # The running service's timers (None in the bare Application of tests and `chat`).
     scheduler: CycleScheduler | None = None
+    # Whose accounts this Application's user ids are: Telegram's, or QQ's when the same
+    # handlers serve QQ private chats through the text transport (bot/qq.py).
+    platform: Platform = Platform.TELEGRAM
 
 
 class UserData:
@@ -72,6 +76,11 @@ class LiaisonContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], Bot
     @property
     def services(self) -> Services:
         return self.bot_data.services
+
+    @property
+    def platform(self) -> Platform:
+        """The platform of the accounts this update comes from."""
+        return self.bot_data.platform
 
     @property
     def caller(self) -> UserData:

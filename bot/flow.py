@@ -242,6 +242,7 @@ class Flow(Generic[D]):
             started_at=now,
             touched_at=now,
             expires_at=now + self.idle_limit,
+            platform=context.platform,
         )
         context.conversation = Conversation(self, state, draft)
         return await self.ask(update, context, draft, step, lead=lead, **values)
@@ -310,7 +311,7 @@ class Flow(Generic[D]):
         context.conversation = None
         context.lead = render(context, "flow/ended", what=label(context, f"flow.{self.name}"))
         async with context.services.db.session() as session:
-            await conversations.end(session, chat.id, user.id)
+            await conversations.end(session, chat.id, user.id, context.platform)
 
     async def _shows_reply_keyboard(
         self, context: LiaisonContext, conversation: Conversation
@@ -454,7 +455,7 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
             (state,) = context.stored_conversation  # read with the identity
         else:
             async with context.services.db.session() as session:
-                state = await conversations.load(session, chat.id, user.id)
+                state = await conversations.load(session, chat.id, user.id, context.platform)
         before = self._resume(state) if state is not None else None
         context.conversation = before
         handled = await self._handle(update, context, before)
@@ -584,4 +585,4 @@ class Conversations(BaseHandler[Update, LiaisonContext, None]):
             await _store(context, conversation)
         elif stored or conversation is not None:
             async with context.services.db.session() as session:
-                await conversations.end(session, chat.id, user.id)
+                await conversations.end(session, chat.id, user.id, context.platform)

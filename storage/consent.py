@@ -29,6 +29,7 @@ from storage.models import (
     LocationReport,
     LocationSource,
     Member,
+    Platform,
 )
 from storage.regions import RegionIndex
 
@@ -147,13 +148,18 @@ async def withdraw_location_consent(
         member.consent_at = now
     member.updated_at = now
     coarsened, erased = await _reduce_places(session, member.id, precision, regions)
-    if member.telegram_user_id is not None:
-        await session.execute(
-            delete(Conversation).where(
-                Conversation.user_id == member.telegram_user_id,
-                Conversation.flow == CHECKIN_FLOW,
+    for platform, user_id in (
+        (Platform.TELEGRAM, member.telegram_user_id),
+        (Platform.QQ, member.qq_user_id),
+    ):
+        if user_id is not None:
+            await session.execute(
+                delete(Conversation).where(
+                    Conversation.platform == platform,
+                    Conversation.user_id == user_id,
+                    Conversation.flow == CHECKIN_FLOW,
+                )
             )
-        )
     await audit.record(
         session,
         now,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation
+from storage.models import Conversation, Platform
 
 
 @dataclass(slots=True)
@@ -29,13 +29,16 @@ class OpenConversation:
     started_at: datetime
     touched_at: datetime
     expires_at: datetime
+    platform: Platform = Platform.TELEGRAM
 
     def expired(self, now: datetime) -> bool:
         return now > self.expires_at
 
 
-async def load(session: AsyncSession, chat_id: int, user_id: int) -> OpenConversation | None:
-    row = await session.get(Conversation, (chat_id, user_id))
+async def load(
+    session: AsyncSession, chat_id: int, user_id: int, platform: Platform = Platform.TELEGRAM
+) -> OpenConversation | None:
+    row = await session.get(Conversation, (platform, chat_id, user_id))
     if row is None:
         return None
     return OpenConversation(
@@ -48,6 +51,7 @@ async def load(session: AsyncSession, chat_id: int, user_id: int) -> OpenConvers
         started_at=row.started_at,
         touched_at=row.touched_at,
         expires_at=row.expires_at,
+        platform=row.platform,
     )
 
 
@@ -57,9 +61,14 @@ async def save(
     """Store the conversation as it stands after this turn; it expires idle_limit from now."""
     conversation.touched_at = now
     conversation.expires_at = now + idle_limit
-    row = await session.get(Conversation, (conversation.chat_id, conversation.user_id))
+    key = (conversation.platform, conversation.chat_id, conversation.user_id)
+    row = await session.get(Conversation, key)
     if row is None:
-        row = Conversation(chat_id=conversation.chat_id, user_id=conversation.user_id)
+        row = Conversation(
+            platform=conversation.platform,
+            chat_id=conversation.chat_id,
+            user_id=conversation.user_id,
+        )
         session.add(row)
     row.flow = conversation.flow
     row.step = conversation.step
@@ -70,10 +79,16 @@ async def save(
     row.expires_at = conversation.expires_at
 
 
-async def end(session: AsyncSession, chat_id: int, user_id: int) -> None:
+async def end(
+    session: AsyncSession, chat_id: int, user_id: int, platform: Platform = Platform.TELEGRAM
+) -> None:
     """The conversation is over (finished, cancelled, replaced or expired): its draft goes."""
     await session.execute(
-        delete(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
+        delete(Conversation).where(
+            Conversation.platform == platform,
+            Conversation.chat_id == chat_id,
+            Conversation.user_id == user_id,
+        )
     )
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import String, cast, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
+from storage.identity import account_actor
 from storage.models import (
     AuditEvent,
     Certificate,
@@ -55,6 +56,7 @@ from storage.models import (
     Member,
     MessageKind,
     NoticeReceipt,
+    Platform,
     ServiceRequest,
     ServiceRequestEvent,
     StudyReceipt,
@@ -110,7 +112,15 @@ async def erase_member(
     report = ErasureReport(member_id=member_id)
     gone, anon = report.deleted, report.anonymised
     who = f"member:{member_id}"
-    account = member.telegram_user_id
+    # Their accounts on each platform: (platform, user id).
+    accounts = [
+        (platform, user_id)
+        for platform, user_id in (
+            (Platform.TELEGRAM, member.telegram_user_id),
+            (Platform.QQ, member.qq_user_id),
+        )
+        if user_id is not None
+    ]
     needles = tuple(n for n in (member.name, member.phone) if n)
 
     request_ids = await _ids(session, ServiceRequest.id, ServiceRequest.member_id == member_id)
@@ -189,14 +199,18 @@ async def erase_member(
             )
         )
     await session.execute(delete(member_groups).where(member_groups.c.member_id == member_id))
-    if account is not None:
-        gone["invite_guards"] = _count(
+    if accounts:
+        gone["invite_guards"] = 0
+    for platform, user_id in accounts:
+        gone["invite_guards"] += _count(
             await session.execute(
-                delete(InviteGuard).where(InviteGuard.telegram_user_id == account)
+                delete(InviteGuard).where(
+                    InviteGuard.platform == platform, InviteGuard.user_id == user_id
+                )
             )
         )
-    gone["conversations"] = await _drop_conversations(session, account, needles)
-    anon["audit_events"] = await _scrub_audit(session, who, account, needles)
+    gone["conversations"] = await _drop_conversations(session, accounts, needles)
+    anon["audit_events"] = await _scrub_audit(session, who, accounts, needles)
     await session.execute(delete(Member).where(Member.id == member_id))
     session.expunge(member)
     gone["members"] = 1
@@ -275,15 +289,17 @@ async def _scrub_staff_messages(
 
 
 async def _drop_conversations(
-    session: AsyncSession, account: int | None, needles: tuple[str, ...]
+    session: AsyncSession, accounts: list[tuple[Platform, int]], needles: tuple[str, ...]
 ) -> int:
-    """The member's own open conversation, and any staff draft that quotes them. The table
+    """The member's own open conversations, and any staff draft that quotes them. The table
     holds one row per open chat and is purged daily: read whole."""
     dropped = 0
     for row in list(await session.scalars(select(Conversation))):
-        if (account is not None and account in (row.user_id, row.chat_id)) or (
-            needles and _mentions(row.draft, needles)
-        ):
+        theirs = any(
+            platform is row.platform and user_id in (row.user_id, row.chat_id)
+            for platform, user_id in accounts
+        )
+        if theirs or (needles and _mentions(row.draft, needles)):
             await session.delete(row)
             dropped += 1
     await session.flush()
@@ -291,7 +307,10 @@ async def _drop_conversations(
 
 
 async def _scrub_audit(
-    session: AsyncSession, who: str, account: int | None, needles: tuple[str, ...]
+    session: AsyncSession,
+    who: str,
+    accounts: list[tuple[Platform, int]],
+    needles: tuple[str, ...],
 ) -> int:
     """The audit keeps that things happened, not to whom."""
     changed = 0
@@ -304,12 +323,12 @@ async def _scrub_audit(
                 .execution_options(synchronize_session=False)
             )
         )
-    if account is not None:
+    for platform, user_id in accounts:
         changed += _count(
             await session.execute(
                 update(AuditEvent)
-                .where(AuditEvent.actor == f"telegram:{account}")
-                .values(actor=f"telegram:{ERASED}", detail=None)
+                .where(AuditEvent.actor == account_actor(platform, user_id))
+                .values(actor=f"{platform.value}:{ERASED}", detail=None)
                 .execution_options(synchronize_session=False)
             )
         )

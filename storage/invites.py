@@ -26,7 +26,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member
+from storage.identity import account_actor, member_account
+from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member, Platform
 from storage.phones import InvalidPhone, normalize_phone
 
 __all__ = [
@@ -92,8 +93,9 @@ class Redemption:
     attempts_left: int | None = None
     # BOUND: the member had another Telegram account before, which no longer reaches them.
     took_over: bool = False
-    # took_over: that account (to be told), and the member's language before this binding.
-    previous_telegram_user_id: int | None = None
+    # took_over: that account, on the same platform (to be told), and the member's language
+    # before this binding.
+    previous_user_id: int | None = None
     previous_locale: str | None = None
 
 
@@ -208,10 +210,10 @@ async def create_invite(
 
 
 async def locked_until(
-    session: AsyncSession, now: datetime, telegram_user_id: int
+    session: AsyncSession, now: datetime, user_id: int, platform: Platform = Platform.TELEGRAM
 ) -> datetime | None:
     """Until when this account may not try codes, or None if it may."""
-    guard = await session.get(InviteGuard, telegram_user_id)
+    guard = await session.get(InviteGuard, (platform, user_id))
     if guard is None or guard.locked_until is None or guard.locked_until <= now:
         return None
     return guard.locked_until
@@ -221,13 +223,14 @@ async def _count_failure(
     session: AsyncSession,
     now: datetime,
     guard: InviteGuard | None,
-    telegram_user_id: int,
+    user_id: int,
+    platform: Platform,
     *,
     max_failures: int,
     lockout: timedelta,
 ) -> Redemption:
     if guard is None:
-        guard = InviteGuard(telegram_user_id=telegram_user_id, failures=0)
+        guard = InviteGuard(platform=platform, user_id=user_id, failures=0)
         session.add(guard)
     guard.failures += 1
     guard.last_failure_at = now
@@ -237,7 +240,7 @@ async def _count_failure(
     await audit.record(
         session,
         now,
-        actor=f"telegram:{telegram_user_id}",
+        actor=account_actor(platform, user_id),
         action="invite.lockout",
         failures=guard.failures,
         locked_until=guard.locked_until.isoformat(),
@@ -249,14 +252,15 @@ async def redeem(
     session: AsyncSession,
     now: datetime,
     *,
-    telegram_user_id: int,
+    user_id: int,
     code: str,
     max_failures: int,
     lockout: timedelta,
     key: bytes,
     locale: str | None = None,
+    platform: Platform = Platform.TELEGRAM,
 ) -> Redemption:
-    """Bind telegram_user_id to the member of code (as typed); audited.
+    """Bind the account user_id on platform to the member of code (as typed); audited.
 
     While the account is locked the code is not even looked at. max_failures wrong codes
     lock it for lockout; a success clears the count. If the member was bound to another
@@ -264,7 +268,7 @@ async def redeem(
     the language the account chose before binding, becomes the member's. key is the invite
     key the codes were made with (storage/invite_key.py).
     """
-    guard = await session.get(InviteGuard, telegram_user_id)
+    guard = await session.get(InviteGuard, (platform, user_id))
     if guard is not None and guard.locked_until is not None:
         if guard.locked_until > now:
             return Redemption(Outcome.LOCKED, locked_until=guard.locked_until)
@@ -294,37 +298,43 @@ async def redeem(
     )
     if invite is None:
         return await _count_failure(
-            session, now, guard, telegram_user_id, max_failures=max_failures, lockout=lockout
+            session, now, guard, user_id, platform, max_failures=max_failures, lockout=lockout
         )
 
     member = await session.get(Member, invite.member_id, with_for_update=True)
     assert member is not None  # invites are deleted with their member
     if invite.used_at is not None:
-        if invite.used_by_telegram_id == telegram_user_id == member.telegram_user_id:
+        used_by = invite.used_by_qq_id if platform is Platform.QQ else invite.used_by_telegram_id
+        bound_now = member.qq_user_id if platform is Platform.QQ else member.telegram_user_id
+        if used_by == user_id == bound_now:
             # The same person following the same link again: nothing to do.
             return Redemption(Outcome.BOUND, member.id, member.name, member.consent)
         return Redemption(Outcome.USED)
     if invite.expires_at <= now:
         return Redemption(Outcome.EXPIRED)
 
-    bound = await session.scalar(select(Member).where(Member.telegram_user_id == telegram_user_id))
+    bound = await session.scalar(select(Member).where(member_account(platform) == user_id))
     if bound is not None and bound.id != member.id:
         return Redemption(Outcome.ALREADY_BOUND, bound.id, bound.name, bound.consent)
 
-    previous = member.telegram_user_id
+    previous = member.qq_user_id if platform is Platform.QQ else member.telegram_user_id
     previous_locale = member.locale
-    took_over = previous is not None and previous != telegram_user_id
-    member.telegram_user_id = telegram_user_id
+    took_over = previous is not None and previous != user_id
+    if platform is Platform.QQ:
+        member.qq_user_id = user_id
+        invite.used_by_qq_id = user_id
+    else:
+        member.telegram_user_id = user_id
+        invite.used_by_telegram_id = user_id
     member.bound_at = now
     member.updated_at = now
     if locale is not None:
         member.locale = locale
     invite.used_at = now
-    invite.used_by_telegram_id = telegram_user_id
     if guard is not None:
         guard.failures = 0
         guard.locked_until = None
-    actor = f"telegram:{telegram_user_id}"
+    actor = account_actor(platform, user_id)
     subject = f"member:{member.id}"
     await audit.record(
         session, now, actor=actor, action="invite.redeem", subject=subject, invite_id=invite.id
@@ -336,8 +346,9 @@ async def redeem(
             actor=actor,
             action="member.rebind",
             subject=subject,
-            previous_telegram_user_id=previous,
-            telegram_user_id=telegram_user_id,
+            platform=platform.value,
+            previous_user_id=previous,
+            user_id=user_id,
         )
     return Redemption(
         Outcome.BOUND,
@@ -345,6 +356,6 @@ async def redeem(
         member.name,
         member.consent,
         took_over=took_over,
-        previous_telegram_user_id=previous if took_over else None,
+        previous_user_id=previous if took_over else None,
         previous_locale=previous_locale,
     )

@@ -125,11 +125,22 @@ class WorkSituation(enum.StrEnum):
 
 
 class ChannelName(enum.StrEnum):
-    """Where a delivery goes: a member's Telegram chat, their phone, or a group's chat."""
+    """Where a delivery goes: a member's Telegram chat, QQ private chat or phone, or a
+    group's Telegram group chat or QQ group."""
 
     TELEGRAM = "telegram"
     SMS = "sms"
     GROUP_CHAT = "group_chat"
+    QQ = "qq"
+    QQ_GROUP = "qq_group"
+
+
+class Platform(enum.StrEnum):
+    """The chat service an account lives on. The same number on two platforms is two
+    different people: every account is (platform, user id)."""
+
+    TELEGRAM = "telegram"
+    QQ = "qq"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -174,6 +185,8 @@ class MessageKind(enum.StrEnum):
     # who decide it, the decision to the member.
     RIGHTS_NEW = "rights_new"
     RIGHTS_REPLY = "rights_reply"
+    # The QQ account met the host's risk control: QQ is paused; to the admins, once.
+    QQ_SUSPENDED = "qq_suspended"
 
 
 class RequestStatus(enum.StrEnum):
@@ -301,6 +314,8 @@ class Group(Base):
     # The group's own Telegram group chat (the QQ-group habit): notices are posted there too.
     chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
     chat_title: Mapped[str | None] = mapped_column(String(200))
+    # The group's QQ group (the programme's own habit): notices are posted there too.
+    qq_group_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime]
 
     unit: Mapped[Unit | None] = relationship(lazy="raise")
@@ -326,11 +341,13 @@ class Member(Base):
     workplace: Mapped[str | None] = mapped_column(String(200))
     trade: Mapped[str | None] = mapped_column(String(200))
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The member's QQ account, bound by sending the invite code to the bot's QQ account.
+    qq_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     locale: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
     consent: Mapped[Consent] = mapped_column(_enum(Consent), default=Consent.PENDING)
-    # Ordered, comma-separated channel names ("sms,telegram"); None: Telegram when bound,
-    # otherwise SMS.
+    # Ordered, comma-separated channel names ("qq,sms"); None: Telegram when bound, then
+    # QQ when bound, otherwise SMS.
     channels: Mapped[str | None] = mapped_column(String(50))
     # Set when Telegram answered 403 (the member blocked the bot); cleared when they write again.
     telegram_unreachable_at: Mapped[datetime | None]
@@ -359,6 +376,9 @@ class Staff(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # Set by an administrator (`liaison staff qq`): the staff member's QQ account, so that
+    # they can link a QQ group from inside it and use the bot in QQ private chat.
+    qq_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole))
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime]
@@ -383,15 +403,19 @@ class Invite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    used_by_qq_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(100))
 
 
 class InviteGuard(Base):
-    """Wrong-code counter per Telegram account, so codes cannot be guessed."""
+    """Wrong-code counter per account, so codes cannot be guessed."""
 
     __tablename__ = "invite_guards"
 
-    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform: Mapped[Platform] = mapped_column(
+        _enum(Platform), primary_key=True, server_default=Platform.TELEGRAM.value
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
@@ -922,6 +946,9 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
 
+    platform: Mapped[Platform] = mapped_column(
+        _enum(Platform), primary_key=True, server_default=Platform.TELEGRAM.value
+    )
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     flow: Mapped[str] = mapped_column(String(40))
@@ -971,6 +998,7 @@ __all__ = [
     "NoticeStatus",
     "Place",
     "PlaceKind",
+    "Platform",
     "RequestEventKind",
     "RequestStatus",
     "ServiceCategory",

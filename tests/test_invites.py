@@ -31,7 +31,7 @@ from storage.invites import (
     normalize_code,
     redeem,
 )
-from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member
+from storage.models import CodeScheme, Consent, Invite, InviteGuard, Member, Platform
 from storage.settings import ConfigError, Settings, load_settings
 from tests.conftest import INVITE_KEY
 from tests.factories import make_member
@@ -66,7 +66,7 @@ async def _redeem(
         return await redeem(
             session,
             clock.now(),
-            telegram_user_id=account,
+            user_id=account,
             code=code,
             max_failures=MAX_FAILURES,
             lockout=LOCKOUT,
@@ -286,7 +286,7 @@ async def test_wrong_codes_lock_the_account_and_a_success_clears_the_count(
     assert (await _redeem(db, clock, wrong)).attempts_left == 4
     assert (await _redeem(db, clock, code)).outcome is Outcome.BOUND
     async with db.session() as session:
-        guard = await session.get(InviteGuard, ACCOUNT)
+        guard = await session.get(InviteGuard, (Platform.TELEGRAM, ACCOUNT))
     assert guard is not None and (guard.failures, guard.locked_until) == (0, None)
 
 
@@ -347,8 +347,9 @@ async def test_a_new_account_takes_over_the_member(db: Database, clock: FakeCloc
     assert moved.locale == "en"
     rebind = next(e for e in events if e.action == "member.rebind")
     assert rebind.detail == {
-        "previous_telegram_user_id": ACCOUNT,
-        "telegram_user_id": ACCOUNT + 1,
+        "platform": "telegram",
+        "previous_user_id": ACCOUNT,
+        "user_id": ACCOUNT + 1,
     }
 
 
@@ -359,7 +360,7 @@ async def test_the_language_chosen_before_binding_is_kept(db: Database, clock: F
         await redeem(
             session,
             clock.now(),
-            telegram_user_id=ACCOUNT,
+            user_id=ACCOUNT,
             code=code,
             locale="en",
             max_failures=MAX_FAILURES,

@@ -330,7 +330,7 @@ async def test_invites_handed_out_before_the_hmac_still_bind(empty: Database) ->
         bound = await redeem(
             session,
             REPLIED,
-            telegram_user_id=LIAISON_CHAT,
+            user_id=LIAISON_CHAT,
             code=code,
             max_failures=5,
             lockout=timedelta(hours=1),

@@ -328,11 +328,11 @@ async def test_used_or_expired_invites_and_old_wrong_code_counters_go(
                 invite("expired-past", cutoff - MINUTE),
                 invite("expired-inside", cutoff + MINUTE),
                 invite("still-open", now + timedelta(days=3)),
-                InviteGuard(telegram_user_id=1, failures=3, last_failure_at=guard_cutoff - MINUTE),
-                InviteGuard(telegram_user_id=2, failures=1, last_failure_at=guard_cutoff + MINUTE),
+                InviteGuard(user_id=1, failures=3, last_failure_at=guard_cutoff - MINUTE),
+                InviteGuard(user_id=2, failures=1, last_failure_at=guard_cutoff + MINUTE),
                 # A lock that outlasts the last attempt keeps its counter until it too is old.
                 InviteGuard(
-                    telegram_user_id=3,
+                    user_id=3,
                     failures=5,
                     last_failure_at=guard_cutoff - MINUTE,
                     locked_until=guard_cutoff + MINUTE,
@@ -346,7 +346,7 @@ async def test_used_or_expired_invites_and_old_wrong_code_counters_go(
     assert report.count("invite_guards").deleted == 1
     async with db.session() as session:
         codes = set(await session.scalars(select(Invite.code_hash)))
-        guards = set(await session.scalars(select(InviteGuard.telegram_user_id)))
+        guards = set(await session.scalars(select(InviteGuard.user_id)))
     assert codes == {"used-inside", "expired-inside", "still-open"}
     assert guards == {2, 3}
     assert (await run_purge(db, now)).total == 0
@@ -441,7 +441,7 @@ async def test_the_nightly_job_reports_the_new_kinds(
             )
         )
         session.add(
-            InviteGuard(telegram_user_id=9, failures=2, last_failure_at=night - timedelta(days=40))
+            InviteGuard(user_id=9, failures=2, last_failure_at=night - timedelta(days=40))
         )
     clock.set(night)
 

@@ -36,8 +36,8 @@ async def choose_language(update: Update, context: LiaisonContext) -> None:
     (code,) = pressed
     user_id = sender_id(update)
     async with context.services.db.session() as session:
-        await set_locale(session, user_id, code)
-        context.caller.identity = await identify(session, user_id)
+        await set_locale(session, user_id, code, context.platform)
+        context.caller.identity = await identify(session, user_id, context.platform)
     context.caller.locale = code
     await edit(update, context, "lang/changed", language=LANGUAGE_NAMES[code])
 

@@ -104,7 +104,7 @@ async def change_consent(update: Update, context: LiaisonContext) -> None:
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, wanted)
-        context.caller.identity = await identify(session, sender_id(update))
+        context.caller.identity = await identify(session, sender_id(update), context.platform)
     # Agreeing again counts for check-ins to come; what was reduced or erased stays so.
     restored = identity.location_precision is not None
     await edit(update, context, "privacy/changed", consent=wanted, restored=restored)
@@ -127,7 +127,7 @@ async def keep_chosen(update: Update, context: LiaisonContext) -> None:
         withdrawal = await withdraw_location_consent(
             session, context.now(), identity.member_id, precision, context.services.regions
         )
-        context.caller.identity = await identify(session, sender_id(update))
+        context.caller.identity = await identify(session, sender_id(update), context.platform)
     if not withdrawal.changed:
         return  # pressed twice: the first press's message says it all
     # A check-in being filled in may hold a pin: it ends (storage dropped its draft).

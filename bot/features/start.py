@@ -133,7 +133,9 @@ async def start(update: Update, context: LiaisonContext) -> str:
         )
         return _done(context)
     async with context.services.db.session() as session:
-        until = await invites.locked_until(session, context.now(), sender_id(update))
+        until = await invites.locked_until(
+            session, context.now(), sender_id(update), context.platform
+        )
     if until is not None:
         await reply(update, context, "start/locked", until=until, zone=context.zone)
         return _done(context)
@@ -177,7 +179,8 @@ async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
         result = await invites.redeem(
             session,
             context.now(),
-            telegram_user_id=user_id,
+            user_id=user_id,
+            platform=context.platform,
             code=code,
             max_failures=settings.invite_max_failures,
             lockout=timedelta(minutes=settings.invite_lockout_minutes),
@@ -185,14 +188,14 @@ async def _redeem(update: Update, context: LiaisonContext, code: str) -> Wait:
             locale=context.caller.locale,
         )
         if result.outcome is Outcome.BOUND:
-            context.caller.identity = await identify(session, user_id)
+            context.caller.identity = await identify(session, user_id, context.platform)
 
     # Only someone not yet bound keeps being asked: a member's next message may be a check-in.
     waiting = not (context.identity is not None and context.identity.is_member)
     match result.outcome:
         case Outcome.BOUND:
-            if result.previous_telegram_user_id is not None:
-                await _tell_replaced(context, result.previous_telegram_user_id, result)
+            if result.previous_user_id is not None:
+                await _tell_replaced(context, result.previous_user_id, result)
             bound: dict[str, Any] = {"name": result.member_name, "took_over": result.took_over}
             if result.consent is Consent.PENDING:
                 # One message: the greeting opens the consent question.
@@ -244,7 +247,7 @@ async def answer_consent(update: Update, context: LiaisonContext) -> None:
         return
     async with context.services.db.session() as session:
         await set_consent(session, context.now(), identity.member_id, consent)
-        context.caller.identity = await identify(session, sender_id(update))
+        context.caller.identity = await identify(session, sender_id(update), context.platform)
     template = "start/consent_given" if consent is Consent.GIVEN else "start/consent_declined"
     await edit(update, context, template)
 

@@ -140,7 +140,7 @@ async def consent_answered(update: Update, context: LiaisonContext, draft: Draft
             identity.member_id,
             Consent.GIVEN if given else Consent.DECLINED,
         )
-        context.caller.identity = await identify(session, sender_id(update))
+        context.caller.identity = await identify(session, sender_id(update), context.platform)
     return await FLOW.ask(update, context, draft, PLACE, first=True)
 
 
