@@ -245,6 +245,7 @@ class Sent:
 
     @property
     def delivered(self) -> bool:
+        """Answered ok, or async (queued by the host); not failed, held or silenced."""
         return self.answer is not None and self.answer.status in ("ok", "async")
 
 

@@ -32,6 +32,7 @@ TOKEN = "t0ken"
 SELF_ID = 3_000_000_001
 MEMBER = 10_001_000
 GROUP = 123_456_789
+TAKEN = 3_000_000_009  # the server closes at once on this self_id
 WITHIN = 2.0
 
 
@@ -93,6 +94,9 @@ class TinyServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
+        if ws.request.headers["X-Self-ID"] == str(TAKEN):
+            await ws.close(1008, "this QQ account is already connected")
+            return
         link = Link(ws, ws.request.headers)
         await self.links.put(link)
         with contextlib.suppress(ConnectionClosed):
@@ -169,12 +173,14 @@ async def test_actions_are_answered_with_their_echo(server: TinyServer, peer: On
     assert (login["echo"], login["data"]["user_id"]) == (3, SELF_ID)
     assert (await link.call("get_status"))["data"]["online"] is True
     assert (await link.call("get_friend_list"))["data"] == []
+    queued = await link.call("send_msg_async", message_type="group", group_id=GROUP, message="排队")
+    assert (queued["status"], queued["retcode"], queued["data"]) == ("async", 1, None)
     unknown = await link.call("set_restart", echo="x")
     assert (unknown["status"], unknown["retcode"], unknown["echo"]) == ("failed", 1404, "x")
 
     assert [s.action for s in peer.sent][:2] == ["send_private_msg", "send_group_msg"]
     assert peer.texts_to(user_id=MEMBER) == ["你好"]
-    assert peer.texts_to(group_id=GROUP) == ["大家好"]
+    assert peer.texts_to(group_id=GROUP) == ["大家好", "排队"]
     assert peer.sent[0].at <= peer.sent[1].at
 
 
@@ -334,3 +340,13 @@ def _text(text: str) -> dict[str, Any]:
 
 def _action(action: str, echo: str, **params: Any) -> str:
     return json.dumps({"action": action, "params": params, "echo": echo})
+
+
+async def test_a_server_closing_right_after_the_handshake_is_seen_not_raised(
+    server: TinyServer,
+) -> None:
+    peer = OneBotPeer(server.url, self_id=TAKEN, token=TOKEN)
+    await peer.connect()
+    await peer.wait_for(lambda: not peer.connected)
+    assert peer.close_code == 1008
+    await peer.close()
