@@ -33,8 +33,6 @@ MessageFormat = Literal["array", "string"]
 Role = Literal["member", "admin", "owner"]
 
 SEND_ACTIONS = ("send_private_msg", "send_group_msg", "send_msg")
-SILENT = "silent"  # a script step: never answer
-HOLD = "hold"  # a script step: answer (as by default) only when release() is called
 # Suffixes the spec gives every action: queued, answered at once with status async.
 ASYNC_SUFFIXES = ("_async", "_rate_limited")
 
