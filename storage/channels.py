@@ -7,11 +7,12 @@ import re
 from storage.models import ChannelName
 
 # A member's own channels; group chats belong to groups.
-MEMBER_CHANNELS = (ChannelName.TELEGRAM, ChannelName.SMS)
+MEMBER_CHANNELS = (ChannelName.TELEGRAM, ChannelName.QQ, ChannelName.SMS)
 _WORDS = {
     "telegram": ChannelName.TELEGRAM,
     "tg": ChannelName.TELEGRAM,
     "电报": ChannelName.TELEGRAM,
+    "qq": ChannelName.QQ,
     "sms": ChannelName.SMS,
     "短信": ChannelName.SMS,
     "text": ChannelName.SMS,
@@ -26,7 +27,8 @@ class ChannelOrderError(ValueError):
 def parse_channels(text: str) -> str | None:
     """Normalise a channel order: "短信、telegram" → "sms,telegram"; "default" → None.
 
-    None is the default order: Telegram when bound (and not blocked), otherwise SMS.
+    None is the default order: Telegram when bound (and not blocked), then QQ when bound,
+    otherwise SMS.
     """
     words = [w for w in _SEPARATORS.split(text.strip().lower()) if w]
     if not words or words in (["default"], ["默认"]):
@@ -35,7 +37,7 @@ def parse_channels(text: str) -> str | None:
     for word in words:
         channel = _WORDS.get(word)
         if channel is None:
-            raise ChannelOrderError(f"unknown channel {word!r} (use telegram and/or sms)")
+            raise ChannelOrderError(f"unknown channel {word!r} (use telegram, qq and/or sms)")
         if channel.value not in order:
             order.append(channel.value)
     return ",".join(order)

@@ -84,8 +84,10 @@ async def add_staff(
     role: StaffRole,
     groups: Sequence[str] = (),
     units: Sequence[str] = (),
+    qq_user_id: int | None = None,
 ) -> tuple[Staff, bool]:
-    """Create or update a staff member and set their scope; True when created."""
+    """Create or update a staff member and set their scope (and QQ account, if given);
+    True when created."""
     name = name.strip()
     if not name or len(name) > 64:
         raise DirectoryError("a staff name must be 1–64 characters")
@@ -112,6 +114,11 @@ async def add_staff(
         staff.groups = []
         staff.units = []
         session.add(staff)
+    if qq_user_id is not None:
+        holder = await session.scalar(select(Staff).where(Staff.qq_user_id == qq_user_id))
+        if holder is not None and holder is not staff:
+            raise DirectoryError(f"QQ account {qq_user_id} belongs to {holder.name}")
+        staff.qq_user_id = qq_user_id
     staff.name = name
     staff.role = role
     staff.groups = group_rows

@@ -1,6 +1,7 @@
-"""Linking a group to its Telegram group chat, where notices to the group are posted too.
+"""Linking a group to its Telegram group chat or its QQ group, where notices to the group
+are posted too.
 
-One chat per group and one group per chat: linking a group that already had a chat moves
+One chat per group and one group per chat, on each platform: linking a group that already had a chat moves
 the link, and linking a chat that served another group takes it over from that group,
 but only when the staff member also looks after that other group.
 """
@@ -12,9 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from storage import audit
-from storage.models import Group
+from storage.models import Group, Platform
 from storage.scope import group_scope_condition
 
 # Group.chat_title's column size.
@@ -41,9 +43,28 @@ class Link:
     already: bool
 
 
-async def group_for_chat(session: AsyncSession, chat_id: int) -> Group | None:
-    """The group linked to chat_id, if any."""
-    return await session.scalar(select(Group).where(Group.chat_id == chat_id))
+def _chat_column(platform: Platform) -> InstrumentedAttribute[int | None]:
+    return Group.qq_group_id if platform is Platform.QQ else Group.chat_id
+
+
+def _chat_of(group: Group, platform: Platform) -> int | None:
+    return group.qq_group_id if platform is Platform.QQ else group.chat_id
+
+
+def _set_chat(group: Group, platform: Platform, chat_id: int | None, title: str | None) -> None:
+    if platform is Platform.QQ:
+        group.qq_group_id = chat_id
+    else:
+        # Only Telegram tells us a chat's title.
+        group.chat_id = chat_id
+        group.chat_title = title
+
+
+async def group_for_chat(
+    session: AsyncSession, chat_id: int, platform: Platform = Platform.TELEGRAM
+) -> Group | None:
+    """The group linked to chat_id (a Telegram chat or a QQ group), if any."""
+    return await session.scalar(select(Group).where(_chat_column(platform) == chat_id))
 
 
 async def link_group_chat(
@@ -55,8 +76,10 @@ async def link_group_chat(
     chat_title: str | None,
     staff_id: int | None,
     actor: str,
+    platform: Platform = Platform.TELEGRAM,
 ) -> Link:
-    """Link the named group (one the staff member looks after; any for None) to chat_id."""
+    """Link the named group (one the staff member looks after; any for None) to chat_id,
+    a Telegram group chat or, on Platform.QQ, a QQ group number."""
     name = " ".join(group_name.split())
     query = select(Group).where(Group.name == name)
     if staff_id is not None:
@@ -68,27 +91,25 @@ async def link_group_chat(
             f"no group named {name!r} among the groups you look after", "unknown_group"
         )
     title = (chat_title or "").strip()[:MAX_TITLE_LENGTH] or None
-    if group.chat_id == chat_id:
-        group.chat_title = title
+    if _chat_of(group, platform) == chat_id:
+        _set_chat(group, platform, chat_id, title)
         return Link(group=group.name, moved_from=None, replaced=None, already=True)
-    current = await group_for_chat(session, chat_id)
+    current = await group_for_chat(session, chat_id, platform)
     if current is not None and staff_id is not None:
         allowed = await session.scalar(
             select(Group.id).where(Group.id == current.id, group_scope_condition(staff_id))
         )
         if allowed is None:
             raise GroupChatError("this chat is linked to a group you do not look after", "foreign")
+    previous_chat = _chat_of(group, platform)
     moved_from = None
-    if group.chat_id is not None:
-        moved_from = group.chat_title or str(group.chat_id)
-    previous_chat = group.chat_id
+    if previous_chat is not None:
+        moved_from = (platform is Platform.TELEGRAM and group.chat_title) or str(previous_chat)
     if current is not None:
-        current.chat_id = None
-        current.chat_title = None
-        # chat_id is unique: the old link must be gone before the new one is written.
+        _set_chat(current, platform, None, None)
+        # The chat column is unique: the old link must be gone before the new one is written.
         await session.flush()
-    group.chat_id = chat_id
-    group.chat_title = title
+    _set_chat(group, platform, chat_id, title)
     await session.flush()
     await audit.record(
         session,
@@ -96,6 +117,7 @@ async def link_group_chat(
         actor=actor,
         action="group.link",
         subject=f"group:{group.id}",
+        platform=platform.value,
         chat_id=chat_id,
         chat_title=title,
         previous_chat_id=previous_chat,
@@ -110,10 +132,16 @@ async def link_group_chat(
 
 
 async def unlink_group_chat(
-    session: AsyncSession, now: datetime, *, chat_id: int, staff_id: int | None, actor: str
+    session: AsyncSession,
+    now: datetime,
+    *,
+    chat_id: int,
+    staff_id: int | None,
+    actor: str,
+    platform: Platform = Platform.TELEGRAM,
 ) -> str:
     """Remove the link of chat_id; the name of the group it served."""
-    group = await group_for_chat(session, chat_id)
+    group = await group_for_chat(session, chat_id, platform)
     if group is None:
         raise GroupChatError("this chat is not linked to any group", "not_linked")
     if staff_id is not None:
@@ -122,14 +150,14 @@ async def unlink_group_chat(
         )
         if allowed is None:
             raise GroupChatError("this chat is linked to a group you do not look after", "foreign")
-    group.chat_id = None
-    group.chat_title = None
+    _set_chat(group, platform, None, None)
     await audit.record(
         session,
         now,
         actor=actor,
         action="group.unlink",
         subject=f"group:{group.id}",
+        platform=platform.value,
         chat_id=chat_id,
     )
     return group.name

@@ -78,12 +78,15 @@ def telegram_reachable() -> ColumnElement[bool]:
 def member_channel() -> ColumnElement[str | None]:
     """The first channel that can reach a member, in the member's order of preference.
 
-    Default order: Telegram when bound (and not blocked), otherwise SMS.
+    Default order: Telegram when bound (and not blocked), then QQ when bound, otherwise SMS.
     """
     has_phone = Member.phone.is_not(None)
+    has_qq = Member.qq_user_id.is_not(None)
     return case(
         (and_(Member.channels.like("sms%"), has_phone), literal(ChannelName.SMS.value)),
+        (and_(Member.channels.like("qq%"), has_qq), literal(ChannelName.QQ.value)),
         (telegram_reachable(), literal(ChannelName.TELEGRAM.value)),
+        (has_qq, literal(ChannelName.QQ.value)),
         (has_phone, literal(ChannelName.SMS.value)),
         else_=null(),
     )
@@ -92,9 +95,29 @@ def member_channel() -> ColumnElement[str | None]:
 def _address(channel: ColumnElement[str | None]) -> ColumnElement[str | None]:
     return case(
         (channel == ChannelName.TELEGRAM.value, cast(Member.telegram_user_id, String)),
+        (channel == ChannelName.QQ.value, cast(Member.qq_user_id, String)),
         (channel == ChannelName.SMS.value, Member.phone),
         else_=null(),
     )
+
+
+def member_address(member: Member, channel: ChannelName) -> str | None:
+    """Where channel reaches member now, or None if it does not."""
+    if channel is ChannelName.TELEGRAM:
+        reachable = member.telegram_user_id is not None and member.telegram_unreachable_at is None
+        return str(member.telegram_user_id) if reachable else None
+    if channel is ChannelName.QQ:
+        return str(member.qq_user_id) if member.qq_user_id is not None else None
+    if channel is ChannelName.SMS:
+        return member.phone
+    return None
+
+
+def channel_order(member: Member) -> list[ChannelName]:
+    """The member's channels in order: their own choice first, then the default order."""
+    chosen = [ChannelName(c) for c in (member.channels or "").split(",") if c]
+    default = [ChannelName.TELEGRAM, ChannelName.QQ, ChannelName.SMS]
+    return [*chosen, *(c for c in default if c not in chosen)]
 
 
 def audience_condition(notice: Notice) -> ColumnElement[bool]:
@@ -623,9 +646,22 @@ async def _apply(
         row.next_attempt_at = now + after
         row.last_error = reason
         return
-    _fail(row, now, reason)
     if outcome.kind == "unreachable" and row.member_id is not None:
-        await _fall_back(session, now, row)
+        member = await session.get(Member, row.member_id)
+        fallback = _next_channel(member, row) if member is not None else None
+        if fallback is None and outcome.retry_after is not None:
+            # Unreachable here for a while (QQ paused by risk control) and nowhere else to
+            # go: the message waits for the channel rather than being lost.
+            row.status = DeliveryStatus.PENDING
+            row.attempts = max(row.attempts - 1, 0)
+            row.next_attempt_at = now + timedelta(seconds=outcome.retry_after)
+            row.last_error = reason
+            return
+        _fail(row, now, reason)
+        if member is not None:
+            await _fall_back(session, now, row, member, fallback)
+        return
+    _fail(row, now, reason)
 
 
 def _fail(row: Delivery, now: datetime, reason: str) -> None:
@@ -634,28 +670,40 @@ def _fail(row: Delivery, now: datetime, reason: str) -> None:
     row.finished_at = now
 
 
-async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> None:
+def _next_channel(member: Member, row: Delivery) -> tuple[ChannelName, str] | None:
+    """The member's next channel after row's that reaches them, and its address."""
+    for channel in channel_order(member):
+        if channel is not row.channel and (address := member_address(member, channel)):
+            return channel, address
+    return None
+
+
+async def _fall_back(
+    session: AsyncSession,
+    now: datetime,
+    row: Delivery,
+    member: Member,
+    fallback: tuple[ChannelName, str] | None,
+) -> None:
     """The member cannot be reached on row's channel: mark it, and try their next one."""
-    member = await session.get(Member, row.member_id)
-    if member is None:
-        return
     if row.channel is ChannelName.TELEGRAM:
         member.telegram_unreachable_at = now
-    if row.channel is not ChannelName.SMS and member.phone:
+    if fallback is not None:
+        channel, address = fallback
         insert = _insert(session)
         # Same key with the channel swapped: a second 403 for this message adds nothing.
         stem = row.dedupe_key.rsplit(":", 1)[0]
         await session.execute(
             insert(Delivery)
             .values(
-                dedupe_key=f"{stem}:{ChannelName.SMS.value}",
+                dedupe_key=f"{stem}:{channel.value}",
                 kind=row.kind,
                 topic=row.topic,
                 payload=row.payload,
                 notice_id=row.notice_id,
                 member_id=member.id,
-                channel=ChannelName.SMS,
-                address=member.phone,
+                channel=channel,
+                address=address,
                 status=DeliveryStatus.PENDING,
                 rank=row.rank,
                 attempts=0,
@@ -664,7 +712,7 @@ async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> Non
             )
             .on_conflict_do_nothing()
         )
-        row.last_error = f"{row.last_error}; falling back to SMS"[:500]
+        row.last_error = f"{row.last_error}; falling back to {channel.value}"[:500]
 
 
 async def record_receipt(

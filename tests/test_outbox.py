@@ -297,7 +297,7 @@ async def test_outcomes_move_rows_to_a_final_state_or_a_next_attempt(
     rows = await deliveries(db)
     blocked = rows[f"n{notice_id}:m1:telegram"]
     assert blocked.status is DeliveryStatus.FAILED
-    assert "falling back to SMS" in (blocked.last_error or "")
+    assert "falling back to sms" in (blocked.last_error or "")
     fallback = rows[f"n{notice_id}:m1:sms"]
     assert (fallback.status, fallback.address) == (DeliveryStatus.PENDING, "+8613800000001")
     assert rows[f"n{notice_id}:m2:sms"].status is DeliveryStatus.SENT

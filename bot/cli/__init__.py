@@ -44,10 +44,11 @@ from storage import audit, demo, directory, invites, members, overdue, roster
 from storage.channels import ChannelOrderError, parse_channels
 from storage.clock import SystemClock
 from storage.db import Database
+from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
 from storage.identity import identify
 from storage.invite_key import load_invite_key
 from storage.migrate import revision_status, upgrade
-from storage.models import GroupKind, Member, StaffRole
+from storage.models import GroupKind, Member, Platform, StaffRole
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.regions import default_index
 from storage.settings import ConfigError, Settings, load_settings
@@ -371,6 +372,57 @@ def group_list(ctx: click.Context) -> None:
         echo(line)
 
 
+@group.command("link-qq")
+@click.argument("name")
+@click.argument("qq_group_id", type=click.IntRange(10_000, 2**40))
+@click.pass_context
+def group_link_qq(ctx: click.Context, name: str, qq_group_id: int) -> None:
+    """Post the group's notices in its QQ group too (the bot's QQ account must be in it)."""
+
+    async def link(session: Any, now: Any) -> str:
+        try:
+            linked = await link_group_chat(
+                session,
+                now,
+                group_name=name,
+                chat_id=qq_group_id,
+                chat_title=None,
+                staff_id=None,
+                actor=cli_actor(),
+                platform=Platform.QQ,
+            )
+        except GroupChatError as error:
+            raise directory.DirectoryError(str(error)) from error
+        moved = f" (was QQ group {linked.moved_from})" if linked.moved_from else ""
+        replaced = f"; QQ group no longer serves {linked.replaced}" if linked.replaced else ""
+        return f"linked: group {linked.group} to QQ group {qq_group_id}{moved}{replaced}"
+
+    _directory_call(ctx, "group.link_qq", link)
+
+
+@group.command("unlink-qq")
+@click.argument("qq_group_id", type=click.IntRange(10_000, 2**40))
+@click.pass_context
+def group_unlink_qq(ctx: click.Context, qq_group_id: int) -> None:
+    """Stop posting notices in a QQ group."""
+
+    async def unlink(session: Any, now: Any) -> str:
+        try:
+            name = await unlink_group_chat(
+                session,
+                now,
+                chat_id=qq_group_id,
+                staff_id=None,
+                actor=cli_actor(),
+                platform=Platform.QQ,
+            )
+        except GroupChatError as error:
+            raise directory.DirectoryError(str(error)) from error
+        return f"unlinked: QQ group {qq_group_id} from group {name}"
+
+    _directory_call(ctx, "group.unlink_qq", unlink)
+
+
 @main.group()
 def staff() -> None:
     """Administrators and liaisons."""
@@ -378,6 +430,12 @@ def staff() -> None:
 
 @staff.command("add")
 @click.option("--telegram-id", type=int, required=True)
+@click.option(
+    "--qq-id",
+    type=click.IntRange(10_000, 2**40),
+    default=None,
+    help="Their QQ number: links QQ groups from inside them, uses the bot in QQ.",
+)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
 @click.option("--group", "groups", multiple=True, help="A group this person looks after.")
@@ -390,8 +448,9 @@ def staff_add(
     role: str,
     groups: tuple[str, ...],
     units: tuple[str, ...],
+    qq_id: int | None,
 ) -> None:
-    """Add a staff member, or change one's role and scope."""
+    """Add a staff member, or change one's role, scope and QQ account."""
     telegram_user_id(telegram_id, option="--telegram-id")
 
     async def add(session: Any, now: Any) -> str:
@@ -403,6 +462,7 @@ def staff_add(
             role=StaffRole(role),
             groups=groups,
             units=units,
+            qq_user_id=qq_id,
         )
         scope = ", ".join([*groups, *units]) or "everything"
         return f"{'added' if created else 'updated'}: {person.role.value} {person.name} ({scope})"

@@ -31,6 +31,7 @@ async def link(update: Update, context: LiaisonContext, identity: Identity, staf
                 chat_title=chat.title,
                 staff_id=staff_id,
                 actor=identity.actor,
+                platform=context.platform,
             )
     except GroupChatError as error:
         await reply(update, context, "notices/link_refused", reason=error.reason, name=name[:100])
@@ -47,7 +48,12 @@ async def unlink(
     try:
         async with context.services.db.session() as session:
             name = await unlink_group_chat(
-                session, context.now(), chat_id=chat.id, staff_id=staff_id, actor=identity.actor
+                session,
+                context.now(),
+                chat_id=chat.id,
+                staff_id=staff_id,
+                actor=identity.actor,
+                platform=context.platform,
             )
     except GroupChatError as error:
         await reply(update, context, "notices/link_refused", reason=error.reason, name="")
