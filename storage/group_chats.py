@@ -1,9 +1,9 @@
 """Linking a group to its Telegram group chat or its QQ group, where notices to the group
 are posted too.
 
-One chat per group and one group per chat, on each platform: linking a group that already had a chat moves
-the link, and linking a chat that served another group takes it over from that group,
-but only when the staff member also looks after that other group.
+One chat per group and one group per chat, on each platform: linking a group that already
+had a chat moves the link, and linking a chat that served another group takes it over from
+that group, but only when the staff member also looks after that other group.
 """
 
 from __future__ import annotations
