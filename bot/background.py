@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from bot.context import LiaisonApplication, Services
+from bot.qq import QqTransport, running_qq
+from bot.terminal import html_to_text
+from messages.channels.qq import QqChannel
 from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
@@ -20,13 +23,18 @@ from storage.outbox import RetryPolicy
 
 
 def make_dispatcher(
-    services: Services, application: LiaisonApplication, *, account: int | None = None
+    services: Services,
+    application: LiaisonApplication,
+    *,
+    account: int | None = None,
+    qq: QqTransport | None = None,
 ) -> tuple[Dispatcher, SmsChannel]:
     """The dispatcher sending through the Application's bot and the configured SMS channel.
 
     With account (a terminal chat's Telegram id), Telegram deliveries go only to that
     account: the others stay pending for their own terminal chat or `serve`, and group
-    chats, which no terminal shows, wait for `serve`.
+    chats, which no terminal shows, wait for `serve`. With qq (a QQ host may connect), QQ
+    private chats and QQ groups too.
     """
     settings = services.settings
     dispatcher = Dispatcher(
@@ -46,10 +54,16 @@ def make_dispatcher(
         addresses={ChannelName.TELEGRAM: [str(account)]} if account is not None else None,
     )
     sms = sms_channel(settings, dispatcher.on_receipt)
-    dispatcher.channels = {
-        ChannelName.TELEGRAM: TelegramChannel(application.bot),
-        ChannelName.SMS: sms,
-    }
+    if qq is not None:
+        dispatcher.channels[ChannelName.QQ] = QqChannel(
+            qq.account, ChannelName.QQ, html_to_text, qq.show
+        )
+        dispatcher.channels[ChannelName.QQ_GROUP] = QqChannel(
+            qq.account, ChannelName.QQ_GROUP, html_to_text
+        )
+    dispatcher.channels.update(
+        {ChannelName.TELEGRAM: TelegramChannel(application.bot), ChannelName.SMS: sms}
+    )
     if account is None:
         dispatcher.channels[ChannelName.GROUP_CHAT] = GroupChatChannel(application.bot)
     return dispatcher, sms
@@ -59,29 +73,31 @@ def make_dispatcher(
 async def running_background(
     services: Services, application: LiaisonApplication, *, account: int | None = None
 ) -> AsyncIterator[Dispatcher]:
-    """Run the monthly cycle's timers and deliver through the Application's bot (and SMS)
-    until the block ends; with account, a terminal chat's (see make_dispatcher)."""
+    """Run the monthly cycle's timers and deliver through the Application's bot (and SMS,
+    and QQ when a host may connect) until the block ends; with account, a terminal chat's
+    (see make_dispatcher)."""
     settings = services.settings
-    dispatcher, sms = make_dispatcher(services, application, account=account)
-    await sms.start()
-    await asyncio.to_thread(zones.warm)
-    # Everything built so far lives as long as the service: out of the collector's sight, so
-    # a full collection never stalls the loop long enough to bunch paced sends together.
-    gc.freeze()
-    stop = asyncio.Event()
-    task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
-    scheduler = CycleScheduler(services.db, settings, services.clock)
-    application.bot_data.scheduler = scheduler
-    try:
-        # Catching up may take a moment on a large registry; the dispatcher already runs.
-        await scheduler.start()
-        yield dispatcher
-    finally:
-        await scheduler.stop()
-        application.bot_data.scheduler = None
-        stop.set()
-        await task
-        await sms.close()
+    async with running_qq(services) as qq:
+        dispatcher, sms = make_dispatcher(services, application, account=account, qq=qq)
+        await sms.start()
+        await asyncio.to_thread(zones.warm)
+        # Everything built so far lives as long as the service: out of the collector's sight,
+        # so a full collection never stalls the loop long enough to bunch paced sends together.
+        gc.freeze()
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+        scheduler = CycleScheduler(services.db, settings, services.clock)
+        application.bot_data.scheduler = scheduler
+        try:
+            # Catching up may take a moment on a large registry; the dispatcher already runs.
+            await scheduler.start()
+            yield dispatcher
+        finally:
+            await scheduler.stop()
+            application.bot_data.scheduler = None
+            stop.set()
+            await task
+            await sms.close()
 
 
 def attach_background(application: LiaisonApplication) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import html
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TextIO
@@ -33,6 +34,22 @@ class ChoiceError(ValueError):
 def html_to_text(text: str) -> str:
     """Telegram HTML as a terminal shows it: tags dropped, entities decoded."""
     return html.unescape(_TAG.sub("", text))
+
+
+def pick_button(buttons: list[Button], line: str) -> Button | None:
+    """The button a typed line presses: its number, or its whole text; else None."""
+    if not buttons:
+        return None
+    line = unicodedata.normalize("NFKC", line).strip()  # "１" from a phone's full-width keys
+    if line.isascii() and line.isdigit() and 1 <= int(line) <= len(buttons):
+        return buttons[int(line) - 1]
+    wanted = line.casefold()
+    for button in buttons:
+        if button.text.strip().casefold() == wanted:
+            return button
+    # Nothing else presses a button: "深圳" is what the member typed, not the
+    # "广东省 深圳市 福田区" button that happens to contain it.
+    return None
 
 
 class Account:
@@ -74,20 +91,6 @@ class Account:
             # The message was edited without its buttons: they are gone.
             self._shown = None
 
-    def _choice(self, line: str) -> Button | None:
-        buttons = self.buttons
-        if not buttons:
-            return None
-        if line.isascii() and line.isdigit() and 1 <= int(line) <= len(buttons):
-            return buttons[int(line) - 1]
-        wanted = line.casefold()
-        for button in buttons:
-            if button.text.strip().casefold() == wanted:
-                return button
-        # Nothing else presses a button: "深圳" is what the member typed, not the
-        # "广东省 深圳市 福田区" button that happens to contain it.
-        return None
-
     def update_for(self, line: str) -> JSONDict:
         """The update a Telegram client would send for what the person typed."""
         line = line.strip()
@@ -96,7 +99,7 @@ class Account:
             return self.updates.location(
                 self.user, float(location.group(1)), float(location.group(2))
             )
-        button = self._choice(line)
+        button = pick_button(self.buttons, line)
         if button is None:
             return self.updates.text(self.user, line)
         if button.request_location:

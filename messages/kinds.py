@@ -29,6 +29,7 @@ from messages.cycle import (
     lost_contact,
 )
 from messages.ideas import idea_new, idea_reply
+from messages.qq import qq_rest
 from messages.render import Reader, Rendered
 from messages.requests import (
     new_request,
@@ -116,5 +117,6 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.IdeaReply, idea_reply),
         plain(payloads.RightsNew, rights_new),
         plain(payloads.RightsReply, rights_reply),
+        plain(payloads.QqRest, qq_rest),
     )
 }

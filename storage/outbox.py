@@ -168,13 +168,17 @@ async def audience_preview(
     )
     counts: Counter[str] = Counter({str(name): int(n) for name, n in rows})
     if not everyone and groups:
-        chats = await session.scalar(
-            select(func.count())
-            .select_from(Group)
-            .where(Group.id.in_(list(groups)), Group.chat_id.is_not(None))
-        )
-        if chats:
-            counts[ChannelName.GROUP_CHAT.value] = int(chats)
+        for channel, column in (
+            (ChannelName.GROUP_CHAT, Group.chat_id),
+            (ChannelName.QQ_GROUP, Group.qq_group_id),
+        ):
+            chats = await session.scalar(
+                select(func.count())
+                .select_from(Group)
+                .where(Group.id.in_(list(groups)), column.is_not(None))
+            )
+            if chats:
+                counts[channel.value] = int(chats)
     return counts
 
 
@@ -315,24 +319,29 @@ async def enqueue_notice(session: AsyncSession, now: datetime, notice_id: int) -
     )
     insert = _insert(session)
     for group in notice.groups:
-        if group.chat_id is None:
-            continue
-        chat_row = insert(Delivery).values(
-            dedupe_key=f"n{notice.id}:g{group.id}:{ChannelName.GROUP_CHAT.value}",
-            kind=MessageKind.NOTICE,
-            topic=f"n{notice.id}",
-            notice_id=notice.id,
-            group_id=group.id,
-            channel=ChannelName.GROUP_CHAT,
-            address=str(group.chat_id),
-            status=DeliveryStatus.PENDING,
-            rank=rank,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        chat_result = await session.execute(chat_row.on_conflict_do_nothing())
-        new += max(chat_result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        # The group's own chats: its Telegram group chat and its QQ group.
+        for channel, chat in (
+            (ChannelName.GROUP_CHAT, group.chat_id),
+            (ChannelName.QQ_GROUP, group.qq_group_id),
+        ):
+            if chat is None:
+                continue
+            chat_row = insert(Delivery).values(
+                dedupe_key=f"n{notice.id}:g{group.id}:{channel.value}",
+                kind=MessageKind.NOTICE,
+                topic=f"n{notice.id}",
+                notice_id=notice.id,
+                group_id=group.id,
+                channel=channel,
+                address=str(chat),
+                status=DeliveryStatus.PENDING,
+                rank=rank,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            chat_result = await session.execute(chat_row.on_conflict_do_nothing())
+            new += max(chat_result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if notice.status is NoticeStatus.SCHEDULED:
         notice.status = NoticeStatus.SENT
         notice.enqueued_at = now

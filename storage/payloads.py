@@ -10,6 +10,7 @@ does not read is failed with the reason (PayloadError), never sent half-filled.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -287,3 +288,15 @@ class RightsReply(Payload):
     field: str | None = None
     value: str | None = None
     reason: str | None = None
+
+
+# --- QQ -------------------------------------------------------------------------------------
+
+
+class QqRest(Payload):
+    """The QQ account met risk control: QQ rests until `until`; to the administrators."""
+
+    KIND = MessageKind.QQ_SUSPENDED
+
+    until: datetime
+    reason: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +65,17 @@ class Settings(BaseSettings):
     smpp_source_addr: str = Field(default="Liaison", min_length=1, max_length=20)
     smpp_rate: float = Field(default=10.0, gt=0, le=1000)  # submit_sm per second
     sms_log_path: str = "sms-outbox.log"
+    # QQ over OneBot v11: Liaison listens ("host:port") for the QQ host's reverse WebSocket
+    # (NapCat, Lagrange.OneBot). Unset: no QQ. The token is required unless on loopback.
+    onebot_listen: str | None = None
+    onebot_access_token: SecretStr | None = None
+    # One QQ account sends at most one message this often (private and group together):
+    # accounts that send faster get restricted by QQ's risk control.
+    qq_send_interval: float = Field(default=3.0, ge=0.5, le=600)
+    # Risk control answered (retcode 100, 1200): QQ rests this long; members fall back.
+    qq_suspend_hours: float = Field(default=6.0, gt=0, le=24 * 14)
+    # A QQ host away longer than this: members' messages fall back to their next channel.
+    qq_offline_fallback_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
     # Telegram's published limits; the dispatcher keeps under them without waiting for a 429.
     telegram_rate: float = Field(default=30.0, gt=0, le=100_000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
@@ -190,6 +202,32 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("onebot_listen", "onebot_access_token", mode="before")
+    @classmethod
+    def _blank_onebot_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("onebot_listen")
+    @classmethod
+    def _onebot_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            onebot_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _onebot_token_off_loopback(self) -> Settings:
+        # Anyone who can reach the port could otherwise post as members and read replies.
+        if self.onebot_listen and self.onebot_access_token is None:
+            host, _ = onebot_address(self.onebot_listen)
+            if not _loopback(host):
+                raise ValueError(
+                    "LIAISON_ONEBOT_ACCESS_TOKEN is required when LIAISON_ONEBOT_LISTEN is "
+                    "not on loopback (127.0.0.1, ::1, localhost)"
+                )
+        return self
+
     @field_validator("smpp_host", "smpp_password", mode="before")
     @classmethod
     def _blank_smpp_is_none(cls, value: object) -> object:
@@ -238,6 +276,23 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
+def onebot_address(value: str) -> tuple[str, int]:
+    """LIAISON_ONEBOT_LISTEN as (host, port): "127.0.0.1:6700", "[::1]:6700", ":6700"."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:6700)")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (":PORT" means every interface)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the configuration, turning pydantic's errors into one clear message."""
     try:
@@ -249,7 +304,8 @@ def load_settings(**overrides: object) -> Settings:
             # A rule across several settings (the cycle) has no single field to name.
             where = f"LIAISON_{field.upper()}" if field else "LIAISON_CHECKIN_*"
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}: {message}")
+            # A rule that names its settings itself needs no prefix.
+            problems.append(message if message.startswith("LIAISON_") else f"{where}: {message}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 

@@ -63,6 +63,7 @@ async def make_member(
     phone: str | None = "+8613800138000",
     status: MemberStatus = MemberStatus.OUTFLOW,
     telegram_user_id: int | None = None,
+    qq_user_id: int | None = None,
     consent: Consent = Consent.PENDING,
     groups: Sequence[Group] = (),
     unit: Unit | None = None,
@@ -79,12 +80,13 @@ async def make_member(
             status=status,
             home_unit_id=unit.id if unit else None,
             telegram_user_id=telegram_user_id,
+            qq_user_id=qq_user_id,
             consent=consent,
             consent_at=now if consent is not Consent.PENDING else None,
             locale=locale,
             timezone=timezone,
             registered_at=registered_at or now,
-            bound_at=now if telegram_user_id else None,
+            bound_at=now if telegram_user_id or qq_user_id else None,
             updated_at=now,
             groups=merged_groups,
         )
@@ -102,12 +104,14 @@ async def make_staff(
     groups: Sequence[Group] = (),
     units: Sequence[Unit] = (),
     locale: str | None = None,
+    qq_user_id: int | None = None,
 ) -> Staff:
     async with db.session() as session:
         merged_groups = [await session.merge(group) for group in groups]
         merged_units = [await session.merge(unit) for unit in units]
         staff = Staff(
             telegram_user_id=telegram_user_id,
+            qq_user_id=qq_user_id,
             name=name,
             role=role,
             locale=locale,

@@ -440,9 +440,7 @@ async def test_the_nightly_job_reports_the_new_kinds(
                 created_by="cli:test",
             )
         )
-        session.add(
-            InviteGuard(user_id=9, failures=2, last_failure_at=night - timedelta(days=40))
-        )
+        session.add(InviteGuard(user_id=9, failures=2, last_failure_at=night - timedelta(days=40)))
     clock.set(night)
 
     report = await run_due(db, clock.now(), services.settings)

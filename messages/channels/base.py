@@ -53,8 +53,10 @@ class SendResult:
         return cls(SendOutcome.HELD, reason=reason, retry_after=after)
 
     @classmethod
-    def unreachable(cls, reason: str) -> SendResult:
-        return cls(SendOutcome.UNREACHABLE, reason=reason)
+    def unreachable(cls, reason: str, *, for_now: float | None = None) -> SendResult:
+        """Not here: the member's next channel takes the message. for_now: only for that many
+        seconds (QQ resting); with no next channel the message waits that long instead."""
+        return cls(SendOutcome.UNREACHABLE, reason=reason, retry_after=for_now)
 
 
 @dataclass(frozen=True, slots=True)

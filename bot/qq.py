@@ -1,0 +1,342 @@
+"""QQ private chats and QQ groups, through the same handlers as Telegram.
+
+QQ is a text transport like the terminal chat: a second Application, whose accounts are QQ
+accounts (bot_data.platform), answers through an in-process Bot API; what it sends in one
+turn becomes one QQ message, plain text, the buttons of its last question numbered, so that
+"1" presses the first. A QQ location segment is a shared pin; a typed place is a typed place.
+In a QQ group only /linkgroup and /unlinkgroup are read: everything else there is people
+talking to each other.
+
+The outbox reaches QQ through messages.channels.qq.QqChannel; its messages with buttons are
+recorded here too, so a member can answer a notice or a check-in prompt with a number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from telegram import Update
+
+from bot.app import build_application
+from bot.botapi import Button, JSONDict, LocalBotApi, LocalBotApiRequest, Outgoing, UpdateFactory
+from bot.context import LiaisonApplication, Services
+from bot.terminal import html_to_text, pick_button
+from messages.channels.qq import Event, NoAnswer, NotConnected, OneBotServer, QqAccount, Target
+from messages.onebot import MessageError, location, parse_message, plain_text, text_message
+from messages.ratelimit import KeyedLocks
+from messages.render import normalize_locale
+from storage import audit
+from storage.clock import Monotonic
+from storage.identity import identify
+from storage.models import Platform, ServiceState, Staff, StaffRole
+from storage.outbox import StaffMessage, enqueue_to_staff
+from storage.payloads import QqRest
+from storage.settings import onebot_address
+
+log = logging.getLogger(__name__)
+
+# The commands a QQ group may send the bot (anything else there is not for it).
+_GROUP_COMMAND = re.compile(r"^\s*[/／](linkgroup|unlinkgroup)\b(.*)$", re.IGNORECASE | re.DOTALL)
+REST_STATE = "qq.resting_until"
+_BIND = re.compile(r"^\s*(?:绑定|綁定|bind)\s*[:：]?\s*(\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(slots=True)
+class _Chat:
+    """One QQ private chat: the buttons its member can answer with a number now."""
+
+    shown: Outgoing | None = None
+    # What the bot sent during the turn being handled (one QQ message at its end).
+    turn: list[Outgoing] | None = None
+    groups: set[int] = field(default_factory=set)
+
+
+class QqTransport:
+    """Turns QQ events into updates for the QQ Application and its replies into QQ messages."""
+
+    def __init__(
+        self,
+        services: Services,
+        application: LiaisonApplication,
+        api: LocalBotApi,
+        account: QqAccount,
+    ) -> None:
+        self.services = services
+        self.application = application
+        self.api = api
+        self.account = account
+        self.updates = UpdateFactory(api)
+        self._chats: dict[int, _Chat] = {}
+        self._groups: set[int] = set()
+        # While a delivery's message is recorded, it is not a reply to send.
+        self._recording = False
+        self._turns = KeyedLocks()
+        api.subscribe(self._sent)
+
+    def _chat(self, chat_id: int) -> _Chat:
+        return self._chats.setdefault(chat_id, _Chat())
+
+    # --- what the bot sends ---------------------------------------------------------------
+
+    def _sent(self, outgoing: Outgoing) -> None:
+        chat = self._chat(outgoing.chat_id)
+        if outgoing.buttons and outgoing.inline:
+            chat.shown = outgoing
+        elif (
+            chat.shown is not None
+            and outgoing.message_id == chat.shown.message_id
+            and outgoing.method.startswith("edit")
+        ):
+            chat.shown = None  # edited without its buttons: they are gone
+        if self._recording:
+            return
+        if chat.turn is not None:
+            chat.turn.append(outgoing)
+        else:
+            # Sent outside a turn of that chat (a replaced account told so): on its own.
+            self.application.create_task(self._send_alone(outgoing))
+
+    async def _send_alone(self, outgoing: Outgoing) -> None:
+        text = await self._compose(outgoing.chat_id, [outgoing])
+        if text:
+            await self._deliver_reply(outgoing.chat_id, text)
+
+    async def _compose(self, chat_id: int, sent: list[Outgoing]) -> str:
+        """A turn's messages as one QQ text; only its last question's buttons are numbered."""
+        last_with_buttons = max((i for i, o in enumerate(sent) if o.flat_buttons), default=None)
+        blocks: list[str] = []
+        for index, outgoing in enumerate(sent):
+            block = _as_text(outgoing)
+            if index == last_with_buttons:
+                block = "\n".join(
+                    filter(None, [block, await self._choices(chat_id, outgoing.flat_buttons)])
+                )
+            if block:
+                blocks.append(block)
+        return "\n\n".join(blocks)
+
+    async def _choices(self, chat_id: int, buttons: list[Button]) -> str:
+        locale = await self._locale(chat_id)
+        renderer = self.services.renderer
+        lines = []
+        for number, button in enumerate(buttons, start=1):
+            hint = (
+                f"（{renderer.label(locale, 'qq.share_location')}）"
+                if button.request_location
+                else ""
+            )
+            lines.append(f"[{number}] {button.text}{hint}")
+        lines.append(renderer.label(locale, "qq.choose"))
+        return "\n".join(lines)
+
+    async def _locale(self, user_id: int) -> str:
+        async with self.services.db.session() as session:
+            identity = await identify(session, user_id, Platform.QQ)
+        return normalize_locale(identity.locale, self.services.settings.locale)
+
+    async def _deliver_reply(self, chat_id: int, text: str) -> None:
+        if self.account.resting():
+            # Sending more during risk control only deepens it; the member hears later.
+            log.warning("QQ rests: reply to %s not sent", chat_id)
+            return
+        target = Target(group=chat_id in self._groups, id=chat_id)
+        try:
+            answer = await self.account.send(target, text_message(text), urgent=True)
+        except (NotConnected, NoAnswer) as error:
+            log.warning("reply to QQ %s not sent: %s", chat_id, error)
+            return
+        if not answer.ok:
+            log.warning("reply to QQ %s refused: retcode %s", chat_id, answer.retcode)
+
+    async def show(self, user_id: int, text: str, buttons: tuple[tuple[str, str], ...]) -> str:
+        """A delivery to a member's QQ: remember its buttons (so that "1" presses the first)
+        and return the text with them numbered."""
+        if not buttons:
+            return text
+        markup = {"inline_keyboard": [[{"text": t, "callback_data": d}] for t, d in buttons]}
+        self._recording = True
+        try:
+            self.api.handle(
+                "sendMessage", {"chat_id": user_id, "text": text, "reply_markup": markup}
+            )
+        finally:
+            self._recording = False
+        shown = [Button(text=t, callback_data=d) for t, d in buttons]
+        return f"{text}\n{await self._choices(user_id, shown)}"
+
+    # --- what QQ sends ----------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        if event.get("post_type") != "message":
+            return
+        try:
+            segments = parse_message(event.get("message", ""))
+        except MessageError as error:
+            log.warning("unreadable QQ message: %s", error)
+            return
+        user_id = _int(event.get("user_id"))
+        if user_id is None or user_id == self.account.server.self_id:
+            return
+        sender = event.get("sender") if isinstance(event.get("sender"), Mapping) else {}
+        name = str((sender or {}).get("nickname") or user_id)[:64]
+        user = self.updates.user(user_id, name)
+        if event.get("message_type") == "group":
+            group_id = _int(event.get("group_id"))
+            command = _GROUP_COMMAND.match(plain_text(segments))
+            if group_id is None or command is None:
+                return
+            self._groups.add(group_id)
+            text = f"/{command.group(1).lower()}{command.group(2)}"
+            chat = {"id": group_id, "type": "group", "title": str(group_id)}
+            await self._turn(group_id, self.updates.text(user, text, chat=chat))
+            return
+        if event.get("message_type") != "private":
+            return
+        point = location(segments)
+        if point is not None:
+            await self._turn(user_id, self.updates.location(user, *point))
+            return
+        text = plain_text(segments)
+        if not text:
+            if any(s.type in ("image", "file", "record", "video") for s in segments):
+                await self._deliver_reply(
+                    user_id,
+                    self.services.renderer.label(await self._locale(user_id), "qq.no_files"),
+                )
+            return
+        await self._turn(user_id, self._typed(user, user_id, text))
+
+    def _typed(self, user: JSONDict, chat_id: int, text: str) -> JSONDict:
+        """What the member typed: a number (or a button's words) presses a button;
+        "绑定 CODE" is /start CODE, as QQ users say it."""
+        if bind := _BIND.match(text):
+            return self.updates.text(user, f"/start {bind.group(1).strip()}")
+        chat = self._chat(chat_id)
+        shown = chat.shown
+        button = pick_button(shown.flat_buttons if shown else [], text)
+        if shown is None or button is None or button.callback_data is None:
+            if button is not None and not button.request_location:
+                return self.updates.text(user, button.text)  # a reply-keyboard button
+            return self.updates.text(user, text)
+        return self.updates.press(user, shown, button)
+
+    async def _turn(self, chat_id: int, update: JSONDict) -> None:
+        # One turn at a time per chat, in the order QQ delivered the messages.
+        async with self._turns.hold(chat_id):
+            chat = self._chat(chat_id)
+            sent: list[Outgoing] = []
+            chat.turn = sent
+            try:
+                await self.application.process_update(Update.de_json(update, self.application.bot))
+            finally:
+                chat.turn = None
+        text = await self._compose(chat_id, sent)
+        if text:
+            await self._deliver_reply(chat_id, text)
+
+
+def _as_text(outgoing: Outgoing) -> str:
+    if outgoing.method == "sendLocation":
+        return f"📍 {outgoing.params['latitude']}, {outgoing.params['longitude']}"
+    if outgoing.method == "editMessageReplyMarkup":
+        return ""  # only the buttons changed: the choices shown say what is left
+    return html_to_text(outgoing.text).strip()
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        return None
+
+
+async def _rest_started(services: Services, until: datetime, reason: str) -> None:
+    """QQ met risk control: remember the rest across restarts, tell the admins once."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        state = await session.get(ServiceState, REST_STATE)
+        if state is None:
+            state = ServiceState(key=REST_STATE, value="", updated_at=now)
+            session.add(state)
+        state.value = until.isoformat()
+        state.updated_at = now
+        admins = await session.execute(
+            select(Staff.id, Staff.telegram_user_id).where(Staff.role == StaffRole.ADMIN)
+        )
+        alert = QqRest(until=until, reason=reason[:200])
+        # One alert per rest: the topic names it.
+        topic = f"qq:rest:{until:%Y%m%d%H%M}"
+        await enqueue_to_staff(
+            session,
+            now,
+            [StaffMessage(staff_id, account, topic, alert) for staff_id, account in admins],
+        )
+        await audit.record(
+            session, now, actor="system", action="qq.rest", until=until.isoformat(), reason=reason
+        )
+
+
+async def _rest_remembered(services: Services) -> datetime | None:
+    async with services.db.session() as session:
+        state = await session.get(ServiceState, REST_STATE)
+    if state is None:
+        return None
+    with contextlib.suppress(ValueError):
+        until = datetime.fromisoformat(state.value)
+        return until if until > services.clock.now() else None
+    return None
+
+
+@contextlib.asynccontextmanager
+async def running_qq(
+    services: Services, *, monotonic: Monotonic | None = None
+) -> AsyncIterator[QqTransport | None]:
+    """Listen for the QQ host while the block runs (None when LIAISON_ONEBOT_LISTEN is unset)."""
+    settings = services.settings
+    if not settings.onebot_listen:
+        yield None
+        return
+    host, port = onebot_address(settings.onebot_listen)
+    api = LocalBotApi(username="liaison_qq", enforce_limits=False)
+    application = build_application(services, request=LocalBotApiRequest(api))
+    application.bot_data.platform = Platform.QQ
+    token = settings.onebot_access_token
+    transport: QqTransport | None = None
+
+    async def on_event(event: Event) -> None:
+        if transport is not None:
+            await transport.on_event(event)
+
+    server = OneBotServer(
+        host,
+        port,
+        access_token=token.get_secret_value() if token else None,
+        on_event=on_event,
+    )
+    account = QqAccount(
+        server,
+        services.clock,
+        interval=settings.qq_send_interval,
+        rest=timedelta(hours=settings.qq_suspend_hours),
+        offline_fallback=timedelta(minutes=settings.qq_offline_fallback_minutes),
+        on_rest=lambda until, reason: _rest_started(services, until, reason),
+        monotonic=monotonic,
+    )
+    account.resting_until = await _rest_remembered(services)
+    transport = QqTransport(services, application, api, account)
+    await application.initialize()
+    await server.start()
+    try:
+        yield transport
+    finally:
+        await server.close()
+        await application.shutdown()
+
+
+__all__ = ["QqTransport", "running_qq"]

@@ -1,0 +1,341 @@
+"""QQ over OneBot v11, end to end: a QQ host double (tests/onebot_peer.py, written from the
+spec apart from the channel) dials Liaison's reverse WebSocket; members bind and check in
+in QQ private chat, notices reach QQ members and a linked QQ group at the account's pace,
+risk control rests QQ and members fall back, and a host that drops and dials again loses
+nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from bot.context import Services
+from bot.qq import QqTransport, running_qq
+from bot.terminal import html_to_text
+from messages.channels.qq import QqChannel
+from messages.dispatcher import Dispatcher
+from storage.clock import FakeClock, FakeMonotonic
+from storage.db import Database
+from storage.group_chats import link_group_chat
+from storage.invites import create_invite
+from storage.models import (
+    AuditEvent,
+    ChannelName,
+    CheckIn,
+    Consent,
+    Delivery,
+    DeliveryStatus,
+    Group,
+    Member,
+    Platform,
+    StaffRole,
+)
+from storage.notices import create_notice
+from tests.conftest import INVITE_KEY
+from tests.delivery import make_dispatcher
+from tests.factories import make_group, make_member, make_staff
+from tests.onebot_peer import OneBotPeer, PeerRefused
+
+TOKEN = "qq-host-token-for-tests"
+ALICE_QQ = 1_234_567
+ADMIN_QQ = 7_654_321
+ADMIN_TG = 9_001
+QQ_GROUP = 88_000_111
+BOT_QQ = 3_000_000_001
+
+
+@pytest.fixture
+async def qq(services: Services, monotonic: FakeMonotonic) -> AsyncIterator[QqTransport]:
+    """Liaison listening for a QQ host on a free loopback port, paced on virtual time."""
+    settings = services.settings.model_copy(
+        update={
+            "onebot_listen": "127.0.0.1:0",
+            "onebot_access_token": SecretStr(TOKEN),
+            "qq_send_interval": 3.0,
+        }
+    )
+    async with running_qq(
+        dataclasses.replace(services, settings=settings), monotonic=monotonic
+    ) as transport:
+        assert transport is not None
+        yield transport
+
+
+def url(qq: QqTransport) -> str:
+    return f"ws://127.0.0.1:{qq.account.server.port}/onebot/v11/ws"
+
+
+@pytest.fixture
+async def host(qq: QqTransport) -> AsyncIterator[OneBotPeer]:
+    peer = OneBotPeer(url(qq), self_id=BOT_QQ, token=TOKEN)
+    await peer.connect()
+    await qq.account.server.wait_connected()
+    yield peer
+    await peer.close()
+
+
+def qq_dispatcher(services: Services, qq: QqTransport) -> Dispatcher:
+    return make_dispatcher(
+        services,
+        channels={
+            ChannelName.QQ: QqChannel(qq.account, ChannelName.QQ, html_to_text, qq.show),
+            ChannelName.QQ_GROUP: QqChannel(qq.account, ChannelName.QQ_GROUP, html_to_text),
+        },
+    )
+
+
+async def notice(db: Database, clock: FakeClock, group: Group, body: str) -> None:
+    """A liaison's notice to group, due now."""
+    async with db.session() as session:
+        await create_notice(
+            session,
+            clock.now(),
+            author="cli",
+            author_name="区委组织部",
+            body=body,
+            groups=[group.name],
+        )
+
+
+async def say(host: OneBotPeer, user_id: int, text: str, **options: object) -> str:
+    """The member types text in QQ; what the bot answered (one QQ message per turn)."""
+    before = len(host.texts_to(user_id=user_id))
+    await host.private_message(user_id, text, **options)  # type: ignore[arg-type]
+    await host.wait_for(lambda: len(host.texts_to(user_id=user_id)) > before)
+    return "\n".join(host.texts_to(user_id=user_id)[before:])
+
+
+async def test_a_member_binds_in_qq_and_checks_in_by_numbers(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, clock.now())
+    member = await make_member(db, clock.now(), groups=[group])
+    async with db.session() as session:
+        code, _ = await create_invite(
+            session,
+            clock.now(),
+            member_id=member.id,
+            created_by="cli",
+            valid_days=14,
+            key=INVITE_KEY,
+        )
+
+    bound = await say(host, ALICE_QQ, f"绑定 {code}")
+    assert "绑定成功" in bound and "[1] " in bound and "回复数字选择" in bound
+    assert "已记录" in await say(host, ALICE_QQ, "1")  # the first choice: 同意
+    asked = await say(host, ALICE_QQ, "/checkin")
+    assert "您现在在哪里" in asked
+    # A typed place, then the work question's first choice by its number, in full width.
+    assert "工作情况" in await say(host, ALICE_QQ, "武汉江汉区")
+    assert "想补充说明吗" in await say(host, ALICE_QQ, "１")
+    await say(host, ALICE_QQ, "跳过")
+    summary = await say(host, ALICE_QQ, "不需要")
+    assert "请核对您的报到" in summary
+    # The member's "[CQ:face,id=1]" is text, never a code: Liaison sends segment arrays.
+    assert "已保存" in await say(host, ALICE_QQ, "✅ 确认提交")
+
+    async with db.session() as session:
+        saved = await session.get(Member, member.id)
+        checkins = list(await session.scalars(select(CheckIn)))
+    assert saved is not None and (saved.qq_user_id, saved.telegram_user_id) == (ALICE_QQ, None)
+    assert saved.consent is Consent.GIVEN
+    assert len(checkins) == 1 and checkins[0].member_id == member.id
+    assert all(not sent.cq_codes and sent.message_format == "array" for sent in host.sent)
+
+
+async def test_the_same_number_on_telegram_is_somebody_else(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    # A Telegram account with the QQ number's digits is bound; the QQ account is not.
+    await make_member(db, clock.now(), telegram_user_id=ALICE_QQ, consent=Consent.GIVEN)
+    answer = await say(host, ALICE_QQ, "/checkin")
+    assert "您现在在哪里" not in answer and "/start" in answer
+
+
+async def test_cq_code_strings_and_location_segments_are_understood(
+    qq: QqTransport, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, clock.now())
+    await make_member(db, clock.now(), qq_user_id=ALICE_QQ, consent=Consent.GIVEN, groups=[group])
+    async with OneBotPeer(url(qq), self_id=BOT_QQ, token=TOKEN, message_format="string") as host:
+        assert "您现在在哪里" in await say(host, ALICE_QQ, "/checkin")
+        # A QQ location (go-cqhttp writes it as a CQ code) is the member's pin.
+        before = len(host.texts_to(user_id=ALICE_QQ))
+        await host.location(ALICE_QQ, 30.58, 114.27, title="武汉")
+        await host.wait_for(lambda: len(host.texts_to(user_id=ALICE_QQ)) > before)
+        assert "工作情况" in host.texts_to(user_id=ALICE_QQ)[-1]
+
+
+async def test_a_wrong_token_is_refused_before_any_event(qq: QqTransport) -> None:
+    with pytest.raises(PeerRefused) as refused:
+        await OneBotPeer(url(qq), self_id=BOT_QQ, token="wrong").connect()
+    assert refused.value.status == 403
+    with pytest.raises(PeerRefused) as missing:
+        await OneBotPeer(url(qq), self_id=BOT_QQ, token=None).connect()
+    assert missing.value.status == 401
+    assert not qq.account.server.connected
+
+
+async def test_a_notice_reaches_qq_members_and_the_linked_qq_group_paced(
+    qq: QqTransport,
+    host: OneBotPeer,
+    services: Services,
+    db: Database,
+    clock: FakeClock,
+    monotonic: FakeMonotonic,
+) -> None:
+    group = await make_group(db, clock.now())
+    for number in range(3):
+        await make_member(
+            db,
+            clock.now(),
+            name=f"成员{number}",
+            phone=f"+861380000000{number}",
+            qq_user_id=ALICE_QQ + number,
+            consent=Consent.GIVEN,
+            groups=[group],
+        )
+    async with db.session() as session:
+        await link_group_chat(
+            session,
+            clock.now(),
+            group_name=group.name,
+            chat_id=QQ_GROUP,
+            chat_title=None,
+            staff_id=None,
+            actor="cli",
+            platform=Platform.QQ,
+        )
+    await notice(db, clock, group, "周六上午九点组织生活会")
+    dispatcher = qq_dispatcher(services, qq)
+    start = monotonic.seconds()
+    # Held rows come back when their slot comes: run the outbox until everything is out.
+    for _ in range(20):
+        await dispatcher.run_once()
+        if len([s for s in host.sent if s.is_message]) == 4:
+            break
+        clock.advance(timedelta(seconds=4))
+    messages = [s for s in host.sent if s.is_message]
+    assert len(messages) == 4
+    assert {s.group_id for s in messages if s.group_id} == {QQ_GROUP}
+    assert all("周六上午九点组织生活会" in s.text for s in messages)
+    # One message every 3 s at most, private and group together (on the account's clock).
+    assert monotonic.seconds() - start >= 3 * 3
+    async with db.session() as session:
+        rows = list(await session.scalars(select(Delivery)))
+    assert {r.channel for r in rows} == {ChannelName.QQ, ChannelName.QQ_GROUP}
+    assert {r.status for r in rows} == {DeliveryStatus.DELIVERED}
+
+
+async def test_risk_control_rests_qq_alerts_the_admins_once_and_members_fall_back(
+    qq: QqTransport,
+    host: OneBotPeer,
+    services: Services,
+    db: Database,
+    clock: FakeClock,
+) -> None:
+    group = await make_group(db, clock.now())
+    await make_staff(db, clock.now(), telegram_user_id=ADMIN_TG, role=StaffRole.ADMIN)
+    with_phone = await make_member(
+        db, clock.now(), qq_user_id=ALICE_QQ, phone="+8613800000001", groups=[group]
+    )
+    qq_only = await make_member(
+        db, clock.now(), name="王芳", qq_user_id=ALICE_QQ + 1, phone=None, groups=[group]
+    )
+    await notice(db, clock, group, "通知")
+    host.answer_all(100, message="账号被风控")
+    await qq_dispatcher(services, qq).run_once()
+
+    assert qq.account.resting() > 3600
+    async with db.session() as session:
+        rows = list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+        rests = list(
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "qq.rest"))
+        )
+    by_member = {(r.member_id, r.channel): r for r in rows}
+    # The member with a phone: QQ failed with the reason, an SMS waits to go.
+    assert by_member[(with_phone.id, ChannelName.QQ)].status is DeliveryStatus.FAILED
+    assert "retcode 100" in (by_member[(with_phone.id, ChannelName.QQ)].last_error or "")
+    assert by_member[(with_phone.id, ChannelName.SMS)].status is DeliveryStatus.PENDING
+    # QQ only: the message waits for QQ to be back; nothing is lost.
+    waiting = by_member[(qq_only.id, ChannelName.QQ)]
+    assert waiting.status is DeliveryStatus.PENDING
+    assert waiting.next_attempt_at >= clock.now() + timedelta(hours=5)
+    # The admins hear it once, however many sends were refused.
+    alerts = [r for r in rows if r.staff_id is not None]
+    assert len(alerts) == 1 and alerts[0].address == str(ADMIN_TG)
+    assert len(rests) == 1
+    # During the rest nothing more is tried over QQ.
+    sent_before = len(host.sent)
+    await qq_dispatcher(services, qq).run_once()
+    assert len(host.sent) == sent_before
+
+
+async def test_the_host_drops_mid_broadcast_and_every_delivery_ends_once(
+    qq: QqTransport,
+    host: OneBotPeer,
+    services: Services,
+    db: Database,
+    clock: FakeClock,
+) -> None:
+    group = await make_group(db, clock.now())
+    for number in range(4):
+        await make_member(
+            db,
+            clock.now(),
+            name=f"成员{number}",
+            phone=None,
+            qq_user_id=ALICE_QQ + number,
+            groups=[group],
+        )
+    await notice(db, clock, group, "通知")
+    dispatcher = qq_dispatcher(services, qq)
+    # The second message is never answered: the host hangs mid-broadcast and goes away.
+    host.silence_next("send_private_msg")
+    qq.account.server.action_timeout = 0.2
+    await host.drop()
+    await dispatcher.run_once()
+    async with db.session() as session:
+        waiting = list(await session.scalars(select(Delivery)))
+    assert {r.status for r in waiting} == {DeliveryStatus.PENDING}
+    assert all(r.attempts == 0 for r in waiting)  # waiting for the host is no failed attempt
+
+    await host.connect()
+    await qq.account.server.wait_connected()
+    for _ in range(20):
+        clock.advance(timedelta(seconds=31))
+        await dispatcher.run_once()
+        async with db.session() as session:
+            rows = list(await session.scalars(select(Delivery)))
+        if all(r.status is DeliveryStatus.DELIVERED for r in rows):
+            break
+    assert {r.status for r in rows} == {DeliveryStatus.DELIVERED}
+    delivered_to = [s.user_id for s in host.sent if s.is_message and s.delivered]
+    assert sorted(delivered_to) == [ALICE_QQ + n for n in range(4)]
+
+
+async def test_a_staff_member_links_a_qq_group_from_inside_it(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, clock.now())
+    await make_staff(
+        db, clock.now(), telegram_user_id=ADMIN_TG, qq_user_id=ADMIN_QQ, groups=[group]
+    )
+    # Members chatting in the group are not talking to the bot.
+    await host.group_message(QQ_GROUP, ALICE_QQ, "大家好")
+    await host.group_message(QQ_GROUP, ALICE_QQ, f"/linkgroup {group.name}")  # not staff
+    await host.wait_for(lambda: len(host.texts_to(group_id=QQ_GROUP)) >= 1)
+    assert (
+        "联络员" in host.texts_to(group_id=QQ_GROUP)[-1]
+        or "staff" in host.texts_to(group_id=QQ_GROUP)[-1].lower()
+    )
+    await host.group_message(QQ_GROUP, ADMIN_QQ, f"/linkgroup {group.name}", role="admin")
+    await host.wait_for(lambda: len(host.texts_to(group_id=QQ_GROUP)) >= 2)
+    async with db.session() as session:
+        linked = await session.get(type(group), group.id)
+    assert linked is not None and linked.qq_group_id == QQ_GROUP and linked.chat_id is None
