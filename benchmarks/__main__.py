@@ -19,6 +19,7 @@ from benchmarks import (
     cycle,
     flood,
     places,
+    qq_pacing,
     regions,
     retention,
     roster_import,
@@ -39,6 +40,7 @@ async def main() -> int:
         flood,
         cycle,
         retention,
+        qq_pacing,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

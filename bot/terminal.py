@@ -40,12 +40,16 @@ def pick_button(buttons: list[Button], line: str) -> Button | None:
     """The button a typed line presses: its number, or its whole text; else None."""
     if not buttons:
         return None
-    line = unicodedata.normalize("NFKC", line).strip()  # "１" from a phone's full-width keys
-    if line.isascii() and line.isdigit() and 1 <= int(line) <= len(buttons):
-        return buttons[int(line) - 1]
-    wanted = line.casefold()
+
+    def plain(text: str) -> str:
+        # "１" from a phone's full-width keys is 1; "（" is "(" either way.
+        return unicodedata.normalize("NFKC", text).strip().casefold()
+
+    wanted = plain(line)
+    if wanted.isascii() and wanted.isdigit() and 1 <= int(wanted) <= len(buttons):
+        return buttons[int(wanted) - 1]
     for button in buttons:
-        if button.text.strip().casefold() == wanted:
+        if plain(button.text) == wanted:
             return button
     # Nothing else presses a button: "深圳" is what the member typed, not the
     # "广东省 深圳市 福田区" button that happens to contain it.

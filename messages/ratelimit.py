@@ -38,7 +38,8 @@ class RateGate:
             raise ValueError("rate and per must be positive")
         self.interval = per / (rate * (1 - margin))
         self._span = per * (1 + margin)
-        self._recent: deque[float] = deque(maxlen=max(1, math.ceil(rate * per)))
+        # At most `rate` slots in any window of `per` seconds.
+        self._recent: deque[float] = deque(maxlen=max(1, math.ceil(rate)))
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0

@@ -168,7 +168,7 @@ async def audience_preview(
     )
     counts: Counter[str] = Counter({str(name): int(n) for name, n in rows})
     if not everyone and groups:
-        for channel, column in (
+        for chat_channel, column in (
             (ChannelName.GROUP_CHAT, Group.chat_id),
             (ChannelName.QQ_GROUP, Group.qq_group_id),
         ):
@@ -178,7 +178,7 @@ async def audience_preview(
                 .where(Group.id.in_(list(groups)), column.is_not(None))
             )
             if chats:
-                counts[channel.value] = int(chats)
+                counts[chat_channel.value] = int(chats)
     return counts
 
 

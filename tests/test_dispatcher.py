@@ -7,7 +7,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -669,6 +669,7 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
         payloads.RightsReply(
             id=4, kind="correct", status="approved", field="workplace", value="Hankou"
         ),
+        payloads.QqRest(until=datetime(2026, 11, 16, 4, 0, tzinfo=UTC), reason="retcode 100"),
     )
 }
 

@@ -152,6 +152,10 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
         MessageKind.RIGHTS_REPLY,
         {"id": 5, "kind": "delete", "status": "rejected", "reason": "名册需保留"},
     ),
+    (
+        MessageKind.QQ_SUSPENDED,
+        {"until": "2026-11-16T04:00:00Z", "reason": "retcode 100: 账号被风控"},
+    ),
 ]
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +20,8 @@ from bot.qq import QqTransport, running_qq
 from bot.terminal import html_to_text
 from messages.channels.qq import QqChannel
 from messages.dispatcher import Dispatcher
+from messages.kinds import KINDS
+from messages.render import Reader, Renderer
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.group_chats import link_group_chat
@@ -32,10 +35,12 @@ from storage.models import (
     DeliveryStatus,
     Group,
     Member,
+    MessageKind,
     Platform,
     StaffRole,
 )
 from storage.notices import create_notice
+from storage.payloads import QqRest
 from tests.conftest import INVITE_KEY
 from tests.delivery import make_dispatcher
 from tests.factories import make_group, make_member, make_staff
@@ -339,3 +344,15 @@ async def test_a_staff_member_links_a_qq_group_from_inside_it(
     async with db.session() as session:
         linked = await session.get(type(group), group.id)
     assert linked is not None and linked.qq_group_id == QQ_GROUP and linked.chat_id is None
+
+
+def test_the_rest_alert_reads_in_both_languages(renderer: Renderer) -> None:
+    until = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    for locale, words in (("zh_CN", "QQ 发送已暂停"), ("en", "QQ sending paused")):
+        reader = Reader(renderer, locale, ZoneInfo("Asia/Shanghai"), ChannelName.TELEGRAM)
+        text, buttons = KINDS[MessageKind.QQ_SUSPENDED].render(
+            reader, QqRest(until=until, reason="retcode 100: <账号被风控>"), None
+        )
+        # In the admin's time zone; the host's words escaped.
+        assert words in text and "2026-12-07 20:00" in text and "&lt;账号被风控&gt;" in text
+        assert buttons == ()

@@ -195,6 +195,11 @@ class OneBotServer:
                 self._connected.clear()
                 self.disconnected_at = asyncio.get_running_loop().time()
                 log.warning("QQ host disconnected; it may dial again")
+            # Answers to what was written on this connection will not come.
+            for echo, future in list(self._pending.items()):
+                if not future.done():
+                    future.set_exception(NotConnected("the QQ host hung up before answering"))
+                self._pending.pop(echo, None)
 
     def _heard(self, connection: ServerConnection) -> None:
         connection.liaison_heard = asyncio.get_running_loop().time()  # type: ignore[attr-defined]
@@ -257,6 +262,12 @@ class OneBotServer:
 
     async def call(self, action: str, params: Mapping[str, Any]) -> ActionAnswer:
         """Send one action and wait for its answer; NotConnected, NoAnswer."""
+        return await self.answer(await self.write(action, params))
+
+    async def write(
+        self, action: str, params: Mapping[str, Any]
+    ) -> tuple[str, asyncio.Future[ActionAnswer]]:
+        """Write one action to the host; returns what answer() waits on. NotConnected."""
         connection = self._connection
         if connection is None:
             raise NotConnected("no QQ host is connected")
@@ -265,11 +276,18 @@ class OneBotServer:
         self._pending[echo] = future
         try:
             await connection.send(json.dumps({"action": action, "params": params, "echo": echo}))
-            return await asyncio.wait_for(future, self.action_timeout)
         except ConnectionClosed as error:
+            self._pending.pop(echo, None)
             raise NotConnected("the QQ host hung up") from error
+        return echo, future
+
+    async def answer(self, written: tuple[str, asyncio.Future[ActionAnswer]]) -> ActionAnswer:
+        """The answer to a written action; NoAnswer after action_timeout, NotConnected."""
+        echo, future = written
+        try:
+            return await asyncio.wait_for(future, self.action_timeout)
         except TimeoutError as error:
-            raise NoAnswer(f"no answer to {action} in {self.action_timeout:.0f} s") from error
+            raise NoAnswer(f"no answer in {self.action_timeout:.0f} s") from error
         finally:
             self._pending.pop(echo, None)
 
@@ -344,6 +362,9 @@ class QqAccount:
         # Notices wait here beyond the gate: the dispatcher gets its senders back.
         self._reserved_until = 0.0
         self._monotonic = monotonic
+        self._last_write = -float("inf")
+        self._writing = asyncio.Lock()
+        self._safety = max(0.01 * interval, 0.02)
 
     def resting(self) -> float:
         """Seconds QQ still rests (0: it does not)."""
@@ -380,7 +401,17 @@ class QqAccount:
     ) -> ActionAnswer:
         """Send at the account's pace; NotConnected, NoAnswer. Risk control starts a rest."""
         await self.gate.acquire(urgent=urgent)
-        answer = await self.server.call(target.action, target.params(message))
+        # The gate hands out slots on a grid; a slot's sender may reach the socket late
+        # (the loop was busy) and the next one on time. What QQ sees is the writes: keep
+        # them apart by the interval, and a little more for the way there.
+        clock = self._monotonic
+        async with self._writing:
+            delay = self._last_write + self.interval + self._safety - clock.seconds()
+            if delay > 0:
+                await clock.sleep(delay)
+            written = await self.server.write(target.action, target.params(message))
+            self._last_write = clock.seconds()
+        answer = await self.server.answer(written)
         if answer.retcode in RISK_RETCODES:
             await self._start_rest(f"retcode {answer.retcode}: {answer.message}".strip(": "))
         return answer

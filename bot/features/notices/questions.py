@@ -117,9 +117,9 @@ async def _counts(context: LiaisonContext, draft: Draft) -> dict[str, int]:
 
 
 def _reaches(counts: Mapping[str, int]) -> tuple[int, int]:
-    """Members and group chats the notice would reach."""
-    members = sum(counts[c] for c in ("telegram", "sms", "none"))
-    return members, counts[ChannelName.GROUP_CHAT.value]
+    """Members and group chats (Telegram group chats and QQ groups) the notice would reach."""
+    members = sum(counts[c] for c in ("telegram", "qq", "sms", "none"))
+    return members, counts[ChannelName.GROUP_CHAT.value] + counts[ChannelName.QQ_GROUP.value]
 
 
 async def preview_keyboard(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
