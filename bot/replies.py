@@ -20,6 +20,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.context import LiaisonContext
 from messages.split import split_html
+from storage.models import Platform
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,13 @@ def label(context: LiaisonContext, key: str, /, **values: Any) -> str:
     return context.services.renderer.label(context.locale, key, **values)
 
 
+PLATFORM_NAMES = {Platform.TELEGRAM: "Telegram", Platform.QQ: "QQ"}
+
+
 def render(context: LiaisonContext, template: str, /, **values: Any) -> str:
-    """A template rendered in the caller's language."""
+    """A template rendered in the caller's language; `platform` names where the caller is
+    ("Telegram", "QQ") for texts about their account."""
+    values.setdefault("platform", PLATFORM_NAMES[context.platform])
     return context.services.renderer.render(context.locale, template, **values)
 
 

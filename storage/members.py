@@ -173,7 +173,7 @@ async def list_members(
             status=m.status,
             home_unit=m.home_unit.name if m.home_unit else None,
             groups=tuple(sorted(g.name for g in m.groups)),
-            bound=m.telegram_user_id is not None,
+            bound=m.telegram_user_id is not None or m.qq_user_id is not None,
         )
         for m in members
     ]

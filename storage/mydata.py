@@ -134,6 +134,7 @@ class Registration:
     workplace: str | None
     trade: str | None
     telegram_bound: bool
+    qq_bound: bool
     locale: str | None
     timezone: str | None
     channels: str | None
@@ -369,6 +370,7 @@ def _registration(member: Member) -> Registration:
         workplace=member.workplace,
         trade=member.trade,
         telegram_bound=member.telegram_user_id is not None,
+        qq_bound=member.qq_user_id is not None,
         locale=member.locale,
         timezone=member.timezone,
         channels=member.channels,

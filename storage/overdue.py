@@ -155,7 +155,7 @@ async def overdue_report(
                 phone=member.phone,
                 status=member.status,
                 home_unit=unit_name,
-                bound=member.telegram_user_id is not None,
+                bound=member.telegram_user_id is not None or member.qq_user_id is not None,
                 period=member_period,
                 registered_on=registered_on,
                 last_checkin_on=last_on,

@@ -133,7 +133,7 @@ class MemberMatch:
     phone: str | None
     status: MemberStatus
     home_unit: str | None
-    bound: bool
+    bound: bool  # to a chat account: Telegram or QQ
 
     @property
     def phone_masked(self) -> str | None:
@@ -190,7 +190,7 @@ async def find_members(
             phone=member.phone,
             status=member.status,
             home_unit=unit_name,
-            bound=member.telegram_user_id is not None,
+            bound=member.telegram_user_id is not None or member.qq_user_id is not None,
         )
         for member, unit_name in rows[:limit]
     ]
@@ -229,7 +229,8 @@ class MemberCard:
     workplace: str | None
     trade: str | None
     phone: str | None
-    bound: bool
+    bound: bool  # to Telegram
+    qq_bound: bool
     consent: Consent
     checkins: Sequence[CheckInLine]
     # Flagged by the monthly cycle (the day, in the member's zone), and whether an admin
@@ -302,6 +303,7 @@ async def member_card(
         trade=member.trade,
         phone=member.phone,
         bound=member.telegram_user_id is not None,
+        qq_bound=member.qq_user_id is not None,
         consent=member.consent,
         location_precision=member.location_precision,
         checkins=checkins,

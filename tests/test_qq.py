@@ -6,8 +6,9 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -105,6 +106,13 @@ async def notice(db: Database, clock: FakeClock, group: Group, body: str) -> Non
             body=body,
             groups=[group.name],
         )
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Let the service work until condition holds (what it waits on tells no one)."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (the gate signals no one; a test may poll)
+            await asyncio.sleep(0.005)
 
 
 async def say(host: OneBotPeer, user_id: int, text: str, **options: object) -> str:
@@ -356,3 +364,71 @@ def test_the_rest_alert_reads_in_both_languages(renderer: Renderer) -> None:
         # In the admin's time zone; the host's words escaped.
         assert words in text and "2026-12-07 20:00" in text and "&lt;账号被风控&gt;" in text
         assert buttons == ()
+
+
+async def test_a_members_reply_goes_before_the_notices_waiting_to_be_sent(
+    qq: QqTransport,
+    host: OneBotPeer,
+    services: Services,
+    db: Database,
+    clock: FakeClock,
+    monotonic: FakeMonotonic,
+) -> None:
+    group = await make_group(db, clock.now())
+    for number in range(5):
+        await make_member(
+            db,
+            clock.now(),
+            name=f"成员{number}",
+            phone=None,
+            qq_user_id=ALICE_QQ + 1 + number,
+            consent=Consent.GIVEN,
+            groups=[group],
+        )
+    await make_member(db, clock.now(), name="赵六", phone=None, qq_user_id=ALICE_QQ)
+    await notice(db, clock, group, "通知")
+    # The account's clock stands still: the first notice goes, the next ones wait their turn.
+    monotonic.hold(0.0)
+    broadcast = asyncio.create_task(qq_dispatcher(services, qq).run_once())
+    await host.wait_for(lambda: len(host.sent) == 1)
+    await monotonic.someone_held()
+    await host.private_message(ALICE_QQ, "/help")
+    # Two notices wait at the gate (the rest in the outbox); now the reply waits too.
+    await until(lambda: qq.account.gate.waiting >= 3)
+    monotonic.release()
+    await broadcast
+    await host.wait_for(lambda: len(host.texts_to(user_id=ALICE_QQ)) == 1)
+    order = [s.user_id for s in host.sent if s.is_message]
+    # The reply took the very next slot, before the notices queued before it.
+    assert order[0] != ALICE_QQ and order[1] == ALICE_QQ
+    assert "/checkin" in host.texts_to(user_id=ALICE_QQ)[0]
+
+
+async def test_a_host_that_stops_its_heartbeats_is_hung_up_on_and_may_dial_again(
+    qq: QqTransport, host: OneBotPeer
+) -> None:
+    await host.heartbeat(interval=50)  # milliseconds, as OneBot writes it
+    # No more heartbeats: after a few intervals Liaison hangs up, and the host dials again.
+    await host.wait_for(lambda: not host.connected, within=5)
+    assert not qq.account.server.connected
+    await host.connect()
+    await qq.account.server.wait_connected()
+    assert qq.account.server.connected
+
+
+async def test_a_qq_account_already_bound_keeps_its_member(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    await make_member(db, clock.now(), name="张伟", qq_user_id=ALICE_QQ, consent=Consent.GIVEN)
+    other = await make_member(db, clock.now(), name="王芳", phone="+8613800000009")
+    async with db.session() as session:
+        code, _ = await create_invite(
+            session,
+            clock.now(),
+            member_id=other.id,
+            created_by="cli",
+            valid_days=14,
+            key=INVITE_KEY,
+        )
+    answer = await say(host, ALICE_QQ, f"/start {code}")
+    assert "这个 QQ 账号已经绑定了党员" in answer and "张伟" in answer

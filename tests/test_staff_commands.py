@@ -304,7 +304,7 @@ async def test_member_by_phone_in_a_messy_format_in_english(
                     "陈静 (outflow member)",
                     "Groups: 驻深圳党小组",
                     "Phone: +86 138****8002",
-                    "Telegram: ⚠️ not bound",
+                    "Telegram: not bound (⚠️ the bot cannot reach them)",
                     "Consent to use their data: not answered yet",
                     "No check-ins yet.",
                 ],

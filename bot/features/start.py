@@ -26,6 +26,7 @@ from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.flow import END, Flow, Start, Step, typed
 from bot.replies import (
+    PLATFORM_NAMES,
     edit,
     inline_keyboard,
     label,
@@ -162,7 +163,9 @@ async def _tell_replaced(
     """The member's old account hears that a new invite moved them to another account, in
     the member's language: if the move was not theirs, they can tell their liaison."""
     locale = normalize_locale(result.previous_locale, context.services.settings.locale)
-    text = context.services.renderer.render(locale, "start/replaced")
+    text = context.services.renderer.render(
+        locale, "start/replaced", platform=PLATFORM_NAMES[context.platform]
+    )
     try:
         await send_html(context, old_account, text)
     except TelegramError as error:

@@ -205,16 +205,22 @@ class OneBotServer:
         connection.liaison_heard = asyncio.get_running_loop().time()  # type: ignore[attr-defined]
 
     async def _watch(self, connection: ServerConnection) -> None:
-        """Hang up on a host that went silent: no heartbeat for several intervals."""
+        """Hang up on a host that went silent: no frame for several heartbeat intervals.
+
+        Only once the host has said how often it beats: a host with heartbeats turned off is
+        left alone (the WebSocket's own pings still notice a dead connection).
+        """
         loop = asyncio.get_running_loop()
         self._heard(connection)
-        connection.liaison_interval = 30.0  # type: ignore[attr-defined]
+        connection.liaison_interval = None  # type: ignore[attr-defined]
         while True:
-            interval: float = connection.liaison_interval  # type: ignore[attr-defined]
-            await asyncio.sleep(interval)
+            interval: float | None = connection.liaison_interval  # type: ignore[attr-defined]
+            await asyncio.sleep(min(interval or 1.0, 1.0))
+            if interval is None:
+                continue
             silent = loop.time() - connection.liaison_heard  # type: ignore[attr-defined]
             if silent > interval * self.heartbeat_grace:
-                log.warning("QQ host silent for %.0f s; hanging up", silent)
+                log.warning("QQ host silent for %.1f s; hanging up", silent)
                 await connection.close(1001, "no heartbeat")
                 return
 
