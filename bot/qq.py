@@ -113,6 +113,11 @@ class QqTransport:
         blocks: list[str] = []
         for index, outgoing in enumerate(sent):
             block = _as_text(outgoing)
+            if outgoing.method in ("sendDocument", "sendPhoto"):
+                # A file (the member's data, a letter) cannot go over QQ: say so, not nothing.
+                locale = await self._locale(chat_id)
+                note = self.services.renderer.label(locale, "qq.file_not_sent")
+                block = "\n".join(filter(None, [block, note]))
             if index == last_with_buttons:
                 block = "\n".join(
                     filter(None, [block, await self._choices(chat_id, outgoing.flat_buttons)])

@@ -290,6 +290,8 @@ def test_a_members_channel_order(district: None, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "王芳: sms,telegram"
     assert "default" in liaison("member", "channels", "--phone", "13871000002", "default").output
+    qq_first = liaison("member", "channels", "--phone", "13871000002", "QQ，短信")
+    assert qq_first.output.strip() == "王芳: qq,sms"
     bad = liaison("member", "channels", "--phone", "13871000002", "pigeon")
     assert bad.exit_code == 1
     assert "unknown channel 'pigeon'" in bad.output
@@ -365,3 +367,46 @@ def test_member_list_overdue_leaves_out_who_checked_in_this_month(district: None
     assert len(names) == len(liaison("member", "list").output.splitlines()) - 2  # 赵敏, 罗兰
     group = liaison("member", "list", "--overdue", "--group", "律师行业党小组").output
     assert {line.split("\t")[0] for line in group.splitlines()} == {"胡斌", "朱琳", "郭亮"}
+
+
+def test_a_group_linked_to_its_qq_group_and_a_staff_members_qq(district: None) -> None:
+    linked = liaison("group", "link-qq", "律师行业党小组", "88000111")
+    assert linked.exit_code == 0, linked.output
+    assert linked.output.strip() == "linked: group 律师行业党小组 to QQ group 88000111"
+    moved = liaison("group", "link-qq", "律师行业党小组", "88000222")
+    assert "(was QQ group 88000111)" in moved.output
+    unknown = liaison("group", "link-qq", "没有这个小组", "88000333")
+    assert unknown.exit_code == 1 and "no group named" in unknown.output
+    assert liaison("group", "link-qq", "律师行业党小组", "12").exit_code == 2  # not a QQ number
+    unlinked = liaison("group", "unlink-qq", "88000222")
+    assert unlinked.output.strip() == "unlinked: QQ group 88000222 from group 律师行业党小组"
+    assert liaison("group", "unlink-qq", "88000222").exit_code == 1
+
+    staff = liaison(
+        "staff",
+        "add",
+        "--telegram-id",
+        "30001",
+        "--qq-id",
+        "7654321",
+        "--name",
+        "孙联络",
+        "--role",
+        "liaison",
+        "--group",
+        "律师行业党小组",
+    )
+    assert staff.exit_code == 0, staff.output
+    taken = liaison(
+        "staff",
+        "add",
+        "--telegram-id",
+        "30002",
+        "--qq-id",
+        "7654321",
+        "--name",
+        "周联络",
+        "--role",
+        "liaison",
+    )
+    assert taken.exit_code == 1 and "QQ account 7654321 belongs to 孙联络" in taken.output
