@@ -131,12 +131,10 @@ class QqTransport:
         renderer = self.services.renderer
         lines = []
         for number, button in enumerate(buttons, start=1):
-            hint = (
-                f"（{renderer.label(locale, 'qq.share_location')}）"
-                if button.request_location
-                else ""
-            )
-            lines.append(f"[{number}] {button.text}{hint}")
+            line = f"[{number}] {button.text}"
+            if button.request_location:
+                line += renderer.label(locale, "qq.share_location")  # its own spacing
+            lines.append(line)
         lines.append(renderer.label(locale, "qq.choose"))
         return "\n".join(lines)
 
@@ -215,9 +213,15 @@ class QqTransport:
                     self.services.renderer.label(await self._locale(user_id), "qq.no_files"),
                 )
             return
-        await self._turn(user_id, self._typed(user, user_id, text))
+        update = self._typed(user, user_id, text)
+        if update is None:
+            locale = await self._locale(user_id)
+            hint = self.services.renderer.label(locale, "qq.how_to_share_location")
+            await self._deliver_reply(user_id, hint)
+            return
+        await self._turn(user_id, update)
 
-    def _typed(self, user: JSONDict, chat_id: int, text: str) -> JSONDict:
+    def _typed(self, user: JSONDict, chat_id: int, text: str) -> JSONDict | None:
         """What the member typed: a number (or a button's words) presses a button;
         "绑定 CODE" is /start CODE, as QQ users say it."""
         if bind := _BIND.match(text):
@@ -225,10 +229,12 @@ class QqTransport:
         chat = self._chat(chat_id)
         shown = chat.shown
         button = pick_button(shown.flat_buttons if shown else [], text)
-        if shown is None or button is None or button.callback_data is None:
-            if button is not None and not button.request_location:
-                return self.updates.text(user, button.text)  # a reply-keyboard button
+        if button is None:
             return self.updates.text(user, text)
+        if button.request_location:
+            return None  # QQ has no such button: the member is told how to share a place
+        if shown is None or button.callback_data is None:
+            return self.updates.text(user, button.text)  # a reply-keyboard button
         return self.updates.press(user, shown, button)
 
     async def _turn(self, chat_id: int, update: JSONDict) -> None:

@@ -176,12 +176,17 @@ async def test_cq_code_strings_and_location_segments_are_understood(
     group = await make_group(db, clock.now())
     await make_member(db, clock.now(), qq_user_id=ALICE_QQ, consent=Consent.GIVEN, groups=[group])
     async with OneBotPeer(url(qq), self_id=BOT_QQ, token=TOKEN, message_format="string") as host:
-        assert "您现在在哪里" in await say(host, ALICE_QQ, "/checkin")
+        asked = await say(host, ALICE_QQ, "/checkin")
+        assert "您现在在哪里" in asked and "[1] 📍 发送我的位置（在 QQ 里发送位置" in asked
+        # QQ has no "send my location" button: its number says how to share one in QQ.
+        assert "点输入框旁的“＋”" in await say(host, ALICE_QQ, "1")
         # A QQ location (go-cqhttp writes it as a CQ code) is the member's pin.
         before = len(host.texts_to(user_id=ALICE_QQ))
         await host.location(ALICE_QQ, 30.58, 114.27, title="武汉")
         await host.wait_for(lambda: len(host.texts_to(user_id=ALICE_QQ)) > before)
         assert "工作情况" in host.texts_to(user_id=ALICE_QQ)[-1]
+        # Words that are no choice: the member is asked for a number, not a button.
+        assert "请回复选项前的数字" in await say(host, ALICE_QQ, "随便")
 
 
 async def test_a_wrong_token_is_refused_before_any_event(qq: QqTransport) -> None:

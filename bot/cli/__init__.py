@@ -658,7 +658,8 @@ def member_channels(ctx: click.Context, phone: str, order: str) -> None:
                 )
             except LookupError as error:
                 fail(str(error))
-            return f"{row.name}: {channels or 'default (Telegram when bound, then QQ when bound, else SMS)'}"
+            default = "default (Telegram when bound, then QQ when bound, else SMS)"
+            return f"{row.name}: {channels or default}"
 
     echo(run_with_db(settings_of(ctx), apply))
 
