@@ -86,8 +86,10 @@ class QqTransport:
 
     def _sent(self, outgoing: Outgoing) -> None:
         chat = self._chat(outgoing.chat_id)
-        if outgoing.buttons and outgoing.inline:
+        if outgoing.buttons:
             chat.shown = outgoing
+        elif "remove_keyboard" in str(outgoing.params.get("reply_markup") or ""):
+            chat.shown = None  # the reply keyboard is taken away
         elif (
             chat.shown is not None
             and outgoing.message_id == chat.shown.message_id
