@@ -39,7 +39,7 @@ def notice_text(
     }
     if channel is ChannelName.SMS:
         return renderer.render_text(locale, "notices/notice_sms", **values)
-    if channel is ChannelName.GROUP_CHAT:
+    if channel in (ChannelName.GROUP_CHAT, ChannelName.QQ_GROUP):
         return renderer.render(locale, "notices/notice_group", **values)
     return renderer.render(locale, "notices/notice", **values)
 
@@ -47,8 +47,9 @@ def notice_text(
 def notice_buttons(
     renderer: Renderer, locale: str, notice: NoticeView, channel: ChannelName
 ) -> tuple[tuple[str, str], ...]:
-    """The "received" button under a member's own copy (a group chat has none)."""
-    if channel is not ChannelName.TELEGRAM:
+    """The "received" button under a member's own copy (a group chat has none; in QQ it is a
+    numbered choice)."""
+    if channel not in (ChannelName.TELEGRAM, ChannelName.QQ):
         return ()
     return ((renderer.label(locale, "notices.received"), NOTICE_ACK.pack(notice.id)),)
 

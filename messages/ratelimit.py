@@ -62,6 +62,10 @@ class RateGate:
     def waiting(self) -> int:
         return len(self._urgent) + len(self._bulk)
 
+    @property
+    def urgent_waiting(self) -> int:
+        return len(self._urgent)
+
     def _ready_at(self) -> float:
         ready = max(self._next_slot, self._paused_until)
         if len(self._recent) == self._recent.maxlen:

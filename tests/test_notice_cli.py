@@ -41,7 +41,7 @@ def test_send_now_prints_the_id_last_and_lists_it(database_url: str) -> None:
     lines = result.output.splitlines()
     assert lines[0] == f"notice {notice_id} to {GROUP}: sending now"
     assert lines[1].startswith("recipients: telegram ")
-    assert lines[1].endswith(", group chats 0")
+    assert lines[1].endswith(", group chats 0, qq groups 0")
     assert "unreachable" in lines[1]
 
     listing = liaison("notice", "list").output.splitlines()

@@ -37,6 +37,7 @@ from storage.models import (
     Group,
     Member,
     MessageKind,
+    NoticeReceipt,
     Platform,
     StaffRole,
 )
@@ -208,8 +209,9 @@ async def test_a_notice_reaches_qq_members_and_the_linked_qq_group_paced(
     monotonic: FakeMonotonic,
 ) -> None:
     group = await make_group(db, clock.now())
+    first = None
     for number in range(3):
-        await make_member(
+        member = await make_member(
             db,
             clock.now(),
             name=f"成员{number}",
@@ -218,6 +220,8 @@ async def test_a_notice_reaches_qq_members_and_the_linked_qq_group_paced(
             consent=Consent.GIVEN,
             groups=[group],
         )
+        first = first or member
+    assert first is not None
     async with db.session() as session:
         await link_group_chat(
             session,
@@ -248,6 +252,14 @@ async def test_a_notice_reaches_qq_members_and_the_linked_qq_group_paced(
         rows = list(await session.scalars(select(Delivery)))
     assert {r.channel for r in rows} == {ChannelName.QQ, ChannelName.QQ_GROUP}
     assert {r.status for r in rows} == {DeliveryStatus.DELIVERED}
+    # A member's copy has the "received" button as a choice; the group's has none.
+    [own] = host.texts_to(user_id=ALICE_QQ)
+    [posted] = host.texts_to(group_id=QQ_GROUP)
+    assert "[1] ✅ 收到" in own and "[1]" not in posted
+    assert "收到" in await say(host, ALICE_QQ, "1")
+    async with db.session() as session:
+        receipts = list(await session.scalars(select(NoticeReceipt)))
+    assert [r.member_id for r in receipts] == [first.id]
 
 
 async def test_risk_control_rests_qq_alerts_the_admins_once_and_members_fall_back(
@@ -398,8 +410,9 @@ async def test_a_members_reply_goes_before_the_notices_waiting_to_be_sent(
     await host.wait_for(lambda: len(host.sent) == 1)
     await monotonic.someone_held()
     await host.private_message(ALICE_QQ, "/help")
-    # Two notices wait at the gate (the rest in the outbox); now the reply waits too.
-    await until(lambda: qq.account.gate.waiting >= 3)
+    # The next notice waits at the gate (the rest in the outbox); now the reply waits too.
+    await until(lambda: qq.account.gate.urgent_waiting == 1)
+    assert qq.account.gate.waiting >= 2
     monotonic.release()
     await broadcast
     await host.wait_for(lambda: len(host.texts_to(user_id=ALICE_QQ)) == 1)

@@ -131,9 +131,11 @@ def notice_send(
     )
     shown = {
         "telegram": "telegram",
+        "qq": "qq",
         "sms": "sms",
         "none": "unreachable",
         "group_chat": "group chats",
+        "qq_group": "qq groups",
     }
     recipients = ", ".join(f"{word} {counts.get(name, 0)}" for name, word in shown.items())
     echo(f"recipients: {recipients}")

@@ -367,6 +367,7 @@ class QqAccount:
         self.resting_until: datetime | None = None
         # Notices wait here beyond the gate: the dispatcher gets its senders back.
         self._reserved_until = 0.0
+        self._in_hand = 0
         self._monotonic = monotonic
         self._last_write = -float("inf")
         self._writing = asyncio.Lock()
@@ -389,18 +390,24 @@ class QqAccount:
             return 0.0
         return max(0.0, asyncio.get_running_loop().time() - since)
 
-    def wait_for_slot(self) -> float:
-        """How long a notice would queue now; reserves its slot if it is to wait elsewhere.
+    def take_slot(self) -> float:
+        """0: a notice may go to the gate now (then release_slot() after its send); else how
+        long it should wait in the outbox, its slot reserved.
 
-        Only a couple of notices queue at the gate at once; the others are told when their
-        slot comes and wait in the outbox (no dispatcher sender sits idle for minutes).
+        Only a couple of notices are in hand at once; the others are told when their slot
+        comes and wait in the outbox (no dispatcher sender sits idle for minutes).
         """
-        now = self._monotonic.seconds()
-        if self.gate.waiting < 2:
+        if self._in_hand < 2:
+            self._in_hand += 1
             return 0.0
-        self._reserved_until = max(self._reserved_until, now + self.gate.waiting * self.interval)
+        now = self._monotonic.seconds()
+        ahead = self.gate.waiting + self._in_hand
+        self._reserved_until = max(self._reserved_until, now + ahead * self.interval)
         self._reserved_until += self.interval
         return self._reserved_until - now
+
+    def release_slot(self) -> None:
+        self._in_hand -= 1
 
     async def send(
         self, target: Target, message: Sequence[Mapping[str, Any]], *, urgent: bool
@@ -471,17 +478,19 @@ class QqChannel:
             if not group and offline > account.offline_fallback.total_seconds():
                 return SendResult.unreachable("the QQ host has been away", for_now=60.0)
             return SendResult.held(30.0, "the QQ host is not connected")
-        if wait := account.wait_for_slot():
+        if wait := account.take_slot():
             return SendResult.held(wait, "QQ pacing")
-        text = self.to_text(message.text)
-        if self.show is not None and not group:
-            text = await self.show(target.id, text, message.buttons)
         try:
+            text = self.to_text(message.text)
+            if self.show is not None and not group:
+                text = await self.show(target.id, text, message.buttons)
             answer = await account.send(target, text_message(text), urgent=False)
         except NotConnected:
             return SendResult.held(30.0, "the QQ host is not connected")
         except NoAnswer as error:
             return SendResult.retry(str(error))
+        finally:
+            account.release_slot()
         if answer.ok:
             message_id = answer.data.get("message_id") if isinstance(answer.data, dict) else None
             # QQ says the message is in the chat: nothing further will come.
