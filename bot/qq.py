@@ -17,8 +17,9 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from telegram import Update
@@ -31,7 +32,7 @@ from messages.channels.qq import Event, NoAnswer, NotConnected, OneBotServer, Qq
 from messages.onebot import MessageError, location, parse_message, plain_text, text_message
 from messages.ratelimit import KeyedLocks
 from messages.render import normalize_locale
-from storage import audit
+from storage import audit, qq_choices
 from storage.clock import Monotonic
 from storage.identity import identify
 from storage.models import Platform, ServiceState, Staff, StaffRole
@@ -54,7 +55,9 @@ class _Chat:
     shown: Outgoing | None = None
     # What the bot sent during the turn being handled (one QQ message at its end).
     turn: list[Outgoing] | None = None
-    groups: set[int] = field(default_factory=set)
+    # shown was read from the database (after a restart) / changed since it was written.
+    loaded: bool = False
+    changed: bool = False
 
 
 class QqTransport:
@@ -86,6 +89,7 @@ class QqTransport:
 
     def _sent(self, outgoing: Outgoing) -> None:
         chat = self._chat(outgoing.chat_id)
+        before = chat.shown
         if outgoing.buttons:
             chat.shown = outgoing
         elif "remove_keyboard" in str(outgoing.params.get("reply_markup") or ""):
@@ -96,6 +100,8 @@ class QqTransport:
             and outgoing.method.startswith("edit")
         ):
             chat.shown = None  # edited without its buttons: they are gone
+        if chat.shown is not before:
+            chat.loaded = chat.changed = True
         if self._recording:
             return
         if chat.turn is not None:
@@ -172,8 +178,37 @@ class QqTransport:
             )
         finally:
             self._recording = False
+        await self._remember(user_id)
         shown = [Button(text=t, callback_data=d) for t, d in buttons]
         return f"{text}\n{await self._choices(user_id, shown)}"
+
+    async def _remember(self, chat_id: int) -> None:
+        """Write the chat's choices if they changed (a restart keeps "1" meaning the same)."""
+        chat = self._chat(chat_id)
+        if not chat.changed or chat_id in self._groups:
+            return
+        chat.changed = False
+        shown = chat.shown
+        kept = None
+        if shown is not None:
+            rows = [[_button_json(b) for b in row] for row in shown.buttons]
+            kept = qq_choices.Shown(shown.message_id, shown.text, rows, shown.inline)
+        async with self.services.db.session() as session:
+            await qq_choices.save(session, self.services.clock.now(), chat_id, kept)
+
+    async def _recall(self, chat_id: int) -> Outgoing | None:
+        """The choices chat_id was shown, read back after a restart."""
+        chat = self._chat(chat_id)
+        if not chat.loaded:
+            chat.loaded = True
+            async with self.services.db.session() as session:
+                kept = await qq_choices.load(session, chat_id)
+            if kept is not None:
+                buttons = [[_button(b) for b in row] for row in kept.buttons]
+                chat.shown = Outgoing(
+                    "sendMessage", chat_id, kept.message_id, kept.text, "HTML", buttons, kept.inline
+                )
+        return chat.shown
 
     # --- what QQ sends ----------------------------------------------------------------------
 
@@ -215,7 +250,7 @@ class QqTransport:
                     self.services.renderer.label(await self._locale(user_id), "qq.no_files"),
                 )
             return
-        update = self._typed(user, user_id, text)
+        update = await self._typed(user, user_id, text)
         if update is None:
             locale = await self._locale(user_id)
             hint = self.services.renderer.label(locale, "qq.how_to_share_location")
@@ -223,13 +258,12 @@ class QqTransport:
             return
         await self._turn(user_id, update)
 
-    def _typed(self, user: JSONDict, chat_id: int, text: str) -> JSONDict | None:
+    async def _typed(self, user: JSONDict, chat_id: int, text: str) -> JSONDict | None:
         """What the member typed: a number (or a button's words) presses a button;
         "绑定 CODE" is /start CODE, as QQ users say it."""
         if bind := _BIND.match(text):
             return self.updates.text(user, f"/start {bind.group(1).strip()}")
-        chat = self._chat(chat_id)
-        shown = chat.shown
+        shown = await self._recall(chat_id)
         button = pick_button(shown.flat_buttons if shown else [], text)
         if button is None:
             return self.updates.text(user, text)
@@ -249,9 +283,26 @@ class QqTransport:
                 await self.application.process_update(Update.de_json(update, self.application.bot))
             finally:
                 chat.turn = None
+            await self._remember(chat_id)
         text = await self._compose(chat_id, sent)
         if text:
             await self._deliver_reply(chat_id, text)
+
+
+def _button_json(button: Button) -> dict[str, object]:
+    return {
+        "text": button.text,
+        "callback_data": button.callback_data,
+        "request_location": button.request_location,
+    }
+
+
+def _button(data: dict[str, Any]) -> Button:
+    return Button(
+        text=str(data.get("text", "")),
+        callback_data=data.get("callback_data"),
+        request_location=bool(data.get("request_location")),
+    )
 
 
 def _as_text(outgoing: Outgoing) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messages.channels import sms_log
-from storage import certificates, conversations, requests, retention, study
+from storage import certificates, conversations, qq_choices, requests, retention, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -376,6 +376,10 @@ async def _run_purge(session: AsyncSession, at: Moment, report: StepReport) -> N
     if purged:
         # Drafts are not messages: a line, and the message count stays as it is.
         report.lines.append(f"conversation purge: {purged} expired draft(s) deleted")
+    # A QQ chat's last choices are kept a month (storage/qq_choices.py).
+    stale = await qq_choices.purge(session, at.now - qq_choices.KEPT)
+    if stale:
+        report.lines.append(f"conversation purge: {stale} stale QQ choice list(s) deleted")
 
 
 async def _purge_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:

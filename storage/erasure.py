@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, qq_choices
 from storage.identity import account_actor
 from storage.models import (
     AuditEvent,
@@ -209,6 +209,8 @@ async def erase_member(
                 )
             )
         )
+    if member.qq_user_id is not None:
+        await qq_choices.forget(session, member.qq_user_id)
     gone["conversations"] = await _drop_conversations(session, accounts, needles)
     anon["audit_events"] = await _scrub_audit(session, who, accounts, needles)
     await session.execute(delete(Member).where(Member.id == member_id))

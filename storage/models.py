@@ -937,6 +937,21 @@ class ServiceState(Base):
     updated_at: Mapped[datetime]
 
 
+class QqChoices(Base):
+    """The numbered choices a QQ private chat was last shown ("1" presses the first), kept
+    so that a restart does not turn a member's "1" into typed text."""
+
+    __tablename__ = "qq_choices"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    # [[{"text": …, "callback_data": …, "request_location": …}, …], …]
+    buttons: Mapped[list[list[dict[str, object]]]] = mapped_column(JSON)
+    inline: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+
+
 class Conversation(Base):
     """The conversation open in one person's chat: which flow, at which step, the draft so far.
 
@@ -999,6 +1014,7 @@ __all__ = [
     "Place",
     "PlaceKind",
     "Platform",
+    "QqChoices",
     "RequestEventKind",
     "RequestStatus",
     "ServiceCategory",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication, Services
 from scheduler.jobs import PURGE_AT, job_specs, run_due, upcoming
+from storage import qq_choices
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import Consent, Conversation
@@ -101,3 +102,18 @@ async def test_the_purge_is_one_of_the_daily_timers(
     [(spec, when)] = [(s, w) for s, w in upcoming(specs, clock.now()) if s.kind == "purge"]
     assert when == next_purge(clock, services)
     assert spec.description == "expired conversation drafts purge (daily at 04:00)"
+
+
+async def test_a_qq_chats_choices_are_kept_a_month(
+    db: Database, clock: FakeClock, services: Services
+) -> None:
+    choices = qq_choices.Shown(7, "请看完后按“收到”。", [[{"text": "✅ 收到"}]], inline=True)
+    async with db.session() as session:
+        await qq_choices.save(session, clock.now(), 1_234_567, choices)
+        await qq_choices.save(session, clock.now() + timedelta(days=20), 7_654_321, choices)
+    clock.set(next_purge(clock, services) + timedelta(days=31))
+    report = await run_due(db, clock.now(), services.settings)
+    assert "conversation purge: 1 stale QQ choice list(s) deleted" in report.lines
+    async with db.session() as session:
+        assert await qq_choices.load(session, 1_234_567) is None
+        assert await qq_choices.load(session, 7_654_321) == choices

@@ -450,3 +450,23 @@ async def test_a_qq_account_already_bound_keeps_its_member(
         )
     answer = await say(host, ALICE_QQ, f"/start {code}")
     assert "这个 QQ 账号已经绑定了党员" in answer and "张伟" in answer
+
+
+async def test_numbered_choices_survive_a_restart(
+    services: Services, monotonic: FakeMonotonic, db: Database, clock: FakeClock
+) -> None:
+    await make_member(db, clock.now(), qq_user_id=ALICE_QQ, consent=Consent.GIVEN)
+    settings = services.settings.model_copy(
+        update={"onebot_listen": "127.0.0.1:0", "onebot_access_token": SecretStr(TOKEN)}
+    )
+    running = dataclasses.replace(services, settings=settings)
+    async with running_qq(running, monotonic=monotonic) as first:
+        assert first is not None
+        async with OneBotPeer(url(first), self_id=BOT_QQ, token=TOKEN) as host:
+            await say(host, ALICE_QQ, "/checkin")
+            assert "[1] 工作稳定" in await say(host, ALICE_QQ, "武汉江汉区")
+    # The service stops and starts again; the member answers the question they were asked.
+    async with running_qq(running, monotonic=monotonic) as second:
+        assert second is not None
+        async with OneBotPeer(url(second), self_id=BOT_QQ, token=TOKEN) as host:
+            assert "工作情况：工作稳定" in await say(host, ALICE_QQ, "1")

@@ -82,6 +82,16 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(op.f('uq_groups_qq_group_id'), ['qq_group_id'])
     with op.batch_alter_table('invites', schema=None) as batch_op:
         batch_op.add_column(sa.Column('used_by_qq_id', sa.BigInteger(), nullable=True))
+    op.create_table(
+        'qq_choices',
+        sa.Column('chat_id', sa.BigInteger(), nullable=False),
+        sa.Column('message_id', sa.BigInteger(), nullable=False),
+        sa.Column('text', sa.Text(), nullable=False),
+        sa.Column('buttons', sa.JSON(), nullable=False),
+        sa.Column('inline', sa.Boolean(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('chat_id', name=op.f('pk_qq_choices')),
+    )
     for table, key in (('conversations', ['chat_id', 'user_id']), ('invite_guards', ['user_id'])):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(_platform())
@@ -91,6 +101,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('qq_choices')
     # What was QQ's cannot be kept in tables that know only Telegram.
     op.execute("DELETE FROM invite_guards WHERE platform <> 'telegram'")
     op.execute("DELETE FROM conversations WHERE platform <> 'telegram'")
