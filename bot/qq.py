@@ -13,6 +13,7 @@ recorded here too, so a member can answer a notice or a check-in prompt with a n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from telegram import Update
 
 from bot.app import build_application
@@ -32,19 +32,16 @@ from messages.channels.qq import Event, NoAnswer, NotConnected, OneBotServer, Qq
 from messages.onebot import MessageError, location, parse_message, plain_text, text_message
 from messages.ratelimit import KeyedLocks
 from messages.render import normalize_locale
-from storage import audit, qq_choices
+from storage import qq_choices, qq_rest
 from storage.clock import Monotonic
 from storage.identity import identify
-from storage.models import Platform, ServiceState, Staff, StaffRole
-from storage.outbox import StaffMessage, enqueue_to_staff
-from storage.payloads import QqRest
+from storage.models import Platform
 from storage.settings import onebot_address
 
 log = logging.getLogger(__name__)
 
 # The commands a QQ group may send the bot (anything else there is not for it).
 _GROUP_COMMAND = re.compile(r"^\s*[/／](linkgroup|unlinkgroup)\b(.*)$", re.IGNORECASE | re.DOTALL)
-REST_STATE = "qq.resting_until"
 _BIND = re.compile(r"^\s*(?:绑定|綁定|bind)\s*[:：]?\s*(\S.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -322,44 +319,26 @@ def _int(value: object) -> int | None:
 
 async def _rest_started(services: Services, until: datetime, reason: str) -> None:
     """QQ met risk control: remember the rest across restarts, tell the admins once."""
-    now = services.clock.now()
     async with services.db.session() as session:
-        state = await session.get(ServiceState, REST_STATE)
-        if state is None:
-            state = ServiceState(key=REST_STATE, value="", updated_at=now)
-            session.add(state)
-        state.value = until.isoformat()
-        state.updated_at = now
-        admins = await session.execute(
-            select(Staff.id, Staff.telegram_user_id).where(Staff.role == StaffRole.ADMIN)
-        )
-        alert = QqRest(until=until, reason=reason[:200])
-        # One alert per rest: the topic names it.
-        topic = f"qq:rest:{until:%Y%m%d%H%M}"
-        await enqueue_to_staff(
-            session,
-            now,
-            [StaffMessage(staff_id, account, topic, alert) for staff_id, account in admins],
-        )
-        await audit.record(
-            session, now, actor="system", action="qq.rest", until=until.isoformat(), reason=reason
-        )
+        await qq_rest.begin(session, services.clock.now(), until, reason)
 
 
-async def _rest_remembered(services: Services) -> datetime | None:
-    async with services.db.session() as session:
-        state = await session.get(ServiceState, REST_STATE)
-    if state is None:
-        return None
-    with contextlib.suppress(ValueError):
-        until = datetime.fromisoformat(state.value)
-        return until if until > services.clock.now() else None
-    return None
+async def _follow_rest(services: Services, account: QqAccount, every: float) -> None:
+    """While QQ rests, look every so often whether an administrator ended the rest."""
+    while True:
+        await asyncio.sleep(every)
+        if account.resting_until is None:
+            continue
+        async with services.db.session() as session:
+            ends = await qq_rest.until(session, services.clock.now())
+        if ends is None or ends < account.resting_until:
+            log.warning("QQ's rest was ended early; sending over QQ again")
+            account.resting_until = ends
 
 
 @contextlib.asynccontextmanager
 async def running_qq(
-    services: Services, *, monotonic: Monotonic | None = None
+    services: Services, *, monotonic: Monotonic | None = None, rest_check: float = 60.0
 ) -> AsyncIterator[QqTransport | None]:
     """Listen for the QQ host while the block runs (None when LIAISON_ONEBOT_LISTEN is unset)."""
     settings = services.settings
@@ -392,13 +371,16 @@ async def running_qq(
         on_rest=lambda until, reason: _rest_started(services, until, reason),
         monotonic=monotonic,
     )
-    account.resting_until = await _rest_remembered(services)
+    async with services.db.session() as session:
+        account.resting_until = await qq_rest.until(session, services.clock.now())
     transport = QqTransport(services, application, api, account)
     await application.initialize()
     await server.start()
+    following = asyncio.create_task(_follow_rest(services, account, rest_check), name="qq-rest")
     try:
         yield transport
     finally:
+        following.cancel()
         await server.close()
         await application.shutdown()
 

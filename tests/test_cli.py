@@ -6,11 +6,13 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from storage import qq_rest
 from storage.db import Database
 from storage.invite_key import KEY_FILE
 from storage.models import AuditEvent, Member
@@ -410,3 +412,19 @@ def test_a_group_linked_to_its_qq_group_and_a_staff_members_qq(district: None) -
         "liaison",
     )
     assert taken.exit_code == 1 and "QQ account 7654321 belongs to 孙联络" in taken.output
+
+
+def test_qq_status_and_an_early_end_of_its_rest(district: None, database_url: str) -> None:
+    assert "sending: yes" in liaison("qq", "status").output
+    assert liaison("qq", "resume").output.strip() == "QQ was not resting: nothing to resume"
+    on_database(database_url, _rest)
+    assert "resting until " in liaison("qq", "status").output
+    resumed = liaison("qq", "resume")
+    assert resumed.exit_code == 0 and "QQ resumes" in resumed.output
+    assert "sending: yes" in liaison("qq", "status").output
+
+
+async def _rest(database: Database) -> None:
+    async with database.session() as session:
+        now = datetime.now(UTC)
+        await qq_rest.begin(session, now, now + timedelta(hours=6), "retcode 100")

@@ -89,7 +89,7 @@ async def test_checkin_corner_cases_in_english(
     )
     sticker = await member.send_update(member.updates.sticker(member.user))
     [again] = [o for o in sticker if o.method == "sendMessage"]
-    assert "Please press one of the buttons" in again.text
+    assert "Please choose with the buttons" in again.text
     assert "How is work?" in again.text
 
     # Left unanswered overnight: the draft is dropped, nothing saved.

@@ -23,6 +23,7 @@ from messages.channels.qq import QqChannel
 from messages.dispatcher import Dispatcher
 from messages.kinds import KINDS
 from messages.render import Reader, Renderer
+from storage import qq_rest
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.group_chats import link_group_chat
@@ -470,3 +471,20 @@ async def test_numbered_choices_survive_a_restart(
         assert second is not None
         async with OneBotPeer(url(second), self_id=BOT_QQ, token=TOKEN) as host:
             assert "工作情况：工作稳定" in await say(host, ALICE_QQ, "1")
+
+
+async def test_an_administrator_ends_the_rest_and_qq_sends_again(
+    services: Services, monotonic: FakeMonotonic, db: Database, clock: FakeClock
+) -> None:
+    settings = services.settings.model_copy(
+        update={"onebot_listen": "127.0.0.1:0", "onebot_access_token": SecretStr(TOKEN)}
+    )
+    running = dataclasses.replace(services, settings=settings)
+    async with db.session() as session:
+        await qq_rest.begin(session, clock.now(), clock.now() + timedelta(hours=6), "retcode 100")
+    # A restart does not end the rest early.
+    async with running_qq(running, monotonic=monotonic, rest_check=0.01) as qq:
+        assert qq is not None and qq.account.resting() > 5 * 3600
+        async with db.session() as session:
+            assert await qq_rest.end(session, clock.now(), actor="cli:admin") is not None
+        await until(lambda: qq.account.resting() == 0)

@@ -32,6 +32,7 @@ from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
 from bot.cli.privacy import privacy
+from bot.cli.qq import qq
 from bot.cli.request import request
 from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
@@ -712,6 +713,7 @@ main.add_command(
     click.Group("service", commands=catalogue.commands, hidden=True, help=catalogue.help)
 )
 main.add_command(place)
+main.add_command(qq)
 member.add_command(member_lost)
 member.add_command(member_data_command)
 main.add_command(privacy)
