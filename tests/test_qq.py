@@ -23,9 +23,10 @@ from messages.channels.qq import QqChannel
 from messages.dispatcher import Dispatcher
 from messages.kinds import KINDS
 from messages.render import Reader, Renderer
-from storage import qq_rest
+from storage import qq_choices, qq_rest
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
+from storage.erasure import erase_member
 from storage.group_chats import link_group_chat
 from storage.invites import create_invite
 from storage.models import (
@@ -36,6 +37,7 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     Group,
+    InviteGuard,
     Member,
     MessageKind,
     NoticeReceipt,
@@ -488,3 +490,23 @@ async def test_an_administrator_ends_the_rest_and_qq_sends_again(
         async with db.session() as session:
             assert await qq_rest.end(session, clock.now(), actor="cli:admin") is not None
         await until(lambda: qq.account.resting() == 0)
+
+
+async def test_erasing_a_member_forgets_their_qq_account_and_chat(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    member = await make_member(db, clock.now(), qq_user_id=ALICE_QQ, consent=Consent.GIVEN)
+    await say(host, ALICE_QQ, "/checkin")  # a conversation open, its choices remembered
+    await say(host, ALICE_QQ, "武汉江汉区")
+    async with db.session() as session:
+        session.add(InviteGuard(platform=Platform.QQ, user_id=ALICE_QQ, failures=2))
+        # The same number on Telegram is somebody else: theirs stays.
+        session.add(InviteGuard(platform=Platform.TELEGRAM, user_id=ALICE_QQ, failures=1))
+    async with db.session() as session:
+        report = await erase_member(session, clock.now(), member.id, actor="cli", request_id=None)
+    assert report.deleted["conversations"] == 1 and report.deleted["invite_guards"] == 1
+    async with db.session() as session:
+        assert await qq_choices.load(session, ALICE_QQ) is None
+        guards = list(await session.scalars(select(InviteGuard)))
+        assert [(g.platform, g.user_id) for g in guards] == [(Platform.TELEGRAM, ALICE_QQ)]
+        assert await session.get(Member, member.id) is None
