@@ -59,9 +59,8 @@ QQ_GROUP = 88_000_111
 BOT_QQ = 3_000_000_001
 
 
-@pytest.fixture
-async def qq(services: Services, monotonic: FakeMonotonic) -> AsyncIterator[QqTransport]:
-    """Liaison listening for a QQ host on a free loopback port, paced on virtual time."""
+def listening(services: Services) -> Services:
+    """The test's services with QQ on: a free loopback port, the token, a 3 s interval."""
     settings = services.settings.model_copy(
         update={
             "onebot_listen": "127.0.0.1:0",
@@ -69,9 +68,13 @@ async def qq(services: Services, monotonic: FakeMonotonic) -> AsyncIterator[QqTr
             "qq_send_interval": 3.0,
         }
     )
-    async with running_qq(
-        dataclasses.replace(services, settings=settings), monotonic=monotonic
-    ) as transport:
+    return dataclasses.replace(services, settings=settings)
+
+
+@pytest.fixture
+async def qq(services: Services, monotonic: FakeMonotonic) -> AsyncIterator[QqTransport]:
+    """Liaison listening for a QQ host, paced on virtual time."""
+    async with running_qq(listening(services), monotonic=monotonic) as transport:
         assert transport is not None
         yield transport
 
@@ -459,10 +462,7 @@ async def test_numbered_choices_survive_a_restart(
     services: Services, monotonic: FakeMonotonic, db: Database, clock: FakeClock
 ) -> None:
     await make_member(db, clock.now(), qq_user_id=ALICE_QQ, consent=Consent.GIVEN)
-    settings = services.settings.model_copy(
-        update={"onebot_listen": "127.0.0.1:0", "onebot_access_token": SecretStr(TOKEN)}
-    )
-    running = dataclasses.replace(services, settings=settings)
+    running = listening(services)
     async with running_qq(running, monotonic=monotonic) as first:
         assert first is not None
         async with OneBotPeer(url(first), self_id=BOT_QQ, token=TOKEN) as host:
@@ -478,10 +478,7 @@ async def test_numbered_choices_survive_a_restart(
 async def test_an_administrator_ends_the_rest_and_qq_sends_again(
     services: Services, monotonic: FakeMonotonic, db: Database, clock: FakeClock
 ) -> None:
-    settings = services.settings.model_copy(
-        update={"onebot_listen": "127.0.0.1:0", "onebot_access_token": SecretStr(TOKEN)}
-    )
-    running = dataclasses.replace(services, settings=settings)
+    running = listening(services)
     async with db.session() as session:
         await qq_rest.begin(session, clock.now(), clock.now() + timedelta(hours=6), "retcode 100")
     # A restart does not end the rest early.
