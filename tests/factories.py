@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.directory import add_group
+from storage.invites import create_invite
 from storage.models import (
     CheckIn,
     Consent,
@@ -27,6 +28,7 @@ from storage.models import (
     WorkSituation,
 )
 from storage.notices import create_notice
+from tests.conftest import INVITE_KEY
 
 
 async def make_unit(db: Database, now: datetime, name: str = "江汉区委组织部") -> Unit:
@@ -259,3 +261,17 @@ async def make_broadcast(
         await create_notice(
             session, now, author=author, author_name="区委组织部", body=body, groups=["全体"]
         )
+
+
+async def make_invite(db: Database, now: datetime, member: Member) -> str:
+    """What the liaison hands over: `liaison invite create --phone …` (the code as printed)."""
+    async with db.session() as session:
+        code, _ = await create_invite(
+            session,
+            now,
+            member_id=member.id,
+            created_by="cli:liaison",
+            valid_days=14,
+            key=INVITE_KEY,
+        )
+    return code

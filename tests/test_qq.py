@@ -28,7 +28,6 @@ from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.erasure import erase_member
 from storage.group_chats import link_group_chat
-from storage.invites import create_invite
 from storage.models import (
     AuditEvent,
     ChannelName,
@@ -46,9 +45,8 @@ from storage.models import (
 )
 from storage.notices import create_notice
 from storage.payloads import QqRest
-from tests.conftest import INVITE_KEY
 from tests.delivery import make_dispatcher
-from tests.factories import make_group, make_member, make_staff
+from tests.factories import make_group, make_invite, make_member, make_staff
 from tests.onebot_peer import OneBotPeer, PeerRefused
 
 TOKEN = "qq-host-token-for-tests"
@@ -135,15 +133,7 @@ async def test_a_member_binds_in_qq_and_checks_in_by_numbers(
 ) -> None:
     group = await make_group(db, clock.now())
     member = await make_member(db, clock.now(), groups=[group])
-    async with db.session() as session:
-        code, _ = await create_invite(
-            session,
-            clock.now(),
-            member_id=member.id,
-            created_by="cli",
-            valid_days=14,
-            key=INVITE_KEY,
-        )
+    code = await make_invite(db, clock.now(), member)
 
     bound = await say(host, ALICE_QQ, f"绑定 {code}")
     assert "绑定成功" in bound and "[1] " in bound and "回复数字选择" in bound
@@ -445,15 +435,7 @@ async def test_a_qq_account_already_bound_keeps_its_member(
 ) -> None:
     await make_member(db, clock.now(), name="张伟", qq_user_id=ALICE_QQ, consent=Consent.GIVEN)
     other = await make_member(db, clock.now(), name="王芳", phone="+8613800000009")
-    async with db.session() as session:
-        code, _ = await create_invite(
-            session,
-            clock.now(),
-            member_id=other.id,
-            created_by="cli",
-            valid_days=14,
-            key=INVITE_KEY,
-        )
+    code = await make_invite(db, clock.now(), other)
     answer = await say(host, ALICE_QQ, f"/start {code}")
     assert "这个 QQ 账号已经绑定了党员" in answer and "张伟" in answer
 

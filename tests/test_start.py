@@ -11,11 +11,9 @@ from bot.context import LiaisonApplication
 from storage import audit
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.invites import create_invite
 from storage.models import Consent, Conversation, Member, StaffRole
 from tests.chat import Person, said, talk
-from tests.conftest import INVITE_KEY
-from tests.factories import make_member, make_staff
+from tests.factories import make_invite, make_member, make_staff
 
 ZHANG = 1001  # 张伟's phone
 ZHANG_NEW = 1002  # 张伟's new phone
@@ -27,16 +25,7 @@ WRONG = "ABCD-EFGH"
 
 async def invite(db: Database, clock: FakeClock, member: Member) -> str:
     """What the liaison hands over: `liaison invite create --phone …`."""
-    async with db.session() as session:
-        code, _ = await create_invite(
-            session,
-            clock.now(),
-            member_id=member.id,
-            created_by="cli:liaison",
-            valid_days=14,
-            key=INVITE_KEY,
-        )
-    return code
+    return await make_invite(db, clock.now(), member)
 
 
 def wrong_code(code: str) -> str:
