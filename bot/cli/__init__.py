@@ -295,7 +295,7 @@ def _directory_call(
                 result = await operation(session, now)
                 await audit.record(session, now, actor=cli_actor(), action=action, subject=result)
                 return result
-        except directory.DirectoryError as error:
+        except (directory.DirectoryError, GroupChatError) as error:
             fail(str(error))
 
     echo(run_with_db(settings, call))
@@ -381,19 +381,16 @@ def group_link_qq(ctx: click.Context, name: str, qq_group_id: int) -> None:
     """Post the group's notices in its QQ group too (the bot's QQ account must be in it)."""
 
     async def link(session: Any, now: Any) -> str:
-        try:
-            linked = await link_group_chat(
-                session,
-                now,
-                group_name=name,
-                chat_id=qq_group_id,
-                chat_title=None,
-                staff_id=None,
-                actor=cli_actor(),
-                platform=Platform.QQ,
-            )
-        except GroupChatError as error:
-            raise directory.DirectoryError(str(error)) from error
+        linked = await link_group_chat(
+            session,
+            now,
+            group_name=name,
+            chat_id=qq_group_id,
+            chat_title=None,
+            staff_id=None,
+            actor=cli_actor(),
+            platform=Platform.QQ,
+        )
         moved = f" (was QQ group {linked.moved_from})" if linked.moved_from else ""
         replaced = f"; QQ group no longer serves {linked.replaced}" if linked.replaced else ""
         return f"linked: group {linked.group} to QQ group {qq_group_id}{moved}{replaced}"
@@ -408,17 +405,14 @@ def group_unlink_qq(ctx: click.Context, qq_group_id: int) -> None:
     """Stop posting notices in a QQ group."""
 
     async def unlink(session: Any, now: Any) -> str:
-        try:
-            name = await unlink_group_chat(
-                session,
-                now,
-                chat_id=qq_group_id,
-                staff_id=None,
-                actor=cli_actor(),
-                platform=Platform.QQ,
-            )
-        except GroupChatError as error:
-            raise directory.DirectoryError(str(error)) from error
+        name = await unlink_group_chat(
+            session,
+            now,
+            chat_id=qq_group_id,
+            staff_id=None,
+            actor=cli_actor(),
+            platform=Platform.QQ,
+        )
         return f"unlinked: QQ group {qq_group_id} from group {name}"
 
     _directory_call(ctx, "group.unlink_qq", unlink)
