@@ -73,10 +73,10 @@ class QqTransport:
         self.account = account
         self.updates = UpdateFactory(api)
         self._chats: dict[int, _Chat] = {}
-        self._groups: set[int] = set()
         # While a delivery's message is recorded, it is not a reply to send.
         self._recording = False
         self._turns = KeyedLocks()
+        self._alone: set[asyncio.Task[None]] = set()
         api.subscribe(self._sent)
 
     def _chat(self, chat_id: int) -> _Chat:
@@ -105,9 +105,12 @@ class QqTransport:
             chat.turn.append(outgoing)
         else:
             # Sent outside a turn of that chat (a replaced account told so): on its own.
-            self.application.create_task(self._send_alone(outgoing))
+            task = asyncio.create_task(self._send_alone(outgoing))
+            self._alone.add(task)
+            task.add_done_callback(self._alone.discard)
 
     async def _send_alone(self, outgoing: Outgoing) -> None:
+        await self._remember(outgoing.chat_id)
         text = await self._compose(outgoing.chat_id, [outgoing])
         if text:
             await self._deliver_reply(outgoing.chat_id, text)
@@ -153,7 +156,7 @@ class QqTransport:
             # Sending more during risk control only deepens it; the member hears later.
             log.warning("QQ rests: reply to %s not sent", chat_id)
             return
-        target = Target(group=chat_id in self._groups, id=chat_id)
+        target = Target(group=chat_id < 0, id=abs(chat_id))
         try:
             answer = await self.account.send(target, text_message(text), urgent=True)
         except (NotConnected, NoAnswer) as error:
@@ -182,7 +185,7 @@ class QqTransport:
     async def _remember(self, chat_id: int) -> None:
         """Write the chat's choices if they changed (a restart keeps "1" meaning the same)."""
         chat = self._chat(chat_id)
-        if not chat.changed or chat_id in self._groups:
+        if not chat.changed or chat_id < 0:  # a group's choices are nobody's
             return
         chat.changed = False
         shown = chat.shown
@@ -228,10 +231,11 @@ class QqTransport:
             command = _GROUP_COMMAND.match(plain_text(segments))
             if group_id is None or command is None:
                 return
-            self._groups.add(group_id)
             text = f"/{command.group(1).lower()}{command.group(2)}"
-            chat = {"id": group_id, "type": "group", "title": str(group_id)}
-            await self._turn(group_id, self.updates.text(user, text, chat=chat))
+            # A group is a negative chat id here, as Telegram's are: QQ numbers people and
+            # groups separately, and a group must never be taken for the person 12345.
+            chat = {"id": -group_id, "type": "group", "title": str(group_id)}
+            await self._turn(-group_id, self.updates.text(user, text, chat=chat))
             return
         if event.get("message_type") != "private":
             return

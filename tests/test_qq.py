@@ -489,3 +489,19 @@ async def test_erasing_a_member_forgets_their_qq_account_and_chat(
         guards = list(await session.scalars(select(InviteGuard)))
         assert [(g.platform, g.user_id) for g in guards] == [(Platform.TELEGRAM, ALICE_QQ)]
         assert await session.get(Member, member.id) is None
+
+
+async def test_a_qq_group_with_a_persons_number_is_still_a_group(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, clock.now())
+    await make_staff(
+        db, clock.now(), telegram_user_id=ADMIN_TG, qq_user_id=ADMIN_QQ, groups=[group]
+    )
+    # QQ numbers people and groups apart: group 1234567 is not the person 1234567.
+    await host.group_message(ALICE_QQ, ADMIN_QQ, f"/linkgroup {group.name}", role="admin")
+    await host.wait_for(lambda: len(host.texts_to(group_id=ALICE_QQ)) == 1)
+    assert host.texts_to(user_id=ALICE_QQ) == []
+    async with db.session() as session:
+        linked = await session.get(Group, group.id)
+    assert linked is not None and linked.qq_group_id == ALICE_QQ

@@ -11,6 +11,13 @@ from bot.replies import reply
 from bot.updates import command_argument
 from storage.group_chats import GroupChatError, link_group_chat, unlink_group_chat
 from storage.identity import Identity
+from storage.models import Platform
+
+
+def group_chat_number(context: LiaisonContext, chat_id: int) -> int:
+    """What the group chat is stored as: Telegram's chat id, or the QQ group's number (the
+    QQ transport shows QQ groups as negative chat ids, bot/qq.py)."""
+    return -chat_id if context.platform is Platform.QQ else chat_id
 
 
 @staff_only
@@ -27,7 +34,7 @@ async def link(update: Update, context: LiaisonContext, identity: Identity, staf
                 session,
                 context.now(),
                 group_name=name,
-                chat_id=chat.id,
+                chat_id=group_chat_number(context, chat.id),
                 chat_title=chat.title,
                 staff_id=staff_id,
                 actor=identity.actor,
@@ -50,7 +57,7 @@ async def unlink(
             name = await unlink_group_chat(
                 session,
                 context.now(),
-                chat_id=chat.id,
+                chat_id=group_chat_number(context, chat.id),
                 staff_id=staff_id,
                 actor=identity.actor,
                 platform=context.platform,
