@@ -78,9 +78,10 @@ def telegram_reachable() -> ColumnElement[bool]:
 def member_channel() -> ColumnElement[str | None]:
     """The first channel that can reach a member, in the member's order of preference.
 
-    Default order: Telegram when bound (and not blocked), otherwise SMS.
+    Default order: Telegram when bound (and not blocked), otherwise SMS. A member who
+    texted the stop keyword gets no SMS notices (storage/sms_inbox.py).
     """
-    has_phone = Member.phone.is_not(None)
+    has_phone = and_(Member.phone.is_not(None), Member.sms_stopped_at.is_(None))
     return case(
         (and_(Member.channels.like("sms%"), has_phone), literal(ChannelName.SMS.value)),
         (telegram_reachable(), literal(ChannelName.TELEGRAM.value)),
@@ -641,7 +642,7 @@ async def _fall_back(session: AsyncSession, now: datetime, row: Delivery) -> Non
         return
     if row.channel is ChannelName.TELEGRAM:
         member.telegram_unreachable_at = now
-    if row.channel is not ChannelName.SMS and member.phone:
+    if row.channel is not ChannelName.SMS and member.phone and member.sms_stopped_at is None:
         insert = _insert(session)
         # Same key with the channel swapped: a second 403 for this message adds nothing.
         stem = row.dedupe_key.rsplit(":", 1)[0]
