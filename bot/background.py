@@ -1,5 +1,5 @@
-"""The service beside the bot: the scheduler, the dispatcher and its channels, started and
-stopped together."""
+"""The service beside the bot: the scheduler, the dispatcher and its channels, and the
+handler of members' SMS replies, started and stopped together."""
 
 from __future__ import annotations
 
@@ -13,14 +13,32 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
+from messages.sms_inbound import SmsInbox
 from scheduler.timers import CycleScheduler
 from storage import zones
 from storage.models import ChannelName
 from storage.outbox import RetryPolicy
 
 
+def make_sms_inbox(services: Services) -> SmsInbox:
+    """What stores and answers members' SMS replies (the SMS channel's inbound sink)."""
+    settings = services.settings
+    return SmsInbox(
+        services.db,
+        services.clock,
+        services.renderer,
+        services.regions,
+        zone=settings.zone,
+        store_coordinates=settings.store_coordinates,
+    )
+
+
 def make_dispatcher(
-    services: Services, application: LiaisonApplication, *, account: int | None = None
+    services: Services,
+    application: LiaisonApplication,
+    *,
+    account: int | None = None,
+    inbox: SmsInbox | None = None,
 ) -> tuple[Dispatcher, SmsChannel]:
     """The dispatcher sending through the Application's bot and the configured SMS channel.
 
@@ -45,7 +63,7 @@ def make_dispatcher(
         quiet_hours=settings.quiet_hours,
         addresses={ChannelName.TELEGRAM: [str(account)]} if account is not None else None,
     )
-    sms = sms_channel(settings, dispatcher.on_receipt)
+    sms = sms_channel(settings, dispatcher.on_receipt, inbox)
     dispatcher.channels = {
         ChannelName.TELEGRAM: TelegramChannel(application.bot),
         ChannelName.SMS: sms,
@@ -62,7 +80,8 @@ async def running_background(
     """Run the monthly cycle's timers and deliver through the Application's bot (and SMS)
     until the block ends; with account, a terminal chat's (see make_dispatcher)."""
     settings = services.settings
-    dispatcher, sms = make_dispatcher(services, application, account=account)
+    inbox = make_sms_inbox(services)
+    dispatcher, sms = make_dispatcher(services, application, account=account, inbox=inbox)
     await sms.start()
     await asyncio.to_thread(zones.warm)
     # Everything built so far lives as long as the service: out of the collector's sight, so
@@ -70,6 +89,8 @@ async def running_background(
     gc.freeze()
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+    # Members' SMS stored before a restart are handled first thing.
+    replies = asyncio.create_task(inbox.run(stop), name="sms-replies")
     scheduler = CycleScheduler(services.db, settings, services.clock)
     application.bot_data.scheduler = scheduler
     try:
@@ -82,6 +103,7 @@ async def running_background(
         stop.set()
         await task
         await sms.close()
+        await replies
 
 
 def attach_background(application: LiaisonApplication) -> None:

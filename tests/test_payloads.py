@@ -152,6 +152,12 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
         MessageKind.RIGHTS_REPLY,
         {"id": 5, "kind": "delete", "status": "rejected", "reason": "名册需保留"},
     ),
+    (
+        MessageKind.SMS_REPLY,
+        {"what": "checkin_saved", "period": "2026-11", "place": "广东省 深圳市 南山区"},
+    ),
+    (MessageKind.SMS_REPLY, {"what": "stopped"}),
+    (MessageKind.SMS_ANSWER, {"text": "周六的活动改到周日。", "signature": "李联络"}),
 ]
 
 
