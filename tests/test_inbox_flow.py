@@ -1,0 +1,128 @@
+"""/inbox: what members texted that no keyword answered, for the staff who look after them,
+answered by SMS from the chat."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.background import make_sms_inbox
+from bot.botapi import Button, LocalBotApi
+from bot.context import LiaisonApplication, Services
+from messages.channels.base import InboundSms
+from storage.clock import FakeClock
+from storage.db import Database
+from storage.models import AuditEvent, ChannelName, Delivery, InboundSms as StoredSms, StaffRole
+from storage.sms_inbox import fingerprint
+from tests.chat import Person, talk
+from tests.cycle_harness import RecordingSms
+from tests.delivery import make_dispatcher
+from tests.factories import make_group, make_member, make_staff
+
+LIAISON = 9801  # 李联络, liaison of 驻深圳
+ADMIN = 9802  # 王管理, an administrator without scope
+ZHANG = "+8613800138000"  # 张伟, 驻深圳
+LIU = "+8613800138001"  # 刘洋, 驻广州: not the liaison's
+STRANGER = "+8613700137000"
+
+
+async def texted(services: Services, sender: str, text: str) -> None:
+    """sender's SMS arrives, stored and handled as the SMS channel's sink does it."""
+    inbox = make_sms_inbox(services)
+    octets = text.encode("utf-16-be")
+    await inbox(InboundSms(sender, "Liaison", text, fingerprint(sender, "Liaison", 8, 0, octets)))
+    await inbox.handle_pending()
+
+
+@pytest.fixture(autouse=True)
+async def district(db: Database, clock: FakeClock, services: Services) -> None:
+    shenzhen = await make_group(db, clock.now(), "驻深圳党小组")
+    guangzhou = await make_group(db, clock.now(), "驻广州党小组")
+    await make_member(db, clock.now(), name="张伟", phone=ZHANG, groups=[shenzhen])
+    await make_member(db, clock.now(), name="刘洋", phone=LIU, groups=[guangzhou])
+    await make_staff(db, clock.now(), telegram_user_id=LIAISON, groups=[shenzhen])
+    await make_staff(
+        db, clock.now(), telegram_user_id=ADMIN, name="王管理", role=StaffRole.ADMIN
+    )
+    await texted(services, ZHANG, "李书记，周六的组织生活会在哪里开？")
+    await texted(services, LIU, "我换了新手机号，原来的号码不用了")
+    await texted(services, STRANGER, "<b>中奖</b>通知：请点击链接")
+
+
+async def test_a_liaison_sees_only_their_members_and_answers_by_sms(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    services: Services,
+    db: Database,
+    clock: FakeClock,
+) -> None:
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(
+        liaison,
+        [("/inbox", ["党员发来的短信", "待处理 1 条", "张伟（+86 138****8000）", "周六的组织生活会在哪里开"])],
+    )
+    assert "刘洋" not in liaison.last_text and "中奖" not in liaison.last_text
+    assert liaison.button_texts == ["✍️ 回复 #1", "✅ 已处理 #1"]
+    await talk(
+        liaison,
+        [
+            ("✍️ 回复 #1", ["回复短信 #1", "张伟：李书记，周六的组织生活会在哪里开？"]),
+            (
+                "周六上午九点，民意街道党员之家。",
+                ["【回复】周六上午九点，民意街道党员之家。 ——李联络", "1 条短信"],
+            ),
+            ("📨 发送短信", "已用短信回复 #1（张伟），并标记为已处理"),
+            ("/inbox", "没有待处理的短信"),
+        ],
+    )
+    sms = RecordingSms(clock)
+    await make_dispatcher(services, sms=sms).run_once()
+    [(_, sent)] = sms.sent
+    assert (sent.address, sent.text) == (ZHANG, "【回复】周六上午九点，民意街道党员之家。 ——李联络")
+    async with db.session() as session:
+        delivery = await session.scalar(select(Delivery).where(Delivery.address == ZHANG))
+        assert delivery is not None and delivery.channel is ChannelName.SMS
+        actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions.count("sms.inbox.list") == 2 and "sms.answer" in actions
+
+
+async def test_another_groups_sms_cannot_be_answered_with_a_forged_button(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    async with db.session() as session:
+        liu = await session.scalar(select(StoredSms.id).where(StoredSms.sender == LIU))
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/inbox", "张伟")])
+    message = next(o for o in reversed(liaison.last) if o.buttons)
+    await liaison.send_update(
+        liaison.updates.press(liaison.user, message, Button("x", f"inbox:answer:{liu}"))
+    )
+    replies = [o for o in bot_api.sent if o.chat_id == LIAISON]
+    assert "不在您负责的范围内" in replies[-1].text
+
+
+async def test_an_administrator_sees_unknown_numbers_escaped_and_marks_them_done(
+    application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    admin = Person(application, bot_api, ADMIN)
+    await talk(admin, [("/inbox", ["待处理 3 条", "未登记的号码 +86 137****7000", "刘洋", "张伟"])])
+    # What a stranger typed is shown as text, never as markup.
+    assert "&lt;b&gt;中奖&lt;/b&gt;" in admin.last[-1].text
+    await talk(admin, [("✅ 已处理 #3", "短信 #3 已处理"), ("/inbox", "待处理 2 条")])
+    assert "中奖" not in admin.last_text
+
+
+async def test_a_member_cannot_open_the_inbox(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await make_member(db, clock.now(), name="赵敏", phone=None, telegram_user_id=9803)
+    await talk(Person(application, bot_api, 9803), [("/inbox", "只供联络员使用")])
+
+
+async def test_in_english_too(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    await make_staff(db, clock.now(), telegram_user_id=9804, name="Li", locale="en")
+    admin = Person(application, bot_api, 9804, language_code="en")
+    # A liaison of no group: nothing to see.
+    await talk(admin, [("/inbox", "No open SMS")])
