@@ -116,9 +116,7 @@ class SmsInbox:
 
 def sms_reply(reader: Reader, payload: payloads.SmsReply) -> Rendered:
     """The automatic answer to a member's SMS: one SMS."""
-    text = reader.render(
-        "sms/reply", what=payload.what, period=payload.period, place=payload.place
-    )
+    text = reader.render("sms/reply", what=payload.what, period=payload.period, place=payload.place)
     return text, ()
 
 

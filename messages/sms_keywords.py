@@ -64,7 +64,7 @@ class SmsKeywords:
 
     def read(self, text: str) -> SmsReply:
         typed = normalize(text)
-        # "1", "同上", "退订", "恢复", "?" only as the whole message: "1号楼" is no answer to a prompt.
+        # "1", "同上", "退订", "恢复", "?" only as the whole message: "1号楼" answers no prompt.
         bare = typed.strip(" .。!！")
         for intent in self.KEYWORDS[1:]:
             if bare in self.words[intent]:

@@ -137,7 +137,9 @@ def sender_number(address: str) -> str:
         return address.strip()[:32]
 
 
-def fingerprint(sender: str, recipient: str, data_coding: int, esm_class: int, octets: bytes) -> str:
+def fingerprint(
+    sender: str, recipient: str, data_coding: int, esm_class: int, octets: bytes
+) -> str:
     """The dedupe key of a deliver_sm's content (a hash: no text or number in the key)."""
     digest = hashlib.sha256()
     for part in (sender, recipient, str(data_coding), str(esm_class & 0x40)):
@@ -155,7 +157,9 @@ async def _serialise(session: AsyncSession, sender: str) -> None:
     """On PostgreSQL, parts of one sender are stored one after another: two parts of a long
     message stored at once would each miss the other. SQLite writes one at a time anyway."""
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"sms:{sender}".encode()).digest()[:8], "big", signed=True)
+        key = int.from_bytes(
+            hashlib.sha256(f"sms:{sender}".encode()).digest()[:8], "big", signed=True
+        )
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
@@ -223,9 +227,7 @@ async def store_part(
     if any(n not in by_number for n in range(1, total + 1)):
         return None
     parts = [by_number[n] for n in range(1, total + 1)]
-    return await _whole(
-        session, now, sender, "".join(p.text for p in parts), [p.id for p in parts]
-    )
+    return await _whole(session, now, sender, "".join(p.text for p in parts), [p.id for p in parts])
 
 
 async def _whole(
@@ -465,7 +467,11 @@ async def _stop(session: AsyncSession, now: datetime, member: Member) -> str:
         member.sms_stopped_at = now
         member.updated_at = now
         await audit.record(
-            session, now, actor=f"member:{member.id}", action="sms.stop", subject=f"member:{member.id}"
+            session,
+            now,
+            actor=f"member:{member.id}",
+            action="sms.stop",
+            subject=f"member:{member.id}",
         )
     # What waits to go by SMS goes no more (the confirmation is written after this).
     await session.execute(
@@ -614,7 +620,9 @@ async def view_item(
     """get_item for actor to look at: audited when found, and when refused."""
     found = await get_item(session, sms_id, staff_id=staff_id)
     if found is not None:
-        await audit.record(session, now, actor=actor, action="sms.inbox.view", subject=f"sms:{sms_id}")
+        await audit.record(
+            session, now, actor=actor, action="sms.inbox.view", subject=f"sms:{sms_id}"
+        )
     else:
         await audit.record_refused(
             session,

@@ -194,7 +194,9 @@ async def sms_answer(world: World) -> Person:
     inbox = make_sms_inbox(world.application.bot_data.services)
     text = "周六的会在哪里开？"
     octets = text.encode("utf-16-be")
-    await inbox(InboundSms("+8613800000001", "Liaison", text, fingerprint("+86", "L", 8, 0, octets)))
+    await inbox(
+        InboundSms("+8613800000001", "Liaison", text, fingerprint("+86", "L", 8, 0, octets))
+    )
     await inbox.handle_pending()
     liaison = world.person(LIAISON)
     await talk(liaison, [("/inbox", "周六的会"), ("✍️ 回复 #1", "回复短信 #1")])

@@ -12,7 +12,8 @@ from bot.context import LiaisonApplication, Services
 from messages.channels.base import InboundSms
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.models import AuditEvent, ChannelName, Delivery, InboundSms as StoredSms, StaffRole
+from storage.models import AuditEvent, ChannelName, Delivery, StaffRole
+from storage.models import InboundSms as StoredSms
 from storage.sms_inbox import fingerprint
 from tests.chat import Person, talk
 from tests.cycle_harness import RecordingSms
@@ -41,9 +42,7 @@ async def district(db: Database, clock: FakeClock, services: Services) -> None:
     await make_member(db, clock.now(), name="张伟", phone=ZHANG, groups=[shenzhen])
     await make_member(db, clock.now(), name="刘洋", phone=LIU, groups=[guangzhou])
     await make_staff(db, clock.now(), telegram_user_id=LIAISON, groups=[shenzhen])
-    await make_staff(
-        db, clock.now(), telegram_user_id=ADMIN, name="王管理", role=StaffRole.ADMIN
-    )
+    await make_staff(db, clock.now(), telegram_user_id=ADMIN, name="王管理", role=StaffRole.ADMIN)
     await texted(services, ZHANG, "李书记，周六的组织生活会在哪里开？")
     await texted(services, LIU, "我换了新手机号，原来的号码不用了")
     await texted(services, STRANGER, "<b>中奖</b>通知：请点击链接")
@@ -59,7 +58,17 @@ async def test_a_liaison_sees_only_their_members_and_answers_by_sms(
     liaison = Person(application, bot_api, LIAISON)
     await talk(
         liaison,
-        [("/inbox", ["党员发来的短信", "待处理 1 条", "张伟（+86 138****8000）", "周六的组织生活会在哪里开"])],
+        [
+            (
+                "/inbox",
+                [
+                    "党员发来的短信",
+                    "待处理 1 条",
+                    "张伟（+86 138****8000）",
+                    "周六的组织生活会在哪里开",
+                ],
+            )
+        ],
     )
     assert "刘洋" not in liaison.last_text and "中奖" not in liaison.last_text
     assert liaison.button_texts == ["✍️ 回复 #1", "✅ 已处理 #1"]

@@ -122,7 +122,12 @@ async def places(db: Database, phone: str) -> list[tuple[str, str | None]]:
     """The member's check-ins: (period, the place kept as province/city/district)."""
     async with db.session() as session:
         rows = await session.execute(
-            select(CheckIn.period, LocationReport.province, LocationReport.city, LocationReport.district)
+            select(
+                CheckIn.period,
+                LocationReport.province,
+                LocationReport.city,
+                LocationReport.district,
+            )
             .join(Member, Member.id == CheckIn.member_id)
             .outerjoin(LocationReport, LocationReport.id == CheckIn.location_report_id)
             .where(Member.phone == phone)
@@ -250,7 +255,8 @@ async def test_stop_ends_sms_notices_until_resume(
         async with db.session() as session:
             return list(
                 await session.scalars(
-                    select(Delivery).where(Delivery.address.is_(None) | (Delivery.address == ZHANG))
+                    select(Delivery)
+                    .where(Delivery.address.is_(None) | (Delivery.address == ZHANG))
                     .where(Delivery.notice_id.is_not(None))
                     .order_by(Delivery.id)
                 )

@@ -754,7 +754,6 @@ class SmppChannel:
         except Exception:  # the SMPP session must outlive a failing sink
             log.exception("receipt sink failed for %s", external_id)
 
-
     # Members' SMS ------------------------------------------------------------------------
 
     async def _on_mobile_originated(self, pdu: bytes) -> SmppCommandStatus:
@@ -812,7 +811,10 @@ def _read_fields(pdu: bytes) -> tuple[int, int, str, str, bytes, dict[int, bytes
     index += length
     params: dict[int, bytes] = {}
     while index + 4 <= len(pdu):
-        tag, size = int.from_bytes(pdu[index : index + 2]), int.from_bytes(pdu[index + 2 : index + 4])
+        tag, size = (
+            int.from_bytes(pdu[index : index + 2]),
+            int.from_bytes(pdu[index + 2 : index + 4]),
+        )
         params[tag] = pdu[index + 4 : index + 4 + size]
         index += 4 + size
     if source_ton == TON.INTERNATIONAL and source.isdigit():
