@@ -135,3 +135,14 @@ async def test_in_english_too(
     admin = Person(application, bot_api, 9804, language_code="en")
     # A liaison of no group: nothing to see.
     await talk(admin, [("/inbox", "No open SMS")])
+
+
+async def test_the_member_card_says_who_stopped_sms_notices(
+    application: LiaisonApplication, bot_api: LocalBotApi, services: Services
+) -> None:
+    await texted(services, ZHANG, "退订")
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/member 张伟", "2026-11-15 回复“退订”，不再收短信通知")])
+    await texted(services, ZHANG, "恢复")
+    await talk(liaison, [("/member 张伟", "电话：+86 138****8000")])
+    assert "退订" not in liaison.last_text
