@@ -38,7 +38,8 @@ from storage.models import (
     WorkSituation,
 )
 from storage.notices import create_notice
-from storage.sms_inbox import DUPLICATE_WINDOW
+from storage.retention import Retention, purge
+from storage.sms_inbox import DUPLICATE_WINDOW, store_part
 from tests.delivery import make_dispatcher
 from tests.factories import make_checkin, make_group, make_member
 from tests.smsc import ESME_ROK, ESME_RX_T_APPN, LoopbackSmsc, mo_parts
@@ -379,3 +380,36 @@ async def test_a_message_stored_before_a_crash_is_handled_after_it(
     assert await phones.inbox.handle_pending() == []  # nothing is handled twice
     await phones.dispatcher.run_once()
     assert phones.received(ZHANG) == ["已收到您2026-11的报到：广东省 深圳市。谢谢！"]
+
+
+async def test_old_sms_are_purged_at_their_retention_time(
+    db: Database, clock: FakeClock, services: Services
+) -> None:
+    inbox = make_sms_inbox(services)
+    year_ago = clock.now() - timedelta(days=400)
+    async with db.session() as session:
+        await store_part(
+            session, year_ago, sender=ZHANG, recipient="L", text="旧短信", dedupe_key="old"
+        )
+        # Half of a long message whose other half never came.
+        await store_part(
+            session,
+            year_ago,
+            sender=ZHANG,
+            recipient="L",
+            text="前半段",
+            dedupe_key="half",
+            reference=1,
+            total=2,
+        )
+        await store_part(
+            session, clock.now(), sender=ZHANG, recipient="L", text="新短信", dedupe_key="new"
+        )
+    await inbox.handle_pending()
+    async with db.session() as session:
+        report = await purge(session, clock.now(), Retention())
+    assert report.count("inbound_sms").deleted == 1
+    assert await inbox_texts(db) == [(ZHANG, "新短信")]
+    async with db.session() as session:
+        left = await session.scalars(select(InboundSmsPart.text))
+        assert list(left) == ["新短信"]
