@@ -22,6 +22,7 @@ from benchmarks import (
     regions,
     retention,
     roster_import,
+    sms_inbound,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -39,6 +40,7 @@ async def main() -> int:
         flood,
         cycle,
         retention,
+        sms_inbound,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}
