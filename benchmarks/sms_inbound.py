@@ -25,10 +25,12 @@ from storage.models import (
     Delivery,
     Group,
     GroupKind,
-    InboundSms as StoredSms,
     Member,
     MemberStatus,
     MessageKind,
+)
+from storage.models import (
+    InboundSms as StoredSms,
 )
 from storage.regions import default_index
 from tests.smsc import ESME_ROK, LoopbackSmsc, MoPart, mo_parts

@@ -17,7 +17,6 @@ from messages.sms_keywords import SmsKeywords
 from storage import certificates, ideas, requests, sms_inbox
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.regions import default_index
 from storage.models import (
     AuditEvent,
     Base,
@@ -28,6 +27,7 @@ from storage.models import (
     Member,
     StaffRole,
 )
+from storage.regions import default_index
 from storage.rights import (
     Field,
     approve_correction,
