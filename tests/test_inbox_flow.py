@@ -3,16 +3,19 @@ answered by SMS from the chat."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from bot.background import make_sms_inbox
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication, Services
+from messages.callbacks import INBOX_ANSWER_SEND, INBOX_DONE
 from messages.channels.base import InboundSms
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.models import AuditEvent, ChannelName, Delivery, StaffRole
+from storage.models import AuditEvent, ChannelName, Delivery, MessageKind, StaffRole
 from storage.models import InboundSms as StoredSms
 from storage.sms_inbox import fingerprint
 from tests.chat import Person, talk
@@ -146,3 +149,58 @@ async def test_the_member_card_says_who_stopped_sms_notices(
     await texted(services, ZHANG, "恢复")
     await talk(liaison, [("/member 张伟", "电话：+86 138****8000")])
     assert "退订" not in liaison.last_text
+
+
+async def press(who: Person, data: str) -> str:
+    """Press a button carrying data under the last message (forged, or long gone)."""
+    message = who.last[-1]
+    who.last = await who.send_update(who.updates.press(who.user, message, Button("x", data)))
+    return who.last_text
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+async def test_every_turn_of_an_answer_in_either_language(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    services: Services,
+    clock: FakeClock,
+    db: Database,
+    locale: str,
+) -> None:
+    """An administrator (no scope: everything) answers, refuses, cancels, lets one expire."""
+
+    def button(key: str, **values: object) -> str:
+        return services.renderer.label(locale, f"inbox.{key}", **values)
+
+    await make_staff(
+        db, clock.now(), telegram_user_id=9805, name="Wang", role=StaffRole.ADMIN, locale=locale
+    )
+    admin = Person(application, bot_api, 9805, language_code=locale.split("_")[0])
+    await talk(admin, [("/inbox", ["#3", "#2", "#1"])])
+    await talk(
+        admin,
+        [
+            (button("answer", id=2), ["#2", "我换了新手机号"]),
+            ("长" * 201, "201"),  # too long: asked again
+            ("/loc 30.58 114.27", "#2"),  # not text: asked again
+            ("好的，已记下新号码。", ["好的，已记下新号码。", "Wang"]),
+            ("再说一句", button("send").split()[-1]),  # typed where a button is expected
+            (button("send"), ["#2", "刘洋"]),
+        ],
+    )
+    # The preview's "send", pressed again after it went: it says so and sends nothing more.
+    assert "/inbox" in await press(admin, INBOX_ANSWER_SEND.pack())
+    await talk(
+        admin,
+        [("/inbox", "#1"), (button("answer", id=1), "#1"), (button("cancel"), "/inbox")],
+    )
+    await talk(admin, [("/inbox", "#3"), (button("done", id=3), "#3")])
+    assert "#99" in await press(admin, INBOX_DONE.pack(99))
+    await talk(admin, [("/inbox", "#1"), (button("answer", id=1), "#1")])
+    clock.advance(timedelta(hours=13))
+    await talk(admin, [("还在吗？", "/inbox")])
+    async with db.session() as session:
+        answers = list(
+            await session.scalars(select(Delivery).where(Delivery.kind == MessageKind.SMS_ANSWER))
+        )
+    assert [d.address for d in answers] == [LIU]
