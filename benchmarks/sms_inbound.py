@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from benchmarks.common import Timer, fresh_database, p95, show
 from benchmarks.retention import _postgresql
-from messages.channels.base import InboundSink, InboundSms
+from messages.channels.base import InboundSink, MobileOriginated
 from messages.channels.sms import SmppChannel
 from messages.render import Renderer
 from messages.sms_inbound import SmsInbox
@@ -25,12 +25,10 @@ from storage.models import (
     Delivery,
     Group,
     GroupKind,
+    InboundSms,
     Member,
     MemberStatus,
     MessageKind,
-)
-from storage.models import (
-    InboundSms as StoredSms,
 )
 from storage.regions import default_index
 from tests.smsc import ESME_ROK, LoopbackSmsc, MoPart, mo_parts
@@ -107,7 +105,7 @@ async def _scenario(label: str, database: Database) -> dict[str, Any]:
         for part in mo_parts(_phone(index), TEXTS[index % len(TEXTS)])
     ]
 
-    async def ack_only(message: InboundSms) -> None:
+    async def ack_only(message: MobileOriginated) -> None:
         return None
 
     bare_seconds, bare_latencies = await _through_the_bind(ack_only, parts)
@@ -124,10 +122,10 @@ async def _scenario(label: str, database: Database) -> dict[str, Any]:
             async with database.session() as session:
                 left = await session.scalar(
                     select(func.count())
-                    .select_from(StoredSms)
-                    .where(StoredSms.handled_at.is_(None))
+                    .select_from(InboundSms)
+                    .where(InboundSms.handled_at.is_(None))
                 )
-                stored = await session.scalar(select(func.count()).select_from(StoredSms))
+                stored = await session.scalar(select(func.count()).select_from(InboundSms))
             if stored == MESSAGES and not left:
                 return
             await asyncio.sleep(0.01)
@@ -140,7 +138,7 @@ async def _scenario(label: str, database: Database) -> dict[str, Any]:
             select(func.count()).select_from(Delivery).where(Delivery.kind == MessageKind.SMS_REPLY)
         )
         inboxed = await session.scalar(
-            select(func.count()).select_from(StoredSms).where(StoredSms.in_inbox.is_(True))
+            select(func.count()).select_from(InboundSms).where(InboundSms.in_inbox.is_(True))
         )
     show(f"{label}: stored, handled, answer enqueued", MESSAGES / seconds, "SMS/s")
     show(f"{label}: deliver_sm answered, p95 (baseline)", p95(bare_latencies) * 1000, "ms")

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from datetime import tzinfo
 
-from messages.channels.base import InboundSms
+from messages.channels.base import MobileOriginated
 from messages.render import Reader, Rendered, Renderer
 from messages.sms_keywords import SmsKeywords
 from storage import payloads
@@ -52,7 +52,7 @@ class SmsInbox:
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
 
-    async def __call__(self, message: InboundSms) -> None:
+    async def __call__(self, message: MobileOriginated) -> None:
         """Store one deliver_sm; raises when it could not be stored (the channel refuses it)."""
         async with self.db.session() as session:
             complete = await store_part(

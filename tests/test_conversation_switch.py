@@ -20,7 +20,7 @@ from bot.app import FEATURES
 from bot.background import make_sms_inbox
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication
-from messages.channels.base import InboundSms
+from messages.channels.base import MobileOriginated
 from storage.certificates import apply
 from storage.clock import FakeClock
 from storage.db import Database
@@ -195,7 +195,7 @@ async def sms_answer(world: World) -> Person:
     text = "周六的会在哪里开？"
     octets = text.encode("utf-16-be")
     await inbox(
-        InboundSms("+8613800000001", "Liaison", text, fingerprint("+86", "L", 8, 0, octets))
+        MobileOriginated("+8613800000001", "Liaison", text, fingerprint("+86", "L", 8, 0, octets))
     )
     await inbox.handle_pending()
     liaison = world.person(LIAISON)

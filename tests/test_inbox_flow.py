@@ -12,11 +12,10 @@ from bot.background import make_sms_inbox
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication, Services
 from messages.callbacks import INBOX_ANSWER_SEND, INBOX_DONE
-from messages.channels.base import InboundSms
+from messages.channels.base import MobileOriginated
 from storage.clock import FakeClock
 from storage.db import Database
-from storage.models import AuditEvent, ChannelName, Delivery, MessageKind, StaffRole
-from storage.models import InboundSms as StoredSms
+from storage.models import AuditEvent, ChannelName, Delivery, InboundSms, MessageKind, StaffRole
 from storage.sms_inbox import fingerprint
 from tests.chat import Person, talk
 from tests.cycle_harness import RecordingSms
@@ -34,7 +33,9 @@ async def texted(services: Services, sender: str, text: str) -> None:
     """sender's SMS arrives, stored and handled as the SMS channel's sink does it."""
     inbox = make_sms_inbox(services)
     octets = text.encode("utf-16-be")
-    await inbox(InboundSms(sender, "Liaison", text, fingerprint(sender, "Liaison", 8, 0, octets)))
+    await inbox(
+        MobileOriginated(sender, "Liaison", text, fingerprint(sender, "Liaison", 8, 0, octets))
+    )
     await inbox.handle_pending()
 
 
@@ -102,7 +103,7 @@ async def test_another_groups_sms_cannot_be_answered_with_a_forged_button(
     application: LiaisonApplication, bot_api: LocalBotApi, db: Database
 ) -> None:
     async with db.session() as session:
-        liu = await session.scalar(select(StoredSms.id).where(StoredSms.sender == LIU))
+        liu = await session.scalar(select(InboundSms.id).where(InboundSms.sender == LIU))
     liaison = Person(application, bot_api, LIAISON)
     await talk(liaison, [("/inbox", "张伟")])
     message = next(o for o in reversed(liaison.last) if o.buttons)

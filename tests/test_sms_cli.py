@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from messages.channels.base import InboundSms
+from messages.channels.base import MobileOriginated
 from messages.render import Renderer
 from messages.sms_inbound import SmsInbox
 from storage.clock import FakeClock
@@ -46,7 +46,7 @@ def texted(url: str, sender: str | None, text: str, *, name: str | None = None) 
             zone=ZoneInfo("Asia/Shanghai"),
         )
         key = fingerprint(number, "Liaison", 8, 0, text.encode("utf-16-be"))
-        await inbox(InboundSms(number, "Liaison", text, key))
+        await inbox(MobileOriginated(number, "Liaison", text, key))
         await inbox.handle_pending()
         return number
 

@@ -95,7 +95,7 @@ class ReceiptSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class InboundSms:
+class MobileOriginated:
     """One mobile-originated deliver_sm as the SMS centre sent it: a whole SMS, or one part
     of a long one (reference, total, number from its concatenation header).
 
@@ -117,4 +117,4 @@ class InboundSink(Protocol):
     stored, and raises when it could not be: the channel then refuses it, so that the SMS
     centre sends it again."""
 
-    async def __call__(self, message: InboundSms) -> None: ...
+    async def __call__(self, message: MobileOriginated) -> None: ...

@@ -59,7 +59,7 @@ from aiosmpplib.state import PduHeader
 
 from messages.channels.base import (
     InboundSink,
-    InboundSms,
+    MobileOriginated,
     OutboundMessage,
     ReceiptSink,
     SendResult,
@@ -822,7 +822,7 @@ def _read_fields(pdu: bytes) -> tuple[int, int, str, str, bytes, dict[int, bytes
     return esm_class, data_coding, source, destination, short_message, params
 
 
-def read_mobile_originated(pdu: bytes) -> InboundSms:
+def read_mobile_originated(pdu: bytes) -> MobileOriginated:
     """A member's SMS from its deliver_sm PDU: the text decoded, its place in a long message
     (UDH or SAR parameters) and the dedupe key of its content."""
     esm_class, data_coding, source, destination, octets, params = _read_fields(pdu)
@@ -840,7 +840,7 @@ def read_mobile_originated(pdu: bytes) -> InboundSms:
     sar = b"".join(
         params.get(tag, b"") for tag in (SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM)
     )
-    return InboundSms(
+    return MobileOriginated(
         sender=source,
         recipient=destination,
         text=decode_text(user_data, data_coding),
