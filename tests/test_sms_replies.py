@@ -19,6 +19,7 @@ from bot.background import make_sms_inbox
 from bot.context import Services
 from messages.channels.sms import SmppChannel
 from messages.dispatcher import Dispatcher
+from messages.mydata import context, data_json, data_page
 from messages.sms_inbound import SmsInbox
 from messages.sms_text import segment_count
 from scheduler.jobs import run_due
@@ -37,6 +38,7 @@ from storage.models import (
     Member,
     WorkSituation,
 )
+from storage.mydata import member_data
 from storage.notices import create_notice
 from storage.retention import Retention, purge
 from storage.sms_inbox import DUPLICATE_WINDOW, store_part
@@ -413,3 +415,26 @@ async def test_old_sms_are_purged_at_their_retention_time(
     async with db.session() as session:
         left = await session.scalars(select(InboundSmsPart.text))
         assert list(left) == ["新短信"]
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+async def test_the_member_sees_the_sms_they_sent_in_their_data(
+    phones: Phones, db: Database, clock: FakeClock, services: Services, locale: str
+) -> None:
+    await phones.text(ZHANG, "报到 深圳")
+    await phones.text(ZHANG, "我的党费交给谁？")
+    zhang = await member(db, ZHANG)
+    async with db.session() as session:
+        data = await member_data(session, clock.now(), zhang.id)
+    assert data is not None
+    assert [(s.text, s.intent) for s in data.sms] == [
+        ("我的党费交给谁？", "other"),
+        ("报到 深圳", "checkin"),
+    ]
+    assert data_json(data).decode().count("我的党费交给谁？") == 1
+    page = data_page(services.renderer, locale, data, services.settings.zone).decode()
+    assert "我的党费交给谁？" in page
+    summary = services.renderer.render(
+        locale, "mydata/summary", **context(services.renderer, locale, data, services.settings.zone)
+    )
+    assert "报到 深圳" in summary
