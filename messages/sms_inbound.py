@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from datetime import tzinfo
 
@@ -114,15 +115,23 @@ class SmsInbox:
                 waiting.cancel()
 
 
+def _as_sms(reader: Reader, name: str, **values: object) -> Rendered:
+    """The plain text of an SMS template. These kinds answer an SMS and go by SMS; on another
+    channel (none sends them today) the same text, escaped for Telegram HTML."""
+    text = reader.renderer.render_text(reader.locale, f"{name}_sms", **values)
+    return (text if reader.sms else html.escape(text, quote=False)), ()
+
+
 def sms_reply(reader: Reader, payload: payloads.SmsReply) -> Rendered:
     """The automatic answer to a member's SMS: one SMS."""
-    text = reader.render("sms/reply", what=payload.what, period=payload.period, place=payload.place)
-    return text, ()
+    return _as_sms(
+        reader, "sms/reply", what=payload.what, period=payload.period, place=payload.place
+    )
 
 
 def sms_answer(reader: Reader, payload: payloads.SmsAnswer) -> Rendered:
     """What staff answered from the inbox, signed."""
-    return reader.render("sms/answer", text=payload.text, signature=payload.signature), ()
+    return _as_sms(reader, "sms/answer", text=payload.text, signature=payload.signature)
 
 
 __all__ = ["SmsInbox", "sms_answer", "sms_reply"]

@@ -669,6 +669,8 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
         payloads.RightsReply(
             id=4, kind="correct", status="approved", field="workplace", value="Hankou"
         ),
+        payloads.SmsReply(what="stopped"),
+        payloads.SmsAnswer(text="See you on <Sunday>.", signature="Li"),
     )
 }
 
