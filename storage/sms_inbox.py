@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, payloads
 from storage.checkins import (
+    CHECKIN_TOPIC,
     MAX_PLACE_LENGTH,
     AlreadyCheckedIn,
     CheckInError,
@@ -96,7 +97,7 @@ MAX_ANSWER_LENGTH = 200
 SMS_TOPIC = "sms"
 # Deliveries dropped when the member texts the stop keyword.
 STOPPED = "the member texted the stop keyword"
-# The months' prompt and reminders ("chk:<period>:…", storage/checkins.CHECKIN_TOPIC).
+# The month's prompt and reminders ("chk:<period>:…").
 _PROMPT_KINDS = (MessageKind.CHECKIN_PROMPT, MessageKind.CHECKIN_REMINDER)
 
 
@@ -372,7 +373,7 @@ async def _prompted(session: AsyncSession, now: datetime, member: Member, zone: 
             Delivery.member_id == member.id,
             Delivery.kind.in_(_PROMPT_KINDS),
             Delivery.channel == ChannelName.SMS,
-            Delivery.topic.startswith(f"chk:{period}:", autoescape=True),
+            Delivery.topic.startswith(f"{CHECKIN_TOPIC}:{period}:", autoescape=True),
             Delivery.sent_at.is_not(None),
         )
         .limit(1)

@@ -40,9 +40,9 @@ from storage.sms_inbox import (
     SmsInboxError,
     answer,
     check_answer,
-    get_item,
     list_inbox,
     mark_done,
+    view_item,
 )
 
 COMMANDS = (Command("inbox", Audience.STAFF),)
@@ -120,8 +120,11 @@ async def start_answer(update: Update, context: LiaisonContext) -> str:
     pressed = INBOX_ANSWER.unpack(query.data)
     found = None
     if pressed is not None:
+        # Opening one SMS to answer it shows the whole of it: a look, audited.
         async with context.services.db.session() as session:
-            found = await get_item(session, pressed[0], staff_id=staff[1])
+            found = await view_item(
+                session, context.now(), pressed[0], staff_id=staff[1], actor=staff[0].actor
+            )
     if found is None:
         sms_id = pressed[0] if pressed else 0
         await reply(update, context, "inbox/refused", reason="not_found", id=sms_id)

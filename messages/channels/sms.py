@@ -761,7 +761,8 @@ class SmppChannel:
         try:
             message = read_mobile_originated(pdu)
         except (ValueError, IndexError):
-            log.warning("an unreadable deliver_sm, refused: %s", pdu.hex())
+            # Not its octets: they hold a phone number and what a member wrote.
+            log.warning("an unreadable deliver_sm (%d octets), refused", len(pdu))
             return SmppCommandStatus.ESME_RX_R_APPN
         if self.inbound_sink is None:
             log.info("a mobile-originated SMS with nowhere to go; acknowledged and dropped")
