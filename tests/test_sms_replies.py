@@ -6,6 +6,7 @@ keywords, and the answer comes back to the centre as one SMS through the outbox.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from storage.models import (
 )
 from storage.mydata import member_data
 from storage.notices import create_notice
+from storage.outbox import Outcome, RetryPolicy, claim_due, record_outcome
 from storage.retention import Retention, purge
 from storage.sms_inbox import DUPLICATE_WINDOW, store_part
 from tests.delivery import make_dispatcher
@@ -438,3 +440,49 @@ async def test_the_member_sees_the_sms_they_sent_in_their_data(
         locale, "mydata/summary", **context(services.renderer, locale, data, services.settings.zone)
     )
     assert "报到 深圳" in summary
+
+
+async def test_a_member_who_stopped_sms_gets_no_sms_when_telegram_fails(
+    phones: Phones, db: Database, clock: FakeClock
+) -> None:
+    async with db.session() as session:
+        zhang = await session.scalar(select(Member).where(Member.phone == ZHANG))
+        assert zhang is not None
+        zhang.telegram_user_id = 7001
+    await phones.text(ZHANG, "TD")
+    async with db.session() as session:
+        await create_notice(
+            session,
+            clock.now(),
+            author="cli:test",
+            author_name="花楼街道党工委",
+            body="周六开会",
+            groups=["驻深圳流动党员党小组"],
+        )
+    await phones.dispatcher.enqueue_due()
+    async with db.session() as session:
+        [claimed] = await claim_due(
+            session,
+            clock.now(),
+            limit=5,
+            lease=timedelta(seconds=20),
+            channels=[ChannelName.TELEGRAM],
+        )
+        await record_outcome(
+            session,
+            clock.now(),
+            claimed,
+            Outcome("unreachable", reason="403 Forbidden: bot was blocked by the user"),
+            policy=RetryPolicy(),
+            rng=random.Random(1),
+        )
+    async with db.session() as session:
+        to_zhang = list(
+            await session.scalars(
+                select(Delivery.channel).where(
+                    Delivery.member_id == zhang.id, Delivery.notice_id.is_not(None)
+                )
+            )
+        )
+    # Telegram blocked, SMS stopped: nothing else to try.
+    assert to_zhang == [ChannelName.TELEGRAM]
