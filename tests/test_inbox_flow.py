@@ -127,6 +127,17 @@ async def test_an_administrator_sees_unknown_numbers_escaped_and_marks_them_done
     assert "中奖" not in admin.last_text
 
 
+async def test_a_long_sms_is_cut_in_the_list_and_whole_when_answered(
+    application: LiaisonApplication, bot_api: LocalBotApi, services: Services
+) -> None:
+    long = "我想反映一下" + "宿舍楼的热水器坏了很久" * 40 + "。谢谢！"
+    await texted(services, ZHANG, long)
+    liaison = Person(application, bot_api, LIAISON)
+    await talk(liaison, [("/inbox", "我想反映一下宿舍楼的热水器坏了很久")])
+    assert "…" in liaison.last_text and "谢谢！" not in liaison.last_text
+    await talk(liaison, [("✍️ 回复 #4", "。谢谢！")])
+
+
 async def test_a_member_cannot_open_the_inbox(
     application: LiaisonApplication, bot_api: LocalBotApi, db: Database, clock: FakeClock
 ) -> None:
