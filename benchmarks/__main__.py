@@ -23,6 +23,7 @@ from benchmarks import (
     regions,
     retention,
     roster_import,
+    sms_inbound,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -41,6 +42,7 @@ async def main() -> int:
         cycle,
         retention,
         qq_pacing,
+        sms_inbound,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

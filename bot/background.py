@@ -1,5 +1,5 @@
-"""The service beside the bot: the scheduler, the dispatcher and its channels, started and
-stopped together."""
+"""The service beside the bot: the scheduler, the dispatcher and its channels, and the
+handler of members' SMS replies, started and stopped together."""
 
 from __future__ import annotations
 
@@ -16,10 +16,24 @@ from messages.channels.qq import QqChannel
 from messages.channels.sms import SmsChannel, sms_channel
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
+from messages.sms_inbound import SmsInbox
 from scheduler.timers import CycleScheduler
 from storage import zones
 from storage.models import ChannelName
 from storage.outbox import RetryPolicy
+
+
+def make_sms_inbox(services: Services) -> SmsInbox:
+    """What stores and answers members' SMS replies (the SMS channel's inbound sink)."""
+    settings = services.settings
+    return SmsInbox(
+        services.db,
+        services.clock,
+        services.renderer,
+        services.regions,
+        zone=settings.zone,
+        store_coordinates=settings.store_coordinates,
+    )
 
 
 def make_dispatcher(
@@ -28,6 +42,7 @@ def make_dispatcher(
     *,
     account: int | None = None,
     qq: QqTransport | None = None,
+    inbox: SmsInbox | None = None,
 ) -> tuple[Dispatcher, SmsChannel]:
     """The dispatcher sending through the Application's bot and the configured SMS channel.
 
@@ -53,7 +68,7 @@ def make_dispatcher(
         quiet_hours=settings.quiet_hours,
         addresses={ChannelName.TELEGRAM: [str(account)]} if account is not None else None,
     )
-    sms = sms_channel(settings, dispatcher.on_receipt)
+    sms = sms_channel(settings, dispatcher.on_receipt, inbox)
     if qq is not None:
         dispatcher.channels[ChannelName.QQ] = QqChannel(
             qq.account, ChannelName.QQ, html_to_text, qq.show
@@ -77,8 +92,11 @@ async def running_background(
     and QQ when a host may connect) until the block ends; with account, a terminal chat's
     (see make_dispatcher)."""
     settings = services.settings
+    inbox = make_sms_inbox(services)
     async with running_qq(services) as qq:
-        dispatcher, sms = make_dispatcher(services, application, account=account, qq=qq)
+        dispatcher, sms = make_dispatcher(
+            services, application, account=account, qq=qq, inbox=inbox
+        )
         await sms.start()
         await asyncio.to_thread(zones.warm)
         # Everything built so far lives as long as the service: out of the collector's sight,
@@ -86,6 +104,8 @@ async def running_background(
         gc.freeze()
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+        # Members' SMS stored before a restart are handled first thing.
+        replies = asyncio.create_task(inbox.run(stop), name="sms-replies")
         scheduler = CycleScheduler(services.db, settings, services.clock)
         application.bot_data.scheduler = scheduler
         try:
@@ -98,6 +118,7 @@ async def running_background(
             stop.set()
             await task
             await sms.close()
+            await replies
 
 
 def attach_background(application: LiaisonApplication) -> None:

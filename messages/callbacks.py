@@ -273,6 +273,16 @@ IDEAS_REPLY_QUIT = action(IDEAS, "draft:quit")
 IDEAS_REPLY = action(IDEAS, "reply", ID)
 IDEAS_ADOPT = action(IDEAS, "adopt", ID)
 
+# --- the staff inbox of members' SMS (bot/features/inbox.py) ---------------------------
+
+INBOX = "inbox"
+INBOX_ANSWER = action(INBOX, "answer", ID)
+INBOX_DONE = action(INBOX, "done", ID)
+# The answer being written.
+INBOX_DRAFT = f"{INBOX}:draft"
+INBOX_ANSWER_SEND = action(INBOX, "draft:send")
+INBOX_ANSWER_QUIT = action(INBOX, "draft:quit")
+
 # --- members' rights: correct and delete (bot/features/rights/) --------------------------
 
 RIGHTS = "rights"

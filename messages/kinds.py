@@ -39,6 +39,7 @@ from messages.requests import (
     request_update,
 )
 from messages.rights import rights_new, rights_reply
+from messages.sms_inbound import sms_answer, sms_reply
 from messages.study import study_push
 from storage import payloads
 from storage.models import MessageKind
@@ -118,5 +119,7 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.RightsNew, rights_new),
         plain(payloads.RightsReply, rights_reply),
         plain(payloads.QqRest, qq_rest),
+        plain(payloads.SmsReply, sms_reply),
+        plain(payloads.SmsAnswer, sms_answer),
     )
 }

@@ -1,5 +1,5 @@
 """What a member's SMS reply asks for: a check-in with a place, "same as last month", stop
-SMS notices, help — or anything else (for the staff inbox).
+SMS notices (and resume them), help — or anything else (for the staff inbox).
 
 The keywords live in the locale files (messages/locales/<locale>/sms.toml, "|" between
 words) and every language's are understood from everyone: a member who reads Chinese may
@@ -9,7 +9,6 @@ the text is read after NFKC normalisation, case-blind, spaces squeezed.
 
 from __future__ import annotations
 
-import enum
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,14 +16,7 @@ from functools import cached_property
 
 from messages.render import Renderer
 from storage.settings import LOCALES
-
-
-class SmsIntent(enum.StrEnum):
-    CHECKIN = "checkin"  # the place follows the keyword
-    SAME = "same"  # same as last month
-    STOP = "stop"  # no more SMS notices
-    HELP = "help"
-    OTHER = "other"  # for the staff inbox
+from storage.sms_inbox import SmsIntent
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +38,23 @@ def _cjk(character: str) -> bool:
 class SmsKeywords:
     """The keywords of every locale, read once from the renderer's locale files."""
 
+    # Every intent with keywords of its own (OTHER has none); the check-in's is read first
+    # as a prefix, the others only as the whole message.
+    KEYWORDS = (
+        SmsIntent.CHECKIN,
+        SmsIntent.SAME,
+        SmsIntent.STOP,
+        SmsIntent.RESUME,
+        SmsIntent.HELP,
+    )
+
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
 
     @cached_property
     def words(self) -> dict[SmsIntent, tuple[str, ...]]:
         found: dict[SmsIntent, set[str]] = {}
-        for intent in (SmsIntent.CHECKIN, SmsIntent.SAME, SmsIntent.STOP, SmsIntent.HELP):
+        for intent in self.KEYWORDS:
             for locale in LOCALES:
                 raw = self.renderer.label(locale, f"sms.kw_{intent.value}")
                 words = {normalize(word) for word in raw.split("|") if normalize(word)}
@@ -62,9 +64,9 @@ class SmsKeywords:
 
     def read(self, text: str) -> SmsReply:
         typed = normalize(text)
-        # "1", "同上", "退订", "?" only as the whole message: "1号楼" is no answer to a prompt.
+        # "1", "同上", "退订", "恢复", "?" only as the whole message: "1号楼" answers no prompt.
         bare = typed.strip(" .。!！")
-        for intent in (SmsIntent.SAME, SmsIntent.STOP, SmsIntent.HELP):
+        for intent in self.KEYWORDS[1:]:
             if bare in self.words[intent]:
                 return SmsReply(intent)
         for word in self.words[SmsIntent.CHECKIN]:

@@ -190,6 +190,66 @@ def encode_sms(text: str, reference: int) -> EncodedSms:
     return EncodedSms(encoding, parts, reference)
 
 
+_GSM_EXTENSION_CHAR = {code: char for char, code in GSM_EXTENSION.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Concatenation:
+    """A part's place in a long message, from its user data header."""
+
+    reference: int
+    total: int
+    number: int
+
+
+def read_udh(octets: bytes) -> tuple[Concatenation | None, bytes]:
+    """The concatenation element of a user data header (8- or 16-bit reference) and the
+    octets after the header; ValueError when the header does not fit the octets."""
+    if not octets or octets[0] + 1 > len(octets):
+        raise ValueError("a user data header longer than the message")
+    header, rest = octets[1 : 1 + octets[0]], octets[1 + octets[0] :]
+    found = None
+    index = 0
+    while index + 2 <= len(header):
+        iei, length = header[index], header[index + 1]
+        value = header[index + 2 : index + 2 + length]
+        if len(value) < length:
+            raise ValueError("a user data header element longer than the header")
+        if iei == 0x00 and length == 3:
+            found = Concatenation(value[0], value[1], value[2])
+        elif iei == 0x08 and length == 4:
+            found = Concatenation(int.from_bytes(value[:2], "big"), value[2], value[3])
+        index += 2 + length
+    if found is not None and not 1 <= found.number <= found.total:
+        found = None  # a header no phone writes: read the part as a message of its own
+    return found, rest
+
+
+def decode_text(octets: bytes, data_coding: int) -> str:
+    """The text of user data: UCS-2 (8, read as UTF-16BE: emoji come as surrogate pairs),
+    Latin-1 (3), IA5/ASCII (1), else the GSM 03.38 default alphabet, one septet per octet
+    (0, the SMS centre's default); octets that are no GSM code are read as Latin-1."""
+    if data_coding == SmsEncoding.UCS2:
+        return octets.decode("utf-16-be", errors="replace")
+    if data_coding == 3:
+        return octets.decode("latin-1")
+    if data_coding == 1:
+        return octets.decode("ascii", errors="replace")
+    if any(octet > 0x7F for octet in octets):
+        return octets.decode("latin-1")
+    out: list[str] = []
+    escaped = False
+    for octet in octets:
+        if escaped:
+            out.append(_GSM_EXTENSION_CHAR.get(octet, " "))
+            escaped = False
+        elif octet == GSM_ESCAPE:
+            escaped = True
+        else:
+            out.append(GSM_BASIC[octet])
+    return "".join(out)
+
+
 def segment_count(text: str) -> int:
     """How many SMS a text takes."""
     return len(split_text(text))
@@ -201,14 +261,17 @@ __all__ = [
     "MAX_PARTS",
     "UCS2_PART",
     "UCS2_SINGLE",
+    "Concatenation",
     "EncodedSms",
     "SmsEncoding",
     "SmsPart",
     "choose_encoding",
     "concat_udh",
+    "decode_text",
     "encode_sms",
     "encode_text",
     "is_gsm",
+    "read_udh",
     "segment_count",
     "split_text",
     "text_length",

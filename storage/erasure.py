@@ -21,6 +21,9 @@ organisation counts stays, with no way back to the person. Per table:
   named them; one still waiting is suppressed. Deliveries to staff about them (a new
   request, idea, certificate or data request, lost contact, the day-10 list) lose the
   payload that quotes them, or (the day-10 list) their line.
+- inbound_sms, inbound_sms_parts: deleted, the SMS they sent (found by member and by
+  their number, parts not yet put together included). Staff answers to them are deliveries
+  to the member, as above.
 - data_requests: kept, as that a correction or a deletion happened, without the member,
   the proposed value or the reason written about them.
 - audit_events: kept, as that it happened, not who: the member as actor or subject (and
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, literal, select, update
+from sqlalchemy import String, cast, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, qq_choices
@@ -50,6 +53,8 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     Idea,
+    InboundSms,
+    InboundSmsPart,
     Invite,
     InviteGuard,
     LocationReport,
@@ -211,6 +216,16 @@ async def erase_member(
         )
     if member.qq_user_id is not None:
         await qq_choices.forget(session, member.qq_user_id)
+    # What they texted in: the whole messages and the parts (some maybe never assembled).
+    texted = InboundSms.member_id == member_id
+    if member.phone:
+        texted = or_(texted, InboundSms.sender == member.phone)
+        gone["inbound_sms_parts"] = _count(
+            await session.execute(
+                delete(InboundSmsPart).where(InboundSmsPart.sender == member.phone)
+            )
+        )
+    gone["inbound_sms"] = _count(await session.execute(delete(InboundSms).where(texted)))
     gone["conversations"] = await _drop_conversations(session, accounts, needles)
     anon["audit_events"] = await _scrub_audit(session, who, accounts, needles)
     await session.execute(delete(Member).where(Member.id == member_id))

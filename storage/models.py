@@ -187,6 +187,10 @@ class MessageKind(enum.StrEnum):
     RIGHTS_REPLY = "rights_reply"
     # The QQ account met the host's risk control: QQ is paused; to the admins, once.
     QQ_SUSPENDED = "qq_suspended"
+    # A member's SMS read by keyword: the automatic answer, one SMS to the number it came from;
+    # and what staff answer, from the inbox, to an SMS nobody's keyword took.
+    SMS_REPLY = "sms_reply"
+    SMS_ANSWER = "sms_answer"
 
 
 class RequestStatus(enum.StrEnum):
@@ -360,6 +364,9 @@ class Member(Base):
     # Chosen when consent to location is withdrawn (PIPL Arts. 28–29): no place finer than
     # the province, or none, in check-ins from then on. None: the precision consent allows.
     location_precision: Mapped[LocationPrecision | None] = mapped_column(_enum(LocationPrecision))
+    # The member texted the stop keyword ("退订"): no SMS notices until they text the resume
+    # keyword; answers to what they text still go by SMS.
+    sms_stopped_at: Mapped[datetime | None]
     registered_at: Mapped[datetime]
     bound_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
@@ -927,6 +934,70 @@ class DataRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class InboundSms(Base):
+    """An SMS a phone sent in (mobile-originated), whole once all its parts are in.
+
+    Handled once (handled_at): read by keyword, answered, or put in the staff inbox
+    (in_inbox) until staff answer it or mark it done.
+    """
+
+    __tablename__ = "inbound_sms"
+    __table_args__ = (
+        # The handler takes the unhandled ones; /inbox lists the open ones, newest first.
+        Index("ix_inbound_sms_handled_at", "handled_at"),
+        Index("ix_inbound_sms_inbox", "in_inbox", "done_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # E.164 when the SMS centre gave an international number; otherwise as it was given.
+    sender: Mapped[str] = mapped_column(String(32), index=True)
+    # The member whose phone it is (found when handled); None for an unknown number.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    # What the keywords made of it (storage.sms_inbox.SmsIntent) and what was answered.
+    intent: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    in_inbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The audit actor (staff:<id> or cli:<user>) who answered it last or marked it done.
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class InboundSmsPart(Base):
+    """One deliver_sm of a mobile-originated SMS, stored before it is acknowledged.
+
+    dedupe_key identifies its content (sender, recipient, coding, octets): the SMS centre
+    sending it again finds it here and it counts once. The parts of a long message wait
+    here until all have come; then they make one InboundSms (sms_id).
+    """
+
+    __tablename__ = "inbound_sms_parts"
+    __table_args__ = (
+        Index("ix_inbound_sms_parts_assembly", "sender", "reference", "total", "sms_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(80), unique=True)
+    sender: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(32))
+    # The concatenation header's reference, count and number (0, 1, 1 for a single SMS).
+    reference: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    number: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    sms_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_sms.id", ondelete="CASCADE"), index=True
+    )
+
+
 class ServiceState(Base):
     """Small facts the service learns at run time (for example the bot's username)."""
 
@@ -1000,6 +1071,8 @@ __all__ = [
     "Idea",
     "IdeaKind",
     "IdeaStatus",
+    "InboundSms",
+    "InboundSmsPart",
     "Invite",
     "InviteGuard",
     "LocationPrecision",

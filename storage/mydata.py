@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -35,6 +35,7 @@ from storage.models import (
     Idea,
     IdeaKind,
     IdeaStatus,
+    InboundSms,
     Invite,
     LocationPrecision,
     LocationReport,
@@ -306,6 +307,18 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SmsRecord:
+    """An SMS the member sent in: when, what, what the keywords made of it, and when staff
+    answered it (storage/sms_inbox.py)."""
+
+    received_at: datetime
+    text: str
+    # "checkin", "same", "stop", "resume", "help" or "other" (for staff); None: not read yet.
+    intent: str | None
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class InviteRecord:
     created_at: datetime
     expires_at: datetime
@@ -331,6 +344,7 @@ class MemberData:
     notice_receipts: tuple[NoticeReceiptRecord, ...]
     deliveries: tuple[DeliveryRecord, ...]
     invites: tuple[InviteRecord, ...]
+    sms: tuple[SmsRecord, ...] = ()
 
 
 # --- who an audit actor is -------------------------------------------------------------
@@ -520,6 +534,27 @@ async def _certificates(session: AsyncSession, member_id: int) -> tuple[Certific
             issued_at=row.issued_at,
             review_due_on=row.review_due_on,
             steps=tuple(steps.get(row.id, ())),
+        )
+        for row in rows
+    )
+
+
+async def _sms(session: AsyncSession, member: Member) -> tuple[SmsRecord, ...]:
+    texted = InboundSms.member_id == member.id
+    if member.phone:
+        # Also what came from their number before it was read (or while it was not theirs).
+        texted = or_(texted, InboundSms.sender == member.phone)
+    rows = await session.scalars(
+        select(InboundSms)
+        .where(texted)
+        .order_by(InboundSms.received_at.desc(), InboundSms.id.desc())
+    )
+    return tuple(
+        SmsRecord(
+            received_at=row.received_at,
+            text=row.text,
+            intent=row.intent,
+            answered_at=row.answered_at,
         )
         for row in rows
     )
@@ -772,6 +807,7 @@ async def member_data(
         notice_receipts=await _notice_receipts(session, member_id),
         deliveries=await _deliveries(session, member_id),
         invites=await _invites(session, member_id),
+        sms=await _sms(session, member),
     )
     await audit.record(
         session,

@@ -79,8 +79,9 @@ def member_channel() -> ColumnElement[str | None]:
     """The first channel that can reach a member, in the member's order of preference.
 
     Default order: Telegram when bound (and not blocked), then QQ when bound, otherwise SMS.
+    A member who texted the stop keyword gets no SMS notices (storage/sms_inbox.py).
     """
-    has_phone = Member.phone.is_not(None)
+    has_phone = and_(Member.phone.is_not(None), Member.sms_stopped_at.is_(None))
     has_qq = Member.qq_user_id.is_not(None)
     return case(
         (and_(Member.channels.like("sms%"), has_phone), literal(ChannelName.SMS.value)),
@@ -109,7 +110,8 @@ def member_address(member: Member, channel: ChannelName) -> str | None:
     if channel is ChannelName.QQ:
         return str(member.qq_user_id) if member.qq_user_id is not None else None
     if channel is ChannelName.SMS:
-        return member.phone
+        # Not after the member texted the stop keyword (storage/sms_inbox.py).
+        return member.phone if member.sms_stopped_at is None else None
     return None
 
 

@@ -300,3 +300,26 @@ class QqRest(Payload):
 
     until: datetime
     reason: str = ""
+
+
+# --- SMS from members' phones --------------------------------------------------------------
+
+
+class SmsReply(Payload):
+    """The automatic answer to a member's SMS (storage/sms_inbox.py): what it says
+    ("checkin_saved", "same_already", "stopped", "help" …) and the values it shows."""
+
+    KIND = MessageKind.SMS_REPLY
+
+    what: str
+    period: str | None = None
+    place: str | None = None
+
+
+class SmsAnswer(Payload):
+    """What staff answered an SMS of the inbox, signed."""
+
+    KIND = MessageKind.SMS_ANSWER
+
+    text: str
+    signature: str = ""

@@ -33,6 +33,8 @@ What each kind keeps:
   attempt and lock: deleted;
 - data requests, once decided (approved, rejected, withdrawn): kept as that a correction
   or deletion happened, without the member, the proposed value or the reason;
+- SMS members sent in (inbound SMS, and their parts): deleted once handled, answered or
+  not; a part never completed goes with them;
 - audit events: deleted.
 
 The SMS demonstration log is a file, not a table: messages/channels/sms_log.py trims it and
@@ -78,6 +80,8 @@ from storage.models import (
     DeliveryStatus,
     Idea,
     IdeaStatus,
+    InboundSms,
+    InboundSmsPart,
     Invite,
     InviteGuard,
     LocationReport,
@@ -115,6 +119,7 @@ class Retention:
     invites_months: int = 3
     invite_guards_months: int = 1
     data_requests_months: int = 12
+    sms_inbox_months: int = 12
 
     @classmethod
     def of(cls, settings: Settings) -> Retention:
@@ -130,6 +135,7 @@ class Retention:
             invites_months=settings.retention_invites_months,
             invite_guards_months=settings.retention_invite_guards_months,
             data_requests_months=settings.retention_data_requests_months,
+            sms_inbox_months=settings.retention_sms_inbox_months,
         )
 
     def sms_log_cutoff(self, now: datetime) -> datetime:
@@ -147,7 +153,7 @@ class Purged:
     """One kind: what went (deleted) and what lost its identity but stays (anonymised)."""
 
     # checkins | places | deliveries | requests | notice_receipts | study_receipts | ideas |
-    # certificates | invites | invite_guards | data_requests | audit | sms_log
+    # certificates | invites | invite_guards | data_requests | inbound_sms | audit | sms_log
     kind: str
     before: datetime
     deleted: int = 0
@@ -183,6 +189,7 @@ _WORDS = {
     "invites": ("used or expired invites", True, ""),
     "invite_guards": ("wrong-code counters", True, ""),
     "data_requests": ("decided data requests", False, "anonymised (member and values erased)"),
+    "inbound_sms": ("SMS from members' phones", True, ""),
     "audit": ("audit events", True, ""),
     "sms_log": ("SMS log entries", True, ""),
 }
@@ -252,11 +259,21 @@ async def purge(
     report.add(await _invites(session, months_before(now, retention.invites_months)))
     report.add(await _invite_guards(session, months_before(now, retention.invite_guards_months)))
     report.add(await _data_requests(session, months_before(now, retention.data_requests_months)))
+    report.add(await _inbound_sms(session, months_before(now, retention.sms_inbox_months)))
     report.add(await _audit(session, months_before(now, retention.audit_months)))
     for purged in also:
         report.add(purged)
     await audit.record(session, now, actor=actor, action="privacy.purge", counts=report.counts())
     return report
+
+
+async def _inbound_sms(session: AsyncSession, before: datetime) -> Purged:
+    # Parts first: those of old messages, and those never completed (no message at all).
+    await _delete(session, InboundSmsPart, InboundSmsPart.received_at < before)
+    deleted = await _delete(
+        session, InboundSms, InboundSms.received_at < before, InboundSms.handled_at.is_not(None)
+    )
+    return Purged("inbound_sms", before, deleted)
 
 
 async def _checkins(session: AsyncSession, before: datetime) -> Purged:

@@ -239,6 +239,8 @@ class MemberCard:
     lost_contact_confirmed: bool = False
     # What the member's check-ins keep since withdrawing consent to location (None: as usual).
     location_precision: LocationPrecision | None = None
+    # The day (in the member's zone) they texted the stop keyword: no SMS notices since.
+    sms_stopped_on: date | None = None
 
     @property
     def phone_masked(self) -> str | None:
@@ -311,6 +313,9 @@ async def member_card(
         if member.lost_contact_at
         else None,
         lost_contact_confirmed=member.lost_contact_confirmed_at is not None,
+        sms_stopped_on=member.sms_stopped_at.astimezone(zone).date()
+        if member.sms_stopped_at
+        else None,
     )
 
 

@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     retention_invites_months: int = Field(default=3, ge=1, le=1200)
     retention_invite_guards_months: int = Field(default=1, ge=1, le=1200)
     retention_data_requests_months: int = Field(default=12, ge=1, le=1200)
+    retention_sms_inbox_months: int = Field(default=12, ge=1, le=1200)
 
     @field_validator("checkin_prompt_time", "quiet_hours_start", "quiet_hours_end")
     @classmethod

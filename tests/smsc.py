@@ -8,6 +8,8 @@ connections is a lost connection, something a well-behaved SMPP server never doe
 The centre records every submit_sm, answers them as scripted (OK by default, or a status,
 or a dropped connection), sends delivery receipts on demand, and reassembles concatenated
 messages with its own UDH parser and decoders (UTF-16BE, and the gsm0338 package's codec).
+It also sends members' SMS (mobile-originated deliver_sm), split and encoded here on its
+own (UCS-2 or GSM, a UDH with an 8-bit reference), and says how each was answered.
 """
 
 from __future__ import annotations
@@ -34,6 +36,45 @@ DROP = "drop"  # a script step: cut the connection instead of answering
 HOLD = "hold"  # a script step: answer (OK) only when release() is called
 
 HOST = "127.0.0.1"
+TLV_MESSAGE_PAYLOAD = 0x0424
+ESME_RX_T_APPN = 0x64
+
+
+@dataclass(frozen=True, slots=True)
+class MoPart:
+    """One mobile-originated deliver_sm as the centre sends it (sending it twice repeats it)."""
+
+    sender: str  # digits, international (TON 1)
+    short_message: bytes
+    data_coding: int
+    esm_class: int = 0
+    payload_tlv: bool = False  # the octets in message_payload instead of short_message
+
+
+def mo_parts(
+    sender: str, text: str, *, reference: int = 7, payload_tlv: bool = False
+) -> list[MoPart]:
+    """How a phone sends text: GSM 7-bit when it can (one septet an octet), else UCS-2; a
+    longer text in parts of 153 septets or 67 UTF-16 units, each after a 6-octet UDH."""
+    digits = sender.removeprefix("+")
+    try:
+        data, coding, single, part = text.encode("gsm03.38"), 0, 160, 153
+        units = [text[i : i + 1].encode("gsm03.38") for i in range(len(text))]
+    except UnicodeEncodeError:
+        data, coding, single, part = text.encode("utf-16-be"), 8, 140, 134
+        units = [text[i : i + 1].encode("utf-16-be") for i in range(len(text))]
+    if len(data) <= single or payload_tlv:
+        return [MoPart(digits, data, coding, payload_tlv=payload_tlv)]
+    chunks: list[bytes] = [b""]
+    for unit in units:
+        if len(chunks[-1]) + len(unit) > part:
+            chunks.append(b"")
+        chunks[-1] += unit
+    total = len(chunks)
+    return [
+        MoPart(digits, bytes((5, 0, 3, reference, total, number)) + chunk, coding, 0x40)
+        for number, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def _free_port() -> int:
@@ -212,6 +253,28 @@ class LoopbackSmsc:
         )
         assert answer.is_success
 
+    async def deliver(self, part: MoPart, to: str = "Liaison") -> int:
+        """Send one mobile-originated deliver_sm over the newest session; its answer's status."""
+        await self.wait_for(lambda: bool(self._sessions))
+        session = list(self._sessions.values())[-1]
+        answer = await session.deliver_sm(
+            destination_addr=to,
+            source_addr=part.sender,
+            source_addr_ton=1,
+            source_addr_npi=1,
+            dest_addr_ton=5,
+            dest_addr_npi=0,
+            esm_class=part.esm_class,
+            data_coding=part.data_coding,
+            short_message=b"" if part.payload_tlv else part.short_message,
+            tlvs=[smpp34.Tlv(TLV_MESSAGE_PAYLOAD, part.short_message)] if part.payload_tlv else [],
+        )
+        return answer.command_status
+
+    async def text_in(self, sender: str, text: str, *, reference: int = 7) -> list[int]:
+        """A member's SMS, every part of it: the status each deliver_sm was answered with."""
+        return [await self.deliver(part) for part in mo_parts(sender, text, reference=reference)]
+
     # Waiting and reading ---------------------------------------------------------------
 
     async def wait_for(self, condition: Callable[[], bool], within: float = 5.0) -> None:
@@ -229,11 +292,14 @@ class LoopbackSmsc:
     def accepted(self) -> list[Submitted]:
         return [s for s in self.submits if s.status == ESME_ROK]
 
-    def messages(self) -> list[str]:
-        """Texts reassembled from accepted submits, complete concatenations only."""
+    def messages(self, to: str | None = None) -> list[str]:
+        """Texts reassembled from accepted submits, complete concatenations only (to one
+        number only, "+86…", when to is given)."""
         texts: list[str] = []
         groups: dict[tuple[str, int, int], dict[int, Submitted]] = {}
         for submitted in self.accepted():
+            if to is not None and submitted.destination_addr != to.removeprefix("+"):
+                continue
             concat = submitted.concat
             if concat is None:
                 texts.append(submitted.text)

@@ -17,8 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import FEATURES
+from bot.background import make_sms_inbox
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication
+from messages.channels.base import MobileOriginated
 from storage.certificates import apply
 from storage.clock import FakeClock
 from storage.db import Database
@@ -35,6 +37,7 @@ from storage.models import (
 )
 from storage.requests import create_request, set_status
 from storage.rights import Field, propose_correction
+from storage.sms_inbox import fingerprint
 from tests.chat import Person, talk
 from tests.conftest import START
 from tests.delivery import Deliver
@@ -186,6 +189,20 @@ async def request_answer(world: World) -> Person:
     return liaison
 
 
+async def sms_answer(world: World) -> Person:
+    """A liaison answers, from /inbox, an SMS 张伟 sent that no keyword took."""
+    inbox = make_sms_inbox(world.application.bot_data.services)
+    text = "周六的会在哪里开？"
+    octets = text.encode("utf-16-be")
+    await inbox(
+        MobileOriginated("+8613800000001", "Liaison", text, fingerprint("+86", "L", 8, 0, octets))
+    )
+    await inbox.handle_pending()
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/inbox", "周六的会"), ("✍️ 回复 #1", "回复短信 #1")])
+    return liaison
+
+
 async def rights_rejection(world: World) -> Person:
     async with world.db.session() as session:
         await propose_correction(
@@ -214,6 +231,7 @@ OPENINGS: dict[str, tuple[Opening, str | None]] = {
     "correct": (command(ZHANG, "/correct", "1/3"), "/checkin"),
     "leave": (command(ZHANG, "/leave", "退出并删除我的信息"), "/checkin"),
     "rights_rejection": (rights_rejection, "/notice"),
+    "sms_answer": (sms_answer, "/notice"),
 }
 # What each flow is called in the line that says it ended (messages/locales/zh_CN/flow.toml).
 ENDED = "未完成的{}已结束"

@@ -98,10 +98,10 @@ async def test_the_prompt_goes_on_the_first_at_nine_in_each_members_own_time_zon
     assert [b.text for b in prompt.flat_buttons] == ["✅ 与上月相同", "📝 现在报到"]
     [(_, sms)] = district.sms.sent
     assert sms.address == sms_only.phone
-    # 王强 has no bot to send /checkin in: he is told to reach his liaison instead.
+    # 王强 has no bot to send /checkin in: he is told how to check in by answering the SMS
+    # (no "same as last month": he has no check-in to repeat).
     assert sms.text == (
-        "【月度报到】2026-12月度报到开始了。请打电话或当面告诉您的联络员："
-        "您现在在哪里、工作情况、是否需要帮助。本短信无法回复。"
+        "【月度报到】2026-12月度报到开始了。请回复“报到 所在地”，如“报到 深圳南山”。"
     )
     # One SMS part (70 characters in UCS-2), as before.
     assert len(encode_sms(sms.text, 0).parts) == 1

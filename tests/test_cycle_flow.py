@@ -290,10 +290,10 @@ async def test_the_prompt_buttons_in_english_and_by_sms(
     assert anna.button_texts == ["✅ Same as last month", "📝 Check in now"]
     [(_, sms)] = district.sms.sent
     assert sms.address == "+8613800000009"
-    # Ben has no Telegram: the SMS says what he can do without it (SMS replies are not read).
+    # Ben has no Telegram: the SMS says how to check in by answering it.
     assert sms.text == (
-        "Monthly check-in for 2026-12 has started. Please call or see your liaison: where you "
-        "are, how work is going, any help you need. SMS replies are not read."
+        'Monthly check-in for 2026-12 has started. Reply "CHECKIN <place>", e.g. '
+        '"CHECKIN Shenzhen".'
     )
     await talk(
         anna,

@@ -670,6 +670,8 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
             id=4, kind="correct", status="approved", field="workplace", value="Hankou"
         ),
         payloads.QqRest(until=datetime(2026, 11, 16, 4, 0, tzinfo=UTC), reason="retcode 100"),
+        payloads.SmsReply(what="stopped"),
+        payloads.SmsAnswer(text="See you on <Sunday>.", signature="Li"),
     )
 }
 

@@ -156,6 +156,12 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
         MessageKind.QQ_SUSPENDED,
         {"until": "2026-11-16T04:00:00Z", "reason": "retcode 100: 账号被风控"},
     ),
+    (
+        MessageKind.SMS_REPLY,
+        {"what": "checkin_saved", "period": "2026-11", "place": "广东省 深圳市 南山区"},
+    ),
+    (MessageKind.SMS_REPLY, {"what": "stopped"}),
+    (MessageKind.SMS_ANSWER, {"text": "周六的活动改到周日。", "signature": "李联络"}),
 ]
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from messages.callbacks import RIGHTS_APPROVE, RIGHTS_CARD, RIGHTS_WIPE
-from storage import certificates, ideas, requests
+from messages.sms_keywords import SmsKeywords
+from storage import certificates, ideas, requests, sms_inbox
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
@@ -26,6 +27,7 @@ from storage.models import (
     Member,
     StaffRole,
 )
+from storage.regions import default_index
 from storage.rights import (
     Field,
     approve_correction,
@@ -225,6 +227,8 @@ FREE_TEXTS = (
     "希望多办夜校讲座",  # an idea
     "门面续租合同到期",  # a service request
     "在深圳长期务工需要活动证",  # a certificate application
+    "孩子上学要开什么证明",  # an SMS to the staff inbox
+    "这条短信的后半段",  # the first part of a long SMS whose second never came
 )
 
 
@@ -277,6 +281,42 @@ async def _zhang_leaves_a_trace(
             destination="深圳南山",
             reason="在深圳长期务工需要活动证",
             expected_months=12,
+        )
+    async with db.session() as session:
+        # By SMS: one to the staff inbox (answered), and half of a long one.
+        await sms_inbox.store_part(
+            session,
+            START,
+            sender=ZHANG_PHONE,
+            recipient="Liaison",
+            text="孩子上学要开什么证明",
+            dedupe_key="a",
+        )
+        await sms_inbox.store_part(
+            session,
+            START,
+            sender=ZHANG_PHONE,
+            recipient="Liaison",
+            text="这条短信的后半段",
+            dedupe_key="b",
+            reference=9,
+            total=2,
+            number=1,
+        )
+    keywords = SmsKeywords(application.bot_data.services.renderer)
+    async with db.session() as session:
+        [sms_id] = await sms_inbox.unhandled(session)
+        await sms_inbox.handle(
+            session, START, sms_id, read=keywords.read, regions=default_index(), zone=WUHAN
+        )
+        await sms_inbox.answer(
+            session,
+            START,
+            sms_id,
+            text="请带户口本",
+            signature="李联络",
+            actor="cli:x",
+            staff_id=None,
         )
     await talk(
         person(application, bot_api, ZHANG),

@@ -80,7 +80,7 @@ async def test_liaison_sees_only_their_groups_overdue_members(
                     "已 2 个月未联系，上次报到 2026-09-03",
                     "2. 陈静 +86 138****8002 ⚠️未绑定",
                     "从未报到，登记于 45 天前",
-                    "机器人联系不到",
+                    "可以直接回复短信报到",
                 ],
             )
         ],

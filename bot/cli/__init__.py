@@ -2,7 +2,7 @@
 
 This module is the root group with the database, serving, structure and member commands;
 each other group is a module of this package (notice, material, request, idea,
-certificate, schedule, service, place) registered at the end, and what they all use is
+certificate, schedule, service, place, sms) registered at the end, and what they all use is
 in bot/cli/common.py.
 """
 
@@ -36,6 +36,7 @@ from bot.cli.qq import qq
 from bot.cli.request import request
 from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
+from bot.cli.sms import sms
 from bot.connect import connect, pause_until
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
@@ -712,3 +713,4 @@ member.add_command(member_lost)
 member.add_command(member_data_command)
 main.add_command(privacy)
 member.add_command(member_erase)
+main.add_command(sms)

@@ -94,3 +94,29 @@ class ReceiptSink(Protocol):
     """Where a channel reports delivery receipts that arrive after the send (SMS)."""
 
     async def __call__(self, external_id: str, delivered: bool, reason: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MobileOriginated:
+    """One mobile-originated deliver_sm as the SMS centre sent it: a whole SMS, or one part
+    of a long one (reference, total, number from its concatenation header).
+
+    sender is "+<digits>" when the centre gave an international number, else as given.
+    dedupe_key identifies the content (a repeat of the deliver_sm has the same one).
+    """
+
+    sender: str
+    recipient: str
+    text: str
+    dedupe_key: str
+    reference: int = 0
+    total: int = 1
+    number: int = 1
+
+
+class InboundSink(Protocol):
+    """Where a channel hands messages from members' phones. It returns once the message is
+    stored, and raises when it could not be: the channel then refuses it, so that the SMS
+    centre sends it again."""
+
+    async def __call__(self, message: MobileOriginated) -> None: ...

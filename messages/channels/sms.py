@@ -11,6 +11,12 @@ A send is ACCEPTED only when every part's submit_sm_resp is ESME_ROK; its extern
 the first part's message_id. Every part's message_id is remembered, so delivery receipts
 (deliver_sm with the receipt bit) map back: the receipt sink hears `delivered` once every
 part said DELIVRD, or `failed` with the state as soon as one part was not delivered.
+
+Every other deliver_sm is a member's SMS (mobile-originated). It is read from the PDU here
+(the octets as they came: UCS-2 or the GSM alphabet, a concatenation header in the short
+message or the SAR parameters, or the text in message_payload), handed to the inbound sink,
+and answered only once the sink has stored it: ESME_ROK, or ESME_RX_T_APPN when storing
+failed, so that the SMS centre sends it again later.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -37,6 +44,7 @@ from aiosmpplib import (
     BindMode,
     BindTransceiverResp,
     DeliverSm,
+    DeliverSmResp,
     GenericNack,
     PhoneNumber,
     SmppCommand,
@@ -49,11 +57,26 @@ from aiosmpplib import (
 from aiosmpplib.correlator import SimpleCorrelator
 from aiosmpplib.state import PduHeader
 
-from messages.channels.base import OutboundMessage, ReceiptSink, SendResult
+from messages.channels.base import (
+    InboundSink,
+    MobileOriginated,
+    OutboundMessage,
+    ReceiptSink,
+    SendResult,
+)
 from messages.channels.sms_log import SmsLogChannel
-from messages.sms_text import EncodedSms, SmsEncoding, SmsPart, encode_sms
+from messages.sms_text import (
+    Concatenation,
+    EncodedSms,
+    SmsEncoding,
+    SmsPart,
+    decode_text,
+    encode_sms,
+    read_udh,
+)
 from storage.models import ChannelName
 from storage.settings import Settings
+from storage.sms_inbox import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +94,12 @@ _MESSAGE_STATES = {
     8: "REJECTD",
 }
 _FINAL_FAILURES = frozenset({"UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN"})
+# Where a mobile-originated text may come besides short_message, and its SAR parameters.
+MESSAGE_PAYLOAD = 0x0424
+SAR_MSG_REF_NUM = 0x020C
+SAR_TOTAL_SEGMENTS = 0x020E
+SAR_SEGMENT_SEQNUM = 0x020F
+_PDU_HEADER = 16
 
 # The SMS centre is busy: slow down and try this message again.
 _THROTTLED = frozenset({SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL})
@@ -157,7 +186,20 @@ class _Esme(ESME):
             if self._writer is not None:
                 self._spent.append(self._writer)
 
+    # Set by the channel: stores a member's SMS, returns the status to answer it with.
+    inbound: Callable[[bytes], Awaitable[SmppCommandStatus]] | None = None
+
     async def _handle_request(self, pdu: bytes, header: PduHeader) -> SmppMessage | None:
+        if (
+            header.smpp_command is SmppCommand.DELIVER_SM
+            and self.inbound is not None
+            and not _is_receipt(pdu)
+        ):
+            # A member's SMS: answered only once stored (the library would answer OK at once,
+            # and keep the parts of a long message in memory).
+            status = await self.inbound(pdu)
+            await self._send_data(DeliverSmResp(header.sequence_num, command_status=status))
+            return None
         try:
             return await super()._handle_request(pdu, header)
         except ValueError:
@@ -336,6 +378,7 @@ class SmppChannel:
         source_addr: str = "Liaison",
         rate: float = 10.0,
         receipt_sink: ReceiptSink | None = None,
+        inbound_sink: InboundSink | None = None,
         system_type: str = "",
         connect_timeout: float = 10.0,
         response_timeout: float = 30.0,
@@ -351,6 +394,7 @@ class SmppChannel:
         if not 0 < reconnect_min <= reconnect_max:
             raise ValueError("need 0 < reconnect_min <= reconnect_max")
         self.receipt_sink = receipt_sink
+        self.inbound_sink = inbound_sink
         self.response_timeout = response_timeout
         self.connect_timeout = connect_timeout
         self.throttle_backoff = throttle_backoff
@@ -378,6 +422,7 @@ class SmppChannel:
             retry_timer=self._reconnect,
             socket_timeout=float(connect_timeout),
         )
+        self._esme.inbound = self._on_mobile_originated
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._up = False
@@ -394,7 +439,10 @@ class SmppChannel:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, receipt_sink: ReceiptSink | None = None
+        cls,
+        settings: Settings,
+        receipt_sink: ReceiptSink | None = None,
+        inbound_sink: InboundSink | None = None,
     ) -> SmppChannel:
         """The channel LIAISON_SMPP_* describe (LIAISON_SMPP_HOST must be set)."""
         if not settings.smpp_host:
@@ -408,6 +456,7 @@ class SmppChannel:
             source_addr=settings.smpp_source_addr,
             rate=settings.smpp_rate,
             receipt_sink=receipt_sink,
+            inbound_sink=inbound_sink,
         )
 
     # Lifecycle -----------------------------------------------------------------------
@@ -643,8 +692,7 @@ class SmppChannel:
 
     async def _on_deliver(self, deliver: DeliverSm) -> None:
         if not deliver.is_receipt():
-            log.info("ignoring a mobile-originated SMS (replies are not handled here)")
-            return
+            return  # a member's SMS, handled before the library saw it (_on_mobile_originated)
         fields: dict[str, str] = {}
         for key, value in _RECEIPT_FIELD.findall(deliver.short_message or ""):
             fields.setdefault(key.lower(), value)
@@ -706,15 +754,117 @@ class SmppChannel:
         except Exception:  # the SMPP session must outlive a failing sink
             log.exception("receipt sink failed for %s", external_id)
 
+    # Members' SMS ------------------------------------------------------------------------
+
+    async def _on_mobile_originated(self, pdu: bytes) -> SmppCommandStatus:
+        """Store a member's SMS through the sink; the status to answer the deliver_sm with."""
+        try:
+            message = read_mobile_originated(pdu)
+        except (ValueError, IndexError):
+            # Not its octets: they hold a phone number and what a member wrote.
+            log.warning("an unreadable deliver_sm (%d octets), refused", len(pdu))
+            return SmppCommandStatus.ESME_RX_R_APPN
+        if self.inbound_sink is None:
+            log.info("a mobile-originated SMS with nowhere to go; acknowledged and dropped")
+            return SmppCommandStatus.ESME_ROK
+        try:
+            await self.inbound_sink(message)
+        except Exception:  # whatever went wrong, the SMS centre keeps it and sends it again
+            log.exception("could not store a mobile-originated SMS; the SMS centre will retry")
+            return SmppCommandStatus.ESME_RX_T_APPN
+        return SmppCommandStatus.ESME_ROK
+
+
+def _is_receipt(pdu: bytes) -> bool:
+    """Whether a deliver_sm PDU is a delivery receipt (esm_class message type 0b0001)."""
+    try:
+        return (_read_fields(pdu)[0] & 0b00111100) >> 2 == 1
+    except (ValueError, IndexError):
+        return True  # the library reads (and refuses) what we cannot
+
+
+def _read_fields(pdu: bytes) -> tuple[int, int, str, str, bytes, dict[int, bytes]]:
+    """esm_class, data_coding, source address, destination, short_message and the optional
+    parameters of a deliver_sm PDU (SMPP 3.4, 4.6.1); ValueError when it does not read."""
+    index = _PDU_HEADER
+
+    def c_string() -> tuple[str, int]:
+        end = pdu.index(0, index)
+        return pdu[index:end].decode("ascii", errors="replace"), end + 1
+
+    _, index = c_string()  # service_type
+    source_ton = pdu[index]
+    index += 2
+    source, index = c_string()
+    index += 2
+    destination, index = c_string()
+    esm_class = pdu[index]
+    index += 3  # esm_class, protocol_id, priority_flag
+    _, index = c_string()  # schedule_delivery_time
+    _, index = c_string()  # validity_period
+    index += 2  # registered_delivery, replace_if_present_flag
+    data_coding = pdu[index]
+    length = pdu[index + 2]
+    index += 3
+    short_message = pdu[index : index + length]
+    if len(short_message) < length:
+        raise ValueError("short_message runs past the PDU")
+    index += length
+    params: dict[int, bytes] = {}
+    while index + 4 <= len(pdu):
+        tag, size = (
+            int.from_bytes(pdu[index : index + 2]),
+            int.from_bytes(pdu[index + 2 : index + 4]),
+        )
+        params[tag] = pdu[index + 4 : index + 4 + size]
+        index += 4 + size
+    if source_ton == TON.INTERNATIONAL and source.isdigit():
+        source = "+" + source
+    return esm_class, data_coding, source, destination, short_message, params
+
+
+def read_mobile_originated(pdu: bytes) -> MobileOriginated:
+    """A member's SMS from its deliver_sm PDU: the text decoded, its place in a long message
+    (UDH or SAR parameters) and the dedupe key of its content."""
+    esm_class, data_coding, source, destination, octets, params = _read_fields(pdu)
+    if not octets and MESSAGE_PAYLOAD in params:
+        octets = params[MESSAGE_PAYLOAD]
+    concat: Concatenation | None = None
+    user_data = octets
+    if esm_class & 0x40:
+        concat, user_data = read_udh(octets)
+    elif SAR_MSG_REF_NUM in params:
+        total = int.from_bytes(params.get(SAR_TOTAL_SEGMENTS, b"\x01"))
+        number = int.from_bytes(params.get(SAR_SEGMENT_SEQNUM, b"\x01"))
+        if 1 <= number <= total:
+            concat = Concatenation(int.from_bytes(params[SAR_MSG_REF_NUM]), total, number)
+    sar = b"".join(
+        params.get(tag, b"") for tag in (SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM)
+    )
+    return MobileOriginated(
+        sender=source,
+        recipient=destination,
+        text=decode_text(user_data, data_coding),
+        dedupe_key=fingerprint(source, destination, data_coding, esm_class, octets + sar),
+        reference=concat.reference if concat else 0,
+        total=concat.total if concat else 1,
+        number=concat.number if concat else 1,
+    )
+
 
 SmsChannel = SmppChannel | SmsLogChannel
 
 
-def sms_channel(settings: Settings, receipt_sink: ReceiptSink | None = None) -> SmsChannel:
-    """The SMPP channel when LIAISON_SMPP_HOST is set, else the local log file channel."""
+def sms_channel(
+    settings: Settings,
+    receipt_sink: ReceiptSink | None = None,
+    inbound_sink: InboundSink | None = None,
+) -> SmsChannel:
+    """The SMPP channel when LIAISON_SMPP_HOST is set, else the local log file channel (which
+    receives nothing)."""
     if settings.smpp_host:
-        return SmppChannel.from_settings(settings, receipt_sink)
+        return SmppChannel.from_settings(settings, receipt_sink, inbound_sink)
     return SmsLogChannel(settings.sms_log_path)
 
 
-__all__ = ["SmppChannel", "SmsChannel", "sms_channel"]
+__all__ = ["SmppChannel", "SmsChannel", "read_mobile_originated", "sms_channel"]

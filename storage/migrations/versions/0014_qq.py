@@ -5,7 +5,7 @@ tables keyed by a chat account (conversations, invite guards) gain the platform 
 primary key; what exists is Telegram's.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07 20:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -24,6 +24,7 @@ OLD_KINDS = (
     'notice', 'checkin_prompt', 'checkin_reminder', 'escalation', 'lost_contact', 'study',
     'request_new', 'request_update', 'request_due', 'request_late', 'request_feedback',
     'certificate', 'cert_review', 'idea_new', 'idea_reply', 'rights_new', 'rights_reply',
+    'sms_reply', 'sms_answer',
 )
 NEW_KINDS = (*OLD_KINDS, 'qq_suspended')
 OLD_CHANNELS = ('telegram', 'sms', 'group_chat')
