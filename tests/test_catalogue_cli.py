@@ -246,7 +246,9 @@ def test_the_terminal_chat_starts_with_the_shipped_guide(database_url: str) -> N
     assert "6. 江汉区教育局" in transcript
     assert "随迁子女义务教育入学（15 天内答复）" in transcript
     assert "儿童预防接种证" in transcript
-    assert [a for _, a, _ in audit_trail(database_url)] == ["service.seed"]
+    # The catalogue was seeded once (the nightly jobs may also run if the test runs at night).
+    actions = [a for _, a, _ in audit_trail(database_url)]
+    assert [a for a in actions if a.startswith("service.")] == ["service.seed"]
 
 
 def test_the_old_name_service_still_runs_the_catalogue_commands(loaded: str) -> None:
