@@ -41,6 +41,8 @@ def _environment(tmp_path: Path, server: BotApiServer, token: str) -> dict[str, 
         "LIAISON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         # Kept here whatever the database (a PostgreSQL one has no file to keep it beside).
         "LIAISON_INVITE_KEY_DIR": str(tmp_path),
+        # The web console on a free port: tests run side by side.
+        "LIAISON_CONSOLE_LISTEN": "127.0.0.1:0",
         "LIAISON_TELEGRAM_TOKEN": token,
         "LIAISON_TELEGRAM_API_URL": server.base_url,
         # A real process on the real clock: without this, a run at night would hold every
