@@ -136,7 +136,7 @@ async def resume(
     found = row.one_or_none()
     if found is None:
         return None
-    console_session, staff = found.tuple()
+    console_session, staff = found
     if now - console_session.last_seen_at >= idle:
         console_session.ended_at = console_session.last_seen_at + idle
         return None
