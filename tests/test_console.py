@@ -355,3 +355,15 @@ async def test_the_chart_library_is_served_from_the_package(browser: httpx.Async
     assert "Chart" in script.text[:2000]
     licence = await browser.get("/static/chart.js.LICENSE.md")
     assert "MIT" in licence.text
+
+
+async def test_the_link_in_english(
+    application: LiaisonApplication, bot_api: LocalBotApi, db: Database
+) -> None:
+    await make_staff(db, START, telegram_user_id=LIAISON, locale="en")
+    liaison = Person(application, bot_api, LIAISON, language_code="en")
+    await talk(
+        liaison,
+        [("/console", ["Your login link to the console", "valid for 10 minutes and works once"])],
+    )
+    assert "http://127.0.0.1:8080/login/" in liaison.last_text
