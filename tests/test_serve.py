@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -84,6 +85,8 @@ async def test_serve_runs_the_bot_against_the_configured_bot_api(tmp_path: Path)
     assert process.returncode == 0, stderr.decode()
     assert TOKEN not in stderr.decode()
     assert (tmp_path / "serve.db").exists()
+    # The web console ran beside the bot, on the free port it was given, and stopped with it.
+    assert re.search(r"web console at http://127\.0\.0\.1:[1-9]\d*", stderr.decode())
 
 
 async def test_serve_with_a_rejected_token_says_so_without_showing_it(tmp_path: Path) -> None:
