@@ -19,6 +19,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/liaison db upgrade
 	$(BIN)/liaison demo --if-empty
+	@$(BIN)/liaison console url
 	$(BIN)/liaison serve
 
 test: install

@@ -15,6 +15,7 @@ from typing import Any
 from benchmarks import (
     bot_turns,
     broadcast,
+    console,
     crash,
     cycle,
     flood,
@@ -43,6 +44,7 @@ async def main() -> int:
         retention,
         qq_pacing,
         sms_inbound,
+        console,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

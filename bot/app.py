@@ -19,6 +19,7 @@ from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, U
 from bot.features import (
     certificates,
     checkin,
+    console,
     cycle,
     fallback,
     guide,
@@ -83,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
             places,
             ideas,
             inbox,
+            console,
             certificates,
             requests,
             guide,

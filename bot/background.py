@@ -9,6 +9,7 @@ import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from bot.console.server import running_console
 from bot.context import LiaisonApplication, Services
 from bot.qq import QqTransport, running_qq
 from bot.terminal import html_to_text
@@ -122,7 +123,8 @@ async def running_background(
 
 
 def attach_background(application: LiaisonApplication) -> None:
-    """Run the scheduler and the dispatcher for as long as run_polling runs the Application."""
+    """Run the scheduler, the dispatcher and the web console for as long as run_polling runs
+    the Application."""
     stack = contextlib.AsyncExitStack()
     started = application.post_init
     stopped = application.post_shutdown
@@ -131,6 +133,8 @@ def attach_background(application: LiaisonApplication) -> None:
         if started is not None:
             await started(app)
         await stack.enter_async_context(running_background(app.bot_data.services, app))
+        # The staff web console runs in the same loop, with the same services.
+        await stack.enter_async_context(running_console(app.bot_data.services))
 
     async def post_shutdown(app: LiaisonApplication) -> None:
         await stack.aclose()

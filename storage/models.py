@@ -396,6 +396,34 @@ class Staff(Base):
     units: Mapped[list[Unit]] = relationship(secondary=staff_units, lazy="raise")
 
 
+class ConsoleLink(Base):
+    """A one-time login link to the web console, sent by /console; only its hash is kept."""
+
+    __tablename__ = "console_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A staff member logged in to the web console; the cookie holds a token, hashed here."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Every form carries it; a state-changing request without it is refused.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class Invite(Base):
     """A one-time code that binds a Telegram account to a member; only its hash is kept."""
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     # (NapCat, Lagrange.OneBot). Unset: no QQ. The token is required unless on loopback.
     onebot_listen: str | None = None
     onebot_access_token: SecretStr | None = None
+    # The staff web console (bot/console): "host:port" to listen on, empty: no console. Its
+    # sessions end after this many idle minutes; links in /console use console_url (default
+    # http://<listen>), the address staff open it at (https behind a proxy: Secure cookies).
+    console_listen: str | None = "127.0.0.1:8080"
+    console_session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_url: str | None = None
     # One QQ account sends at most one message this often (private and group together):
     # accounts that send faster get restricted by QQ's risk control.
     qq_send_interval: float = Field(default=3.0, ge=0.5, le=600)
@@ -209,6 +215,38 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("console_listen", "console_url", mode="before")
+    @classmethod
+    def _blank_console_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("console_listen")
+    @classmethod
+    def _console_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            onebot_address(value)
+        return value
+
+    @field_validator("console_url")
+    @classmethod
+    def _console_url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value.rstrip("/") if value is not None else None
+
+    @property
+    def console_base_url(self) -> str | None:
+        """Where staff open the console (links in /console), None when it is off."""
+        if self.console_listen is None:
+            return None
+        if self.console_url is not None:
+            return self.console_url
+        host, port = onebot_address(self.console_listen)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
 
     @field_validator("onebot_listen")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -41,6 +42,8 @@ def _environment(tmp_path: Path, server: BotApiServer, token: str) -> dict[str, 
         "LIAISON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         # Kept here whatever the database (a PostgreSQL one has no file to keep it beside).
         "LIAISON_INVITE_KEY_DIR": str(tmp_path),
+        # The web console on a free port: tests run side by side.
+        "LIAISON_CONSOLE_LISTEN": "127.0.0.1:0",
         "LIAISON_TELEGRAM_TOKEN": token,
         "LIAISON_TELEGRAM_API_URL": server.base_url,
         # A real process on the real clock: without this, a run at night would hold every
@@ -82,6 +85,8 @@ async def test_serve_runs_the_bot_against_the_configured_bot_api(tmp_path: Path)
     assert process.returncode == 0, stderr.decode()
     assert TOKEN not in stderr.decode()
     assert (tmp_path / "serve.db").exists()
+    # The web console ran beside the bot, on the free port it was given, and stopped with it.
+    assert re.search(r"web console at http://127\.0\.0\.1:[1-9]\d*", stderr.decode())
 
 
 async def test_serve_with_a_rejected_token_says_so_without_showing_it(tmp_path: Path) -> None:

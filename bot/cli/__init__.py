@@ -26,6 +26,7 @@ from bot.botapi import LocalBotApi, LocalBotApiRequest
 from bot.cli.catalogue import catalogue, seed_catalogue
 from bot.cli.certificate import certificate
 from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of, telegram_user_id
+from bot.cli.console import console
 from bot.cli.idea import idea
 from bot.cli.material import material
 from bot.cli.mydata import member_data_command
@@ -38,6 +39,7 @@ from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
 from bot.cli.sms import sms
 from bot.connect import connect, pause_until
+from bot.console.server import running_console
 from bot.context import LiaisonApplication, Services
 from bot.logs import configure_logging
 from bot.terminal import run_terminal
@@ -135,6 +137,25 @@ def db_status(ctx: click.Context) -> None:
 async def _terminal(settings: Settings, user_id: int, name: str | None, banner: bool) -> int:
     database = Database.from_url(settings.database_url)
     services = make_services(settings, database)
+    if not banner:
+        return await _terminal_chat(services, database, user_id, name, banner=False)
+    # `serve` in terminal mode: the web console runs beside the terminal chat.
+    async with running_console(services) as console_address:
+        return await _terminal_chat(
+            services, database, user_id, name, banner=True, console_address=console_address
+        )
+
+
+async def _terminal_chat(
+    services: Services,
+    database: Database,
+    user_id: int,
+    name: str | None,
+    *,
+    banner: bool,
+    console_address: str | None = None,
+) -> int:
+    settings = services.settings
     async with database.session() as session:
         identity = await identify(session, user_id)
     shown = name or identity.member_name or identity.staff_name or "Guest"
@@ -149,6 +170,11 @@ async def _terminal(settings: Settings, user_id: int, name: str | None, banner: 
             f"{demo.LIAISON_TELEGRAM_IDS[0]}, try /overdue and /notice; admin: "
             f"{demo.ADMIN_TELEGRAM_ID}). Try /checkin, /where, /lang, /help; Ctrl-D quits."
         )
+        if console_address is not None:
+            message += (
+                f" Web console: {console_address} (a login link: `liaison console link "
+                f"--user {demo.LIAISON_TELEGRAM_IDS[0]}`)."
+            )
     try:
         return await run_terminal(
             application,
@@ -714,3 +740,4 @@ member.add_command(member_data_command)
 main.add_command(privacy)
 member.add_command(member_erase)
 main.add_command(sms)
+main.add_command(console)

@@ -1,0 +1,177 @@
+"""The console's dashboard for 100,000 members (12 months of check-ins), vs a bare GROUP BY."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+
+from benchmarks.common import Timer, fresh_database, show
+from benchmarks.cycle import _postgresql
+from storage.dashboard import dashboard, last_periods
+from storage.db import Database
+from storage.models import (
+    CheckIn,
+    Consent,
+    Group,
+    GroupKind,
+    Member,
+    MemberStatus,
+    RequestStatus,
+    ServiceCategory,
+    ServiceRequest,
+    Staff,
+    StaffRole,
+    WorkSituation,
+    member_groups,
+    staff_groups,
+)
+
+MEMBERS = int(os.environ.get("BENCH_CONSOLE_MEMBERS", "100000"))
+GROUPS = 200
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+ZONE = ZoneInfo("Asia/Shanghai")
+TARGET_SECONDS = 0.5
+RUNS = 5
+CHUNK = 5000
+
+
+async def _fill(database: Database) -> tuple[int, int]:
+    """The registry; returns (the administrator's staff id, one liaison's staff id)."""
+    rng = random.Random(14)
+    start = NOW - timedelta(days=800)
+    async with database.session() as session:
+        await session.execute(
+            insert(Group),
+            [
+                {"id": g, "name": f"党小组{g}", "kind": GroupKind.WORKPLACE, "created_at": start}
+                for g in range(1, GROUPS + 1)
+            ],
+        )
+        await session.execute(
+            insert(Staff),
+            [
+                {"id": 1, "name": "管理员", "telegram_user_id": 1, "role": StaffRole.ADMIN,
+                 "created_at": start},
+                {"id": 2, "name": "联络员", "telegram_user_id": 2, "role": StaffRole.LIAISON,
+                 "created_at": start},
+            ],
+        )  # fmt: skip
+        await session.execute(insert(staff_groups), [{"staff_id": 2, "group_id": 1}])
+        category = ServiceCategory(code="b", name_zh="类", name_en="Cat", updated_at=start)
+        session.add(category)
+        await session.flush()
+        category_id = category.id
+    periods = last_periods(NOW, ZONE)
+    for first in range(1, MEMBERS + 1, CHUNK):
+        ids = range(first, min(first + CHUNK, MEMBERS + 1))
+        members, groups, checkins, requests = [], [], [], []
+        for member_id in ids:
+            registered = start + timedelta(days=rng.randrange(0, 790))
+            members.append(
+                {
+                    "id": member_id,
+                    "name": f"党员{member_id}",
+                    "phone": f"+86139{member_id:08d}",
+                    "status": MemberStatus.OUTFLOW,
+                    "consent": Consent.GIVEN,
+                    "registered_at": registered,
+                    "updated_at": registered,
+                    "lost_contact_at": NOW if rng.random() < 0.02 else None,
+                }
+            )
+            groups.append({"member_id": member_id, "group_id": member_id % GROUPS + 1})
+            for period in periods:
+                if rng.random() < 0.7:
+                    year, month = int(period[:4]), int(period[5:])
+                    checkins.append(
+                        {
+                            "member_id": member_id,
+                            "period": period,
+                            "checked_in_at": datetime(year, month, 5, 2, tzinfo=UTC),
+                            "work_situation": WorkSituation.STABLE,
+                            "needs_help": False,
+                        }
+                    )
+            if rng.random() < 0.05:
+                opened = NOW - timedelta(days=rng.randrange(0, 60))
+                requests.append(
+                    {
+                        "member_id": member_id,
+                        "category_id": category_id,
+                        "description": "需要帮助",
+                        "status": RequestStatus.RECEIVED,
+                        "created_at": opened,
+                        "updated_at": opened,
+                        "due_at": opened + timedelta(days=14),
+                    }
+                )
+        async with database.session() as session:
+            await session.execute(insert(Member), members)
+            await session.execute(insert(member_groups), groups)
+            await session.execute(insert(CheckIn), checkins)
+            if requests:
+                await session.execute(insert(ServiceRequest), requests)
+    return 1, 2
+
+
+async def _best(call: Any) -> float:
+    seconds = []
+    for _ in range(RUNS):
+        with Timer() as timer:
+            await call()
+        seconds.append(timer.seconds)
+    return min(seconds)
+
+
+async def _scenario(database: Database, name: str) -> dict[str, Any]:
+    with Timer() as fill:
+        admin, liaison = await _fill(database)
+    show(f"{name}: filling {MEMBERS:,} members, 12 months", fill.seconds, "s")
+    if database.engine.dialect.name == "postgresql":
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql("ANALYZE")
+
+    async def baseline() -> None:
+        async with database.session() as session:
+            await session.execute(
+                select(member_groups.c.group_id, func.count()).group_by(member_groups.c.group_id)
+            )
+
+    def board(staff_id: int) -> Any:
+        async def call() -> None:
+            async with database.session() as session:
+                await dashboard(session, NOW, staff_id=staff_id, zone=ZONE)
+
+        return call
+
+    figures = {
+        "baseline_group_count_seconds": await _best(baseline),
+        "dashboard_admin_seconds": await _best(board(admin)),
+        "dashboard_liaison_seconds": await _best(board(liaison)),
+    }
+    for label, key in (
+        ("bare COUNT(*) GROUP BY group (baseline)", "baseline_group_count_seconds"),
+        ("dashboard, administrator (every group)", "dashboard_admin_seconds"),
+        ("dashboard, liaison of one group", "dashboard_liaison_seconds"),
+    ):
+        show(f"{name}: {label}", figures[key] * 1000, "ms")
+    figures["target_met"] = (
+        max(figures["dashboard_admin_seconds"], figures["dashboard_liaison_seconds"])
+        < TARGET_SECONDS
+    )
+    return figures
+
+
+async def run() -> dict[str, Any]:
+    figures: dict[str, Any] = {"members": MEMBERS, "target_seconds": TARGET_SECONDS}
+    async with fresh_database() as database:
+        figures["sqlite"] = await _scenario(database, "SQLite")
+    async with _postgresql() as database:
+        if database is not None:
+            figures["postgresql"] = await _scenario(database, "PostgreSQL")
+    return figures

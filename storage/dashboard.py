@@ -1,0 +1,186 @@
+"""The console's dashboard: check-in rates, lost contact and open requests, in figures.
+
+Every figure is one set-based query over the staff member's scope (storage/scope.py), so
+the dashboard of 100,000 members costs a handful of GROUP BYs, never a loop over members.
+Nothing here names a member: the dashboard is counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import Integer, case, exists, func, literal, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.checkins import period_of
+from storage.models import CheckIn, Group, Member, ServiceRequest, member_groups
+from storage.overdue import current_period_expr
+from storage.requests import OPEN_STATUSES
+from storage.scope import group_scope_condition, scope_condition, sees_everyone
+
+MONTHS_SHOWN = 12
+# Open requests by how long they have been open: up to a week, up to a month, longer.
+AGE_BUCKETS = ("week", "month", "older")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRate:
+    """This month in one group: how many members, how many checked in."""
+
+    group_id: int
+    name: str
+    members: int
+    checked_in: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.checked_in / self.members) if self.members else 0
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRate:
+    """One past month over the whole scope: members registered by its end, who checked in."""
+
+    period: str
+    members: int
+    checked_in: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.checked_in / self.members, 1) if self.members else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    period: str
+    groups: list[GroupRate]
+    months: list[MonthRate]
+    members: int
+    lost_contact: int
+    # Open service requests by age bucket (AGE_BUCKETS), and how many are past their target.
+    open_requests: dict[str, int]
+    late_requests: int
+
+
+def last_periods(now: datetime, zone: tzinfo, count: int = MONTHS_SHOWN) -> list[str]:
+    """The count months ending with now's, oldest first ("2025-12" … "2026-11")."""
+    local = now.astimezone(zone)
+    year, month = local.year, local.month
+    periods = []
+    for _ in range(count):
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return periods[::-1]
+
+
+def _month_end(period: str, zone: tzinfo) -> datetime:
+    year, month = int(period[:4]), int(period[5:])
+    year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return datetime(year, month, 1, tzinfo=zone)
+
+
+async def dashboard(
+    session: AsyncSession, now: datetime, *, staff_id: int, zone: tzinfo
+) -> Dashboard:
+    """The figures staff_id may see (their scope), as of now."""
+    everyone = await sees_everyone(session, staff_id)
+    in_scope = true() if everyone else scope_condition(staff_id)
+
+    # This month, per group: "this month" in each member's own time zone, as /overdue says.
+    period = await current_period_expr(session, now, zone)
+    checked = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
+    rows = await session.execute(
+        select(
+            Group.id,
+            Group.name,
+            func.count(Member.id),
+            func.coalesce(func.sum(case((checked, 1), else_=0)), 0),
+        )
+        .select_from(Group)
+        .outerjoin(member_groups, member_groups.c.group_id == Group.id)
+        .outerjoin(Member, Member.id == member_groups.c.member_id)
+        .where(true() if everyone else group_scope_condition(staff_id))
+        .group_by(Group.id, Group.name)
+        .order_by(Group.name)
+    )
+    groups = [GroupRate(gid, name, int(n), int(c)) for gid, name, n, c in rows]
+
+    # The last months over the whole scope: distinct members who checked in, against the
+    # members registered by the month's end (today's registry: erased members are gone).
+    periods = last_periods(now, zone)
+    # Everyone: no join, only (member_id, period) is read. A scope: joined to its members
+    # (SQLite still reads every check-in of the months; see the README's benchmark row).
+    history = select(CheckIn.period, func.count(func.distinct(CheckIn.member_id))).where(
+        CheckIn.period.in_(periods)
+    )
+    if everyone:
+        history = history.where(CheckIn.member_id.is_not(None))
+    else:
+        history = history.join(Member, Member.id == CheckIn.member_id).where(in_scope)
+    counted = await session.execute(history.group_by(CheckIn.period))
+    checked_per_period = {p: int(c) for p, c in counted}
+    registered = (
+        await session.execute(
+            select(
+                func.count(Member.id),
+                func.coalesce(func.sum(case((Member.lost_contact_at.is_not(None), 1), else_=0)), 0),
+                *(
+                    func.coalesce(
+                        func.sum(case((Member.registered_at < _month_end(p, zone), 1), else_=0)),
+                        0,
+                    )
+                    for p in periods
+                ),
+            ).where(in_scope)
+        )
+    ).one()
+    members, lost = int(registered[0]), int(registered[1])
+    months = [
+        MonthRate(p, int(n), min(checked_per_period.get(p, 0), int(n)))
+        for p, n in zip(periods, registered[2:], strict=True)
+    ]
+
+    week, month = now - timedelta(days=7), now - timedelta(days=30)
+    age = case(
+        (ServiceRequest.created_at >= week, literal("week")),
+        (ServiceRequest.created_at >= month, literal("month")),
+        else_=literal("older"),
+    )
+    late = case((ServiceRequest.due_at < now, 1), else_=0)
+    aged = await session.execute(
+        select(age.label("age"), func.count(), func.coalesce(func.sum(late), 0, type_=Integer))
+        .join(Member, Member.id == ServiceRequest.member_id)
+        .where(ServiceRequest.status.in_(OPEN_STATUSES), in_scope)
+        .group_by(age)
+    )
+    open_requests = dict.fromkeys(AGE_BUCKETS, 0)
+    late_requests = 0
+    for bucket, count, late_count in aged:
+        open_requests[bucket] = int(count)
+        late_requests += int(late_count)
+    return Dashboard(
+        period=period_of(now, zone),
+        groups=groups,
+        months=months,
+        members=members,
+        lost_contact=lost,
+        open_requests=open_requests,
+        late_requests=late_requests,
+    )
+
+
+async def view_dashboard(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int, zone: tzinfo
+) -> Dashboard:
+    """The dashboard, its view audited (counts only, but of whose groups)."""
+    figures = await dashboard(session, now, staff_id=staff_id, zone=zone)
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="console.dashboard.view",
+        groups=[g.group_id for g in figures.groups],
+    )
+    return figures

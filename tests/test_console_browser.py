@@ -1,0 +1,61 @@
+"""The console in a real browser: Debian's chromium, driven by Playwright, against the app
+served by uvicorn as `liaison serve` serves it. Log in by link, see the dashboard drawn."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+from playwright.async_api import async_playwright
+
+from bot.console.server import running_console
+from bot.context import Services
+from storage import console
+from storage.clock import FakeClock
+from storage.db import Database
+from tests.conftest import START
+from tests.factories import make_checkin, make_group, make_member, make_staff
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason="needs Debian's chromium (.ci/run installs it)"
+)
+
+
+async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
+    services: Services, db: Database, clock: FakeClock
+) -> None:
+    group = await make_group(db, START, "驻深圳党小组")
+    member = await make_member(db, START, name="刘洋", groups=[group])
+    await make_checkin(db, member, START, city="深圳市")
+    staff = await make_staff(db, START, telegram_user_id=9001, groups=[group])
+    async with db.session() as session:
+        token = await console.create_link(
+            session, clock.now(), staff_id=staff.id, actor=f"staff:{staff.id}"
+        )
+    # A free port, as a second service on the machine would need.
+    served = replace(
+        services, settings=services.settings.model_copy(update={"console_listen": "127.0.0.1:0"})
+    )
+    async with running_console(served) as address, async_playwright() as playwright:
+        assert address is not None
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = await browser.new_page(locale="zh-CN")
+            await page.goto(console.login_url(address, token))
+            assert page.url == f"{address}/"
+            await page.wait_for_selector("#checkin-chart[data-drawn='yes']", timeout=5000)
+            assert await page.title() == "概览 · 联络工作台"
+            row = page.locator("#groups tbody tr").first
+            assert await row.inner_text() == "驻深圳党小组\t1\t1\t100%"
+            box = await page.locator("#checkin-chart").bounding_box()
+            assert box is not None and box["width"] > 100 and box["height"] > 50
+            if shots := os.environ.get("CONSOLE_SCREENSHOTS"):
+                await page.screenshot(path=f"{shots}/console-dashboard.png", full_page=True)
+            await page.get_by_role("button", name="退出登录").click()
+            await page.wait_for_selector("#message")
+            assert "已退出登录" in await page.inner_text("#message")
+        finally:
+            await browser.close()
