@@ -33,6 +33,7 @@ from storage.models import (
     ChannelName,
     CheckIn,
     Consent,
+    ConsoleLink,
     Delivery,
     DeliveryStatus,
     Group,
@@ -505,3 +506,18 @@ async def test_a_qq_group_with_a_persons_number_is_still_a_group(
     async with db.session() as session:
         linked = await session.get(Group, group.id)
     assert linked is not None and linked.qq_group_id == ALICE_QQ
+
+
+async def test_no_console_login_link_goes_over_qq(
+    qq: QqTransport, host: OneBotPeer, db: Database, clock: FakeClock
+) -> None:
+    await make_staff(db, clock.now(), telegram_user_id=ADMIN_TG, qq_user_id=ADMIN_QQ)
+    await make_staff(
+        db, clock.now(), telegram_user_id=ADMIN_TG + 1, qq_user_id=ADMIN_QQ + 1, locale="en"
+    )
+    answer = await say(host, ADMIN_QQ, "/console")
+    assert "只通过 Telegram 发送" in answer and "http" not in answer
+    english = await say(host, ADMIN_QQ + 1, "/console")
+    assert "sent over Telegram only" in english and "http" not in english
+    async with db.session() as session:
+        assert list(await session.scalars(select(ConsoleLink))) == []

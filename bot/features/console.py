@@ -13,6 +13,7 @@ from bot.context import LiaisonContext
 from bot.replies import reply
 from storage.console import LINK_VALID, create_link, login_url
 from storage.identity import Identity
+from storage.models import Platform
 
 COMMANDS = (Command("console", Audience.STAFF),)
 
@@ -21,6 +22,10 @@ COMMANDS = (Command("console", Audience.STAFF),)
 async def console(
     update: Update, context: LiaisonContext, identity: Identity, staff_id: int
 ) -> None:
+    if context.platform is Platform.QQ:
+        # A login link is a credential: not through a third party's servers.
+        await reply(update, context, "console/not_on_qq")
+        return
     base_url = context.services.settings.console_base_url
     if base_url is None:
         await reply(update, context, "console/off")
