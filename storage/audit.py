@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEvent, Base
+from storage.models import AuditEvent, Base, Staff
 
 
 async def record(
@@ -61,3 +62,20 @@ async def recent(session: AsyncSession, *, limit: int = 50) -> list[AuditEvent]:
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
     )
     return list(rows)
+
+
+async def actor_names(session: AsyncSession, actors: Iterable[str | None]) -> dict[str, str]:
+    """Actors ("staff:3", "cli:root") as people read them: the staff member's name."""
+    named = [actor for actor in actors if actor]
+    ids = {
+        int(actor.removeprefix("staff:"))
+        for actor in named
+        if actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
+    }
+    names = {actor: actor for actor in named}
+    if ids:
+        for staff_id, name in await session.execute(
+            select(Staff.id, Staff.name).where(Staff.id.in_(ids))
+        ):
+            names[f"staff:{staff_id}"] = name
+    return names

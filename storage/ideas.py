@@ -17,7 +17,6 @@ after a newer one. Adopting happens once ("idea:<id>:adopted").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +33,6 @@ from storage.models import (
     IdeaStatus,
     Member,
     MessageKind,
-    Staff,
     member_groups,
 )
 from storage.notices import clean_body
@@ -120,22 +118,6 @@ class IdeaView:
         return self.adopted_at is not None
 
 
-async def _names(session: AsyncSession, actors: Sequence[str | None]) -> dict[str, str]:
-    """Actors ("staff:3", "cli:root") as people read them: the staff member's name."""
-    ids = {
-        int(actor.removeprefix("staff:"))
-        for actor in actors
-        if actor and actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
-    }
-    names = {actor: actor for actor in actors if actor}
-    if ids:
-        for staff_id, name in await session.execute(
-            select(Staff.id, Staff.name).where(Staff.id.in_(ids))
-        ):
-            names[f"staff:{staff_id}"] = name
-    return names
-
-
 async def _views(
     session: AsyncSession, condition: ColumnElement[bool], *, limit: int | None, groups: bool
 ) -> list[IdeaView]:
@@ -149,7 +131,7 @@ async def _views(
     if limit is not None:
         query = query.limit(limit)
     rows = list(await session.execute(query))
-    names = await _names(
+    names = await audit.actor_names(
         session, [a for row, _, _ in rows for a in (row.replied_by, row.adopted_by)]
     )
     member_groups_of: dict[int, list[str]] = {}

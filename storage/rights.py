@@ -139,21 +139,6 @@ def _visible(staff_id: int | None) -> ColumnElement[bool]:
     return scope_condition(staff_id) if staff_id is not None else true()
 
 
-async def _decider_names(session: AsyncSession, actors: set[str]) -> dict[str, str]:
-    ids = {
-        int(actor.removeprefix("staff:"))
-        for actor in actors
-        if actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
-    }
-    names = {actor: actor for actor in actors}
-    if ids:
-        for staff_id, name in await session.execute(
-            select(Staff.id, Staff.name).where(Staff.id.in_(ids))
-        ):
-            names[f"staff:{staff_id}"] = name
-    return names
-
-
 async def _views(
     session: AsyncSession, condition: ColumnElement[bool], *, limit: int | None = None
 ) -> list[DataRequestView]:
@@ -166,7 +151,7 @@ async def _views(
     if limit is not None:
         query = query.limit(limit)
     rows = list(await session.execute(query))
-    names = await _decider_names(session, {r.decided_by for r, _ in rows if r.decided_by})
+    names = await audit.actor_names(session, {r.decided_by for r, _ in rows if r.decided_by})
     return [
         DataRequestView(
             id=row.id,

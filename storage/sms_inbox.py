@@ -716,22 +716,6 @@ async def mark_done(
     return found
 
 
-async def actor_names(session: AsyncSession, actors: Sequence[str | None]) -> dict[str, str]:
-    """Actors ("staff:3", "cli:root") as people read them: the staff member's name."""
-    ids = {
-        int(actor.removeprefix("staff:"))
-        for actor in actors
-        if actor and actor.startswith("staff:") and actor.removeprefix("staff:").isdigit()
-    }
-    names = {actor: actor for actor in actors if actor}
-    if ids:
-        for staff_id, name in await session.execute(
-            select(Staff.id, Staff.name).where(Staff.id.in_(ids))
-        ):
-            names[f"staff:{staff_id}"] = name
-    return names
-
-
 __all__ = [
     "ANSWER_RANK",
     "ASSEMBLY_WINDOW",
@@ -744,7 +728,6 @@ __all__ = [
     "Reading",
     "SmsInboxError",
     "SmsIntent",
-    "actor_names",
     "answer",
     "check_answer",
     "fingerprint",
