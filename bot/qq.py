@@ -29,7 +29,14 @@ from bot.botapi import Button, JSONDict, LocalBotApi, LocalBotApiRequest, Outgoi
 from bot.context import LiaisonApplication, Services
 from bot.terminal import html_to_text, pick_button
 from messages.channels.qq import Event, NoAnswer, NotConnected, OneBotServer, QqAccount, Target
-from messages.onebot import MessageError, location, parse_message, plain_text, text_message
+from messages.onebot import (
+    MessageError,
+    location,
+    number,
+    parse_message,
+    plain_text,
+    text_message,
+)
 from messages.ratelimit import KeyedLocks
 from messages.render import normalize_locale
 from storage import qq_choices, qq_rest
@@ -138,8 +145,8 @@ class QqTransport:
         locale = await self._locale(chat_id)
         renderer = self.services.renderer
         lines = []
-        for number, button in enumerate(buttons, start=1):
-            line = f"[{number}] {button.text}"
+        for index, button in enumerate(buttons, start=1):
+            line = f"[{index}] {button.text}"
             if button.request_location:
                 line += renderer.label(locale, "qq.share_location")  # its own spacing
             lines.append(line)
@@ -220,14 +227,14 @@ class QqTransport:
         except MessageError as error:
             log.warning("unreadable QQ message: %s", error)
             return
-        user_id = _int(event.get("user_id"))
+        user_id = number(event.get("user_id"))
         if user_id is None or user_id == self.account.server.self_id:
             return
         sender = event.get("sender") if isinstance(event.get("sender"), Mapping) else {}
         name = str((sender or {}).get("nickname") or user_id)[:64]
         user = self.updates.user(user_id, name)
         if event.get("message_type") == "group":
-            group_id = _int(event.get("group_id"))
+            group_id = number(event.get("group_id"))
             command = _GROUP_COMMAND.match(plain_text(segments))
             if group_id is None or command is None:
                 return
@@ -312,13 +319,6 @@ def _as_text(outgoing: Outgoing) -> str:
     if outgoing.method == "editMessageReplyMarkup":
         return ""  # only the buttons changed: the choices shown say what is left
     return html_to_text(outgoing.text).strip()
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload,no-any-return]
-    except (TypeError, ValueError):
-        return None
 
 
 async def _rest_started(services: Services, until: datetime, reason: str) -> None:

@@ -104,6 +104,14 @@ def location(segments: Sequence[Segment]) -> tuple[float, float] | None:
     return None
 
 
+def number(value: object) -> int | None:
+    """A number in an event or an answer: hosts write ids and codes as numbers or strings."""
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        return None
+
+
 def text_message(text: str) -> list[dict[str, Any]]:
     """What Liaison sends: one text segment, the text as data (never read as CQ codes)."""
     return [Segment("text", {"text": text}).as_json()]
@@ -114,6 +122,7 @@ __all__ = [
     "Segment",
     "escape",
     "location",
+    "number",
     "parse_cq",
     "parse_message",
     "plain_text",

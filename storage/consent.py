@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.checkins import CHECKIN_FLOW
+from storage.identity import member_accounts
 from storage.models import (
     CheckIn,
     Consent,
@@ -29,7 +30,6 @@ from storage.models import (
     LocationReport,
     LocationSource,
     Member,
-    Platform,
 )
 from storage.regions import RegionIndex
 
@@ -148,18 +148,14 @@ async def withdraw_location_consent(
         member.consent_at = now
     member.updated_at = now
     coarsened, erased = await _reduce_places(session, member.id, precision, regions)
-    for platform, user_id in (
-        (Platform.TELEGRAM, member.telegram_user_id),
-        (Platform.QQ, member.qq_user_id),
-    ):
-        if user_id is not None:
-            await session.execute(
-                delete(Conversation).where(
-                    Conversation.platform == platform,
-                    Conversation.user_id == user_id,
-                    Conversation.flow == CHECKIN_FLOW,
-                )
+    for platform, user_id in member_accounts(member):
+        await session.execute(
+            delete(Conversation).where(
+                Conversation.platform == platform,
+                Conversation.user_id == user_id,
+                Conversation.flow == CHECKIN_FLOW,
             )
+        )
     await audit.record(
         session,
         now,

@@ -42,7 +42,7 @@ from sqlalchemy import String, cast, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, qq_choices
-from storage.identity import account_actor
+from storage.identity import account_actor, member_accounts
 from storage.models import (
     AuditEvent,
     Certificate,
@@ -117,15 +117,7 @@ async def erase_member(
     report = ErasureReport(member_id=member_id)
     gone, anon = report.deleted, report.anonymised
     who = f"member:{member_id}"
-    # Their accounts on each platform: (platform, user id).
-    accounts = [
-        (platform, user_id)
-        for platform, user_id in (
-            (Platform.TELEGRAM, member.telegram_user_id),
-            (Platform.QQ, member.qq_user_id),
-        )
-        if user_id is not None
-    ]
+    accounts = member_accounts(member)
     needles = tuple(n for n in (member.name, member.phone) if n)
 
     request_ids = await _ids(session, ServiceRequest.id, ServiceRequest.member_id == member_id)

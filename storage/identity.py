@@ -27,6 +27,12 @@ def staff_account(platform: Platform) -> InstrumentedAttribute[int | None]:
     return Staff.telegram_user_id
 
 
+def member_accounts(member: Member) -> list[tuple[Platform, int]]:
+    """The member's bound accounts, one per platform: (platform, user id)."""
+    bound = ((Platform.TELEGRAM, member.telegram_user_id), (Platform.QQ, member.qq_user_id))
+    return [(platform, user_id) for platform, user_id in bound if user_id is not None]
+
+
 def account_actor(platform: Platform, user_id: int) -> str:
     """How an account that is nobody yet appears in the audit log ("telegram:42", "qq:42")."""
     return f"{platform.value}:{user_id}"

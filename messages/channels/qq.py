@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from messages.channels.base import OutboundMessage, SendResult
-from messages.onebot import text_message
+from messages.onebot import number, text_message
 from messages.ratelimit import RateGate
 from storage.clock import Clock, Monotonic, SystemMonotonic
 from storage.models import ChannelName
@@ -246,7 +246,7 @@ class OneBotServer:
             future.set_result(
                 ActionAnswer(
                     status=str(data.get("status", "")),
-                    retcode=_int(data.get("retcode"), -1),
+                    retcode=-1 if (code := number(data.get("retcode"))) is None else code,
                     data=data.get("data"),
                     message=str(data.get("wording") or data.get("message") or ""),
                 )
@@ -254,7 +254,7 @@ class OneBotServer:
 
     def _meta(self, data: Event) -> None:
         if data.get("meta_event_type") == "heartbeat" and self._connection is not None:
-            interval = _int(data.get("interval"), 0) / 1000
+            interval = (number(data.get("interval")) or 0) / 1000
             if interval > 0:
                 self._connection.liaison_interval = interval  # type: ignore[attr-defined]
 
@@ -310,13 +310,6 @@ def _token(request: Request) -> str | None:
         if key == "access_token" and value:
             return value
     return None
-
-
-def _int(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload,no-any-return]
-    except (TypeError, ValueError):
-        return default
 
 
 @dataclass(frozen=True, slots=True)
