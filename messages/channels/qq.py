@@ -74,6 +74,15 @@ class ActionAnswer:
         return self.status in ("ok", "async") and self.retcode in (0, 1)
 
 
+@dataclass(slots=True)
+class _Beat:
+    """One connection's pulse: when the host was last heard, and how often it said it beats
+    (None: it has not said, so its silence proves nothing)."""
+
+    heard: float
+    interval: float | None = None
+
+
 class OneBotServer:
     """The reverse-WebSocket endpoint; one host connection at a time."""
 
@@ -181,11 +190,12 @@ class OneBotServer:
         log.info("QQ host connected (account %s)", self.self_id)
         if self.on_connect is not None:
             self.on_connect()
-        watchdog = asyncio.create_task(self._watch(connection))
+        beat = _Beat(heard=asyncio.get_running_loop().time())
+        watchdog = asyncio.create_task(self._watch(connection, beat))
         try:
             async for frame in connection:
-                self._heard(connection)
-                self._receive(frame)
+                beat.heard = asyncio.get_running_loop().time()
+                self._receive(frame, beat)
         except ConnectionClosed:
             pass
         finally:
@@ -201,30 +211,25 @@ class OneBotServer:
                     future.set_exception(NotConnected("the QQ host hung up before answering"))
                 self._pending.pop(echo, None)
 
-    def _heard(self, connection: ServerConnection) -> None:
-        connection.liaison_heard = asyncio.get_running_loop().time()  # type: ignore[attr-defined]
-
-    async def _watch(self, connection: ServerConnection) -> None:
+    async def _watch(self, connection: ServerConnection, beat: _Beat) -> None:
         """Hang up on a host that went silent: no frame for several heartbeat intervals.
 
         Only once the host has said how often it beats: a host with heartbeats turned off is
         left alone (the WebSocket's own pings still notice a dead connection).
         """
         loop = asyncio.get_running_loop()
-        self._heard(connection)
-        connection.liaison_interval = None  # type: ignore[attr-defined]
         while True:
-            interval: float | None = connection.liaison_interval  # type: ignore[attr-defined]
+            interval = beat.interval
             await asyncio.sleep(min(interval or 1.0, 1.0))
             if interval is None:
                 continue
-            silent = loop.time() - connection.liaison_heard  # type: ignore[attr-defined]
+            silent = loop.time() - beat.heard
             if silent > interval * self.heartbeat_grace:
                 log.warning("QQ host silent for %.1f s; hanging up", silent)
                 await connection.close(1001, "no heartbeat")
                 return
 
-    def _receive(self, frame: str | bytes) -> None:
+    def _receive(self, frame: str | bytes, beat: _Beat) -> None:
         try:
             data = json.loads(frame)
         except ValueError:
@@ -234,7 +239,7 @@ class OneBotServer:
             return
         if "post_type" in data:
             if data.get("post_type") == "meta_event":
-                self._meta(data)
+                self._meta(data, beat)
                 return
             task = asyncio.create_task(self._event(data))
             self._tasks.add(task)
@@ -252,11 +257,11 @@ class OneBotServer:
                 )
             )
 
-    def _meta(self, data: Event) -> None:
-        if data.get("meta_event_type") == "heartbeat" and self._connection is not None:
+    def _meta(self, data: Event, beat: _Beat) -> None:
+        if data.get("meta_event_type") == "heartbeat":
             interval = (number(data.get("interval")) or 0) / 1000
             if interval > 0:
-                self._connection.liaison_interval = interval  # type: ignore[attr-defined]
+                beat.interval = interval
 
     async def _event(self, data: Event) -> None:
         try:
