@@ -101,6 +101,30 @@ def qq_dispatcher(services: Services, qq: QqTransport) -> Dispatcher:
     )
 
 
+async def qq_members(
+    db: Database,
+    clock: FakeClock,
+    group: Group,
+    count: int,
+    *,
+    first_qq: int = ALICE_QQ,
+    with_phones: bool = False,
+) -> list[Member]:
+    """count members of group on QQ (first_qq, first_qq + 1, …), with phones or QQ only."""
+    return [
+        await make_member(
+            db,
+            clock.now(),
+            name=f"成员{number}",
+            phone=f"+861380000000{number}" if with_phones else None,
+            qq_user_id=first_qq + number,
+            consent=Consent.GIVEN,
+            groups=[group],
+        )
+        for number in range(count)
+    ]
+
+
 async def notice(db: Database, clock: FakeClock, group: Group, body: str) -> None:
     """A liaison's notice to group, due now."""
     async with db.session() as session:
@@ -206,19 +230,7 @@ async def test_a_notice_reaches_qq_members_and_the_linked_qq_group_paced(
     monotonic: FakeMonotonic,
 ) -> None:
     group = await make_group(db, clock.now())
-    first = None
-    for number in range(3):
-        member = await make_member(
-            db,
-            clock.now(),
-            name=f"成员{number}",
-            phone=f"+861380000000{number}",
-            qq_user_id=ALICE_QQ + number,
-            consent=Consent.GIVEN,
-            groups=[group],
-        )
-        first = first or member
-    assert first is not None
+    first, *_ = await qq_members(db, clock, group, 3, with_phones=True)
     async with db.session() as session:
         await link_group_chat(
             session,
@@ -311,15 +323,7 @@ async def test_the_host_drops_mid_broadcast_and_every_delivery_ends_once(
     clock: FakeClock,
 ) -> None:
     group = await make_group(db, clock.now())
-    for number in range(4):
-        await make_member(
-            db,
-            clock.now(),
-            name=f"成员{number}",
-            phone=None,
-            qq_user_id=ALICE_QQ + number,
-            groups=[group],
-        )
+    await qq_members(db, clock, group, 4)
     await notice(db, clock, group, "通知")
     dispatcher = qq_dispatcher(services, qq)
     # The second message is never answered: the host hangs mid-broadcast and goes away.
@@ -389,16 +393,7 @@ async def test_a_members_reply_goes_before_the_notices_waiting_to_be_sent(
     monotonic: FakeMonotonic,
 ) -> None:
     group = await make_group(db, clock.now())
-    for number in range(5):
-        await make_member(
-            db,
-            clock.now(),
-            name=f"成员{number}",
-            phone=None,
-            qq_user_id=ALICE_QQ + 1 + number,
-            consent=Consent.GIVEN,
-            groups=[group],
-        )
+    await qq_members(db, clock, group, 5, first_qq=ALICE_QQ + 1)
     await make_member(db, clock.now(), name="赵六", phone=None, qq_user_id=ALICE_QQ)
     await notice(db, clock, group, "通知")
     # The account's clock stands still: the first notice goes, the next ones wait their turn.
