@@ -23,7 +23,7 @@ import random
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,8 @@ from storage.outbox import (
 from storage.payloads import Payload, PayloadError
 
 log = logging.getLogger(__name__)
+# How long a receipt whose send is not recorded yet waits for that record.
+EARLY_RECEIPT_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,8 @@ class Dispatcher:
         # Subjects that do not change once sent (notices), kept from one batch to the next.
         self._lasting: dict[Subject[Any, Any], dict[int, Any]] = {}
         # Receipts that came before their send was recorded (the SMS centre can be quick).
-        self._early_receipts: dict[str, tuple[bool, str | None]] = {}
+        # Receipts that beat their send's record: id → (delivered, reason, when it came).
+        self._early_receipts: dict[str, tuple[bool, str | None, datetime]] = {}
         # Messages that read alike for many readers (a notice: one language, channel, date).
         self._rendered: dict[tuple[MessageKind, str, ChannelName, Hashable], Rendered] = {}
 
@@ -301,18 +304,24 @@ class Dispatcher:
             )
         # Its send may not be recorded yet: try again after the next batch is written.
         if not found and len(self._early_receipts) < 100_000:
-            self._early_receipts[external_id] = (delivered, reason)
+            self._early_receipts[external_id] = (delivered, reason, self.clock.now())
 
     async def _retry_receipts(self) -> None:
         if not self._early_receipts:
             return
         waiting, self._early_receipts = self._early_receipts, {}
+        now = self.clock.now()
         async with self.db.session() as session:
-            for external_id, (delivered, reason) in waiting.items():
+            for external_id, (delivered, reason, came) in waiting.items():
                 found = await record_receipt(
-                    session, self.clock.now(), external_id, delivered=delivered, reason=reason
+                    session, now, external_id, delivered=delivered, reason=reason
                 )
-                if not found:
+                if found:
+                    continue
+                # Another sender's record may not be committed yet: keep it a while.
+                if now - came < EARLY_RECEIPT_WAIT:
+                    self._early_receipts.setdefault(external_id, (delivered, reason, came))
+                else:
                     log.info("receipt for unknown message %s", external_id)
 
     async def _claim(self) -> list[Claimed]:

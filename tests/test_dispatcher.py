@@ -556,6 +556,33 @@ async def test_an_sms_receipt_finishes_its_row_even_when_it_beats_the_record(
     assert rows["+8613900000002"].last_error == "not delivered: UNDELIV"
 
 
+async def test_a_receipt_looked_for_before_its_send_is_committed_is_kept_until_it_is(
+    db: Database, clock: FakeClock, dispatcher: Dispatcher, sms: RecordingSms
+) -> None:
+    # With several senders, one sender's record can look for another's receipt before
+    # that other sender has committed its send: the receipt must not be dropped then.
+    group = await make_group(db, clock.now(), "驻深圳党小组", GroupKind.DESTINATION)
+    await make_member(db, clock.now(), phone="+8613900000001", groups=[group])
+    await notice(db, clock)
+    original = sms.send
+
+    async def centre_with_a_receipt_in_flight(message: OutboundMessage) -> SendResult:
+        result = await original(message)
+        if result.external_id == "sms-1":
+            await dispatcher.on_receipt("sms-2", False, "UNDELIV")  # the next send's receipt
+        return result
+
+    sms.send = centre_with_a_receipt_in_flight  # type: ignore[method-assign]
+    await dispatcher.run_once()
+    await make_member(db, clock.now(), name="王芳", phone="+8613900000002", groups=[group])
+    await notice(db, clock, "第二条通知")
+    await dispatcher.run_once()
+    async with db.session() as session:
+        rows = {d.external_id: d for d in await session.scalars(select(Delivery))}
+    assert rows["sms-2"].status is DeliveryStatus.FAILED
+    assert rows["sms-2"].last_error == "not delivered: UNDELIV"
+
+
 async def test_a_member_who_blocked_the_bot_is_reachable_again_once_they_write(
     db: Database,
     clock: FakeClock,
