@@ -66,12 +66,12 @@ def normalize_locale(value: str | None, default: Locale = DEFAULT_LOCALE) -> Loc
     return default
 
 
-def _format_date(value: datetime, zone: tzinfo | None = None) -> str:
+def format_date(value: datetime, zone: tzinfo | None = None) -> str:
     local = value.astimezone(zone) if zone is not None else value
     return local.strftime("%Y-%m-%d")
 
 
-def _format_datetime(value: datetime, zone: tzinfo | None = None) -> str:
+def format_datetime(value: datetime, zone: tzinfo | None = None) -> str:
     local = value.astimezone(zone) if zone is not None else value
     return local.strftime("%Y-%m-%d %H:%M")
 
@@ -93,8 +93,8 @@ class Renderer:
             keep_trailing_newline=False,
             auto_reload=False,
         )
-        self.env.filters["date"] = _format_date
-        self.env.filters["datetime"] = _format_datetime
+        self.env.filters["date"] = format_date
+        self.env.filters["datetime"] = format_datetime
         # Labels are plain text (buttons, command menu): no HTML escaping there.
         self._plain = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
 

@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from bot.app import build_application
 from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.console.app import console_app
 from bot.context import LiaisonApplication, Services
 from messages.dispatcher import Dispatcher
 from messages.render import Renderer, normalize_locale
@@ -237,3 +239,11 @@ def dispatcher(application: LiaisonApplication, services: Services) -> Dispatche
 def deliver(dispatcher: Dispatcher, bot_api: LocalBotApi) -> Deliver:
     """`await deliver()` sends what is due and returns what each chat received."""
     return Deliver(dispatcher, bot_api)
+
+
+@pytest.fixture
+async def browser(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on the web console: it keeps the session cookie, follows nothing itself."""
+    transport = httpx.ASGITransport(app=console_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
