@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +21,8 @@ from storage.models import (
     Consent,
     Group,
     GroupKind,
+    LocationReport,
+    LocationSource,
     Member,
     MemberStatus,
     RequestStatus,
@@ -38,6 +42,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 TARGET_SECONDS = 0.5
 RUNS = 5
 CHUNK = 5000
+REGIONS = Path(__file__).resolve().parent.parent / "storage" / "data" / "regions.csv"
 
 
 async def _fill(database: Database) -> tuple[int, int]:
@@ -67,9 +72,10 @@ async def _fill(database: Database) -> tuple[int, int]:
         await session.flush()
         category_id = category.id
     periods = last_periods(NOW, ZONE)
+    cities = _cities()
     for first in range(1, MEMBERS + 1, CHUNK):
         ids = range(first, min(first + CHUNK, MEMBERS + 1))
-        members, groups, checkins, requests = [], [], [], []
+        members, groups, checkins, requests, places = [], [], [], [], []
         for member_id in ids:
             registered = start + timedelta(days=rng.randrange(0, 790))
             members.append(
@@ -85,6 +91,18 @@ async def _fill(database: Database) -> tuple[int, int]:
                 }
             )
             groups.append({"member_id": member_id, "group_id": member_id % GROUPS + 1})
+            # Most members told a place once or twice (a move); some never did.
+            for moved in range(rng.choice((0, 1, 1, 2))):
+                province, city = rng.choice(cities)
+                places.append(
+                    {
+                        "member_id": member_id,
+                        "reported_at": registered + timedelta(days=moved),
+                        "source": LocationSource.TYPED,
+                        "province": province,
+                        "city": city,
+                    }
+                )
             for period in periods:
                 if rng.random() < 0.7:
                     year, month = int(period[:4]), int(period[5:])
@@ -116,7 +134,18 @@ async def _fill(database: Database) -> tuple[int, int]:
             await session.execute(insert(CheckIn), checkins)
             if requests:
                 await session.execute(insert(ServiceRequest), requests)
+            await session.execute(insert(LocationReport), places)
     return 1, 2
+
+
+def _cities() -> list[tuple[str, str]]:
+    """(province, city) of the region index's cities, the places members report."""
+    with REGIONS.open(encoding="utf-8") as handle:
+        return [
+            (row["province"], row["city"])
+            for row in csv.DictReader(handle)
+            if row["level"] == "city"
+        ]
 
 
 async def _best(call: Any) -> float:

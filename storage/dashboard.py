@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import Integer, case, exists, func, literal, select, true
+from sqlalchemy import ColumnElement, Integer, case, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.checkins import period_of
-from storage.models import CheckIn, Group, Member, ServiceRequest, member_groups
-from storage.overdue import current_period_expr
+from storage.models import CheckIn, Group, LocationReport, Member, ServiceRequest, member_groups
+from storage.overdue import checked_in_now
 from storage.requests import OPEN_STATUSES
 from storage.scope import group_scope_condition, scope_condition, sees_everyone
 
@@ -53,6 +53,15 @@ class MonthRate:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceCount:
+    """How many members' latest known place is in one province (and city, when kept)."""
+
+    province: str
+    city: str | None
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     period: str
     groups: list[GroupRate]
@@ -62,6 +71,17 @@ class Dashboard:
     # Open service requests by age bucket (AGE_BUCKETS), and how many are past their target.
     open_requests: dict[str, int]
     late_requests: int
+    # Where members are, by their latest location report, most members first; and the
+    # members with no known place at all (never told, or keep none).
+    places: list[PlaceCount]
+    unplaced: int
+
+    def provinces(self) -> dict[str, int]:
+        """Members per province (for the map and the bar chart)."""
+        totals: dict[str, int] = {}
+        for place in self.places:
+            totals[place.province] = totals.get(place.province, 0) + place.members
+        return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
 
 
 def last_periods(now: datetime, zone: tzinfo, count: int = MONTHS_SHOWN) -> list[str]:
@@ -89,18 +109,17 @@ async def dashboard(
     in_scope = true() if everyone else scope_condition(staff_id)
 
     # This month, per group: "this month" in each member's own time zone, as /overdue says.
-    period = await current_period_expr(session, now, zone)
-    checked = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
+    # Who checked in is read once, not looked up member by member.
+    done = await checked_in_now(session, now, zone)
     rows = await session.execute(
         select(
             Group.id,
             Group.name,
-            func.count(Member.id),
-            func.coalesce(func.sum(case((checked, 1), else_=0)), 0),
+            func.count(member_groups.c.member_id),
+            func.coalesce(func.sum(case((member_groups.c.member_id.in_(done), 1), else_=0)), 0),
         )
         .select_from(Group)
         .outerjoin(member_groups, member_groups.c.group_id == Group.id)
-        .outerjoin(Member, Member.id == member_groups.c.member_id)
         .where(true() if everyone else group_scope_condition(staff_id))
         .group_by(Group.id, Group.name)
         .order_by(Group.name)
@@ -110,15 +129,15 @@ async def dashboard(
     # The last months over the whole scope: distinct members who checked in, against the
     # members registered by the month's end (today's registry: erased members are gone).
     periods = last_periods(now, zone)
-    # Everyone: no join, only (member_id, period) is read. A scope: joined to its members
-    # (SQLite still reads every check-in of the months; see the README's benchmark row).
+    # Everyone: only the index on (period, member_id) is read.
     history = select(CheckIn.period, func.count(func.distinct(CheckIn.member_id))).where(
         CheckIn.period.in_(periods)
     )
     if everyone:
         history = history.where(CheckIn.member_id.is_not(None))
     else:
-        history = history.join(Member, Member.id == CheckIn.member_id).where(in_scope)
+        # Starting from the scope's members, their check-ins are found by member.
+        history = history.where(CheckIn.member_id.in_(select(Member.id).where(in_scope)))
     counted = await session.execute(history.group_by(CheckIn.period))
     checked_per_period = {p: int(c) for p, c in counted}
     registered = (
@@ -160,6 +179,7 @@ async def dashboard(
     for bucket, count, late_count in aged:
         open_requests[bucket] = int(count)
         late_requests += int(late_count)
+    places = await _places(session, None if everyone else in_scope)
     return Dashboard(
         period=period_of(now, zone),
         groups=groups,
@@ -168,7 +188,31 @@ async def dashboard(
         lost_contact=lost,
         open_requests=open_requests,
         late_requests=late_requests,
+        places=places,
+        unplaced=members - sum(place.members for place in places),
     )
+
+
+async def _places(session: AsyncSession, in_scope: ColumnElement[bool] | None) -> list[PlaceCount]:
+    """Members per (province, city) of their latest location report, in scope.
+
+    A report kept at province precision (consent withdrawn) counts for its province only;
+    typed places the region index could not read have no province and are left out.
+    Reports are only ever added as they are made (reported_at is their now), so the
+    highest id is the latest: found from the (member_id, reported_at) index alone."""
+    latest = select(func.max(LocationReport.id).label("id")).group_by(LocationReport.member_id)
+    if in_scope is not None:
+        latest = latest.where(LocationReport.member_id.in_(select(Member.id).where(in_scope)))
+    found = latest.subquery()
+    rows = await session.execute(
+        select(LocationReport.province, LocationReport.city, func.count())
+        .join(found, found.c.id == LocationReport.id)
+        .where(LocationReport.province.is_not(None))
+        .group_by(LocationReport.province, LocationReport.city)
+    )
+    places = [PlaceCount(province, city, int(count)) for province, city, count in rows if province]
+    places.sort(key=lambda place: (-place.members, place.province, place.city or ""))
+    return places
 
 
 async def view_dashboard(

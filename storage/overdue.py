@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import ColumnElement, String, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -72,10 +72,10 @@ class OverdueReport:
         return self.total - len(self.members)
 
 
-async def current_period_expr(
+async def _zone_periods(
     session: AsyncSession, now: datetime, default_zone: tzinfo
-) -> ColumnElement[str]:
-    """Per member, the period now falls in: a CASE over the time zones members use."""
+) -> tuple[str, dict[str, str]]:
+    """Now's period in the default zone, and the member zones where it is another one."""
     default_period = period_of(now, default_zone)
     names = await session.scalars(
         select(Member.timezone).where(Member.timezone.is_not(None)).distinct()
@@ -87,9 +87,37 @@ async def current_period_expr(
         period = period_of(now, member_zone(name, default_zone))
         if period != default_period:
             periods[name] = period
+    return default_period, periods
+
+
+async def current_period_expr(
+    session: AsyncSession, now: datetime, default_zone: tzinfo
+) -> ColumnElement[str]:
+    """Per member, the period now falls in: a CASE over the time zones members use."""
+    default_period, periods = await _zone_periods(session, now, default_zone)
     if not periods:
         return literal(default_period, String)
     return case(periods, value=Member.timezone, else_=literal(default_period, String))
+
+
+async def checked_in_now(
+    session: AsyncSession, now: datetime, default_zone: tzinfo
+) -> Select[int | None]:
+    """The ids of the members who have checked in in their current period (once or more).
+
+    One read of the period's check-ins (index on period, member_id), for counting whole
+    groups at once; members are joined only when some live in a zone where it is another
+    month."""
+    default_period, periods = await _zone_periods(session, now, default_zone)
+    if not periods:
+        return select(CheckIn.member_id).where(CheckIn.period == default_period)
+    member_period = case(periods, value=Member.timezone, else_=literal(default_period, String))
+    return (
+        select(CheckIn.member_id)
+        .join(Member, Member.id == CheckIn.member_id)
+        .where(CheckIn.period.in_({default_period, *periods.values()}))
+        .where(CheckIn.period == member_period)
+    )
 
 
 async def overdue_report(

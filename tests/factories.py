@@ -132,6 +132,7 @@ async def make_checkin(
     *,
     situation: WorkSituation = WorkSituation.STABLE,
     city: str | None = None,
+    province: str | None = None,
     needs: str | None = None,
 ) -> None:
     """A check-in as the check-in feature stores it (period in the member's own zone).
@@ -141,9 +142,13 @@ async def make_checkin(
     zone = ZoneInfo(member.timezone or "Asia/Shanghai")
     async with db.session() as session:
         report = None
-        if city is not None:
+        if city is not None or province is not None:
             report = LocationReport(
-                member_id=member.id, reported_at=at, source=LocationSource.TYPED, city=city
+                member_id=member.id,
+                reported_at=at,
+                source=LocationSource.TYPED,
+                province=province,
+                city=city,
             )
             session.add(report)
             await session.flush()

@@ -5,6 +5,8 @@ Driven over HTTP with httpx on the real app (bot/console/app.py) and the real da
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +38,9 @@ from tests.console_harness import (
     two_groups,
 )
 from tests.factories import (
+    make_checkin,
+    make_group,
+    make_member,
     make_request_catalogue,
     make_staff,
 )
@@ -240,6 +245,37 @@ async def test_a_liaison_sees_only_their_own_groups_figures(
     assert "驻深圳党小组" not in page
     assert figure(page, "members") == "1"
     assert figure(page, "lost-contact") == "0"
+
+
+async def test_where_members_are_counts_each_members_latest_place_in_scope(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient
+) -> None:
+    guangdong = await make_group(db, START, "驻广东党小组")
+    elsewhere = await make_group(db, START, "驻上海党小组")
+    moved = await make_member(db, START, name="王芳", phone="+8613900000000", groups=[guangdong])
+    await make_checkin(db, moved, START - timedelta(days=40), province="湖北省", city="武汉市")
+    await make_checkin(db, moved, START - timedelta(days=5), province="广东省", city="深圳市")
+    stayed = await make_member(db, START, name="赵磊", phone="+8613900000001", groups=[guangdong])
+    await make_checkin(db, stayed, START - timedelta(days=3), province="广东省", city="广州市")
+    # Consent to location withdrawn down to the province: counted there, with no city.
+    coarse = await make_member(db, START, name="孙丽", phone="+8613900000002", groups=[guangdong])
+    await make_checkin(db, coarse, START - timedelta(days=3), province="湖北省")
+    await make_member(
+        db, START, name="周杰", phone="+8613900000003", groups=[guangdong]
+    )  # never told a place
+    theirs = await make_member(db, START, name="李娜", phone="+8613900000004", groups=[elsewhere])
+    await make_checkin(db, theirs, START - timedelta(days=3), province="广东省", city="深圳市")
+    staff = await make_staff(db, START, telegram_user_id=LIAISON, groups=[guangdong])
+    await log_in(browser, db, clock, staff.id)
+
+    page = (await browser.get("/")).text
+    found = re.search(r'id="province-data">([^<]*)<', page)
+    assert found is not None
+    chart = json.loads(html.unescape(found.group(1)))
+    assert (chart["labels"], chart["members"]) == (["广东省", "湖北省"], [2, 1])
+    cities = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>(\d+)</td></tr>", page)
+    assert cities == [("广东省", "广州市", "1"), ("广东省", "深圳市", "1")]
+    assert "另有 1 名党员没有可用的地点" in page
 
 
 async def console_dashboard(session: AsyncSession, services: Services, staff_id: int) -> Dashboard:

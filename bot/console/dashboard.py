@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -9,6 +11,10 @@ from starlette.routing import Route
 from bot.console.core import Console
 from storage.console import Visitor
 from storage.dashboard import AGE_BUCKETS, view_dashboard
+
+# The bar chart's provinces and the table's cities: the most members first.
+PROVINCES_CHARTED = 15
+CITIES_LISTED = 15
 
 
 def routes(console: Console) -> list[Route]:
@@ -22,13 +28,27 @@ def routes(console: Console) -> list[Route]:
                 staff_id=visitor.staff_id,
                 zone=services.settings.zone,
             )
+        label = functools.partial(services.renderer.label, console.locale(visitor))
         chart = {
             "labels": [month.period for month in figures.months],
             "percent": [month.percent for month in figures.months],
-            "label": services.renderer.label(console.locale(visitor), "console.chart_label"),
+            "label": label("console.chart_label"),
+        }
+        provinces = figures.provinces()
+        shown = list(provinces.items())[:PROVINCES_CHARTED]
+        province_chart = {
+            "labels": [name for name, _ in shown],
+            "members": [count for _, count in shown],
+            "label": label("console.members_column"),
         }
         return console.render(
-            "dashboard", visitor, figures=figures, chart=chart, age_buckets=AGE_BUCKETS
+            "dashboard",
+            visitor,
+            figures=figures,
+            chart=chart,
+            province_chart=province_chart,
+            cities=[place for place in figures.places if place.city][:CITIES_LISTED],
+            age_buckets=AGE_BUCKETS,
         )
 
     return [Route("/", console.page(dashboard), methods=["GET"])]

@@ -16,4 +16,19 @@
     },
   });
   canvas.dataset.drawn = "yes";
+
+  var places = document.getElementById("province-data");
+  if (places) {
+    var provinces = JSON.parse(places.textContent);
+    var bars = document.getElementById("province-chart");
+    new Chart(bars, {
+      type: "bar",
+      data: {
+        labels: provinces.labels,
+        datasets: [{ label: provinces.label, data: provinces.members, backgroundColor: "#b22222" }],
+      },
+      options: { animation: false, indexAxis: "y", plugins: { legend: { display: false } } },
+    });
+    bars.dataset.drawn = "yes";
+  }
 })();
