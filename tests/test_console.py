@@ -347,3 +347,33 @@ async def test_the_link_in_english(
         [("/console", ["Your login link to the console", "valid for 10 minutes and works once"])],
     )
     assert "http://127.0.0.1:8080/login/" in liaison.last_text
+
+
+async def test_the_language_switch_keeps_the_page_and_is_the_bots_language_too(
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    db: Database,
+    clock: FakeClock,
+    browser: httpx.AsyncClient,
+) -> None:
+    staff = await make_staff(db, START, telegram_user_id=LIAISON)
+    await log_in(browser, db, clock, staff.id)
+    page = (await browser.get("/?from=here")).text
+    assert '<input type="hidden" name="back" value="/?from=here">' in page
+    switched = await browser.post(
+        "/lang", data={"csrf": csrf_of(page), "locale": "en", "back": "/?from=here"}
+    )
+    assert (switched.status_code, switched.headers["location"]) == (303, "/?from=here")
+    page = (await browser.get("/")).text
+    assert '<html lang="en">' in page and "Dashboard" in page
+    # The same choice as /lang in the bot.
+    await talk(
+        Person(application, bot_api, LIAISON), [("/console", ["Your login link to the console"])]
+    )
+    assert (f"staff:{staff.id}", "console.lang") in await actions(db)
+    # Back only to a page of the console, never to another site.
+    elsewhere = await browser.post(
+        "/lang", data={"csrf": csrf_of(page), "locale": "zh_CN", "back": "//evil.example/"}
+    )
+    assert elsewhere.headers["location"] == "/"
+    assert "联络工作台" in (await browser.get("/")).text

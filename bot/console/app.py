@@ -19,6 +19,7 @@ def console_app(services: Services) -> Starlette:
     routes: list[Route | Mount] = [
         Route("/login/{token}", console.login, methods=["GET"]),
         Route("/logout", console.action(console.logout), methods=["POST"]),
+        Route("/lang", console.action(console.choose_locale), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     for area in AREAS:

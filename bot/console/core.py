@@ -10,6 +10,7 @@ whose form carries the session's CSRF token, checked before the handler runs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from messages.render import format_date, format_datetime, normalize_locale
 from storage import console
 from storage.console import LinkRefusal, Opened, Visitor
 from storage.models import StaffRole
+from storage.settings import LOCALES
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "liaison_console"
@@ -40,6 +42,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FORM_BYTES = 64 * 1024
+
+# The page being shown, for the language switch to come back to (set per request).
+request_path: ContextVar[str] = ContextVar("request_path", default="/")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 PageHandler = Callable[[Request, Visitor], Awaitable[Response]]
@@ -94,6 +99,8 @@ class Console:
             t=t,
             lang="zh-CN" if locale == "zh_CN" else "en",
             visitor=visitor,
+            locale=locale,
+            path=request_path.get(),
             is_admin=visitor is not None and visitor.role is StaffRole.ADMIN,
             **context,
         )
@@ -146,6 +153,8 @@ class Console:
             visitor = await self.visitor(request)
             if visitor is None:
                 return self.message("signed_out", status=401)
+            query = f"?{request.url.query}" if request.url.query else ""
+            request_path.set(f"{request.url.path}{query}")
             return await handler(request, visitor)
 
         return endpoint
@@ -158,6 +167,7 @@ class Console:
             visitor = await self.visitor(request)
             if visitor is None:
                 return self.message("signed_out", status=401)
+            request_path.set("/")
             form = await self.form(request)
             if not console.same_token(form.get("csrf"), visitor.csrf_token):
                 return self.message("csrf_refused", visitor, status=403)
@@ -176,6 +186,18 @@ class Console:
             path="/",
         )
         return response
+
+    async def choose_locale(self, request: Request, visitor: Visitor, form: Form) -> Response:
+        """Switch the language; back to the page the switch was pressed on."""
+        locale = form.get("locale", "")
+        if locale in LOCALES:
+            async with self.services.db.session() as session:
+                await console.choose_locale(session, self.services.clock.now(), visitor, locale)
+        back = form.get("back", "/")
+        # Only a path of this site: never a redirect elsewhere.
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/"
+        return RedirectResponse(back, status_code=303, headers=SECURITY_HEADERS)
 
     async def logout(self, request: Request, visitor: Visitor, form: Form) -> Response:
         async with self.services.db.session() as session:
