@@ -165,7 +165,9 @@ def same_token(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
 
-async def choose_locale(session: AsyncSession, now: datetime, visitor: Visitor, locale: str) -> None:
+async def choose_locale(
+    session: AsyncSession, now: datetime, visitor: Visitor, locale: str
+) -> None:
     """The staff member's language, for the console and the bot alike (as /lang sets it)."""
     await session.execute(update(Staff).where(Staff.id == visitor.staff_id).values(locale=locale))
     await audit.record(session, now, actor=visitor.actor, action="console.lang", locale=locale)
