@@ -15,8 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Route
 
 from bot.botapi import LocalBotApi
+from bot.console.app import console_app
 from bot.console.core import COOKIE
 from bot.context import LiaisonApplication, Services
 from storage.clock import FakeClock
@@ -377,3 +379,35 @@ async def test_the_language_switch_keeps_the_page_and_is_the_bots_language_too(
     )
     assert elsewhere.headers["location"] == "/"
     assert "联络工作台" in (await browser.get("/")).text
+
+
+def every_route(services: Services) -> list[tuple[str, str]]:
+    """(method, path) of every page and action of the console, ids filled in with 1."""
+    found = []
+    for route in console_app(services).routes:
+        if not isinstance(route, Route) or route.path.startswith("/login/"):
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            found.append((method, path))
+    return found
+
+
+async def test_no_page_or_action_opens_without_a_session_and_no_action_without_csrf(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient, services: Services
+) -> None:
+    routes = every_route(services)
+    assert ("GET", "/") in routes and ("POST", "/logout") in routes
+    for method, path in routes:
+        response = await browser.request(method, path)
+        assert response.status_code == 401, (method, path)
+        assert "请先登录" in response.text
+    staff = await make_staff(db, START, telegram_user_id=LIAISON, role=StaffRole.ADMIN)
+    await log_in(browser, db, clock, staff.id)
+    before = await actions(db)
+    for method, path in routes:
+        if method == "POST":
+            response = await browser.post(path, data={"csrf": "forged"})
+            assert response.status_code == 403, path
+    # Nothing was done: not one audit event since the login.
+    assert [a for a in await actions(db) if a not in before] == []
