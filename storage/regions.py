@@ -134,6 +134,7 @@ class RegionIndex:
     __slots__ = (
         "_by_adcode",
         "_chains",
+        "_cities",
         "_cjk_lengths",
         "_cjk_names",
         "_grid",
@@ -167,6 +168,13 @@ class RegionIndex:
                     longitude=float(lon),
                 )
             )
+
+        # (province, city) → the city's (or municipality's) own point, for maps.
+        self._cities: dict[tuple[str, str], tuple[float, float]] = {
+            (region.province, region.city): (region.longitude, region.latitude)
+            for region, level in zip(self._regions, self._levels, strict=True)
+            if level < 2 and region.city is not None
+        }
 
         # Ancestor chains (self included), found through the adcode prefixes.
         self._chains: list[frozenset[int]] = []
@@ -240,6 +248,10 @@ class RegionIndex:
         """The region with this 12-digit adcode, if the data has it."""
         index = self._by_adcode.get(adcode.strip())
         return None if index is None else self._regions[index]
+
+    def city_point(self, province: str, city: str) -> tuple[float, float] | None:
+        """(longitude, latitude) of a city the index knows by its full names, else None."""
+        return self._cities.get((province, city))
 
     def province_of(self, region: Region) -> Region | None:
         """The province-level region that region lies in (itself if a province)."""

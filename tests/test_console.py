@@ -278,6 +278,10 @@ async def test_where_members_are_counts_each_members_latest_place_in_scope(
     cities = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>(\d+)</td></tr>", page)
     assert cities == [("广东省", "广州市", "1"), ("广东省", "深圳市", "1")]
     assert "另有 1 名党员没有可用的地点" in page
+    # The map: 广东 shaded for its two, a dot for each city the region index knows.
+    assert "<title>广东省：2 人</title>" in page and "<title>湖北省：1 人</title>" in page
+    assert "<title>上海市：0 人</title>" in page
+    assert re.search(r"<circle[^>]*><title>深圳市", page)
 
 
 async def console_dashboard(session: AsyncSession, services: Services, staff_id: int) -> Dashboard:

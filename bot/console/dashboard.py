@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.console.china_map import china_map
 from bot.console.core import Console
 from storage.console import Visitor
 from storage.dashboard import AGE_BUCKETS, view_dashboard
@@ -41,12 +42,20 @@ def routes(console: Console) -> list[Route]:
             "members": [count for _, count in shown],
             "label": label("console.members_column"),
         }
+        # Dots for the cities the region index can place (a typed town it cannot is only
+        # in its province's shade).
+        cities = []
+        for place in figures.places:
+            point = place.city and services.regions.city_point(place.province, place.city)
+            if place.city and point:
+                cities.append((place.city, *point, place.members))
         return console.render(
             "dashboard",
             visitor,
             figures=figures,
             chart=chart,
             province_chart=province_chart,
+            map=china_map(provinces, cities),
             cities=[place for place in figures.places if place.city][:CITIES_LISTED],
             age_buckets=AGE_BUCKETS,
         )
