@@ -153,22 +153,23 @@ async def test_bot_api_failures_are_classified(
 ) -> None:
     await members(db, clock, 5, chat=-100500)
     notice_id = await notice(db, clock)
-    # Deliveries go out in id order: members 0..4, then the group chat.
-    bot_api.fail_next(
-        "sendMessage", BotApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-    )
-    bot_api.fail_next("sendMessage", BotApiError(403, "Forbidden: bot was blocked by the user"))
-    bot_api.fail_next("sendMessage", BotApiError(400, "Bad Request: message text is empty"))
-    bot_api.fail_next("sendMessage", BotApiError(502, "Bad Gateway"))
-    bot_api.fail_next("sendMessage", BotApiError(500, "Internal Server Error"))
-    bot_api.fail_next(
-        "sendMessage",
-        BotApiError(
-            400,
-            "Bad Request: group chat was upgraded to a supergroup chat",
-            {"migrate_to_chat_id": -100999},
+    # Each failure is pinned to its chat: senders run side by side, in no fixed order.
+    for chat, error in (
+        (5000, BotApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})),
+        (5001, BotApiError(403, "Forbidden: bot was blocked by the user")),
+        (5002, BotApiError(400, "Bad Request: message text is empty")),
+        (5003, BotApiError(502, "Bad Gateway")),
+        (5004, BotApiError(500, "Internal Server Error")),
+        (
+            -100500,
+            BotApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": -100999},
+            ),
         ),
-    )
+    ):
+        bot_api.fail_next("sendMessage", error, chat_id=chat)
     await dispatcher.run_once()
     async with db.session() as session:
         rows = {d.dedupe_key: d for d in await session.scalars(select(Delivery))}
@@ -178,8 +179,8 @@ async def test_bot_api_failures_are_classified(
     throttled = next(r for k, r in rows.items() if k.startswith(key) and r.address == "5000")
     assert throttled.status is DeliveryStatus.PENDING
     assert throttled.next_attempt_at - clock.now() == timedelta(seconds=1)
-    assert rows[f"{key}{blocked.id}:telegram"].status is DeliveryStatus.FAILED if blocked else False
     assert blocked is not None and blocked.telegram_unreachable_at is not None
+    assert rows[f"{key}{blocked.id}:telegram"].status is DeliveryStatus.FAILED
     assert [m.address for m in sms.sent] == [f"+86138{1:08d}"]  # fell back to SMS at once
     bad = next(r for r in rows.values() if r.address == "5002")
     assert (bad.status, bad.last_error) == (
