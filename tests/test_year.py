@@ -1,4 +1,4 @@
-"""A year of the monthly cycle for a district of 100 members with scripted habits.
+"""A year of the monthly cycle for a district of 60 members with scripted habits.
 
 The clock jumps from one instant to the next at which something happens: a timer of the
 scheduler (the same job specs that build the APScheduler jobs), a member checking in, or a
@@ -41,8 +41,8 @@ RESTART = local(SHANGHAI, 2027, 6, 17, 15, 30)
 # The admin confirms the silent members' loss of contact on this day.
 CONFIRM_ON = local(SHANGHAI, 2027, 5, 15, 12, 0)
 MONTHS = [f"{2026 + (11 + i) // 12}-{(11 + i) % 12 + 1:02d}" for i in range(12)]
-# One of each habit per group (HABITS is 20 long): every habit in every group, at night too.
-PER_GROUP = 20
+# One of each habit per group (HABITS is 12 long): every habit in every group, at night too.
+PER_GROUP = 12
 GROUPS = 5  # the fifth has its prompt at 22:00, inside quiet hours
 
 
@@ -55,9 +55,9 @@ class Habit(enum.StrEnum):
     ABROAD = "abroad"  # on time, in Berlin
 
 
-# By member index within a group, out of every 20.
+# By member index within a group, out of every 12.
 HABITS = (
-    [Habit.ON_TIME] * 12
+    [Habit.ON_TIME] * 4
     + [Habit.LATE] * 2
     + [Habit.LATER] * 2
     + [Habit.SILENT, Habit.BLOCKED]
