@@ -275,11 +275,29 @@ async def test_a_scheduled_notice_goes_at_its_time_in_the_district_zone(
     assert notice.send_at == TOMORROW_NINE
     page = (await browser.get(f"/notices/{notice.id}")).text
     assert "将于 2026-11-16 09:00 发出" in text_of(page)
+    assert 'data-live="no"' in page  # nothing will change before tomorrow
 
     assert MEMBER not in await deliver()
     clock.advance(TOMORROW_NINE - clock.now())
     got = await deliver()
     assert "明早九点开会。" in got[MEMBER][0].text
+
+
+async def test_a_scheduled_notice_is_watched_from_shortly_before_its_time(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient, district: dict[str, int]
+) -> None:
+    await log_in(browser, db, clock, district["liaison"])
+    notice_id = await send(
+        browser,
+        [district["shenzhen"]],
+        "十点半开会。",
+        when="later",
+        date="2026-11-15",
+        time="10:30",
+    )
+    assert 'data-live="no"' in (await browser.get(f"/notices/{notice_id}/progress")).text
+    clock.advance(timedelta(minutes=21))  # 10:21: nine minutes to go
+    assert 'data-live="yes"' in (await browser.get(f"/notices/{notice_id}/progress")).text
 
 
 # --- cancelling ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -52,8 +52,11 @@ from storage.notices import (
 from storage.outbox import DeliveryReport, audience_preview, delivery_report
 
 LISTED = 100
-# The delivery page asks for fresh counts this often while deliveries are going out.
+# The delivery page asks for fresh counts this often while deliveries are going out, and
+# from this long before a scheduled notice's time. (Each poll keeps the session alive: a
+# page left open on a notice due next week must not keep it open all week.)
 POLL_MILLISECONDS = 3000
+WATCH_AHEAD = timedelta(minutes=10)
 STATES = tuple(state.value for state in DeliveryStatus)
 CHANNELS = ("telegram", "qq", "sms", "group_chat", "qq_group", "none")
 UNDERWAY = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
@@ -64,6 +67,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"(\d{2}):(\d{2})")
 _GROUP_FIELD = re.compile(r"group-(\d{1,9})")
 _TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z]+)")
 # Notice ids are 32-bit: a larger one in the address names nothing (and reaches no query).
 MAX_ID = 2**31 - 1
 
@@ -182,8 +186,8 @@ def runs_of(telegram_html: str) -> Runs:
         if not token:
             continue
         if token.startswith("<"):
-            name = token.strip("</>").split()[0].lower() if token.strip("</>") else ""
-            if name in ("b", "strong"):
+            name = _TAG_NAME.match(token)
+            if name is not None and name[1].lower() in ("b", "strong"):
                 bold += -1 if token.startswith("</") else 1
             continue
         runs.append((html.unescape(token), bold > 0))
@@ -327,7 +331,7 @@ def routes(console: Console) -> list[Route]:
             checked=checked,
             previews=shown,
             members=members,
-            chats=shown[-1].recipients,
+            chats=counts[ChannelName.GROUP_CHAT.value] + counts[ChannelName.QQ_GROUP.value],
             unreachable=counts["none"],
         )
 
@@ -383,12 +387,13 @@ def routes(console: Console) -> list[Route]:
     ) -> dict[str, Any]:
         underway = sum(report.by_status[state] for state in UNDERWAY)
         stage = stage_of(notice.status, underway)
+        # A notice about to go (send now: until the dispatcher takes it) changes soon too.
+        due = notice.send_at - services.clock.now() <= WATCH_AHEAD
         return {
             "notice": notice,
             "report": report,
             "stage": stage,
-            # A scheduled notice is about to change too: watched until it has gone out.
-            "live": notice.status is NoticeStatus.SCHEDULED or underway > 0,
+            "live": underway > 0 or (notice.status is NoticeStatus.SCHEDULED and due),
             "states": STATES,
             "channels": [channel for channel in CHANNELS if channel in report.by_channel],
             "cancellable": cancellable,
