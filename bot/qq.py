@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from messages.onebot import (
     text_message,
 )
 from messages.ratelimit import KeyedLocks
-from messages.render import normalize_locale
+from messages.render import Renderer, normalize_locale
 from storage import qq_choices, qq_rest
 from storage.clock import Monotonic
 from storage.identity import identify
@@ -50,6 +50,19 @@ log = logging.getLogger(__name__)
 # The commands a QQ group may send the bot (anything else there is not for it).
 _GROUP_COMMAND = re.compile(r"^\s*[/／](linkgroup|unlinkgroup)\b(.*)$", re.IGNORECASE | re.DOTALL)
 _BIND = re.compile(r"^\s*(?:绑定|綁定|bind)\s*[:：]?\s*(\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def numbered_choices(renderer: Renderer, locale: str, buttons: Sequence[Button]) -> str:
+    """Buttons as a QQ private chat reads them: numbered lines, then how to answer (the
+    console's notice preview shows them the same way)."""
+    lines = []
+    for index, button in enumerate(buttons, start=1):
+        line = f"[{index}] {button.text}"
+        if button.request_location:
+            line += renderer.label(locale, "qq.share_location")  # its own spacing
+        lines.append(line)
+    lines.append(renderer.label(locale, "qq.choose"))
+    return "\n".join(lines)
 
 
 @dataclass(slots=True)
@@ -142,16 +155,7 @@ class QqTransport:
         return "\n\n".join(blocks)
 
     async def _choices(self, chat_id: int, buttons: list[Button]) -> str:
-        locale = await self._locale(chat_id)
-        renderer = self.services.renderer
-        lines = []
-        for index, button in enumerate(buttons, start=1):
-            line = f"[{index}] {button.text}"
-            if button.request_location:
-                line += renderer.label(locale, "qq.share_location")  # its own spacing
-            lines.append(line)
-        lines.append(renderer.label(locale, "qq.choose"))
-        return "\n".join(lines)
+        return numbered_choices(self.services.renderer, await self._locale(chat_id), buttons)
 
     async def _locale(self, user_id: int) -> str:
         async with self.services.db.session() as session:

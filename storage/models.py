@@ -548,6 +548,9 @@ class Notice(Base):
     cancelled_at: Mapped[datetime | None]
     # Staff id whose scope "everyone" means; None for the CLI (the whole registry).
     scope_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    # The web console's form key: the same form sent twice (a double click, a resubmitted
+    # page) finds the notice it made the first time instead of making a second one.
+    request_key: Mapped[str | None] = mapped_column(String(100), index=True, unique=True)
 
     groups: Mapped[list[Group]] = relationship(secondary=notice_groups, lazy="raise")
 

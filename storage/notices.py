@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import audit
-from storage.models import Delivery, Group, Notice, NoticeStatus, Staff, StaffRole
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Group,
+    Notice,
+    NoticeStatus,
+    Staff,
+    StaffRole,
+)
 from storage.outbox import DeliveryReport, acknowledge, delivery_report
 from storage.scope import group_scope_condition
 
@@ -72,13 +81,19 @@ async def create_notice(
     staff_id: int | None = None,
     send_at: datetime | None = None,
     urgent: bool = False,
+    request_key: str | None = None,
 ) -> Notice:
     """Record a notice to the named groups (or everyone in scope), to go at send_at or now.
 
     staff_id limits the groups to those the staff member looks after; None is the command
     line, which may address any group. Nothing is sent here: the dispatcher's enqueue step
-    turns a due notice into deliveries.
+    turns a due notice into deliveries. A request_key already used returns the notice it
+    made (see notice_by_request_key; a concurrent twin fails on the unique index instead).
     """
+    if request_key is not None:
+        made = await notice_by_request_key(session, request_key)
+        if made is not None:
+            return made
     text = check_body(body)
     if not groups and not everyone:
         raise NoticeError("choose at least one group, or everyone", "no_audience")
@@ -104,6 +119,7 @@ async def create_notice(
         send_at=max(send_at, now) if send_at is not None else now,
         created_at=now,
         scope_staff_id=staff_id,
+        request_key=request_key,
         groups=chosen,
     )
     session.add(notice)
@@ -120,6 +136,14 @@ async def create_notice(
         urgent=urgent,
     )
     return notice
+
+
+async def notice_by_request_key(session: AsyncSession, request_key: str) -> Notice | None:
+    """The notice a form with this key already made (the key names its author: see the
+    console), with its groups."""
+    return await session.scalar(
+        select(Notice).where(Notice.request_key == request_key).options(selectinload(Notice.groups))
+    )
 
 
 async def cancel_notice(
@@ -231,20 +255,104 @@ async def list_notices(
         query = query.where(Notice.status == status)
     if staff_id is not None:
         query = query.where(visible_to(staff_id))
-    return [
-        NoticeLine(
-            id=notice.id,
-            status=notice.status,
-            send_at=notice.send_at,
-            author_staff_id=notice.scope_staff_id,
-            author_name=notice.author_name,
-            groups=tuple(sorted(g.name for g in notice.groups)),
-            everyone=notice.everyone,
-            urgent=notice.urgent,
-            preview=notice.body[:60],
-        )
-        for notice in await session.scalars(query.limit(limit))
-    ]
+    return [_line(notice) for notice in await session.scalars(query.limit(limit))]
+
+
+def _line(notice: Notice) -> NoticeLine:
+    return NoticeLine(
+        id=notice.id,
+        status=notice.status,
+        send_at=notice.send_at,
+        author_staff_id=notice.scope_staff_id,
+        author_name=notice.author_name,
+        groups=tuple(sorted(g.name for g in notice.groups)),
+        everyone=notice.everyone,
+        urgent=notice.urgent,
+        preview=notice.body[:60],
+    )
+
+
+class Stage(StrEnum):
+    """How far a notice has got, as staff watch it: its status, and for a sent notice
+    whether some of its deliveries are still to go."""
+
+    SCHEDULED = "scheduled"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+# Deliveries still to go: while a notice has any, it is in flight.
+UNDERWAY = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeProgress:
+    """One notice of a list with its deliveries counted by state (no member is named)."""
+
+    line: NoticeLine
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def underway(self) -> int:
+        return sum(self.counts[state.value] for state in UNDERWAY)
+
+    @property
+    def stage(self) -> Stage:
+        return stage_of(self.line.status, self.underway)
+
+
+def stage_of(status: NoticeStatus, underway: int) -> Stage:
+    if status is NoticeStatus.SENT:
+        return Stage.IN_FLIGHT if underway else Stage.DONE
+    return Stage.SCHEDULED if status is NoticeStatus.SCHEDULED else Stage.CANCELLED
+
+
+async def delivery_counts(
+    session: AsyncSession, notice_ids: Sequence[int]
+) -> dict[int, Counter[str]]:
+    """Each notice's deliveries by state: one GROUP BY over ix_deliveries_notice_status."""
+    counts: dict[int, Counter[str]] = {notice_id: Counter() for notice_id in notice_ids}
+    if not notice_ids:
+        return counts
+    rows = await session.execute(
+        select(Delivery.notice_id, Delivery.status, func.count())
+        .where(Delivery.notice_id.in_(list(notice_ids)))
+        .group_by(Delivery.notice_id, Delivery.status)
+    )
+    for notice_id, status, count in rows:
+        if notice_id is not None:  # the WHERE leaves none; the column is nullable
+            counts[notice_id][status.value] = int(count)
+    return counts
+
+
+async def list_progress(
+    session: AsyncSession, *, staff_id: int, limit: int = 50
+) -> list[NoticeProgress]:
+    """The console's list: the staff member's notices newest first, deliveries counted."""
+    lines = await list_notices(session, staff_id=staff_id, limit=limit)
+    counts = await delivery_counts(session, [line.id for line in lines])
+    return [NoticeProgress(line, counts[line.id]) for line in lines]
+
+
+async def notices_in_flight(
+    session: AsyncSession, *, staff_id: int, limit: int = 10
+) -> list[NoticeProgress]:
+    """Sent notices the staff member can see whose deliveries are still going out (the
+    dashboard), newest first, with their deliveries counted by state."""
+    # Per sent notice, one seek in ix_deliveries_notice_status: notices are few, while a
+    # broadcast in flight has up to a registry's worth of pending rows.
+    underway = exists().where(Delivery.notice_id == Notice.id, Delivery.status.in_(UNDERWAY))
+    query = (
+        select(Notice)
+        .options(selectinload(Notice.groups))
+        .where(Notice.status == NoticeStatus.SENT, underway, visible_to(staff_id))
+        .order_by(Notice.send_at.desc(), Notice.id.desc())
+        .limit(limit)
+    )
+    lines = [_line(notice) for notice in await session.scalars(query)]
+    counts = await delivery_counts(session, [line.id for line in lines])
+    return [NoticeProgress(line, counts[line.id]) for line in lines]
 
 
 async def due_notice_ids(session: AsyncSession, now: datetime) -> list[int]:

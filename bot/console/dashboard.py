@@ -12,6 +12,10 @@ from bot.console.china_map import china_map
 from bot.console.core import Console
 from storage.console import Visitor
 from storage.dashboard import AGE_BUCKETS, view_dashboard
+from storage.models import DeliveryStatus
+from storage.notices import notices_in_flight
+
+DELIVERY_STATES = tuple(state.value for state in DeliveryStatus)
 
 # The bar chart's provinces and the table's cities: the most members first.
 PROVINCES_CHARTED = 15
@@ -29,6 +33,7 @@ def routes(console: Console) -> list[Route]:
                 staff_id=visitor.staff_id,
                 zone=services.settings.zone,
             )
+            in_flight = await notices_in_flight(session, staff_id=visitor.staff_id)
         label = functools.partial(services.renderer.label, console.locale(visitor))
         chart = {
             "labels": [month.period for month in figures.months],
@@ -58,6 +63,8 @@ def routes(console: Console) -> list[Route]:
             map=china_map(provinces, cities),
             cities=[place for place in figures.places if place.city][:CITIES_LISTED],
             age_buckets=AGE_BUCKETS,
+            in_flight=in_flight,
+            states=DELIVERY_STATES,
         )
 
     return [Route("/", console.page(dashboard), methods=["GET"])]
