@@ -71,7 +71,8 @@ class CertificateError(ValueError):
     reason is a short stable word for the front ends to pick their own words by:
     not_mobile, reverse_not_inflow, already_open, organisation_empty, organisation_too_long,
     reason_empty, reason_too_long, bad_months, note_too_long, not_found, unknown_step,
-    wrong_step, note_needed, not_open, review_not_due, letter_same_organisation.
+    wrong_step, note_needed, not_open, review_not_due, letter_same_organisation,
+    changed_meanwhile, already_done.
     """
 
     def __init__(self, message: str, reason: str) -> None:
@@ -174,6 +175,9 @@ class CertificateView:
     issued_at: datetime | None
     review_due_on: date | None
     events: tuple[EventLine, ...] = ()
+    # The newest event's id: the certificate as this view shows it (the console's forms
+    # send it back as `seen`, see advance).
+    version: int = 0
 
     @property
     def phone_masked(self) -> str | None:
@@ -196,10 +200,12 @@ def _visible(staff_id: int | None) -> ColumnElement[bool]:
 
 async def _view(session: AsyncSession, row: Certificate, member: Member) -> CertificateView:
     unit = await session.get(Unit, member.home_unit_id) if member.home_unit_id else None
-    events = await session.scalars(
-        select(CertificateEvent)
-        .where(CertificateEvent.certificate_id == row.id)
-        .order_by(CertificateEvent.at, CertificateEvent.id)
+    events = list(
+        await session.scalars(
+            select(CertificateEvent)
+            .where(CertificateEvent.certificate_id == row.id)
+            .order_by(CertificateEvent.at, CertificateEvent.id)
+        )
     )
     return CertificateView(
         id=row.id,
@@ -220,19 +226,23 @@ async def _view(session: AsyncSession, row: Certificate, member: Member) -> Cert
         issued_at=row.issued_at,
         review_due_on=row.review_due_on,
         events=tuple(EventLine(e.at, e.step, e.actor_name, e.note) for e in events),
+        version=max((e.id for e in events), default=0),
     )
 
 
 async def _row_in_scope(
-    session: AsyncSession, certificate_id: int, staff_id: int | None
+    session: AsyncSession, certificate_id: int, staff_id: int | None, *, lock: bool = False
 ) -> tuple[Certificate, Member]:
-    found = (
-        await session.execute(
-            select(Certificate, Member)
-            .join(Member, Member.id == Certificate.member_id)
-            .where(Certificate.id == certificate_id, _visible(staff_id))
-        )
-    ).first()
+    """The certificate and its member if staff_id may see them; lock: for a step, so two
+    at once are taken one after the other (the second sees the first's)."""
+    query = (
+        select(Certificate, Member)
+        .join(Member, Member.id == Certificate.member_id)
+        .where(Certificate.id == certificate_id, _visible(staff_id))
+    )
+    if lock:
+        query = query.with_for_update(of=Certificate)
+    found = (await session.execute(query)).first()
     if found is None:
         # Out of scope looks exactly like not there: nothing is revealed.
         raise CertificateError(f"no certificate {certificate_id}", "not_found")
@@ -355,6 +365,55 @@ async def view_certificate(
     return view
 
 
+async def _waiting(
+    session: AsyncSession, now: datetime, *, staff_id: int, zone: tzinfo, limit: int = 200
+) -> list[CertificateLine]:
+    """The open applications, and the issued certificates whose review is due."""
+    today = now.astimezone(zone).date()
+    lines = await list_certificates(
+        session, staff_id=staff_id, statuses=(*OPEN, CertificateStatus.ISSUED), limit=limit
+    )
+    return [
+        line
+        for line in lines
+        if line.status in OPEN
+        or (line.review_due_on is not None and line.review_due_on - today <= REVIEW_WINDOW)
+    ]
+
+
+async def staff_certificates(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    zone: tzinfo,
+    status: CertificateStatus | None = None,
+    waiting: bool = False,
+    limit: int = 200,
+) -> list[CertificateLine]:
+    """The certificates in staff_id's scope, oldest application first: those awaiting a
+    step (waiting: as waiting_certificates chooses), or of one status, or all; audited."""
+    if waiting:
+        lines = await _waiting(session, now, staff_id=staff_id, zone=zone, limit=limit)
+    else:
+        lines = await list_certificates(
+            session,
+            staff_id=staff_id,
+            statuses=(status,) if status is not None else None,
+            limit=limit,
+        )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="certificate.list.view",
+        shown=len(lines),
+        **({"status": status.value} if status else {"waiting": True} if waiting else {}),
+    )
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """What awaits staff: how many certificates, and the first of them in full."""
@@ -368,16 +427,7 @@ async def waiting_certificates(
 ) -> Waiting:
     """The applications in staff_id's scope awaiting a step, and the issued certificates
     whose yearly review is due (within REVIEW_WINDOW), oldest first; audited."""
-    today = now.astimezone(zone).date()
-    lines = await list_certificates(
-        session, staff_id=staff_id, statuses=(*OPEN, CertificateStatus.ISSUED)
-    )
-    waiting = [
-        line
-        for line in lines
-        if line.status in OPEN
-        or (line.review_due_on is not None and line.review_due_on - today <= REVIEW_WINDOW)
-    ]
+    waiting = await _waiting(session, now, staff_id=staff_id, zone=zone)
     shown = [
         view
         for line in waiting[:limit]
@@ -549,12 +599,17 @@ async def advance(
     zone: tzinfo,
     review_months: int,
     note: str | None = None,
+    seen: int | None = None,
 ) -> CertificateView:
     """Staff take one step (checked, sent, verified, issued, rejected, reviewed); audited.
 
     A wrong step is refused with the reason; rejecting needs a note (the reason told to the
     member). Issuing numbers the certificate per year and sets the first review date;
     "reviewed" moves the review date on by review_months. staff_id None: the command line.
+
+    seen: the newest event of the certificate as the console's form showed it. A step taken
+    since refuses this one: already_done when it was actor's same step (the form sent
+    twice), else changed_meanwhile (a colleague's step, the member's withdrawal).
     """
     step = step.strip().lower()
     if step not in STAFF_STEPS:
@@ -562,7 +617,21 @@ async def advance(
             f"{step[:20]!r} is not a step; use one of {', '.join(STAFF_STEPS)}", "unknown_step"
         )
     text = _note(note)
-    row, member = await _row_in_scope(session, certificate_id, staff_id)
+    row, member = await _row_in_scope(session, certificate_id, staff_id, lock=True)
+    if seen is not None:
+        newer = list(
+            await session.scalars(
+                select(CertificateEvent)
+                .where(CertificateEvent.certificate_id == row.id, CertificateEvent.id > seen)
+                .order_by(CertificateEvent.id)
+            )
+        )
+        if any(e.actor == actor and e.step == step for e in newer):
+            raise CertificateError(f"certificate {row.id}: already done", "already_done")
+        if newer:
+            raise CertificateError(
+                f"certificate {row.id} changed since it was shown", "changed_meanwhile"
+            )
     today = now.astimezone(zone).date()
     if step == REJECTED:
         if row.status not in OPEN:
@@ -836,6 +905,7 @@ __all__ = [
     "list_certificates",
     "member_certificate",
     "parse_months",
+    "staff_certificates",
     "view_certificate",
     "waiting_certificates",
     "withdraw",

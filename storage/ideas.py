@@ -55,7 +55,7 @@ class IdeaError(ValueError):
     """An idea, reply or adoption that cannot be made; the message says why (English).
 
     reason is a short stable word for the front ends: empty, too_long, not_found,
-    already_adopted.
+    already_adopted, changed_meanwhile, already_done.
     """
 
     def __init__(self, message: str, reason: str = "invalid") -> None:
@@ -116,6 +116,16 @@ class IdeaView:
     @property
     def adopted(self) -> bool:
         return self.adopted_at is not None
+
+    @property
+    def version(self) -> str:
+        """The reply as this view shows it (the console's reply form sends it back as
+        `seen`, see reply_to)."""
+        return _version(self.replied_at)
+
+
+def _version(replied_at: datetime | None) -> str:
+    return replied_at.isoformat() if replied_at is not None else "unanswered"
 
 
 async def _views(
@@ -291,22 +301,43 @@ class Desk:
 
 
 async def staff_desk(
-    session: AsyncSession, now: datetime, *, staff_id: int, actor: str, limit: int
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    limit: int,
+    status: IdeaStatus | None = None,
+    kind: IdeaKind | None = None,
 ) -> Desk:
-    """The ideas in staff_id's scope, unanswered first, and the count unanswered;
-    audited."""
-    shown = await list_ideas(session, staff_id=staff_id, limit=limit)
+    """The ideas in staff_id's scope (of one status, one kind, or all), unanswered first,
+    and the count unanswered; audited."""
+    shown = await list_ideas(session, staff_id=staff_id, status=status, kind=kind, limit=limit)
     unanswered = await count_unanswered(session, staff_id=staff_id)
-    await audit.record(session, now, actor=actor, action="idea.list.view")
+    filters = {"status": status.value if status else None, "kind": kind.value if kind else None}
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="idea.list.view",
+        **{name: value for name, value in filters.items() if value},
+    )
     return Desk(shown=shown, unanswered=unanswered)
 
 
-async def _in_scope(session: AsyncSession, idea_id: int, staff_id: int | None) -> Idea:
-    row = await session.scalar(
+async def _in_scope(
+    session: AsyncSession, idea_id: int, staff_id: int | None, *, lock: bool = False
+) -> Idea:
+    """The idea if staff_id may see it; lock: for a reply, so that two at once are given
+    one after the other (the second sees the first)."""
+    query = (
         select(Idea)
         .join(Member, Member.id == Idea.member_id)
         .where(Idea.id == idea_id, _visible(staff_id))
     )
+    if lock:
+        query = query.with_for_update(of=Idea)
+    row = await session.scalar(query)
     if row is None:
         # Someone else's idea reads the same as one that does not exist.
         raise IdeaError(f"no suggestion {idea_id}", "not_found")
@@ -321,14 +352,27 @@ async def reply_to(
     text: str,
     actor: str,
     staff_id: int | None,
+    seen: str | None = None,
 ) -> IdeaView:
     """Answer an idea staff_id may see (any for None); the member hears it; audited.
 
     A second reply replaces the first: the member hears the new one, and an earlier reply
     still waiting in the outbox is dropped. An adopted idea stays adopted.
+
+    seen: the idea's version as the console's form showed it. The same reply by the same
+    actor again is already_done (the form sent twice: the member hears it once); another
+    reply given since is changed_meanwhile (a colleague answered: nobody overwrites a reply
+    they have not read).
     """
     body = check_reply(text)
-    row = await _in_scope(session, idea_id, staff_id)
+    row = await _in_scope(session, idea_id, staff_id, lock=True)
+    if seen is not None:
+        if row.reply == body and row.replied_by == actor:
+            raise IdeaError(f"suggestion {idea_id}: already replied so", "already_done")
+        if _version(row.replied_at) != seen:
+            raise IdeaError(
+                f"suggestion {idea_id} was answered since it was shown", "changed_meanwhile"
+            )
     prefix = f"idea:{row.id}:reply:"
     earlier = int(
         await session.scalar(

@@ -18,7 +18,7 @@ member once when it is overdue.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -66,6 +66,10 @@ SOURCES = ("bot", "checkin", "cli")
 # A staff message about a new request shows this much of the description.
 EXCERPT = 300
 
+# Open requests by how long they have waited: up to a week, to a month, older (days).
+AGES = ("week", "month", "older")
+AGE_DAYS = (7, 30)
+
 OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
 CLOSED_STATUSES = (RequestStatus.RESOLVED, RequestStatus.CANNOT_HELP, RequestStatus.REFERRED)
 # Where each status may go next; a closed request goes nowhere.
@@ -84,7 +88,7 @@ class RequestError(ValueError):
     not_staff, assignee_cannot_see, same_assignee, note_empty, note_too_long, same_status,
     bad_transition, referred_needs_place, referred_too_long, answer_needed, answer_too_long,
     not_closed, already_answered, not_answered, already_rated, bad_rating, comment_empty,
-    comment_too_long, already_commented.
+    comment_too_long, already_commented, changed_meanwhile, already_done.
     """
 
     def __init__(self, message: str, reason: str = "invalid", **values: Any) -> None:
@@ -350,6 +354,47 @@ async def _staff(session: AsyncSession, staff_id: int) -> Staff:
     return staff
 
 
+async def _unchanged(
+    session: AsyncSession,
+    request: ServiceRequest,
+    *,
+    seen: int | None,
+    staff_id: int,
+    same: Callable[[ServiceRequestEvent], bool],
+) -> None:
+    """A form drawn from the request as it was at event `seen` (the console's pages; None:
+    a bot button, which acts on the request as it is now) changes nothing if people have
+    changed the request since: already_done when this staff member's own change since is
+    this very one (the form sent twice), else changed_meanwhile (a colleague took it, the
+    member withdrew their feedback …), so nobody acts on a request they have not seen.
+    The scheduler's reminders change nothing anyone decided on: they do not count.
+    """
+    if seen is None:
+        return
+    newer = list(
+        await session.scalars(
+            select(ServiceRequestEvent)
+            .where(
+                ServiceRequestEvent.request_id == request.id,
+                ServiceRequestEvent.id > seen,
+                ServiceRequestEvent.actor != "system",
+            )
+            .order_by(ServiceRequestEvent.id)
+        )
+    )
+    if not newer:
+        return
+    if any(event.actor == f"staff:{staff_id}" and same(event) for event in newer):
+        raise RequestError(f"request #{request.id}: already done", "already_done", id=request.id)
+    last = newer[-1]
+    raise RequestError(
+        f"request #{request.id} changed since it was shown",
+        "changed_meanwhile",
+        id=request.id,
+        by=last.actor_name,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """What a staff action did: the request as it is now, and the event written."""
@@ -427,10 +472,28 @@ async def _tell_member(
     return waiting is not None
 
 
-async def take(session: AsyncSession, now: datetime, request_id: int, *, staff_id: int) -> Change:
-    """The staff member takes the request on; a received one is now in progress; audited."""
+async def take(
+    session: AsyncSession,
+    now: datetime,
+    request_id: int,
+    *,
+    staff_id: int,
+    seen: int | None = None,
+) -> Change:
+    """The staff member takes the request on; a received one is now in progress; audited.
+
+    seen: the newest event of the request as the staff member saw it (see _unchanged):
+    a colleague who took it meanwhile is not overruled unseen.
+    """
     staff = await _staff(session, staff_id)
     request, _ = await _in_scope(session, request_id, staff_id)
+    await _unchanged(
+        session,
+        request,
+        seen=seen,
+        staff_id=staff_id,
+        same=lambda e: e.kind is RequestEventKind.TAKEN and e.assignee_id == staff_id,
+    )
     if request.status in CLOSED_STATUSES:
         raise RequestError(f"request #{request_id} is closed", "closed", id=request_id)
     if request.assignee_id == staff_id:
@@ -462,13 +525,21 @@ async def assign(
     staff_id: int,
     to_staff_id: int,
     zone: tzinfo,
+    seen: int | None = None,
 ) -> Change:
     """Hand the request to a colleague who may see the member; they are told; audited.
 
-    Internal: the member is not told (they hear when the status changes).
+    Internal: the member is not told (they hear when the status changes). seen: as take's.
     """
     staff = await _staff(session, staff_id)
     request, member = await _in_scope(session, request_id, staff_id)
+    await _unchanged(
+        session,
+        request,
+        seen=seen,
+        staff_id=staff_id,
+        same=lambda e: e.kind is RequestEventKind.ASSIGNED and e.assignee_id == to_staff_id,
+    )
     if request.status in CLOSED_STATUSES:
         raise RequestError(f"request #{request_id} is closed", "closed", id=request_id)
     colleague = await session.get(Staff, to_staff_id)
@@ -537,12 +608,27 @@ async def assign(
 
 
 async def add_note(
-    session: AsyncSession, now: datetime, request_id: int, *, staff_id: int, text: str
+    session: AsyncSession,
+    now: datetime,
+    request_id: int,
+    *,
+    staff_id: int,
+    text: str,
+    seen: int | None = None,
 ) -> Change:
-    """An internal note on the request (never shown to the member); audited."""
+    """An internal note on the request (never shown to the member); audited.
+
+    seen: as take's (the same note sent twice is kept once)."""
     staff = await _staff(session, staff_id)
     body = check_note(text)
     request, _ = await _in_scope(session, request_id, staff_id)
+    await _unchanged(
+        session,
+        request,
+        seen=seen,
+        staff_id=staff_id,
+        same=lambda e: e.kind is RequestEventKind.NOTE and e.note == body,
+    )
     event = await _event(
         session, now, request, staff, RequestEventKind.NOTE, shown=False, note=body
     )
@@ -571,18 +657,26 @@ async def set_status(
     status: RequestStatus,
     referred_to: str | None = None,
     answer: str | None = None,
+    seen: int | None = None,
 ) -> Change:
     """Move the request on (received → in progress → resolved / cannot help / referred).
 
     Referred needs where to; every closing status needs the answer the member then reads
     (what was done, why it could not be, what to do at the place referred to). The member
     is told in their language; a closing status asks them for feedback. An unassigned
-    request becomes the changer's. Audited.
+    request becomes the changer's. Audited. seen: as take's.
     """
     staff = await _staff(session, staff_id)
     request, _ = await _in_scope(session, request_id, staff_id)
     where = check_referred(referred_to) if status is RequestStatus.REFERRED else None
     said = check_answer(answer) if status in CLOSED_STATUSES else None
+    await _unchanged(
+        session,
+        request,
+        seen=seen,
+        staff_id=staff_id,
+        same=lambda e: e.kind is RequestEventKind.STATUS and e.status == status,
+    )
     if request.status is status:
         raise RequestError(
             f"request #{request_id} is already {status.value}", "same_status", id=request_id
@@ -864,6 +958,9 @@ class RequestView:
     answer: str | None
     feedback_comment: str | None
     events: tuple[EventLine, ...] = field(default=())
+    # The newest event's id: the request as this view shows it (the console's forms send
+    # it back as `seen`, see _unchanged).
+    version: int = 0
 
     @property
     def phone_masked(self) -> str | None:
@@ -909,7 +1006,9 @@ async def _views(
     if member_view:
         events_query = events_query.where(ServiceRequestEvent.shown_to_member.is_(True))
     events: dict[int, list[EventLine]] = defaultdict(list)
+    versions: dict[int, int] = {}
     for event in await session.scalars(events_query):
+        versions[event.request_id] = max(versions.get(event.request_id, 0), event.id)
         events[event.request_id].append(
             EventLine(
                 at=event.at,
@@ -952,6 +1051,7 @@ async def _views(
                 answer=request.answer,
                 feedback_comment=request.feedback_comment,
                 events=tuple(events.get(request.id, [])),
+                version=versions.get(request.id, 0),
             )
         )
     return views
@@ -1010,6 +1110,15 @@ async def request_card(
     return view
 
 
+def age_bounds(now: datetime, age: str | None) -> tuple[datetime | None, datetime | None]:
+    """(created after, created before) of the requests of one age (AGES; None: any): up
+    to a week old, a week to a month, older (the dashboard's open requests by age)."""
+    week, month = now - timedelta(days=AGE_DAYS[0]), now - timedelta(days=AGE_DAYS[1])
+    return {"week": (week, None), "month": (month, week), "older": (None, month)}.get(
+        age or "", (None, None)
+    )
+
+
 async def list_requests(
     session: AsyncSession,
     *,
@@ -1017,8 +1126,12 @@ async def list_requests(
     status: RequestStatus | None = None,
     include_closed: bool = False,
     limit: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[RequestView], int]:
-    """Requests staff_id may see, oldest first: the open ones (or every one, or one status).
+    """Requests staff_id may see, oldest first (or newest): the open ones (or every one, or
+    one status), filed within the bounds given (after inclusive, before exclusive).
 
     Returns the page and how many there are in all. Events are not loaded.
     """
@@ -1027,6 +1140,10 @@ async def list_requests(
         condition = condition & (ServiceRequest.status == status)
     elif not include_closed:
         condition = condition & ServiceRequest.status.in_(OPEN_STATUSES)
+    if created_after is not None:
+        condition = condition & (ServiceRequest.created_at >= created_after)
+    if created_before is not None:
+        condition = condition & (ServiceRequest.created_at < created_before)
     total = int(
         await session.scalar(
             select(func.count())
@@ -1036,11 +1153,16 @@ async def list_requests(
         )
         or 0
     )
+    order = (
+        (ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        if newest_first
+        else (ServiceRequest.created_at, ServiceRequest.id)
+    )
     query = (
         select(ServiceRequest, Member)
         .join(Member, Member.id == ServiceRequest.member_id)
         .where(condition)
-        .order_by(ServiceRequest.created_at, ServiceRequest.id)
+        .order_by(*order)
     )
     if limit is not None:
         query = query.limit(limit)
@@ -1050,11 +1172,41 @@ async def list_requests(
 
 
 async def staff_requests(
-    session: AsyncSession, now: datetime, *, staff_id: int, limit: int
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    limit: int,
+    status: RequestStatus | None = None,
+    include_closed: bool = False,
+    age: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[RequestView], int]:
-    """The open requests staff_id may see (the first limit, and how many in all); audited."""
-    shown, total = await list_requests(session, staff_id=staff_id, limit=limit)
-    await audit.record(session, now, actor=f"staff:{staff_id}", action="request.list", count=total)
+    """The requests staff_id may see (the first limit, and how many in all): the open ones,
+    or as list_requests chooses, of one age (AGES) or any; audited."""
+    after, before = age_bounds(now, age)
+    shown, total = await list_requests(
+        session,
+        staff_id=staff_id,
+        status=status,
+        include_closed=include_closed,
+        limit=limit,
+        created_after=after,
+        created_before=before,
+        newest_first=newest_first,
+    )
+    filters = {
+        "status": status.value if status else ("all" if include_closed else None),
+        "age": age,
+    }
+    await audit.record(
+        session,
+        now,
+        actor=f"staff:{staff_id}",
+        action="request.list",
+        count=total,
+        **{name: value for name, value in filters.items() if value},
+    )
     return shown, total
 
 
@@ -1243,6 +1395,7 @@ async def check_deadlines(
 
 
 __all__ = [
+    "AGES",
     "ATTACHMENT_KINDS",
     "CLOSED_STATUSES",
     "FEEDBACK_WAIT",
@@ -1259,6 +1412,7 @@ __all__ = [
     "RequestError",
     "RequestView",
     "add_note",
+    "age_bounds",
     "allowed_statuses",
     "answer_solved",
     "assign",
