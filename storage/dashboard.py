@@ -17,7 +17,7 @@ from storage import audit
 from storage.checkins import period_of
 from storage.models import CheckIn, Group, LocationReport, Member, ServiceRequest, member_groups
 from storage.overdue import checked_in_now
-from storage.requests import OPEN_STATUSES
+from storage.requests import AGE_DAYS, OPEN_STATUSES
 from storage.scope import group_scope_condition, scope_condition, sees_everyone
 
 MONTHS_SHOWN = 12
@@ -161,7 +161,7 @@ async def dashboard(
         for p, n in zip(periods, registered[2:], strict=True)
     ]
 
-    week, month = now - timedelta(days=7), now - timedelta(days=30)
+    week, month = now - timedelta(days=AGE_DAYS[0]), now - timedelta(days=AGE_DAYS[1])
     age = case(
         (ServiceRequest.created_at >= week, literal("week")),
         (ServiceRequest.created_at >= month, literal("month")),
