@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from playwright.async_api import async_playwright
@@ -29,7 +30,19 @@ async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
 ) -> None:
     group = await make_group(db, START, "驻深圳党小组")
     member = await make_member(db, START, name="刘洋", groups=[group])
-    await make_checkin(db, member, START, city="深圳市")
+    await make_checkin(db, member, START, province="广东省", city="深圳市")
+    # Earlier check-ins elsewhere: the map and the bar chart show where members are now.
+    places = [
+        ("广东省", "广州市"),
+        ("湖北省", "武汉市"),
+        ("上海市", "上海市"),
+        ("广东省", "深圳市"),
+    ]
+    for number, (province, city) in enumerate(places):
+        other = await make_member(
+            db, START, name=f"党员{number}", phone=f"+8613900000{number:03d}", groups=[group]
+        )
+        await make_checkin(db, other, START - timedelta(days=40), province=province, city=city)
     staff = await make_staff(db, START, telegram_user_id=9001, groups=[group])
     async with db.session() as session:
         token = await console.create_link(
@@ -49,7 +62,10 @@ async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
             await page.wait_for_selector("#checkin-chart[data-drawn='yes']", timeout=5000)
             assert await page.title() == "概览 · 联络工作台"
             row = page.locator("#groups tbody tr").first
-            assert await row.inner_text() == "驻深圳党小组\t1\t1\t100%"
+            assert await row.inner_text() == "驻深圳党小组\t5\t1\t20%"
+            await page.wait_for_selector("#province-chart[data-drawn='yes']", timeout=5000)
+            shaded = page.locator("path[data-province='广东省']")
+            assert await shaded.get_attribute("data-step") != "0"
             box = await page.locator("#checkin-chart").bounding_box()
             assert box is not None and box["width"] > 100 and box["height"] > 50
             if shots := os.environ.get("CONSOLE_SCREENSHOTS"):

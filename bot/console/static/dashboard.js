@@ -21,13 +21,21 @@
   if (places) {
     var provinces = JSON.parse(places.textContent);
     var bars = document.getElementById("province-chart");
+    // As tall as its bars need: a few provinces make a short chart, not three fat bars.
+    bars.parentNode.style.height = 40 + 26 * provinces.labels.length + "px";
     new Chart(bars, {
       type: "bar",
       data: {
         labels: provinces.labels,
         datasets: [{ label: provinces.label, data: provinces.members, backgroundColor: "#b22222" }],
       },
-      options: { animation: false, indexAxis: "y", plugins: { legend: { display: false } } },
+      options: {
+        animation: false,
+        indexAxis: "y",
+        maintainAspectRatio: false,
+        plugins: { legend: { display: false } },
+        scales: { x: { ticks: { precision: 0 } } },
+      },
     });
     bars.dataset.drawn = "yes";
   }
