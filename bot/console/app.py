@@ -6,11 +6,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import dashboard
+from bot.console import dashboard, members
 from bot.console.core import HERE, Area, Console
 from bot.context import Services
 
-AREAS: tuple[Area, ...] = (dashboard,)
+AREAS: tuple[Area, ...] = (dashboard, members)
 
 
 def console_app(services: Services) -> Starlette:
