@@ -29,6 +29,7 @@ from storage.models import (
     RequestStatus,
     StaffRole,
 )
+from storage.mydata import member_data
 from storage.notices import acknowledge_notice, create_notice
 from storage.outbox import enqueue_notice
 from storage.requests import create_request, set_status
@@ -418,6 +419,11 @@ async def test_the_overdue_list_shows_phones_masked_and_one_whole_on_request(
     reveals = await audit_of(db, "member.phone_reveal")
     assert [(e.actor, e.subject) for e in reveals] == [(f"staff:{staff_id}", f"member:{chen}")] * 2
     assert all("+8613800138002" not in str(e.detail) for e in reveals)
+    # The member sees these looks at their data in /mydata.
+    async with db.session() as session:
+        data = await member_data(session, clock.now(), chen)
+    assert data is not None
+    assert [view.action for view in data.staff_views].count("member.phone_reveal") == 2
 
 
 async def test_the_overdue_list_per_group(
