@@ -112,7 +112,6 @@ def routes(console: Console) -> list[Route]:
             page=page,
             card=page.card,
             words=words(visitor),
-            locale=console.locale(visitor),
             outcome=outcome,
             channel_words=CHANNELS,
             channels_typed=channels_typed if channels_typed is not None else page.channels or "",
