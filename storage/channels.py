@@ -21,7 +21,11 @@ _SEPARATORS = re.compile(r"[\s,;，；、>]+")
 
 
 class ChannelOrderError(ValueError):
-    """Not a channel order; the message names the bad word."""
+    """Not a channel order; the message names the bad word (also as word, for a page)."""
+
+    def __init__(self, message: str, word: str = "") -> None:
+        super().__init__(message)
+        self.word = word
 
 
 def parse_channels(text: str) -> str | None:
@@ -37,7 +41,7 @@ def parse_channels(text: str) -> str | None:
     for word in words:
         channel = _WORDS.get(word)
         if channel is None:
-            raise ChannelOrderError(f"unknown channel {word!r} (use telegram, qq and/or sms)")
+            raise ChannelOrderError(f"unknown channel {word!r} (use telegram, qq and/or sms)", word)
         if channel.value not in order:
             order.append(channel.value)
     return ",".join(order)

@@ -668,7 +668,8 @@ class LostContactError(ValueError):
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
-        self.reason = reason  # not_admin | not_found | not_flagged
+        # not_admin | not_found | not_flagged | already_flagged
+        self.reason = reason
 
 
 async def confirm_lost_contact(
@@ -726,6 +727,102 @@ async def _lost_member(session: AsyncSession, *, member_id: int, staff_id: int |
     return member
 
 
+async def _flagging(
+    session: AsyncSession, now: datetime, *, member_id: int, staff_id: int, actor: str, action: str
+) -> Member:
+    """The member a staff member's mark or undo is about, when in their scope."""
+    member = await session.scalar(
+        select(Member).where(Member.id == member_id, scope_condition(staff_id))
+    )
+    if member is None:
+        # Outside the scope reads as not there; the trail tells them apart.
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action=f"{action}.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+        )
+        raise LostContactError("no such member", "not_found")
+    return member
+
+
+async def _refuse(
+    session: AsyncSession, now: datetime, member: Member, *, actor: str, action: str, reason: str
+) -> LostContactError:
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action=f"{action}.refused",
+        subject=f"member:{member.id}",
+        reason=reason,
+    )
+    messages = {
+        "already_flagged": f"{member.name} is already flagged lost contact",
+        "not_flagged": f"{member.name} is not flagged as lost contact",
+        "not_admin": "only an administrator can take back a confirmed flag",
+    }
+    return LostContactError(messages[reason], reason)
+
+
+async def mark_lost_contact(
+    session: AsyncSession, now: datetime, *, member_id: int, staff_id: int, actor: str
+) -> Member:
+    """Staff found a member of their scope unreachable (the number dead, nobody knows where
+    they went) before the cycle's months of silence did: flagged as the cycle flags them,
+    for an administrator to confirm. Audited, refusals too (already flagged, not in scope).
+    """
+    action = "member.lost_contact_mark"
+    member = await _flagging(
+        session, now, member_id=member_id, staff_id=staff_id, actor=actor, action=action
+    )
+    if member.lost_contact_at is not None:
+        raise await _refuse(
+            session, now, member, actor=actor, action=action, reason="already_flagged"
+        )
+    member.lost_contact_at = now
+    await audit.record(session, now, actor=actor, action=action, subject=f"member:{member.id}")
+    return member
+
+
+async def clear_lost_contact(
+    session: AsyncSession, now: datetime, *, member_id: int, staff_id: int, actor: str
+) -> Member:
+    """Take back a lost-contact flag (marked by mistake, or the member was reached another
+    way): the monthly prompts go on. A flag an administrator confirmed only an administrator
+    takes back. Audited, refusals too. (A check-in clears the flag by itself, and the cycle
+    flags the member again if they stay silent past its months.)
+    """
+    action = "member.lost_contact_clear"
+    member = await _flagging(
+        session, now, member_id=member_id, staff_id=staff_id, actor=actor, action=action
+    )
+    if member.lost_contact_at is None:
+        raise await _refuse(session, now, member, actor=actor, action=action, reason="not_flagged")
+    if member.lost_contact_confirmed_at is not None:
+        staff = await session.get(Staff, staff_id)
+        if staff is None or staff.role is not StaffRole.ADMIN:
+            raise await _refuse(
+                session, now, member, actor=actor, action=action, reason="not_admin"
+            )
+    flagged_at = member.lost_contact_at
+    member.lost_contact_at = None
+    member.lost_contact_confirmed_at = None
+    member.lost_contact_confirmed_by = None
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action=action,
+        subject=f"member:{member.id}",
+        flagged_at=flagged_at.isoformat(),
+    )
+    return member
+
+
 async def lost_members(session: AsyncSession, *, staff_id: int | None = None) -> list[Member]:
     """Members flagged lost contact (in staff_id's scope), longest flagged first."""
     statement = select(Member).where(Member.lost_contact_at.is_not(None))
@@ -744,6 +841,7 @@ __all__ = [
     "StepReport",
     "changed_rule",
     "checkin_topic",
+    "clear_lost_contact",
     "confirm_lost_contact",
     "cycle_group_expr",
     "cycle_of_group",
@@ -754,6 +852,7 @@ __all__ = [
     "group_cycles",
     "in_zone",
     "lost_members",
+    "mark_lost_contact",
     "parse_cycle_request",
     "reset_group_cycle",
     "set_group_cycle",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from storage import audit
 from storage.models import Group, Member, MemberStatus, Unit
 from storage.roster import ParsedRoster, RosterRow, RowError
+from storage.scope import scope_condition
 
 # Keeps IN (...) lists well under every backend's parameter limit.
 _CHUNK = 500
@@ -195,6 +196,48 @@ async def set_channels(
     member = await member_by_phone(session, phone)
     if member is None:
         raise LookupError(f"no member with phone {phone}")
+    await _set_channels(session, now, member, channels=channels, actor=actor)
+    return member
+
+
+async def change_channels(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    member_id: int | None,
+    channels: str | None,
+    actor: str,
+) -> Member | None:
+    """Staff set the channel order of a member of their scope (the console); audited.
+
+    None for a member outside the scope or not there (a forged id: None), the refusal
+    audited as member.channels.refused, as a card is.
+    """
+    member = None
+    if member_id is not None:
+        member = await session.scalar(
+            select(Member).where(Member.id == member_id, scope_condition(staff_id))
+        )
+    if member is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="member.channels.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+        )
+        return None
+    await _set_channels(session, now, member, channels=channels, actor=actor)
+    return member
+
+
+async def _set_channels(
+    session: AsyncSession, now: datetime, member: Member, *, channels: str | None, actor: str
+) -> None:
+    previous = member.channels
     member.channels = channels
     member.updated_at = now
     await audit.record(
@@ -204,8 +247,8 @@ async def set_channels(
         action="member.channels",
         subject=f"member:{member.id}",
         channels=channels or "default",
+        previous=previous or "default",
     )
-    return member
 
 
 async def set_timezone(

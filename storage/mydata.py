@@ -91,6 +91,8 @@ VIEWS_WINDOW = timedelta(days=365)
 # certificate, a letter about it, a copy of the whole): what "who looked at my data" lists.
 VIEW_ACTIONS = (
     "member.view",
+    # Their whole phone number, shown for a call (the console's "show phone").
+    "member.phone_reveal",
     "request.view",
     "request.attachment",
     "certificate.view",

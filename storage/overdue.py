@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.checkins import member_zone, period_of
 from storage.directory import DirectoryError, group_by_name
-from storage.models import CheckIn, Member, MemberStatus, Unit, UTCDateTime
+from storage.models import CheckIn, Group, Member, MemberStatus, Unit, UTCDateTime
 from storage.phones import mask_phone
-from storage.scope import group_condition, scope_condition
+from storage.scope import group_condition, group_scope_condition, scope_condition
 
 
 def whole_months_between(start: date, end: date) -> int:
@@ -127,12 +127,13 @@ async def overdue_report(
     default_zone: tzinfo,
     staff_id: int | None = None,
     group: str | None = None,
+    group_id: int | None = None,
     limit: int | None = None,
 ) -> OverdueReport:
     """Members (in staff_id's scope; everyone for None) with no check-in this month.
 
-    group narrows the list to one group by name (DirectoryError if there is none);
-    limit caps the members returned, total still counts them all.
+    group narrows the list to one group by name (DirectoryError if there is none), group_id
+    to one by id; limit caps the members returned, total still counts them all.
     """
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
@@ -144,6 +145,8 @@ async def overdue_report(
         if group_row is None:
             raise DirectoryError(f"no group named {group!r}")
         conditions.append(group_condition(group_row.id))
+    if group_id is not None:
+        conditions.append(group_condition(group_id))
 
     period = await current_period_expr(session, now, default_zone)
     checked_in = exists().where(CheckIn.member_id == Member.id, CheckIn.period == period)
@@ -201,6 +204,10 @@ async def overdue_report(
     return OverdueReport(members=members, total=total, watched=watched)
 
 
+class GroupNotInScope(LookupError):
+    """The group asked for is not one the staff member looks after (or is not there)."""
+
+
 async def view_overdue(
     session: AsyncSession,
     now: datetime,
@@ -209,20 +216,42 @@ async def view_overdue(
     staff_id: int,
     default_zone: tzinfo,
     limit: int,
+    group_id: int | None = None,
 ) -> OverdueReport:
     """/overdue: staff_id's silent members, the view audited (how many, how many shown, and
-    whom it listed: their member ids)."""
+    whom it listed: their member ids).
+
+    group_id narrows it to one group staff_id looks after; any other group is refused
+    (GroupNotInScope, audited as overdue.view.refused like a card out of scope).
+    """
+    if group_id is not None:
+        visible = await session.scalar(
+            select(Group.id).where(Group.id == group_id, group_scope_condition(staff_id))
+        )
+        if visible is None:
+            await audit.record_refused(
+                session,
+                now,
+                actor=actor,
+                action="overdue.view.refused",
+                kind="group",
+                model=Group,
+                record_id=group_id,
+            )
+            raise GroupNotInScope(f"group {group_id} is not in the scope of staff {staff_id}")
     report = await overdue_report(
-        session, now, default_zone=default_zone, staff_id=staff_id, limit=limit
+        session, now, default_zone=default_zone, staff_id=staff_id, group_id=group_id, limit=limit
     )
     await audit.record(
         session,
         now,
         actor=actor,
         action="overdue.view",
+        subject=None,
         total=report.total,
         shown=len(report.members),
         members=[m.member_id for m in report.members],
+        **({"group": group_id} if group_id is not None else {}),
     )
     return report
 
@@ -243,6 +272,7 @@ async def overdue_members(
 
 
 __all__ = [
+    "GroupNotInScope",
     "OverdueMember",
     "OverdueReport",
     "overdue_members",

@@ -154,6 +154,8 @@ class MemberSearch:
     by_phone: bool
     matches: list[MemberMatch]
     truncated: bool
+    # How many matches come before these (a later page of the console's list).
+    offset: int = 0
 
     @property
     def audit_query(self) -> str:
@@ -167,9 +169,10 @@ def clean_query(text: str) -> str:
 
 
 async def find_members(
-    session: AsyncSession, staff_id: int, query: str, *, limit: int = 20
+    session: AsyncSession, staff_id: int, query: str, *, limit: int = 20, offset: int = 0
 ) -> MemberSearch:
-    """Members in staff_id's scope by phone (any common format) or by part of the name."""
+    """Members in staff_id's scope by phone (any common format) or by part of the name;
+    offset skips that many matches (in the order shown: by name)."""
     query = clean_query(query)
     try:
         phone: str | None = normalize_phone(query)
@@ -187,7 +190,9 @@ async def find_members(
     else:
         return MemberSearch(query=query, by_phone=False, matches=[], truncated=False)
     rows = (
-        await session.execute(statement.order_by(Member.name, Member.id).limit(limit + 1))
+        await session.execute(
+            statement.order_by(Member.name, Member.id).offset(offset).limit(limit + 1)
+        )
     ).all()
     matches = [
         MemberMatch(
@@ -205,6 +210,7 @@ async def find_members(
         by_phone=phone is not None,
         matches=matches,
         truncated=len(rows) > limit,
+        offset=offset,
     )
 
 
@@ -346,19 +352,21 @@ async def search_members(
     query: str,
     default_zone: tzinfo,
     limit: int = 20,
+    offset: int = 0,
 ) -> tuple[MemberSearch, MemberCard | None]:
     """/member QUERY: the matches in scope, and the card when exactly one matches.
 
     Audited as a view of that member (or of none), with the query as the audit may keep it;
     a query that hit only members outside the scope as member.view.refused, with their ids.
+    A later page of the console's list (offset) keeps its offset in the trail.
     """
-    search = await find_members(session, staff_id, query, limit=limit)
+    search = await find_members(session, staff_id, query, limit=limit, offset=offset)
     card = None
-    if len(search.matches) == 1:
+    if len(search.matches) == 1 and offset == 0 and not search.truncated:
         card = await member_card(
             session, staff_id, search.matches[0].member_id, default_zone=default_zone
         )
-    if not search.matches:
+    if not search.matches and offset == 0:
         outside = await _outside_scope(session, search, limit=limit)
         if outside:
             # The staff member heard "nobody found"; the trail says whom the query hit.
@@ -380,6 +388,7 @@ async def search_members(
         subject=f"member:{card.member_id}" if card else None,
         query=search.audit_query,
         matches=len(search.matches),
+        **({"offset": offset} if offset else {}),
     )
     return search, card
 
@@ -426,11 +435,63 @@ async def open_member_card(
     return card
 
 
+@dataclass(frozen=True, slots=True)
+class RevealedPhone:
+    """A member's whole phone number, shown to staff for a call."""
+
+    member_id: int
+    name: str
+    phone: str | None
+
+
+async def reveal_phone(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    member_id: int | None,
+    requested: str,
+) -> RevealedPhone | None:
+    """The whole phone number of a member in scope (lists show it masked), for a call.
+
+    Audited each time as member.phone_reveal naming the member; refused (outside the scope,
+    not there, or a forged id: None) as member.phone_reveal.refused, as a card is.
+    """
+    member = None
+    if member_id is not None:
+        member = await session.scalar(
+            select(Member).where(Member.id == member_id, scope_condition(staff_id))
+        )
+    if member is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="member.phone_reveal.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+            requested=requested[:20],
+        )
+        return None
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="member.phone_reveal",
+        subject=f"member:{member.id}",
+        has_phone=member.phone is not None,
+    )
+    return RevealedPhone(member_id=member.id, name=member.name, phone=member.phone)
+
+
 __all__ = [
     "CheckInLine",
     "MemberCard",
     "MemberMatch",
     "MemberSearch",
+    "RevealedPhone",
     "clean_query",
     "find_members",
     "group_condition",
@@ -439,6 +500,7 @@ __all__ = [
     "member_card",
     "members_in_scope",
     "open_member_card",
+    "reveal_phone",
     "scope_condition",
     "scope_groups",
     "scope_units",
