@@ -75,3 +75,43 @@ async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
             assert "已退出登录" in await page.inner_text("#message")
         finally:
             await browser.close()
+
+
+async def test_a_liaison_finds_a_member_calls_them_and_is_refused_another_liaisons_member(
+    services: Services, db: Database, clock: FakeClock
+) -> None:
+    mine = await make_group(db, START, "驻深圳党小组")
+    theirs = await make_group(db, START, "驻上海党小组")
+    member = await make_member(db, START, name="刘洋", phone="+8613800138001", groups=[mine])
+    await make_checkin(db, member, START, province="广东省", city="深圳市")
+    stranger = await make_member(db, START, name="李娜", phone="+8613800138003", groups=[theirs])
+    staff = await make_staff(db, START, telegram_user_id=9001, groups=[mine])
+    async with db.session() as session:
+        token = await console.create_link(
+            session, clock.now(), staff_id=staff.id, actor=f"staff:{staff.id}"
+        )
+    served = replace(
+        services, settings=services.settings.model_copy(update={"console_listen": "127.0.0.1:0"})
+    )
+    async with running_console(served) as address, async_playwright() as playwright:
+        assert address is not None
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = await browser.new_page(locale="zh-CN")
+            await page.goto(console.login_url(address, token))
+            await page.get_by_role("link", name="党员", exact=True).click()
+            await page.fill("#q", "刘")
+            await page.get_by_role("button", name="查找").click()
+            await page.get_by_role("link", name="刘洋").click()
+            assert await page.inner_text("#phone-masked") == "+86 138****8001"
+            assert "广东省 深圳市" in await page.inner_text("#where-now")
+            if shots := os.environ.get("CONSOLE_SCREENSHOTS"):
+                await page.screenshot(path=f"{shots}/console-member.png", full_page=True)
+            await page.get_by_role("button", name="显示完整电话").click()
+            assert "+8613800138001" in await page.content()
+
+            await page.goto(f"{address}/members/{stranger.id}")
+            assert "没有找到这位党员" in await page.inner_text("#message")
+            assert "李娜" not in await page.content()
+        finally:
+            await browser.close()
