@@ -178,6 +178,7 @@ async def test_a_filter_that_cannot_work_is_explained_and_kept(
     assert said in page.text
     for name, value in params.items():
         assert f'name="{name}" value="{value}"' in page.text
+    assert 'aria-invalid="true"' in page.text
     assert 'id="events"' not in page.text
     assert "console.audit.view" not in {a for _, a in await actions(db)}
 

@@ -91,15 +91,16 @@ def _before(params: Mapping[str, str]) -> int | None:
     """?before= of a "older" link; anything else is the newest page."""
     raw = params.get("before", "")
     if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)):
-        return min(int(raw), MAX_ID + 1)
+        return min(int(raw), MAX_ID)
     return None
 
 
 def detail_text(detail: Mapping[str, object]) -> str:
-    """An event's detail as one line: key=value, lists joined, nothing left out."""
+    """An event's detail as one line: key=value, leaving out what is empty (the CSV keeps
+    all of it)."""
     parts = []
     for key, value in detail.items():
-        if value is None:
+        if value is None or value == [] or value == {}:
             continue
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         parts.append(f"{key}={shown}")
@@ -145,7 +146,7 @@ def routes(console: Console) -> list[Route]:
                 # Nothing is read, so nothing is shown or audited: the filter says why.
                 return console.render(
                     "audit/log", visitor, status=400, typed=typed, page=None, staff=staff,
-                    details={}, before=before,
+                    details={}, before=before, invalid={field for field, _ in typed.errors},
                 )  # fmt: skip
             # A liaison's look is refused (and audited) by view_log, whatever they typed.
             page = await view_log(
@@ -167,6 +168,7 @@ def routes(console: Console) -> list[Route]:
             staff=staff,
             details={line.id: detail_text(line.detail) for line in page.lines},
             before=before,
+            invalid=set(),
         )
 
     async def export(request: Request, visitor: Visitor) -> Response:

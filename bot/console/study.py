@@ -263,13 +263,13 @@ def routes(console: Console) -> list[Route]:
 
     async def save_cycle(request: Request, visitor: Visitor, form: Form) -> Response:
         group_id = _record_id(request, "group_id")
-        typed = {key: form.get(key, "").strip() for key in CHANGE_KEYS}
         async with services.db.session() as session:
             current = await _cycle_for_change(session, visitor, group_id, "schedule.set")
             if isinstance(current, Response):
                 return current
             # Only what differs from the cycle the form showed: the trail says what changed.
             shown = rule_settings(current.rule)
+            typed = shown | {key: form[key].strip() for key in CHANGE_KEYS if key in form}
             changes = {key: value for key, value in typed.items() if value != shown[key]}
             if not changes:
                 return _redirect(f"/study/groups/{group_id}", "cycle_unchanged")
