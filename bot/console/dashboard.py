@@ -36,9 +36,7 @@ def routes(console: Console) -> list[Route]:
             )
             in_flight = await notices_in_flight(session, staff_id=visitor.staff_id)
             # Counts only, and of the same groups: the dashboard's audit row covers them.
-            study = await study_completion(
-                session, services.clock.now(), staff_id=visitor.staff_id
-            )
+            study = await study_completion(session, services.clock.now(), staff_id=visitor.staff_id)
         label = functools.partial(services.renderer.label, console.locale(visitor))
         chart = {
             "labels": [month.period for month in figures.months],
