@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEvent, Base, Staff
+from storage.models import AuditEvent, Base, Staff, StaffRole
 
 
 async def record(
@@ -79,3 +80,174 @@ async def actor_names(session: AsyncSession, actors: Iterable[str | None]) -> di
         ):
             names[f"staff:{staff_id}"] = name
     return names
+
+
+# --- reading the log: the console's /audit (administrators only) ---------------------------
+
+# An export is a spreadsheet someone opens: narrower dates for more than this.
+EXPORT_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events to read; every part optional.
+
+    who is an actor as the log writes it ("staff:3", "cli:root", "member:12") or a staff
+    member's name; action a prefix ("console.", "member.view"); subject exact
+    ("member:12"); since and until the instants the events fall in (until excluded).
+    """
+
+    who: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def detail(self) -> dict[str, object]:
+        """The filter as the audit of a look at the log keeps it."""
+        return {
+            "who": self.who,
+            "action_prefix": self.action,
+            "subject": self.subject,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+
+def _conditions(wanted: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.who:
+        if ":" in wanted.who:
+            conditions.append(AuditEvent.actor == wanted.who)
+        else:
+            # A name: every staff member of that name (namesakes are all shown).
+            named = select(literal("staff:", String) + cast(Staff.id, String)).where(
+                Staff.name == wanted.who
+            )
+            conditions.append(AuditEvent.actor.in_(named))
+    if wanted.action:
+        conditions.append(AuditEvent.action.startswith(wanted.action, autoescape=True))
+    if wanted.subject:
+        conditions.append(AuditEvent.subject == wanted.subject)
+    if wanted.since is not None:
+        conditions.append(AuditEvent.at >= wanted.since)
+    if wanted.until is not None:
+        conditions.append(AuditEvent.at < wanted.until)
+    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """One event as staff read it: the actor's name beside the actor."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_name: str
+    action: str
+    subject: str | None
+    detail: Mapping[str, object]
+
+
+async def _lines(
+    session: AsyncSession, wanted: AuditFilter, *, before: int | None, limit: int
+) -> list[AuditLine]:
+    """Newest first (by id: the order they were written), those with an id below before."""
+    query = select(AuditEvent).where(*_conditions(wanted))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    events = list(await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+    names = await actor_names(session, {event.actor for event in events})
+    return [
+        AuditLine(
+            id=event.id,
+            at=event.at,
+            actor=event.actor,
+            actor_name=names.get(event.actor, event.actor),
+            action=event.action,
+            subject=event.subject,
+            detail=event.detail or {},
+        )
+        for event in events
+    ]
+
+
+async def _refused_unless_admin(
+    session: AsyncSession, now: datetime, *, staff_id: int, actor: str, action: str
+) -> bool:
+    """True (and the attempt audited) when staff_id is not an administrator."""
+    role = await session.scalar(select(Staff.role).where(Staff.id == staff_id))
+    if role is StaffRole.ADMIN:
+        return False
+    await record(session, now, actor=actor, action=f"{action}.refused", reason="not_admin")
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """A page of the log; next_before continues it (None: nothing older matches)."""
+
+    lines: list[AuditLine]
+    next_before: int | None
+
+
+async def view_log(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    wanted: AuditFilter,
+    before: int | None = None,
+    limit: int = 50,
+) -> AuditPage | None:
+    """A page of the events wanted, for an administrator; None for anyone else. The look
+    is audited, a refused one too; the row is written after the page is read."""
+    if await _refused_unless_admin(
+        session, now, staff_id=staff_id, actor=actor, action="console.audit.view"
+    ):
+        return None
+    lines = await _lines(session, wanted, before=before, limit=limit + 1)
+    page = AuditPage(lines[:limit], lines[limit - 1].id if len(lines) > limit else None)
+    await record(
+        session,
+        now,
+        actor=actor,
+        action="console.audit.view",
+        before=before,
+        filter=wanted.detail(),
+    )
+    return page
+
+
+async def export_log(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    actor: str,
+    wanted: AuditFilter,
+    limit: int = EXPORT_LIMIT,
+) -> list[AuditLine] | None:
+    """Every event wanted (at most limit, newest first), for an administrator; None for
+    anyone else. Audited, a refusal too."""
+    if await _refused_unless_admin(
+        session, now, staff_id=staff_id, actor=actor, action="console.audit.export"
+    ):
+        return None
+    lines = await _lines(session, wanted, before=None, limit=limit)
+    await record(
+        session,
+        now,
+        actor=actor,
+        action="console.audit.export",
+        rows=len(lines),
+        filter=wanted.detail(),
+    )
+    return lines
+
+
+async def staff_actors(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every staff member as (actor, name), by name: the choices for "who"."""
+    rows = await session.execute(select(Staff.id, Staff.name).order_by(Staff.name, Staff.id))
+    return [(f"staff:{staff_id}", name) for staff_id, name in rows]

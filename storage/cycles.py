@@ -191,6 +191,50 @@ async def reset_group_cycle(
     return True
 
 
+def rule_settings(rule: CycleRule) -> dict[str, str]:
+    """rule as the settings changed_rule reads (CHANGE_KEYS): what a form shows to change."""
+    return {
+        "day": str(rule.prompt_day),
+        "time": rule.prompt_time.strftime("%H:%M"),
+        "reminders": rule.describe_reminders(),
+        "escalation": str(rule.escalation_day),
+        "lost": str(rule.lost_contact_months),
+        "enabled": "on" if rule.enabled else "off",
+    }
+
+
+async def cycles_in_scope(
+    session: AsyncSession, default: CycleRule, *, staff_id: int
+) -> list[GroupCycle]:
+    """Every group staff_id looks after, by name, with the cycle it follows: its own
+    (updated_by set) or the default."""
+    rows = await session.execute(
+        select(Group.id, Group.name, CheckInCycle)
+        .outerjoin(CheckInCycle, CheckInCycle.group_id == Group.id)
+        .where(group_scope_condition(staff_id))
+        .order_by(Group.name)
+    )
+    return [
+        GroupCycle(group_id, name, _rule(row), row.updated_by)
+        if row is not None
+        else GroupCycle(group_id, name, default)
+        for group_id, name, row in rows
+    ]
+
+
+async def group_cycle_in_scope(
+    session: AsyncSession, group_id: int, default: CycleRule, *, staff_id: int
+) -> GroupCycle | None:
+    """group_id's cycle when staff_id looks after the group; None otherwise (another
+    liaison's group reads the same as one that does not exist)."""
+    seen = await session.scalar(
+        select(Group.id).where(Group.id == group_id, group_scope_condition(staff_id))
+    )
+    if seen is None:
+        return None
+    return await cycle_of_group(session, group_id, default)
+
+
 # "/schedule 建筑行业党小组 默认": back to the default cycle.
 RESET_WORDS = frozenset({"default", "默认", "reset"})
 
@@ -845,16 +889,19 @@ __all__ = [
     "confirm_lost_contact",
     "cycle_group_expr",
     "cycle_of_group",
+    "cycles_in_scope",
     "enqueue_escalations",
     "enqueue_member_steps",
     "flag_lost_contact",
     "follows",
+    "group_cycle_in_scope",
     "group_cycles",
     "in_zone",
     "lost_members",
     "mark_lost_contact",
     "parse_cycle_request",
     "reset_group_cycle",
+    "rule_settings",
     "set_group_cycle",
     "shared_cycles",
     "zones_in_use",

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Select,
     String,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +58,13 @@ from storage.models import (
 )
 from storage.notices import clean_body
 from storage.outbox import enqueue_to_members
-from storage.scope import group_condition, group_scope_condition, scope_condition
+from storage.scope import (
+    group_condition,
+    group_scope_condition,
+    scope_condition,
+    scope_groups,
+    sees_everyone,
+)
 
 MAX_TITLE_LENGTH = 200
 # As long as a notice: longer is a document to attach, not a text to read on a phone.
@@ -1245,3 +1253,445 @@ async def view_plan(
     library = await list_materials(session, limit=library_limit)
     await audit.record(session, now, actor=actor, action="study.plan.view")
     return schedules, library
+
+
+# --- the console: completion at a glance, and the pages of one group, material, plan ---------
+
+# The dashboard's and /study's completion: what was pushed in this many days before now.
+STUDY_WINDOW = timedelta(days=30)
+# A material's page lists this many of the members who studied it (newest first).
+READERS_SHOWN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStudyRate:
+    """One group over the window: members, materials pushed to it, their receipts."""
+
+    group_id: int
+    name: str
+    members: int
+    materials: int
+    studied: int
+
+    @property
+    def expected(self) -> int:
+        """Receipts if every member studied every material."""
+        return self.members * self.materials
+
+    @property
+    def percent(self) -> int | None:
+        """None when nothing was pushed: no rate to speak of."""
+        return round(100 * self.studied / self.expected) if self.expected else None
+
+
+@dataclass(frozen=True, slots=True)
+class StudyCompletion:
+    """Completion per group staff look after, for the materials pushed since `since`."""
+
+    since: datetime
+    groups: list[GroupStudyRate]
+
+    @property
+    def studied(self) -> int:
+        return sum(g.studied for g in self.groups)
+
+    @property
+    def expected(self) -> int:
+        return sum(g.expected for g in self.groups)
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.studied / self.expected) if self.expected else None
+
+
+def _studied_per_group(session: AsyncSession, pushed: CTE) -> Select[int, int]:
+    """Receipts per group for the (group, material) pairs pushed, each database its way.
+
+    PostgreSQL hashes the receipts against the pairs. SQLite only loops, and the plain join
+    makes it probe the receipts group by group, all over the index; "group_id + 0" hides
+    the group index from its planner, so it reads each member's few receipts in turn: over
+    100,000 members a third of the time (benchmarks/study.py). On PostgreSQL that form
+    would cost three times the plain one.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return (
+            select(pushed.c.group_id, func.count())
+            .select_from(pushed)
+            .join(member_groups, member_groups.c.group_id == pushed.c.group_id)
+            .join(
+                StudyReceipt,
+                and_(
+                    StudyReceipt.material_id == pushed.c.material_id,
+                    StudyReceipt.member_id == member_groups.c.member_id,
+                ),
+            )
+            .group_by(pushed.c.group_id)
+        )
+    group_of = member_groups.c.group_id + 0
+    return (
+        select(group_of, func.count())
+        .join(StudyReceipt, StudyReceipt.member_id == member_groups.c.member_id)
+        .where(
+            StudyReceipt.material_id.in_(select(pushed.c.material_id)),
+            tuple_(group_of, StudyReceipt.material_id).in_(
+                select(pushed.c.group_id, pushed.c.material_id)
+            ),
+        )
+        .group_by(group_of)
+    )
+
+
+async def study_completion(
+    session: AsyncSession, now: datetime, *, staff_id: int, window: timedelta = STUDY_WINDOW
+) -> StudyCompletion:
+    """Per group staff_id looks after: of the materials pushed to it in the window before
+    now, how many receipts its members gave (a member counts in each of their groups).
+
+    A handful of set-based statements whatever the registry's size, none a loop over
+    members. The members of the groups one looks after are all in one's scope
+    (storage/scope.py), so the counts need no scope test per member; an unscoped
+    administrator's need none per group either.
+    """
+    since = now - window
+    everyone = await sees_everyone(session, staff_id)
+    groups_query = select(Group.id, Group.name).order_by(Group.name)
+    pushed_query = select(StudyPush.group_id, StudyPush.material_id).where(
+        StudyPush.pushed_at >= since, StudyPush.pushed_at <= now
+    )
+    members_query = select(member_groups.c.group_id, func.count()).group_by(
+        member_groups.c.group_id
+    )
+    if not everyone:
+        groups_query = groups_query.where(group_scope_condition(staff_id))
+        pushed_query = pushed_query.where(StudyPush.group_id.in_(scope_groups(staff_id)))
+        members_query = members_query.where(member_groups.c.group_id.in_(scope_groups(staff_id)))
+    # A material pushed to a group twice (two plans) is still one to study.
+    pushed = pushed_query.distinct().cte("pushed")
+    materials = {
+        group_id: int(count)
+        for group_id, count in await session.execute(
+            select(pushed.c.group_id, func.count()).group_by(pushed.c.group_id)
+        )
+    }
+    members = {group_id: int(count) for group_id, count in await session.execute(members_query)}
+    studied_query = _studied_per_group(session, pushed)
+    if not everyone:
+        # A liaison's few groups: the group index is the short way, on either database.
+        studied_query = studied_query.where(member_groups.c.group_id.in_(scope_groups(staff_id)))
+    studied = {
+        int(group_id): int(count) for group_id, count in await session.execute(studied_query)
+    }
+    return StudyCompletion(
+        since=since,
+        groups=[
+            GroupStudyRate(
+                group_id=group_id,
+                name=name,
+                members=members.get(group_id, 0),
+                materials=materials.get(group_id, 0),
+                studied=studied.get(group_id, 0),
+            )
+            for group_id, name in await session.execute(groups_query)
+        ],
+    )
+
+
+async def view_study_completion(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int
+) -> StudyCompletion:
+    """The console's /study: completion per group, the look audited (counts, but of whose
+    groups)."""
+    completion = await study_completion(session, now, staff_id=staff_id)
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="console.study.view",
+        groups=[g.group_id for g in completion.groups],
+    )
+    return completion
+
+
+async def view_group_study(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int, group_id: int
+) -> MemberReport | None:
+    """One group's completion per material and per member, for staff who look after it;
+    None for another's group or none (the same to them; the trail tells them apart)."""
+    name = await session.scalar(
+        select(Group.name).where(Group.id == group_id, group_scope_condition(staff_id))
+    )
+    if name is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="console.study.group.view.refused",
+            kind="group",
+            model=Group,
+            record_id=group_id,
+        )
+        return None
+    report = await member_completion(session, staff_id=staff_id, group=name)
+    await audit.record(
+        session, now, actor=actor, action="console.study.group.view", subject=f"group:{group_id}"
+    )
+    return report
+
+
+async def view_library(
+    session: AsyncSession, now: datetime, *, actor: str, include_archived: bool, limit: int
+) -> list[MaterialLine]:
+    """The console's library (shared by the district), the look audited."""
+    library = await list_materials(session, include_archived=include_archived, limit=limit)
+    await audit.record(
+        session, now, actor=actor, action="console.study.library.view", archived=include_archived
+    )
+    return library
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialGroup:
+    """A group a material went to: when first, its members, how many studied it."""
+
+    group_id: int
+    name: str
+    pushed_at: datetime
+    members: int
+    studied: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.studied / self.members) if self.members else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A member who pressed "studied" under a material, and when."""
+
+    member_id: int
+    name: str
+    studied_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialReport:
+    """A material in full, and who studied it in the groups and scope of the staff member."""
+
+    line: MaterialLine
+    body: str
+    # Who added it, as the audit log names them, and as people read that (a staff name).
+    created_by: str
+    created_by_name: str
+    groups: tuple[MaterialGroup, ...]
+    # The newest READERS_SHOWN, of readers_total.
+    readers: tuple[Reader, ...]
+    readers_total: int
+
+
+async def material_report(
+    session: AsyncSession, material_id: int, *, staff_id: int
+) -> MaterialReport | None:
+    """material_id (archived or not) with its completion per group staff_id looks after and
+    the members of their scope who studied it; None when there is no such material."""
+    material = await get_material(session, material_id)
+    if material is None:
+        return None
+    pushed_to = list(
+        await session.execute(
+            select(StudyPush.group_id, Group.name, func.min(StudyPush.pushed_at))
+            .join(Group, Group.id == StudyPush.group_id)
+            .where(StudyPush.material_id == material_id, group_scope_condition(staff_id))
+            .group_by(StudyPush.group_id, Group.name)
+            .order_by(Group.name)
+        )
+    )
+    group_ids = [group_id for group_id, _, _ in pushed_to]
+    members = {
+        group_id: int(count)
+        for group_id, count in await session.execute(
+            select(member_groups.c.group_id, func.count())
+            .where(member_groups.c.group_id.in_(group_ids))
+            .group_by(member_groups.c.group_id)
+        )
+    }
+    studied = {
+        group_id: int(count)
+        for group_id, count in await session.execute(
+            select(member_groups.c.group_id, func.count())
+            .join(StudyReceipt, StudyReceipt.member_id == member_groups.c.member_id)
+            .where(StudyReceipt.material_id == material_id, member_groups.c.group_id.in_(group_ids))
+            .group_by(member_groups.c.group_id)
+        )
+    }
+    readers = (
+        select(Member.id, Member.name, StudyReceipt.studied_at)
+        .join(StudyReceipt, StudyReceipt.member_id == Member.id)
+        .where(StudyReceipt.material_id == material_id, scope_condition(staff_id))
+    )
+    total = await session.scalar(select(func.count()).select_from(readers.subquery()))
+    shown = await session.execute(
+        readers.order_by(StudyReceipt.studied_at.desc(), Member.id.desc()).limit(READERS_SHOWN)
+    )
+    names = await audit.actor_names(session, [material.created_by])
+    return MaterialReport(
+        line=MaterialLine(
+            id=material.id,
+            title=material.title,
+            tags=_view(material).tags,
+            link=material.link,
+            document_name=material.document_name,
+            created_at=material.created_at,
+            archived_at=material.archived_at,
+            groups=len(group_ids),
+        ),
+        body=material.body,
+        created_by=material.created_by,
+        created_by_name=names.get(material.created_by, material.created_by),
+        groups=tuple(
+            MaterialGroup(group_id, name, first, members.get(group_id, 0), studied.get(group_id, 0))
+            for group_id, name, first in pushed_to
+        ),
+        readers=tuple(Reader(member_id, name, at) for member_id, name, at in shown),
+        readers_total=int(total or 0),
+    )
+
+
+async def view_material(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int, material_id: int
+) -> MaterialReport | None:
+    """A material's page: material_report, the look audited (a refusal too)."""
+    report = await material_report(session, material_id, staff_id=staff_id)
+    if report is None:
+        await audit.record(
+            session,
+            now,
+            actor=actor,
+            action="console.study.material.view.refused",
+            subject=f"material:{material_id}",
+            reason="not_found",
+        )
+        return None
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="console.study.material.view",
+        subject=f"material:{material_id}",
+        readers=len(report.readers),
+    )
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class PlansPage:
+    """The console's plans: the schedules of one's groups, the groups one may plan for, and
+    the library's materials a one-off push may name."""
+
+    schedules: list[ScheduleLine]
+    groups: list[tuple[int, str]]
+    library: list[MaterialLine]
+
+
+async def view_plans(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: str,
+    staff_id: int,
+    include_stopped: bool,
+    library_limit: int,
+) -> PlansPage:
+    """The console's push schedules (stopped ones too if asked), the look audited."""
+    page = PlansPage(
+        schedules=await list_schedules(session, staff_id=staff_id, include_stopped=include_stopped),
+        groups=await _groups(session, staff_id, None),
+        library=await list_materials(session, limit=library_limit),
+    )
+    await audit.record(
+        session, now, actor=actor, action="console.study.plans.view", stopped=include_stopped
+    )
+    return page
+
+
+@dataclass(frozen=True, slots=True)
+class PushProgress:
+    """One push of a schedule: the occurrence, the material, how many studied it."""
+
+    push_id: int
+    occurrence: str
+    pushed_at: datetime
+    material_id: int
+    title: str
+    studied: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleReport:
+    """A schedule, its group's members now, and each of its pushes, newest first."""
+
+    line: ScheduleLine
+    members: int
+    pushes: tuple[PushProgress, ...]
+
+
+async def view_schedule(
+    session: AsyncSession, now: datetime, *, actor: str, staff_id: int, schedule_id: int
+) -> ScheduleReport | None:
+    """A schedule of a group staff_id looks after, with completion per push, the look
+    audited; None for another's or none (the same to them; the trail tells them apart)."""
+    line = await get_schedule(session, schedule_id, staff_id=staff_id)
+    if line is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="console.study.plan.view.refused",
+            kind="study_schedule",
+            model=StudySchedule,
+            record_id=schedule_id,
+        )
+        return None
+    pushes = list(
+        await session.execute(
+            select(
+                StudyPush.id,
+                StudyPush.occurrence,
+                StudyPush.pushed_at,
+                StudyPush.material_id,
+                StudyMaterial.title,
+            )
+            .join(StudyMaterial, StudyMaterial.id == StudyPush.material_id)
+            .where(StudyPush.schedule_id == schedule_id)
+            .order_by(StudyPush.pushed_at.desc(), StudyPush.id.desc())
+        )
+    )
+    members = await session.scalar(
+        select(func.count()).where(member_groups.c.group_id == line.group_id)
+    )
+    studied = {
+        material_id: int(count)
+        for material_id, count in await session.execute(
+            select(StudyReceipt.material_id, func.count())
+            .join(member_groups, member_groups.c.member_id == StudyReceipt.member_id)
+            .where(
+                member_groups.c.group_id == line.group_id,
+                StudyReceipt.material_id.in_([push[3] for push in pushes]),
+            )
+            .group_by(StudyReceipt.material_id)
+        )
+    }
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="console.study.plan.view",
+        subject=f"study_schedule:{schedule_id}",
+    )
+    return ScheduleReport(
+        line=line,
+        members=int(members or 0),
+        pushes=tuple(
+            PushProgress(push_id, occurrence, at, material_id, title, studied.get(material_id, 0))
+            for push_id, occurrence, at, material_id, title in pushes
+        ),
+    )

@@ -6,11 +6,29 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import certificates, dashboard, ideas, members, notices, requests
+from bot.console import (
+    audit,
+    certificates,
+    dashboard,
+    ideas,
+    members,
+    notices,
+    requests,
+    study,
+)
 from bot.console.core import HERE, Area, Console
 from bot.context import Services
 
-AREAS: tuple[Area, ...] = (dashboard, members, requests, certificates, ideas, notices)
+AREAS: tuple[Area, ...] = (
+    dashboard,
+    members,
+    requests,
+    certificates,
+    ideas,
+    notices,
+    study,
+    audit,
+)
 
 
 def console_app(services: Services) -> Starlette:

@@ -14,6 +14,7 @@ from storage.console import Visitor
 from storage.dashboard import AGE_BUCKETS, view_dashboard
 from storage.models import DeliveryStatus
 from storage.notices import notices_in_flight
+from storage.study import STUDY_WINDOW, study_completion
 
 DELIVERY_STATES = tuple(state.value for state in DeliveryStatus)
 
@@ -34,6 +35,8 @@ def routes(console: Console) -> list[Route]:
                 zone=services.settings.zone,
             )
             in_flight = await notices_in_flight(session, staff_id=visitor.staff_id)
+            # Counts only, and of the same groups: the dashboard's audit row covers them.
+            study = await study_completion(session, services.clock.now(), staff_id=visitor.staff_id)
         label = functools.partial(services.renderer.label, console.locale(visitor))
         chart = {
             "labels": [month.period for month in figures.months],
@@ -65,6 +68,8 @@ def routes(console: Console) -> list[Route]:
             age_buckets=AGE_BUCKETS,
             in_flight=in_flight,
             states=DELIVERY_STATES,
+            study=study,
+            study_days=STUDY_WINDOW.days,
         )
 
     return [Route("/", console.page(dashboard), methods=["GET"])]
