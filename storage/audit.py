@@ -175,11 +175,17 @@ async def _lines(
 async def _refused_unless_admin(
     session: AsyncSession, now: datetime, *, staff_id: int, actor: str, action: str
 ) -> bool:
-    """True (and the attempt audited) when staff_id is not an administrator."""
+    """True (and the attempt audited) unless staff_id is an administrator over everyone.
+
+    The log names whoever staff looked at, in every unit: an administrator with a scope
+    (a unit's) sees members of that scope only, so not the whole district's log."""
+    from storage.scope import sees_everyone  # storage.scope records through this module
+
     role = await session.scalar(select(Staff.role).where(Staff.id == staff_id))
-    if role is StaffRole.ADMIN:
+    if role is StaffRole.ADMIN and await sees_everyone(session, staff_id):
         return False
-    await record(session, now, actor=actor, action=f"{action}.refused", reason="not_admin")
+    reason = "not_admin" if role is not StaffRole.ADMIN else "scoped_admin"
+    await record(session, now, actor=actor, action=f"{action}.refused", reason=reason)
     return True
 
 

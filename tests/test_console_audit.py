@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.models import AuditEvent, StaffRole
 from tests.conftest import START
 from tests.console_harness import LIAISON, actions, log_in
-from tests.factories import make_staff
+from tests.factories import make_staff, make_unit
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ADMIN = 9003
@@ -183,6 +183,21 @@ async def test_a_filter_that_cannot_work_is_explained_and_kept(
     assert "console.audit.view" not in {a for _, a in await actions(db)}
 
 
+async def test_an_administrator_of_one_unit_is_refused_the_districts_log(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient
+) -> None:
+    # The log names whom staff of every unit looked at: a unit's administrator sees only
+    # that unit's members anywhere else in the console, so not this.
+    unit = await make_unit(db, START)
+    admin = await make_staff(db, START, telegram_user_id=ADMIN, role=StaffRole.ADMIN, units=[unit])
+    await event(db, START, "cli:root", "member.import", "member:1")
+    await log_in(browser, db, clock, admin.id)
+    response = await browser.get("/audit")
+    assert response.status_code == 403
+    assert "member.import" not in response.text
+    assert (f"staff:{admin.id}", "console.audit.view.refused") in await actions(db)
+
+
 async def test_a_liaison_is_refused_and_the_attempt_kept(
     db: Database, clock: FakeClock, browser: httpx.AsyncClient
 ) -> None:
@@ -193,7 +208,7 @@ async def test_a_liaison_is_refused_and_the_attempt_kept(
     for path in ("/audit", "/audit?action=member.", "/audit?from=bad", "/audit/export.csv"):
         response = await browser.get(path)
         assert response.status_code == 403
-        assert "只有管理员可以查看审计日志" in response.text
+        assert "只有负责全区的管理员可以查看审计日志" in response.text
         assert "member.import" not in response.text
     refused = [a for who, a in await actions(db) if who == f"staff:{liaison.id}"]
     assert refused.count("console.audit.view.refused") == 3
@@ -260,4 +275,4 @@ async def test_the_audit_log_in_english(
     browser.cookies.clear()
     await log_in(browser, db, clock, liaison.id)
     refused = await browser.get("/audit")
-    assert "The audit log is for administrators" in refused.text
+    assert "only administrators over the whole district can read it" in refused.text
