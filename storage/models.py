@@ -512,6 +512,11 @@ class AuditEvent(Base):
     """Who did what to whom, for every export and staff action."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # The audit log page's filters by who and by whom, newest first, page by page.
+        Index("ix_audit_events_actor_id", "actor", "id"),
+        Index("ix_audit_events_subject_id", "subject", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
