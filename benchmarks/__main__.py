@@ -25,6 +25,7 @@ from benchmarks import (
     retention,
     roster_import,
     sms_inbound,
+    study,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -45,6 +46,7 @@ async def main() -> int:
         qq_pacing,
         sms_inbound,
         console,
+        study,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}
