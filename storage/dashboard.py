@@ -1,4 +1,5 @@
-"""The console's dashboard: check-in rates, lost contact and open requests, in figures.
+"""The console's dashboard: check-in rates, where members are, lost contact, open
+requests, notices in flight and study, in figures.
 
 Every figure is one set-based query over the staff member's scope (storage/scope.py), so
 the dashboard of 100,000 members costs a handful of GROUP BYs, never a loop over members.
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.checkins import period_of
 from storage.models import CheckIn, Group, LocationReport, Member, ServiceRequest, member_groups
+from storage.notices import NoticeProgress, notices_in_flight
 from storage.overdue import checked_in_now
 from storage.requests import AGE_DAYS, OPEN_STATUSES
 from storage.scope import group_scope_condition, scope_condition, sees_everyone
+from storage.study import StudyCompletion, study_completion
 
 MONTHS_SHOWN = 12
 # Open requests by how long they have been open: up to a week, up to a month, longer.
@@ -75,6 +78,9 @@ class Dashboard:
     # members with no known place at all (never told, or keep none).
     places: list[PlaceCount]
     unplaced: int
+    # Notices whose deliveries are still going out, and study in the last STUDY_WINDOW.
+    notices_in_flight: list[NoticeProgress]
+    study: StudyCompletion
 
     def provinces(self) -> dict[str, int]:
         """Members per province (for the map and the bar chart)."""
@@ -190,6 +196,8 @@ async def dashboard(
         late_requests=late_requests,
         places=places,
         unplaced=members - sum(place.members for place in places),
+        notices_in_flight=await notices_in_flight(session, staff_id=staff_id),
+        study=await study_completion(session, now, staff_id=staff_id),
     )
 
 

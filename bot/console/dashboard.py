@@ -13,8 +13,7 @@ from bot.console.core import Console
 from storage.console import Visitor
 from storage.dashboard import AGE_BUCKETS, view_dashboard
 from storage.models import DeliveryStatus
-from storage.notices import notices_in_flight
-from storage.study import STUDY_WINDOW, study_completion
+from storage.study import STUDY_WINDOW
 
 DELIVERY_STATES = tuple(state.value for state in DeliveryStatus)
 
@@ -34,9 +33,6 @@ def routes(console: Console) -> list[Route]:
                 staff_id=visitor.staff_id,
                 zone=services.settings.zone,
             )
-            in_flight = await notices_in_flight(session, staff_id=visitor.staff_id)
-            # Counts only, and of the same groups: the dashboard's audit row covers them.
-            study = await study_completion(session, services.clock.now(), staff_id=visitor.staff_id)
         label = functools.partial(services.renderer.label, console.locale(visitor))
         chart = {
             "labels": [month.period for month in figures.months],
@@ -66,9 +62,9 @@ def routes(console: Console) -> list[Route]:
             map=china_map(provinces, cities),
             cities=[place for place in figures.places if place.city][:CITIES_LISTED],
             age_buckets=AGE_BUCKETS,
-            in_flight=in_flight,
+            in_flight=figures.notices_in_flight,
             states=DELIVERY_STATES,
-            study=study,
+            study=figures.study,
             study_days=STUDY_WINDOW.days,
         )
 
