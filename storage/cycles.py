@@ -45,7 +45,7 @@ from storage.models import (
 )
 from storage.outbox import StaffMessage, enqueue_to_members, enqueue_to_staff
 from storage.overdue import current_period_expr
-from storage.scope import group_scope_condition, scope_condition
+from storage.scope import group_scope_condition, member_in_scope, scope_condition
 
 # Names listed in one escalation message; the count covers the rest.
 ESCALATION_NAMES = 50
@@ -775,20 +775,10 @@ async def _flagging(
     session: AsyncSession, now: datetime, *, member_id: int, staff_id: int, actor: str, action: str
 ) -> Member:
     """The member a staff member's mark or undo is about, when in their scope."""
-    member = await session.scalar(
-        select(Member).where(Member.id == member_id, scope_condition(staff_id))
+    member = await member_in_scope(
+        session, now, staff_id=staff_id, member_id=member_id, actor=actor, action=action
     )
     if member is None:
-        # Outside the scope reads as not there; the trail tells them apart.
-        await audit.record_refused(
-            session,
-            now,
-            actor=actor,
-            action=f"{action}.refused",
-            kind="member",
-            model=Member,
-            record_id=member_id,
-        )
         raise LostContactError("no such member", "not_found")
     return member
 

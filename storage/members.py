@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from storage import audit
 from storage.models import Group, Member, MemberStatus, Unit
 from storage.roster import ParsedRoster, RosterRow, RowError
-from storage.scope import scope_condition
+from storage.scope import member_in_scope
 
 # Keeps IN (...) lists well under every backend's parameter limit.
 _CHUNK = 500
@@ -214,23 +214,11 @@ async def change_channels(
     None for a member outside the scope or not there (a forged id: None), the refusal
     audited as member.channels.refused, as a card is.
     """
-    member = None
-    if member_id is not None:
-        member = await session.scalar(
-            select(Member).where(Member.id == member_id, scope_condition(staff_id))
-        )
-    if member is None:
-        await audit.record_refused(
-            session,
-            now,
-            actor=actor,
-            action="member.channels.refused",
-            kind="member",
-            model=Member,
-            record_id=member_id,
-        )
-        return None
-    await _set_channels(session, now, member, channels=channels, actor=actor)
+    member = await member_in_scope(
+        session, now, staff_id=staff_id, member_id=member_id, actor=actor, action="member.channels"
+    )
+    if member is not None:
+        await _set_channels(session, now, member, channels=channels, actor=actor)
     return member
 
 

@@ -444,6 +444,38 @@ class RevealedPhone:
     phone: str | None
 
 
+async def member_in_scope(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int,
+    member_id: int | None,
+    actor: str,
+    action: str,
+    **detail: object,
+) -> Member | None:
+    """The member an action of staff_id is about, when in their scope; else None, the
+    refusal audited as action.refused (outside the scope reads as not there to them; the
+    trail tells the two apart)."""
+    member = None
+    if member_id is not None:
+        member = await session.scalar(
+            select(Member).where(Member.id == member_id, scope_condition(staff_id))
+        )
+    if member is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action=f"{action}.refused",
+            kind="member",
+            model=Member,
+            record_id=member_id,
+            **detail,
+        )
+    return member
+
+
 async def reveal_phone(
     session: AsyncSession,
     now: datetime,
@@ -458,22 +490,16 @@ async def reveal_phone(
     Audited each time as member.phone_reveal naming the member; refused (outside the scope,
     not there, or a forged id: None) as member.phone_reveal.refused, as a card is.
     """
-    member = None
-    if member_id is not None:
-        member = await session.scalar(
-            select(Member).where(Member.id == member_id, scope_condition(staff_id))
-        )
+    member = await member_in_scope(
+        session,
+        now,
+        staff_id=staff_id,
+        member_id=member_id,
+        actor=actor,
+        action="member.phone_reveal",
+        requested=requested[:20],
+    )
     if member is None:
-        await audit.record_refused(
-            session,
-            now,
-            actor=actor,
-            action="member.phone_reveal.refused",
-            kind="member",
-            model=Member,
-            record_id=member_id,
-            requested=requested[:20],
-        )
         return None
     await audit.record(
         session,
