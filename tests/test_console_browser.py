@@ -3,26 +3,16 @@ served by uvicorn as `liaison serve` serves it. Log in by link, see the dashboar
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-from playwright.async_api import async_playwright
-
-from bot.console.server import running_console
 from bot.context import Services
-from storage import console
 from storage.clock import FakeClock
 from storage.db import Database
 from tests.conftest import START
+from tests.console_chromium import console_tab, needs_chromium
 from tests.factories import make_checkin, make_group, make_member, make_staff
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK), reason="needs Debian's chromium (.ci/run installs it)"
-)
+pytestmark = needs_chromium
 
 
 async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
@@ -44,37 +34,23 @@ async def test_a_liaison_logs_in_by_link_and_sees_the_dashboard_with_its_chart(
         )
         await make_checkin(db, other, START - timedelta(days=40), province=province, city=city)
     staff = await make_staff(db, START, telegram_user_id=9001, groups=[group])
-    async with db.session() as session:
-        token = await console.create_link(
-            session, clock.now(), staff_id=staff.id, actor=f"staff:{staff.id}"
-        )
-    # A free port, as a second service on the machine would need.
-    served = replace(
-        services, settings=services.settings.model_copy(update={"console_listen": "127.0.0.1:0"})
-    )
-    async with running_console(served) as address, async_playwright() as playwright:
-        assert address is not None
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = await browser.new_page(locale="zh-CN")
-            await page.goto(console.login_url(address, token))
-            assert page.url == f"{address}/"
-            await page.wait_for_selector("#checkin-chart[data-drawn='yes']", timeout=5000)
-            assert await page.title() == "概览 · 联络工作台"
-            row = page.locator("#groups tbody tr").first
-            assert await row.inner_text() == "驻深圳党小组\t5\t1\t20%"
-            await page.wait_for_selector("#province-chart[data-drawn='yes']", timeout=5000)
-            shaded = page.locator("path[data-province='广东省']")
-            assert await shaded.get_attribute("data-step") != "0"
-            box = await page.locator("#checkin-chart").bounding_box()
-            assert box is not None and box["width"] > 100 and box["height"] > 50
-            if shots := os.environ.get("CONSOLE_SCREENSHOTS"):
-                await page.screenshot(path=f"{shots}/console-dashboard.png", full_page=True)
-            await page.get_by_role("button", name="退出登录").click()
-            await page.wait_for_selector("#message")
-            assert "已退出登录" in await page.inner_text("#message")
-        finally:
-            await browser.close()
+    async with console_tab(services) as tab:
+        page, address = tab.page, tab.address
+        await tab.sign_in(db, clock, staff.id)
+        assert page.url == f"{address}/"
+        await page.wait_for_selector("#checkin-chart[data-drawn='yes']", timeout=5000)
+        assert await page.title() == "概览 · 联络工作台"
+        row = page.locator("#groups tbody tr").first
+        assert await row.inner_text() == "驻深圳党小组\t5\t1\t20%"
+        await page.wait_for_selector("#province-chart[data-drawn='yes']", timeout=5000)
+        shaded = page.locator("path[data-province='广东省']")
+        assert await shaded.get_attribute("data-step") != "0"
+        box = await page.locator("#checkin-chart").bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 50
+        await tab.screenshot("console-dashboard.png")
+        await page.get_by_role("button", name="退出登录").click()
+        await page.wait_for_selector("#message")
+        assert "已退出登录" in await page.inner_text("#message")
 
 
 async def test_a_liaison_finds_a_member_calls_them_and_is_refused_another_liaisons_member(
@@ -86,32 +62,19 @@ async def test_a_liaison_finds_a_member_calls_them_and_is_refused_another_liaiso
     await make_checkin(db, member, START, province="广东省", city="深圳市")
     stranger = await make_member(db, START, name="李娜", phone="+8613800138003", groups=[theirs])
     staff = await make_staff(db, START, telegram_user_id=9001, groups=[mine])
-    async with db.session() as session:
-        token = await console.create_link(
-            session, clock.now(), staff_id=staff.id, actor=f"staff:{staff.id}"
-        )
-    served = replace(
-        services, settings=services.settings.model_copy(update={"console_listen": "127.0.0.1:0"})
-    )
-    async with running_console(served) as address, async_playwright() as playwright:
-        assert address is not None
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = await browser.new_page(locale="zh-CN")
-            await page.goto(console.login_url(address, token))
-            await page.get_by_role("link", name="党员", exact=True).click()
-            await page.fill("#q", "刘")
-            await page.get_by_role("button", name="查找").click()
-            await page.get_by_role("link", name="刘洋").click()
-            assert await page.inner_text("#phone-masked") == "+86 138****8001"
-            assert "广东省 深圳市" in await page.inner_text("#where-now")
-            if shots := os.environ.get("CONSOLE_SCREENSHOTS"):
-                await page.screenshot(path=f"{shots}/console-member.png", full_page=True)
-            await page.get_by_role("button", name="显示完整电话").click()
-            assert "+8613800138001" in await page.content()
+    async with console_tab(services) as tab:
+        page, address = tab.page, tab.address
+        await tab.sign_in(db, clock, staff.id)
+        await page.get_by_role("link", name="党员", exact=True).click()
+        await page.fill("#q", "刘")
+        await page.get_by_role("button", name="查找").click()
+        await page.get_by_role("link", name="刘洋").click()
+        assert await page.inner_text("#phone-masked") == "+86 138****8001"
+        assert "广东省 深圳市" in await page.inner_text("#where-now")
+        await tab.screenshot("console-member.png")
+        await page.get_by_role("button", name="显示完整电话").click()
+        assert "+8613800138001" in await page.content()
 
-            await page.goto(f"{address}/members/{stranger.id}")
-            assert "没有找到这位党员" in await page.inner_text("#message")
-            assert "李娜" not in await page.content()
-        finally:
-            await browser.close()
+        await page.goto(f"{address}/members/{stranger.id}")
+        assert "没有找到这位党员" in await page.inner_text("#message")
+        assert "李娜" not in await page.content()

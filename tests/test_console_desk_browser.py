@@ -4,31 +4,22 @@ request, and the member hears of it in the bot; another liaison's request stays 
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-from playwright.async_api import async_playwright
-
-from bot.console.server import running_console
 from bot.context import Services
 from bot.terminal import html_to_text
-from storage import console
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.requests import create_request
 from tests.conftest import START
+from tests.console_chromium import console_tab, needs_chromium
 from tests.delivery import Deliver
 from tests.factories import make_group, make_member, make_request_catalogue, make_staff
 
-CHROMIUM = "/usr/bin/chromium"
 MEMBER = 8001
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK), reason="needs Debian's chromium (.ci/run installs it)"
-)
+pytestmark = needs_chromium
 
 
 async def test_a_liaison_takes_a_request_in_the_browser_and_the_member_hears_it(
@@ -44,7 +35,7 @@ async def test_a_liaison_takes_a_request_in_the_browser_and_the_member_hears_it(
     filed = []
     for member in (zhang, li_na):
         async with db.session() as session:
-            row = await create_request(
+            filed_row = await create_request(
                 session,
                 START - timedelta(days=3),
                 member_id=member.id,
@@ -52,49 +43,36 @@ async def test_a_liaison_takes_a_request_in_the_browser_and_the_member_hears_it(
                 description="门面续租需要帮助",
                 zone=ZoneInfo("Asia/Shanghai"),
             )
-        filed.append(row.id)
+        filed.append(filed_row.id)
     mine, theirs = filed
     await deliver()  # the liaisons hear of the new requests
-    async with db.session() as session:
-        token = await console.create_link(
-            session, clock.now(), staff_id=staff.id, actor=f"staff:{staff.id}"
+    async with console_tab(services) as tab:
+        page, address = tab.page, tab.address
+        await tab.sign_in(db, clock, staff.id)
+        await page.click('header nav a[href="/requests"]')
+        await page.wait_for_selector("#requests")
+        listed = page.locator("#requests tbody tr")
+        assert await listed.count() == 1
+        assert (await listed.first.inner_text()).startswith(f"#{mine}\t张伟\t门面续租\t已受理")
+
+        await page.get_by_role("link", name=f"#{mine}").click()
+        await page.wait_for_selector("#take-form")
+        assert await page.title() == f"服务申请 #{mine} · 联络工作台"
+        await page.get_by_role("button", name="我来办理").click()
+        await page.wait_for_selector("#done")
+        assert await page.inner_text("#done") == "已由您办理，已通知党员。"
+        assert await page.inner_text("#assignee") == "李联络"
+        assert "李联络 开始办理" in await page.inner_text("#history")
+        await tab.screenshot("console-requests.png")
+
+        got = await deliver()
+        [told] = got[MEMBER]
+        assert f"您的服务申请 #{mine}（门面续租）已经由联络员 李联络 开始办理" in html_to_text(
+            told.text
         )
-    served = replace(
-        services, settings=services.settings.model_copy(update={"console_listen": "127.0.0.1:0"})
-    )
-    async with running_console(served) as address, async_playwright() as playwright:
-        assert address is not None
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = await browser.new_page(locale="zh-CN")
-            await page.goto(console.login_url(address, token))
-            await page.click('header nav a[href="/requests"]')
-            await page.wait_for_selector("#requests")
-            row = page.locator("#requests tbody tr")
-            assert await row.count() == 1
-            assert (await row.first.inner_text()).startswith(f"#{mine}\t张伟\t门面续租\t已受理")
 
-            await page.get_by_role("link", name=f"#{mine}").click()
-            await page.wait_for_selector("#take-form")
-            assert await page.title() == f"服务申请 #{mine} · 联络工作台"
-            await page.get_by_role("button", name="我来办理").click()
-            await page.wait_for_selector("#done")
-            assert await page.inner_text("#done") == "已由您办理，已通知党员。"
-            assert await page.inner_text("#assignee") == "李联络"
-            assert "李联络 开始办理" in await page.inner_text("#history")
-            if shots := os.environ.get("CONSOLE_SCREENSHOTS"):
-                await page.screenshot(path=f"{shots}/console-requests.png", full_page=True)
-
-            got = await deliver()
-            [told] = got[MEMBER]
-            assert f"您的服务申请 #{mine}（门面续租）已经由联络员 李联络 开始办理" in html_to_text(
-                told.text
-            )
-
-            # Another liaison's request, by its address: the refusal, nothing of it shown.
-            refused = await page.goto(f"{address}/requests/{theirs}")
-            assert refused is not None and refused.status == 404
-            assert "没有找到这件服务申请" in await page.inner_text("#message")
-            assert "李娜" not in await page.content()
-        finally:
-            await browser.close()
+        # Another liaison's request, by its address: the refusal, nothing of it shown.
+        refused = await page.goto(f"{address}/requests/{theirs}")
+        assert refused is not None and refused.status == 404
+        assert "没有找到这件服务申请" in await page.inner_text("#message")
+        assert "李娜" not in await page.content()
