@@ -7,10 +7,15 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Group, GroupKind, Staff, StaffRole, staff_groups
 
 
 @asynccontextmanager
@@ -42,3 +47,25 @@ def p95(samples: list[float]) -> float:
 
 def show(label: str, value: float, unit: str) -> None:
     print(f"  {label:<48} {value:>12,.2f} {unit}", flush=True)
+
+
+async def groups_and_two_staff(session: AsyncSession, start: datetime, groups: int) -> None:
+    """Groups 1..groups, an administrator over everything (staff 1) and the liaison of
+    group 1 (staff 2): the staff whose views the console's benchmarks time."""
+    await session.execute(
+        insert(Group),
+        [
+            {"id": g, "name": f"党小组{g}", "kind": GroupKind.WORKPLACE, "created_at": start}
+            for g in range(1, groups + 1)
+        ],
+    )
+    await session.execute(
+        insert(Staff),
+        [
+            {"id": 1, "name": "管理员", "telegram_user_id": 1, "role": StaffRole.ADMIN,
+             "created_at": start},
+            {"id": 2, "name": "联络员", "telegram_user_id": 2, "role": StaffRole.LIAISON,
+             "created_at": start},
+        ],
+    )  # fmt: skip
+    await session.execute(insert(staff_groups), [{"staff_id": 2, "group_id": 1}])

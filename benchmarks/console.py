@@ -13,15 +13,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
-from benchmarks.common import Timer, fresh_database, show
+from benchmarks.common import Timer, fresh_database, groups_and_two_staff, show
 from benchmarks.cycle import _postgresql
 from storage.dashboard import dashboard, last_periods
 from storage.db import Database
 from storage.models import (
     CheckIn,
     Consent,
-    Group,
-    GroupKind,
     LocationReport,
     LocationSource,
     Member,
@@ -29,11 +27,8 @@ from storage.models import (
     RequestStatus,
     ServiceCategory,
     ServiceRequest,
-    Staff,
-    StaffRole,
     WorkSituation,
     member_groups,
-    staff_groups,
 )
 from storage.scope import search_members
 from storage.timeline import open_member_page
@@ -55,23 +50,7 @@ async def _fill(database: Database) -> tuple[int, int]:
     rng = random.Random(14)
     start = NOW - timedelta(days=800)
     async with database.session() as session:
-        await session.execute(
-            insert(Group),
-            [
-                {"id": g, "name": f"党小组{g}", "kind": GroupKind.WORKPLACE, "created_at": start}
-                for g in range(1, GROUPS + 1)
-            ],
-        )
-        await session.execute(
-            insert(Staff),
-            [
-                {"id": 1, "name": "管理员", "telegram_user_id": 1, "role": StaffRole.ADMIN,
-                 "created_at": start},
-                {"id": 2, "name": "联络员", "telegram_user_id": 2, "role": StaffRole.LIAISON,
-                 "created_at": start},
-            ],
-        )  # fmt: skip
-        await session.execute(insert(staff_groups), [{"staff_id": 2, "group_id": 1}])
+        await groups_and_two_staff(session, start, GROUPS)
         category = ServiceCategory(code="b", name_zh="类", name_en="Cat", updated_at=start)
         session.add(category)
         await session.flush()

@@ -10,22 +10,17 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from benchmarks.common import Timer, fresh_database, show
+from benchmarks.common import Timer, fresh_database, groups_and_two_staff, show
 from benchmarks.cycle import _postgresql
 from storage.db import Database
 from storage.models import (
     Consent,
-    Group,
-    GroupKind,
     Member,
     MemberStatus,
-    Staff,
-    StaffRole,
     StudyMaterial,
     StudyPush,
     StudyReceipt,
     member_groups,
-    staff_groups,
 )
 from storage.study import study_completion
 
@@ -44,23 +39,7 @@ async def _fill(database: Database) -> tuple[int, int]:
     start = NOW - timedelta(days=400)
     weeks = [NOW - timedelta(weeks=WEEKS - w) for w in range(WEEKS)]
     async with database.session() as session:
-        await session.execute(
-            insert(Group),
-            [
-                {"id": g, "name": f"党小组{g}", "kind": GroupKind.WORKPLACE, "created_at": start}
-                for g in range(1, GROUPS + 1)
-            ],
-        )
-        await session.execute(
-            insert(Staff),
-            [
-                {"id": 1, "name": "管理员", "telegram_user_id": 1, "role": StaffRole.ADMIN,
-                 "created_at": start},
-                {"id": 2, "name": "联络员", "telegram_user_id": 2, "role": StaffRole.LIAISON,
-                 "created_at": start},
-            ],
-        )  # fmt: skip
-        await session.execute(insert(staff_groups), [{"staff_id": 2, "group_id": 1}])
+        await groups_and_two_staff(session, start, GROUPS)
         await session.execute(
             insert(StudyMaterial),
             [
