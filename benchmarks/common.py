@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Group, GroupKind, Staff, StaffRole, staff_groups
+from storage.models import Base, Group, GroupKind, Staff, StaffRole, staff_groups
 
 
 @asynccontextmanager
@@ -69,3 +69,20 @@ async def groups_and_two_staff(session: AsyncSession, start: datetime, groups: i
         ],
     )  # fmt: skip
     await session.execute(insert(staff_groups), [{"staff_id": 2, "group_id": 1}])
+
+
+async def settle(db: Database, *, stats: bool = True) -> None:
+    """PostgreSQL: VACUUM ANALYZE the tables, as autovacuum would have after bulk writes
+    (so index-only scans see a visibility map, as they do in a live database).
+
+    stats False: VACUUM only, to clear away the benchmark's own deletions without
+    changing the planner's statistics. SQLite is left as the service leaves it (the
+    service never runs ANALYZE).
+    """
+    if db.engine.dialect.name != "postgresql":
+        return
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    command = "VACUUM ANALYZE" if stats else "VACUUM"
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text(f"{command} {tables}"))

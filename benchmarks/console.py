@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
-from benchmarks.common import Timer, fresh_database, groups_and_two_staff, show
+from benchmarks.common import Timer, fresh_database, groups_and_two_staff, settle, show
 from benchmarks.cycle import _postgresql
 from storage.dashboard import dashboard, last_periods
 from storage.db import Database
@@ -145,9 +145,7 @@ async def _scenario(database: Database, name: str) -> dict[str, Any]:
     with Timer() as fill:
         admin, liaison = await _fill(database)
     show(f"{name}: filling {MEMBERS:,} members, 12 months", fill.seconds, "s")
-    if database.engine.dialect.name == "postgresql":
-        async with database.engine.begin() as connection:
-            await connection.exec_driver_sql("ANALYZE")
+    await settle(database)
 
     async def baseline() -> None:
         async with database.session() as session:

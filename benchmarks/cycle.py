@@ -35,13 +35,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from benchmarks.common import Timer, fresh_database, show
+from benchmarks.common import Timer, fresh_database, settle, show
 from scheduler.jobs import run_due
 from storage.calendar import add_months, at_local
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import (
-    Base,
     ChannelName,
     CheckIn,
     CheckInCycle,
@@ -406,22 +405,6 @@ async def _drain(db: Database, now: datetime) -> None:
         )
 
 
-async def _analyze(db: Database, *, stats: bool = True) -> None:
-    """PostgreSQL: VACUUM ANALYZE the tables, as autovacuum would have after bulk writes.
-
-    stats False: VACUUM only, to clear away the benchmark's own deletions without
-    changing the planner's statistics. SQLite is left as the service leaves it (the
-    service never runs ANALYZE).
-    """
-    if db.engine.dialect.name != "postgresql":
-        return
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    command = "VACUUM ANALYZE" if stats else "VACUUM"
-    async with db.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text(f"{command} {tables}"))
-
-
 async def _baseline(db: Database) -> tuple[float, int]:
     """A bare INSERT INTO deliveries … SELECT … FROM members: the same row, no conditions.
 
@@ -585,7 +568,7 @@ async def _undo(db: Database, after_id: int, flagged: set[int]) -> None:
                 .where(Member.id.in_(ids[start : start + 500]))
                 .values(lost_contact_at=None)
             )
-    await _analyze(db, stats=False)
+    await settle(db, stats=False)
 
 
 async def _run(
@@ -770,12 +753,12 @@ async def _scenario(db: Database, backend: str, url: str) -> dict[str, Any]:
     expected = _expected(district)
     with Timer() as setup:
         written = await _load(db, district)
-        await _analyze(db)
+        await settle(db)
     show(f"{backend}: setting up {MEMBERS:,} members, {HISTORY_MONTHS} months", setup.seconds, "s")
     show("  rows written", written, "")
 
     base_seconds, base_rows = await _baseline(db)
-    await _analyze(db)
+    await settle(db)
     assert base_rows == MEMBERS, base_rows
     show(f"{backend}: baseline, bare INSERT … SELECT of {base_rows:,}", base_seconds, "s")
 
@@ -787,7 +770,7 @@ async def _scenario(db: Database, backend: str, url: str) -> dict[str, Any]:
     for name, instant in TIMELINE:
         done = await _check_in(db, december, done, instant)
         if previous is not None and instant != previous:
-            await _analyze(db)  # days have passed: autovacuum would have caught up
+            await settle(db)  # days have passed: autovacuum would have caught up
         traced = not name.startswith("catch_up")
         runs[name] = await _run(db, settings, instant, statements, traced=traced)
         await _drain(db, instant)

@@ -26,12 +26,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from benchmarks.common import Timer, fresh_database, show
+from benchmarks.common import Timer, fresh_database, settle, show
 from storage.calendar import add_months
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import (
-    Base,
     ChannelName,
     CheckIn,
     Consent,
@@ -359,16 +358,6 @@ def _count(result: object) -> int:
     return int(result.rowcount or 0)
 
 
-async def _analyze(db: Database) -> None:
-    """PostgreSQL: VACUUM ANALYZE, as autovacuum would have after the bulk load."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    async with db.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text(f"VACUUM ANALYZE {tables}"))
-
-
 async def _purge(db: Database) -> tuple[float, PurgeReport]:
     """One nightly purge, in one transaction, committed (as the scheduler's job runs it)."""
     with Timer() as timer:
@@ -398,12 +387,12 @@ async def _scenario(backend: str, purged: Database, bare: Database) -> dict[str,
     expected = _expected()
     with Timer() as setup:
         written = await _build(purged)
-        await _analyze(purged)
+        await settle(purged)
     show(f"{backend}: setting up {MEMBERS:,} members (purge copy)", setup.seconds, "s")
     show("  rows written", written, "")
     with Timer() as setup_bare:
         assert await _build(bare) == written
-        await _analyze(bare)
+        await settle(bare)
     show(f"{backend}: setting up the identical copy (baseline)", setup_bare.seconds, "s")
 
     seconds, report = await _purge(purged)

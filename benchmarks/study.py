@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from benchmarks.common import Timer, fresh_database, groups_and_two_staff, show
+from benchmarks.common import Timer, fresh_database, groups_and_two_staff, settle, show
 from benchmarks.cycle import _postgresql
 from storage.db import Database
 from storage.models import (
@@ -90,9 +90,7 @@ async def _scenario(database: Database, name: str) -> dict[str, Any]:
     with Timer() as fill:
         admin, liaison = await _fill(database)
     show(f"{name}: filling {MEMBERS:,} members, {WEEKS} weeks of study", fill.seconds, "s")
-    if database.engine.dialect.name == "postgresql":
-        async with database.engine.begin() as connection:
-            await connection.exec_driver_sql("ANALYZE")
+    await settle(database)
 
     async def best(staff_id: int) -> float:
         seconds = []
