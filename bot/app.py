@@ -17,6 +17,7 @@ from telegram.request import BaseRequest
 from bot.commands import Audience, Command, Feature, visible_commands
 from bot.context import BotData, LiaisonApplication, LiaisonContext, Services, UserData
 from bot.features import (
+    activities,
     certificates,
     checkin,
     console,
@@ -81,6 +82,7 @@ FEATURES: tuple[Feature, ...] = (
             notices,
             cycle,
             study,
+            activities,
             places,
             ideas,
             inbox,

@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
 from storage.models import (
     MAX_ID,
+    ActivityAnswer,
+    ActivityKind,
     Consent,
     IdeaKind,
     LocationPrecision,
@@ -36,6 +38,7 @@ MAX_BYTES = 64
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
+C = TypeVar("C")
 E = TypeVar("E", bound=StrEnum)
 Ts = TypeVarTuple("Ts")
 
@@ -165,6 +168,10 @@ def action(feature: str, name: str | None) -> Action[()]: ...
 def action(feature: str, name: str | None, a: Value[A], /) -> Action[A]: ...
 @overload
 def action(feature: str, name: str | None, a: Value[A], b: Value[B], /) -> Action[A, B]: ...
+@overload
+def action(
+    feature: str, name: str | None, a: Value[A], b: Value[B], c: Value[C], /
+) -> Action[A, B, C]: ...
 def action(feature: str, name: str | None, *values: Value[Any]) -> Action[Any]:
     """Declare an action; its values are given in the order they are written.
 
@@ -395,6 +402,33 @@ CYCLE_SAME_AS_LAST = action("cycle", "same", WORD)
 CYCLE_CONFIRM_LOST = action("cycle", "lost", ID)
 STAFF_MEMBER_CARD = action("staff", "card", ID)  # a member's card
 RIGHTS_CARD = action(RIGHTS, "card", ID)  # a correction or deletion request's card
+
+# --- activities (bot/features/activities/) -----------------------------------------------
+
+ACTIVITY = "act"
+# Under an invitation (and /activities): "I'll come" / "I can't"; under the reminder,
+# "I'm here", which asks for the code or a location for that activity.
+ACTIVITY_ANSWER = action(ACTIVITY, "ans", ID, choice(ActivityAnswer))
+ACTIVITY_HERE = action(ACTIVITY, "here", ID)
+# The staff's new activity (the flow), then their list's cards.
+ACTIVITY_NEW = action(ACTIVITY, "new")
+ACTIVITY_KIND = action(ACTIVITY, "new:kind", choice(ActivityKind))
+ACTIVITY_PLACE = action(ACTIVITY, "new:place", ID)  # one of the places the typed text named
+ACTIVITY_ADDRESS = action(ACTIVITY, "new:address")  # no: the typed text is the address
+ACTIVITY_PICK = action(ACTIVITY, "new:pick", ID)  # a group, ticked or unticked
+ACTIVITY_NEXT = action(ACTIVITY, "new:next")
+ACTIVITY_SEND = action(ACTIVITY, "new:send")
+ACTIVITY_QUIT = action(ACTIVITY, "new:quit")
+ACTIVITY_CARD = action(ACTIVITY, "card", ID)
+ACTIVITY_ROSTER = action(ACTIVITY, "roster", ID)
+ACTIVITY_MARKING = action(ACTIVITY, "marking", ID)
+# Under the staff's list, for a staff member who is also a member: their own invitations.
+ACTIVITY_MINE = action(ACTIVITY, "mine")
+# Staff mark a member attended (on) or not (off): the state wanted, so a second press of
+# the same button changes nothing.
+ACTIVITY_MARK = action(ACTIVITY, "mark", ID, ID, one_of({"on": True, "off": False}))
+# /attend, waiting for the code or a location.
+ATTEND_QUIT = action("attend", "quit")
 
 # --- /mydata (bot/features/mydata.py) ----------------------------------------------------
 

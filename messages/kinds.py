@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messages.activities import activity_invite, activity_reminder
 from messages.certificates import certificate_step, review_reminder
 from messages.compose import NoticeView, notice_alike, notice_message, notice_views
 from messages.cycle import (
@@ -121,5 +122,7 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.QqRest, qq_rest),
         plain(payloads.SmsReply, sms_reply),
         plain(payloads.SmsAnswer, sms_answer),
+        plain(payloads.ActivityInvite, activity_invite),
+        plain(payloads.ActivityReminder, activity_reminder),
     )
 }

@@ -25,6 +25,7 @@ WORD_FEATURES = (
     "certificates",
     "ideas",
     "rights",
+    "activities",
 )
 
 

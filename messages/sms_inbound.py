@@ -125,7 +125,15 @@ def _as_sms(reader: Reader, name: str, **values: object) -> Rendered:
 def sms_reply(reader: Reader, payload: payloads.SmsReply) -> Rendered:
     """The automatic answer to a member's SMS: one SMS."""
     return _as_sms(
-        reader, "sms/reply", what=payload.what, period=payload.period, place=payload.place
+        reader,
+        "sms/reply",
+        what=payload.what,
+        period=payload.period,
+        place=payload.place,
+        activity=payload.activity,
+        title=payload.title or "",
+        when=payload.when,
+        answer=payload.answer,
     )
 
 

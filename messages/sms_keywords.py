@@ -1,5 +1,6 @@
 """What a member's SMS reply asks for: a check-in with a place, "same as last month", stop
-SMS notices (and resume them), help — or anything else (for the staff inbox).
+SMS notices (and resume them), help, the answer to an activity's invitation ("参加 12",
+"不参加 12") — or anything else (for the staff inbox).
 
 The keywords live in the locale files (messages/locales/<locale>/sms.toml, "|" between
 words) and every language's are understood from everyone: a member who reads Chinese may
@@ -22,7 +23,8 @@ from storage.sms_inbox import SmsIntent
 @dataclass(frozen=True, slots=True)
 class SmsReply:
     intent: SmsIntent
-    # CHECKIN: the place as typed after the keyword ("" when none came); else "".
+    # CHECKIN: the place as typed after the keyword ("" when none came); ACTIVITY_YES/NO:
+    # the activity's number ("" when none came); else "".
     argument: str = ""
 
 
@@ -46,7 +48,12 @@ class SmsKeywords:
         SmsIntent.STOP,
         SmsIntent.RESUME,
         SmsIntent.HELP,
+        SmsIntent.ACTIVITY_YES,
+        SmsIntent.ACTIVITY_NO,
     )
+    WHOLE = (SmsIntent.SAME, SmsIntent.STOP, SmsIntent.RESUME, SmsIntent.HELP)
+    # "不参加" before "参加": a prefix of the one is not the other's.
+    ANSWERS = (SmsIntent.ACTIVITY_NO, SmsIntent.ACTIVITY_YES)
 
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
@@ -66,9 +73,18 @@ class SmsKeywords:
         typed = normalize(text)
         # "1", "同上", "退订", "恢复", "?" only as the whole message: "1号楼" answers no prompt.
         bare = typed.strip(" .。!！")
-        for intent in self.KEYWORDS[1:]:
+        for intent in self.WHOLE:
             if bare in self.words[intent]:
                 return SmsReply(intent)
+        for intent in self.ANSWERS:
+            for word in self.words[intent]:
+                if not typed.startswith(word):
+                    continue
+                # Only the activity's number may follow ("参加12", "CJ #12", "参加 12。"):
+                # "参加了上次的活动" is something to tell the staff, not an answer.
+                number = typed[len(word) :].strip(" #:：,，.。!！")
+                if not number or (number.isascii() and number.isdigit() and len(number) <= 9):
+                    return SmsReply(intent, number)
         for word in self.words[SmsIntent.CHECKIN]:
             if not typed.startswith(word):
                 continue

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messages.channels import sms_log
-from storage import certificates, conversations, qq_choices, requests, retention, study
+from storage import activities, certificates, conversations, qq_choices, requests, retention, study
 from storage.calendar import at_local, parse_clock
 from storage.cycles import (
     GroupCycle,
@@ -359,6 +359,34 @@ async def _review_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
     ]
 
 
+# --- activities: the reminder the day before ----------------------------------------------
+
+
+async def _run_activity_reminders(session: AsyncSession, at: Moment, report: StepReport) -> None:
+    for reminded in await activities.enqueue_due_reminders(session, at.now, zone=at.settings.zone):
+        report.lines.append(
+            f"activity reminder for #{reminded.activity_id} {reminded.title!r}: "
+            f"{reminded.messages} member(s)"
+        )
+        report.messages += reminded.messages
+
+
+async def _activity_timers(session: AsyncSession, at: Moment) -> list[JobSpec]:
+    """One timer per activity whose reminder is still ahead (a missed one is caught up by
+    the run at start, until the activity begins)."""
+    return [
+        JobSpec(
+            f"activity:{activity_id}:remind",
+            f"activity reminder ({title})",
+            DateTrigger(run_date=when),
+            kind="activity",
+            group=title,
+        )
+        for activity_id, title, when in await activities.reminders_ahead(session, at.now)
+        if when > at.now
+    ]
+
+
 # --- the conversation purge ----------------------------------------------------------------
 
 
@@ -430,6 +458,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("study", _run_study, _study_timers),
     JobKind("requests", _run_deadlines, _deadline_timers),
     JobKind("cert_review", _run_reviews, _review_timers),
+    JobKind("activities", _run_activity_reminders, _activity_timers),
     JobKind("purge", _run_purge, _purge_timers),
     JobKind("retention", _run_retention, _retention_timers),
 )

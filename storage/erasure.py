@@ -24,6 +24,8 @@ organisation counts stays, with no way back to the person. Per table:
 - inbound_sms, inbound_sms_parts: deleted, the SMS they sent (found by member and by
   their number, parts not yet put together included). Staff answers to them are deliveries
   to the member, as above.
+- activity_invitations: kept for the activities' figures (invited, answers, attendance),
+  without the member or who recorded the attendance.
 - data_requests: kept, as that a correction or a deletion happened, without the member,
   the proposed value or the reason written about them.
 - audit_events: kept, as that it happened, not who: the member as actor or subject (and
@@ -44,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, qq_choices
 from storage.identity import account_actor, member_accounts
 from storage.models import (
+    ActivityInvitation,
     AuditEvent,
     Certificate,
     CertificateEvent,
@@ -162,6 +165,14 @@ async def erase_member(
             update(CheckIn)
             .where(CheckIn.member_id == member_id)
             .values(member_id=None, location_report_id=None, work_note=None, needs_text=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    anon["activity_invitations"] = _count(
+        await session.execute(
+            update(ActivityInvitation)
+            .where(ActivityInvitation.member_id == member_id)
+            .values(member_id=None, attendance_by=None)
             .execution_options(synchronize_session=False)
         )
     )

@@ -191,6 +191,10 @@ class MessageKind(enum.StrEnum):
     # and what staff answer, from the inbox, to an SMS nobody's keyword took.
     SMS_REPLY = "sms_reply"
     SMS_ANSWER = "sms_answer"
+    # Activities: the invitation with its "I'll come / I can't" buttons, and the reminder
+    # the day before to those who said they would come.
+    ACTIVITY_INVITE = "activity_invite"
+    ACTIVITY_REMIND = "activity_remind"
 
 
 class RequestStatus(enum.StrEnum):
@@ -259,6 +263,33 @@ class DataRequestStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+
+class ActivityKind(enum.StrEnum):
+    """What staff invite members to: the yearly forum, a class of the travelling party school
+    taken to a company (送课到企), volunteer service, a meeting, something else."""
+
+    FORUM = "forum"
+    CLASS = "class"
+    SERVICE = "service"
+    MEETING = "meeting"
+    OTHER = "other"
+
+
+class ActivityAnswer(enum.StrEnum):
+    """A member's answer to an invitation (None on the row: not answered)."""
+
+    YES = "yes"
+    NO = "no"
+
+
+class AttendanceSource(enum.StrEnum):
+    """How an attendance was recorded: the code shown at the venue, a location shared within
+    the place's radius, or staff marking it."""
+
+    CODE = "code"
+    LOCATION = "location"
+    STAFF = "staff"
 
 
 class LocationSource(enum.StrEnum):
@@ -558,6 +589,80 @@ class Notice(Base):
     request_key: Mapped[str | None] = mapped_column(String(100), index=True, unique=True)
 
     groups: Mapped[list[Group]] = relationship(secondary=notice_groups, lazy="raise")
+
+
+activity_groups = Table(
+    "activity_groups",
+    Base.metadata,
+    Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Activity(Base):
+    """A forum, a class taken to a company, volunteer service, a meeting: members of the
+    invited groups are asked whether they will come, reminded the day before, and their
+    attendance is recorded."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    # A place of /places (None: a typed address, or the place was removed since); its name,
+    # address and position are copied here, so an import that changes or removes the place
+    # changes no activity already announced.
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id", ondelete="SET NULL"))
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    # Where a shared location counts as being there (None: a typed address, code only).
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    radius_m: Mapped[int] = mapped_column(Integer)
+    # None: as many as come.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # The check-in code shown at the venue.
+    code: Mapped[str] = mapped_column(String(8))
+    # audit actor (staff:<id> or cli:<user>) and the name members read.
+    created_by: Mapped[str] = mapped_column(String(100))
+    organiser: Mapped[str] = mapped_column(String(64))
+    # The staff member whose activity it is (None: made on the command line).
+    scope_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    # The day before: the reminder to those who said yes; reminded_at once it is enqueued.
+    remind_at: Mapped[datetime] = mapped_column(index=True)
+    reminded_at: Mapped[datetime | None]
+
+    groups: Mapped[list[Group]] = relationship(secondary=activity_groups, lazy="raise")
+
+
+class ActivityInvitation(Base):
+    """One member's invitation to an activity: their answer and their attendance.
+
+    Kept without the member once they are erased (storage/erasure.py): attendance still
+    counts in the activity's figures.
+    """
+
+    __tablename__ = "activity_invitations"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "member_id"),
+        # A member's own list (/activities): their invitations by member.
+        Index("ix_activity_invitations_member_id", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # None: not invited (staff marked a member who came without an invitation).
+    invited_at: Mapped[datetime | None]
+    answer: Mapped[ActivityAnswer | None] = mapped_column(_enum(ActivityAnswer))
+    answered_at: Mapped[datetime | None]
+    attended_at: Mapped[datetime | None]
+    attendance_source: Mapped[AttendanceSource | None] = mapped_column(_enum(AttendanceSource))
+    # The audit actor who recorded it (the member themself, or staff).
+    attendance_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Delivery(Base):
@@ -1088,6 +1193,11 @@ class Conversation(Base):
 
 
 __all__ = [
+    "Activity",
+    "ActivityAnswer",
+    "ActivityInvitation",
+    "ActivityKind",
+    "AttendanceSource",
     "AuditEvent",
     "Base",
     "Certificate",
@@ -1142,6 +1252,7 @@ __all__ = [
     "StudySchedule",
     "Unit",
     "WorkSituation",
+    "activity_groups",
     "member_groups",
     "notice_groups",
     "staff_groups",

@@ -22,6 +22,11 @@ from sqlalchemy.orm import selectinload
 from storage import audit
 from storage.checkins import place_label
 from storage.models import (
+    Activity,
+    ActivityAnswer,
+    ActivityInvitation,
+    ActivityKind,
+    AttendanceSource,
     AuditEvent,
     Certificate,
     CertificateEvent,
@@ -61,6 +66,7 @@ __all__ = [
     "LISTING_ACTIONS",
     "VIEWS_WINDOW",
     "VIEW_ACTIONS",
+    "ActivityRecord",
     "CertificateRecord",
     "CheckInRecord",
     "ConsentRecord",
@@ -105,7 +111,7 @@ VIEW_ACTIONS = (
 
 # Audit actions of lists that named the member among others; the audit row's detail holds
 # the listed member ids ("members"), not a subject (storage/overdue.py overdue_view).
-LISTING_ACTIONS = ("overdue.view",)
+LISTING_ACTIONS = ("overdue.view", "activity.view")
 
 # The consent history: given, declined or withdrawn, and (after a withdrawal) what
 # check-ins keep changed (storage/consent.py).
@@ -321,6 +327,22 @@ class SmsRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    """An activity the member was invited to (or marked as attending): their answer and
+    whether, when and how they attended."""
+
+    activity_id: int
+    title: str
+    kind: ActivityKind
+    starts_at: datetime
+    invited: bool
+    answer: ActivityAnswer | None
+    answered_at: datetime | None
+    attended_at: datetime | None
+    attendance: AttendanceSource | None
+
+
+@dataclass(frozen=True, slots=True)
 class InviteRecord:
     created_at: datetime
     expires_at: datetime
@@ -347,6 +369,7 @@ class MemberData:
     deliveries: tuple[DeliveryRecord, ...]
     invites: tuple[InviteRecord, ...]
     sms: tuple[SmsRecord, ...] = ()
+    activities: tuple[ActivityRecord, ...] = ()
 
 
 # --- who an audit actor is -------------------------------------------------------------
@@ -761,6 +784,29 @@ async def _invites(session: AsyncSession, member_id: int) -> tuple[InviteRecord,
     return tuple(InviteRecord(row.created_at, row.expires_at, row.used_at) for row in rows)
 
 
+async def _activities(session: AsyncSession, member_id: int) -> tuple[ActivityRecord, ...]:
+    rows = await session.execute(
+        select(Activity, ActivityInvitation)
+        .join(ActivityInvitation, ActivityInvitation.activity_id == Activity.id)
+        .where(ActivityInvitation.member_id == member_id)
+        .order_by(Activity.starts_at.desc(), Activity.id.desc())
+    )
+    return tuple(
+        ActivityRecord(
+            activity_id=activity.id,
+            title=activity.title,
+            kind=activity.kind,
+            starts_at=activity.starts_at,
+            invited=invitation.invited_at is not None,
+            answer=invitation.answer,
+            answered_at=invitation.answered_at,
+            attended_at=invitation.attended_at,
+            attendance=invitation.attendance_source,
+        )
+        for activity, invitation in rows
+    )
+
+
 # --- the whole -------------------------------------------------------------------------
 
 
@@ -810,6 +856,7 @@ async def member_data(
         deliveries=await _deliveries(session, member_id),
         invites=await _invites(session, member_id),
         sms=await _sms(session, member),
+        activities=await _activities(session, member_id),
     )
     await audit.record(
         session,

@@ -314,6 +314,12 @@ class SmsReply(Payload):
     what: str
     period: str | None = None
     place: str | None = None
+    # An answer to an activity's invitation ("activity_yes", "activity_full" …): which one,
+    # its title and time, and the answer now on record.
+    activity: int | None = None
+    title: str | None = None
+    when: str | None = None
+    answer: str | None = None
 
 
 class SmsAnswer(Payload):
@@ -323,3 +329,30 @@ class SmsAnswer(Payload):
 
     text: str
     signature: str = ""
+
+
+# --- activities ----------------------------------------------------------------------------
+
+
+class ActivityInvite(Payload):
+    """An invitation to an activity, with "I'll come / I can't" (its values as they were
+    when it was made: the time in the district's zone, the place by name and address)."""
+
+    KIND = MessageKind.ACTIVITY_INVITE
+
+    activity_id: int
+    kind: str = "other"
+    title: str = ""
+    # Local "YYYY-MM-DD HH:MM" and "HH:MM" in the district's zone, where the activity is.
+    starts: str = ""
+    ends: str = ""
+    place: str | None = None
+    address: str = ""
+    capacity: int | None = None
+    organiser: str = ""
+
+
+class ActivityReminder(ActivityInvite):
+    """Tomorrow's activity: to the members who said they would come."""
+
+    KIND = MessageKind.ACTIVITY_REMIND

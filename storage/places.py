@@ -55,6 +55,7 @@ __all__ = [
     "haversine_m",
     "import_places",
     "list_places",
+    "match_places",
     "nearest",
     "place_by_id",
     "places_in",
@@ -573,3 +574,29 @@ async def place_by_id(session: AsyncSession, place_id: int) -> PlaceView | None:
     """One place, or None when it is gone (removed by an import with replace)."""
     place = await session.get(Place, place_id)
     return _view(place) if place is not None else None
+
+
+async def match_places(session: AsyncSession, text: str, *, limit: int = 8) -> list[PlaceView]:
+    """The places text names, for staff choosing where an activity is: a place's id ("12",
+    "#12"), its exact name (a name may repeat in another district), or a part of its name;
+    [] when none does (the text is then an address of its own)."""
+    wanted = " ".join(unicodedata.normalize("NFKC", text).split())
+    if not wanted:
+        return []
+    number = wanted.removeprefix("#")
+    if number.isascii() and number.isdigit() and len(number) <= 9:
+        found = await place_by_id(session, int(number))
+        return [found] if found is not None else []
+    exact = await session.scalars(select(Place).where(Place.name == wanted))
+    named = [_view(place) for place in exact]
+    if named:
+        return sorted(named, key=lambda place: (place.district, *_order(place)))[:limit]
+    # Few enough to read whole (a district's places, a few hundred); compared here, so that
+    # full-width and case do not matter.
+    folded = wanted.casefold()
+    partial = [
+        _view(place)
+        for place in await session.scalars(select(Place))
+        if folded in unicodedata.normalize("NFKC", place.name).casefold()
+    ]
+    return sorted(partial, key=lambda place: (place.district, *_order(place)))[:limit]

@@ -27,6 +27,11 @@ E.164); the text is read by keyword (messages/sms_keywords.py) and:
 - STOP: no SMS notices from now on (the outbox then never picks SMS for the member;
   pending ones are dropped); RESUME undoes it. Both audited, both confirmed by one SMS.
 - HELP: one SMS listing the keywords.
+- ACTIVITY_YES / ACTIVITY_NO ("参加 12", "不参加 12"): the answer to the invitation to
+  activity 12, as the buttons give it (storage/activities.py: a "yes" beyond the capacity
+  is refused, answers close when it starts); without a number, the newest invitation that
+  went to the member by SMS and has not started. One SMS says what was recorded. With no
+  number and no such invitation the text goes to the inbox like any other.
 - Anything else, and everything from an unknown number, goes to the staff inbox. An
   unknown number gets no automatic answer: a reply would tell whoever owns the number that
   it reached this programme, could start a loop with an automatic sender, and costs an SMS
@@ -50,7 +55,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, tru
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, payloads
+from storage import activities, audit, payloads
 from storage.checkins import (
     CHECKIN_TOPIC,
     MAX_PLACE_LENGTH,
@@ -65,6 +70,7 @@ from storage.checkins import (
     same_as_last_month,
 )
 from storage.models import (
+    ActivityAnswer,
     ChannelName,
     Delivery,
     DeliveryStatus,
@@ -109,6 +115,9 @@ class SmsIntent(enum.StrEnum):
     STOP = "stop"  # no more SMS notices
     RESUME = "resume"  # SMS notices again
     HELP = "help"
+    # The answer to an activity's invitation; the activity's number follows (or none).
+    ACTIVITY_YES = "activity_yes"
+    ACTIVITY_NO = "activity_no"
     OTHER = "other"  # for the staff inbox
 
 
@@ -315,6 +324,12 @@ async def handle(
             outcome = await _resume(session, now, member)
         elif intent is SmsIntent.HELP:
             outcome = "help"
+        elif intent in (SmsIntent.ACTIVITY_YES, SmsIntent.ACTIVITY_NO):
+            answered = await _answer_activity(session, now, member, intent, reading.argument, zone)
+            if answered is None:
+                intent = SmsIntent.OTHER  # "参加" with no invitation to answer
+            else:
+                outcome, values = answered
     message.intent = intent.value
     message.outcome = outcome
     message.handled_at = now
@@ -461,6 +476,44 @@ async def _same(
         period=checkin.period,
     )
     return "same_saved", {"period": checkin.period, "place": label}
+
+
+_ACTIVITY_OUTCOMES = {
+    activities.Answered.YES: "activity_yes",
+    activities.Answered.NO: "activity_no",
+    activities.Answered.SAME: "activity_same",
+    activities.Answered.FULL: "activity_full",
+    activities.Answered.CLOSED: "activity_closed",
+    activities.Answered.NOT_INVITED: "activity_unknown",
+}
+
+
+async def _answer_activity(
+    session: AsyncSession,
+    now: datetime,
+    member: Member,
+    intent: SmsIntent,
+    number: str,
+    zone: tzinfo,
+) -> tuple[str, dict[str, Any]] | None:
+    """ "参加 12" / "不参加": the member's answer to an invitation (see the module)."""
+    if number:
+        activity_id = int(number)
+    else:
+        latest = await activities.latest_sms_invitation(session, now, member.id)
+        if latest is None:
+            return None
+        activity_id = latest
+    choice = ActivityAnswer.YES if intent is SmsIntent.ACTIVITY_YES else ActivityAnswer.NO
+    answered = await activities.answer(
+        session, now, activity_id=activity_id, member_id=member.id, choice=choice
+    )
+    values: dict[str, Any] = {"activity": activity_id}
+    if answered.activity is not None:
+        values["title"] = answered.activity.title
+        values["when"] = answered.activity.starts_at.astimezone(zone).strftime("%m-%d %H:%M")
+        values["answer"] = answered.answer.value if answered.answer is not None else None
+    return _ACTIVITY_OUTCOMES[answered.result], values
 
 
 async def _stop(session: AsyncSession, now: datetime, member: Member) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,11 +22,13 @@ from bot.background import make_sms_inbox
 from bot.botapi import Button, LocalBotApi
 from bot.context import LiaisonApplication
 from messages.channels.base import MobileOriginated
+from storage.activities import create_activity
 from storage.certificates import apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.ideas import submit
 from storage.models import (
+    ActivityKind,
     CheckIn,
     Consent,
     Conversation,
@@ -213,6 +216,33 @@ async def rights_rejection(world: World) -> Person:
     return liaison
 
 
+async def activity(world: World) -> Person:
+    liaison = world.person(LIAISON)
+    await talk(liaison, [("/activities", "活动"), ("➕ 新活动", "新活动 1/7")])
+    return liaison
+
+
+async def attend(world: World) -> Person:
+    """张伟 at the venue of an activity that starts in ten minutes: /attend asks for the code."""
+    async with world.db.session() as session:
+        await create_activity(
+            session,
+            START,
+            kind=ActivityKind.FORUM,
+            title="流动党员座谈会",
+            starts_at=START + timedelta(minutes=10),
+            ends_at=START + timedelta(hours=2),
+            groups=["驻深圳党小组"],
+            actor="cli:test",
+            organiser="区委组织部",
+            zone=ZoneInfo("Asia/Shanghai"),
+            address="武汉市江汉区民意四路 12 号",
+        )
+    zhang = world.person(ZHANG)
+    await talk(zhang, [("/attend", "签到码")])
+    return zhang
+
+
 # Each flow, how its person opens it, and the command that starts another conversation for
 # that person (None: there is none — a stranger can only give an invite code).
 OPENINGS: dict[str, tuple[Opening, str | None]] = {
@@ -232,6 +262,8 @@ OPENINGS: dict[str, tuple[Opening, str | None]] = {
     "leave": (command(ZHANG, "/leave", "退出并删除我的信息"), "/checkin"),
     "rights_rejection": (rights_rejection, "/notice"),
     "sms_answer": (sms_answer, "/notice"),
+    "activity": (activity, "/notice"),
+    "attend": (attend, "/checkin"),
 }
 # What each flow is called in the line that says it ended (messages/locales/zh_CN/flow.toml).
 ENDED = "未完成的{}已结束"

@@ -700,6 +700,26 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
         payloads.QqRest(until=datetime(2026, 11, 16, 4, 0, tzinfo=UTC), reason="retcode 100"),
         payloads.SmsReply(what="stopped"),
         payloads.SmsAnswer(text="See you on <Sunday>.", signature="Li"),
+        payloads.ActivityInvite(
+            activity_id=3,
+            kind="forum",
+            title="Members' forum",
+            starts="2026-12-05 14:00",
+            ends="16:00",
+            place="Minyi members' home",
+            address="12 Minyi Road",
+            capacity=30,
+            organiser="Li",
+        ),
+        payloads.ActivityReminder(
+            activity_id=3,
+            kind="class",
+            title="Class at the tea company",
+            starts="2026-12-05 14:00",
+            ends="16:00",
+            address="8 Jianghan Road",
+            organiser="Li",
+        ),
     )
 }
 

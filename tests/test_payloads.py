@@ -162,6 +162,36 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
     ),
     (MessageKind.SMS_REPLY, {"what": "stopped"}),
     (MessageKind.SMS_ANSWER, {"text": "周六的活动改到周日。", "signature": "李联络"}),
+    (
+        MessageKind.SMS_REPLY,
+        {"what": "activity_yes", "activity": 3, "title": "座谈会", "when": "12-05 14:00"},
+    ),
+    (
+        MessageKind.ACTIVITY_INVITE,
+        {
+            "activity_id": 3,
+            "kind": "forum",
+            "title": "2026年流动党员座谈会",
+            "starts": "2026-12-05 14:00",
+            "ends": "16:00",
+            "place": "民意街道党员之家",
+            "address": "武汉市江汉区民意四路 12 号",
+            "capacity": 30,
+            "organiser": "李联络",
+        },
+    ),
+    (
+        MessageKind.ACTIVITY_REMIND,
+        {
+            "activity_id": 3,
+            "kind": "class",
+            "title": "送课到企：茶叶公司",
+            "starts": "2026-12-05 14:00",
+            "ends": "16:00",
+            "address": "武汉市江汉区江汉路 8 号",
+            "organiser": "李联络",
+        },
+    ),
 ]
 
 

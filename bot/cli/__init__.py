@@ -23,6 +23,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot.app import build_application
 from bot.background import attach_background, running_background
 from bot.botapi import LocalBotApi, LocalBotApiRequest
+from bot.cli.activity import activity
 from bot.cli.catalogue import catalogue, seed_catalogue
 from bot.cli.certificate import certificate
 from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of, telegram_user_id
@@ -734,6 +735,7 @@ main.add_command(
     click.Group("service", commands=catalogue.commands, hidden=True, help=catalogue.help)
 )
 main.add_command(place)
+main.add_command(activity)
 main.add_command(qq)
 member.add_command(member_lost)
 member.add_command(member_data_command)

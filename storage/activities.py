@@ -1,0 +1,1128 @@
+"""Activities: the yearly forum, classes taken to companies (送课到企), volunteer service,
+meetings — invited, answered, reminded and attended.
+
+Staff create an activity for groups in their scope (`create_activity`): each member of
+those groups gets an invitation row and, through the outbox, a message with "I'll come /
+I can't". A member answers (`answer`), and may change their answer until the activity
+starts; the same answer twice is recorded once. A "yes" beyond the capacity is refused: the
+member is told it is full and their earlier answer stays (no waiting list: a place that
+frees up is taken by whoever answers next). The day before, the scheduler reminds those
+who said yes (`enqueue_due_reminders`, once per activity). At the venue a member checks in
+with the code shown there, or by sharing a location within the radius of the place, while
+check-in is open (from `OPENS_BEFORE` before the start to the end) (`check_in`); or staff
+mark attendance (`mark_attendance`). Members see their own answers and attendance
+(`member_activities`); staff see the activities they may see, with the roster
+(`list_activities`, `view_activity`).
+
+A shared location is an argument here and nothing more: only that attendance was recorded
+by location is kept, never the coordinates.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit, payloads
+from storage.calendar import WhenError, parse_when
+from storage.coordinates import check_point
+from storage.models import (
+    Activity,
+    ActivityAnswer,
+    ActivityInvitation,
+    ActivityKind,
+    AttendanceSource,
+    ChannelName,
+    Delivery,
+    Group,
+    Member,
+    MessageKind,
+    UTCDateTime,
+    member_groups,
+)
+from storage.outbox import enqueue_to_members
+from storage.phones import InvalidPhone, mask_phone, normalize_phone
+from storage.places import haversine_m, place_by_id
+from storage.scope import group_scope_condition, may_see
+
+MAX_TITLE_LENGTH = 200
+MAX_ADDRESS_LENGTH = 300
+MAX_CAPACITY = 100_000
+# Without an end typed, an activity lasts this long.
+DEFAULT_DURATION = timedelta(hours=2)
+# Check-in opens this long before the start (people come early) and closes at the end.
+OPENS_BEFORE = timedelta(minutes=30)
+# How near a shared location must be to the place: a phone's position in a city is good to
+# a few dozen metres, a building's grounds are some more.
+DEFAULT_RADIUS_M = 300
+MIN_RADIUS_M = 50
+MAX_RADIUS_M = 5_000
+# The reminder goes this long before the start, to those who said yes.
+REMIND_BEFORE = timedelta(days=1)
+CODE_DIGITS = 6
+
+_END = re.compile(
+    r"^(?P<start>.*\d)\s*(?:-|~|–|—|至|到)\s*(?P<end>\d{1,2}(?::\d{2}|点(?:半|\d{1,2}分?)?))$"
+)
+
+
+class ActivityError(ValueError):
+    """An activity that cannot be made, seen or changed; the message says why (English).
+
+    reason is a short stable word for the front ends' own words: empty_title, title_too_long,
+    unreadable, past, too_far, end_before_start, no_groups, unknown_group, no_place,
+    address_too_long, bad_radius, bad_capacity, not_found, no_member, not_open.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# --- what is typed ------------------------------------------------------------------------
+
+
+def check_title(text: str) -> str:
+    """The title as kept: one line, trimmed; ActivityError when empty or too long."""
+    title = " ".join(text.split())
+    if not title:
+        raise ActivityError("the title is empty", "empty_title")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ActivityError(
+            f"the title has {len(title)} characters; at most {MAX_TITLE_LENGTH}", "title_too_long"
+        )
+    return title
+
+
+def check_address(text: str) -> str:
+    address = " ".join(text.split())
+    if not address:
+        raise ActivityError("give a place or an address", "no_place")
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise ActivityError(
+            f"the address has {len(address)} characters; at most {MAX_ADDRESS_LENGTH}",
+            "address_too_long",
+        )
+    return address
+
+
+def check_capacity(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_CAPACITY:
+        raise ActivityError(f"the capacity must be 1 to {MAX_CAPACITY}", "bad_capacity")
+    return value
+
+
+def parse_capacity(text: str) -> int | None:
+    """ "30" (or "３０", "30人") as a capacity; "", "0", "不限" or "none" for no limit."""
+    typed = unicodedata.normalize("NFKC", text).strip().removesuffix("人").strip()
+    if typed.casefold() in ("", "0", "不限", "none", "no limit", "-"):
+        return None
+    if not (typed.isascii() and typed.isdigit()) or len(typed) > 6:
+        raise ActivityError(f"{text!r} is not a number of people", "bad_capacity")
+    return check_capacity(int(typed))
+
+
+def parse_times(text: str, now: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """When an activity starts and ends, as staff type it in the district's zone.
+
+    The start is any form storage.calendar.parse_when reads ("2026-12-05 14:00", "12-05
+    14:00", "明天 9:00"), in the future and within a year; an end time of the same day may
+    follow ("12-05 14:00-16:30", "…至16点"), else it lasts DEFAULT_DURATION.
+    """
+    typed = " ".join(unicodedata.normalize("NFKC", text).split())
+    match = _END.fullmatch(typed)
+    try:
+        start = parse_when(match.group("start") if match else typed, now, zone)
+        if match is None:
+            return start, start + DEFAULT_DURATION
+        clock = parse_when(match.group("end"), now, zone, ahead=None).timetz()
+    except WhenError as error:
+        raise ActivityError(f"{text!r}: {error.reason}", error.reason) from None
+    local = start.astimezone(zone)
+    end = datetime.combine(local.date(), clock.replace(tzinfo=None), tzinfo=zone)
+    if end <= start:
+        raise ActivityError("the end comes before the start", "end_before_start")
+    return start, end
+
+
+def new_code() -> str:
+    """The check-in code shown at the venue: six digits, drawn by the system's randomness."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def normalize_code(text: str) -> str:
+    """A code as typed ("１２３ ４５６") as stored ("123456")."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityView:
+    """An activity as staff see it in lists and cards, with its answers counted."""
+
+    id: int
+    kind: ActivityKind
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place_id: int | None
+    place_name: str | None
+    address: str
+    located: bool  # a shared location can check members in (a place with a position)
+    radius_m: int
+    capacity: int | None
+    code: str
+    organiser: str
+    author_staff_id: int | None
+    groups: tuple[str, ...]
+    reminded_at: datetime | None
+    invited: int = 0
+    yes: int = 0
+    no: int = 0
+    attended: int = 0
+
+    @property
+    def opens_at(self) -> datetime:
+        return self.starts_at - OPENS_BEFORE
+
+    @property
+    def full(self) -> bool:
+        return self.capacity is not None and self.yes >= self.capacity
+
+    def open_at(self, now: datetime) -> bool:
+        """Whether members can check in now."""
+        return self.opens_at <= now < self.ends_at
+
+
+def _view(activity: Activity, counts: Counter[str] | None = None) -> ActivityView:
+    counts = counts or Counter()
+    return ActivityView(
+        id=activity.id,
+        kind=activity.kind,
+        title=activity.title,
+        starts_at=activity.starts_at,
+        ends_at=activity.ends_at,
+        place_id=activity.place_id,
+        place_name=activity.place_name,
+        address=activity.address,
+        located=activity.latitude is not None and activity.longitude is not None,
+        radius_m=activity.radius_m,
+        capacity=activity.capacity,
+        code=activity.code,
+        organiser=activity.organiser,
+        author_staff_id=activity.scope_staff_id,
+        groups=tuple(sorted(group.name for group in activity.groups)),
+        reminded_at=activity.reminded_at,
+        invited=counts["invited"],
+        yes=counts["yes"],
+        no=counts["no"],
+        attended=counts["attended"],
+    )
+
+
+async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Counter[str]]:
+    """Per activity: invited, answered yes and no, attended (one GROUP BY)."""
+    counts: dict[int, Counter[str]] = {activity_id: Counter() for activity_id in ids}
+    if not ids:
+        return counts
+    invitation = ActivityInvitation
+    rows = await session.execute(
+        select(
+            invitation.activity_id,
+            func.count(invitation.invited_at),
+            func.count(invitation.id).filter(invitation.answer == ActivityAnswer.YES),
+            func.count(invitation.id).filter(invitation.answer == ActivityAnswer.NO),
+            func.count(invitation.attended_at),
+        )
+        .where(invitation.activity_id.in_(list(ids)))
+        .group_by(invitation.activity_id)
+    )
+    for activity_id, invited, yes, no, attended in rows:
+        counts[activity_id].update(invited=invited, yes=yes, no=no, attended=attended)
+    return counts
+
+
+def visible_to(staff_id: int) -> ColumnElement[bool]:
+    """A where-clause on Activity: the staff member's own activities and those whose groups
+    are all theirs (as for notices: an activity reaching beyond their groups stays hidden)."""
+    return or_(
+        Activity.scope_staff_id == staff_id,
+        and_(Activity.groups.any(), ~Activity.groups.any(~group_scope_condition(staff_id))),
+    )
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def invitation_payload(
+    view: ActivityView, zone: tzinfo, *, reminder: bool = False
+) -> payloads.ActivityInvite:
+    """What an invitation (or the reminder) to view says, with its times in zone."""
+    kind = payloads.ActivityReminder if reminder else payloads.ActivityInvite
+    return kind(
+        activity_id=view.id,
+        kind=view.kind.value,
+        title=view.title,
+        starts=_local(view.starts_at, zone),
+        ends=view.ends_at.astimezone(zone).strftime("%H:%M"),
+        place=view.place_name,
+        address=view.address,
+        capacity=view.capacity,
+        organiser=view.organiser,
+    )
+
+
+# --- staff: creating and listing ------------------------------------------------------------
+
+
+async def addressable_groups(session: AsyncSession, staff_id: int | None) -> list[Group]:
+    """The groups this staff member may invite (every group for the command line: None)."""
+    query = select(Group).order_by(Group.name)
+    if staff_id is not None:
+        query = query.where(group_scope_condition(staff_id))
+    return list(await session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A new activity, and how many invitations went out per channel ("none": unreachable)."""
+
+    activity: ActivityView
+    per_channel: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def invited(self) -> int:
+        return sum(self.per_channel.values())
+
+
+async def create_activity(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    kind: ActivityKind,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    groups: Sequence[str],
+    actor: str,
+    organiser: str,
+    zone: tzinfo,
+    staff_id: int | None = None,
+    place_id: int | None = None,
+    address: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    radius_m: int = DEFAULT_RADIUS_M,
+    capacity: int | None = None,
+) -> Created:
+    """Record an activity for the named groups and invite their members (the outbox sends
+    the invitations, in each member's language, on their channel); audited.
+
+    The place is a place of /places (place_id: its name, address and position are copied)
+    or a typed address, optionally with a position (the command line's --lat/--lon); with
+    no position members check in with the code only. staff_id limits the groups to theirs;
+    None is the command line.
+    """
+    text = check_title(title)
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ActivityError("times need a time zone", "unreadable")
+    if starts_at <= now:
+        raise ActivityError("the activity would start in the past", "past")
+    if ends_at <= starts_at:
+        raise ActivityError("the end comes before the start", "end_before_start")
+    if not MIN_RADIUS_M <= radius_m <= MAX_RADIUS_M:
+        raise ActivityError(
+            f"the radius must be {MIN_RADIUS_M} to {MAX_RADIUS_M} metres", "bad_radius"
+        )
+    check_capacity(capacity)
+    if not groups:
+        raise ActivityError("choose at least one group to invite", "no_groups")
+    allowed = {group.name: group for group in await addressable_groups(session, staff_id)}
+    chosen: list[Group] = []
+    for name in dict.fromkeys(n.strip() for n in groups):
+        group = allowed.get(name)
+        if group is None:
+            # Outside one's scope reads the same as nonexistent.
+            raise ActivityError(
+                f"no group named {name!r} among the groups you look after", "unknown_group"
+            )
+        chosen.append(group)
+    place_name: str | None = None
+    if place_id is not None:
+        place = await place_by_id(session, place_id)
+        if place is None:
+            raise ActivityError(f"no place {place_id}", "no_place")
+        place_name, where = place.name, place.address
+        latitude, longitude = place.latitude, place.longitude
+    else:
+        where = check_address(address or "")
+        if (latitude is None) != (longitude is None):
+            raise ActivityError("give both a latitude and a longitude, or neither", "no_place")
+        if latitude is not None and longitude is not None:
+            check_point(latitude, longitude)
+    activity = Activity(
+        kind=kind,
+        title=text,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place_id=place_id,
+        place_name=place_name,
+        address=where,
+        latitude=latitude,
+        longitude=longitude,
+        radius_m=radius_m,
+        capacity=capacity,
+        code=new_code(),
+        created_by=actor,
+        organiser=organiser,
+        scope_staff_id=staff_id,
+        created_at=now,
+        remind_at=starts_at - REMIND_BEFORE,
+        groups=chosen,
+    )
+    session.add(activity)
+    await session.flush()
+    # Every member of the groups, once however many of them they are in: one INSERT … SELECT.
+    invited = select(literal(activity.id), Member.id, literal(now, UTCDateTime())).where(
+        Member.id.in_(
+            select(member_groups.c.member_id)
+            .where(member_groups.c.group_id.in_([g.id for g in chosen]))
+            .correlate(None)
+        )
+    )
+    await session.execute(
+        insert(ActivityInvitation).from_select(
+            [
+                ActivityInvitation.activity_id,
+                ActivityInvitation.member_id,
+                ActivityInvitation.invited_at,
+            ],
+            invited,
+        )
+    )
+    view = _view(activity)
+    topic = _topic(activity.id, "invite")
+    await enqueue_to_members(
+        session,
+        now,
+        payload=invitation_payload(view, zone),
+        topic=topic,
+        condition=_invited(activity.id),
+    )
+    rows = await session.execute(
+        select(func.coalesce(cast(Delivery.channel, String), "none"), func.count())
+        .where(Delivery.topic == topic)
+        .group_by(Delivery.channel)
+    )
+    per_channel = {str(channel): int(count) for channel, count in rows}
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="activity.create",
+        subject=f"activity:{activity.id}",
+        kind=kind.value,
+        groups=[g.name for g in chosen],
+        starts_at=starts_at.isoformat(),
+        capacity=capacity,
+        place=place_id,
+    )
+    counts = await _counts(session, [activity.id])
+    return Created(_view(activity, counts[activity.id]), per_channel)
+
+
+def _topic(activity_id: int, what: str) -> str:
+    return f"act{activity_id}:{what}"
+
+
+def _invited(activity_id: int, answer: ActivityAnswer | None = None) -> ColumnElement[bool]:
+    """A where-clause on Member: invited to the activity (and answered so, if given)."""
+    invitations = select(ActivityInvitation.member_id).where(
+        ActivityInvitation.activity_id == activity_id,
+        ActivityInvitation.invited_at.is_not(None),
+    )
+    if answer is not None:
+        invitations = invitations.where(ActivityInvitation.answer == answer)
+    return Member.id.in_(invitations.correlate(None))
+
+
+async def _load(
+    session: AsyncSession, activity_id: int, *, staff_id: int | None, lock: bool = False
+) -> Activity | None:
+    query = (
+        select(Activity).where(Activity.id == activity_id).options(selectinload(Activity.groups))
+    )
+    if staff_id is not None:
+        query = query.where(visible_to(staff_id))
+    if lock:
+        query = query.with_for_update(of=Activity)
+    return await session.scalar(query)
+
+
+async def get_activity(
+    session: AsyncSession, activity_id: int, *, staff_id: int | None = None
+) -> ActivityView | None:
+    """One activity with its answers counted; a staff member sees only those they may."""
+    activity = await _load(session, activity_id, staff_id=staff_id)
+    if activity is None:
+        return None
+    return _view(activity, (await _counts(session, [activity.id]))[activity.id])
+
+
+async def list_activities(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    staff_id: int | None,
+    actor: str,
+    past: int = 10,
+    limit: int = 30,
+) -> list[ActivityView]:
+    """Those coming (or under way), soonest first, then the last `past` that ended, newest
+    first; a staff member's own and those to their groups. The look is audited."""
+    query = select(Activity).options(selectinload(Activity.groups))
+    if staff_id is not None:
+        query = query.where(visible_to(staff_id))
+    coming = list(
+        await session.scalars(
+            query.where(Activity.ends_at > now)
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(limit)
+        )
+    )
+    ended = list(
+        await session.scalars(
+            query.where(Activity.ends_at <= now)
+            .order_by(Activity.starts_at.desc(), Activity.id.desc())
+            .limit(past)
+        )
+    )
+    activities = coming + ended
+    counts = await _counts(session, [a.id for a in activities])
+    await audit.record(
+        session, now, actor=actor, action="activity.list", shown=[a.id for a in activities]
+    )
+    return [_view(activity, counts[activity.id]) for activity in activities]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterLine:
+    """One member on an activity's roster: the answer and the attendance."""
+
+    member_id: int
+    name: str
+    phone_masked: str | None
+    invited: bool
+    answer: ActivityAnswer | None
+    attended_at: datetime | None
+    source: AttendanceSource | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityCard:
+    activity: ActivityView
+    roster: tuple[RosterLine, ...]
+
+
+def _roster_order(line: RosterLine) -> tuple[int, str, int]:
+    rank = {ActivityAnswer.YES: 0, None: 1, ActivityAnswer.NO: 2}[line.answer]
+    return rank, line.name, line.member_id
+
+
+async def roster(session: AsyncSession, activity_id: int) -> list[RosterLine]:
+    """Everyone invited (and anyone marked who was not): those coming first, then those who
+    did not answer, then those who cannot come; by name."""
+    rows = await session.execute(
+        select(ActivityInvitation, Member.name, Member.phone)
+        .join(Member, Member.id == ActivityInvitation.member_id)
+        .where(ActivityInvitation.activity_id == activity_id)
+    )
+    lines = [
+        RosterLine(
+            member_id=invitation.member_id,
+            name=name,
+            phone_masked=mask_phone(phone) if phone else None,
+            invited=invitation.invited_at is not None,
+            answer=invitation.answer,
+            attended_at=invitation.attended_at,
+            source=invitation.attendance_source,
+        )
+        for invitation, name, phone in rows
+        if invitation.member_id is not None
+    ]
+    return sorted(lines, key=_roster_order)
+
+
+async def view_activity(
+    session: AsyncSession, now: datetime, activity_id: int, *, staff_id: int | None, actor: str
+) -> ActivityCard | None:
+    """An activity with its roster (phones masked), the look audited; None for one the staff
+    member may not see (the same as one that does not exist: the refusal is audited)."""
+    view = await get_activity(session, activity_id, staff_id=staff_id)
+    if view is None:
+        await audit.record_refused(
+            session,
+            now,
+            actor=actor,
+            action="activity.view.refused",
+            kind="activity",
+            model=Activity,
+            record_id=activity_id,
+        )
+        return None
+    lines = await roster(session, activity_id)
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="activity.view",
+        subject=f"activity:{activity_id}",
+        members=[line.member_id for line in lines],
+    )
+    return ActivityCard(view, tuple(lines))
+
+
+# --- members: answering --------------------------------------------------------------------
+
+
+class Answered(enum.StrEnum):
+    """What a member's answer to an invitation did."""
+
+    YES = "yes"  # recorded: they will come
+    NO = "no"  # recorded: they cannot come
+    SAME = "same"  # they had answered so already: nothing changed
+    FULL = "full"  # "yes" refused: the places are taken; the earlier answer stays
+    CLOSED = "closed"  # the activity has started (or is over): answers are closed
+    NOT_INVITED = "not_invited"  # not their invitation (a forwarded message, a forged press)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    result: Answered
+    activity: ActivityView | None = None
+    # The answer now on record (None: not answered).
+    answer: ActivityAnswer | None = None
+
+
+async def answer(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    activity_id: int,
+    member_id: int,
+    choice: ActivityAnswer,
+) -> AnswerOutcome:
+    """The member's answer to their invitation: recorded once, changeable until the start;
+    a "yes" over the capacity is refused (FULL), the earlier answer kept. Audited."""
+    # On PostgreSQL the activity's row is locked: two "yes" for the last place are taken one
+    # after the other, and the second counts the first.
+    activity = await _load(session, activity_id, staff_id=None, lock=True)
+    invitation = None
+    if activity is not None:
+        invitation = await session.scalar(
+            select(ActivityInvitation).where(
+                ActivityInvitation.activity_id == activity_id,
+                ActivityInvitation.member_id == member_id,
+                ActivityInvitation.invited_at.is_not(None),
+            )
+        )
+    if activity is None or invitation is None:
+        return AnswerOutcome(Answered.NOT_INVITED)
+    before = invitation.answer
+    if now >= activity.starts_at:
+        return await _answered(session, activity, Answered.CLOSED, before)
+    if before is choice:
+        return await _answered(session, activity, Answered.SAME, before)
+    # Written first, counted after: on SQLite the write takes the database's one writer
+    # lock, so the count below sees every other answer already committed, and none can
+    # come in between until this transaction ends.
+    await session.execute(
+        update(ActivityInvitation)
+        .where(ActivityInvitation.id == invitation.id)
+        .values(answer=choice, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if choice is ActivityAnswer.YES and activity.capacity is not None:
+        going = await session.scalar(
+            select(func.count()).where(
+                ActivityInvitation.activity_id == activity_id,
+                ActivityInvitation.answer == ActivityAnswer.YES,
+            )
+        )
+        if int(going or 0) > activity.capacity:
+            await session.execute(
+                update(ActivityInvitation)
+                .where(ActivityInvitation.id == invitation.id)
+                .values(answer=before, answered_at=invitation.answered_at)
+                .execution_options(synchronize_session=False)
+            )
+            await session.refresh(invitation)
+            return await _answered(session, activity, Answered.FULL, before)
+    await session.refresh(invitation)
+    await audit.record(
+        session,
+        now,
+        actor=f"member:{member_id}",
+        action="activity.answer",
+        subject=f"activity:{activity_id}",
+        answer=choice.value,
+        before=before.value if before is not None else None,
+    )
+    result = Answered.YES if choice is ActivityAnswer.YES else Answered.NO
+    return await _answered(session, activity, result, choice)
+
+
+async def _answered(
+    session: AsyncSession,
+    activity: Activity,
+    result: Answered,
+    now_on_record: ActivityAnswer | None,
+) -> AnswerOutcome:
+    counts = await _counts(session, [activity.id])
+    return AnswerOutcome(result, _view(activity, counts[activity.id]), now_on_record)
+
+
+async def latest_sms_invitation(session: AsyncSession, now: datetime, member_id: int) -> int | None:
+    """The activity of the member's newest invitation sent to them by SMS that has not
+    started yet: what a bare "参加" texted back answers (None: there is none)."""
+    return await session.scalar(
+        select(Activity.id)
+        .join(ActivityInvitation, ActivityInvitation.activity_id == Activity.id)
+        .join(
+            Delivery,
+            and_(
+                Delivery.member_id == member_id,
+                Delivery.topic == literal("act") + cast(Activity.id, String) + literal(":invite"),
+            ),
+        )
+        .where(
+            ActivityInvitation.member_id == member_id,
+            ActivityInvitation.invited_at.is_not(None),
+            Activity.starts_at > now,
+            Delivery.channel == ChannelName.SMS,
+        )
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+        .limit(1)
+    )
+
+
+# --- members: their own --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInvitation:
+    """One of a member's invitations as they see it: the activity, their answer, and
+    whether they attended."""
+
+    activity: ActivityView
+    answer: ActivityAnswer | None
+    attended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberActivities:
+    upcoming: tuple[MemberInvitation, ...]
+    past: tuple[MemberInvitation, ...]
+
+
+async def member_activities(
+    session: AsyncSession, now: datetime, member_id: int, *, past: int = 10
+) -> MemberActivities:
+    """/activities for a member: invitations still to come (or under way), soonest first,
+    then the last `past` that ended, newest first."""
+    query = (
+        select(Activity, ActivityInvitation)
+        .join(ActivityInvitation, ActivityInvitation.activity_id == Activity.id)
+        .where(ActivityInvitation.member_id == member_id)
+        .options(selectinload(Activity.groups))
+    )
+    coming = await session.execute(
+        query.where(Activity.ends_at > now).order_by(Activity.starts_at, Activity.id)
+    )
+    ended = await session.execute(
+        query.where(Activity.ends_at <= now)
+        .order_by(Activity.starts_at.desc(), Activity.id.desc())
+        .limit(past)
+    )
+
+    def mine(rows: Result[Activity, ActivityInvitation]) -> tuple[MemberInvitation, ...]:
+        return tuple(
+            MemberInvitation(_view(activity), invitation.answer, invitation.attended_at)
+            for activity, invitation in rows
+        )
+
+    return MemberActivities(mine(coming), mine(ended))
+
+
+# --- attendance -----------------------------------------------------------------------------
+
+
+class Attended(enum.StrEnum):
+    """What a check-in at the venue did."""
+
+    RECORDED = "recorded"
+    ALREADY = "already"  # recorded before: nothing changed
+    WRONG_CODE = "wrong_code"  # no activity of the member's has this code
+    NOT_OPEN = "not_open"  # the member's activity, but not now (see the window)
+    TOO_FAR = "too_far"  # the shared location is outside the place's radius
+    NO_LOCATION = "no_location"  # the activity has no position: the code only
+    NOTHING_OPEN = "nothing_open"  # no activity of the member's is open for check-in now
+
+
+@dataclass(frozen=True, slots=True)
+class AttendOutcome:
+    result: Attended
+    activity: ActivityView | None = None
+    distance_m: float | None = None
+
+
+async def _my_invitations(
+    session: AsyncSession, member_id: int, activity_id: int | None
+) -> list[tuple[Activity, ActivityInvitation]]:
+    query = (
+        select(Activity, ActivityInvitation)
+        .join(ActivityInvitation, ActivityInvitation.activity_id == Activity.id)
+        .where(
+            ActivityInvitation.member_id == member_id,
+            ActivityInvitation.invited_at.is_not(None),
+        )
+        .options(selectinload(Activity.groups))
+        .order_by(Activity.starts_at, Activity.id)
+    )
+    if activity_id is not None:
+        query = query.where(Activity.id == activity_id)
+    return [(activity, invitation) for activity, invitation in await session.execute(query)]
+
+
+def _is_open(activity: Activity, now: datetime) -> bool:
+    return activity.starts_at - OPENS_BEFORE <= now < activity.ends_at
+
+
+async def open_for(session: AsyncSession, now: datetime, member_id: int) -> list[ActivityView]:
+    """The member's activities open for check-in now (what /attend asks about)."""
+    return [
+        _view(activity)
+        for activity, _ in await _my_invitations(session, member_id, None)
+        if _is_open(activity, now)
+    ]
+
+
+async def check_in(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    member_id: int,
+    code: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    activity_id: int | None = None,
+) -> AttendOutcome:
+    """The member says they are at their activity: with the code shown at the venue, or a
+    location within the place's radius, while check-in is open (activity_id: this one only,
+    as when they answer its invitation). Nothing is recorded otherwise; the outcome says why.
+
+    A location: CoordinateError if it is no point on Earth; it is kept nowhere.
+    """
+    mine = await _my_invitations(session, member_id, activity_id)
+    if code is not None:
+        typed = normalize_code(code)
+        matching = [(a, i) for a, i in mine if a.code == typed]
+        if not matching:
+            return AttendOutcome(Attended.WRONG_CODE)
+        open_now = [(a, i) for a, i in matching if _is_open(a, now)]
+        if not open_now:
+            # The nearest in time says when check-in opens (or that it closed).
+            activity = min(matching, key=lambda pair: abs(pair[0].starts_at - now))[0]
+            return AttendOutcome(Attended.NOT_OPEN, _view(activity))
+        activity, invitation = open_now[0]
+        return await _record(session, now, activity, invitation, AttendanceSource.CODE)
+    if latitude is None or longitude is None:
+        raise ValueError("give a code or a location")
+    check_point(latitude, longitude)
+    open_now = [(a, i) for a, i in mine if _is_open(a, now)]
+    if not open_now:
+        if activity_id is not None and mine:
+            return AttendOutcome(Attended.NOT_OPEN, _view(mine[0][0]))
+        return AttendOutcome(Attended.NOTHING_OPEN)
+    located = [
+        (haversine_m(latitude, longitude, a.latitude, a.longitude), a, i)
+        for a, i in open_now
+        if a.latitude is not None and a.longitude is not None
+    ]
+    if not located:
+        return AttendOutcome(Attended.NO_LOCATION, _view(open_now[0][0]))
+    distance, activity, invitation = min(located, key=lambda found: (found[0], found[1].id))
+    if distance > activity.radius_m:
+        return AttendOutcome(Attended.TOO_FAR, _view(activity), distance)
+    outcome = await _record(session, now, activity, invitation, AttendanceSource.LOCATION)
+    return AttendOutcome(outcome.result, outcome.activity, distance)
+
+
+async def _record(
+    session: AsyncSession,
+    now: datetime,
+    activity: Activity,
+    invitation: ActivityInvitation,
+    source: AttendanceSource,
+) -> AttendOutcome:
+    if invitation.attended_at is not None:
+        return AttendOutcome(Attended.ALREADY, _view(activity))
+    invitation.attended_at = now
+    invitation.attendance_source = source
+    invitation.attendance_by = f"member:{invitation.member_id}"
+    await audit.record(
+        session,
+        now,
+        actor=f"member:{invitation.member_id}",
+        action="activity.attend",
+        subject=f"activity:{activity.id}",
+        source=source.value,
+    )
+    return AttendOutcome(Attended.RECORDED, _view(activity))
+
+
+async def activity_of_message(
+    session: AsyncSession, *, channel: ChannelName, address: str, message_id: str
+) -> int | None:
+    """The activity an invitation or reminder the member replies to is about (the message
+    as the channel numbered it when it was sent), or None for any other message."""
+    payload = await session.scalar(
+        select(Delivery.payload)
+        .where(
+            Delivery.channel == channel,
+            Delivery.address == address,
+            Delivery.external_id == message_id,
+            Delivery.kind.in_([MessageKind.ACTIVITY_INVITE, MessageKind.ACTIVITY_REMIND]),
+        )
+        .limit(1)
+    )
+    found = (payload or {}).get("activity_id")
+    return found if isinstance(found, int) else None
+
+
+# --- staff: attendance ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """What marking did: the member, whether they now count as attended, and whether it
+    changed anything."""
+
+    member_id: int
+    name: str
+    attended: bool
+    changed: bool
+
+
+async def find_member(
+    session: AsyncSession, activity_id: int, text: str, *, staff_id: int | None
+) -> int:
+    """The member text names for marking attendance: an invitee's exact name, or a phone
+    number (anyone's the staff member may see: someone who came without an invitation)."""
+    wanted = " ".join(text.split())
+    named = list(
+        await session.scalars(
+            select(Member.id)
+            .join(ActivityInvitation, ActivityInvitation.member_id == Member.id)
+            .where(ActivityInvitation.activity_id == activity_id, Member.name == wanted)
+        )
+    )
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise ActivityError(
+            f"{len(named)} invitees are named {wanted}: give the phone", "no_member"
+        )
+    try:
+        phone = normalize_phone(wanted)
+    except InvalidPhone:
+        raise ActivityError(f"no invitee named {wanted!r}", "no_member") from None
+    found = await session.scalar(select(Member.id).where(Member.phone == phone))
+    if found is None or (staff_id is not None and not await may_see(session, staff_id, found)):
+        raise ActivityError(f"no member with the phone {mask_phone(phone)}", "no_member")
+    return found
+
+
+async def mark_attendance(
+    session: AsyncSession,
+    now: datetime,
+    activity_id: int,
+    *,
+    member_id: int,
+    attended: bool,
+    actor: str,
+    staff_id: int | None,
+) -> Marked:
+    """Staff say a member attended (or did not, after all); from the time check-in opens.
+
+    A member the staff member may see who came without an invitation is added to the
+    roster as not invited. Marking what is already so changes nothing (a second press of
+    the same button). Audited, with the member as subject (erasure removes who it was).
+    """
+    activity = await _load(session, activity_id, staff_id=staff_id)
+    if activity is None:
+        raise ActivityError(f"no activity {activity_id}", "not_found")
+    if now < activity.starts_at - OPENS_BEFORE:
+        raise ActivityError("attendance is taken once check-in opens", "not_open")
+    member = await session.get(Member, member_id)
+    if member is None or (staff_id is not None and not await may_see(session, staff_id, member_id)):
+        raise ActivityError(f"no member {member_id}", "no_member")
+    invitation = await session.scalar(
+        select(ActivityInvitation).where(
+            ActivityInvitation.activity_id == activity_id,
+            ActivityInvitation.member_id == member_id,
+        )
+    )
+    if invitation is None:
+        if not attended:
+            return Marked(member_id, member.name, False, False)
+        invitation = ActivityInvitation(activity_id=activity_id, member_id=member_id)
+        session.add(invitation)
+    if (invitation.attended_at is not None) == attended:
+        return Marked(member_id, member.name, attended, False)
+    invitation.attended_at = now if attended else None
+    invitation.attendance_source = AttendanceSource.STAFF if attended else None
+    invitation.attendance_by = actor if attended else None
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="activity.attendance.mark" if attended else "activity.attendance.unmark",
+        subject=f"member:{member_id}",
+        activity=activity_id,
+    )
+    return Marked(member_id, member.name, attended, True)
+
+
+# --- the scheduler: the day before ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reminded:
+    activity_id: int
+    title: str
+    messages: int
+
+
+def _remind_due(now: datetime) -> ColumnElement[bool]:
+    # Made a day or less ahead: the invitation itself was the reminder.
+    return and_(
+        Activity.reminded_at.is_(None),
+        Activity.created_at < Activity.remind_at,
+        Activity.remind_at <= now,
+        Activity.starts_at > now,
+    )
+
+
+async def enqueue_due_reminders(
+    session: AsyncSession, now: datetime, *, zone: tzinfo
+) -> list[Reminded]:
+    """The day before each activity, its reminder to those who said yes: once per activity
+    (reminded_at, and the deliveries' keys), caught up until the activity starts. A yes
+    after it went needs none: the member has just answered."""
+    due = list(
+        await session.scalars(
+            select(Activity)
+            .where(_remind_due(now))
+            .options(selectinload(Activity.groups))
+            .order_by(Activity.remind_at, Activity.id)
+            .with_for_update(of=Activity, skip_locked=True)
+        )
+    )
+    done = []
+    for activity in due:
+        view = _view(activity)
+        messages = await enqueue_to_members(
+            session,
+            now,
+            payload=invitation_payload(view, zone, reminder=True),
+            topic=_topic(activity.id, "remind"),
+            condition=_invited(activity.id, ActivityAnswer.YES),
+        )
+        activity.reminded_at = now
+        done.append(Reminded(activity.id, activity.title, messages))
+    await session.flush()
+    return done
+
+
+async def reminders_ahead(session: AsyncSession, now: datetime) -> list[tuple[int, str, datetime]]:
+    """Activities whose reminder is still to come: (id, title, when) for the timers."""
+    rows = await session.execute(
+        select(Activity.id, Activity.title, Activity.remind_at)
+        .where(
+            Activity.reminded_at.is_(None),
+            Activity.created_at < Activity.remind_at,
+            Activity.starts_at > now,
+        )
+        .order_by(Activity.remind_at, Activity.id)
+    )
+    return [(activity_id, title, when) for activity_id, title, when in rows]
+
+
+__all__ = [
+    "DEFAULT_DURATION",
+    "DEFAULT_RADIUS_M",
+    "MAX_TITLE_LENGTH",
+    "OPENS_BEFORE",
+    "REMIND_BEFORE",
+    "ActivityCard",
+    "ActivityError",
+    "ActivityView",
+    "AnswerOutcome",
+    "Answered",
+    "AttendOutcome",
+    "Attended",
+    "Created",
+    "Marked",
+    "MemberActivities",
+    "MemberInvitation",
+    "Reminded",
+    "RosterLine",
+    "activity_of_message",
+    "addressable_groups",
+    "answer",
+    "check_address",
+    "check_in",
+    "check_title",
+    "create_activity",
+    "enqueue_due_reminders",
+    "find_member",
+    "get_activity",
+    "invitation_payload",
+    "latest_sms_invitation",
+    "list_activities",
+    "mark_attendance",
+    "member_activities",
+    "open_for",
+    "parse_capacity",
+    "parse_times",
+    "reminders_ahead",
+    "roster",
+    "view_activity",
+]
