@@ -427,8 +427,6 @@ ACTIVITY_MINE = action(ACTIVITY, "mine")
 # Staff mark a member attended (on) or not (off): the state wanted, so a second press of
 # the same button changes nothing.
 ACTIVITY_MARK = action(ACTIVITY, "mark", ID, ID, one_of({"on": True, "off": False}))
-# /attend, waiting for the code or a location.
-ATTEND_QUIT = action("attend", "quit")
 
 # --- /mydata (bot/features/mydata.py) ----------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from bot.botapi import Button, LocalBotApi, Outgoing, _buttons
 from bot.context import LiaisonApplication, Services
@@ -26,8 +26,10 @@ from storage.models import (
     AttendanceSource,
     AuditEvent,
     Conversation,
+    Group,
     Member,
     Staff,
+    staff_groups,
 )
 from storage.places import haversine_m
 from tests.chat import Person, said, talk
@@ -307,6 +309,20 @@ async def test_an_activity_from_the_liaisons_invitation_to_the_members_attendanc
     clock.set(ENDS + timedelta(days=1))
     await talk(zhang, [("/activities", ["已经结束", "2026年流动党员座谈会", "✅ 已到场"])])
     await talk(wang, [("/activities", ["已经结束", "✅ 已到场"])])
+    # …and in all their data, with who looked at the roster it was on.
+    await talk(
+        wang,
+        [
+            (
+                "/mydata",
+                [
+                    "活动（1 次）",
+                    "2026年流动党员座谈会：不能参加，已到场",
+                    "李联络（联络员）查看了活动名单（其中有您） #1",
+                ],
+            )
+        ],
+    )
     # Answers are closed once it started: an old button says so.
     assert "活动已经开始" in await press(zhang, invitations[ZHANG], "✅ 我参加（已选）")
 
@@ -459,3 +475,134 @@ async def test_in_english_the_liaison_and_the_member_read_every_step(
     clock.set(ENDS + timedelta(minutes=1))
     await talk(zhang, [(f"/attend {code}", "is not open now")])
     await talk(zhang, [("/activities", ["Over", "✅ attended"])])
+
+
+# --- the rest of every turn, in both languages ------------------------------------------------
+
+# What each language says: (Chinese, English).
+SAYS = {
+    "not_member": ("活动邀请只发给已绑定身份的党员", "Invitations to activities go to registered"),
+    "ask": ("请输入现场公布的签到码", "Please type the check-in code"),
+    "unexpected": ("请输入现场公布的签到码（数字）", "Please type the check-in code shown"),
+    "attend_expired": ("上次的签到放了太久", "The check-in you started was left too long"),
+    "new_unexpected": ("请用文字输入", "Please type it as text"),
+    "new_cancelled": ("已取消，活动没有建立", "Cancelled: no activity was made"),
+    "new_stale": ("这个按钮已经失效。要建活动", "This button no longer works. To make"),
+    "new_expired": ("上次建的活动放了太久", "The activity you were making was left too long"),
+    "pick_place": ("对应 2 个场所", "matches 2 place(s)"),
+    "not_created": ("所选的党小组已不在您负责的范围里", "no longer among those you look after"),
+    "not_found": ("没有找到活动 #99", "No activity #99 was found"),
+    "mark_refused": ("还没有开始签到", "has not opened yet"),
+    "full": ("个名额已经报满", "places of “会议” are taken"),
+}
+LABELS = {
+    "new": ("➕ 新活动", "➕ New activity"),
+    "meeting": ("会议", "Meeting"),
+    "cancel": ("✖️ 取消", "✖️ Cancel"),
+    "group": ("驻深圳党小组", "驻深圳党小组"),
+    "next": ("下一步 ➡️", "Next ➡️"),
+    "send": ("📤 发出邀请", "📤 Send the invitations"),
+    "marking": ("✅ 登记到场", "✅ Mark attendance"),
+    "yes": ("✅ 我参加", "✅ I'll come"),
+}
+
+
+@pytest.mark.parametrize("language", [0, 1])
+async def test_every_other_turn_says_what_to_do_in_each_language(
+    db: Database,
+    clock: FakeClock,
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    deliver: Deliver,
+    language: int,
+) -> None:
+    says = {key: pair[language] for key, pair in SAYS.items()}
+    labels = {key: pair[language] for key, pair in LABELS.items()}
+    locale = ("zh_CN", "en")[language]
+    async with db.session() as session:
+        for member in await session.scalars(select(Member)):
+            member.locale = locale
+        for staff in await session.scalars(select(Staff)):
+            staff.locale = locale
+    stranger = person(application, bot_api, 4242)
+    stranger.user["language_code"] = ("zh-hans", "en")[language]
+    await talk(stranger, [("/lang", None), (("中文", "English")[language], None)])
+    await talk(stranger, [("/activities", says["not_member"]), ("/attend", says["not_member"])])
+
+    # The liaison: a sticker where text is asked, a cancel, an old button, a long pause.
+    liaison = person(application, bot_api, LIAISON)
+    await talk(liaison, [("/activities", None), (labels["new"], None), (labels["meeting"], None)])
+    liaison.last = await liaison.send_update(liaison.updates.sticker(liaison.user))
+    assert says["new_unexpected"] in liaison.last_text
+    await talk(liaison, [(labels["cancel"], says["new_cancelled"])])
+    stale = liaison.updates.press(liaison.user, liaison.last[-1], Button("x", "act:new:kind:forum"))
+    liaison.last = await liaison.send_update(stale)
+    assert says["new_stale"] in liaison.last_text
+    await talk(liaison, [("/activities", None), (labels["new"], None), (labels["meeting"], None)])
+    clock.advance(timedelta(hours=13))
+    await talk(liaison, [("会议", says["new_expired"])])
+    clock.advance(timedelta(hours=11))  # the next morning: out of the members' quiet hours
+
+    # Two places named alike; then the group is taken out of their scope before "send".
+    await talk(
+        liaison,
+        [
+            ("/activities", None),
+            (labels["new"], None),
+            (labels["meeting"], None),
+            ("会议", None),
+            ("2026-12-05 14:00", None),
+            ("党员之家", says["pick_place"]),
+            ("1", None),
+            (labels["group"], None),
+            (labels["next"], None),
+            ("1", None),
+        ],
+    )
+    async with db.session() as session:
+        group_id = await session.scalar(select(Group.id).where(Group.name == "驻深圳党小组"))
+        staff_id = await session.scalar(select(Staff.id).where(Staff.telegram_user_id == LIAISON))
+        await session.execute(
+            delete(staff_groups).where(
+                staff_groups.c.staff_id == staff_id, staff_groups.c.group_id == group_id
+            )
+        )
+    await talk(liaison, [(labels["send"], says["not_created"])])
+    async with db.session() as session:
+        await session.execute(insert(staff_groups).values(staff_id=staff_id, group_id=group_id))
+    await talk(
+        liaison,
+        [
+            ("/activities", None),
+            (labels["new"], None),
+            (labels["meeting"], None),
+            ("会议", None),
+            ("2026-12-05 14:00", None),
+            ("民意街道党员之家", None),
+            (labels["group"], None),
+            (labels["next"], None),
+            ("1", None),
+            (labels["send"], None),
+            ("/activities 99", says["not_found"]),
+            ("/activities 1", None),
+            (labels["marking"], None),
+        ],
+    )
+    sheet = next(o for o in reversed(liaison.last) if o.buttons)
+    await press(liaison, sheet, sheet.flat_buttons[0].text)
+    assert says["mark_refused"] in liaison.last_text
+
+    # Two members for one place: the second is told it is full.
+    got = await deliver()
+    zhang, wang = person(application, bot_api, ZHANG), person(application, bot_api, WANG)
+    await press(zhang, got[ZHANG][0], labels["yes"])
+    await press(wang, got[WANG][0], labels["yes"])
+    assert says["full"] in wang.last_text
+
+    # At the venue: /attend asks; a sticker is told what to do; a long pause ends it.
+    clock.set(STARTS)
+    await talk(zhang, [("/attend", says["ask"])])
+    zhang.last = await zhang.send_update(zhang.updates.sticker(zhang.user))
+    assert says["unexpected"] in zhang.last_text
+    clock.advance(timedelta(hours=13))
+    await talk(zhang, [("123456", says["attend_expired"])])

@@ -367,3 +367,63 @@ async def test_location_precision_comes_and_goes(empty: Database) -> None:
             lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("members")}
         )
         assert "location_precision" not in columns
+
+
+DELIVERIES = sa.table(
+    "deliveries",
+    sa.column("dedupe_key", sa.String()),
+    sa.column("kind", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("rank", sa.Integer()),
+    sa.column("attempts", sa.Integer()),
+    sa.column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+def _delivery(key: str, kind: str) -> dict[str, object]:
+    return {
+        "dedupe_key": key,
+        "kind": kind,
+        "status": "pending",
+        "rank": 0,
+        "attempts": 0,
+        "next_attempt_at": SENT,
+        "created_at": SENT,
+    }
+
+
+async def test_activities_come_and_go(empty: Database) -> None:
+    """0018: activities, the groups invited, each member's answer and attendance, and the
+    invitation and reminder kinds of the outbox; down again, the activity messages go with
+    the tables (an older version could read neither), the other messages stay."""
+    database = empty
+    await upgrade(database.engine, "0017")
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.insert(DELIVERIES), [_delivery("n1:m1:sms", "notice")])
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        found = await connection.run_sync(names, "activity_invitations")
+        assert {
+            "ck_activity_invitations_activityanswer",
+            "ix_activity_invitations_member_id",
+        } <= found
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(DELIVERIES),
+            [
+                _delivery("act1:invite:m1:sms", "activity_invite"),
+                _delivery("act1:remind:m1:sms", "activity_remind"),
+            ],
+        )
+    await downgrade(database, "0017")
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+        kept = (await connection.execute(select(DELIVERIES.c.dedupe_key))).scalars().all()
+    assert not tables & {"activities", "activity_groups", "activity_invitations"}
+    assert kept == ["n1:m1:sms"]
+    # And up once more: the same schema as the models.
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -220,6 +220,8 @@ async def code_in_reply(update: Update, context: LiaisonContext) -> None:
     await _answer(update, context, outcome)
 
 
+# No buttons of its own (the question's keyboard shares the location): a press is never
+# this flow's, so it has no stale_button text.
 FLOW = Flow(
     "attend",
     Draft,
