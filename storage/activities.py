@@ -65,7 +65,7 @@ from storage.models import (
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.places import haversine_m, place_by_id
-from storage.scope import group_scope_condition, may_see
+from storage.scope import group_scope_condition, may_see, scope_condition
 
 MAX_TITLE_LENGTH = 200
 MAX_ADDRESS_LENGTH = 300
@@ -554,14 +554,21 @@ def _roster_order(line: RosterLine) -> tuple[int, str, int]:
     return rank, line.name, line.member_id
 
 
-async def roster(session: AsyncSession, activity_id: int) -> list[RosterLine]:
+async def roster(
+    session: AsyncSession, activity_id: int, *, staff_id: int | None = None
+) -> list[RosterLine]:
     """Everyone invited (and anyone marked who was not): those coming first, then those who
-    did not answer, then those who cannot come; by name."""
-    rows = await session.execute(
+    did not answer, then those who cannot come; by name. A staff member sees the members
+    they may see (all the invitees of an activity they see; not someone another unit's
+    staff marked as come without an invitation)."""
+    query = (
         select(ActivityInvitation, Member.name, Member.phone)
         .join(Member, Member.id == ActivityInvitation.member_id)
         .where(ActivityInvitation.activity_id == activity_id)
     )
+    if staff_id is not None:
+        query = query.where(scope_condition(staff_id))
+    rows = await session.execute(query)
     lines = [
         RosterLine(
             member_id=invitation.member_id,
@@ -595,7 +602,7 @@ async def view_activity(
             record_id=activity_id,
         )
         return None
-    lines = await roster(session, activity_id)
+    lines = await roster(session, activity_id, staff_id=staff_id)
     await audit.record(
         session,
         now,

@@ -24,11 +24,15 @@ from messages.dispatcher import Dispatcher
 from messages.kinds import KINDS
 from messages.render import Reader, Renderer
 from storage import qq_choices, qq_rest
+from storage.activities import create_activity
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.erasure import erase_member
 from storage.group_chats import link_group_chat
 from storage.models import (
+    ActivityAnswer,
+    ActivityInvitation,
+    ActivityKind,
     AuditEvent,
     ChannelName,
     CheckIn,
@@ -516,3 +520,40 @@ async def test_no_console_login_link_goes_over_qq(
     assert "sent over Telegram only" in english and "http" not in english
     async with db.session() as session:
         assert list(await session.scalars(select(ConsoleLink))) == []
+
+
+async def test_an_activity_invitation_is_answered_with_its_numbers_in_qq(
+    qq: QqTransport, host: OneBotPeer, services: Services, db: Database, clock: FakeClock
+) -> None:
+    """QQ shows "I'll come / I can't" as numbered choices: "2" is the member's answer, and
+    /attend with the code checks them in at the venue."""
+    group = await make_group(db, clock.now())
+    [member] = await qq_members(db, clock, group, 1)
+    starts = clock.now() + timedelta(days=2)
+    async with db.session() as session:
+        created = await create_activity(
+            session,
+            clock.now(),
+            kind=ActivityKind.SERVICE,
+            title="社区志愿服务",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            groups=[group.name],
+            actor="cli",
+            organiser="区委组织部",
+            zone=ZoneInfo("Asia/Shanghai"),
+            address="江汉区民意街道社区服务中心",
+        )
+    dispatcher = qq_dispatcher(services, qq)
+    await dispatcher.run_once()
+    [invitation] = host.texts_to(user_id=ALICE_QQ)
+    assert "【活动邀请】社区志愿服务" in invitation
+    assert "[1] ✅ 我参加" in invitation and "[2] ✖️ 我不能参加" in invitation
+    assert "已登记：您不能参加" in await say(host, ALICE_QQ, "2")
+    async with db.session() as session:
+        answer = await session.scalar(
+            select(ActivityInvitation.answer).where(ActivityInvitation.member_id == member.id)
+        )
+    assert answer is ActivityAnswer.NO
+    clock.set(starts)
+    assert "签到成功" in await say(host, ALICE_QQ, f"/attend {created.activity.code}")
