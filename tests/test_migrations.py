@@ -394,11 +394,11 @@ def _delivery(key: str, kind: str) -> dict[str, object]:
 
 
 async def test_activities_come_and_go(empty: Database) -> None:
-    """0018: activities, the groups invited, each member's answer and attendance, and the
+    """0019: activities, the groups invited, each member's answer and attendance, and the
     invitation and reminder kinds of the outbox; down again, the activity messages go with
     the tables (an older version could read neither), the other messages stay."""
     database = empty
-    await upgrade(database.engine, "0017")
+    await upgrade(database.engine, "0018")
     async with database.engine.begin() as connection:
         await connection.execute(sa.insert(DELIVERIES), [_delivery("n1:m1:sms", "notice")])
     await upgrade(database.engine)
@@ -417,7 +417,7 @@ async def test_activities_come_and_go(empty: Database) -> None:
                 _delivery("act1:remind:m1:sms", "activity_remind"),
             ],
         )
-    await downgrade(database, "0017")
+    await downgrade(database, "0018")
     async with database.engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
         kept = (await connection.execute(select(DELIVERIES.c.dedupe_key))).scalars().all()
