@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.context import Services
+from messages.activities import activity_invite
 from messages.mydata import data_page
-from messages.render import Renderer
+from messages.render import Reader, Renderer
 from scheduler.jobs import job_specs, run_due
 from storage.activities import (
     ActivityError,
@@ -37,12 +38,14 @@ from storage.models import (
     ActivityKind,
     AttendanceSource,
     AuditEvent,
+    ChannelName,
     Delivery,
     Member,
     MessageKind,
     Staff,
 )
 from storage.mydata import as_json, member_data
+from storage.payloads import ActivityInvite
 from storage.places import haversine_m
 from tests.factories import make_group, make_member, make_place, make_staff
 
@@ -350,3 +353,25 @@ async def test_a_members_copy_holds_their_answers_and_their_erasure_keeps_the_co
     # Still counted: invited, coming, attended; but nobody says who.
     assert view is not None and (view.invited, view.yes, view.attended) == (3, 1, 1)
     assert all(f"member:{people['张伟']}" not in (event.actor, event.subject) for event in left)
+
+
+def test_what_staff_typed_is_escaped_in_the_invitation(renderer: Renderer) -> None:
+    invitation = ActivityInvite(
+        activity_id=7,
+        kind="meeting",
+        title="<b>全体</b> & 会议",
+        starts="2026-12-05 14:00",
+        ends="16:00",
+        address="民意四路 <12> 号",
+        organiser="李<i>联络</i>",
+    )
+    for channel in (ChannelName.TELEGRAM, ChannelName.SMS):
+        text, buttons = activity_invite(Reader(renderer, "zh_CN", WUHAN, channel), invitation)
+        if channel is ChannelName.TELEGRAM:
+            assert "&lt;b&gt;全体&lt;/b&gt; &amp; 会议" in text and "<b>全体" not in text
+            assert "民意四路 &lt;12&gt; 号" in text and "李&lt;i&gt;联络" in text
+            assert [data for _, data in buttons] == ["act:ans:7:yes", "act:ans:7:no"]
+        else:
+            # Plain text on a phone: as typed, no buttons; the answer is texted back.
+            assert "<b>全体</b> & 会议" in text and "参加请回复“参加7”" in text
+            assert buttons == ()
