@@ -56,12 +56,12 @@ from storage.models import (
     AttendanceSource,
     ChannelName,
     Delivery,
-    Group,
     Member,
     MessageKind,
     UTCDateTime,
     member_groups,
 )
+from storage.notices import addressable_groups, groups_by_name
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.places import haversine_m, place_by_id
@@ -300,14 +300,6 @@ def invitation_payload(
 # --- staff: creating and listing ------------------------------------------------------------
 
 
-async def addressable_groups(session: AsyncSession, staff_id: int | None) -> list[Group]:
-    """The groups this staff member may invite (every group for the command line: None)."""
-    query = select(Group).order_by(Group.name)
-    if staff_id is not None:
-        query = query.where(group_scope_condition(staff_id))
-    return list(await session.scalars(query))
-
-
 @dataclass(frozen=True, slots=True)
 class Created:
     """A new activity, and how many invitations went out per channel ("none": unreachable)."""
@@ -362,16 +354,11 @@ async def create_activity(
     check_capacity(capacity)
     if not groups:
         raise ActivityError("choose at least one group to invite", "no_groups")
-    allowed = {group.name: group for group in await addressable_groups(session, staff_id)}
-    chosen: list[Group] = []
-    for name in dict.fromkeys(n.strip() for n in groups):
-        group = allowed.get(name)
-        if group is None:
-            # Outside one's scope reads the same as nonexistent.
-            raise ActivityError(
-                f"no group named {name!r} among the groups you look after", "unknown_group"
-            )
-        chosen.append(group)
+    chosen, unknown = await groups_by_name(session, staff_id, groups)
+    if unknown is not None:
+        raise ActivityError(
+            f"no group named {unknown!r} among the groups you look after", "unknown_group"
+        )
     place_name: str | None = None
     if place_id is not None:
         place = await place_by_id(session, place_id)

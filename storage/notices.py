@@ -69,6 +69,21 @@ async def addressable_groups(session: AsyncSession, staff_id: int | None) -> lis
     return list(await session.scalars(query))
 
 
+async def groups_by_name(
+    session: AsyncSession, staff_id: int | None, names: Sequence[str]
+) -> tuple[list[Group], str | None]:
+    """The groups named among those staff_id may address, in the order named, once each;
+    and the first name that is none of them (outside one's scope reads as nonexistent)."""
+    allowed = {group.name: group for group in await addressable_groups(session, staff_id)}
+    chosen: list[Group] = []
+    for name in dict.fromkeys(n.strip() for n in names):
+        group = allowed.get(name)
+        if group is None:
+            return chosen, name
+        chosen.append(group)
+    return chosen, None
+
+
 async def create_notice(
     session: AsyncSession,
     now: datetime,
@@ -99,16 +114,11 @@ async def create_notice(
         raise NoticeError("choose at least one group, or everyone", "no_audience")
     if send_at is not None and send_at.tzinfo is None:
         raise NoticeError("the sending time needs a time zone", "naive_time")
-    allowed = {g.name: g for g in await addressable_groups(session, staff_id)}
-    chosen: list[Group] = []
-    for name in dict.fromkeys(n.strip() for n in groups):
-        group = allowed.get(name)
-        if group is None:
-            # Outside one's scope reads the same as nonexistent.
-            raise NoticeError(
-                f"no group named {name!r} among the groups you look after", "unknown_group"
-            )
-        chosen.append(group)
+    chosen, unknown = await groups_by_name(session, staff_id, groups)
+    if unknown is not None:
+        raise NoticeError(
+            f"no group named {unknown!r} among the groups you look after", "unknown_group"
+        )
     notice = Notice(
         author=author,
         author_name=author_name,
