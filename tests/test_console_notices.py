@@ -283,6 +283,28 @@ async def test_a_scheduled_notice_goes_at_its_time_in_the_district_zone(
     assert "明早九点开会。" in got[MEMBER][0].text
 
 
+async def test_the_preview_says_when_quiet_hours_will_hold_a_notice(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient, district: dict[str, int]
+) -> None:
+    await log_in(browser, db, clock, district["liaison"])
+    # 22:30 in Shanghai: quiet hours (21:00–08:00) hold it until the morning.
+    preview = await compose(
+        browser, [district["shenzhen"]], body="明早开会。", when="later", date="2026-11-15",
+        time="22:30",
+    )  # fmt: skip
+    assert "这时是免打扰时段：通知会在 2026-11-16 08:00 之后送到党员手中" in text_of(
+        section(preview.text, "quiet-hours")
+    )
+    # Urgent goes at night too; and in the daytime there is nothing to say.
+    urgent = await compose(
+        browser, [district["shenzhen"]], body="今晚停水。", when="later", date="2026-11-15",
+        time="22:30", urgent="on",
+    )  # fmt: skip
+    daytime = await compose(browser, [district["shenzhen"]], body="下午开会。")
+    assert 'id="quiet-hours"' not in urgent.text
+    assert 'id="quiet-hours"' not in daytime.text
+
+
 async def test_a_scheduled_notice_is_watched_from_shortly_before_its_time(
     db: Database, clock: FakeClock, browser: httpx.AsyncClient, district: dict[str, int]
 ) -> None:

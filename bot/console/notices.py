@@ -296,6 +296,14 @@ def routes(console: Console) -> list[Route]:
             groups = await addressable_groups(session, visitor.staff_id)
         return compose_page(visitor, groups, Composed(key=secrets.token_urlsafe(24)))
 
+    def _held_until(moment: datetime, urgent: bool) -> datetime | None:
+        """When quiet hours (in the district's zone) will let a notice sent at moment go:
+        None when they do not hold it (urgent notices go at night too)."""
+        if urgent:
+            return None
+        quiet, zone = services.settings.quiet_hours, services.settings.zone
+        return quiet.next_open(moment, zone) if quiet.contains(moment, zone) else None
+
     async def preview(request: Request, visitor: Visitor, form: Form) -> Response:
         composed = Composed.read(form)
         if not _KEY.fullmatch(composed.key):
@@ -333,6 +341,7 @@ def routes(console: Console) -> list[Route]:
             members=members,
             chats=counts[ChannelName.GROUP_CHAT.value] + counts[ChannelName.QQ_GROUP.value],
             unreachable=counts["none"],
+            held_until=_held_until(checked.send_at or now, composed.urgent),
         )
 
     async def send(request: Request, visitor: Visitor, form: Form) -> Response:
