@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.checkins import latest_location, place_label
 from storage.models import (
+    Activity,
+    ActivityInvitation,
     Certificate,
     CertificateEvent,
     ChannelName,
@@ -73,6 +75,8 @@ class EntryKind(enum.StrEnum):
     NOTICE_ACKNOWLEDGED = "notice_acknowledged"
     STUDY = "study"
     IDEA = "idea"
+    ACTIVITY_ANSWERED = "activity_answered"
+    ACTIVITY_ATTENDED = "activity_attended"
     LOST_CONTACT = "lost_contact"
     LOST_CONTACT_CONFIRMED = "lost_contact_confirmed"
 
@@ -286,6 +290,44 @@ async def _ideas(session: AsyncSession, member_id: int, limit: int) -> list[Time
     ]
 
 
+async def _activities(session: AsyncSession, member_id: int, limit: int) -> list[TimelineEntry]:
+    rows = await session.execute(
+        select(ActivityInvitation, Activity.title)
+        .join(Activity, Activity.id == ActivityInvitation.activity_id)
+        .where(
+            ActivityInvitation.member_id == member_id,
+            or_(
+                ActivityInvitation.answered_at.is_not(None),
+                ActivityInvitation.attended_at.is_not(None),
+            ),
+        )
+        .order_by(Activity.starts_at.desc(), Activity.id.desc())
+        .limit(limit)
+    )
+    entries = []
+    for invitation, title in rows:
+        if invitation.answered_at is not None and invitation.answer is not None:
+            entries.append(
+                TimelineEntry(
+                    at=invitation.answered_at,
+                    kind=EntryKind.ACTIVITY_ANSWERED,
+                    text=title,
+                    record_id=invitation.activity_id,
+                    step=invitation.answer.value,
+                )
+            )
+        if invitation.attended_at is not None:
+            entries.append(
+                TimelineEntry(
+                    at=invitation.attended_at,
+                    kind=EntryKind.ACTIVITY_ATTENDED,
+                    text=title,
+                    record_id=invitation.activity_id,
+                )
+            )
+    return entries
+
+
 def _record(member: Member) -> list[TimelineEntry]:
     entries = [TimelineEntry(at=member.registered_at, kind=EntryKind.REGISTERED)]
     if member.bound_at is not None:
@@ -318,6 +360,7 @@ async def member_timeline(
         _notices,
         _study,
         _ideas,
+        _activities,
     ):
         entries += await part(session, member.id, limit)
     # Ties (a request opened and closed in one step) keep the later step on top.

@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.context import Services
+from storage.activities import answer, create_activity, mark_attendance
 from storage.certificates import advance, apply
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
+    ActivityAnswer,
+    ActivityKind,
     AuditEvent,
     Group,
     LocationReport,
@@ -291,9 +294,9 @@ async def test_the_card_shows_the_member_and_their_history_newest_first(
         f"2026-11-12 10:00 流动党员活动证 #{certificate.id} · 联络员已审核",
         f"2026-11-11 10:00 流动党员活动证 #{certificate.id} · 已申请",
     ]
-    assert [e for e in entries if "服务请求" in e] == [
-        f"2026-11-10 10:00 服务请求 #{request_id} 办结 · 已解决",
-        f"2026-11-05 10:00 提出服务请求 #{request_id} · 门面续租",
+    assert [e for e in entries if "服务申请" in e] == [
+        f"2026-11-10 10:00 服务申请 #{request_id} 办结 · 已解决",
+        f"2026-11-05 10:00 提出服务申请 #{request_id} · 门面续租",
     ]
     assert "2026-10-26 10:00 报告所在地 · 广东省 东莞市 (本人填写)" in entries
     assert "2026-10-06 10:00 2026-10 月度报到 · 深圳市 · 工作稳定" in entries
@@ -304,6 +307,50 @@ async def test_the_card_shows_the_member_and_their_history_newest_first(
     # Opened like the bot's card: one view, naming the member.
     [view] = [e for e in await audit_of(db, "member.view") if e.subject is not None]
     assert (view.actor, view.subject) == (f"staff:{staff_id}", f"member:{zhang.id}")
+
+
+async def test_the_history_shows_activities_answered_and_attended(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient
+) -> None:
+    _, _, staff_id = await liaison_of_shenzhen(db, clock, browser)
+    zhang = await member(db, "张伟")
+    async with db.session() as session:
+        created = await create_activity(
+            session,
+            START - timedelta(days=3),
+            kind=ActivityKind.FORUM,
+            title="流动党员座谈会",
+            starts_at=START - timedelta(hours=1),
+            ends_at=START + timedelta(hours=1),
+            groups=["驻深圳党小组"],
+            actor=f"staff:{staff_id}",
+            organiser="民意街道党工委",
+            zone=ZONE,
+            staff_id=staff_id,
+            address="民意街道党员之家",
+        )
+        activity_id = created.activity.id
+        await answer(
+            session,
+            START - timedelta(days=2),
+            activity_id=activity_id,
+            member_id=zhang.id,
+            choice=ActivityAnswer.YES,
+        )
+        await mark_attendance(
+            session,
+            START,
+            activity_id,
+            member_id=zhang.id,
+            attended=True,
+            actor=f"staff:{staff_id}",
+            staff_id=staff_id,
+        )
+    entries = timeline_of((await browser.get(f"/members/{zhang.id}")).text)
+    assert [e for e in entries if "活动" in e] == [
+        f"2026-11-15 10:00 到场参加活动 #{activity_id} · 流动党员座谈会",
+        f"2026-11-13 10:00 回复参加活动 #{activity_id} · 流动党员座谈会",
+    ]
 
 
 async def test_the_history_is_bounded(
