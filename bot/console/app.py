@@ -7,6 +7,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import (
+    activities,
     audit,
     certificates,
     dashboard,
@@ -26,6 +27,7 @@ AREAS: tuple[Area, ...] = (
     certificates,
     ideas,
     notices,
+    activities,
     study,
     audit,
 )
