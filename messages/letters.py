@@ -1,38 +1,43 @@
 """The letter (函) to a member's origin organisation: HTML from a template, and a PDF of it.
 
-The PDF is drawn by xhtml2pdf (pure Python, on reportlab) with reportlab's built-in CID font
-STSong-Light, which needs no font file: the letter prints in Chinese on a machine without
-any CJK fonts installed.
+The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in Noto Sans SC, a TrueType font
+that comes with a Python dependency (justmytype-intl-cjk, Google Fonts' files under the SIL
+Open Font License) and is embedded in the PDF (the characters used, as a subset): the letter
+reads in Chinese on a machine, or in a viewer, without any CJK font. reportlab's built-in
+CID fonts (STSong-Light) are never embedded, and a viewer without Chinese fonts shows them
+blank; reportlab cannot embed the CFF outlines of Noto Sans CJK's .otf/.ttc files.
 """
 
 from __future__ import annotations
 
 import io
 import threading
+from importlib.resources import files
+from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import ResourceAccessPolicy
+from xhtml2pdf.default import DEFAULT_CSS
 
 from messages.render import Renderer, normalize_locale
 from storage.certificates import LetterData
 
-FONT = "STSong-Light"
+# The family the letter's CSS names; a browser showing the HTML letter uses its own copy of
+# Noto Sans SC if it has one.
+FONT = "Noto Sans SC"
+# The variable font's default instance (the one reportlab draws: it ignores variations).
+FONT_FILE = Path(str(files("justmytype_intl_cjk") / "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"))
 LETTER_TEMPLATE = "certificates/letter.html.jinja"
-_font_lock = threading.Lock()
-_font_ready = False
+# xhtml2pdf registers the file with reportlab on the first letter and reuses it after; the
+# path stays out of the HTML letter, which leaves the machine.
+_PDF_CSS = f'{DEFAULT_CSS}\n@font-face {{ font-family: {FONT}; src: url("{FONT_FILE}"); }}\n'
+# The letter reads nothing but the font: no network, no other file.
+_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=FONT_FILE.parent)
+_draw_lock = threading.Lock()
 
 
 class LetterError(RuntimeError):
     """The PDF could not be drawn (xhtml2pdf reported errors)."""
-
-
-def _register_font() -> None:
-    global _font_ready
-    with _font_lock:
-        if not _font_ready:
-            pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-            _font_ready = True
 
 
 def letter_html(renderer: Renderer, locale: str, letter: LetterData) -> str:
@@ -54,11 +59,12 @@ def letter_html(renderer: Renderer, locale: str, letter: LetterData) -> str:
 
 def letter_pdf(html: str) -> bytes:
     """The letter's HTML drawn as a PDF (CPU-bound: run it off the event loop)."""
-    _register_font()
     out = io.BytesIO()
-    with _font_lock:
+    with _draw_lock:
         # reportlab keeps module-level state while drawing: one letter at a time.
-        result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+        result = pisa.CreatePDF(
+            html, dest=out, encoding="utf-8", default_css=_PDF_CSS, resource_policy=_POLICY
+        )
     if result.err:
         raise LetterError(f"the letter could not be drawn ({result.err} errors)")
     return out.getvalue()

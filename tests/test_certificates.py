@@ -7,6 +7,7 @@ import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -588,6 +589,77 @@ async def test_the_letter_in_html_and_pdf(
         )
     assert exported is not None
     assert exported.subject == f"certificate:{certificate_id}"
+
+
+def embedded_fonts(pdf: bytes) -> dict[str, bool]:
+    """Each font the letter's pages draw with, and whether its file is inside the PDF."""
+    fonts: dict[str, bool] = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            # A composite (CJK) font keeps its file in its one descendant's descriptor.
+            face = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            descriptor = face.get("/FontDescriptor")
+            fonts[str(font["/BaseFont"])] = descriptor is not None and any(
+                key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            )
+    return fonts
+
+
+def overflowing(pdf: bytes) -> str:
+    """The characters that run past the right margin (2.2 cm) of any page."""
+    out = ""
+    for page in pdfium.PdfDocument(pdf):
+        text = page.get_textpage()
+        edge = page.get_width() - 2.2 / 2.54 * 72
+        for i in range(text.count_chars()):
+            if text.get_charbox(i)[2] > edge + 1:
+                out += text.get_text_range(i, 1)
+    return out
+
+
+def ink_under(pdf: bytes, words: str) -> int:
+    """How many dark pixels the first page shows where `words` are written (at 150 dpi)."""
+    page = pdfium.PdfDocument(pdf)[0]
+    text = page.get_textpage()
+    found = text.search(words).get_next()
+    assert found is not None, f"{words!r} is not on the page"
+    start, count = found
+    boxes = [text.get_charbox(i) for i in range(start, start + count)]
+    left, right = min(b[0] for b in boxes), max(b[2] for b in boxes)
+    bottom, top = min(b[1] for b in boxes), max(b[3] for b in boxes)
+    scale = 150 / 72
+    image = page.render(scale=scale).to_pil().convert("L")
+    height = page.get_height()
+    region = image.crop(
+        (
+            int(left * scale),
+            int((height - top) * scale),
+            int(right * scale) + 1,
+            int((height - bottom) * scale) + 1,
+        )
+    )
+    return sum(region.histogram()[:128])
+
+
+async def test_the_pdf_letter_carries_its_chinese_font(
+    db: Database, people: People, renderer: Renderer
+) -> None:
+    """A viewer with no Chinese font of its own (Chrome's, on a bare machine) shows the
+    Chinese: the font is embedded, not named for the viewer to find."""
+    certificate_id = await applied(db, people.zhang)
+    letter = await the_letter(db, certificate_id, issuer="江汉区委组织部")
+    for locale in ("zh_CN", "en"):
+        pdf = letter_pdf(letter_html(renderer, locale, letter))  # type: ignore[arg-type]
+        fonts = embedded_fonts(pdf)
+        assert any("NotoSansSC" in name for name in fonts), fonts
+        # Only PDF's standard Latin fonts, which every viewer has, may stay outside.
+        outside = {name for name, embedded in fonts.items() if not embedded}
+        assert outside <= {"/Helvetica", "/Times-Roman", "/Courier"}, fonts
+        assert ink_under(pdf, "张伟") > 50
+        assert ink_under(pdf, "江汉区委组织部") > 150
+        # Lines of Chinese without spaces still break within the page.
+        assert overflowing(pdf) == ""
 
 
 async def test_the_reverse_issuance_letter_asks_for_the_form_back(
