@@ -1,9 +1,9 @@
 """The letter (函) to a member's origin organisation: HTML from a template, and a PDF of it.
 
-The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in Noto Sans SC, a TrueType font
-that comes with a Python dependency (justmytype-intl-cjk, Google Fonts' files under the SIL
-Open Font License) and is embedded in the PDF (the characters used, as a subset): the letter
-reads in Chinese on a machine, or in a viewer, without any CJK font. reportlab's built-in
+The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in Droid Sans Fallback, a
+TrueType font shipped with the code (messages/fonts/, Apache-2.0, 4 MB) and embedded in the
+PDF (the characters used, as a subset): the letter reads in Chinese on a machine, or in a
+viewer, without any CJK font. reportlab's built-in
 CID fonts (STSong-Light) are never embedded, and a viewer without Chinese fonts shows them
 blank; reportlab cannot embed the CFF outlines of Noto Sans CJK's .otf/.ttc files.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import threading
-from importlib.resources import files
 from pathlib import Path
 
 from xhtml2pdf import pisa
@@ -22,15 +21,20 @@ from xhtml2pdf.default import DEFAULT_CSS
 from messages.render import Renderer, normalize_locale
 from storage.certificates import LetterData
 
-# The family the letter's CSS names; a browser showing the HTML letter uses its own copy of
-# Noto Sans SC if it has one.
-FONT = "Noto Sans SC"
-# The variable font's default instance (the one reportlab draws: it ignores variations).
-FONT_FILE = Path(str(files("justmytype_intl_cjk") / "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"))
+# The family the letter's CSS names (a browser showing the HTML letter falls back to its own
+# Chinese font when it has no Droid Sans Fallback).
+FONT = "Droid Sans Fallback"
+FONT_FILE = Path(__file__).resolve().parent / "fonts" / "DroidSansFallbackFull.ttf"
 LETTER_TEMPLATE = "certificates/letter.html.jinja"
 # xhtml2pdf registers the file with reportlab on the first letter and reuses it after; the
 # path stays out of the HTML letter, which leaves the machine.
-_PDF_CSS = f'{DEFAULT_CSS}\n@font-face {{ font-family: {FONT}; src: url("{FONT_FILE}"); }}\n'
+# The font has one weight and no italic: bold or italic text would be drawn in a standard
+# Latin font instead, and Chinese headings would print blank. So everything is upright and
+# regular (the headings stand out by their size).
+_PDF_CSS = (
+    f'{DEFAULT_CSS}\n@font-face {{ font-family: {FONT}; src: url("{FONT_FILE}"); }}\n'
+    "h1, h2, h3, h4, h5, h6, b, strong, th, em, i { font-weight: normal; font-style: normal; }\n"
+)
 # The letter reads nothing but the font: no network, no other file.
 _POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=FONT_FILE.parent)
 _draw_lock = threading.Lock()
