@@ -314,15 +314,19 @@ def read_police_list(path: Path) -> tuple[list[TheirRow], list[RowError]]:
     with open_sheet(path, error=PoliceListError) as (_, rows):
         parser, _ = read_rows(
             rows,
-            lambda columns: _PoliceParser(columns),
+            _parser_for,
             lookup=_LOOKUP,
             required=(),
             error=PoliceListError,
             what="person",
         )
-    if "name" not in parser.columns and "phone" not in parser.columns:
-        raise PoliceListError("no name (姓名) or phone (手机) column in the header")
     return parser.rows, parser.errors
+
+
+def _parser_for(columns: dict[str, int]) -> _PoliceParser:
+    if "name" not in columns and "phone" not in columns:
+        raise PoliceListError("no name (姓名) or phone (手机) column in the header")
+    return _PoliceParser(columns)
 
 
 # --- comparing -------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from storage.db import Database
 from storage.models import AuditEvent, LocationReport, LocationSource, Member, MemberStatus, Unit
 from storage.police import (
     Change,
+    PoliceListError,
     PoliceRow,
     TheirRow,
-    PoliceListError,
     police_roster,
     read_police_list,
     reconcile,
@@ -146,6 +146,10 @@ def _write_xlsx(path: Path, rows: list[list[object]]) -> Path:
     assert sheet is not None
     for row in rows:
         sheet.append(row)
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text as typed, as Excel keeps "=1+2" typed after a '
     book.save(path)
     return path
 
