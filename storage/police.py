@@ -95,7 +95,8 @@ class PoliceRoster:
 def month_bounds(month: str, zone: tzinfo) -> tuple[datetime, datetime]:
     """The first instant of month ("YYYY-MM") and of the next, in zone; ValueError if malformed."""
     year_text, dash, month_text = month.partition("-")
-    if not dash or len(year_text) != 4 or len(month_text) != 2:
+    digits = year_text.isascii() and year_text.isdigit() and month_text.isdigit()
+    if not dash or not digits or len(year_text) != 4 or len(month_text) != 2:
         raise ValueError(f"{month!r} is not a month like 2026-11")
     year, number = int(year_text), int(month_text)
     if not 2000 <= year <= 9998 or not 1 <= number <= 12:

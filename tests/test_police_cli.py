@@ -94,9 +94,10 @@ def test_the_report_in_english(
 
 def test_a_wrong_month_or_unit_is_refused(database_url: str, tmp_path: Path) -> None:
     out = str(tmp_path / "x.xlsx")
-    result = liaison("report", "police", "--month", "2026-13", "--out", out)
-    assert result.exit_code == 1
-    assert "not a month like 2026-11" in result.output
+    for month in ("2026-13", "2026-1x", "November"):
+        result = liaison("report", "police", "--month", month, "--out", out)
+        assert result.exit_code == 1
+        assert "not a month like 2026-11" in result.output
     result = liaison("report", "police", "--month", "2026-11", "--unit", "无此街道", "--out", out)
     assert "no unit named '无此街道'" in result.output
     assert not Path(out).exists()
