@@ -20,6 +20,7 @@ from benchmarks import (
     cycle,
     flood,
     places,
+    police,
     qq_pacing,
     regions,
     retention,
@@ -47,6 +48,7 @@ async def main() -> int:
         sms_inbound,
         console,
         study,
+        police,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

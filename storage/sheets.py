@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
 import openpyxl
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
@@ -27,6 +29,7 @@ __all__ = [
     "RowParser",
     "Rows",
     "SheetFileError",
+    "add_sheet",
     "cell_text",
     "header_key",
     "header_lookup",
@@ -418,3 +421,40 @@ def write_table(
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(rows)
+
+
+def add_sheet(
+    book: openpyxl.Workbook,
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+) -> None:
+    """A sheet people read on paper: bold frozen header, columns as wide as their text.
+
+    Text cells are made inert as write_table makes them (spreadsheet_safe for what people
+    typed is still the caller's part, so a CSV of the same rows is safe too).
+    """
+    sheet = book.create_sheet(title)
+    sheet.append(list(columns))
+    widths = [_width(str(c)) for c in columns]
+    for row in rows:
+        sheet.append(list(row))
+        for index, value in enumerate(row):
+            if index < len(widths) and value is not None:
+                widths[index] = max(widths[index], _width(str(value)))
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text
+    sheet.freeze_panes = "A2"
+    for index, width in enumerate(widths, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = min(width + 2, 60)
+
+
+def _width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a Chinese character is about two Latin ones."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

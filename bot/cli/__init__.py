@@ -33,6 +33,7 @@ from bot.cli.material import material
 from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
 from bot.cli.place import place
+from bot.cli.police import reconcile_group, report
 from bot.cli.privacy import privacy
 from bot.cli.qq import qq
 from bot.cli.request import request
@@ -743,3 +744,5 @@ main.add_command(privacy)
 member.add_command(member_erase)
 main.add_command(sms)
 main.add_command(console)
+main.add_command(report)
+main.add_command(reconcile_group)
