@@ -88,6 +88,7 @@ async def import_roster(
         return report
 
     existing: dict[str, Member] = {}
+    status_changes: list[tuple[Member, MemberStatus]] = []
     phones = [row.phone for row in roster.rows]
     for start in range(0, len(phones), _CHUNK):
         chunk = phones[start : start + _CHUNK]
@@ -118,12 +119,27 @@ async def import_roster(
             member.groups = row_groups
             session.add(member)
             report.created += 1
-        elif _changes(member, row, unit, row_groups):
-            member.updated_at = now
-            report.updated += 1
         else:
-            report.unchanged += 1
+            was = member.status
+            if _changes(member, row, unit, row_groups):
+                member.updated_at = now
+                report.updated += 1
+                if member.status is not was:
+                    status_changes.append((member, was))
+            else:
+                report.unchanged += 1
     await session.flush()
+    # The status's history (the police reconciliation's "left" reads it): one event each.
+    for member, was in status_changes:
+        await audit.record(
+            session,
+            now,
+            actor=actor,
+            action="member.status",
+            subject=f"member:{member.id}",
+            previous=was.value,
+            status=member.status.value,
+        )
     if not audit_no_change and not (report.created or report.updated):
         return report
     await audit.record(

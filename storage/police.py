@@ -165,8 +165,8 @@ async def police_roster(
     """The month's inflow roster of a unit's tree (every inflow member without a unit), as
     the records stood at the month's end, with what changed since the previous month's end.
 
-    Who left: members registered before the month who are no longer inflow and whose record
-    changed during it (the records keep no history of the status itself). The export holds
+    Who was inflow when, and who left during the month: today's status and the changes
+    since (the roster import records each as a member.status audit event). The export holds
     whole phone numbers, so it is audited as an export (police.report); a reconciliation
     (audited=False) records its own event, record_reconciliation.
     """
@@ -176,27 +176,50 @@ async def police_roster(
         conditions.append(_in_unit(unit.id))
     if staff_id is not None:
         conditions.append(scope_condition(staff_id))
-    current = Member.status == MemberStatus.INFLOW
-    left = (
-        (Member.status != MemberStatus.INFLOW)
-        & (Member.registered_at < start)
-        & (Member.updated_at >= start)
-        & (Member.updated_at < end)
+    # Each member's status at the month's start and end, from today's and the status changes
+    # since (the roster import records each as a member.status event, with the previous one).
+    changes_since = await session.execute(
+        select(AuditEvent.subject, AuditEvent.detail, AuditEvent.at)
+        .where(AuditEvent.action == "member.status", AuditEvent.at >= start)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
+    at_start: dict[int, str] = {}
+    at_end: dict[int, str] = {}
+    boundary = {start: at_start, end: at_end}
+    for whom, detail, changed_at in changes_since:
+        if not whom or not whom.startswith("member:") or not detail:
+            continue
+        member_id = int(whom.removeprefix("member:"))
+        # Newest first: the status before the earliest change after a moment was its status.
+        for moment, statuses in boundary.items():
+            if changed_at >= moment:
+                statuses[member_id] = str(detail.get("previous"))
+    candidates = set(at_start) | set(at_end)
     members = list(
         await session.scalars(
-            select(Member).where(*conditions, or_(current, left)).order_by(Member.name, Member.id)
+            select(Member)
+            .where(
+                *conditions,
+                or_(Member.status == MemberStatus.INFLOW, Member.id.in_(candidates)),
+            )
+            .order_by(Member.name, Member.id)
         )
     )
+
+    def inflow_at(member: Member, statuses: dict[int, str]) -> bool:
+        return statuses.get(member.id, member.status.value) == MemberStatus.INFLOW.value
+
+    # Listed: inflow at the month's end, and those inflow at its start who left during it.
+    members = [m for m in members if inflow_at(m, at_end) or inflow_at(m, at_start)]
     places = await _places(session, [m.id for m in members], start, end)
     staying: list[PoliceRow] = []
     leaving: list[PoliceRow] = []
     for member in members:
         before, after = places.get(member.id, (None, None))
         changes: list[Change] = []
-        if member.status != MemberStatus.INFLOW:
+        if not inflow_at(member, at_end):
             changes.append(Change.LEFT)
-        elif member.registered_at >= start:
+        elif member.registered_at >= start or not inflow_at(member, at_start):
             changes.append(Change.NEW)
         elif before is not None and after is not None and before != after:
             changes.append(Change.MOVED)

@@ -4,6 +4,7 @@ end and what changed since the previous one; the police list read back and compa
 from __future__ import annotations
 
 import csv
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import Database
+from storage.members import import_roster
 from storage.models import AuditEvent, LocationReport, LocationSource, Member, MemberStatus, Unit
 from storage.police import (
     Change,
@@ -24,6 +26,7 @@ from storage.police import (
     reconcile,
     same_place,
 )
+from storage.roster import read_roster
 from tests.factories import make_member
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,6 +67,21 @@ async def _change(db: Database, member: Member, **values: object) -> None:
             setattr(row, name, value)
 
 
+async def leave_by_roster(db: Database, member: Member, unit: str, at: datetime) -> None:
+    """The roster imported at `at` says the member (of unit) is local now, not inflow."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "roster.csv"
+        path.write_text(
+            f"name,phone,status,home_unit\n{member.name},{member.phone},local,{unit}\n",
+            encoding="utf-8",
+        )
+        async with db.session() as session:
+            report = await import_roster(
+                session, at, read_roster(path), actor="cli:test", source=path.name
+            )
+    assert report.ok and report.updated == 1
+
+
 async def fill_street(db: Database) -> Unit:
     """民意街道 with a community below it, and a neighbouring street; members of November."""
     street = await _unit(db, "民意街道")
@@ -85,7 +103,7 @@ async def fill_street(db: Database) -> Unit:
     newcomer = await inflow("赵敏", "+8613800000003", street, NOVEMBER)
     await _report(db, newcomer, NOVEMBER, JIANGHAN)
     gone = await inflow("陈刚", "+8613800000004", street)
-    await _change(db, gone, status=MemberStatus.LOCAL, updated_at=NOVEMBER)
+    await leave_by_roster(db, gone, "民意街道", NOVEMBER)
     silent = await inflow("孙丽", "+8613800000005", community)
     await _report(db, silent, OCTOBER, JIANGHAN)
     await _change(db, silent, lost_contact_at=NOVEMBER)
@@ -119,17 +137,21 @@ async def test_the_roster_shows_who_is_new_moved_left_or_silent(db: Database) ->
             session, DECEMBER, "2026-10", zone=SHANGHAI, unit=street, actor="cli:test"
         )
         everyone = await police_roster(session, DECEMBER, "2026-11", zone=SHANGHAI, actor="cli:t")
-        events = list(await session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
-    # In October the moved member was still where they were, and everyone was new. (Who is
-    # inflow is today's status: the records keep no history of it, so 陈刚 is not listed.)
+        events = list(
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action.like("police.%")).order_by(AuditEvent.id)
+            )
+        )
+    # In October the moved member was still where they were, everyone was new, and 陈刚,
+    # who left in November, was still inflow.
     moved_then = next(row for row in october.rows if row.name == "李强")
     assert moved_then.place == JIANGHAN
-    assert {row.name for row in october.rows} == {"王芳", "李强", "孙丽"}
+    assert {row.name for row in october.rows} == {"王芳", "李强", "孙丽", "陈刚"}
     assert all(row.changes == (Change.NEW,) for row in october.rows)
     assert "周杰" in {row.name for row in everyone.rows}
     assert [(e.action, (e.detail or {}).get("count")) for e in events] == [
         ("police.report", 4),
-        ("police.report", 3),
+        ("police.report", 4),
         ("police.report", 5),
     ]
 
