@@ -137,8 +137,8 @@ class Dispatcher:
         self._held: set[int] = set()
         # Subjects that do not change once sent (notices), kept from one batch to the next.
         self._lasting: dict[Subject[Any, Any], dict[int, Any]] = {}
-        # Receipts that came before their send was recorded (the SMS centre can be quick).
-        # Receipts that beat their send's record: id → (delivered, reason, when it came).
+        # Receipts that came before their send was recorded (the SMS centre can be quick):
+        # id → (delivered, reason, when it came).
         self._early_receipts: dict[str, tuple[bool, str | None, datetime]] = {}
         # Messages that read alike for many readers (a notice: one language, channel, date).
         self._rendered: dict[tuple[MessageKind, str, ChannelName, Hashable], Rendered] = {}
