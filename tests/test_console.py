@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -415,3 +415,23 @@ async def test_no_page_or_action_opens_without_a_session_and_no_action_without_c
             assert response.status_code == 403, path
     # Nothing was done: not one audit event since the login.
     assert [a for a in await actions(db) if a not in before] == []
+
+
+async def test_this_months_rate_counts_each_member_in_their_own_time_zone(
+    db: Database, clock: FakeClock, services: Services
+) -> None:
+    # 1 December 03:00 in Shanghai is still 30 November in Berlin.
+    clock.set(datetime(2026, 11, 30, 19, 0, tzinfo=UTC))
+    group = await make_group(db, START, "驻德国党小组")
+    abroad = await make_member(
+        db, START, name="王芳", phone="+8613900000001", groups=[group], timezone="Europe/Berlin"
+    )
+    home = await make_member(db, START, name="刘洋", phone="+8613900000002", groups=[group])
+    # Both checked in in November: for the member in Berlin that is still this month.
+    await make_checkin(db, abroad, datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+    await make_checkin(db, home, datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+    staff = await make_staff(db, START, telegram_user_id=LIAISON, groups=[group])
+    async with db.session() as session:
+        figures = await console_dashboard(session, services, staff.id)
+    [rate] = figures.groups
+    assert (rate.members, rate.checked_in) == (2, 1)
