@@ -37,7 +37,7 @@ from storage.cycles import (
     rule_settings,
     set_group_cycle,
 )
-from storage.models import MAX_ID, Group, StaffRole, StudyMaterial, StudySchedule
+from storage.models import MAX_ID, Base, Group, StaffRole, StudyMaterial, StudySchedule
 from storage.study import (
     MAX_BODY_LENGTH,
     MAX_LINK_LENGTH,
@@ -160,6 +160,33 @@ async def _refuse_not_admin(
     return console.message("study.admin_only", visitor, status=403)
 
 
+async def _refused_change(
+    console: Console,
+    session: AsyncSession,
+    visitor: Visitor,
+    *,
+    found: bool,
+    action: str,
+    kind: str,
+    model: type[Base],
+    record_id: int,
+) -> Response | None:
+    """The refusal of an administrator's change to a record, audited; None when the visitor
+    may make it. Another's record is not found (404) before a liaison is told the change is
+    not theirs to make (403)."""
+    if not found:
+        await audit.record_refused(
+            session, console.services.clock.now(), actor=visitor.actor,
+            action=f"{action}.refused", kind=kind, model=model, record_id=record_id,
+        )  # fmt: skip
+        return _not_found(console, visitor)
+    if not _is_admin(visitor):
+        return await _refuse_not_admin(
+            console, session, visitor, action=action, subject=f"{kind}:{record_id}"
+        )
+    return None
+
+
 def _not_found(console: Console, visitor: Visitor) -> Response:
     return console.message("study.not_found", visitor, status=404)
 
@@ -245,20 +272,16 @@ def routes(console: Console) -> list[Route]:
     ) -> GroupCycle | Response:
         """The group's cycle if this visitor may change it, else the refusal (audited):
         another's group is not found (404) before a liaison is told it is not theirs to do."""
-        now = services.clock.now()
         current = await group_cycle_in_scope(
             session, group_id, default_cycle(), staff_id=visitor.staff_id
         )
-        if current is None:
-            await audit.record_refused(
-                session, now, actor=visitor.actor, action=f"{action}.refused", kind="group",
-                model=Group, record_id=group_id,
-            )  # fmt: skip
-            return _not_found(console, visitor)
-        if not _is_admin(visitor):
-            return await _refuse_not_admin(
-                console, session, visitor, action=action, subject=f"group:{group_id}"
-            )
+        refused = await _refused_change(
+            console, session, visitor, found=current is not None, action=action, kind="group",
+            model=Group, record_id=group_id,
+        )  # fmt: skip
+        if refused is not None:
+            return refused
+        assert current is not None  # found, or refused above
         return current
 
     async def save_cycle(request: Request, visitor: Visitor, form: Form) -> Response:
@@ -386,20 +409,14 @@ def routes(console: Console) -> list[Route]:
         material_id = _record_id(request, "material_id")
         now = services.clock.now()
         async with services.db.session() as session:
-            if await session.get(StudyMaterial, material_id) is None:
-                await audit.record_refused(
-                    session, now, actor=visitor.actor, action="study.material.archive.refused",
-                    kind="material", model=StudyMaterial, record_id=material_id,
-                )  # fmt: skip
-                return _not_found(console, visitor)
-            if not _is_admin(visitor):
-                return await _refuse_not_admin(
-                    console,
-                    session,
-                    visitor,
-                    action="study.material.archive",
-                    subject=f"material:{material_id}",
-                )
+            refused = await _refused_change(
+                console, session, visitor,
+                found=await session.get(StudyMaterial, material_id) is not None,
+                action="study.material.archive", kind="material", model=StudyMaterial,
+                record_id=material_id,
+            )  # fmt: skip
+            if refused is not None:
+                return refused
             try:
                 await archive_material(session, now, material_id, actor=visitor.actor)
             except StudyError:
@@ -534,20 +551,12 @@ def routes(console: Console) -> list[Route]:
         now = services.clock.now()
         async with services.db.session() as session:
             line = await get_schedule(session, schedule_id, staff_id=visitor.staff_id)
-            if line is None:
-                await audit.record_refused(
-                    session, now, actor=visitor.actor, action="study.schedule.stop.refused",
-                    kind="study_schedule", model=StudySchedule, record_id=schedule_id,
-                )  # fmt: skip
-                return _not_found(console, visitor)
-            if not _is_admin(visitor):
-                return await _refuse_not_admin(
-                    console,
-                    session,
-                    visitor,
-                    action="study.schedule.stop",
-                    subject=f"study_schedule:{schedule_id}",
-                )
+            refused = await _refused_change(
+                console, session, visitor, found=line is not None, action="study.schedule.stop",
+                kind="study_schedule", model=StudySchedule, record_id=schedule_id,
+            )  # fmt: skip
+            if refused is not None:
+                return refused
             try:
                 await stop_schedule(
                     session, now, schedule_id, actor=visitor.actor, staff_id=visitor.staff_id
