@@ -18,7 +18,7 @@ import openpyxl
 from messages.render import Renderer
 from storage.phones import mask_phone
 from storage.police import Change, Mismatch, PoliceRoster, PoliceRow, Reconciliation
-from storage.sheets import add_sheet, spreadsheet_safe
+from storage.sheets import RowError, add_sheet, spreadsheet_safe
 
 __all__ = [
     "Findings",
@@ -31,6 +31,7 @@ __all__ = [
     "made_at",
     "roster_left",
     "roster_workbook",
+    "row_problem",
     "workbook_bytes",
 ]
 
@@ -211,8 +212,22 @@ class Findings:
     bad_rows: list[tuple[int, str]]  # (row number, problem)
 
 
-def findings(result: Reconciliation) -> Findings:
-    """The reconciliation with phones masked, as the terminal and the console show it."""
+def row_problem(renderer: Renderer, locale: str, error: RowError) -> str:
+    """A bad row of the police list in the reader's language: the two kinds its reader
+    finds (storage.police), the phone's reason as the phone reader gave it."""
+    if error.column is None:
+        return renderer.label(locale, "police.row_no_name_or_phone")
+    if error.column == "phone":
+        reason = error.message.removeprefix("unreadable phone:").strip()
+        return renderer.label(locale, "police.row_bad_phone", reason=reason)
+    return error.message
+
+
+def findings(
+    result: Reconciliation, renderer: Renderer | None = None, locale: str | None = None
+) -> Findings:
+    """The reconciliation with phones masked, as the terminal and the console show it; with
+    a renderer and a locale, the bad rows' problems in that language (else as read)."""
 
     def moved(pairs: list[Mismatch]) -> list[MovedPerson]:
         return [
@@ -239,5 +254,11 @@ def findings(result: Reconciliation) -> Findings:
         ],
         place_differs=moved(result.place_differs),
         by_name=moved(result.by_name),
-        bad_rows=[(e.row_number, e.message) for e in result.bad_rows],
+        bad_rows=[
+            (
+                e.row_number,
+                row_problem(renderer, locale, e) if renderer and locale else e.message,
+            )
+            for e in result.bad_rows
+        ],
     )

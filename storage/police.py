@@ -446,8 +446,8 @@ async def record_reconciliation(
     subject: str,
     action: str = "police.reconcile",
 ) -> None:
-    """Audit a reconciliation with its counts (action "police.reconcile.export" for the
-    download of its workbook, which holds whole phones)."""
+    """Audit a reconciliation with its counts (or, by action, a look at its findings or the
+    download of their workbook, which holds whole phones)."""
     await audit.record(
         session,
         now,

@@ -5,9 +5,10 @@ police station's monthly reconciliation (issue 15: "the console offers the same 
 its entry there). /reports/police makes the month's inflow roster for the station, the
 workbook `liaison report police` writes, with whole phones and audited the same way
 (police.report); and compares the station's list, uploaded as CSV or XLSX, with our
-roster: the findings on a page with phones masked (police.reconcile), and as a workbook
-with whole phones (police.reconcile.export). The workbooks and the findings as shown are
-messages/police_report.py's, the command line's too.
+roster: the findings on a page with phones masked (police.reconcile, and each look at the
+page police.reconcile.view), and as a workbook with whole phones (police.reconcile.export).
+The workbooks and the findings as shown are messages/police_report.py's, the command
+line's too.
 
 The findings stay in this process's memory only, for KEEP, for the page and its workbook
 of the console session that made them: the station's list is other people's personal
@@ -331,14 +332,21 @@ def routes(console: Console) -> list[Route]:
         )
 
     async def findings_page(request: Request, visitor: Visitor) -> Response:
-        kept = kept_findings.find(str(request.path_params["token"]), visitor, services.clock.now())
+        now = services.clock.now()
+        kept = kept_findings.find(str(request.path_params["token"]), visitor, now)
         if kept is None:
             return console.message("reports.findings_gone", visitor, status=404)
+        # The page names people (phones masked): each look is audited, as a member's page is.
+        async with services.db.session() as session:
+            await record_reconciliation(
+                session, now, kept.result, actor=visitor.actor, subject=kept.filename,
+                action="police.reconcile.view",
+            )  # fmt: skip
         return console.render(
             "reports/findings",
             visitor,
             kept=kept,
-            shown=findings(kept.result),
+            shown=findings(kept.result, services.renderer, console.locale(visitor)),
             token=request.path_params["token"],
         )
 
