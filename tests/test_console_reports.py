@@ -389,6 +389,13 @@ async def test_the_findings_keep_what_people_typed_as_text(
     assert "“&lt;名单&gt;&amp;.csv”" in page.text
     book = await browser.get(f"{posted.headers['location']}/findings.xlsx")
     assert sheet_rows(book.content, "仅派出所名单有")[1][3] == "'=1+2"
+    # A name too long for a file name or the log is shortened, its extension kept.
+    long = await upload(browser, "长" * 300 + ".csv", csv_bytes(rows), unit=street.id)
+    assert long.status_code == 303
+    assert (await police_events(db))[-1][2] == "长" * 55 + "….csv"
+    # ".." names no file.
+    dots = await upload(browser, "..", csv_bytes(rows), unit=street.id)
+    assert "unsupported file type (none)" in dots.text
 
 
 def test_the_upload_reader_reads_what_browsers_send() -> None:

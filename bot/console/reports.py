@@ -63,6 +63,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # station's list does not linger.
 KEEP = timedelta(hours=1)
 KEPT_MOST = 20  # findings of this many uploads at most, the oldest dropped first
+# Of an uploaded file's name, in characters: in UTF-8 within a file name's 255 bytes, and
+# within an audit subject's 200 characters.
+FILE_NAME_LONGEST = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,18 +155,28 @@ def pick(params: Mapping[str, str], scope: ReportScope, default_month: str, zone
 
 def attachment(name: str, fallback: str) -> dict[str, str]:
     """Headers of a download named name (fallback: its ASCII name for old browsers)."""
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
     return {**SECURITY_HEADERS, "Content-Disposition": disposition}
 
 
-def read_upload(upload: Upload) -> tuple[list[TheirRow], list[RowError]]:
-    """The people of the station's uploaded list, read as the command line reads a file."""
-    name = upload.filename
-    if "\x00" in name or len(name.encode("utf-8")) > 200:
-        name = "police" + PurePath(name.replace("\x00", "")).suffix[:10]
+def file_name(upload: Upload) -> str:
+    """The uploaded file's name as shown, audited and read: without control characters,
+    at most FILE_NAME_LONGEST characters (its extension kept), never "." or ".."."""
+    name = "".join(c for c in upload.filename if c.isprintable() and c not in "/\\")
+    suffix = PurePath(name).suffix[:10] if name not in ("", ".", "..") else ""
+    if name in ("", ".", "..") or not name.strip("."):
+        return "police" + suffix
+    if len(name) > FILE_NAME_LONGEST:
+        name = name[: FILE_NAME_LONGEST - len(suffix) - 1] + "…" + suffix
+    return name
+
+
+def read_upload(name: str, data: bytes) -> tuple[list[TheirRow], list[RowError]]:
+    """The people of the station's uploaded list (named name, from file_name), read as the
+    command line reads a file."""
     with tempfile.TemporaryDirectory(prefix="liaison-police-") as folder:
         path = Path(folder) / name
-        path.write_bytes(upload.data)
+        path.write_bytes(data)
         return read_police_list(path)
 
 
@@ -298,9 +311,10 @@ def routes(console: Console) -> list[Route]:
                 visitor, scope, month=picked.month, unit_field=picked.unit_field,
                 status=400, problems=tuple(problems), form="reconcile",
             )  # fmt: skip
+        name = file_name(upload)
         try:
             # Reading a workbook of thousands of rows takes a second: not in the event loop.
-            theirs, bad_rows = await asyncio.to_thread(read_upload, upload)
+            theirs, bad_rows = await asyncio.to_thread(read_upload, name, upload.data)
         except PoliceListError as error:
             # Nothing was compared, so nothing is audited; the form says what is wrong.
             return police_form(
@@ -320,12 +334,8 @@ def routes(console: Console) -> list[Route]:
                 audited=False,
             )
             result = reconcile(ours.rows, theirs, bad_rows)
-            await record_reconciliation(
-                session, now, result, actor=visitor.actor, subject=upload.filename
-            )
-        kept = Kept(
-            visitor.session_id, now + KEEP, upload.filename, picked.month, ours.unit, result
-        )
+            await record_reconciliation(session, now, result, actor=visitor.actor, subject=name)
+        kept = Kept(visitor.session_id, now + KEEP, name, picked.month, ours.unit, result)
         token = kept_findings.keep(now, kept)
         return RedirectResponse(
             f"/reports/police/findings/{token}", status_code=303, headers=SECURITY_HEADERS
