@@ -196,7 +196,7 @@ class Console:
                 return self.message("upload_too_large", visitor, status=413)
             content_type = request.headers.get("content-type", "")
             if content_type.lower().startswith("multipart/form-data"):
-                form, files = parse_multipart(content_type, body)
+                form, files = await parse_multipart(content_type, body)
             else:
                 fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
                 form, files = {name: values[0] for name, values in fields.items()}, {}

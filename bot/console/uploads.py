@@ -1,27 +1,25 @@
 """Files sent to the console: a multipart/form-data body, read within a size limit.
 
-Starlette reads such forms through python-multipart, which the service does not depend on.
-The console's uploads are few and small (a police station's list of people), so the body
-is read whole, up to the limit, and split on its boundary here (RFC 7578: browsers send
-no transfer encodings; a file's name comes as UTF-8, quotes and line breaks in it
-percent-encoded, as the HTML standard says).
+The body is read whole, up to the limit (a police station's list of people is small), so
+an oversized upload is refused before anything of it is parsed; the parsing itself is
+Starlette's, on python-multipart.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
-from urllib.parse import unquote
 
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 __all__ = ["Upload", "parse_multipart", "read_body"]
 
-# A header parameter: name=value or name="quoted value". Browsers escape no backslash in
-# a quoted value (a quote is sent as %22), so a backslash is a character of the value.
-_PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("[^"]*"|[^;]*)')
-_BOUNDARY_LONGEST = 200  # RFC 2046 allows 70; some clients send a little more
+# A form of the console holds a CSRF token, a few fields and one file.
+_MAX_FIELDS = 50
+_MAX_FILES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,60 +45,43 @@ async def read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _params(header: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, raw in _PARAM.findall(header):
-        value = raw.strip()
-        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-            value = value[1:-1]
-        found[name.lower()] = value
-    return found
-
-
-def _filename(params: dict[str, str]) -> str | None:
-    extended = params.get("filename*")  # RFC 5987: UTF-8''%E6%B4%BE…
-    if extended is not None and "''" in extended:
-        charset, _, quoted = extended.partition("''")
-        name = unquote(quoted, encoding=charset or "utf-8", errors="replace")
-    elif "filename" in params:
-        name = params["filename"]
-        for encoded, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
-            name = name.replace(encoded, char)
-    else:
-        return None
-    # Some browsers send the whole path: only the file's own name is kept.
+def _own_name(name: str) -> str:
+    # Browsers percent-encode a quote and line breaks in a file's name (the HTML standard's
+    # multipart/form-data encoding), and some send the whole path: only the file's own name.
+    for encoded, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+        name = name.replace(encoded, char)
     return PureWindowsPath(PurePosixPath(name).name).name
 
 
-def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, Upload]]:
+async def parse_multipart(
+    content_type: str, body: bytes
+) -> tuple[dict[str, str], dict[str, Upload]]:
     """The fields (first value of each) and the files of a multipart/form-data body; a
     body that is not one gives nothing. A file input left empty is no file."""
-    boundary = _params(content_type).get("boundary", "")
-    if not boundary or len(boundary) > _BOUNDARY_LONGEST:
+
+    async def whole() -> AsyncGenerator[bytes]:
+        yield body
+
+    parser = MultiPartParser(
+        Headers({"content-type": content_type}),
+        whole(),
+        max_files=_MAX_FILES,
+        max_fields=_MAX_FIELDS,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException:
         return {}, {}
     fields: dict[str, str] = {}
     files: dict[str, Upload] = {}
-    pieces = (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))
-    for piece in pieces[1:]:
-        if piece.startswith(b"--"):
-            break  # the closing boundary
-        # The boundary line may end in spaces before its line break.
-        _, newline, part = piece.partition(b"\r\n")
-        head, blank, content = part.partition(b"\r\n\r\n")
-        if not newline or not blank:
-            continue
-        disposition = ""
-        for line in head.decode("utf-8", errors="replace").split("\r\n"):
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "content-disposition":
-                disposition = value
-        params = _params(";" + disposition.partition(";")[2])
-        name = params.get("name")
-        if name is None:
-            continue
-        filename = _filename(params)
-        if filename is None:
-            fields.setdefault(name, content.decode("utf-8", errors="replace"))
-        elif filename and name not in files:
-            files[name] = Upload(filename, content)
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                filename = _own_name(value.filename or "")
+                if filename and name not in files:
+                    files[name] = Upload(filename, await value.read())
+            else:
+                fields.setdefault(name, value)
+    finally:
+        await form.close()
     return fields, files
