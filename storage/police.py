@@ -438,13 +438,21 @@ def reconcile(
 
 
 async def record_reconciliation(
-    session: AsyncSession, now: datetime, result: Reconciliation, *, actor: str, subject: str
+    session: AsyncSession,
+    now: datetime,
+    result: Reconciliation,
+    *,
+    actor: str,
+    subject: str,
+    action: str = "police.reconcile",
 ) -> None:
+    """Audit a reconciliation with its counts (or, by action, a look at its findings or the
+    download of their workbook, which holds whole phones)."""
     await audit.record(
         session,
         now,
         actor=actor,
-        action="police.reconcile",
+        action=action,
         subject=subject,
         matched=result.matched,
         theirs_only=len(result.theirs_only),

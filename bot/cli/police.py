@@ -3,28 +3,25 @@ the police station's population management.
 
 Registered in bot/cli/__init__.py. The report holds whole phone numbers (the station needs
 them to find people) and is audited as an export; the reconciliation is audited too, and
-shows phones masked on the screen, whole only in its --out workbook.
+shows phones masked on the screen, whole only in its --out workbook. The workbooks and the
+findings as shown are messages/police_report.py's, which the console uses as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import click
-import openpyxl
 
 from bot.cli.common import cli_actor, echo, fail, local_time, run_with_db, settings_of
+from messages.police_report import findings, findings_workbook, roster_left, roster_workbook
 from messages.render import Renderer
 from storage import directory
 from storage.clock import SystemClock
 from storage.db import Database
-from storage.phones import mask_phone
 from storage.police import (
-    Change,
     PoliceListError,
     PoliceRoster,
-    PoliceRow,
     Reconciliation,
     month_bounds,
     police_roster,
@@ -33,7 +30,6 @@ from storage.police import (
     record_reconciliation,
 )
 from storage.settings import LOCALES, Settings
-from storage.sheets import add_sheet, spreadsheet_safe
 
 LOCALE_OPTION = click.option(
     "--locale",
@@ -46,28 +42,6 @@ LOCALE_OPTION = click.option(
 UNIT_OPTION = click.option(
     "--unit", "unit_name", default=None, help="A street: this unit and the units below it."
 )
-
-
-def _labels(locale: str) -> Mapping[str, str]:
-    return Renderer().labels(locale, "police")
-
-
-def _label(locale: str, key: str, **values: object) -> str:
-    return Renderer().label(locale, f"police.{key}", **values)
-
-
-def _safe(text: str | None) -> str:
-    return spreadsheet_safe(text) if text else ""
-
-
-def _changes(row: PoliceRow, locale: str) -> str:
-    words = []
-    for change in row.changes:
-        if change is Change.MOVED:
-            words.append(_label(locale, "change_moved", before=row.previous_place or ""))
-        else:
-            words.append(_label(locale, f"change_{change.value}"))
-    return "；".join(words) if locale == "zh_CN" else "; ".join(words)
 
 
 def _this_month(settings: Settings) -> str:
@@ -133,38 +107,13 @@ def report_police(
     if out.suffix.lower() != ".xlsx":
         fail("--out must end in .xlsx")
     roster = _roster(settings, month, unit_name, out.name, audited=True)
-    language = locale or settings.locale
-    words = _labels(language)
-    book = openpyxl.Workbook()
-    book.remove(book.worksheets[0])
-    keys = ("name", "phone", "origin", "place", "workplace", "changes")
-    add_sheet(
-        book,
-        words["sheet_roster"],
-        [words[f"col_{key}"] for key in keys],
-        (
-            [
-                _safe(row.name),
-                row.phone or "",
-                _safe(row.origin),
-                _safe(row.place),
-                _safe(row.workplace),
-                _safe(_changes(row, language)),
-            ]
-            for row in roster.rows
-        ),
+    book = roster_workbook(
+        Renderer(),
+        roster,
+        locale or settings.locale,
+        made=local_time(SystemClock().now(), settings),
     )
-    left = sum(Change.LEFT in row.changes for row in roster.rows)
-    unit = roster.unit or words["notes_all_units"]
-    notes = [
-        [_safe(_label(language, "notes_title", month=month, unit=unit))],
-        [_label(language, "notes_made", at=local_time(SystemClock().now(), settings))],
-        [_label(language, "notes_count", count=len(roster.rows) - left, left=left)],
-        [_label(language, "notes_erased", count=roster.erased)],
-        [""],
-        *([words[f"notes_{key}"]] for key in keys),
-    ]
-    add_sheet(book, words["sheet_notes"], [words["notes_meaning"]], notes)
+    left = roster_left(roster)
     try:
         book.save(out)
     except OSError as error:
@@ -181,86 +130,38 @@ def _line(*fields: object) -> str:
     return "\t".join(" ".join(str(f).split()) if f not in (None, "") else "-" for f in fields)
 
 
-def _masked(phone: str | None) -> str:
-    return mask_phone(phone) if phone else ""
-
-
 def _print(result: Reconciliation) -> None:
+    shown = findings(result)
     echo(
-        f"matched {result.matched} ({len(result.by_name)} by name only); "
-        f"police list only {len(result.theirs_only)}; our list only {len(result.ours_only)}; "
-        f"place differs {len(result.place_differs)}; bad rows {len(result.bad_rows)}"
+        f"matched {shown.matched} ({len(shown.by_name)} by name only); "
+        f"police list only {len(shown.theirs_only)}; our list only {len(shown.ours_only)}; "
+        f"place differs {len(shown.place_differs)}; bad rows {len(shown.bad_rows)}"
     )
     echo("\n== in the police list, not ours")
-    for row in result.theirs_only:
-        echo(_line(f"row {row.row_number}", row.name, _masked(row.phone), row.address))
+    for theirs in shown.theirs_only:
+        echo(_line(f"row {theirs.row_number}", theirs.name, theirs.phone, theirs.address))
     echo("\n== in our list, not the police's")
-    for member in result.ours_only:
-        echo(_line(member.name, _masked(member.phone), member.place))
+    for ours in shown.ours_only:
+        echo(_line(ours.name, ours.phone, ours.place))
     echo("\n== place differs (police / ours)")
-    for pair in result.place_differs:
-        how = "name only" if pair.by_name else "phone"
+    for moved in shown.place_differs:
+        how = "name only" if moved.by_name else "phone"
         echo(
             _line(
-                f"row {pair.theirs.row_number}",
-                pair.ours.name,
-                _masked(pair.ours.phone),
-                pair.theirs.address,
-                pair.ours.place,
+                f"row {moved.row_number}",
+                moved.name,
+                moved.phone,
+                moved.their_address,
+                moved.our_place,
                 how,
             )
         )
     echo("\n== matched by name only (no phone in the police list)")
-    for pair in result.by_name:
-        echo(_line(f"row {pair.theirs.row_number}", pair.ours.name, _masked(pair.ours.phone)))
+    for pair in shown.by_name:
+        echo(_line(f"row {pair.row_number}", pair.name, pair.phone))
     echo("\n== bad rows (skipped)")
-    for error in result.bad_rows:
-        echo(_line(f"row {error.row_number}", error.message))
-
-
-def _write_report(path: Path, result: Reconciliation, locale: str) -> None:
-    words = _labels(locale)
-    book = openpyxl.Workbook()
-    book.remove(book.worksheets[0])
-    person = [words["col_row"], words["col_name"], words["col_phone"]]
-    add_sheet(
-        book,
-        words["sheet_theirs_only"],
-        [*person, words["col_their_address"]],
-        (
-            [r.row_number, _safe(r.name), r.phone or "", _safe(r.address)]
-            for r in result.theirs_only
-        ),
-    )
-    add_sheet(
-        book,
-        words["sheet_ours_only"],
-        [words["col_name"], words["col_phone"], words["col_origin"], words["col_place"]],
-        ([_safe(m.name), m.phone or "", _safe(m.origin), _safe(m.place)] for m in result.ours_only),
-    )
-    add_sheet(
-        book,
-        words["sheet_place_differs"],
-        [*person, words["col_their_address"], words["col_our_place"], words["col_matched_by"]],
-        (
-            [
-                p.theirs.row_number,
-                _safe(p.ours.name),
-                p.ours.phone or "",
-                _safe(p.theirs.address),
-                _safe(p.ours.place),
-                words["matched_by_name" if p.by_name else "matched_by_phone"],
-            ]
-            for p in result.place_differs
-        ),
-    )
-    add_sheet(
-        book,
-        words["sheet_bad_rows"],
-        [words["col_row"], words["col_problem"]],
-        ([e.row_number, _safe(e.message)] for e in result.bad_rows),
-    )
-    book.save(path)
+    for row_number, problem in shown.bad_rows:
+        echo(_line(f"row {row_number}", problem))
 
 
 @reconcile_group.command("police")
@@ -304,7 +205,7 @@ def reconcile_police(
     _print(result)
     if out is not None:
         try:
-            _write_report(out, result, locale or settings.locale)
+            findings_workbook(Renderer(), result, locale or settings.locale).save(out)
         except OSError as error:
             fail(f"cannot write {out}: {error.strerror or error}")
         echo(f"\nwrote the findings to {out}")
