@@ -1127,7 +1127,7 @@ class PartnerLetter(Base):
     half: Mapped[str] = mapped_column(String(6))
     generated_at: Mapped[datetime]
     generated_by: Mapped[str] = mapped_column(String(100))
-    # SHA-256 of the PDF drawn last (hex).
+    # SHA-256 (hex) of the letter drawn last: the PDF, or the HTML page when that was taken.
     digest: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     sent_by: Mapped[str | None] = mapped_column(String(100))

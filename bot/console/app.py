@@ -12,6 +12,7 @@ from bot.console import (
     certificates,
     dashboard,
     ideas,
+    letters,
     members,
     notices,
     requests,
@@ -29,6 +30,7 @@ AREAS: tuple[Area, ...] = (
     notices,
     activities,
     study,
+    letters,
     audit,
 )
 
