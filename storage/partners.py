@@ -760,9 +760,14 @@ async def letter_data(
     issuer: str,
     actor: str,
     staff_id: int | None = None,
+    membership: Membership | None = None,
 ) -> LetterData | None:
     """The half's letter to a partner staff_id may see (None otherwise, audited as refused);
-    audited as an export (partner.letter): it names the members."""
+    audited as an export (partner.letter): it names the members.
+
+    membership: memberships() for the same staff_id, when drawing many letters at once (each
+    would otherwise place every mobile member again).
+    """
     half = check_half(half)
     partner = await get_partner(session, partner_id, index, staff_id=staff_id)
     if partner is None:
@@ -779,7 +784,8 @@ async def letter_data(
             )
         return None
     start, end = half_bounds(half, zone)
-    membership = await memberships(session, index, staff_id=staff_id)
+    if membership is None:
+        membership = await memberships(session, index, staff_id=staff_id)
     members = membership.members.get(partner_id, [])
     ids = [m.id for m in members]
     # Where each is: their latest location report before the half's end.

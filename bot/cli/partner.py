@@ -43,6 +43,7 @@ from storage.partners import (
     letter_state,
     list_partners,
     mark_sent,
+    memberships,
     record_letter,
     remove_partner,
 )
@@ -390,6 +391,8 @@ def report_letters(
                     if partner_id not in ids:
                         fail(f"no partner {partner_id}" + (f" of unit {unit!r}" if unit else ""))
                     ids = [partner_id]
+                # Every mobile member placed once for all the letters.
+                placed = await memberships(session, index)
                 letters = []
                 for each in ids:
                     found = await letter_data(
@@ -401,6 +404,7 @@ def report_letters(
                         zone=settings.zone,
                         issuer=settings.certificate_issuer or settings.organisation_name,
                         actor=cli_actor(),
+                        membership=placed,
                     )
                     assert found is not None  # listed a moment ago, in this transaction
                     letters.append(found)
