@@ -17,7 +17,7 @@ from messages.render import Renderer
 from storage.db import Database
 from storage.models import AuditEvent, MemberStatus, PartnerLetter
 from tests.cli_helpers import cli_database, liaison, on_database
-from tests.test_certificates import embedded_fonts
+from tests.test_certificates import embedded_fonts, overflowing
 from tests.test_partners import Street, build_street, busy_half, mobile, the_letter
 
 
@@ -67,6 +67,8 @@ async def test_the_letter_in_chinese_html_and_pdf(db: Database, renderer: Render
     assert any("DroidSansFallback" in name for name in fonts), fonts
     outside = {name for name, embedded in fonts.items() if not embedded}
     assert outside <= {"/Helvetica", "/Times-Roman", "/Courier"}, fonts
+    # The tables' Chinese, without spaces, still breaks within the page.
+    assert overflowing(pdf) == ""
 
 
 async def test_the_letter_in_english(db: Database, renderer: Renderer) -> None:
@@ -83,7 +85,9 @@ async def test_the_letter_in_english(db: Database, renderer: Renderer) -> None:
     assert "2026-09-01 Shop lease: resolved (solved, the member says)" in html
     assert "<td>Volunteer service</td><td>社区义诊志愿服务</td>" in html
     assert "民意街道党工委 (seal)" in html
-    assert "王芳" in pdf_text(letter_pdf(html))
+    pdf = letter_pdf(html)
+    assert "王芳" in pdf_text(pdf)
+    assert overflowing(pdf) == ""
     # A destination partner's letter speaks of where members went.
     outflow = partner_letter_html(renderer, "en", await the_letter(db, street.nanshan))
     assert "who went from us to your area (广东省 深圳市 南山区)" in outflow
