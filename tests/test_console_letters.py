@@ -52,6 +52,11 @@ async def test_an_administrator_draws_a_letter_and_records_it_sent(
 
     page = (await browser.get("/reports/letters?half=2026H2")).text
     assert page.count("尚未生成") == 1
+    # A form without the session's token changes nothing.
+    forged = await browser.post(
+        f"/reports/letters/{street.shenqiu}/sent", data={"half": "2026H2", "how": "post"}
+    )
+    assert forged.status_code == 403
     # Sent: how, with a note; the list says so.
     sent = await browser.post(
         f"/reports/letters/{street.shenqiu}/sent",
