@@ -57,6 +57,7 @@ from storage.models import (
     member_groups,
 )
 from storage.phones import InvalidPhone, normalize_phone
+from storage.police import units_below
 from storage.regions import Region, RegionIndex
 from storage.scope import scope_condition, scope_units, sees_everyone
 
@@ -430,21 +431,16 @@ async def assign_member(
 # --- who belongs to whom ------------------------------------------------------------------------
 
 
-def _units_below(unit_id: int) -> Select[tuple[int]]:
-    tree = select(Unit.id.label("id")).where(Unit.id == unit_id).cte(recursive=True)
-    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
-    return select(tree.c.id).correlate(None)
-
-
 def _in_unit(unit_id: int) -> ColumnElement[bool]:
-    """Members of the unit's tree: by home unit, or in a group of one of its units."""
+    """Members of the unit's tree: by home unit, or in a group of one of its units (as the
+    police roster of a street counts them)."""
     in_groups = Member.id.in_(
         select(member_groups.c.member_id)
         .join(Group, Group.id == member_groups.c.group_id)
-        .where(Group.unit_id.in_(_units_below(unit_id)))
+        .where(Group.unit_id.in_(units_below(unit_id)))
         .correlate(None)
     )
-    return or_(Member.home_unit_id.in_(_units_below(unit_id)), in_groups)
+    return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
 
 
 async def _partner_scope(session: AsyncSession, staff_id: int | None) -> list[ColumnElement[bool]]:
