@@ -19,6 +19,7 @@ from benchmarks import (
     crash,
     cycle,
     flood,
+    letters,
     places,
     police,
     qq_pacing,
@@ -49,6 +50,7 @@ async def main() -> int:
         console,
         study,
         police,
+        letters,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

@@ -1,4 +1,5 @@
-"""The letter (函) to a member's origin organisation: HTML from a template, and a PDF of it.
+"""Letters (函): the certificate letter to a member's origin organisation, and the
+half-yearly letter to a partner organisation; HTML from a template, and a PDF of it.
 
 The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in Droid Sans Fallback, a
 TrueType font shipped with the code (messages/fonts/, Apache-2.0, 4 MB) and embedded in the
@@ -10,6 +11,7 @@ blank; reportlab cannot embed the CFF outlines of Noto Sans CJK's .otf/.ttc file
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from pathlib import Path
@@ -20,12 +22,14 @@ from xhtml2pdf.default import DEFAULT_CSS
 
 from messages.render import Renderer, normalize_locale
 from storage.certificates import LetterData
+from storage.partners import LetterData as PartnerLetterData
 
 # The family the letter's CSS names (a browser showing the HTML letter falls back to its own
 # Chinese font when it has no Droid Sans Fallback).
 FONT = "Droid Sans Fallback"
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "DroidSansFallbackFull.ttf"
 LETTER_TEMPLATE = "certificates/letter.html.jinja"
+PARTNER_TEMPLATE = "partners/letter.html.jinja"
 # xhtml2pdf registers the file with reportlab on the first letter and reuses it after; the
 # path stays out of the HTML letter, which leaves the machine.
 # The font has one weight and no italic: bold or italic text would be drawn in a standard
@@ -61,8 +65,20 @@ def letter_html(renderer: Renderer, locale: str, letter: LetterData) -> str:
     )
 
 
+def partner_letter_html(renderer: Renderer, locale: str, letter: PartnerLetterData) -> str:
+    """The half-yearly letter to a partner organisation as a whole HTML page (autoescaped:
+    members' names and what staff typed stay text)."""
+    chosen = normalize_locale(locale)
+    template = renderer.env.get_template(f"{chosen}/{PARTNER_TEMPLATE}")
+
+    def label(key: str) -> str:
+        return renderer.label(chosen, key)
+
+    return template.render(locale=chosen, letter=letter, label=label, font=FONT)
+
+
 def letter_pdf(html: str) -> bytes:
-    """The letter's HTML drawn as a PDF (CPU-bound: run it off the event loop)."""
+    """A letter's HTML (either kind) drawn as a PDF (CPU-bound: run it off the event loop)."""
     out = io.BytesIO()
     with _draw_lock:
         # reportlab keeps module-level state while drawing: one letter at a time.
@@ -77,3 +93,13 @@ def letter_pdf(html: str) -> bytes:
 def letter_filename(letter: LetterData, extension: str) -> str:
     """letter-<id>.<ext>: ASCII, so every mail client and file system keeps it."""
     return f"certificate-letter-{letter.certificate.id}.{extension}"
+
+
+def partner_letter_filename(letter: PartnerLetterData, extension: str) -> str:
+    """partner-<id>-<half>.<ext>: ASCII, like the certificate letter's."""
+    return f"partner-{letter.partner.id}-{letter.half}.{extension}"
+
+
+def pdf_digest(pdf: bytes) -> str:
+    """The SHA-256 a drawn letter is recorded by (so the copy sent can be told apart)."""
+    return hashlib.sha256(pdf).hexdigest()

@@ -298,6 +298,24 @@ class LocationSource(enum.StrEnum):
     ROSTER = "roster"
 
 
+class PartnerSide(enum.StrEnum):
+    """Which end of the members' move a partner organisation is: where inflow members came
+    from (origin), or where outflow members now work (destination)."""
+
+    ORIGIN = "origin"
+    DESTINATION = "destination"
+
+
+class LetterMeans(enum.StrEnum):
+    """How a half-yearly letter went to the partner organisation."""
+
+    POST = "post"
+    EMAIL = "email"
+    HAND = "hand"
+    FAX = "fax"
+    OTHER = "other"
+
+
 member_groups = Table(
     "member_groups",
     Base.metadata,
@@ -1051,6 +1069,72 @@ class Idea(Base):
     replied_by: Mapped[str | None] = mapped_column(String(100))
     adopted_at: Mapped[datetime | None]
     adopted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class PartnerOrganisation(Base):
+    """An organisation of the two-way management agreements (双联双管): the origin of our
+    inflow members or the destination of our outflow ones, written to every half year."""
+
+    __tablename__ = "partner_organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_person: Mapped[str | None] = mapped_column(String(64))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # The region it covers (province, city or county of storage/regions): a member whose
+    # origin (inflow) or destination (outflow) resolves inside it is theirs.
+    adcode: Mapped[str] = mapped_column(String(12), index=True)
+    side: Mapped[PartnerSide] = mapped_column(_enum(PartnerSide))
+    # Which of our streets holds the agreement (None: the whole organisation): only members
+    # of that unit's tree are theirs then.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[Unit | None] = relationship(lazy="raise")
+
+
+class PartnerAssignment(Base):
+    """A member put with a partner by staff: wins over matching their place (for text the
+    region index cannot place, or a member whose agreement is with another organisation)."""
+
+    __tablename__ = "partner_assignments"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_organisations.id", ondelete="CASCADE"), index=True
+    )
+    assigned_at: Mapped[datetime]
+    assigned_by: Mapped[str] = mapped_column(String(100))
+
+
+class PartnerLetter(Base):
+    """The half-yearly letter to a partner: when it was last drawn (and the PDF's digest,
+    so the copy sent can be told from a later one) and when and how it was sent."""
+
+    __tablename__ = "partner_letters"
+    __table_args__ = (UniqueConstraint("partner_id", "half"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_organisations.id", ondelete="CASCADE")
+    )
+    # "2026H2": July to December 2026 in the district's zone.
+    half: Mapped[str] = mapped_column(String(6))
+    generated_at: Mapped[datetime]
+    generated_by: Mapped[str] = mapped_column(String(100))
+    # SHA-256 (hex) of the letter drawn last: the PDF, or the HTML page when that was taken.
+    digest: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    sent_how: Mapped[LetterMeans | None] = mapped_column(_enum(LetterMeans))
+    # The digest of the letter as it was when marked sent.
+    sent_digest: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class DataRequest(Base):

@@ -427,3 +427,22 @@ async def test_activities_come_and_go(empty: Database) -> None:
     await upgrade(database.engine)
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_partners_come_and_go(empty: Database) -> None:
+    """0020: partner organisations, members assigned to them by hand, and the letters drawn
+    and sent; down again the three tables go, and up once more matches the models."""
+    database = empty
+    await upgrade(database.engine, "0019")
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        found = await connection.run_sync(names, "partner_letters")
+        assert "ck_partner_letters_lettermeans" in found
+    await downgrade(database, "0019")
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+    assert not tables & {"partner_organisations", "partner_assignments", "partner_letters"}
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -32,6 +32,7 @@ from bot.cli.idea import idea
 from bot.cli.material import material
 from bot.cli.mydata import member_data_command
 from bot.cli.notice import notice
+from bot.cli.partner import partner, report_letters
 from bot.cli.place import place
 from bot.cli.police import reconcile_group, report
 from bot.cli.privacy import privacy
@@ -745,4 +746,6 @@ member.add_command(member_erase)
 main.add_command(sms)
 main.add_command(console)
 main.add_command(report)
+report.add_command(report_letters)
+main.add_command(partner)
 main.add_command(reconcile_group)

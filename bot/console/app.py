@@ -12,6 +12,7 @@ from bot.console import (
     certificates,
     dashboard,
     ideas,
+    letters,
     members,
     notices,
     reports,
@@ -30,6 +31,7 @@ AREAS: tuple[Area, ...] = (
     notices,
     activities,
     study,
+    letters,
     reports,
     audit,
 )

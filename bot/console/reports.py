@@ -82,6 +82,7 @@ class Report:
 # (its labels may be in its own console_<area>.toml).
 REPORTS: list[Report] = [
     Report("reports.police_title", "reports.police_about", "/reports/police"),
+    Report("letters.title", "letters.about", "/reports/letters"),
 ]
 
 
