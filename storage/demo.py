@@ -16,6 +16,8 @@ from storage.models import (
     Consent,
     Group,
     GroupKind,
+    PartnerOrganisation,
+    PartnerSide,
     Place,
     StaffRole,
     StudyMaterial,
@@ -405,7 +407,41 @@ async def load_demo(session: AsyncSession, now: datetime) -> bool:
         changed |= created
     changed |= await _study(session, now)
     changed |= await _places(session, now)
+    changed |= await _partners(session, now)
     return changed
+
+
+# Partner organisations of the two-way agreements, so `liaison report letters` and the
+# console's letters page have someone to write to in `make run`.
+PARTNERS = (
+    ("中共深圳市南山区委组织部", "广东省深圳市", PartnerSide.DESTINATION, "深圳市南山区南头街道"),
+    ("中共温州市委组织部", "浙江省温州市", PartnerSide.ORIGIN, "温州市鹿城区市府路"),
+    ("中共信阳市委组织部", "河南省信阳市", PartnerSide.ORIGIN, "信阳市浉河区新七大道"),
+)
+
+
+async def _partners(session: AsyncSession, now: datetime) -> bool:
+    """Sample partner organisations, only when there are none (rows, not audited staff
+    actions, like the sample library)."""
+    if await session.scalar(select(PartnerOrganisation.id).limit(1)) is not None:
+        return False
+    index = default_index()
+    for name, region, side, address in PARTNERS:
+        found = index.resolve_text(region)
+        if found is None:  # the sample data is ours: an error here is a bug
+            raise RuntimeError(f"sample partner region not found: {region}")
+        session.add(
+            PartnerOrganisation(
+                name=name,
+                adcode=found.adcode,
+                side=side,
+                address=address,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await session.flush()
+    return True
 
 
 async def _places(session: AsyncSession, now: datetime) -> bool:

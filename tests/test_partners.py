@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from storage import demo
 from storage.db import Database
 from storage.models import (
     Activity,
@@ -24,6 +25,7 @@ from storage.models import (
     LocationSource,
     Member,
     MemberStatus,
+    PartnerOrganisation,
     RequestStatus,
     StudyMaterial,
     StudyReceipt,
@@ -445,3 +447,19 @@ async def test_sending_is_recorded_after_drawing(db: Database, street: Street) -
     assert state[street.shenqiu] is not None and state[street.shenqiu].note == "挂号信 XA123"
     assert state[street.henan] is None
     assert all(line.letter is None for line in earlier.partners)
+
+
+async def test_the_sample_district_writes_to_its_partners(db: Database) -> None:
+    """`make run`'s sample district has partners on both sides, each with members of its own."""
+    async with db.session() as session:
+        await demo.load_demo(session, START)
+    async with db.session() as session:
+        partners = {p.name: p.id for p in await session.scalars(select(PartnerOrganisation))}
+        found = await memberships(session, default_index())
+    names = {
+        name: sorted(m.name for m in found.members.get(partner_id, []))
+        for name, partner_id in partners.items()
+    }
+    assert names["中共温州市委组织部"] == ["吴刚"]  # inflow, from 温州
+    assert names["中共信阳市委组织部"] == ["孙杰"]
+    assert "张伟" in names["中共深圳市南山区委组织部"]  # outflow, working in 深圳
