@@ -41,12 +41,14 @@ from storage.models import (
     ServiceCategory,
     ServiceRequest,
     ServiceRequestEvent,
+    Staff,
+    StaffRole,
     Unit,
     member_groups,
 )
 from storage.police import units_below
 from storage.regions import RegionIndex
-from storage.scope import group_scope_condition, scope_condition, sees_everyone
+from storage.scope import group_scope_condition, scope_condition, scope_units, sees_everyone
 
 __all__ = [
     "ActivityFigures",
@@ -55,6 +57,7 @@ __all__ = [
     "IdeaFigures",
     "LostContact",
     "YearReport",
+    "report_units",
     "year_bounds",
     "year_report",
 ]
@@ -201,6 +204,19 @@ def _in_unit(unit_id: int) -> ColumnElement[bool]:
         .correlate(None)
     )
     return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
+
+
+async def report_units(session: AsyncSession, staff_id: int) -> list[Unit]:
+    """The units staff_id may narrow the report to, by name: every unit for an administrator
+    over the district, their units and those below for one with a scope; none for a liaison
+    (their report is their scope: the groups they look after)."""
+    role = await session.scalar(select(Staff.role).where(Staff.id == staff_id))
+    if role is not StaffRole.ADMIN:
+        return []
+    query = select(Unit).order_by(Unit.name)
+    if not await sees_everyone(session, staff_id):
+        query = query.where(Unit.id.in_(scope_units(staff_id)))
+    return list(await session.scalars(query))
 
 
 def _percentile(values: Sequence[float], share: float) -> float | None:

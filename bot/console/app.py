@@ -16,6 +16,7 @@ from bot.console import (
     notices,
     requests,
     study,
+    year_report,
 )
 from bot.console.core import HERE, Area, Console
 from bot.context import Services
@@ -30,6 +31,8 @@ AREAS: tuple[Area, ...] = (
     activities,
     study,
     audit,
+    # /reports/year: linked from the reports area's index.
+    year_report,
 )
 
 
