@@ -27,6 +27,7 @@ from benchmarks import (
     roster_import,
     sms_inbound,
     study,
+    year_report,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -49,6 +50,7 @@ async def main() -> int:
         console,
         study,
         police,
+        year_report,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}
