@@ -408,9 +408,17 @@ class _Styles:
         self.body = base
         self.title = ParagraphStyle("title", parent=base, fontSize=18, leading=24, spaceAfter=4)
         self.heading = ParagraphStyle(
-            "heading", parent=base, fontSize=13, leading=18, spaceBefore=10, spaceAfter=4
+            "heading",
+            parent=base,
+            fontSize=13,
+            leading=18,
+            spaceBefore=10,
+            spaceAfter=4,
+            keepWithNext=1,  # a heading goes with the table after it
         )
         self.cell = ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11)
+        # A heading already kept with its chart (a KeepTogether) needs no keepWithNext.
+        self.kept_heading = ParagraphStyle("kept_heading", parent=self.heading, keepWithNext=0)
         self.chart_title = ParagraphStyle(
             "chart_title", parent=base, fontSize=10, leading=14, alignment=1, spaceBefore=6
         )
@@ -441,9 +449,16 @@ def _table(
     return table
 
 
-def _titled(title: str, drawing: Drawing, styles: _Styles) -> KeepTogether:
-    """A chart under its title (set as a paragraph: a drawing's string has one font)."""
-    return KeepTogether([Paragraph(_markup(title), styles.chart_title), drawing])
+def _titled(
+    title: str, drawing: Drawing, styles: _Styles, heading: str | None = None
+) -> KeepTogether:
+    """A chart under its title (set as a paragraph: a drawing's string has one font), and
+    under its section's heading if given, all on one page. One KeepTogether, not nested:
+    reportlab moves a nested one to the next page even where it fits."""
+    parts: list[Flowable] = [Paragraph(_markup(title), styles.chart_title), drawing]
+    if heading is not None:
+        parts.insert(0, Paragraph(_markup(heading), styles.kept_heading))
+    return KeepTogether(parts)
 
 
 def _category_labels(chart: VerticalBarChart | HorizontalLineChart | HorizontalBarChart,
@@ -457,6 +472,14 @@ def _category_labels(chart: VerticalBarChart | HorizontalLineChart | HorizontalB
     chart.valueAxis.valueMin = 0
 
 
+def _whole_steps(chart: VerticalBarChart | HorizontalBarChart, values: Sequence[float]) -> None:
+    """Counts are whole: a small scale steps by one, not by 0.2."""
+    top = max(values, default=0)
+    if top <= 10:
+        chart.valueAxis.valueMax = max(top, 1)
+        chart.valueAxis.valueStep = 1
+
+
 def _vertical_bars(
     title: str,
     names: Sequence[str],
@@ -464,6 +487,7 @@ def _vertical_bars(
     styles: _Styles,
     *,
     line: bool = False,
+    heading: str | None = None,
 ) -> KeepTogether:
     width, height = 16 * cm, 5.5 * cm
     drawing = Drawing(width, height)
@@ -482,12 +506,17 @@ def _vertical_bars(
         chart.valueAxis.valueMax = 100
     else:
         chart.bars[0].fillColor = INK
+        _whole_steps(chart, values)
     drawing.add(chart)
-    return _titled(title, drawing, styles)
+    return _titled(title, drawing, styles, heading)
 
 
 def _horizontal_bars(
-    title: str, names: Sequence[str], values: Sequence[float], styles: _Styles
+    title: str,
+    names: Sequence[str],
+    values: Sequence[float],
+    styles: _Styles,
+    heading: str | None = None,
 ) -> KeepTogether:
     width = 16 * cm
     height = max(3 * cm, 0.55 * cm * len(names) + 1 * cm)
@@ -498,9 +527,10 @@ def _horizontal_bars(
     # Top to bottom, most first: reportlab draws the first category at the bottom.
     chart.data = [list(values)[::-1]]
     _category_labels(chart, list(names)[::-1], 7.5)
+    _whole_steps(chart, values)
     chart.bars[0].fillColor = INK
     drawing.add(chart)
-    return _titled(title, drawing, styles)
+    return _titled(title, drawing, styles, heading)
 
 
 def year_report_pdf(report: YearReport, renderer: Renderer, locale: str, zone: tzinfo) -> bytes:
@@ -572,10 +602,14 @@ def _story(
         if not rows:
             continue
         shown = rows[:CHARTED]
-        story.append(para(label(key), styles.heading))
+        # The heading goes with its chart: never alone at the foot of a page.
         story.append(
             _horizontal_bars(
-                label(chart), [_place(n, label) for n, _ in shown], [c for _, c in shown], styles
+                label(chart),
+                [_place(n, label) for n, _ in shown],
+                [c for _, c in shown],
+                styles,
+                heading=label(key),
             )
         )
         story.append(
@@ -732,13 +766,13 @@ def _story(
             ]
         )
     )
-    story.append(para(label("sec_certificates"), styles.heading))
     story.append(
         _vertical_bars(
             label("chart_certificates"),
             [m.period[5:] for m in report.months],
             report.certificates,
             styles,
+            heading=label("sec_certificates"),
         )
     )
     story.append(
