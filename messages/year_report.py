@@ -103,7 +103,7 @@ def _sheet(book: openpyxl.Workbook, title: str) -> Worksheet:
     return sheet
 
 
-def _bar(
+def _chart(
     sheet: Worksheet,
     title: str,
     *,
@@ -179,7 +179,7 @@ def year_report_xlsx(report: YearReport, renderer: Renderer, locale: str, zone: 
         )
         if rows:
             shown = min(len(rows), CHARTED)
-            _bar(
+            _chart(
                 _sheet(book, label(key)),
                 label(chart),
                 values=(2, 1, 2, 1 + shown),
@@ -200,7 +200,7 @@ def year_report_xlsx(report: YearReport, renderer: Renderer, locale: str, zone: 
         [label("col_month"), label("col_due"), label("col_checked_in"), label("col_percent")],
         [[m.period, m.members, m.checked_in, m.percent] for m in report.months],
     )
-    _bar(
+    _chart(
         _sheet(book, label("sec_checkins")),
         label("chart_checkins"),
         values=(4, 1, 4, 13),
@@ -249,7 +249,7 @@ def year_report_xlsx(report: YearReport, renderer: Renderer, locale: str, zone: 
         ],
     )
     if report.activities:
-        _bar(
+        _chart(
             _sheet(book, label("sec_activities")),
             label("chart_activities"),
             values=(3, 1, 5, 1 + len(kinds)),
@@ -295,7 +295,7 @@ def year_report_xlsx(report: YearReport, renderer: Renderer, locale: str, zone: 
         ],
     )
     if report.services:
-        _bar(
+        _chart(
             _sheet(book, label("sec_services")),
             label("chart_services"),
             values=(2, 1, 2, 1 + len(report.services)),
@@ -322,7 +322,7 @@ def year_report_xlsx(report: YearReport, renderer: Renderer, locale: str, zone: 
         [label("col_month"), label("col_certificates")],
         [[p, n] for p, n in zip(periods, report.certificates, strict=True)],
     )
-    _bar(
+    _chart(
         _sheet(book, label("sec_certificates")),
         label("chart_certificates"),
         values=(2, 1, 2, 13),
