@@ -118,6 +118,11 @@ def _chart(
     chart: BarChart | LineChart = LineChart() if line else BarChart()
     if isinstance(chart, BarChart) and horizontal:
         chart.type = "bar"
+        # Most first from the top, as the sheet lists them (Excel starts at the bottom).
+        chart.x_axis.scaling.orientation = "maxMin"
+    # openpyxl 3.1 marks both axes deleted unless told: Excel would show no scale at all.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
     chart.title = title
     chart.height, chart.width = 7.5, 16
     min_col, min_row, max_col, max_row = values

@@ -404,6 +404,8 @@ async def test_the_workbook_holds_the_figures_and_native_charts(
     assert kinds == {"lineChart", "barChart", "pieChart"}
     line = next(chart for chart in charts if "<lineChart>" in chart)
     assert "'月度报到'!$D$2:$D$13" in line
+    # Each chart shows its scales (openpyxl would mark the axes deleted).
+    assert not any('<delete val="1"/>' in chart for chart in charts)
 
 
 async def test_the_pdf_reads_in_chinese_with_its_numbers(db: Database, renderer: Renderer) -> None:
