@@ -40,7 +40,7 @@ bench: install
 # The README's pictures of the console, taken by its browser tests.
 screenshots: install
 	mkdir -p docs/screenshots
-	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/test_console_browser.py tests/test_console_desk_browser.py tests/test_console_notices_browser.py tests/test_console_reports_browser.py
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/test_console_browser.py tests/test_console_desk_browser.py tests/test_console_notices_browser.py tests/test_console_reports_browser.py tests/test_year_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

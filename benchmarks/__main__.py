@@ -28,6 +28,7 @@ from benchmarks import (
     roster_import,
     sms_inbound,
     study,
+    year_report,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -51,6 +52,7 @@ async def main() -> int:
         study,
         police,
         letters,
+        year_report,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

@@ -200,20 +200,24 @@ async def test_a_liaison_is_refused_and_the_attempt_audited(
     street = await fill_street(db)
     me = await staff_in(db, clock, browser, role=StaffRole.LIAISON, unit_names=("民意街道",))
     home = await browser.get("/")
-    assert 'href="/reports"' not in home.text  # not in their navigation
-    for path in ("/reports", "/reports/police", "/reports/police/roster.xlsx?month=2026-11"):
+    # Their index lists only what a liaison may open: the yearly report of their groups.
+    index = await browser.get("/reports")
+    assert index.status_code == 200
+    assert 'href="/reports/year"' in index.text
+    assert 'href="/reports/police"' not in index.text
+    assert 'href="/reports/letters"' not in index.text
+    for path in ("/reports/police", "/reports/police/roster.xlsx?month=2026-11"):
         refused = await browser.get(path)
         assert refused.status_code == 403, path
-        assert "报表只供管理员使用" in refused.text
+        assert "这份报表只供管理员使用" in refused.text
         assert refused.headers["content-type"].startswith("text/html")
     posted = await upload(
         browser, "p.csv", csv_bytes(POLICE_LIST), unit=street.id, csrf=csrf_of(home.text)
     )
     assert posted.status_code == 403
-    assert "报表只供管理员使用" in posted.text
+    assert "这份报表只供管理员使用" in posted.text
     refusals = [a for a in await actions(db) if a[1].endswith(".refused")]
     assert refusals == [
-        (me, "console.reports.view.refused"),
         (me, "console.reports.view.refused"),
         (me, "police.report.refused"),
         (me, "police.reconcile.refused"),

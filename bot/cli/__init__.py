@@ -41,6 +41,7 @@ from bot.cli.request import request
 from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
 from bot.cli.sms import sms
+from bot.cli.year_report import report_year
 from bot.connect import connect, pause_until
 from bot.console.server import running_console
 from bot.context import LiaisonApplication, Services
@@ -745,6 +746,7 @@ main.add_command(privacy)
 member.add_command(member_erase)
 main.add_command(sms)
 main.add_command(console)
+report.add_command(report_year)
 main.add_command(report)
 report.add_command(report_letters)
 main.add_command(partner)

@@ -18,6 +18,7 @@ from bot.console import (
     reports,
     requests,
     study,
+    year_report,
 )
 from bot.console.core import HERE, Area, Console
 from bot.context import Services
@@ -34,6 +35,8 @@ AREAS: tuple[Area, ...] = (
     letters,
     reports,
     audit,
+    # /reports/year: linked from the reports area's index.
+    year_report,
 )
 
 

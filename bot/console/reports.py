@@ -44,7 +44,7 @@ from messages.police_report import (
     workbook_bytes,
 )
 from storage.console import Visitor
-from storage.models import MAX_ID
+from storage.models import MAX_ID, StaffRole
 from storage.police import (
     PoliceListError,
     Reconciliation,
@@ -76,6 +76,9 @@ class Report:
     title: str
     about: str
     path: str
+    # A liaison may open it too (for the groups they look after); the others are for
+    # administrators only, and a liaison's index does not list them.
+    liaisons: bool = False
 
 
 # The index lists these in this order. A report of another area appends its entry here
@@ -83,6 +86,7 @@ class Report:
 REPORTS: list[Report] = [
     Report("reports.police_title", "reports.police_about", "/reports/police"),
     Report("letters.title", "letters.about", "/reports/letters"),
+    Report("year_report.title", "year_report.about", "/reports/year", liaisons=True),
 ]
 
 
@@ -218,6 +222,9 @@ def routes(console: Console) -> list[Route]:
         )
 
     async def index(request: Request, visitor: Visitor) -> Response:
+        if visitor.role is not StaffRole.ADMIN:
+            mine = [report for report in REPORTS if report.liaisons]
+            return console.render("reports/index", visitor, reports=mine)
         async with services.db.session() as session:
             scope = await report_scope(
                 session,
