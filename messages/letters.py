@@ -1,8 +1,9 @@
 """Letters (函): the certificate letter to a member's origin organisation, and the
 half-yearly letter to a partner organisation; HTML from a template, and a PDF of it.
 
-The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in Droid Sans Fallback, a
-TrueType font shipped with the code (messages/fonts/, Apache-2.0, 4 MB) and embedded in the
+The PDF is drawn by xhtml2pdf (pure Python, on reportlab) in WenQuanYi Micro Hei, a
+TrueType font shipped with the code (messages/fonts/, Apache-2.0, 4.6 MB: Droid Sans
+Fallback's CJK with Droid Sans' Latin letters and digits) and embedded in the
 PDF (the characters used, as a subset): the letter reads in Chinese on a machine, or in a
 viewer, without any CJK font. reportlab's built-in
 CID fonts (STSong-Light) are never embedded, and a viewer without Chinese fonts shows them
@@ -25,9 +26,9 @@ from storage.certificates import LetterData
 from storage.partners import LetterData as PartnerLetterData
 
 # The family the letter's CSS names (a browser showing the HTML letter falls back to its own
-# Chinese font when it has no Droid Sans Fallback).
-FONT = "Droid Sans Fallback"
-FONT_FILE = Path(__file__).resolve().parent / "fonts" / "DroidSansFallbackFull.ttf"
+# Chinese font when it has no WenQuanYi Micro Hei).
+FONT = "WenQuanYi Micro Hei"
+FONT_FILE = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttf"
 LETTER_TEMPLATE = "certificates/letter.html.jinja"
 PARTNER_TEMPLATE = "partners/letter.html.jinja"
 # xhtml2pdf registers the file with reportlab on the first letter and reuses it after; the

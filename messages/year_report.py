@@ -1,9 +1,10 @@
 """The yearly report drawn: a PDF (reportlab platypus, vector charts) and a workbook
 (openpyxl, one sheet per section with native charts over its cells).
 
-Every word comes from locales/<locale>/year_report.toml. The PDF is set in Droid Sans
-Fallback, registered with reportlab from messages/fonts/ and embedded (as a subset), so the
-Chinese reads in any viewer (see messages/letters.py for why not a CID font). Text from the
+Every word comes from locales/<locale>/year_report.toml. The PDF is set in WenQuanYi Micro
+Hei (CJK, Latin letters and digits in one font), registered with reportlab from
+messages/fonts/ and embedded (as a subset), so the Chinese reads in any viewer (see
+messages/letters.py for why not a CID font). Text from the
 records (group names, categories, trades) is escaped for platypus' Paragraph markup in the
 PDF and made inert (spreadsheet_safe) in the workbook.
 """
@@ -14,7 +15,6 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
-from functools import cache
 from xml.sax.saxutils import escape
 
 import openpyxl
@@ -47,8 +47,7 @@ from storage.year_report import YearReport
 __all__ = ["report_filename", "year_report_pdf", "year_report_xlsx"]
 
 # reportlab's name for the font (the letters register the same file under their own name).
-PDF_FONT = "DroidSansFallback"
-LATIN_FONT = "Helvetica"
+PDF_FONT = "WenQuanYiMicroHei"
 # Charts show the provinces with the most members; the sheets list every one.
 CHARTED = 10
 INK = colors.HexColor("#b22222")
@@ -369,42 +368,9 @@ def _font() -> str:
     return PDF_FONT
 
 
-@cache
-def _covered() -> frozenset[int]:
-    """The characters Droid Sans Fallback draws: CJK and its punctuation, but no Latin
-    letters or digits (it is a fallback font), which would print blank in it."""
-    font = pdfmetrics.getFont(_font())
-    assert isinstance(font, TTFont)
-    return frozenset(code for code in font.face.charToGlyph if code > 0x7F)
-
-
 def _markup(text: str) -> str:
-    """text as Paragraph markup: escaped, and each run the CJK font cannot draw set in
-    Helvetica (PDF's standard Latin font, which every viewer has)."""
-    covered = _covered()
-    out: list[str] = []
-    run: list[str] = []
-    latin = False
-    for char in text:
-        wants_latin = ord(char) not in covered
-        if run and wants_latin != latin:
-            out.append(_run("".join(run), latin))
-            run = []
-        run.append(char)
-        latin = wants_latin
-    if run:
-        out.append(_run("".join(run), latin))
-    return "".join(out)
-
-
-def _run(text: str, latin: bool) -> str:
-    return f'<font name="{LATIN_FONT}">{escape(text)}</font>' if latin else escape(text)
-
-
-def _label_font(text: str) -> str:
-    """The one font a chart label is drawn in: the CJK font if it has any CJK in it."""
-    covered = _covered()
-    return _font() if any(ord(c) in covered for c in text) else LATIN_FONT
+    """text as Paragraph markup: escaped, so a name from the records is never markup."""
+    return escape(text)
 
 
 class _Styles:
@@ -470,9 +436,8 @@ def _category_labels(chart: VerticalBarChart | HorizontalLineChart | HorizontalB
                      names: Sequence[str], size: float) -> None:  # fmt: skip
     chart.categoryAxis.categoryNames = list(names)
     chart.categoryAxis.labels.fontSize = size
-    for index, name in enumerate(names):
-        chart.categoryAxis.labels[index].fontName = _label_font(name)
-    chart.valueAxis.labels.fontName = LATIN_FONT
+    chart.categoryAxis.labels.fontName = _font()
+    chart.valueAxis.labels.fontName = _font()
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.valueMin = 0
 

@@ -3,13 +3,10 @@ job on a fake clock, the letters (HTML and PDF) and the messages members get."""
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.botapi import LocalBotApi
@@ -50,6 +47,7 @@ from storage.payloads import CertificateReview, CertificateStep, PayloadError
 from tests.conftest import START
 from tests.cycle_harness import District, local
 from tests.factories import make_group, make_member, make_staff, make_unit
+from tests.pdfs import embedded_fonts, ink_under, overflowing, pdf_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TELEGRAM = ChannelName.TELEGRAM
@@ -534,10 +532,6 @@ async def the_letter(db: Database, certificate_id: int, issuer: str | None = Non
         )
 
 
-def pdf_text(pdf: bytes) -> str:
-    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-
-
 async def test_the_letter_in_html_and_pdf(
     db: Database, people: People, renderer: Renderer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -591,57 +585,6 @@ async def test_the_letter_in_html_and_pdf(
     assert exported.subject == f"certificate:{certificate_id}"
 
 
-def embedded_fonts(pdf: bytes) -> dict[str, bool]:
-    """Each font the letter's pages draw with, and whether its file is inside the PDF."""
-    fonts: dict[str, bool] = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            # A composite (CJK) font keeps its file in its one descendant's descriptor.
-            face = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
-            descriptor = face.get("/FontDescriptor")
-            fonts[str(font["/BaseFont"])] = descriptor is not None and any(
-                key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3")
-            )
-    return fonts
-
-
-def overflowing(pdf: bytes) -> str:
-    """The characters that run past the right margin (2.2 cm) of any page."""
-    out = ""
-    for page in pdfium.PdfDocument(pdf):
-        text = page.get_textpage()
-        edge = page.get_width() - 2.2 / 2.54 * 72
-        for i in range(text.count_chars()):
-            if text.get_charbox(i)[2] > edge + 1:
-                out += text.get_text_range(i, 1)
-    return out
-
-
-def ink_under(pdf: bytes, words: str) -> int:
-    """How many dark pixels the first page shows where `words` are written (at 150 dpi)."""
-    page = pdfium.PdfDocument(pdf)[0]
-    text = page.get_textpage()
-    found = text.search(words).get_next()
-    assert found is not None, f"{words!r} is not on the page"
-    start, count = found
-    boxes = [text.get_charbox(i) for i in range(start, start + count)]
-    left, right = min(b[0] for b in boxes), max(b[2] for b in boxes)
-    bottom, top = min(b[1] for b in boxes), max(b[3] for b in boxes)
-    scale = 150 / 72
-    image = page.render(scale=scale).to_pil().convert("L")
-    height = page.get_height()
-    region = image.crop(
-        (
-            int(left * scale),
-            int((height - top) * scale),
-            int(right * scale) + 1,
-            int((height - bottom) * scale) + 1,
-        )
-    )
-    return sum(region.histogram()[:128])
-
-
 async def test_the_pdf_letter_carries_its_chinese_font(
     db: Database, people: People, renderer: Renderer
 ) -> None:
@@ -652,12 +595,16 @@ async def test_the_pdf_letter_carries_its_chinese_font(
     for locale in ("zh_CN", "en"):
         pdf = letter_pdf(letter_html(renderer, locale, letter))  # type: ignore[arg-type]
         fonts = embedded_fonts(pdf)
-        assert any("DroidSansFallback" in name for name in fonts), fonts
+        assert any("WenQuanYiMicroHei" in name for name in fonts), fonts
         # Only PDF's standard Latin fonts, which every viewer has, may stay outside.
         outside = {name for name, embedded in fonts.items() if not embedded}
         assert outside <= {"/Helvetica", "/Times-Roman", "/Courier"}, fonts
         assert ink_under(pdf, "张伟") > 50
         assert ink_under(pdf, "江汉区委组织部") > 150
+        # Digits and Latin letters are in the same font: none prints blank.
+        assert ink_under(pdf, f"{certificate_id}") > 10
+        if locale == "en":
+            assert ink_under(pdf, "Certificate") > 50
         if locale == "zh_CN":  # the heading too: no Latin-only bold font for it
             assert ink_under(pdf, "流动党员活动证") > 150
         # Lines of Chinese without spaces still break within the page.

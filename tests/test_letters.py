@@ -5,11 +5,9 @@ operator runs them."""
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from messages.letters import letter_pdf, partner_letter_html
@@ -17,12 +15,8 @@ from messages.render import Renderer
 from storage.db import Database
 from storage.models import AuditEvent, MemberStatus, PartnerLetter
 from tests.cli_helpers import cli_database, liaison, on_database
-from tests.test_certificates import embedded_fonts, overflowing
+from tests.pdfs import embedded_fonts, ink_under, overflowing, pdf_text
 from tests.test_partners import Street, build_street, busy_half, mobile, the_letter
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 async def with_markup(db: Database, street: Street) -> None:
@@ -64,11 +58,13 @@ async def test_the_letter_in_chinese_html_and_pdf(db: Database, renderer: Render
     for words in ("沈丘县委组织部", "王芳", "民意街道党工委", "<b>刘</b>"):
         assert words in text, words
     fonts = embedded_fonts(pdf)
-    assert any("DroidSansFallback" in name for name in fonts), fonts
+    assert any("WenQuanYiMicroHei" in name for name in fonts), fonts
     outside = {name for name, embedded in fonts.items() if not embedded}
     assert outside <= {"/Helvetica", "/Times-Roman", "/Courier"}, fonts
     # The tables' Chinese, without spaces, still breaks within the page.
     assert overflowing(pdf) == ""
+    # The dates' digits are drawn too: the font has Latin letters and digits, not only CJK.
+    assert ink_under(pdf, "2026") > 30
 
 
 async def test_the_letter_in_english(db: Database, renderer: Renderer) -> None:
@@ -79,15 +75,16 @@ async def test_the_letter_in_english(db: Database, renderer: Renderer) -> None:
     assert "Mobile members under dual contact, dual management: the second half of 2026" in html
     assert "<p>To 沈丘县委组织部,</p>" in html
     assert "who came to us from your area (河南省 周口市 沈丘县)" in html
-    assert "There are 1 mobile members: 1 inflow and 0 outflow." in html
+    assert "There is 1 mobile member: 1 inflow and 0 outflow." in html
     assert "<td>inflow member</td>" in html
-    assert "<td>3 of 6 months</td><td>1 materials</td><td>1 attended</td>" in html
+    assert "<td>3 of 6 months</td><td>1 material</td><td>1 attended</td>" in html
     assert "2026-09-01 Shop lease: resolved (solved, the member says)" in html
     assert "<td>Volunteer service</td><td>社区义诊志愿服务</td>" in html
     assert "民意街道党工委 (seal)" in html
     pdf = letter_pdf(html)
     assert "王芳" in pdf_text(pdf)
     assert overflowing(pdf) == ""
+    assert ink_under(pdf, "Mobile members") > 100
     # A destination partner's letter speaks of where members went.
     outflow = partner_letter_html(renderer, "en", await the_letter(db, street.nanshan))
     assert "who went from us to your area (广东省 深圳市 南山区)" in outflow
