@@ -145,6 +145,8 @@ async def _refuse_unless_admin(
         await audit.record(
             session, now, actor=actor, action=f"{action}.refused", reason="not_admin"
         )
+        # Nothing else is written yet: the refusal is kept although the error rolls back.
+        await session.commit()
         raise RatingError("only an administrator may do this", "not_admin")
 
 
@@ -233,7 +235,9 @@ class Score:
         return mask_phone(self.phone) if self.phone else None
 
 
-async def _on_time(session: AsyncSession, year: int, zone: tzinfo, cycle: CycleRule) -> Select[Any]:
+async def _on_time(
+    session: AsyncSession, year: int, zone: tzinfo, cycle: CycleRule
+) -> Select[Any, Any]:
     """Per member, the months of year with a check-in before the month's deadline.
 
     The deadline depends on the member's zone: a CASE over the zones in use and the twelve
@@ -260,10 +264,10 @@ async def _on_time(session: AsyncSession, year: int, zone: tzinfo, cycle: CycleR
 
 async def _times(
     session: AsyncSession, year: int, zone: tzinfo, cycle: CycleRule
-) -> dict[str, Select[Any]]:
+) -> dict[str, Select[Any, Any]]:
     start, end = year_bounds(year, zone)
 
-    def attended(service: bool) -> Select[Any]:
+    def attended(service: bool) -> Select[Any, Any]:
         kind = Activity.kind == ActivityKind.SERVICE
         return (
             select(ActivityInvitation.member_id, func.count())
@@ -277,12 +281,12 @@ async def _times(
             .group_by(ActivityInvitation.member_id)
         )
 
-    study: Select[Any] = (
+    study: Select[Any, Any] = (
         select(StudyReceipt.member_id, func.count())
         .where(StudyReceipt.studied_at >= start, StudyReceipt.studied_at < end)
         .group_by(StudyReceipt.member_id)
     )
-    ideas: Select[Any] = (
+    ideas: Select[Any, Any] = (
         select(Idea.member_id, func.count())
         .where(Idea.status == IdeaStatus.ADOPTED, Idea.adopted_at >= start, Idea.adopted_at < end)
         .group_by(Idea.member_id)
@@ -510,6 +514,8 @@ async def _member_in_view(
             model=Member,
             record_id=member_id,
         )
+        # Checked before anything is written: the refusal is kept, the error rolls back none.
+        await session.commit()
         raise RatingError(f"no member {member_id}", "not_found")
     return member
 
