@@ -26,11 +26,13 @@ an administrator's rights.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
+import openpyxl
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +63,7 @@ from storage.notices import clean_body
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
 from storage.scope import scope_condition
+from storage.sheets import add_sheet, spreadsheet_safe
 
 CRITERIA: Final = (
     "on_time_checkin",
@@ -598,6 +601,71 @@ async def adjustments(session: AsyncSession, *, member_id: int, year: int) -> li
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class AdjustmentLine:
+    """An adjustment in a list of the year's: the member's name beside it."""
+
+    adjustment: AdjustmentView
+    name: str
+
+
+async def year_adjustments(
+    session: AsyncSession, *, year: int, staff_id: int | None, limit: int = 100
+) -> list[AdjustmentLine]:
+    """The year's adjustments of the members staff_id may see, newest first."""
+    check_year(year)
+    rows = await session.execute(
+        select(RatingAdjustment, Member.name)
+        .join(Member, Member.id == RatingAdjustment.member_id)
+        .where(RatingAdjustment.year == year, _in_view(staff_id))
+        .order_by(RatingAdjustment.made_at.desc(), RatingAdjustment.id.desc())
+        .limit(limit)
+    )
+    return [
+        AdjustmentLine(
+            AdjustmentView(r.id, r.member_id, r.year, r.points, r.reason, r.made_by, r.made_at),
+            name,
+        )
+        for r, name in rows
+    ]
+
+
+# --- the workbook ---------------------------------------------------------------------------
+
+
+def export_columns() -> list[str]:
+    """The workbook's header: rank, who, each criterion's times and points, the total."""
+    columns = ["rank", "name", "phone", "home unit"]
+    for criterion in CRITERIA:
+        columns += [f"{criterion} (times)", f"{criterion} (points)"]
+    return [*columns, "adjustments", "total"]
+
+
+def export_row(score: Score) -> list[object]:
+    """A member's row of the workbook; what people typed (names) made inert."""
+    row: list[object] = [
+        score.rank,
+        spreadsheet_safe(score.name),
+        score.phone or "",
+        spreadsheet_safe(score.home_unit or ""),
+    ]
+    for criterion in CRITERIA:
+        row += [score.times[criterion], score.points[criterion]]
+    return [*row, score.adjustments, score.total]
+
+
+def workbook(found: Ranking) -> bytes:
+    """The ranked list as an .xlsx file (one sheet named after the year)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    book.remove(sheet)
+    add_sheet(book, str(found.year), export_columns(), map(export_row, found.scores))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 # --- commendations --------------------------------------------------------------------------
 
 
@@ -795,6 +863,7 @@ async def notify_commended(
 __all__ = [
     "CRITERIA",
     "DEFAULT_RULES",
+    "AdjustmentLine",
     "AdjustmentView",
     "CommendationView",
     "Ranking",
@@ -807,11 +876,15 @@ __all__ = [
     "check_reason",
     "commend",
     "commendations",
+    "export_columns",
+    "export_row",
     "find_member",
     "my_score",
     "notify_commended",
     "ranking",
     "rules",
     "uncommend",
+    "workbook",
+    "year_adjustments",
     "year_bounds",
 ]

@@ -26,18 +26,19 @@ from storage.ratings import (
     Ranking,
     RatingError,
     Rule,
-    Score,
     adjust,
     change_rule,
     commend,
     commendations,
+    export_columns,
+    export_row,
     find_member,
     notify_commended,
     ranking,
     rules,
     uncommend,
 )
-from storage.sheets import spreadsheet_safe, write_table
+from storage.sheets import write_table
 
 YEAR = click.IntRange(FIRST_YEAR, LAST_YEAR)
 EXPORT_SUFFIXES = (".xlsx", ".csv")
@@ -50,27 +51,6 @@ def _line(*fields: object) -> str:
 
 def _cap(rule: Rule) -> str:
     return "no cap" if rule.cap is None else f"cap {rule.cap}"
-
-
-def export_columns() -> list[str]:
-    """The workbook's header: rank, who, each criterion's times and points, the total."""
-    columns = ["rank", "name", "phone", "home unit"]
-    for criterion in CRITERIA:
-        columns += [f"{criterion} (times)", f"{criterion} (points)"]
-    return [*columns, "adjustments", "total"]
-
-
-def export_row(score: Score) -> list[object]:
-    """A member's row of the workbook; names typed by people made inert."""
-    row: list[object] = [
-        score.rank,
-        spreadsheet_safe(score.name),
-        score.phone or "",
-        spreadsheet_safe(score.home_unit or ""),
-    ]
-    for criterion in CRITERIA:
-        row += [score.times[criterion], score.points[criterion]]
-    return [*row, score.adjustments, score.total]
 
 
 @click.group()

@@ -14,6 +14,7 @@ from bot.console import (
     ideas,
     members,
     notices,
+    ratings,
     requests,
     study,
 )
@@ -29,6 +30,7 @@ AREAS: tuple[Area, ...] = (
     notices,
     activities,
     study,
+    ratings,
     audit,
 )
 
