@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.botapi import LocalBotApi
+from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
 from storage.db import Database
 from storage.models import (
@@ -45,6 +46,7 @@ from storage.ratings import (
     uncommend,
 )
 from storage.settings import Settings
+from tests.chat import Person, talk
 from tests.conftest import START
 from tests.delivery import Deliver
 from tests.factories import make_checkin, make_member, make_staff, make_unit
@@ -510,3 +512,42 @@ async def test_the_commended_hear_it_once_in_their_language(
                 session, START, year=YEAR, member_id=wang, actor="cli:test", staff_id=None
             )
         assert gone.value.reason == "not_commended"
+
+
+async def test_a_member_sees_their_own_score_and_its_reasons(
+    db: Database, district: dict[str, int], application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    await add_study(db, district["zhang"], 3)
+    async with db.session() as session:
+        await adjust(
+            session,
+            START,
+            member_id=district["zhang"],
+            year=YEAR,
+            points=-1,
+            reason="<i>迟到</i>",
+            actor="cli:test",
+            staff_id=None,
+        )
+    zhang = Person(application, bot_api, ZHANG)
+    await talk(
+        zhang,
+        [
+            (
+                "/myscore",
+                [
+                    "我的 2026 年度得分：2 分",
+                    "完成学习：3 次，3 分（每次 1 分，最多 20 分）",
+                    "按时报到：0 次，0 分",
+                    "减 1 分：<i>迟到</i>",
+                ],
+            ),
+            ("/help", "/myscore — 我的年度得分"),
+        ],
+    )
+    # What staff wrote is shown as written, never as markup.
+    assert "&lt;i&gt;迟到&lt;/i&gt;" in bot_api.sent[0].text
+    wang = Person(application, bot_api, WANG, language_code="en")
+    await talk(wang, [("/myscore", ["My score for 2026: 0 points", "Ideas adopted: 0 × = 0"])])
+    stranger = Person(application, bot_api, 4242)
+    await talk(stranger, [("/myscore", "只有绑定了党员身份的账号才有年度得分")])
