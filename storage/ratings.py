@@ -822,6 +822,18 @@ async def commendations(
     ]
 
 
+async def told_commended(session: AsyncSession, *, member_id: int, year: int) -> bool:
+    """Whether the member is on year's list and was told so (not before the notice)."""
+    found = await session.scalar(
+        select(Commendation.id).where(
+            Commendation.member_id == member_id,
+            Commendation.year == year,
+            Commendation.notified_at.is_not(None),
+        )
+    )
+    return found is not None
+
+
 async def notify_commended(
     session: AsyncSession, now: datetime, *, year: int, actor: str, staff_id: int | None
 ) -> int:
@@ -883,6 +895,7 @@ __all__ = [
     "notify_commended",
     "ranking",
     "rules",
+    "told_commended",
     "uncommend",
     "workbook",
     "year_adjustments",

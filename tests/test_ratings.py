@@ -547,6 +547,23 @@ async def test_a_member_sees_their_own_score_and_its_reasons(
     )
     # What staff wrote is shown as written, never as markup.
     assert "&lt;i&gt;迟到&lt;/i&gt;" in bot_api.sent[0].text
+    assert "优秀流动党员" not in zhang.last_text
+    # On the list: said once the member was told, not before.
+    async with db.session() as session:
+        await commend(
+            session,
+            START,
+            year=YEAR,
+            member_ids=[district["zhang"]],
+            citation=None,
+            actor="cli:test",
+            staff_id=None,
+        )
+    await talk(zhang, [("/myscore", "我的 2026 年度得分")])
+    assert "优秀流动党员" not in zhang.last_text
+    async with db.session() as session:
+        await notify_commended(session, START, year=YEAR, actor="cli:test", staff_id=None)
+    await talk(zhang, [("/myscore", "🏅 您已被评为 2026 年度优秀流动党员")])
     wang = Person(application, bot_api, WANG, language_code="en")
     await talk(wang, [("/myscore", ["My score for 2026: 0 points", "Ideas adopted: 0 × = 0"])])
     stranger = Person(application, bot_api, 4242)

@@ -1,6 +1,6 @@
 """/myscore: the member's own rating this year — the points of each criterion, the
-adjustments with their reasons, and the total (not their rank: that is the organisation's
-to announce). Private chats only, like /mydata."""
+adjustments with their reasons, the total, and the commendation once they were told of it
+(not their rank: that is the organisation's to announce). Private chats only, like /mydata."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.commands import Audience, Command
 from bot.context import LiaisonContext
 from bot.replies import reply
-from storage.ratings import adjustments, my_score, rules
+from storage.ratings import adjustments, my_score, rules, told_commended
 
 COMMANDS = (Command("myscore", Audience.MEMBERS),)
 
@@ -35,10 +35,20 @@ async def show_score(update: Update, context: LiaisonContext) -> None:
         )
         made = await adjustments(session, member_id=identity.member_id, year=year)
         rated = await rules(session)
+        commended = await told_commended(session, member_id=identity.member_id, year=year)
     if score is None:
         await reply(update, context, "ratings/not_member")
         return
-    await reply(update, context, "ratings/mine", year=year, score=score, rules=rated, made=made)
+    await reply(
+        update,
+        context,
+        "ratings/mine",
+        year=year,
+        score=score,
+        rules=rated,
+        made=made,
+        commended=commended,
+    )
 
 
 def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
