@@ -13,6 +13,8 @@ from sqlalchemy import select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
+from messages.ratings import commended
+from messages.render import Reader, Renderer
 from storage.db import Database
 from storage.models import (
     Activity,
@@ -20,6 +22,7 @@ from storage.models import (
     ActivityKind,
     AttendanceSource,
     AuditEvent,
+    ChannelName,
     Delivery,
     Idea,
     IdeaKind,
@@ -31,6 +34,7 @@ from storage.models import (
     StudyMaterial,
     StudyReceipt,
 )
+from storage.payloads import Commended
 from storage.ratings import (
     Ranking,
     RatingError,
@@ -568,3 +572,32 @@ async def test_a_member_sees_their_own_score_and_its_reasons(
     await talk(wang, [("/myscore", ["My score for 2026: 0 points", "Ideas adopted: 0 × = 0"])])
     stranger = Person(application, bot_api, 4242)
     await talk(stranger, [("/myscore", "只有绑定了党员身份的账号才有年度得分")])
+    await talk(
+        stranger,
+        [
+            ("/lang", "请选择语言"),
+            ("English", "Language set to English"),
+            ("/myscore", "Only an account linked to a member has a yearly score"),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("zh_CN", "【党组织】恭喜您被评为2026年度优秀流动党员！表彰事由：服务<群众>热心"),
+        ("en", "Congratulations! You have been commended as an outstanding mobile member of 2026."),
+    ],
+)
+def test_the_commendation_by_sms_is_one_plain_text(
+    renderer: Renderer, locale: str, expected: str
+) -> None:
+    payload = Commended(year=YEAR, citation="服务<群众>热心")
+    text, buttons = commended(Reader(renderer, locale, SHANGHAI, ChannelName.SMS), payload)
+    # Plain text: the citation as written, nothing escaped, no buttons to press.
+    assert text.startswith(expected) and buttons == ()
+    assert "服务<群众>热心" in text and "&lt;" not in text
+    untitled, _ = commended(
+        Reader(renderer, locale, SHANGHAI, ChannelName.SMS), Commended(year=YEAR)
+    )
+    assert "服务" not in untitled and "For:" not in untitled
