@@ -22,6 +22,7 @@ from benchmarks import (
     places,
     police,
     qq_pacing,
+    ratings,
     regions,
     retention,
     roster_import,
@@ -49,6 +50,7 @@ async def main() -> int:
         console,
         study,
         police,
+        ratings,
     )
     chosen = sys.argv[1:]
     unknown = set(chosen) - {m.__name__.rsplit(".", 1)[-1] for m in modules}

@@ -3,6 +3,7 @@ commendation list and its notice, from a terminal; bad input changes nothing."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,11 +117,16 @@ def test_the_ranked_list_goes_to_a_workbook_audited(database_url: str, tmp_path:
     ]
     assert rows[1][:6] == [1, "张伟", "+8613800000001", "民族街", 1, 2]
     assert rows[1][-1] == 2
-    assert audit_actions(database_url) == ["rating.rank.export"]
+    listed = tmp_path / "2026.csv"
+    assert liaison("rating", "rank", "--year", "2026", "--out", str(listed)).exit_code == 0
+    with listed.open(encoding="utf-8-sig") as handle:
+        lines = list(csv.reader(handle))
+    assert [line[:2] for line in lines] == [["rank", "name"], ["1", "张伟"], ["2", "王芳"]]
     bad = liaison("rating", "rank", "--year", "2026", "--out", str(tmp_path / "list.pdf"))
     assert bad.exit_code == 1
     unit = liaison("rating", "rank", "--year", "2026", "--unit", "花楼街")
     assert unit.exit_code == 1 and "no unit named" in unit.output
+    assert audit_actions(database_url) == ["rating.rank.export", "rating.rank.export"]
 
 
 def test_commendations_are_chosen_listed_and_notified_once(database_url: str) -> None:

@@ -9,6 +9,7 @@ audited as "cli:<os user>". A command that cannot do all it was asked does nothi
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import click
@@ -37,6 +38,7 @@ from storage.ratings import (
     ranking,
     rules,
     uncommend,
+    workbook,
 )
 from storage.sheets import write_table
 
@@ -51,6 +53,15 @@ def _line(*fields: object) -> str:
 
 def _cap(rule: Rule) -> str:
     return "no cap" if rule.cap is None else f"cap {rule.cap}"
+
+
+def _write(out: Path, found: Ranking) -> None:
+    """The list to a workbook (the console's download, the same sheet) or a CSV file."""
+    if out.suffix.lower() == ".xlsx":
+        out.write_bytes(workbook(found))
+    else:
+        rows = map(export_row, found.scores)
+        write_table(out, str(found.year), export_columns(), rows)
 
 
 @click.group()
@@ -184,7 +195,7 @@ def rating_rank(
                     # Written before the audit row commits: a file that could not be written
                     # leaves no export in the log.
                     try:
-                        write_table(out, str(year), export_columns(), map(export_row, found.scores))
+                        await asyncio.to_thread(_write, out, found)
                     except OSError as error:
                         fail(f"cannot write {out}: {error.strerror}")
                 return found

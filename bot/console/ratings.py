@@ -12,6 +12,7 @@ the list shown (audited). Each change is the storage operation the command line 
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -163,8 +164,10 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await show(visitor, year, None, status=404, error=error.reason)
+        # Off the event loop: the bot's chats go on while a district's list is written.
+        data = await asyncio.to_thread(workbook, found)
         return Response(
-            workbook(found),
+            data,
             media_type=XLSX,
             headers={
                 **SECURITY_HEADERS,
