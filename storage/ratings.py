@@ -8,10 +8,11 @@ district's zone, except for check-ins, which belong to the month of the member's
 (a member abroad checks in for their own month, as /overdue counts it):
 
 - on_time_checkin: a month of the year with a check-in made before that month's deadline,
-  the day liaisons are told who is still silent (the cycle's escalation day, at its prompt
-  time, in the member's zone). A month without one earns nothing and costs nothing, so a
-  month a member was exempt (not yet registered, abroad without a way to answer) does not
-  count against them;
+  the moment liaisons are told who is still silent (the escalation day of the member's
+  cycle — their group's own or the default — at its prompt time, in the member's zone; a
+  cycle switched off prompts nobody, so any check-in of the month counts). A month without
+  one earns nothing and costs nothing, so a month a member was exempt (not yet registered,
+  abroad without a way to answer) does not count against them;
 - study_completed: a study material marked studied in the year;
 - attendance: an activity of the year attended, other than volunteer service;
 - service_given: a volunteer-service activity of the year attended;
@@ -29,7 +30,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Any, Final
 
 import openpyxl
@@ -41,9 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage import audit, payloads
-from storage.calendar import CycleRule, at_local
+from storage.calendar import CycleRule, add_months, at_local
 from storage.checkins import member_zone
-from storage.cycles import in_zone, zones_in_use
+from storage.cycles import follows, group_cycles, in_zone, shared_cycles, zones_in_use
 from storage.models import (
     MAX_ID,
     Activity,
@@ -246,19 +247,30 @@ async def _on_time(
 ) -> Select[Any, Any]:
     """Per member, the months of year with a check-in before the month's deadline.
 
-    The deadline depends on the member's zone: a CASE over the zones in use and the twelve
-    months (a few dozen branches), so the count stays one GROUP BY."""
+    The deadline is the member's cycle's escalation (its day, at its prompt time) in the
+    member's zone: a CASE over the zones in use, the cycles (the default and groups' own)
+    and the twelve months — a few dozen branches — so the count stays one GROUP BY. A
+    cycle that is switched off prompts nobody: any check-in of the month counts."""
+    shares = shared_cycles(await group_cycles(session, cycle))
     whens: list[tuple[ColumnElement[bool], ColumnElement[datetime]]] = []
     for names in (await zones_in_use(session, zone)).values():
         own = member_zone(names[0], zone)
-        for month in range(1, 13):
-            deadline = at_local(date(year, month, cycle.escalation_day), cycle.prompt_time, own)
-            whens.append(
-                (
-                    and_(in_zone(names), CheckIn.period == f"{year}-{month:02d}"),
-                    literal(deadline, UTCDateTime()),
+        for share in shares:
+            rule = share.rule
+            # One cycle for everyone: no need to ask whose it is.
+            whose = follows(share.group_ids) if len(shares) > 1 else true()
+            for month in range(1, 13):
+                if rule.enabled:
+                    day = date(year, month, rule.escalation_day)
+                    deadline = at_local(day, rule.prompt_time, own)
+                else:
+                    deadline = at_local(add_months(date(year, month, 1), 1), time(0, 0), own)
+                whens.append(
+                    (
+                        and_(in_zone(names), whose, CheckIn.period == f"{year}-{month:02d}"),
+                        literal(deadline, UTCDateTime()),
+                    )
                 )
-            )
     deadline_of = case(*whens, else_=None) if whens else literal(None, UTCDateTime())
     return (
         select(CheckIn.member_id, func.count(func.distinct(CheckIn.period)))

@@ -23,6 +23,7 @@ from storage.models import (
     AttendanceSource,
     AuditEvent,
     ChannelName,
+    CheckInCycle,
     Delivery,
     Idea,
     IdeaKind,
@@ -53,7 +54,7 @@ from storage.settings import Settings
 from tests.chat import Person, talk
 from tests.conftest import START
 from tests.delivery import Deliver
-from tests.factories import make_checkin, make_member, make_staff, make_unit
+from tests.factories import make_checkin, make_group, make_member, make_staff, make_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -237,6 +238,40 @@ async def test_a_member_abroad_is_on_time_by_their_own_clock(
     found = await score_of(db, berlin.id)
     assert found["on_time_checkin"] == 1
     assert found["total"] == 2
+
+
+async def test_a_groups_own_cycle_sets_its_members_deadline(
+    db: Database, district: dict[str, int]
+) -> None:
+    """A group whose escalation is on the 20th: the 15th is in time for its members (the
+    10th stays the deadline of everyone else); a group whose cycle is switched off prompts
+    nobody, so any check-in of the month counts."""
+    late_group = await make_group(db, START, "驻深圳党小组")
+    off_group = await make_group(db, START, "驻上海党小组")
+    async with db.session() as session:
+        for group, enabled in ((late_group, True), (off_group, False)):
+            session.add(
+                CheckInCycle(
+                    group_id=group.id,
+                    enabled=enabled,
+                    prompt_day=1,
+                    prompt_time="09:00",
+                    reminder_days="3,7",
+                    escalation_day=20,
+                    lost_contact_months=6,
+                    updated_at=START,
+                    updated_by="cli:test",
+                )
+            )
+    in_late = await make_member(db, START, name="孙丽", phone="+8613800000011", groups=[late_group])
+    in_off = await make_member(db, START, name="周杰", phone="+8613800000012", groups=[off_group])
+    zhang = await member(db, district["zhang"])
+    for someone in (in_late, in_off, zhang):
+        await make_checkin(db, someone, at(3, 15))
+    await make_checkin(db, in_off, at(4, 28))
+    assert (await score_of(db, in_late.id))["on_time_checkin"] == 1
+    assert (await score_of(db, in_off.id))["on_time_checkin"] == 2
+    assert (await score_of(db, zhang.id))["on_time_checkin"] == 0
 
 
 async def test_study_attendance_service_and_adopted_ideas_each_count(
