@@ -27,6 +27,7 @@ an administrator's rights.
 
 from __future__ import annotations
 
+import enum
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,15 @@ class RatingError(ValueError):
         self.reason = reason
 
 
+class Refusal(enum.StrEnum):
+    """Why staff were refused a change, audited as "<action>.refused" and returned (not
+    raised, so that the caller's session commits the audit row): not an administrator, or
+    a member who is not there or not theirs to see (the same answer to them)."""
+
+    NOT_ADMIN = "not_admin"
+    NOT_FOUND = "not_found"
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 
@@ -145,16 +155,14 @@ async def _is_admin(session: AsyncSession, staff_id: int | None) -> bool:
     return role is StaffRole.ADMIN
 
 
-async def _refuse_unless_admin(
+async def _refused_unless_admin(
     session: AsyncSession, now: datetime, *, staff_id: int | None, actor: str, action: str
-) -> None:
-    if not await _is_admin(session, staff_id):
-        await audit.record(
-            session, now, actor=actor, action=f"{action}.refused", reason="not_admin"
-        )
-        # Nothing else is written yet: the refusal is kept although the error rolls back.
-        await session.commit()
-        raise RatingError("only an administrator may do this", "not_admin")
+) -> bool:
+    """True (and the attempt audited) unless staff_id is an administrator."""
+    if await _is_admin(session, staff_id):
+        return False
+    await audit.record(session, now, actor=actor, action=f"{action}.refused", reason="not_admin")
+    return True
 
 
 def check_year(year: int) -> int:
@@ -173,12 +181,13 @@ async def change_rule(
     change_cap: bool = True,
     actor: str,
     staff_id: int | None,
-) -> Rule:
+) -> Rule | Refusal:
     """Set a criterion's points (and its yearly cap, None for none, unless change_cap is
     False); administrators only. Audited with the rule before and after; a refusal too."""
-    await _refuse_unless_admin(
+    if await _refused_unless_admin(
         session, now, staff_id=staff_id, actor=actor, action="rating.rule.change"
-    )
+    ):
+        return Refusal.NOT_ADMIN
     if criterion not in CRITERIA:
         raise RatingError(
             f"unknown criterion {criterion!r} (one of {', '.join(CRITERIA)})", "unknown_criterion"
@@ -504,9 +513,9 @@ async def my_score(
 # --- members by what staff type -------------------------------------------------------------
 
 
-async def find_member(session: AsyncSession, text: str, *, staff_id: int | None) -> int:
-    """The member a phone number or a member id names, if staff_id may see them (anyone
-    for None); RatingError not_found otherwise (outside the scope reads as not there)."""
+async def find_member(session: AsyncSession, text: str) -> int:
+    """The member a phone number or a member id names; RatingError not_found if nobody.
+    Whether the staff asking may see them is the operation's to decide (and audit)."""
     typed = "".join(text.split())
     member_id: int | None = None
     if typed.isdigit() and len(typed) <= 9 and 1 <= int(typed) <= MAX_ID:
@@ -518,11 +527,6 @@ async def find_member(session: AsyncSession, text: str, *, staff_id: int | None)
             phone = None
         if phone is not None:
             member_id = await session.scalar(select(Member.id).where(Member.phone == phone))
-    if member_id is not None and staff_id is not None:
-        seen = await session.scalar(
-            select(Member.id).where(Member.id == member_id, scope_condition(staff_id))
-        )
-        member_id = seen
     if member_id is None:
         raise RatingError(f"no member {text!r}", "not_found")
     return member_id
@@ -536,7 +540,9 @@ async def _member_in_view(
     staff_id: int | None,
     actor: str,
     action: str,
-) -> Member:
+) -> Member | None:
+    """The member if staff_id may see them; else None, the refusal audited (outside the
+    scope and not there read the same; the trail tells them apart)."""
     member = await session.scalar(select(Member).where(Member.id == member_id, _in_view(staff_id)))
     if member is None:
         await audit.record_refused(
@@ -548,9 +554,6 @@ async def _member_in_view(
             model=Member,
             record_id=member_id,
         )
-        # Checked before anything is written: the refusal is kept, the error rolls back none.
-        await session.commit()
-        raise RatingError(f"no member {member_id}", "not_found")
     return member
 
 
@@ -589,7 +592,7 @@ async def adjust(
     reason: str,
     actor: str,
     staff_id: int | None,
-) -> AdjustmentView:
+) -> AdjustmentView | Refusal:
     """Add points (negative: take them) to a member's year, with the reason; staff for
     members in their scope. Audited, a refusal too."""
     check_year(year)
@@ -598,9 +601,10 @@ async def adjust(
             f"an adjustment is from -{MAX_ADJUSTMENT} to {MAX_ADJUSTMENT} points, not 0", "points"
         )
     text = check_reason(reason)
-    await _member_in_view(
+    if not await _member_in_view(
         session, now, member_id, staff_id=staff_id, actor=actor, action="rating.adjust"
-    )
+    ):
+        return Refusal.NOT_FOUND
     row = RatingAdjustment(
         member_id=member_id, year=year, points=points, reason=text, made_by=actor, made_at=now
     )
@@ -746,21 +750,23 @@ async def commend(
     citation: str | None,
     actor: str,
     staff_id: int | None,
-) -> list[int]:
+) -> list[int] | Refusal:
     """Put members on year's commendation list: an administrator, members in their scope,
     each member once a year. All or nothing; each one audited."""
     check_year(year)
-    await _refuse_unless_admin(
+    if await _refused_unless_admin(
         session, now, staff_id=staff_id, actor=actor, action="rating.commend"
-    )
+    ):
+        return Refusal.NOT_ADMIN
     text = check_citation(citation)
     wanted = list(dict.fromkeys(member_ids))
     if not wanted:
         raise RatingError("no member to commend", "not_found")
     for member_id in wanted:
-        await _member_in_view(
+        if not await _member_in_view(
             session, now, member_id, staff_id=staff_id, actor=actor, action="rating.commend"
-        )
+        ):
+            return Refusal.NOT_FOUND
     already = list(
         await session.scalars(
             select(Commendation.member_id).where(
@@ -808,16 +814,18 @@ async def uncommend(
     member_id: int,
     actor: str,
     staff_id: int | None,
-) -> None:
+) -> Refusal | None:
     """Take a member off year's list (an administrator; audited). One already notified
     was told: the audit keeps that it was withdrawn after."""
     check_year(year)
-    await _refuse_unless_admin(
+    if await _refused_unless_admin(
         session, now, staff_id=staff_id, actor=actor, action="rating.uncommend"
-    )
-    await _member_in_view(
+    ):
+        return Refusal.NOT_ADMIN
+    if not await _member_in_view(
         session, now, member_id, staff_id=staff_id, actor=actor, action="rating.uncommend"
-    )
+    ):
+        return Refusal.NOT_FOUND
     row = await session.scalar(
         select(Commendation).where(Commendation.year == year, Commendation.member_id == member_id)
     )
@@ -834,6 +842,7 @@ async def uncommend(
         notified=row.notified_at is not None,
     )
     await session.flush()
+    return None
 
 
 async def commendations(
@@ -877,13 +886,16 @@ async def told_commended(session: AsyncSession, *, member_id: int, year: int) ->
 
 async def notify_commended(
     session: AsyncSession, now: datetime, *, year: int, actor: str, staff_id: int | None
-) -> int:
+) -> int | Refusal:
     """The commendation notice to each member of year's list not yet told (in their
     language, on their channel, through the outbox); an administrator. Twice is once: the
     told are marked, and the outbox's dedupe key holds should two run at once. Returns how
     many were told now; audited."""
     check_year(year)
-    await _refuse_unless_admin(session, now, staff_id=staff_id, actor=actor, action="rating.notify")
+    if await _refused_unless_admin(
+        session, now, staff_id=staff_id, actor=actor, action="rating.notify"
+    ):
+        return Refusal.NOT_ADMIN
     pending = list(
         await session.scalars(
             select(Commendation)
@@ -921,6 +933,7 @@ __all__ = [
     "CommendationView",
     "Ranking",
     "RatingError",
+    "Refusal",
     "Rule",
     "Score",
     "adjust",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -26,6 +27,7 @@ from storage.ratings import (
     CommendationView,
     Ranking,
     RatingError,
+    Refusal,
     Rule,
     adjust,
     change_rule,
@@ -42,8 +44,17 @@ from storage.ratings import (
 )
 from storage.sheets import write_table
 
+T = TypeVar("T")
 YEAR = click.IntRange(FIRST_YEAR, LAST_YEAR)
 EXPORT_SUFFIXES = (".xlsx", ".csv")
+
+
+def _done(result: T | Refusal) -> T:
+    """What an operation did; the command line has an administrator's rights over everyone,
+    so a refusal here is a bug, said plainly rather than ignored."""
+    if isinstance(result, Refusal):
+        fail(f"refused ({result.value}); nothing was changed")
+    return result
 
 
 def _line(*fields: object) -> str:
@@ -108,7 +119,7 @@ def rating_rule(
     async def change(database: Database) -> Rule:
         try:
             async with database.session() as session:
-                return await change_rule(
+                changed = await change_rule(
                     session,
                     SystemClock().now(),
                     criterion=criterion,
@@ -118,6 +129,7 @@ def rating_rule(
                     actor=cli_actor(),
                     staff_id=None,
                 )
+                return _done(changed)
         except RatingError as error:
             fail(f"{error}; nothing was changed")
 
@@ -138,8 +150,8 @@ def rating_adjust(ctx: click.Context, member: str, year: int, points: int, reaso
     async def add(database: Database) -> AdjustmentView:
         try:
             async with database.session() as session:
-                member_id = await find_member(session, member, staff_id=None)
-                return await adjust(
+                member_id = await find_member(session, member)
+                made = await adjust(
                     session,
                     SystemClock().now(),
                     member_id=member_id,
@@ -149,6 +161,7 @@ def rating_adjust(ctx: click.Context, member: str, year: int, points: int, reaso
                     actor=cli_actor(),
                     staff_id=None,
                 )
+                return _done(made)
         except RatingError as error:
             fail(f"{error}; nothing was changed")
 
@@ -226,18 +239,17 @@ def rating_commend(
     async def choose(database: Database) -> int:
         try:
             async with database.session() as session:
-                ids = [await find_member(session, text, staff_id=None) for text in members]
-                return len(
-                    await commend(
-                        session,
-                        SystemClock().now(),
-                        year=year,
-                        member_ids=ids,
-                        citation=citation,
-                        actor=cli_actor(),
-                        staff_id=None,
-                    )
+                ids = [await find_member(session, text) for text in members]
+                chosen = await commend(
+                    session,
+                    SystemClock().now(),
+                    year=year,
+                    member_ids=ids,
+                    citation=citation,
+                    actor=cli_actor(),
+                    staff_id=None,
                 )
+                return len(_done(chosen))
         except RatingError as error:
             fail(f"{error}; nothing was changed")
 
@@ -256,8 +268,8 @@ def rating_uncommend(ctx: click.Context, member: str, year: int) -> None:
     async def remove(database: Database) -> None:
         try:
             async with database.session() as session:
-                member_id = await find_member(session, member, staff_id=None)
-                await uncommend(
+                member_id = await find_member(session, member)
+                removed = await uncommend(
                     session,
                     SystemClock().now(),
                     year=year,
@@ -265,6 +277,7 @@ def rating_uncommend(ctx: click.Context, member: str, year: int) -> None:
                     actor=cli_actor(),
                     staff_id=None,
                 )
+                _done(removed)
         except RatingError as error:
             fail(f"{error}; nothing was changed")
 
@@ -300,9 +313,10 @@ def rating_notify(ctx: click.Context, year: int) -> None:
 
     async def send(database: Database) -> int:
         async with database.session() as session:
-            return await notify_commended(
+            told = await notify_commended(
                 session, SystemClock().now(), year=year, actor=cli_actor(), staff_id=None
             )
+            return _done(told)
 
     told = run_with_db(settings, send)
     echo(f"{told} member(s) notified" if told else "everyone on the list was already notified")

@@ -30,6 +30,7 @@ from storage.ratings import (
     LAST_YEAR,
     MAX_REASON_LENGTH,
     RatingError,
+    Refusal,
     adjust,
     change_rule,
     commend,
@@ -176,10 +177,27 @@ def routes(console: Console) -> list[Route]:
         )
 
     async def refusal(
-        visitor: Visitor, year: int, unit: str | None, error: RatingError, form: Form
+        visitor: Visitor, year: int, unit: str | None, why: RatingError | Refusal, form: Form
     ) -> Response:
-        status = {"not_admin": 403, "not_found": 404}.get(error.reason, 400)
-        return await show(visitor, year, unit, status=status, error=error.reason, typed=form)
+        """The page again, saying why: bad input (400), not an administrator (403), a
+        member not there or not theirs (404)."""
+        reason = why.value if isinstance(why, Refusal) else why.reason
+        status = {"not_admin": 403, "not_found": 404}.get(reason, 400)
+        return await show(visitor, year, unit, status=status, error=reason, typed=form)
+
+    async def after(
+        visitor: Visitor,
+        year: int,
+        unit: str | None,
+        result: object,
+        done: str,
+        form: Form | None = None,
+    ) -> Response:
+        """Back to the page saying what was done, or (refused: the refusal audited and
+        committed) why not."""
+        if isinstance(result, Refusal):
+            return await refusal(visitor, year, unit, result, form or {})
+        return back(year, unit, done)
 
     def context(form: Form) -> tuple[int, str | None]:
         return year_of(form.get("year")), (form.get("unit") or "")[:100] or None
@@ -194,7 +212,7 @@ def routes(console: Console) -> list[Route]:
             if points is None or (cap_text and cap is None):
                 raise RatingError("points and the cap are whole numbers", "points")
             async with services.db.session() as session:
-                await change_rule(
+                result: object = await change_rule(
                     session,
                     services.clock.now(),
                     criterion=criterion[:MAX_CHOICE],
@@ -205,7 +223,7 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await refusal(visitor, year, unit, error, {})
-        return back(year, unit, "rule")
+        return await after(visitor, year, unit, result, "rule")
 
     async def adjust_score(request: Request, visitor: Visitor, form: Form) -> Response:
         year, unit = context(form)
@@ -214,10 +232,8 @@ def routes(console: Console) -> list[Route]:
             if points is None:
                 raise RatingError("the points are a whole number", "points")
             async with services.db.session() as session:
-                member_id = await find_member(
-                    session, (form.get("member") or "")[:MAX_CHOICE], staff_id=visitor.staff_id
-                )
-                await adjust(
+                member_id = await find_member(session, (form.get("member") or "")[:MAX_CHOICE])
+                result: object = await adjust(
                     session,
                     services.clock.now(),
                     member_id=member_id,
@@ -229,7 +245,7 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await refusal(visitor, year, unit, error, form)
-        return back(year, unit, "adjusted")
+        return await after(visitor, year, unit, result, "adjusted", form)
 
     async def commend_member(request: Request, visitor: Visitor, form: Form) -> Response:
         year, unit = context(form)
@@ -238,7 +254,7 @@ def routes(console: Console) -> list[Route]:
             if member_id is None:
                 raise RatingError("no member", "not_found")
             async with services.db.session() as session:
-                await commend(
+                result: object = await commend(
                     session,
                     services.clock.now(),
                     year=year,
@@ -249,7 +265,7 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await refusal(visitor, year, unit, error, {})
-        return back(year, unit, "commended")
+        return await after(visitor, year, unit, result, "commended")
 
     async def uncommend_member(request: Request, visitor: Visitor, form: Form) -> Response:
         year, unit = context(form)
@@ -258,7 +274,7 @@ def routes(console: Console) -> list[Route]:
             if member_id is None:
                 raise RatingError("no member", "not_found")
             async with services.db.session() as session:
-                await uncommend(
+                result: object = await uncommend(
                     session,
                     services.clock.now(),
                     year=year,
@@ -268,13 +284,13 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await refusal(visitor, year, unit, error, {})
-        return back(year, unit, "uncommended")
+        return await after(visitor, year, unit, result, "uncommended")
 
     async def notify(request: Request, visitor: Visitor, form: Form) -> Response:
         year, unit = context(form)
         try:
             async with services.db.session() as session:
-                await notify_commended(
+                result: object = await notify_commended(
                     session,
                     services.clock.now(),
                     year=year,
@@ -283,7 +299,7 @@ def routes(console: Console) -> list[Route]:
                 )
         except RatingError as error:
             return await refusal(visitor, year, unit, error, {})
-        return back(year, unit, "notified")
+        return await after(visitor, year, unit, result, "notified")
 
     return [
         Route("/ratings", console.page(page), methods=["GET"]),
