@@ -4,6 +4,7 @@ notice reaching each member once in their language."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from bot.botapi import LocalBotApi
 from bot.context import LiaisonApplication
 from bot.terminal import html_to_text
+from messages.mydata import context as mydata_context
+from messages.mydata import data_json, data_page
 from messages.ratings import commended
 from messages.render import Reader, Renderer
 from storage.db import Database
@@ -35,6 +38,7 @@ from storage.models import (
     StudyMaterial,
     StudyReceipt,
 )
+from storage.mydata import member_data
 from storage.payloads import Commended
 from storage.ratings import (
     Ranking,
@@ -635,3 +639,46 @@ def test_the_commendation_by_sms_is_one_plain_text(
         Reader(renderer, locale, SHANGHAI, ChannelName.SMS), Commended(year=YEAR)
     )
     assert "服务" not in untitled and "For:" not in untitled
+
+
+async def test_my_data_has_the_adjustments_and_the_commendation_once_told(
+    db: Database, district: dict[str, int], renderer: Renderer
+) -> None:
+    zhang = district["zhang"]
+    async with db.session() as session:
+        await adjust(
+            session,
+            START,
+            member_id=zhang,
+            year=YEAR,
+            points=4,
+            reason="<b>带头</b>服务",
+            actor="cli:test",
+            staff_id=None,
+        )
+        await commend(
+            session,
+            START,
+            year=YEAR,
+            member_ids=[zhang],
+            citation="热心<服务>",
+            actor="cli:test",
+            staff_id=None,
+        )
+        untold = await member_data(session, START, zhang)
+        await notify_commended(session, START, year=YEAR, actor="cli:test", staff_id=None)
+        told = await member_data(session, START, zhang)
+    assert untold is not None and untold.commendations == ()
+    assert told is not None
+    assert [(a.year, a.points, a.reason) for a in told.adjustments] == [
+        (2026, 4, "<b>带头</b>服务")
+    ]
+    assert [(c.year, c.citation) for c in told.commendations] == [(2026, "热心<服务>")]
+    for locale, words in (("zh_CN", "2026 年 +4 分"), ("en", "2026: +4 points")):
+        summary = renderer.render(
+            locale, "mydata/summary", **mydata_context(renderer, locale, told, SHANGHAI)
+        )
+        assert words in summary and "&lt;b&gt;带头&lt;/b&gt;服务" in summary
+        page = data_page(renderer, locale, told, SHANGHAI).decode()
+        assert "&lt;b&gt;带头&lt;/b&gt;服务" in page and "热心&lt;服务&gt;" in page
+    assert json.loads(data_json(told))["commendations"][0]["citation"] == "热心<服务>"
