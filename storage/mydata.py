@@ -115,7 +115,7 @@ VIEW_ACTIONS = (
 
 # Audit actions of lists that named the member among others; the audit row's detail holds
 # the listed member ids ("members"), not a subject (storage/overdue.py overdue_view).
-LISTING_ACTIONS = ("overdue.view", "activity.view")
+LISTING_ACTIONS = ("overdue.view", "activity.view", "rating.rank.view", "rating.rank.export")
 
 # The consent history: given, declined or withdrawn, and (after a withdrawal) what
 # check-ins keep changed (storage/consent.py).

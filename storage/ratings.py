@@ -456,11 +456,13 @@ async def ranking(
     actor: str,
     unit: str | None = None,
     top: int | None = None,
+    limit: int | None = None,
     export: bool = False,
 ) -> Ranking:
     """The year's ranked list of the members staff_id may see whose home unit is unit or
     below it (all of them for None); top keeps the first top ranks (ties at the cut
-    included). Audited as a view or, for export, an export."""
+    included), limit at most that many rows (a page). Audited as a view or, for export,
+    an export, with the members it showed (so that /mydata tells each who listed them)."""
     check_year(year)
     condition = _in_view(staff_id)
     if unit is not None:
@@ -468,7 +470,7 @@ async def ranking(
             condition, Member.home_unit_id.in_(_subtree(await _unit_id(session, unit)))
         )
     scores = await _scores(session, year=year, zone=zone, cycle=cycle, condition=condition)
-    shown = [s for s in scores if top is None or s.rank <= top]
+    shown = [s for s in scores if top is None or s.rank <= top][:limit]
     await audit.record(
         session,
         now,
@@ -478,6 +480,7 @@ async def ranking(
         unit=unit,
         top=top,
         rows=len(shown),
+        members=[s.member_id for s in shown],
     )
     return Ranking(year, unit, shown, len(scores), await rules(session))
 

@@ -666,6 +666,10 @@ async def test_my_data_has_the_adjustments_and_the_commendation_once_told(
             staff_id=None,
         )
         untold = await member_data(session, START, zhang)
+    # A look at the ranked list, by someone in whose list zhang is, and one of another unit.
+    await ranked(db, top=1)
+    await ranked(db, unit="花楼街")
+    async with db.session() as session:
         await notify_commended(session, START, year=YEAR, actor="cli:test", staff_id=None)
         told = await member_data(session, START, zhang)
     assert untold is not None and untold.commendations == ()
@@ -674,6 +678,10 @@ async def test_my_data_has_the_adjustments_and_the_commendation_once_told(
         (2026, 4, "<b>带头</b>服务")
     ]
     assert [(c.year, c.citation) for c in told.commendations] == [(2026, "热心<服务>")]
+    # Only the list that showed zhang is among the looks at her records.
+    assert [v.action for v in told.staff_views if v.action.startswith("rating.")] == [
+        "rating.rank.view"
+    ]
     for locale, words in (("zh_CN", "2026 年 +4 分"), ("en", "2026: +4 points")):
         summary = renderer.render(
             locale, "mydata/summary", **mydata_context(renderer, locale, told, SHANGHAI)

@@ -99,7 +99,7 @@ def routes(console: Console) -> list[Route]:
                     staff_id=visitor.staff_id,
                     actor=visitor.actor,
                     unit=unit,
-                    top=None,
+                    limit=SHOWN,
                 )
             except RatingError as refused:
                 # An unknown unit: the whole scope instead, saying so.
@@ -111,6 +111,7 @@ def routes(console: Console) -> list[Route]:
                     cycle=settings.default_cycle,
                     staff_id=visitor.staff_id,
                     actor=visitor.actor,
+                    limit=SHOWN,
                 )
                 error, unit, status = refused.reason, None, 404
             chosen = await commendations(session, year=year, staff_id=visitor.staff_id)
@@ -124,7 +125,7 @@ def routes(console: Console) -> list[Route]:
             unit=unit or "",
             units=units,
             ranking=found,
-            scores=found.scores[:SHOWN],
+            scores=found.scores,
             limit=SHOWN,
             criteria=CRITERIA,
             chosen=chosen,
