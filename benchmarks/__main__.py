@@ -23,6 +23,7 @@ from benchmarks import (
     places,
     police,
     qq_pacing,
+    ratings,
     regions,
     retention,
     roster_import,
@@ -52,6 +53,7 @@ async def main() -> int:
         study,
         police,
         letters,
+        ratings,
         year_report,
     )
     chosen = sys.argv[1:]

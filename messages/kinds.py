@@ -31,6 +31,7 @@ from messages.cycle import (
 )
 from messages.ideas import idea_new, idea_reply
 from messages.qq import qq_rest
+from messages.ratings import commended
 from messages.render import Reader, Rendered
 from messages.requests import (
     new_request,
@@ -124,5 +125,6 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.SmsAnswer, sms_answer),
         plain(payloads.ActivityInvite, activity_invite),
         plain(payloads.ActivityReminder, activity_reminder),
+        plain(payloads.Commended, commended),
     )
 }

@@ -195,6 +195,8 @@ class MessageKind(enum.StrEnum):
     # the day before to those who said they would come.
     ACTIVITY_INVITE = "activity_invite"
     ACTIVITY_REMIND = "activity_remind"
+    # The yearly commendation (五星级党员, 先进个人): to each member an administrator chose.
+    COMMENDATION = "commendation"
 
 
 class RequestStatus(enum.StrEnum):
@@ -1137,6 +1139,50 @@ class PartnerLetter(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class RatingRule(Base):
+    """One criterion of the yearly rating: points for each time it is met, and the most
+    it may give in a year (None: no cap). Administrators change them; staff read them."""
+
+    __tablename__ = "rating_rules"
+
+    criterion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+    yearly_cap: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+
+class RatingAdjustment(Base):
+    """Points staff added to or took from a member's yearly score, with the reason."""
+
+    __tablename__ = "rating_adjustments"
+    __table_args__ = (Index("ix_rating_adjustments_year_member", "year", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    made_by: Mapped[str] = mapped_column(String(100))
+    made_at: Mapped[datetime]
+
+
+class Commendation(Base):
+    """A member an administrator chose for the year's commendation; notified_at once the
+    notice went to the outbox."""
+
+    __tablename__ = "commendations"
+    __table_args__ = (UniqueConstraint("year", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    chosen_by: Mapped[str] = mapped_column(String(100))
+    chosen_at: Mapped[datetime]
+    citation: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None]
+
+
 class DataRequest(Base):
     """A member's request to correct a field of their record or to delete their data."""
 
@@ -1291,6 +1337,7 @@ __all__ = [
     "CheckIn",
     "CheckInCycle",
     "CodeScheme",
+    "Commendation",
     "Consent",
     "Conversation",
     "DataRequest",
@@ -1320,6 +1367,8 @@ __all__ = [
     "PlaceKind",
     "Platform",
     "QqChoices",
+    "RatingAdjustment",
+    "RatingRule",
     "RequestEventKind",
     "RequestStatus",
     "ServiceCategory",

@@ -32,6 +32,7 @@ from storage.models import (
     CertificateEvent,
     CertificateStatus,
     CheckIn,
+    Commendation,
     Consent,
     DataRequest,
     DataRequestKind,
@@ -48,6 +49,7 @@ from storage.models import (
     Member,
     MemberStatus,
     NoticeReceipt,
+    RatingAdjustment,
     RequestEventKind,
     RequestStatus,
     ServiceCategory,
@@ -67,8 +69,10 @@ __all__ = [
     "VIEWS_WINDOW",
     "VIEW_ACTIONS",
     "ActivityRecord",
+    "AdjustmentRecord",
     "CertificateRecord",
     "CheckInRecord",
+    "CommendationRecord",
     "ConsentRecord",
     "DataRequestRecord",
     "DeliveryRecord",
@@ -111,7 +115,7 @@ VIEW_ACTIONS = (
 
 # Audit actions of lists that named the member among others; the audit row's detail holds
 # the listed member ids ("members"), not a subject (storage/overdue.py overdue_view).
-LISTING_ACTIONS = ("overdue.view", "activity.view")
+LISTING_ACTIONS = ("overdue.view", "activity.view", "rating.rank.view", "rating.rank.export")
 
 # The consent history: given, declined or withdrawn, and (after a withdrawal) what
 # check-ins keep changed (storage/consent.py).
@@ -343,6 +347,25 @@ class ActivityRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AdjustmentRecord:
+    """Points staff added to or took from the member's yearly rating, with the reason."""
+
+    year: int
+    points: int
+    reason: str
+    made_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CommendationRecord:
+    """The member on a year's commendation list (shown once they were told of it)."""
+
+    year: int
+    citation: str | None
+    notified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class InviteRecord:
     created_at: datetime
     expires_at: datetime
@@ -370,6 +393,8 @@ class MemberData:
     invites: tuple[InviteRecord, ...]
     sms: tuple[SmsRecord, ...] = ()
     activities: tuple[ActivityRecord, ...] = ()
+    adjustments: tuple[AdjustmentRecord, ...] = ()
+    commendations: tuple[CommendationRecord, ...] = ()
 
 
 # --- who an audit actor is -------------------------------------------------------------
@@ -807,6 +832,29 @@ async def _activities(session: AsyncSession, member_id: int) -> tuple[ActivityRe
     )
 
 
+async def _adjustments(session: AsyncSession, member_id: int) -> tuple[AdjustmentRecord, ...]:
+    rows = await session.scalars(
+        select(RatingAdjustment)
+        .where(RatingAdjustment.member_id == member_id)
+        .order_by(RatingAdjustment.made_at.desc(), RatingAdjustment.id.desc())
+    )
+    return tuple(AdjustmentRecord(r.year, r.points, r.reason, r.made_at) for r in rows)
+
+
+async def _commendations(session: AsyncSession, member_id: int) -> tuple[CommendationRecord, ...]:
+    # Not before the member was told: the list is the organisation's to announce.
+    rows = await session.scalars(
+        select(Commendation)
+        .where(Commendation.member_id == member_id, Commendation.notified_at.is_not(None))
+        .order_by(Commendation.year.desc())
+    )
+    return tuple(
+        CommendationRecord(r.year, r.citation, r.notified_at)
+        for r in rows
+        if r.notified_at is not None
+    )
+
+
 # --- the whole -------------------------------------------------------------------------
 
 
@@ -857,6 +905,8 @@ async def member_data(
         invites=await _invites(session, member_id),
         sms=await _sms(session, member),
         activities=await _activities(session, member_id),
+        adjustments=await _adjustments(session, member_id),
+        commendations=await _commendations(session, member_id),
     )
     await audit.record(
         session,

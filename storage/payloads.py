@@ -356,3 +356,16 @@ class ActivityReminder(ActivityInvite):
     """Tomorrow's activity: to the members who said they would come."""
 
     KIND = MessageKind.ACTIVITY_REMIND
+
+
+# --- ratings and commendations ---------------------------------------------------------------
+
+
+class Commended(Payload):
+    """The year's commendation: to each member an administrator chose, with the citation
+    (what they were commended for), if one was written."""
+
+    KIND = MessageKind.COMMENDATION
+
+    year: int
+    citation: str | None = None

@@ -720,6 +720,7 @@ SAMPLES: dict[MessageKind, payloads.Payload] = {
             address="8 Jianghan Road",
             organiser="Li",
         ),
+        payloads.Commended(year=2026, citation="Always <first> to help"),
     )
 }
 

@@ -443,6 +443,43 @@ async def test_partners_come_and_go(empty: Database) -> None:
     async with database.engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
     assert not tables & {"partner_organisations", "partner_assignments", "partner_letters"}
+
+
+async def test_ratings_come_and_go(empty: Database) -> None:
+    """0021: the rating rules (seeded with the defaults), adjustments, the commendation list
+    and the commendation kind of the outbox; down again, the commendation messages go with
+    the tables, the other messages stay."""
+    database = empty
+    await upgrade(database.engine, "0020")
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.insert(DELIVERIES), [_delivery("n1:m1:sms", "notice")])
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        seeded = await connection.execute(
+            text("SELECT criterion, points, yearly_cap FROM rating_rules ORDER BY criterion")
+        )
+        assert [tuple(row) for row in seeded] == [
+            ("attendance", 3, None),
+            ("idea_adopted", 5, None),
+            ("on_time_checkin", 2, None),
+            ("service_given", 4, None),
+            ("study_completed", 1, 20),
+        ]
+        unique = await connection.run_sync(
+            lambda sync: sa.inspect(sync).get_unique_constraints("commendations")
+        )
+        assert [u["column_names"] for u in unique] == [["year", "member_id"]]
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(DELIVERIES), [_delivery("commend:2026:m1:sms", "commendation")]
+        )
+    await downgrade(database, "0020")
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+        kept = (await connection.execute(select(DELIVERIES.c.dedupe_key))).scalars().all()
+    assert not tables & {"rating_rules", "rating_adjustments", "commendations"}
+    assert kept == ["n1:m1:sms"]
     await upgrade(database.engine)
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []

@@ -192,6 +192,7 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
             "organiser": "李联络",
         },
     ),
+    (MessageKind.COMMENDATION, {"year": 2026, "citation": "服务群众<热心>"}),
 ]
 
 

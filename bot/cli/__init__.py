@@ -37,6 +37,7 @@ from bot.cli.place import place
 from bot.cli.police import reconcile_group, report
 from bot.cli.privacy import privacy
 from bot.cli.qq import qq
+from bot.cli.rating import rating
 from bot.cli.request import request
 from bot.cli.rights import member_erase
 from bot.cli.schedule import member_lost, schedule
@@ -739,6 +740,7 @@ main.add_command(
 )
 main.add_command(place)
 main.add_command(activity)
+main.add_command(rating)
 main.add_command(qq)
 member.add_command(member_lost)
 member.add_command(member_data_command)

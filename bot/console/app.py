@@ -15,6 +15,7 @@ from bot.console import (
     letters,
     members,
     notices,
+    ratings,
     reports,
     requests,
     study,
@@ -33,6 +34,7 @@ AREAS: tuple[Area, ...] = (
     activities,
     study,
     letters,
+    ratings,
     reports,
     audit,
     # /reports/year: linked from the reports area's index.
