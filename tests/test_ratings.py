@@ -607,7 +607,15 @@ async def test_a_member_sees_their_own_score_and_its_reasons(
         await notify_commended(session, START, year=YEAR, actor="cli:test", staff_id=None)
     await talk(zhang, [("/myscore", "🏅 您已被评为 2026 年度优秀流动党员")])
     wang = Person(application, bot_api, WANG, language_code="en")
-    await talk(wang, [("/myscore", ["My score for 2026: 0 points", "Ideas adopted: 0 × = 0"])])
+    await talk(
+        wang,
+        [
+            (
+                "/myscore",
+                ["My score for 2026: 0 points", "Ideas adopted: 0 times, 0 points (5 each)"],
+            )
+        ],
+    )
     stranger = Person(application, bot_api, 4242)
     await talk(stranger, [("/myscore", "只有绑定了党员身份的账号才有年度得分")])
     await talk(
