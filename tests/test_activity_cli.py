@@ -70,12 +70,12 @@ def test_add_invites_the_group_and_list_and_show_tell_it(database_url: str) -> N
     ]
     fields = row.split("\t")
     assert fields[1] == "class" and fields[4] == "送课到企：律师事务所"
-    assert fields[-2:] == ["20", code]
+    assert fields[-4:] == ["20", code, "scheduled", "0"]
 
     shown = liaison("activity", "show", str(activity_id))
     assert shown.exit_code == 0, shown.output
     assert f"code\t{code}" in shown.output
-    assert "answers\tinvited 3, coming 0/20, not coming 0, attended 0" in shown.output
+    assert "answers\tinvited 3, coming 0/20, waiting 0, not coming 0, attended 0" in shown.output
     assert "胡斌\t+86 138****0013\tno answer" in shown.output
 
     actor = f"cli:{getpass.getuser()}"
