@@ -753,7 +753,7 @@ async def cancel_activity(
             Delivery.topic.like(f"act{activity.id}:%"),
             Delivery.status == DeliveryStatus.PENDING,
         )
-        .values(status=DeliveryStatus.SUPPRESSED, error="activity cancelled")
+        .values(status=DeliveryStatus.SUPPRESSED, last_error="activity cancelled")
         .execution_options(synchronize_session=False)
     )
     counts = await _counts(session, [activity.id])
