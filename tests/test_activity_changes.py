@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from bot.botapi import Button, LocalBotApi, Outgoing, _buttons
 from bot.context import LiaisonApplication, Services
+from messages.activities import activity_cancel, activity_change, activity_place
 from messages.channels.base import OutboundMessage, SendResult
+from messages.render import Reader, Renderer
 from scheduler.jobs import job_specs, run_due
 from storage.activities import (
     KEEP,
@@ -40,7 +42,9 @@ from storage.models import (
     Delivery,
     Member,
     MessageKind,
+    Staff,
 )
+from storage.payloads import ActivityCancel, ActivityChange, ActivityPlace
 from tests.chat import Person, talk
 from tests.delivery import Deliver, make_dispatcher
 from tests.factories import make_group, make_member, make_staff
@@ -411,3 +415,109 @@ async def test_a_cancellation_twice_tells_once(db: Database, clock: FakeClock) -
             )
         )
     assert pending == 0
+
+
+# --- the rest of every turn, in both languages ------------------------------------------------
+
+# What each language says: (Chinese, English).
+SAYS = {
+    "ask_time": ("请输入新的时间", "Type the new time"),
+    "unexpected": ("请用文字输入", "Please type it as text"),
+    "cancelled": ("已取消，活动没有改动", "Cancelled: the activity is unchanged"),
+    "stale": ("这个按钮已经失效", "This button no longer works"),
+    "ask_place": ("请输入新的地点", "Type the new place"),
+    "expired": ("修改活动放了太久", "The change you were making was left too long"),
+    "ask_capacity": ("请输入新的名额人数", "Type the new number of places"),
+    "bad_capacity": ("不是人数", "is not a number of people"),
+    "confirm": ("名额：不限 → 5 人", "Places: no limit → 5"),
+    "done": ("活动 #1“流动党员座谈会”已修改", "Activity #1 “流动党员座谈会” changed"),
+}
+LABELS = {
+    "time": ("🕒 改时间", "🕒 Change time"),
+    "place": ("📍 改地点", "📍 Change place"),
+    "capacity": ("👥 改名额", "👥 Change places"),
+    "quit": ("✖️ 取消", "✖️ Cancel"),
+    "confirm": ("✅ 确认修改并通知", "✅ Confirm and tell them"),
+}
+
+
+@pytest.mark.parametrize("language", [0, 1])
+async def test_every_turn_of_a_change_says_what_to_do_in_each_language(
+    db: Database,
+    clock: FakeClock,
+    application: LiaisonApplication,
+    bot_api: LocalBotApi,
+    language: int,
+) -> None:
+    said = {key: pair[language] for key, pair in SAYS.items()}
+    labels = {key: pair[language] for key, pair in LABELS.items()}
+    async with db.session() as session:
+        for staff in await session.scalars(select(Staff)):
+            staff.locale = ("zh_CN", "en")[language]
+    activity_id = await forum(db, clock)
+    liaison = Person(application, bot_api, LIAISON)
+    card = f"/activities {activity_id}"
+    # A sticker where text is asked, then the cancel button.
+    await talk(liaison, [(card, None), (labels["time"], said["ask_time"])])
+    liaison.last = await liaison.send_update(liaison.updates.sticker(liaison.user))
+    assert said["unexpected"] in liaison.last_text
+    await talk(liaison, [(labels["quit"], said["cancelled"])])
+    stale = liaison.updates.press(liaison.user, liaison.last[-1], Button("x", "act:chgok"))
+    liaison.last = await liaison.send_update(stale)
+    assert said["stale"] in liaison.last_text
+    # A long pause.
+    await talk(liaison, [(card, None), (labels["place"], said["ask_place"])])
+    clock.advance(timedelta(hours=13))
+    await talk(liaison, [("民意街道党员之家", said["expired"])])
+    # A number that is none, then one, confirmed.
+    await talk(
+        liaison,
+        [
+            (card, None),
+            (labels["capacity"], said["ask_capacity"]),
+            ("许多", said["bad_capacity"]),
+            ("5", said["confirm"]),
+            (labels["confirm"], said["done"]),
+        ],
+    )
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_the_messages_of_a_change_on_each_channel(renderer: Renderer, locale: str) -> None:
+    base = {
+        "activity_id": 7,
+        "kind": "meeting",
+        "title": "<b>全体</b> & 会议",
+        "starts": "2026-12-06 09:00",
+        "ends": "11:00",
+        "address": "民意四路 <12> 号",
+        "capacity": 30,
+        "organiser": "李<i>联络</i>",
+    }
+    messages = (
+        (activity_cancel, ActivityCancel(**base, reason="<暴雨>")),
+        (
+            activity_change,
+            ActivityChange(
+                **base,
+                changed=["time", "place", "capacity"],
+                was_starts="2026-12-05 14:00",
+                was_ends="16:00",
+                was_place="民意街道党员之家",
+                was_address="民意四路 12 号",
+                was_capacity=20,
+            ),
+        ),
+        (activity_place, ActivityPlace(**base)),
+    )
+    for render, payload in messages:
+        html, _ = render(Reader(renderer, locale, WUHAN, ChannelName.TELEGRAM), payload)  # type: ignore[operator]
+        text, none = render(Reader(renderer, locale, WUHAN, ChannelName.SMS), payload)  # type: ignore[operator]
+        # Telegram escapes what staff typed; the SMS is plain text, as typed.
+        assert "&lt;b&gt;全体&lt;/b&gt; &amp; 会议" in html and "<b>全体</b> & 会议" in text
+        assert none == ()
+        assert "2026-12-06 09:00" in text
+    cancel_sms = activity_cancel(
+        Reader(renderer, locale, WUHAN, ChannelName.SMS), ActivityCancel(**base, reason="<暴雨>")
+    )[0]
+    assert "<暴雨>" in cancel_sms

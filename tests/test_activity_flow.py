@@ -495,7 +495,7 @@ SAYS = {
     "not_created": ("所选的党小组已不在您负责的范围里", "no longer among those you look after"),
     "not_found": ("没有找到活动 #99", "No activity #99 was found"),
     "mark_refused": ("还没有开始签到", "has not opened yet"),
-    "full": ("个名额已经报满", "places of “会议” are taken"),
+    "waiting": ("已把您排进候补名单：您是第 1 位", "you are on the waiting list, number 1"),
 }
 LABELS = {
     "new": ("➕ 新活动", "➕ New activity"),
@@ -594,12 +594,12 @@ async def test_every_other_turn_says_what_to_do_in_each_language(
     await press(liaison, sheet, sheet.flat_buttons[0].text)
     assert says["mark_refused"] in liaison.last_text
 
-    # Two members for one place: the second is told it is full.
+    # Two members for one place: the second is told it is full, and waits.
     got = await deliver()
     zhang, wang = person(application, bot_api, ZHANG), person(application, bot_api, WANG)
     await press(zhang, got[ZHANG][0], labels["yes"])
     await press(wang, got[WANG][0], labels["yes"])
-    assert says["full"] in wang.last_text
+    assert says["waiting"] in wang.last_text
 
     # At the venue: /attend asks; a sticker is told what to do; a long pause ends it.
     clock.set(STARTS)

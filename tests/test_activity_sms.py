@@ -124,7 +124,9 @@ async def test_members_answer_by_sms_and_hear_what_was_recorded(
     await phones.text(SUN, f"join {activity_id}")
     await phones.text(QIAN, f"CJ {activity_id}")
     await dispatcher.run_once()
-    assert sms.to(SUN)[-1].startswith('"流动党员座谈会" is full: you are on the waiting list, number 2')
+    assert sms.to(SUN)[-1].startswith(
+        '"流动党员座谈会" is full: you are on the waiting list, number 2'
+    )
     assert sms.to(QIAN)[-1] == "您已在“流动党员座谈会”的候补名单上，第1位，不用再回复。"
     # 赵敏 cannot come after all (full-width, lower case); 钱军, first in line, has the place
     # and is told by SMS; 孙丽 moves up.
