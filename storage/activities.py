@@ -1081,6 +1081,7 @@ async def _promote(
         .where(
             ActivityInvitation.activity_id == activity.id,
             ActivityInvitation.waiting_since.is_not(None),
+            ActivityInvitation.member_id.is_not(None),
         )
         .order_by(ActivityInvitation.waiting_since, ActivityInvitation.id)
     )

@@ -314,7 +314,7 @@ class SmsReply(Payload):
     what: str
     period: str | None = None
     place: str | None = None
-    # An answer to an activity's invitation ("activity_yes", "activity_full" …): which one,
+    # An answer to an activity's invitation ("activity_yes", "activity_waiting" …): which one,
     # its title and time, and the answer now on record.
     activity: int | None = None
     title: str | None = None

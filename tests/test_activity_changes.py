@@ -44,6 +44,7 @@ from storage.models import (
     MessageKind,
     Staff,
 )
+from storage.mydata import as_json, member_data
 from storage.payloads import ActivityCancel, ActivityChange, ActivityPlace
 from tests.chat import Person, talk
 from tests.delivery import Deliver, make_dispatcher
@@ -341,6 +342,12 @@ async def test_the_waiting_list_moves_when_someone_says_no_or_places_are_added(
         ("刘洋", 1),
         ("赵敏", 2),
     ]
+    # The member's copy of their data says they wait.
+    async with db.session() as session:
+        data = await member_data(session, clock.now(), (await people(db))["赵敏"])
+    assert data is not None
+    [record] = as_json(data)["activities"]
+    assert record["answer"] is None and record["waiting_since"] is not None
     liaison = Person(application, bot_api, LIAISON)
     await talk(liaison, [(f"/activities {activity_id}", "候补 2")])
     await talk(liaison, [("📋 名单", ["刘洋", "候补第 1 位", "赵敏", "候补第 2 位"])])
