@@ -796,6 +796,23 @@ class Changed:
     promoted: tuple[int, ...] = ()
 
 
+async def record_refused_change(
+    session: AsyncSession, now: datetime, activity_id: int, *, actor: str, what: str
+) -> None:
+    """A change or cancellation asked of an activity the staff member may not see (or that
+    is not there): they were told "not found"; the trail tells the two apart. Called in a
+    session of its own, after the refused one was rolled back."""
+    await audit.record_refused(
+        session,
+        now,
+        actor=actor,
+        action=f"activity.{'cancel' if what == 'cancel' else 'change'}.refused",
+        kind="activity",
+        model=Activity,
+        record_id=activity_id,
+    )
+
+
 def _same_day(one: datetime, other: datetime, zone: tzinfo) -> bool:
     return one.astimezone(zone).date() == other.astimezone(zone).date()
 
@@ -1590,6 +1607,7 @@ __all__ = [
     "open_for",
     "parse_capacity",
     "parse_times",
+    "record_refused_change",
     "reminders_ahead",
     "roster",
     "view_activity",

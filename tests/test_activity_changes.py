@@ -528,3 +528,26 @@ def test_the_messages_of_a_change_on_each_channel(renderer: Renderer, locale: st
         Reader(renderer, locale, WUHAN, ChannelName.SMS), ActivityCancel(**base, reason="<暴雨>")
     )[0]
     assert "<暴雨>" in cancel_sms
+
+
+async def test_another_liaisons_activity_cannot_be_changed_or_cancelled(
+    db: Database, clock: FakeClock, application: LiaisonApplication, bot_api: LocalBotApi
+) -> None:
+    shanghai = await make_group(db, clock.now(), "驻上海党小组")
+    await make_staff(db, clock.now(), telegram_user_id=9905, name="陈联络", groups=[shanghai])
+    activity_id = await forum(db, clock)
+    other = Person(application, bot_api, 9905)
+    await talk(other, [("/activities", None)])
+    forged = other.updates.press(
+        other.user, other.last[-1], Button("x", f"act:chg:{activity_id}:cancel")
+    )
+    other.last = await other.send_update(forged)
+    assert f"没有找到活动 #{activity_id}" in other.last_text
+    async with db.session() as session:
+        refused = await session.scalar(
+            select(func.count()).where(AuditEvent.action == "activity.cancel.refused")
+        )
+        cancelled = await session.scalar(
+            select(func.count()).where(Delivery.kind == MessageKind.ACTIVITY_CANCEL)
+        )
+    assert (refused, cancelled) == (1, 0)

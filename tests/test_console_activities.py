@@ -157,6 +157,7 @@ async def test_a_liaison_changes_and_cancels_an_activity_in_the_console(
         f"/activities/{theirs}/cancel", data={"csrf": token, "reason": "x", "confirm": "yes"}
     )
     assert told.status_code == 404
+    assert (f"staff:{staff.id}", "activity.cancel.refused") in await actions(db)
     assert [a for _, a in await actions(db) if a in ("activity.change", "activity.cancel")] == [
         "activity.change",
         "activity.cancel",

@@ -21,6 +21,7 @@ from storage.activities import (
     mark_attendance,
     parse_capacity,
     parse_times,
+    record_refused_change,
     view_activity,
 )
 from storage.console import Visitor
@@ -119,6 +120,14 @@ def routes(console: Console) -> list[Route]:
                 done = ("marked" if marked.attended else "unmarked") if marked.changed else "same"
         return _back(activity_id, done)
 
+    async def not_found(activity_id: int, visitor: Visitor, what: str) -> Response:
+        # The refused session was rolled back: the refusal is recorded in one of its own.
+        async with services.db.session() as session:
+            await record_refused_change(
+                session, services.clock.now(), activity_id, actor=visitor.actor, what=what
+            )
+        return console.message("activities.not_found", visitor, status=404)
+
     async def cancel(request: Request, visitor: Visitor, form: Form) -> Response:
         activity_id = _number(request.path_params["activity_id"])
         if activity_id is None:
@@ -138,7 +147,7 @@ def routes(console: Console) -> list[Route]:
                 )
             except ActivityError as error:
                 if error.reason == "not_found":
-                    return console.message("activities.not_found", visitor, status=404)
+                    return await not_found(activity_id, visitor, "cancel")
                 return _back(activity_id, _refused(error.reason))
         return _back(activity_id, "already_cancelled" if cancelled.already else "cancelled")
 
@@ -181,7 +190,7 @@ def routes(console: Console) -> list[Route]:
                 )
             except ActivityError as error:
                 if error.reason == "not_found":
-                    return console.message("activities.not_found", visitor, status=404)
+                    return await not_found(activity_id, visitor, "change")
                 return _back(activity_id, _refused(error.reason))
         return _back(activity_id, "changed" if changed.changed else "unchanged")
 

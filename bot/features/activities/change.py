@@ -36,6 +36,7 @@ from storage.activities import (
     has_end,
     parse_capacity,
     parse_times,
+    record_refused_change,
 )
 from storage.places import match_places
 
@@ -84,6 +85,15 @@ async def _activity(context: LiaisonContext, activity_id: int) -> ActivityView |
         return await get_activity(session, activity_id, staff_id=staff[1])
 
 
+async def _refused_not_found(context: LiaisonContext, activity_id: int, what: str) -> None:
+    staff = context.staff()
+    assert staff is not None
+    async with context.services.db.session() as session:
+        await record_refused_change(
+            session, context.now(), activity_id, actor=staff[0].actor, what=what
+        )
+
+
 def _quit_only(context: LiaisonContext, draft: Draft) -> InlineKeyboardMarkup:
     return inline_keyboard([[(label(context, "activities.cancel"), ACTIVITY_CHANGE_QUIT.pack())]])
 
@@ -106,6 +116,7 @@ async def start_change(update: Update, context: LiaisonContext) -> str:
     activity_id, what = pressed
     view = await _activity(context, activity_id)
     if view is None:
+        await _refused_not_found(context, activity_id, what)
         await reply(update, context, "activities/not_found", id=activity_id)
         return END
     now = context.now()
@@ -242,7 +253,10 @@ async def confirmed(update: Update, context: LiaisonContext, draft: Draft) -> st
                 view, told, changed, already = done.activity, done.told, done.changed, False
                 promoted = len(done.promoted)
     except ActivityError as error:
-        # Started, cancelled by someone else, or the time passed meanwhile.
+        # Started, cancelled by someone else, or the time passed meanwhile; or taken out of
+        # their scope.
+        if error.reason == "not_found":
+            await _refused_not_found(context, draft.activity_id, draft.what)
         await reply(
             update, context, "activities/change/refused", reason=error.reason, id=draft.activity_id
         )
