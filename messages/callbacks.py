@@ -424,6 +424,17 @@ ACTIVITY_ROSTER = action(ACTIVITY, "roster", ID)
 ACTIVITY_MARKING = action(ACTIVITY, "marking", ID)
 # Under the staff's list, for a staff member who is also a member: their own invitations.
 ACTIVITY_MINE = action(ACTIVITY, "mine")
+# Under a card: change the time, the place or the capacity, or cancel it (the flow
+# "activity_change": what is typed, then a confirmation); "chgok" carries nothing, so a
+# second press of a confirmation already done is an old button of the flow.
+ACTIVITY_CHANGE = action(
+    ACTIVITY,
+    "chg",
+    ID,
+    one_of({word: word for word in ("time", "place", "capacity", "cancel")}),
+)
+ACTIVITY_CHANGE_OK = action(ACTIVITY, "chgok")
+ACTIVITY_CHANGE_QUIT = action(ACTIVITY, "chgquit")
 # Staff mark a member attended (on) or not (off): the state wanted, so a second press of
 # the same button changes nothing.
 ACTIVITY_MARK = action(ACTIVITY, "mark", ID, ID, one_of({"on": True, "off": False}))

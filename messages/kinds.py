@@ -19,7 +19,13 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messages.activities import activity_invite, activity_reminder
+from messages.activities import (
+    activity_cancel,
+    activity_change,
+    activity_invite,
+    activity_place,
+    activity_reminder,
+)
 from messages.certificates import certificate_step, review_reminder
 from messages.compose import NoticeView, notice_alike, notice_message, notice_views
 from messages.cycle import (
@@ -126,5 +132,8 @@ KINDS: Mapping[MessageKind, Kind[Any, Any]] = {
         plain(payloads.ActivityInvite, activity_invite),
         plain(payloads.ActivityReminder, activity_reminder),
         plain(payloads.Commended, commended),
+        plain(payloads.ActivityCancel, activity_cancel),
+        plain(payloads.ActivityChange, activity_change),
+        plain(payloads.ActivityPlace, activity_place),
     )
 }

@@ -134,6 +134,7 @@ def sms_reply(reader: Reader, payload: payloads.SmsReply) -> Rendered:
         title=payload.title or "",
         when=payload.when,
         answer=payload.answer,
+        waiting=payload.waiting,
     )
 
 

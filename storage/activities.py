@@ -4,15 +4,22 @@ meetings — invited, answered, reminded and attended.
 Staff create an activity for groups in their scope (`create_activity`): each member of
 those groups gets an invitation row and, through the outbox, a message with "I'll come /
 I can't". A member answers (`answer`), and may change their answer until the activity
-starts; the same answer twice is recorded once. A "yes" beyond the capacity is refused: the
-member is told it is full and their earlier answer stays (no waiting list: a place that
-frees up is taken by whoever answers next). The day before, the scheduler reminds those
-who said yes (`enqueue_due_reminders`, once per activity). At the venue a member checks in
-with the code shown there, or by sharing a location within the radius of the place, while
-check-in is open (from `OPENS_BEFORE` before the start to the end) (`check_in`); or staff
-mark attendance (`mark_attendance`). Members see their own answers and attendance
-(`member_activities`); staff see the activities they may see, with the roster
-(`list_activities`, `view_activity`).
+starts; the same answer twice is recorded once. A "yes" beyond the capacity puts the member
+on the waiting list and tells them their place in line; when someone with a place says no,
+or the capacity grows, the first in line gets the place and is told (`_promote`). The day
+before, the scheduler reminds those who said yes (`enqueue_due_reminders`, once per
+activity, and once more for a new day if the time changes).
+
+Staff who may see an activity may change its time, place or capacity (`change_activity`:
+those coming, waiting or not yet answered are told old → new) or cancel it
+(`cancel_activity`: everyone invited who had not said no is told, with the reason; no
+reminder follows, and answers and check-ins are refused). Both are audited.
+
+At the venue a member checks in with the code shown there, or by sharing a location within
+the radius of the place, while check-in is open (from `OPENS_BEFORE` before the start to
+the end) (`check_in`); or staff mark attendance (`mark_attendance`). Members see their own
+answers and attendance (`member_activities`); staff see the activities they may see, with
+the roster and the waiting list (`list_activities`, `view_activity`).
 
 A shared location is an argument here and nothing more: only that attendance was recorded
 by location is kept, never the coordinates.
@@ -28,6 +35,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -56,6 +64,7 @@ from storage.models import (
     AttendanceSource,
     ChannelName,
     Delivery,
+    DeliveryStatus,
     Member,
     MessageKind,
     UTCDateTime,
@@ -69,6 +78,7 @@ from storage.scope import group_scope_condition, may_see, scope_condition
 
 MAX_TITLE_LENGTH = 200
 MAX_ADDRESS_LENGTH = 300
+MAX_REASON_LENGTH = 300
 MAX_CAPACITY = 100_000
 # Without an end typed, an activity lasts this long.
 DEFAULT_DURATION = timedelta(hours=2)
@@ -93,7 +103,8 @@ class ActivityError(ValueError):
 
     reason is a short stable word for the front ends' own words: empty_title, title_too_long,
     unreadable, past, too_far, end_before_start, no_groups, unknown_group, no_place,
-    address_too_long, bad_radius, bad_capacity, not_found, no_member, not_open.
+    address_too_long, bad_radius, bad_capacity, not_found, no_member, not_open, cancelled,
+    started, over, no_reason, reason_too_long, below_coming.
     """
 
     def __init__(self, message: str, reason: str) -> None:
@@ -167,6 +178,11 @@ def parse_times(text: str, now: datetime, zone: tzinfo) -> tuple[datetime, datet
     return start, end
 
 
+def has_end(text: str) -> bool:
+    """Whether the time typed gives an end ("12-05 14:00-16:30") or only a start."""
+    return _END.fullmatch(" ".join(unicodedata.normalize("NFKC", text).split())) is not None
+
+
 def new_code() -> str:
     """The check-in code shown at the venue: six digits, drawn by the system's randomness."""
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -200,10 +216,21 @@ class ActivityView:
     author_staff_id: int | None
     groups: tuple[str, ...]
     reminded_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
     invited: int = 0
     yes: int = 0
     no: int = 0
     attended: int = 0
+    waiting: int = 0  # on the waiting list (their answer is None meanwhile)
+
+    @property
+    def unanswered(self) -> int:
+        return self.invited - self.yes - self.no - self.waiting
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
     @property
     def opens_at(self) -> datetime:
@@ -215,7 +242,7 @@ class ActivityView:
 
     def open_at(self, now: datetime) -> bool:
         """Whether members can check in now."""
-        return self.opens_at <= now < self.ends_at
+        return self.cancelled_at is None and self.opens_at <= now < self.ends_at
 
 
 def _view(activity: Activity, counts: Counter[str] | None = None) -> ActivityView:
@@ -237,15 +264,18 @@ def _view(activity: Activity, counts: Counter[str] | None = None) -> ActivityVie
         author_staff_id=activity.scope_staff_id,
         groups=tuple(sorted(group.name for group in activity.groups)),
         reminded_at=activity.reminded_at,
+        cancelled_at=activity.cancelled_at,
+        cancel_reason=activity.cancel_reason,
         invited=counts["invited"],
         yes=counts["yes"],
         no=counts["no"],
         attended=counts["attended"],
+        waiting=counts["waiting"],
     )
 
 
 async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Counter[str]]:
-    """Per activity: invited, answered yes and no, attended (one GROUP BY)."""
+    """Per activity: invited, answered yes and no, attended, waiting (one GROUP BY)."""
     counts: dict[int, Counter[str]] = {activity_id: Counter() for activity_id in ids}
     if not ids:
         return counts
@@ -257,12 +287,15 @@ async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Counte
             func.count(invitation.id).filter(invitation.answer == ActivityAnswer.YES),
             func.count(invitation.id).filter(invitation.answer == ActivityAnswer.NO),
             func.count(invitation.attended_at),
+            func.count(invitation.waiting_since),
         )
         .where(invitation.activity_id.in_(list(ids)))
         .group_by(invitation.activity_id)
     )
-    for activity_id, invited, yes, no, attended in rows:
-        counts[activity_id].update(invited=invited, yes=yes, no=no, attended=attended)
+    for activity_id, invited, yes, no, attended, waiting in rows:
+        counts[activity_id].update(
+            invited=invited, yes=yes, no=no, attended=attended, waiting=waiting
+        )
     return counts
 
 
@@ -280,10 +313,17 @@ def _local(moment: datetime, zone: tzinfo) -> str:
 
 
 def invitation_payload(
-    view: ActivityView, zone: tzinfo, *, reminder: bool = False
+    view: ActivityView,
+    zone: tzinfo,
+    *,
+    reminder: bool = False,
+    kind: type[payloads.ActivityInvite] | None = None,
+    **more: Any,
 ) -> payloads.ActivityInvite:
-    """What an invitation (or the reminder) to view says, with its times in zone."""
-    kind = payloads.ActivityReminder if reminder else payloads.ActivityInvite
+    """What an invitation (or the reminder, or another message of the activity: kind, with
+    its own fields in more) to view says, with its times in zone."""
+    if kind is None:
+        kind = payloads.ActivityReminder if reminder else payloads.ActivityInvite
     return kind(
         activity_id=view.id,
         kind=view.kind.value,
@@ -294,6 +334,7 @@ def invitation_payload(
         address=view.address,
         capacity=view.capacity,
         organiser=view.organiser,
+        **more,
     )
 
 
@@ -528,6 +569,8 @@ class RosterLine:
     answer: ActivityAnswer | None
     attended_at: datetime | None
     source: AttendanceSource | None
+    # Their place on the waiting list (1: next in line); None: not on it.
+    waiting: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,16 +579,19 @@ class ActivityCard:
     roster: tuple[RosterLine, ...]
 
 
-def _roster_order(line: RosterLine) -> tuple[int, str, int]:
-    rank = {ActivityAnswer.YES: 0, None: 1, ActivityAnswer.NO: 2}[line.answer]
-    return rank, line.name, line.member_id
+def _roster_order(line: RosterLine) -> tuple[int, int, str, int]:
+    if line.waiting is not None:
+        return 1, line.waiting, "", line.member_id
+    rank = {ActivityAnswer.YES: 0, None: 2, ActivityAnswer.NO: 3}[line.answer]
+    return rank, 0, line.name, line.member_id
 
 
 async def roster(
     session: AsyncSession, activity_id: int, *, staff_id: int | None = None
 ) -> list[RosterLine]:
-    """Everyone invited (and anyone marked who was not): those coming first, then those who
-    did not answer, then those who cannot come; by name. A staff member sees the members
+    """Everyone invited (and anyone marked who was not): those coming first, then the
+    waiting list in its order, then those who did not answer, then those who cannot come;
+    by name. A staff member sees the members
     they may see (all the invitees of an activity they see; not someone another unit's
     staff marked as come without an invitation)."""
     query = (
@@ -555,7 +601,17 @@ async def roster(
     )
     if staff_id is not None:
         query = query.where(scope_condition(staff_id))
-    rows = await session.execute(query)
+    rows = list(await session.execute(query))
+    # The place in line among all who wait (those another's scope hides count too).
+    line_up = await session.execute(
+        select(ActivityInvitation.id)
+        .where(
+            ActivityInvitation.activity_id == activity_id,
+            ActivityInvitation.waiting_since.is_not(None),
+        )
+        .order_by(ActivityInvitation.waiting_since, ActivityInvitation.id)
+    )
+    places = {invitation_id: place for place, (invitation_id,) in enumerate(line_up, 1)}
     lines = [
         RosterLine(
             member_id=invitation.member_id,
@@ -565,6 +621,7 @@ async def roster(
             answer=invitation.answer,
             attended_at=invitation.attended_at,
             source=invitation.attendance_source,
+            waiting=places.get(invitation.id),
         )
         for invitation, name, phone in rows
         if invitation.member_id is not None
@@ -601,6 +658,301 @@ async def view_activity(
     return ActivityCard(view, tuple(lines))
 
 
+# --- staff: cancelling and changing ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """A cancelled activity, how many were told, and whether it was cancelled before (a
+    second press: nothing done, nobody told again)."""
+
+    activity: ActivityView
+    told: int
+    already: bool = False
+
+
+def check_reason(text: str) -> str:
+    """The reason for a cancellation as kept: one line, trimmed; ActivityError when empty
+    or too long."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise ActivityError("give the reason members will read", "no_reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ActivityError(
+            f"the reason has {len(reason)} characters; at most {MAX_REASON_LENGTH}",
+            "reason_too_long",
+        )
+    return reason
+
+
+def _not_declined(activity_id: int) -> ColumnElement[bool]:
+    """A where-clause on Member: invited to the activity and not said no (coming, waiting
+    or not answered)."""
+    return Member.id.in_(
+        select(ActivityInvitation.member_id)
+        .where(
+            ActivityInvitation.activity_id == activity_id,
+            ActivityInvitation.invited_at.is_not(None),
+            or_(
+                ActivityInvitation.answer.is_(None),
+                ActivityInvitation.answer == ActivityAnswer.YES,
+            ),
+        )
+        .correlate(None)
+    )
+
+
+async def _managed(
+    session: AsyncSession, activity_id: int, staff_id: int | None, now: datetime, what: str
+) -> Activity:
+    """The activity staff_id may manage, locked, not cancelled and not started; else
+    ActivityError (another's reads as not found)."""
+    activity = await _load(session, activity_id, staff_id=staff_id, lock=True)
+    if activity is None:
+        raise ActivityError(f"no activity {activity_id}", "not_found")
+    if activity.cancelled_at is not None:
+        raise ActivityError(f"activity {activity_id} is cancelled", "cancelled")
+    if what == "change" and now >= activity.starts_at:
+        raise ActivityError(f"activity {activity_id} has started: it cannot change", "started")
+    if now >= activity.ends_at:
+        raise ActivityError(f"activity {activity_id} is over", "over")
+    return activity
+
+
+async def cancel_activity(
+    session: AsyncSession,
+    now: datetime,
+    activity_id: int,
+    *,
+    reason: str,
+    actor: str,
+    zone: tzinfo,
+    staff_id: int | None,
+) -> Cancelled:
+    """Cancel an activity staff_id may see (None: the command line) that is not over: the
+    outbox tells everyone invited who had not said no, with the reason, in their language
+    on their channel; messages of it not yet sent (an invitation, a reminder) are not sent;
+    no reminder follows. Cancelling it again does nothing. Audited."""
+    text = check_reason(reason)
+    activity = await _load(session, activity_id, staff_id=staff_id, lock=True)
+    if activity is None:
+        raise ActivityError(f"no activity {activity_id}", "not_found")
+    if activity.cancelled_at is not None:
+        counts = await _counts(session, [activity.id])
+        return Cancelled(_view(activity, counts[activity.id]), 0, already=True)
+    if now >= activity.ends_at:
+        raise ActivityError(f"activity {activity_id} is over", "over")
+    activity.cancelled_at = now
+    activity.cancelled_by = actor
+    activity.cancel_reason = text
+    await session.flush()
+    # What is still waiting in the outbox about it would contradict the cancellation.
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.topic.like(f"act{activity.id}:%"),
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.SUPPRESSED, last_error="activity cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    counts = await _counts(session, [activity.id])
+    view = _view(activity, counts[activity.id])
+    told = await enqueue_to_members(
+        session,
+        now,
+        payload=invitation_payload(view, zone, kind=payloads.ActivityCancel, reason=text),
+        topic=_topic(activity.id, "cancel"),
+        condition=_not_declined(activity.id),
+    )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="activity.cancel",
+        subject=f"activity:{activity.id}",
+        reason=text,
+        told=told,
+    )
+    return Cancelled(view, told)
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+# change_activity(capacity=KEEP): the capacity stays as it is (None means no limit).
+KEEP = _Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A changed activity: what changed ("time", "place", "capacity"; empty: nothing did),
+    how many were told, and who got a place from the waiting list."""
+
+    activity: ActivityView
+    changed: tuple[str, ...]
+    told: int = 0
+    promoted: tuple[int, ...] = ()
+
+
+async def record_refused_change(
+    session: AsyncSession, now: datetime, activity_id: int, *, actor: str, what: str
+) -> None:
+    """A change or cancellation asked of an activity the staff member may not see (or that
+    is not there): they were told "not found"; the trail tells the two apart. Called in a
+    session of its own, after the refused one was rolled back."""
+    await audit.record_refused(
+        session,
+        now,
+        actor=actor,
+        action=f"activity.{'cancel' if what == 'cancel' else 'change'}.refused",
+        kind="activity",
+        model=Activity,
+        record_id=activity_id,
+    )
+
+
+def _same_day(one: datetime, other: datetime, zone: tzinfo) -> bool:
+    return one.astimezone(zone).date() == other.astimezone(zone).date()
+
+
+async def change_activity(
+    session: AsyncSession,
+    now: datetime,
+    activity_id: int,
+    *,
+    actor: str,
+    zone: tzinfo,
+    staff_id: int | None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    place_id: int | None = None,
+    address: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    capacity: int | _Keep | None = KEEP,
+) -> Changed:
+    """Change the time (starts_at, with ends_at or the same length), the place (place_id,
+    or a typed address with an optional position) or the capacity of an activity staff_id
+    may see that has not started.
+
+    Those coming, waiting or not yet answered are told old → new through the outbox. The
+    reminder follows the new time; one already sent goes again only if the new time is on
+    another day (and is not due at once: the change message says the time). A capacity
+    that grows gives places to the waiting list; one below those already coming is
+    refused. Values that are as they were change nothing; audited.
+    """
+    activity = await _managed(session, activity_id, staff_id, now, "change")
+    before = _view(activity)
+    changed: list[str] = []
+    if starts_at is not None:
+        if starts_at.tzinfo is None or (ends_at is not None and ends_at.tzinfo is None):
+            raise ActivityError("times need a time zone", "unreadable")
+        length = before.ends_at - before.starts_at
+        new_end = ends_at if ends_at is not None else starts_at + length
+        if starts_at <= now:
+            raise ActivityError("the activity would start in the past", "past")
+        if new_end <= starts_at:
+            raise ActivityError("the end comes before the start", "end_before_start")
+        if (starts_at, new_end) != (activity.starts_at, activity.ends_at):
+            changed.append("time")
+            activity.starts_at, activity.ends_at = starts_at, new_end
+    if place_id is not None or address is not None:
+        where: tuple[int | None, str | None, str, float | None, float | None]
+        if place_id is not None:
+            place = await place_by_id(session, place_id)
+            if place is None:
+                raise ActivityError(f"no place {place_id}", "no_place")
+            where = (place_id, place.name, place.address, place.latitude, place.longitude)
+        else:
+            typed = check_address(address or "")
+            if (latitude is None) != (longitude is None):
+                raise ActivityError("give both a latitude and a longitude, or neither", "no_place")
+            if latitude is not None and longitude is not None:
+                check_point(latitude, longitude)
+            where = (None, None, typed, latitude, longitude)
+        place_was = (
+            activity.place_id,
+            activity.place_name,
+            activity.address,
+            activity.latitude,
+            activity.longitude,
+        )
+        if where != place_was:
+            changed.append("place")
+            (
+                activity.place_id,
+                activity.place_name,
+                activity.address,
+                activity.latitude,
+                activity.longitude,
+            ) = where
+    if capacity is not KEEP:
+        check_capacity(capacity)
+        if capacity != activity.capacity:
+            going = await _going(session, activity.id)
+            if capacity is not None and capacity < going:
+                raise ActivityError(
+                    f"{going} are already coming: the capacity cannot be less", "below_coming"
+                )
+            changed.append("capacity")
+            activity.capacity = capacity
+    if not changed:
+        counts = await _counts(session, [activity.id])
+        return Changed(_view(activity, counts[activity.id]), ())
+    activity.revision += 1
+    if "time" in changed:
+        activity.remind_at = activity.starts_at - REMIND_BEFORE
+        if activity.remind_at <= now:
+            # Within a day: the change message, with the new time, is the reminder.
+            activity.reminded_at = now
+        elif activity.reminded_at is not None and not _same_day(
+            before.starts_at, activity.starts_at, zone
+        ):
+            activity.reminded_at = None
+    await session.flush()
+    promoted = await _promote(session, now, activity, zone) if "capacity" in changed else []
+    counts = await _counts(session, [activity.id])
+    view = _view(activity, counts[activity.id])
+    old = invitation_payload(before, zone)
+    told = await enqueue_to_members(
+        session,
+        now,
+        payload=invitation_payload(
+            view,
+            zone,
+            kind=payloads.ActivityChange,
+            changed=changed,
+            was_starts=old.starts,
+            was_ends=old.ends,
+            was_place=old.place,
+            was_address=old.address,
+            was_capacity=old.capacity,
+        ),
+        topic=_topic(activity.id, f"change{activity.revision}"),
+        # Those who got a place just now have their own message, with the new values.
+        condition=and_(_not_declined(activity.id), Member.id.not_in(promoted)),
+    )
+    await audit.record(
+        session,
+        now,
+        actor=actor,
+        action="activity.change",
+        subject=f"activity:{activity.id}",
+        changed=changed,
+        starts_at=activity.starts_at.isoformat(),
+        was_starts_at=before.starts_at.isoformat(),
+        place=activity.place_id,
+        address=activity.address,
+        capacity=activity.capacity,
+        was_capacity=before.capacity,
+        told=told,
+        promoted=promoted,
+    )
+    return Changed(view, tuple(changed), told, tuple(promoted))
+
+
 # --- members: answering --------------------------------------------------------------------
 
 
@@ -609,9 +961,10 @@ class Answered(enum.StrEnum):
 
     YES = "yes"  # recorded: they will come
     NO = "no"  # recorded: they cannot come
-    SAME = "same"  # they had answered so already: nothing changed
-    FULL = "full"  # "yes" refused: the places are taken; the earlier answer stays
+    SAME = "same"  # they had answered so already (or are waiting already): nothing changed
+    WAITING = "waiting"  # "yes" when the places are taken: on the waiting list
     CLOSED = "closed"  # the activity has started (or is over): answers are closed
+    CANCELLED = "cancelled"  # the activity is cancelled: nothing to answer
     NOT_INVITED = "not_invited"  # not their invitation (a forwarded message, a forged press)
 
 
@@ -619,8 +972,10 @@ class Answered(enum.StrEnum):
 class AnswerOutcome:
     result: Answered
     activity: ActivityView | None = None
-    # The answer now on record (None: not answered).
+    # The answer now on record (None: not answered, or waiting).
     answer: ActivityAnswer | None = None
+    # Their place on the waiting list (1: next in line); None: not on it.
+    waiting: int | None = None
 
 
 async def answer(
@@ -630,9 +985,12 @@ async def answer(
     activity_id: int,
     member_id: int,
     choice: ActivityAnswer,
+    zone: tzinfo,
 ) -> AnswerOutcome:
-    """The member's answer to their invitation: recorded once, changeable until the start;
-    a "yes" over the capacity is refused (FULL), the earlier answer kept. Audited."""
+    """The member's answer to their invitation: recorded once, changeable until the start.
+    A "yes" over the capacity puts them on the waiting list (WAITING, with their place);
+    a "no" from someone with a place gives it to the first in line, who is told (in zone's
+    times). Audited."""
     # On PostgreSQL the activity's row is locked: two "yes" for the last place are taken one
     # after the other, and the second counts the first.
     activity = await _load(session, activity_id, staff_id=None, lock=True)
@@ -648,57 +1006,151 @@ async def answer(
     if activity is None or invitation is None:
         return AnswerOutcome(Answered.NOT_INVITED)
     before = invitation.answer
+    waiting = invitation.waiting_since is not None
+    if activity.cancelled_at is not None:
+        return await _answered(session, activity, Answered.CANCELLED, invitation)
     if now >= activity.starts_at:
-        return await _answered(session, activity, Answered.CLOSED, before)
-    if before is choice:
-        return await _answered(session, activity, Answered.SAME, before)
+        return await _answered(session, activity, Answered.CLOSED, invitation)
+    if (before is choice and not waiting) or (waiting and choice is ActivityAnswer.YES):
+        return await _answered(session, activity, Answered.SAME, invitation)
     # Written first, counted after: on SQLite the write takes the database's one writer
     # lock, so the count below sees every other answer already committed, and none can
     # come in between until this transaction ends.
-    await session.execute(
-        update(ActivityInvitation)
-        .where(ActivityInvitation.id == invitation.id)
-        .values(answer=choice, answered_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await _set_answer(session, invitation.id, choice, now)
+    result = Answered.YES if choice is ActivityAnswer.YES else Answered.NO
     if choice is ActivityAnswer.YES and activity.capacity is not None:
-        going = await session.scalar(
-            select(func.count()).where(
-                ActivityInvitation.activity_id == activity_id,
-                ActivityInvitation.answer == ActivityAnswer.YES,
-            )
-        )
-        if int(going or 0) > activity.capacity:
+        going = await _going(session, activity_id)
+        if going > activity.capacity:
+            # Full: in line instead, from now (the earlier answer gives way to the wish).
             await session.execute(
                 update(ActivityInvitation)
                 .where(ActivityInvitation.id == invitation.id)
-                .values(answer=before, answered_at=invitation.answered_at)
+                .values(answer=None, answered_at=now, waiting_since=now)
                 .execution_options(synchronize_session=False)
             )
-            await session.refresh(invitation)
-            return await _answered(session, activity, Answered.FULL, before)
+            result = Answered.WAITING
     await session.refresh(invitation)
     await audit.record(
         session,
         now,
         actor=f"member:{member_id}",
-        action="activity.answer",
+        action="activity.wait" if result is Answered.WAITING else "activity.answer",
         subject=f"activity:{activity_id}",
         answer=choice.value,
-        before=before.value if before is not None else None,
+        before="waiting" if waiting else (before.value if before is not None else None),
     )
-    result = Answered.YES if choice is ActivityAnswer.YES else Answered.NO
-    return await _answered(session, activity, result, choice)
+    if before is ActivityAnswer.YES and choice is ActivityAnswer.NO:
+        await _promote(session, now, activity, zone)
+    return await _answered(session, activity, result, invitation)
+
+
+async def _set_answer(
+    session: AsyncSession, invitation_id: int, choice: ActivityAnswer, now: datetime
+) -> None:
+    await session.execute(
+        update(ActivityInvitation)
+        .where(ActivityInvitation.id == invitation_id)
+        .values(answer=choice, answered_at=now, waiting_since=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _going(session: AsyncSession, activity_id: int) -> int:
+    going = await session.scalar(
+        select(func.count()).where(
+            ActivityInvitation.activity_id == activity_id,
+            ActivityInvitation.answer == ActivityAnswer.YES,
+        )
+    )
+    return int(going or 0)
+
+
+async def _place_in_line(session: AsyncSession, invitation: ActivityInvitation) -> int | None:
+    """Where the invitation stands on its activity's waiting list (1: next); None: not on it."""
+    since = invitation.waiting_since
+    if since is None:
+        return None
+    ahead = await session.scalar(
+        select(func.count()).where(
+            ActivityInvitation.activity_id == invitation.activity_id,
+            ActivityInvitation.waiting_since.is_not(None),
+            or_(
+                ActivityInvitation.waiting_since < since,
+                and_(
+                    ActivityInvitation.waiting_since == since,
+                    ActivityInvitation.id < invitation.id,
+                ),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+async def _promote(
+    session: AsyncSession, now: datetime, activity: Activity, zone: tzinfo
+) -> list[int]:
+    """Places that are free go to the first in line, in order, each told by the outbox;
+    the members who got one. Nothing once the activity has started or is cancelled."""
+    if activity.cancelled_at is not None or now >= activity.starts_at:
+        return []
+    line = (
+        select(ActivityInvitation.id, ActivityInvitation.member_id)
+        .where(
+            ActivityInvitation.activity_id == activity.id,
+            ActivityInvitation.waiting_since.is_not(None),
+            ActivityInvitation.member_id.is_not(None),
+        )
+        .order_by(ActivityInvitation.waiting_since, ActivityInvitation.id)
+    )
+    if activity.capacity is not None:
+        free = activity.capacity - await _going(session, activity.id)
+        if free <= 0:
+            return []
+        line = line.limit(free)
+    chosen = [(invitation, member) for invitation, member in await session.execute(line)]
+    if not chosen:
+        return []
+    await session.execute(
+        update(ActivityInvitation)
+        .where(ActivityInvitation.id.in_([invitation_id for invitation_id, _ in chosen]))
+        .values(answer=ActivityAnswer.YES, answered_at=now, waiting_since=None)
+        .execution_options(synchronize_session=False)
+    )
+    members = [member_id for _, member_id in chosen if member_id is not None]
+    view = _view(activity, (await _counts(session, [activity.id]))[activity.id])
+    await enqueue_to_members(
+        session,
+        now,
+        payload=invitation_payload(view, zone, kind=payloads.ActivityPlace),
+        # A member may get a place, give it up, wait and get one again: each its message.
+        topic=_topic(activity.id, f"place{now:%Y%m%d%H%M%S%f}"),
+        condition=Member.id.in_(members),
+    )
+    for member_id in members:
+        await audit.record(
+            session,
+            now,
+            actor="system",
+            action="activity.place",
+            subject=f"member:{member_id}",
+            activity=activity.id,
+        )
+    return members
 
 
 async def _answered(
     session: AsyncSession,
     activity: Activity,
     result: Answered,
-    now_on_record: ActivityAnswer | None,
+    invitation: ActivityInvitation,
 ) -> AnswerOutcome:
     counts = await _counts(session, [activity.id])
-    return AnswerOutcome(result, _view(activity, counts[activity.id]), now_on_record)
+    return AnswerOutcome(
+        result,
+        _view(activity, counts[activity.id]),
+        invitation.answer,
+        await _place_in_line(session, invitation),
+    )
 
 
 async def latest_sms_invitation(session: AsyncSession, now: datetime, member_id: int) -> int | None:
@@ -736,6 +1188,8 @@ class MemberInvitation:
     activity: ActivityView
     answer: ActivityAnswer | None
     attended_at: datetime | None
+    # Their place on the waiting list (1: next in line); None: not on it.
+    waiting: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,13 +1218,20 @@ async def member_activities(
         .limit(past)
     )
 
-    def mine(rows: Result[Activity, ActivityInvitation]) -> tuple[MemberInvitation, ...]:
+    async def mine(rows: Result[Activity, ActivityInvitation]) -> tuple[MemberInvitation, ...]:
         return tuple(
-            MemberInvitation(_view(activity), invitation.answer, invitation.attended_at)
-            for activity, invitation in rows
+            [
+                MemberInvitation(
+                    _view(activity),
+                    invitation.answer,
+                    invitation.attended_at,
+                    await _place_in_line(session, invitation),
+                )
+                for activity, invitation in rows
+            ]
         )
 
-    return MemberActivities(mine(coming), mine(ended))
+    return MemberActivities(await mine(coming), await mine(ended))
 
 
 # --- attendance -----------------------------------------------------------------------------
@@ -786,6 +1247,7 @@ class Attended(enum.StrEnum):
     TOO_FAR = "too_far"  # the shared location is outside the place's radius
     NO_LOCATION = "no_location"  # the activity has no position: the code only
     NOTHING_OPEN = "nothing_open"  # no activity of the member's is open for check-in now
+    CANCELLED = "cancelled"  # the member's activity, but it is cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -814,7 +1276,10 @@ async def _my_invitations(
 
 
 def _is_open(activity: Activity, now: datetime) -> bool:
-    return activity.starts_at - OPENS_BEFORE <= now < activity.ends_at
+    return (
+        activity.cancelled_at is None
+        and activity.starts_at - OPENS_BEFORE <= now < activity.ends_at
+    )
 
 
 async def open_for(session: AsyncSession, now: datetime, member_id: int) -> list[ActivityView]:
@@ -848,6 +1313,9 @@ async def check_in(
         matching = [(a, i) for a, i in mine if a.code == typed]
         if not matching:
             return AttendOutcome(Attended.WRONG_CODE)
+        if all(a.cancelled_at is not None for a, _ in matching):
+            return AttendOutcome(Attended.CANCELLED, _view(matching[0][0]))
+        matching = [(a, i) for a, i in matching if a.cancelled_at is None]
         open_now = [(a, i) for a, i in matching if _is_open(a, now)]
         if not open_now:
             # The nearest in time says when check-in opens (or that it closed).
@@ -860,6 +1328,8 @@ async def check_in(
     check_point(latitude, longitude)
     open_now = [(a, i) for a, i in mine if _is_open(a, now)]
     if not open_now:
+        if activity_id is not None and mine and mine[0][0].cancelled_at is not None:
+            return AttendOutcome(Attended.CANCELLED, _view(mine[0][0]))
         if activity_id is not None and mine:
             return AttendOutcome(Attended.NOT_OPEN, _view(mine[0][0]))
         return AttendOutcome(Attended.NOTHING_OPEN)
@@ -911,7 +1381,14 @@ async def activity_of_message(
             Delivery.channel == channel,
             Delivery.address == address,
             Delivery.external_id == message_id,
-            Delivery.kind.in_([MessageKind.ACTIVITY_INVITE, MessageKind.ACTIVITY_REMIND]),
+            Delivery.kind.in_(
+                [
+                    MessageKind.ACTIVITY_INVITE,
+                    MessageKind.ACTIVITY_REMIND,
+                    MessageKind.ACTIVITY_CHANGE,
+                    MessageKind.ACTIVITY_PLACE,
+                ]
+            ),
         )
         .limit(1)
     )
@@ -981,6 +1458,8 @@ async def mark_attendance(
     activity = await _load(session, activity_id, staff_id=staff_id)
     if activity is None:
         raise ActivityError(f"no activity {activity_id}", "not_found")
+    if activity.cancelled_at is not None:
+        raise ActivityError(f"activity {activity_id} is cancelled", "cancelled")
     if now < activity.starts_at - OPENS_BEFORE:
         raise ActivityError("attendance is taken once check-in opens", "not_open")
     member = await session.get(Member, member_id)
@@ -1028,6 +1507,7 @@ def _remind_due(now: datetime) -> ColumnElement[bool]:
     # Made a day or less ahead: the invitation itself was the reminder.
     return and_(
         Activity.reminded_at.is_(None),
+        Activity.cancelled_at.is_(None),
         Activity.created_at < Activity.remind_at,
         Activity.remind_at <= now,
         Activity.starts_at > now,
@@ -1056,7 +1536,10 @@ async def enqueue_due_reminders(
             session,
             now,
             payload=invitation_payload(view, zone, reminder=True),
-            topic=_topic(activity.id, "remind"),
+            # Sent again for a new day after a change: a topic of its own.
+            topic=_topic(
+                activity.id, f"remind{activity.revision}" if activity.revision else "remind"
+            ),
             condition=_invited(activity.id, ActivityAnswer.YES),
         )
         activity.reminded_at = now
@@ -1071,6 +1554,7 @@ async def reminders_ahead(session: AsyncSession, now: datetime) -> list[tuple[in
         select(Activity.id, Activity.title, Activity.remind_at)
         .where(
             Activity.reminded_at.is_(None),
+            Activity.cancelled_at.is_(None),
             Activity.created_at < Activity.remind_at,
             Activity.starts_at > now,
         )
@@ -1082,6 +1566,7 @@ async def reminders_ahead(session: AsyncSession, now: datetime) -> list[tuple[in
 __all__ = [
     "DEFAULT_DURATION",
     "DEFAULT_RADIUS_M",
+    "KEEP",
     "MAX_TITLE_LENGTH",
     "OPENS_BEFORE",
     "REMIND_BEFORE",
@@ -1092,6 +1577,8 @@ __all__ = [
     "Answered",
     "AttendOutcome",
     "Attended",
+    "Cancelled",
+    "Changed",
     "Created",
     "Marked",
     "MemberActivities",
@@ -1101,13 +1588,17 @@ __all__ = [
     "activity_of_message",
     "addressable_groups",
     "answer",
+    "cancel_activity",
+    "change_activity",
     "check_address",
     "check_in",
+    "check_reason",
     "check_title",
     "create_activity",
     "enqueue_due_reminders",
     "find_member",
     "get_activity",
+    "has_end",
     "invitation_payload",
     "latest_sms_invitation",
     "list_activities",
@@ -1116,6 +1607,7 @@ __all__ = [
     "open_for",
     "parse_capacity",
     "parse_times",
+    "record_refused_change",
     "reminders_ahead",
     "roster",
     "view_activity",

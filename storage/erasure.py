@@ -172,7 +172,8 @@ async def erase_member(
         await session.execute(
             update(ActivityInvitation)
             .where(ActivityInvitation.member_id == member_id)
-            .values(member_id=None, attendance_by=None)
+            # Nobody is left to give a place to: off the waiting list.
+            .values(member_id=None, attendance_by=None, waiting_since=None)
             .execution_options(synchronize_session=False)
         )
     )

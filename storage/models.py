@@ -197,6 +197,11 @@ class MessageKind(enum.StrEnum):
     ACTIVITY_REMIND = "activity_remind"
     # The yearly commendation (五星级党员, 先进个人): to each member an administrator chose.
     COMMENDATION = "commendation"
+    # An activity cancelled (to everyone invited who had not said no), changed (time, place
+    # or capacity: to those coming or not yet answered), and a place from the waiting list.
+    ACTIVITY_CANCEL = "activity_cancel"
+    ACTIVITY_CHANGE = "activity_change"
+    ACTIVITY_PLACE = "activity_place"
 
 
 class RequestStatus(enum.StrEnum):
@@ -654,6 +659,13 @@ class Activity(Base):
     # The day before: the reminder to those who said yes; reminded_at once it is enqueued.
     remind_at: Mapped[datetime] = mapped_column(index=True)
     reminded_at: Mapped[datetime | None]
+    # Each change of time, place or capacity counts one: the change's messages (and a
+    # reminder sent again for a new day) are told apart by it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Cancelled: when, by whom (audit actor), and the reason members read.
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
 
     groups: Mapped[list[Group]] = relationship(secondary=activity_groups, lazy="raise")
 
@@ -679,6 +691,9 @@ class ActivityInvitation(Base):
     invited_at: Mapped[datetime | None]
     answer: Mapped[ActivityAnswer | None] = mapped_column(_enum(ActivityAnswer))
     answered_at: Mapped[datetime | None]
+    # On the waiting list since (a "yes" when the places were taken; the answer is then
+    # None): the first in line gets the next place that frees up.
+    waiting_since: Mapped[datetime | None]
     attended_at: Mapped[datetime | None]
     attendance_source: Mapped[AttendanceSource | None] = mapped_column(_enum(AttendanceSource))
     # The audit actor who recorded it (the member themself, or staff).

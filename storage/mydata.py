@@ -344,6 +344,9 @@ class ActivityRecord:
     answered_at: datetime | None
     attended_at: datetime | None
     attendance: AttendanceSource | None
+    # On the waiting list since (None: not on it); the activity cancelled when.
+    waiting_since: datetime | None = None
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,6 +830,8 @@ async def _activities(session: AsyncSession, member_id: int) -> tuple[ActivityRe
             answered_at=invitation.answered_at,
             attended_at=invitation.attended_at,
             attendance=invitation.attendance_source,
+            waiting_since=invitation.waiting_since,
+            cancelled_at=activity.cancelled_at,
         )
         for activity, invitation in rows
     )

@@ -314,12 +314,14 @@ class SmsReply(Payload):
     what: str
     period: str | None = None
     place: str | None = None
-    # An answer to an activity's invitation ("activity_yes", "activity_full" …): which one,
+    # An answer to an activity's invitation ("activity_yes", "activity_waiting" …): which one,
     # its title and time, and the answer now on record.
     activity: int | None = None
     title: str | None = None
     when: str | None = None
     answer: str | None = None
+    # "activity_waiting": the member's place on the waiting list (1: next in line).
+    waiting: int | None = None
 
 
 class SmsAnswer(Payload):
@@ -356,6 +358,37 @@ class ActivityReminder(ActivityInvite):
     """Tomorrow's activity: to the members who said they would come."""
 
     KIND = MessageKind.ACTIVITY_REMIND
+
+
+class ActivityCancel(ActivityInvite):
+    """The activity is cancelled, with the reason staff gave: to everyone invited who had
+    not said no."""
+
+    KIND = MessageKind.ACTIVITY_CANCEL
+
+    reason: str = ""
+
+
+class ActivityChange(ActivityInvite):
+    """The activity's time, place or capacity changed (the new values in the fields of the
+    invitation, the old ones here): to those coming, waiting or not yet answered."""
+
+    KIND = MessageKind.ACTIVITY_CHANGE
+
+    # What changed: "time", "place", "capacity".
+    changed: list[str] = []
+    was_starts: str = ""
+    was_ends: str = ""
+    was_place: str | None = None
+    was_address: str = ""
+    was_capacity: int | None = None
+
+
+class ActivityPlace(ActivityInvite):
+    """A place freed up and the member, first on the waiting list, has it: they are down
+    as coming."""
+
+    KIND = MessageKind.ACTIVITY_PLACE
 
 
 # --- ratings and commendations ---------------------------------------------------------------

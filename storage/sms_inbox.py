@@ -29,9 +29,10 @@ E.164); the text is read by keyword (messages/sms_keywords.py) and:
 - HELP: one SMS listing the keywords.
 - ACTIVITY_YES / ACTIVITY_NO ("参加 12", "不参加 12"): the answer to the invitation to
   activity 12, as the buttons give it (storage/activities.py: a "yes" beyond the capacity
-  is refused, answers close when it starts); without a number, the newest invitation that
-  went to the member by SMS and has not started. One SMS says what was recorded. With no
-  number and no such invitation the text goes to the inbox like any other.
+  goes on the waiting list, answers close when it starts or it is cancelled); without a
+  number, the newest invitation that went to the member by SMS and has not started. One
+  SMS says what was recorded. With no number and no such invitation the text goes to the
+  inbox like any other.
 - Anything else, and everything from an unknown number, goes to the staff inbox. An
   unknown number gets no automatic answer: a reply would tell whoever owns the number that
   it reached this programme, could start a loop with an automatic sender, and costs an SMS
@@ -482,8 +483,9 @@ _ACTIVITY_OUTCOMES = {
     activities.Answered.YES: "activity_yes",
     activities.Answered.NO: "activity_no",
     activities.Answered.SAME: "activity_same",
-    activities.Answered.FULL: "activity_full",
+    activities.Answered.WAITING: "activity_waiting",
     activities.Answered.CLOSED: "activity_closed",
+    activities.Answered.CANCELLED: "activity_cancelled",
     activities.Answered.NOT_INVITED: "activity_unknown",
 }
 
@@ -506,13 +508,14 @@ async def _answer_activity(
         activity_id = latest
     choice = ActivityAnswer.YES if intent is SmsIntent.ACTIVITY_YES else ActivityAnswer.NO
     answered = await activities.answer(
-        session, now, activity_id=activity_id, member_id=member.id, choice=choice
+        session, now, activity_id=activity_id, member_id=member.id, choice=choice, zone=zone
     )
     values: dict[str, Any] = {"activity": activity_id}
     if answered.activity is not None:
         values["title"] = answered.activity.title
         values["when"] = answered.activity.starts_at.astimezone(zone).strftime("%m-%d %H:%M")
         values["answer"] = answered.answer.value if answered.answer is not None else None
+        values["waiting"] = answered.waiting
     return _ACTIVITY_OUTCOMES[answered.result], values
 
 

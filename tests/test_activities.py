@@ -193,11 +193,12 @@ async def test_the_last_place_goes_to_one_of_two_members_answering_at_once(
                 activity_id=activity_id,
                 member_id=people[name],
                 choice=ActivityAnswer.YES,
+                zone=WUHAN,
             )
         return outcome.result
 
     results = await asyncio.gather(says_yes("张伟"), says_yes("王芳"))
-    assert sorted(results) == [Answered.FULL, Answered.YES]
+    assert sorted(results) == [Answered.WAITING, Answered.YES]
     async with db.session() as session:
         view = await get_activity(session, activity_id)
     assert view is not None and (view.yes, view.full) == (1, True)
@@ -274,6 +275,7 @@ async def test_the_reminder_goes_the_day_before_once_to_those_coming(
                 activity_id=activity_id,
                 member_id=people[name],
                 choice=choice,
+                zone=WUHAN,
             )
         await answer(
             session,
@@ -281,6 +283,7 @@ async def test_the_reminder_goes_the_day_before_once_to_those_coming(
             activity_id=late,
             member_id=people["张伟"],
             choice=ActivityAnswer.YES,
+            zone=WUHAN,
         )
     timers = [spec.id for spec in await job_specs(db, services.settings, clock.now())]
     assert f"activity:{activity_id}:remind" in timers
@@ -320,6 +323,7 @@ async def test_a_members_copy_holds_their_answers_and_their_erasure_keeps_the_co
             activity_id=activity_id,
             member_id=people["张伟"],
             choice=ActivityAnswer.YES,
+            zone=WUHAN,
         )
     clock.set(STARTS)
     async with db.session() as session:

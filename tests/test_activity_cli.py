@@ -70,12 +70,12 @@ def test_add_invites_the_group_and_list_and_show_tell_it(database_url: str) -> N
     ]
     fields = row.split("\t")
     assert fields[1] == "class" and fields[4] == "送课到企：律师事务所"
-    assert fields[-2:] == ["20", code]
+    assert fields[-4:] == ["20", code, "scheduled", "0"]
 
     shown = liaison("activity", "show", str(activity_id))
     assert shown.exit_code == 0, shown.output
     assert f"code\t{code}" in shown.output
-    assert "answers\tinvited 3, coming 0/20, not coming 0, attended 0" in shown.output
+    assert "answers\tinvited 3, coming 0/20, waiting 0, not coming 0, attended 0" in shown.output
     assert "胡斌\t+86 138****0013\tno answer" in shown.output
 
     actor = f"cli:{getpass.getuser()}"
@@ -139,3 +139,67 @@ def test_a_time_in_the_past_or_ending_before_it_starts_is_refused(database_url: 
     assert backwards.exit_code == 1 and "ends before it starts" in backwards.output
     missing = liaison("activity", "show", "999")
     assert missing.exit_code == 1 and "no activity 999" in missing.output
+
+
+def test_edit_changes_time_place_or_places_and_cancel_cancels_once(database_url: str) -> None:
+    activity_id = made(add("--address", "万松园某律师事务所会议室", "--capacity", "2"))
+    nothing = liaison("activity", "edit", str(activity_id))
+    assert nothing.exit_code == 1 and "give what changes" in nothing.output
+    past = liaison("activity", "edit", str(activity_id), "--at", local(-timedelta(hours=1)))
+    assert past.exit_code == 1 and "is in the past" in past.output
+
+    later = local(timedelta(days=4))
+    edited = liaison(
+        "activity",
+        "edit",
+        str(activity_id),
+        "--at",
+        later,
+        "--place",
+        "民意街道党员之家",
+        "--capacity",
+        "none",
+    )
+    assert edited.exit_code == 0, edited.output
+    lines = edited.output.splitlines()
+    assert (
+        lines[0] == f"activity {activity_id} '送课到企：律师事务所': changed time, place, capacity"
+    )
+    # A start alone keeps the two hours.
+    assert lines[1].startswith(f"when\t{later}") and lines[1].endswith(
+        (
+            datetime.strptime(later, "%Y-%m-%d %H:%M").replace(tzinfo=WUHAN) + timedelta(hours=2)
+        ).strftime("%H:%M")
+    )
+    assert lines[2] == "where\t民意街道党员之家, 武汉市江汉区民意四路 12 号（示例地址）"
+    assert lines[3] == "places\tno limit"
+    assert lines[4] == "told\t3"
+    same = liaison("activity", "edit", str(activity_id), "--capacity", "0")
+    assert "nothing changed" in same.output
+
+    cancelled = liaison("activity", "cancel", str(activity_id), "--reason", "场地维修")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "cancelled; 3 invited members are told" in cancelled.output
+    again = liaison("activity", "cancel", str(activity_id), "--reason", "场地维修")
+    assert "was already cancelled; nobody was told again" in again.output
+    refused = liaison("activity", "edit", str(activity_id), "--capacity", "9")
+    assert refused.exit_code == 1 and "is cancelled; nothing was changed" in refused.output
+    shown = liaison("activity", "show", str(activity_id)).output
+    assert "cancelled\t" in shown and ": 场地维修" in shown
+    [row] = [
+        r
+        for r in liaison("activity", "list").output.splitlines()
+        if r.startswith(f"{activity_id}\t")
+    ]
+    assert row.split("\t")[-2] == "cancelled"
+
+    async def audit(database: Database) -> list[str]:
+        async with database.session() as session:
+            rows = await session.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.action.in_(["activity.change", "activity.cancel"])
+                )
+            )
+            return list(rows)
+
+    assert on_database(database_url, audit) == ["activity.change", "activity.cancel"]

@@ -190,25 +190,27 @@ async def test_an_activity_from_the_liaisons_invitation_to_the_members_attendanc
     assert "已经登记过了" in again
     # 王芳 comes too: the two places are taken.
     assert "已登记：您参加" in (await press(wang, invitations[WANG], "✅ 我参加"))
-    # 刘洋 is told it is full, and is not down as coming.
-    assert "名额已满" in await press(liu, invitations[LIU], "✅ 我参加")
-    assert "2 个名额已经报满" in liu.last_text
+    # 刘洋 is told it is full, and goes on the waiting list (first in line).
+    assert "候补名单" in await press(liu, invitations[LIU], "✅ 我参加")
+    assert "您是第 1 位" in liu.last_text
     assert await answers(db) == {"张伟": "yes", "王芳": "yes", "刘洋": None}
-    # 王芳 changes her mind; 刘洋 takes the place.
+    # 王芳 changes her mind; 刘洋, first in line, gets the place and is told.
     assert "您不能参加" in (await press(wang, invitations[WANG], "✖️ 我不能参加"))
-    assert "您参加" in (await press(liu, invitations[LIU], "✅ 我参加"))
     assert await answers(db) == {"张伟": "yes", "王芳": "no", "刘洋": "yes"}
+    got = await deliver()
+    (place,) = got[LIU]
+    assert "【候补成功】2026年流动党员座谈会" in place.text
+    assert [b.text for b in place.flat_buttons] == ["✖️ 我来不了了"]
+    assert set(got) == {LIU}
     async with db.session() as session:
-        answered = await session.scalar(
-            select(AuditEvent.id).where(AuditEvent.action == "activity.answer").limit(10)
-        )
         audited = list(
             await session.scalars(
-                select(AuditEvent.actor).where(AuditEvent.action == "activity.answer")
+                select(AuditEvent.action).where(AuditEvent.action.startswith("activity."))
             )
         )
-    assert answered is not None
-    assert len(audited) == 4  # 张伟 once, 王芳 twice, 刘洋 once: the refused and repeated none
+    # 张伟 once, 王芳 twice; 刘洋 waited and got the place; the repeated press none.
+    assert audited.count("activity.answer") == 3
+    assert audited.count("activity.wait") == audited.count("activity.place") == 1
 
     # A member's own list: the answer on record, buttons to change it.
     await talk(wang, [("/activities", ["我的活动", "2026年流动党员座谈会", "我的回复：不能参加"])])
@@ -493,7 +495,7 @@ SAYS = {
     "not_created": ("所选的党小组已不在您负责的范围里", "no longer among those you look after"),
     "not_found": ("没有找到活动 #99", "No activity #99 was found"),
     "mark_refused": ("还没有开始签到", "has not opened yet"),
-    "full": ("个名额已经报满", "places of “会议” are taken"),
+    "waiting": ("已把您排进候补名单：您是第 1 位", "you are on the waiting list, number 1"),
 }
 LABELS = {
     "new": ("➕ 新活动", "➕ New activity"),
@@ -592,12 +594,12 @@ async def test_every_other_turn_says_what_to_do_in_each_language(
     await press(liaison, sheet, sheet.flat_buttons[0].text)
     assert says["mark_refused"] in liaison.last_text
 
-    # Two members for one place: the second is told it is full.
+    # Two members for one place: the second is told it is full, and waits.
     got = await deliver()
     zhang, wang = person(application, bot_api, ZHANG), person(application, bot_api, WANG)
     await press(zhang, got[ZHANG][0], labels["yes"])
     await press(wang, got[WANG][0], labels["yes"])
-    assert says["full"] in wang.last_text
+    assert says["waiting"] in wang.last_text
 
     # At the venue: /attend asks; a sticker is told what to do; a long pause ends it.
     clock.set(STARTS)

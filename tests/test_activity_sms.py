@@ -108,7 +108,7 @@ async def test_members_answer_by_sms_and_hear_what_was_recorded(
     assert f'reply "JOIN {activity_id}"' in english
 
     await phones.text(ZHAO, f"参加{activity_id}")
-    # The place is taken: 钱军's bare "参加" answers the invitation he got by SMS, refused.
+    # The place is taken: 钱军's bare "参加" answers the invitation he got by SMS: he waits.
     await phones.text(QIAN, "参加")
     # The same answer again (typed otherwise: a repeat of the same SMS counts once anyway).
     await phones.text(ZHAO, f"参加 {activity_id}")
@@ -118,16 +118,28 @@ async def test_members_answer_by_sms_and_hear_what_was_recorded(
         "您已经回复过参加“流动党员座谈会”，不用再回复。",
     ]
     (full,) = sms.to(QIAN)[1:]
-    assert full.startswith("“流动党员座谈会”名额已满，没有登记您参加")
+    assert full.startswith("“流动党员座谈会”名额已满，已把您排进候补名单，第1位。")
 
-    # 赵敏 cannot come after all (full-width, lower case); 钱军 takes the place.
-    await phones.text(ZHAO, f"ｂｃｊ{activity_id}")
-    await phones.text(QIAN, f"CJ {activity_id}")
+    # 孙丽 waits too, second in line; 钱军 texting yes again hears where he stands.
     await phones.text(SUN, f"join {activity_id}")
+    await phones.text(QIAN, f"CJ {activity_id}")
+    await dispatcher.run_once()
+    assert sms.to(SUN)[-1].startswith(
+        '"流动党员座谈会" is full: you are on the waiting list, number 2'
+    )
+    assert sms.to(QIAN)[-1] == "您已在“流动党员座谈会”的候补名单上，第1位，不用再回复。"
+    # 赵敏 cannot come after all (full-width, lower case); 钱军, first in line, has the place
+    # and is told by SMS; 孙丽 moves up.
+    await phones.text(ZHAO, f"ｂｃｊ{activity_id}")
     await dispatcher.run_once()
     assert "已登记您不能参加" in sms.to(ZHAO)[-1]
-    assert "已登记您参加" in sms.to(QIAN)[-1]
-    assert sms.to(SUN)[-1].startswith('"流动党员座谈会" is full: you are not down as coming')
+    assert sms.to(QIAN)[-1] == (
+        "【候补成功】流动党员座谈会（2026-12-05 14:00，武汉市江汉区民意四路 12 号）有名额空出，"
+        f"已登记您参加。来不了请回复“不参加{activity_id}”。"
+    )
+    await phones.text(SUN, f"join {activity_id}")
+    await dispatcher.run_once()
+    assert "number 1" in sms.to(SUN)[-1]
     async with db.session() as session:
         rows = await session.execute(
             select(Member.name, ActivityInvitation.answer).join(

@@ -117,3 +117,48 @@ async def test_activities_in_english(
     assert "coming 0 · not coming 0 · invited 3" in (await browser.get("/activities")).text
     page = (await browser.get(f"/activities/{mine}")).text
     assert "Check-in code" in page and "no answer" in page
+
+
+async def test_a_liaison_changes_and_cancels_an_activity_in_the_console(
+    db: Database, clock: FakeClock, browser: httpx.AsyncClient
+) -> None:
+    shenzhen, shanghai = await two_groups(db)
+    staff = await make_staff(db, START, telegram_user_id=LIAISON, groups=[shenzhen])
+    other = await make_staff(db, START, telegram_user_id=OTHER_LIAISON, groups=[shanghai])
+    mine = await forum(db, shenzhen, staff.id)
+    theirs = await forum(db, shanghai, other.id, title="上海的座谈会")
+    await log_in(browser, db, clock, staff.id)
+    page = (await browser.get(f"/activities/{mine}")).text
+    assert "修改时间、地点或名额" in page and "取消活动" in page
+    token = csrf_of(page)
+
+    async def posted(path: str, **form: str) -> str:
+        response = await browser.post(path, data={"csrf": token, **form})
+        assert response.status_code == 303, path
+        return (await browser.get(response.headers["location"])).text
+
+    # A time in the past is refused; more places and a new time are kept and told.
+    refused = await posted(f"/activities/{mine}/change", at="2026-11-01 09:00")
+    assert "没有修改：这个时间已经过去了。" in refused
+    changed = await posted(f"/activities/{mine}/change", at="2026-11-20 09:00", capacity="30")
+    assert "已修改，变更通知正在发出。" in changed and "（名额 30）" in changed
+    assert "2026-11-20 09:00" in changed
+    # Cancelling needs the box ticked; then once, however often it is sent.
+    unticked = await posted(f"/activities/{mine}/cancel", reason="场地维修")
+    assert "没有取消：请勾选确认。" in unticked
+    done = await posted(f"/activities/{mine}/cancel", reason="<b>场地</b>维修", confirm="yes")
+    assert "活动已取消，取消通知正在发出。" in done
+    assert "&lt;b&gt;场地&lt;/b&gt;维修" in done and "<b>场地</b>" not in done
+    assert 'id="change"' not in done and 'id="cancel"' not in done
+    again = await posted(f"/activities/{mine}/cancel", reason="场地维修", confirm="yes")
+    assert "活动之前已经取消了，没有再通知。" in again
+    assert "已取消" in (await browser.get("/activities")).text
+    told = await browser.post(
+        f"/activities/{theirs}/cancel", data={"csrf": token, "reason": "x", "confirm": "yes"}
+    )
+    assert told.status_code == 404
+    assert (f"staff:{staff.id}", "activity.cancel.refused") in await actions(db)
+    assert [a for _, a in await actions(db) if a in ("activity.change", "activity.cancel")] == [
+        "activity.change",
+        "activity.cancel",
+    ]

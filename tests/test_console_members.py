@@ -336,6 +336,7 @@ async def test_the_history_shows_activities_answered_and_attended(
             activity_id=activity_id,
             member_id=zhang.id,
             choice=ActivityAnswer.YES,
+            zone=ZONE,
         )
         await mark_attendance(
             session,

@@ -222,6 +222,30 @@ async def activity(world: World) -> Person:
     return liaison
 
 
+async def activity_change(world: World) -> Person:
+    """李联络 changes the time of an activity of his group: the new time is asked."""
+    async with world.db.session() as session:
+        created = await create_activity(
+            session,
+            START,
+            kind=ActivityKind.FORUM,
+            title="流动党员座谈会",
+            starts_at=START + timedelta(days=3),
+            ends_at=START + timedelta(days=3, hours=2),
+            groups=["驻深圳党小组"],
+            actor="cli:test",
+            organiser="区委组织部",
+            zone=ZoneInfo("Asia/Shanghai"),
+            address="武汉市江汉区民意四路 12 号",
+        )
+    liaison = world.person(LIAISON)
+    await talk(
+        liaison,
+        [(f"/activities {created.activity.id}", "签到码"), ("🕒 改时间", "请输入新的时间")],
+    )
+    return liaison
+
+
 async def attend(world: World) -> Person:
     """张伟 at the venue of an activity that starts in ten minutes: /attend asks for the code."""
     async with world.db.session() as session:
@@ -263,6 +287,7 @@ OPENINGS: dict[str, tuple[Opening, str | None]] = {
     "rights_rejection": (rights_rejection, "/notice"),
     "sms_answer": (sms_answer, "/notice"),
     "activity": (activity, "/notice"),
+    "activity_change": (activity_change, "/notice"),
     "attend": (attend, "/checkin"),
 }
 # What each flow is called in the line that says it ended (messages/locales/zh_CN/flow.toml).

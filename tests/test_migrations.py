@@ -480,6 +480,34 @@ async def test_ratings_come_and_go(empty: Database) -> None:
         kept = (await connection.execute(select(DELIVERIES.c.dedupe_key))).scalars().all()
     assert not tables & {"rating_rules", "rating_adjustments", "commendations"}
     assert kept == ["n1:m1:sms"]
+
+
+async def test_activity_changes_come_and_go(empty: Database) -> None:
+    """0022: an activity's cancellation and revision, an invitation's place on the waiting
+    list, and the cancellation, change and place kinds of the outbox; down again, the
+    messages of those kinds go, the others stay."""
+    database = empty
+    await upgrade(database.engine, "0021")
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(DELIVERIES), [_delivery("act1:invite:m1:sms", "activity_invite")]
+        )
+    await upgrade(database.engine)
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.insert(DELIVERIES),
+            [
+                _delivery("act1:cancel:m1:sms", "activity_cancel"),
+                _delivery("act1:change1:m1:sms", "activity_change"),
+                _delivery("act1:place:m1:sms", "activity_place"),
+            ],
+        )
+    await downgrade(database, "0021")
+    async with database.engine.connect() as connection:
+        kept = (await connection.execute(select(DELIVERIES.c.dedupe_key))).scalars().all()
+    assert kept == ["act1:invite:m1:sms"]
     await upgrade(database.engine)
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []

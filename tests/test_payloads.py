@@ -193,6 +193,49 @@ STORED: list[tuple[MessageKind, dict[str, object] | None]] = [
         },
     ),
     (MessageKind.COMMENDATION, {"year": 2026, "citation": "服务群众<热心>"}),
+    (
+        MessageKind.ACTIVITY_CANCEL,
+        {
+            "activity_id": 3,
+            "kind": "forum",
+            "title": "2026年流动党员座谈会",
+            "starts": "2026-12-05 14:00",
+            "ends": "16:00",
+            "address": "武汉市江汉区民意四路 12 号",
+            "organiser": "李联络",
+            "reason": "暴雨预警",
+        },
+    ),
+    (
+        MessageKind.ACTIVITY_CHANGE,
+        {
+            "activity_id": 3,
+            "kind": "forum",
+            "title": "2026年流动党员座谈会",
+            "starts": "2026-12-12 14:00",
+            "ends": "16:00",
+            "address": "武汉市江汉区民意四路 12 号",
+            "capacity": 40,
+            "organiser": "李联络",
+            "changed": ["time", "capacity"],
+            "was_starts": "2026-12-05 14:00",
+            "was_ends": "16:00",
+            "was_address": "武汉市江汉区民意四路 12 号",
+            "was_capacity": 30,
+        },
+    ),
+    (
+        MessageKind.ACTIVITY_PLACE,
+        {
+            "activity_id": 3,
+            "kind": "forum",
+            "title": "2026年流动党员座谈会",
+            "starts": "2026-12-05 14:00",
+            "ends": "16:00",
+            "address": "武汉市江汉区民意四路 12 号",
+            "organiser": "李联络",
+        },
+    ),
 ]
 
 

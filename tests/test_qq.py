@@ -24,7 +24,7 @@ from messages.dispatcher import Dispatcher
 from messages.kinds import KINDS
 from messages.render import Reader, Renderer
 from storage import qq_choices, qq_rest
-from storage.activities import create_activity
+from storage.activities import cancel_activity, create_activity
 from storage.clock import FakeClock, FakeMonotonic
 from storage.db import Database
 from storage.erasure import erase_member
@@ -557,3 +557,52 @@ async def test_an_activity_invitation_is_answered_with_its_numbers_in_qq(
     assert answer is ActivityAnswer.NO
     clock.set(starts)
     assert "签到成功" in await say(host, ALICE_QQ, f"/attend {created.activity.code}")
+
+
+async def test_in_qq_a_full_activity_puts_the_member_in_line_and_a_cancellation_reaches_them(
+    qq: QqTransport, host: OneBotPeer, services: Services, db: Database, clock: FakeClock
+) -> None:
+    """The numbered "I'll come" beyond the capacity waits in line, as a button press does; a
+    "no" of the one with the place gives it to them, then the cancellation reaches them."""
+    group = await make_group(db, clock.now())
+    await qq_members(db, clock, group, 2)
+    starts = clock.now() + timedelta(days=2)
+    async with db.session() as session:
+        created = await create_activity(
+            session,
+            clock.now(),
+            kind=ActivityKind.SERVICE,
+            title="社区志愿服务",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            groups=[group.name],
+            actor="cli",
+            organiser="区委组织部",
+            zone=ZoneInfo("Asia/Shanghai"),
+            address="江汉区民意街道社区服务中心",
+            capacity=1,
+        )
+    dispatcher = qq_dispatcher(services, qq)
+    await dispatcher.run_once()
+    assert "已登记：您参加" in await say(host, ALICE_QQ, "1")
+    waiting = await say(host, ALICE_QQ + 1, "1")
+    assert "已把您排进候补名单：您是第 1 位" in waiting
+    assert "已登记：您不能参加" in await say(host, ALICE_QQ, "2")
+    await dispatcher.run_once()
+    told = host.texts_to(user_id=ALICE_QQ + 1)[-1]
+    assert "【候补成功】社区志愿服务" in told and "[1] ✖️ 我来不了了" in told
+    async with db.session() as session:
+        await cancel_activity(
+            session,
+            clock.now(),
+            created.activity.id,
+            reason="天气原因",
+            actor="cli",
+            zone=ZoneInfo("Asia/Shanghai"),
+            staff_id=None,
+        )
+    await dispatcher.run_once()
+    assert "【活动取消】社区志愿服务" in host.texts_to(user_id=ALICE_QQ + 1)[-1]
+    assert "原因：天气原因" in host.texts_to(user_id=ALICE_QQ + 1)[-1]
+    # The one who said no hears nothing more.
+    assert "【活动取消】" not in host.texts_to(user_id=ALICE_QQ)[-1]

@@ -1,5 +1,5 @@
 """`liaison activity …`: make an activity and invite its groups, list and show activities,
-and take attendance.
+change or cancel one (those invited are told), and take attendance.
 
 Registered in bot/cli/__init__.py; the shared helpers come from bot/cli/common.py. The
 command line may invite any group and see every activity; every use is audited.
@@ -7,7 +7,10 @@ command line may invite any group and see every activity; every use is audited.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.common import (
     RECORD_ID,
@@ -20,17 +23,24 @@ from bot.cli.common import (
 )
 from storage.activities import (
     DEFAULT_RADIUS_M,
+    KEEP,
     MAX_RADIUS_M,
     MIN_RADIUS_M,
     ActivityCard,
     ActivityError,
     ActivityView,
+    Cancelled,
+    Changed,
     Created,
     Marked,
+    cancel_activity,
+    change_activity,
     create_activity,
     find_member,
+    has_end,
     list_activities,
     mark_attendance,
+    parse_capacity,
     parse_times,
     view_activity,
 )
@@ -62,9 +72,35 @@ def _when(view: ActivityView, settings: Settings) -> str:
 def _answers(view: ActivityView) -> str:
     capacity = f"/{view.capacity}" if view.capacity is not None else ""
     return (
-        f"invited {view.invited}, coming {view.yes}{capacity}, not coming {view.no}, "
-        f"attended {view.attended}"
+        f"invited {view.invited}, coming {view.yes}{capacity}, waiting {view.waiting}, "
+        f"not coming {view.no}, attended {view.attended}"
     )
+
+
+def _at(at: str, settings: Settings) -> tuple[datetime, datetime]:
+    """--at as typed, or the reason it cannot be used (and exit)."""
+    try:
+        return parse_times(at, SystemClock().now(), settings.zone)
+    except ActivityError as error:
+        reasons = {
+            "past": "is in the past",
+            "too_far": "is more than a year ahead",
+            "end_before_start": "ends before it starts",
+        }
+        unreadable = "cannot be read (e.g. 2026-12-05 14:00-16:30)"
+        fail(f"--at {at!r} {reasons.get(error.reason, unreadable)}")
+
+
+async def _place_id(session: AsyncSession, place: str) -> int:
+    found = await match_places(session, place)
+    if len(found) != 1:
+        names = "; ".join(f"{p.id} {p.name} ({p.district})" for p in found)
+        fail(
+            f"--place {place!r} names {len(found)} places: {names}"
+            if found
+            else f"no place {place!r}: see `liaison place list`, or give --address"
+        )
+    return found[0].id
 
 
 @click.group()
@@ -126,32 +162,12 @@ def activity_add(
     signed = (organiser or settings.organisation_name).strip()
     if not signed or len(signed) > MAX_FROM_LENGTH:
         fail(f"--from must be 1 to {MAX_FROM_LENGTH} characters")
-    now = SystemClock().now()
-    try:
-        starts_at, ends_at = parse_times(at, now, settings.zone)
-    except ActivityError as error:
-        reasons = {
-            "past": "is in the past",
-            "too_far": "is more than a year ahead",
-            "end_before_start": "ends before it starts",
-        }
-        unreadable = "cannot be read (e.g. 2026-12-05 14:00-16:30)"
-        fail(f"--at {at!r} {reasons.get(error.reason, unreadable)}")
+    starts_at, ends_at = _at(at, settings)
 
     async def add(database: Database) -> Created:
         try:
             async with database.session() as session:
-                place_id = None
-                if place is not None:
-                    found = await match_places(session, place)
-                    if len(found) != 1:
-                        names = "; ".join(f"{p.id} {p.name} ({p.district})" for p in found)
-                        fail(
-                            f"--place {place!r} names {len(found)} places: {names}"
-                            if found
-                            else f"no place {place!r}: see `liaison place list`, or give --address"
-                        )
-                    place_id = found[0].id
+                place_id = await _place_id(session, place) if place is not None else None
                 return await create_activity(
                     session,
                     SystemClock().now(),
@@ -190,7 +206,8 @@ def activity_add(
 @click.pass_context
 def activity_list(ctx: click.Context, past: int) -> None:
     """Activities coming (soonest first), then the last that ended: id, kind, start, end,
-    title, place, invited, coming, not coming, attended, capacity, code."""
+    title, place, invited, coming, not coming, attended, capacity, code, state (scheduled,
+    or cancelled), waiting."""
     settings = settings_of(ctx)
 
     async def listing(database: Database) -> list[ActivityView]:
@@ -214,6 +231,8 @@ def activity_list(ctx: click.Context, past: int) -> None:
                 view.attended,
                 view.capacity,
                 view.code,
+                "cancelled" if view.cancelled else "scheduled",
+                view.waiting,
             )
         )
 
@@ -221,6 +240,8 @@ def activity_list(ctx: click.Context, past: int) -> None:
 def _print_card(card: ActivityCard, settings: Settings) -> None:
     view = card.activity
     echo(f"activity {view.id}: {view.kind.value} {view.title!r}")
+    if view.cancelled_at is not None:
+        echo(f"cancelled\t{local_time(view.cancelled_at, settings)}: {view.cancel_reason}")
     echo(f"when\t{_when(view, settings)}")
     echo(f"where\t{_where(view)}" + (f" (within {view.radius_m} m)" if view.located else ""))
     echo(f"groups\t{', '.join(view.groups)}")
@@ -234,7 +255,11 @@ def _print_card(card: ActivityCard, settings: Settings) -> None:
                 line.member_id,
                 line.name,
                 line.phone_masked,
-                (line.answer.value if line.answer else "no answer")
+                (
+                    f"waiting {line.waiting}"
+                    if line.waiting
+                    else (line.answer.value if line.answer else "no answer")
+                )
                 if line.invited
                 else "not invited",
                 local_time(line.attended_at, settings, missing="")
@@ -305,3 +330,113 @@ def activity_attendance(
         what = "attended" if marked.attended else "not attended"
         echo(f"{marked.name}: {what}" + ("" if marked.changed else " (already)"))
     _print_card(card, settings)
+
+
+@activity.command("cancel")
+@click.argument("activity_id", type=RECORD_ID)
+@click.option("--reason", required=True, help="Why: members read it in the cancellation.")
+@click.pass_context
+def activity_cancel(ctx: click.Context, activity_id: int, reason: str) -> None:
+    """Cancel an activity: everyone invited who has not said no is told, with the reason, on
+    their channel; no reminder follows. Cancelling it again does nothing."""
+    settings = settings_of(ctx)
+
+    async def cancel(database: Database) -> Cancelled:
+        try:
+            async with database.session() as session:
+                return await cancel_activity(
+                    session,
+                    SystemClock().now(),
+                    activity_id,
+                    reason=reason,
+                    actor=cli_actor(),
+                    zone=settings.zone,
+                    staff_id=None,
+                )
+        except ActivityError as error:
+            fail(str(error))
+
+    done = run_with_db(settings, cancel)
+    view = done.activity
+    if done.already:
+        echo(f"activity {view.id} {view.title!r} was already cancelled; nobody was told again")
+        return
+    echo(f"activity {view.id} {view.title!r} cancelled; {done.told} invited members are told")
+
+
+@activity.command("edit")
+@click.argument("activity_id", type=RECORD_ID)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help='The new time, as for add: "2026-12-05 14:00" (same length) or "…14:00-16:30".',
+)
+@click.option("--place", "place", default=None, help="A new place: a place's name or id.")
+@click.option("--address", default=None, help="Or a new address typed as is.")
+@click.option("--lat", "latitude", type=float, default=None, help="The address's latitude.")
+@click.option("--lon", "longitude", type=float, default=None, help="The address's longitude.")
+@click.option("--capacity", default=None, help='New number of places ("0" or "none": no limit).')
+@click.pass_context
+def activity_edit(
+    ctx: click.Context,
+    activity_id: int,
+    at: str | None,
+    place: str | None,
+    address: str | None,
+    latitude: float | None,
+    longitude: float | None,
+    capacity: str | None,
+) -> None:
+    """Change an activity's time, place or capacity before it starts: those coming, waiting
+    or not yet answered are told old → new; a larger capacity gives places to the waiting
+    list."""
+    settings = settings_of(ctx)
+    if at is None and place is None and address is None and capacity is None:
+        fail("give what changes: --at, --place or --address, --capacity")
+    if place is not None and address is not None:
+        fail("give the place with one of --place or --address")
+    if place is not None and (latitude is not None or longitude is not None):
+        fail("--lat and --lon go with --address; a place has its own position")
+    starts_at, ends_at = _at(at, settings) if at is not None else (None, None)
+    # A new start alone keeps the activity's length; an end typed is as typed.
+    keep_length = at is not None and not has_end(at)
+    try:
+        new_capacity = parse_capacity(capacity) if capacity is not None else KEEP
+    except ActivityError:
+        fail(f"--capacity {capacity!r} is not a number of places")
+
+    async def edit(database: Database) -> Changed:
+        try:
+            async with database.session() as session:
+                place_id = await _place_id(session, place) if place is not None else None
+                return await change_activity(
+                    session,
+                    SystemClock().now(),
+                    activity_id,
+                    actor=cli_actor(),
+                    zone=settings.zone,
+                    staff_id=None,
+                    starts_at=starts_at,
+                    ends_at=None if keep_length else ends_at,
+                    place_id=place_id,
+                    address=address,
+                    latitude=latitude,
+                    longitude=longitude,
+                    capacity=new_capacity,
+                )
+        except ActivityError as error:
+            fail(f"{error}; nothing was changed")
+
+    done = run_with_db(settings, edit)
+    view = done.activity
+    if not done.changed:
+        echo(f"activity {view.id}: nothing changed (the values are as they were)")
+        return
+    echo(f"activity {view.id} {view.title!r}: changed {', '.join(done.changed)}")
+    echo(f"when\t{_when(view, settings)}")
+    echo(f"where\t{_where(view)}")
+    echo(f"places\t{view.capacity if view.capacity is not None else 'no limit'}")
+    echo(f"told\t{done.told}")
+    if done.promoted:
+        echo(f"from the waiting list\t{len(done.promoted)} now have a place and are told")

@@ -1,5 +1,7 @@
-"""Activities in the console: the list, and an activity's card with its roster, where
-staff mark who came. The bot's storage operations (storage/activities.py), the bot's scope.
+"""Activities in the console: the list, and an activity's card with its roster and waiting
+list, where staff mark who came, change the time, place or places, or cancel it (with the
+reason, and a box ticked to confirm). The bot's storage operations (storage/activities.py),
+the bot's scope; each change goes back to the card, which says what was done.
 """
 
 from __future__ import annotations
@@ -10,12 +12,52 @@ from starlette.routing import Route
 
 from bot.console.core import SECURITY_HEADERS, Console, Form
 from storage.activities import (
+    KEEP,
     ActivityError,
+    cancel_activity,
+    change_activity,
+    has_end,
     list_activities,
     mark_attendance,
+    parse_capacity,
+    parse_times,
+    record_refused_change,
     view_activity,
 )
 from storage.console import Visitor
+from storage.places import match_places
+
+# Why a change was refused, as the card says it (other reasons read as "refused_other").
+REFUSALS = frozenset(
+    {
+        "past",
+        "too_far",
+        "unreadable",
+        "end_before_start",
+        "bad_capacity",
+        "below_coming",
+        "no_reason",
+        "reason_too_long",
+        "no_place",
+        "address_too_long",
+        "several_places",
+        "started",
+        "cancelled",
+        "over",
+        "unconfirmed",
+    }
+)
+
+
+def _back(activity_id: int, done: str) -> RedirectResponse:
+    # Back to the card, which says what was done: a reload sends nothing again.
+    return RedirectResponse(
+        f"/activities/{activity_id}?done={done}", status_code=303, headers=SECURITY_HEADERS
+    )
+
+
+def _refused(reason: str) -> str:
+    return f"refused_{reason if reason in REFUSALS else 'other'}"
 
 
 def _number(text: str | None) -> int | None:
@@ -76,10 +118,81 @@ def routes(console: Console) -> list[Route]:
                     return console.message("activities.not_found", visitor, status=404)
             else:
                 done = ("marked" if marked.attended else "unmarked") if marked.changed else "same"
-        # Back to the card, which says what was done: a reload sends nothing again.
-        return RedirectResponse(
-            f"/activities/{activity_id}?done={done}", status_code=303, headers=SECURITY_HEADERS
-        )
+        return _back(activity_id, done)
+
+    async def not_found(activity_id: int, visitor: Visitor, what: str) -> Response:
+        # The refused session was rolled back: the refusal is recorded in one of its own.
+        async with services.db.session() as session:
+            await record_refused_change(
+                session, services.clock.now(), activity_id, actor=visitor.actor, what=what
+            )
+        return console.message("activities.not_found", visitor, status=404)
+
+    async def cancel(request: Request, visitor: Visitor, form: Form) -> Response:
+        activity_id = _number(request.path_params["activity_id"])
+        if activity_id is None:
+            return console.message("activities.not_found", visitor, status=404)
+        if form.get("confirm") != "yes":
+            return _back(activity_id, _refused("unconfirmed"))
+        async with services.db.session() as session:
+            try:
+                cancelled = await cancel_activity(
+                    session,
+                    services.clock.now(),
+                    activity_id,
+                    reason=form.get("reason", ""),
+                    actor=visitor.actor,
+                    zone=services.settings.zone,
+                    staff_id=visitor.staff_id,
+                )
+            except ActivityError as error:
+                if error.reason == "not_found":
+                    return await not_found(activity_id, visitor, "cancel")
+                return _back(activity_id, _refused(error.reason))
+        return _back(activity_id, "already_cancelled" if cancelled.already else "cancelled")
+
+    async def change(request: Request, visitor: Visitor, form: Form) -> Response:
+        activity_id = _number(request.path_params["activity_id"])
+        if activity_id is None:
+            return console.message("activities.not_found", visitor, status=404)
+        now = services.clock.now()
+        at = form.get("at", "").strip()
+        place = form.get("place", "").strip()
+        capacity = form.get("capacity", "").strip()
+        async with services.db.session() as session:
+            try:
+                starts_at = ends_at = None
+                if at:
+                    starts_at, ends_at = parse_times(at, now, services.settings.zone)
+                    if not has_end(at):
+                        ends_at = None  # a start only: the same length
+                place_id = address = None
+                if place:
+                    found = await match_places(session, place, limit=2)
+                    if len(found) == 1 and (found[0].name == place or place.isdigit()):
+                        place_id = found[0].id
+                    elif found:
+                        raise ActivityError("several places match", "several_places")
+                    else:
+                        address = place
+                changed = await change_activity(
+                    session,
+                    now,
+                    activity_id,
+                    actor=visitor.actor,
+                    zone=services.settings.zone,
+                    staff_id=visitor.staff_id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    place_id=place_id,
+                    address=address,
+                    capacity=parse_capacity(capacity) if capacity else KEEP,
+                )
+            except ActivityError as error:
+                if error.reason == "not_found":
+                    return await not_found(activity_id, visitor, "change")
+                return _back(activity_id, _refused(error.reason))
+        return _back(activity_id, "changed" if changed.changed else "unchanged")
 
     return [
         Route("/activities", console.page(listing), methods=["GET"]),
@@ -89,4 +202,6 @@ def routes(console: Console) -> list[Route]:
             console.action(attendance),
             methods=["POST"],
         ),
+        Route("/activities/{activity_id}/cancel", console.action(cancel), methods=["POST"]),
+        Route("/activities/{activity_id}/change", console.action(change), methods=["POST"]),
     ]

@@ -1,6 +1,8 @@
 """Activities: forums, classes taken to companies (送课到企), volunteer service, meetings.
 
 compose.py  "new activity" under the staff's /activities (the flow "activity")
+change.py   "change time / place / places" and "cancel activity" under a card (the flow
+            "activity_change")
 desk.py     /activities: the staff's list and cards, the roster, marking attendance; for a
             member, their own invitations (member.py)
 member.py   "I'll come / I can't" under an invitation, and a member's own list
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.commands import Audience, Command
-from bot.features.activities import attend, compose, desk, member
+from bot.features.activities import attend, change, compose, desk, member
 from messages.callbacks import (
     ACTIVITY_ANSWER,
     ACTIVITY_CARD,
@@ -32,7 +34,7 @@ COMMANDS = (
     Command("activities", Audience.MEMBERS),
     Command("attend", Audience.MEMBERS),
 )
-FLOWS = (compose.FLOW, attend.FLOW)
+FLOWS = (compose.FLOW, change.FLOW, attend.FLOW)
 
 # A check-in code (six digits, perhaps typed with full-width digits or spaces).
 CODE = r"^\s*[0-9０-９][0-9０-９ ]{3,9}\s*$"
@@ -60,4 +62,6 @@ def handlers() -> Sequence[BaseHandler]:  # type: ignore[type-arg]
         ),
         # A button of a draft the flow does not know (forged, or from an older bot).
         CallbackQueryHandler(compose.FLOW.stale_button, pattern=feature_pattern("act:new")),
+        # A confirmation of a change already done (pressed twice), or of a finished flow.
+        CallbackQueryHandler(change.FLOW.stale_button, pattern=r"^act:chg"),
     ]

@@ -124,7 +124,8 @@ async def here_pressed(update: Update, context: LiaisonContext) -> str:
     if activity is None:
         await reply(update, context, "activities/attend/none_open", markup=REMOVE_KEYBOARD)
         return END
-    await _answer(update, context, AttendOutcome(Attended.NOT_OPEN, activity))
+    closed = Attended.CANCELLED if activity.cancelled else Attended.NOT_OPEN
+    await _answer(update, context, AttendOutcome(closed, activity))
     return END
 
 

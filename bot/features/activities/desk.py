@@ -5,11 +5,14 @@ groups): those coming first, then the last that ended, a button each, and "new a
 (bot/features/activities/compose.py). A card shows when and where, the check-in code to
 show at the venue, the answers and the attendance so far, with "roster" (who answered what,
 who came) and "mark attendance" (a button per member: ☐ marks them as come, ☑ takes it
-back). Every press is checked against the scope again; another's activity reads as one that
-does not exist.
+back), and, until it starts, "change time / place / places" and "cancel activity"
+(bot/features/activities/change.py). Every press is checked against the scope again;
+another's activity reads as one that does not exist.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
@@ -20,6 +23,7 @@ from bot.replies import inline_keyboard, label, replace_buttons, reply
 from bot.updates import command_argument, parse_id
 from messages.callbacks import (
     ACTIVITY_CARD,
+    ACTIVITY_CHANGE,
     ACTIVITY_MARK,
     ACTIVITY_MARKING,
     ACTIVITY_MINE,
@@ -110,14 +114,34 @@ async def _staff_list(
     )
 
 
-def _card_buttons(context: LiaisonContext, view: ActivityView) -> InlineKeyboardMarkup:
-    return inline_keyboard(
-        [
-            [(label(context, "activities.roster"), ACTIVITY_ROSTER.pack(view.id))],
-            [(label(context, "activities.marking"), ACTIVITY_MARKING.pack(view.id))],
-            [(label(context, "activities.refresh"), ACTIVITY_CARD.pack(view.id))],
-        ]
-    )
+def _card_buttons(
+    context: LiaisonContext, view: ActivityView, now: datetime
+) -> InlineKeyboardMarkup:
+    rows = [[(label(context, "activities.roster"), ACTIVITY_ROSTER.pack(view.id))]]
+    if not view.cancelled:
+        rows.append([(label(context, "activities.marking"), ACTIVITY_MARKING.pack(view.id))])
+        # Changes until it starts; a cancellation until it ends (bad weather on the day).
+        if now < view.starts_at:
+            rows.append(
+                [
+                    (
+                        label(context, f"activities.change_{what}"),
+                        ACTIVITY_CHANGE.pack(view.id, what),
+                    )
+                    for what in ("time", "place", "capacity")
+                ]
+            )
+        if now < view.ends_at:
+            rows.append(
+                [
+                    (
+                        label(context, "activities.change_cancel"),
+                        ACTIVITY_CHANGE.pack(view.id, "cancel"),
+                    )
+                ]
+            )
+    rows.append([(label(context, "activities.refresh"), ACTIVITY_CARD.pack(view.id))])
+    return inline_keyboard(rows)
 
 
 async def _view(
@@ -141,10 +165,15 @@ async def _card(
         update,
         context,
         "activities/card",
-        markup=_card_buttons(context, view),
+        markup=_card_buttons(context, view, context.now()),
         a=view,
         kind=label(context, f"activities.kind_{view.kind.value}"),
         open_now=view.open_at(context.now()),
+        cancelled=view.cancelled_at.astimezone(context.services.settings.zone).strftime(
+            "%Y-%m-%d %H:%M"
+        )
+        if view.cancelled_at
+        else "",
         **_when(context, view),
     )
 

@@ -2,9 +2,11 @@
 
 A press answers the invitation of the member bound to the pressing account (a forwarded
 copy records nothing): a toast says what was recorded, and the chosen button is marked. The
-same answer again changes nothing; a "yes" when the places are taken is refused with a
-message saying so. /activities lists the invitations still to come with their answers (and
-buttons to change them), then the last ones that ended, attended or not.
+same answer again changes nothing; a "yes" when the places are taken puts the member on the
+waiting list, with a message saying their place in line; an answer to a cancelled activity
+says it is cancelled. /activities lists the invitations still to come with their answers (or
+place in line, or that it is cancelled; buttons to change them), then the last ones that
+ended, attended or not.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ async def show_mine(update: Update, context: LiaisonContext, member_id: int) -> 
     rows: list[list[tuple[str, str]]] = []
     for item in mine.upcoming:
         view = item.activity
-        if view.starts_at <= now or len(rows) >= ANSWER_ROWS:
-            continue  # under way: answers are closed
+        if view.starts_at <= now or view.cancelled or len(rows) >= ANSWER_ROWS:
+            continue  # under way or cancelled: answers are closed
         rows.append(_answer_row(context, view.id, item.answer, mine=True))
     await reply(
         update,
@@ -113,16 +115,19 @@ async def answer_pressed(update: Update, context: LiaisonContext) -> None:
             activity_id=activity_id,
             member_id=identity.member_id,
             choice=choice,
+            zone=context.services.settings.zone,
         )
     if outcome.result is Answered.NOT_INVITED:
         await query.answer(text=label(context, "activities.toast_not_yours"))
         return
     await query.answer(text=label(context, f"activities.toast_{outcome.result.value}"))
-    if outcome.result is Answered.CLOSED:
+    if outcome.result in (Answered.CLOSED, Answered.CANCELLED):
         await replace_buttons(update, None)
         return
     # Unchanged (pressed twice) or too old to edit: the answer is recorded all the same.
     await replace_buttons(update, _marked(update, context, activity_id, outcome.answer))
-    if outcome.result is Answered.FULL:
-        # A toast is easily missed: that they are not down as coming deserves a message.
-        await reply(update, context, "activities/full", a=outcome.activity, answer=outcome.answer)
+    if outcome.result is Answered.WAITING:
+        # A toast is easily missed: that they are waiting, not coming, deserves a message.
+        await reply(
+            update, context, "activities/waiting", a=outcome.activity, waiting=outcome.waiting
+        )
