@@ -67,7 +67,7 @@ from storage.models import (
 from storage.notices import clean_body
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
-from storage.scope import scope_condition
+from storage.scope import scope_condition, sees_everyone
 from storage.sheets import spreadsheet_safe
 
 CRITERIA: Final = (
@@ -958,3 +958,13 @@ __all__ = [
     "year_adjustments",
     "year_bounds",
 ]
+
+
+async def unit_choices(session: AsyncSession, staff_id: int) -> list[str]:
+    """The units offered to narrow the list: every unit to whoever sees everyone; to the
+    others only the home units of the members they look after (no other unit's name)."""
+    query = select(Unit.name).order_by(Unit.name)
+    if not await sees_everyone(session, staff_id):
+        homes = select(Member.home_unit_id).where(scope_condition(staff_id))
+        query = query.where(Unit.id.in_(homes))
+    return list(await session.scalars(query))

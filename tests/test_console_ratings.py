@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.models import Delivery, Member, MessageKind, RatingAdjustment, StaffRole
 from tests.conftest import START
 from tests.console_harness import LIAISON, actions, csrf_of, log_in, two_groups
-from tests.factories import make_checkin, make_staff
+from tests.factories import make_checkin, make_staff, make_unit
 
 ADMIN = 9003
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -43,10 +43,18 @@ async def test_a_liaison_reads_adjusts_and_may_change_nothing_else(
     db: Database, clock: FakeClock, browser: httpx.AsyncClient
 ) -> None:
     shenzhen, _ = await two_groups(db)
+    home = await make_unit(db, START, "民意街道党工委")
+    await make_unit(db, START, "花楼街道党工委")  # nobody of theirs lives under it
+    async with db.session() as session:
+        zhang_row = await session.scalar(select(Member).where(Member.name == "张伟"))
+        assert zhang_row is not None
+        zhang_row.home_unit_id = home.id
     staff = await make_staff(db, START, telegram_user_id=LIAISON, groups=[shenzhen])
     await log_in(browser, db, clock, staff.id)
     page = (await browser.get("/ratings")).text
     assert "2026 年度" in page and "按时报到" in page
+    # The units offered to narrow the list are their members' own, no other unit's name.
+    assert "民意街道党工委</option>" in page and "花楼街道党工委" not in page
     # Their members only: 李娜 is in 驻上海.
     assert "张伟" in page and "李娜" not in page
     # 刘洋 checked in on 13 November and 11 October: after the 10th both times, late.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -23,7 +22,6 @@ from starlette.routing import Route
 from bot.console.core import SECURITY_HEADERS, Console, Form
 from bot.console.desk import MAX_CHOICE, choice, form_id
 from storage.console import Visitor
-from storage.models import Unit
 from storage.ratings import (
     CRITERIA,
     FIRST_YEAR,
@@ -39,6 +37,7 @@ from storage.ratings import (
     notify_commended,
     ranking,
     uncommend,
+    unit_choices,
     workbook,
     year_adjustments,
 )
@@ -88,7 +87,7 @@ def routes(console: Console) -> list[Route]:
     ) -> Response:
         now = services.clock.now()
         async with services.db.session() as session:
-            units = list(await session.scalars(select(Unit.name).order_by(Unit.name)))
+            units = await unit_choices(session, visitor.staff_id)
             try:
                 found = await ranking(
                     session,
