@@ -13,8 +13,10 @@ the list shown (audited). Each change is the storage operation the command line 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -202,104 +204,109 @@ def routes(console: Console) -> list[Route]:
     def context(form: Form) -> tuple[int, str | None]:
         return year_of(form.get("year")), (form.get("unit") or "")[:100] or None
 
-    async def change(request: Request, visitor: Visitor, form: Form) -> Response:
+    async def act(
+        visitor: Visitor,
+        form: Form,
+        done: str,
+        operation: Callable[[AsyncSession, int], Awaitable[object]],
+        *,
+        keep: bool = False,
+    ) -> Response:
+        """Run one change for the year the form was on, then back to the page saying what
+        was done, or why not (keep: the form's values typed again on a refusal)."""
         year, unit = context(form)
+        typed = form if keep else {}
+        try:
+            async with services.db.session() as session:
+                result = await operation(session, year)
+        except RatingError as error:
+            return await refusal(visitor, year, unit, error, typed)
+        return await after(visitor, year, unit, result, done, typed)
+
+    async def change(request: Request, visitor: Visitor, form: Form) -> Response:
         criterion = str(request.path_params["criterion"])
         points = _number(form.get("points"))
         cap_text = (form.get("cap") or "").strip()
         cap = _number(cap_text) if cap_text else None
-        try:
+
+        async def operation(session: AsyncSession, year: int) -> object:
             if points is None or (cap_text and cap is None):
                 raise RatingError("points and the cap are whole numbers", "points")
-            async with services.db.session() as session:
-                result: object = await change_rule(
-                    session,
-                    services.clock.now(),
-                    criterion=criterion[:MAX_CHOICE],
-                    points=points,
-                    cap=cap,
-                    actor=visitor.actor,
-                    staff_id=visitor.staff_id,
-                )
-        except RatingError as error:
-            return await refusal(visitor, year, unit, error, {})
-        return await after(visitor, year, unit, result, "rule")
+            return await change_rule(
+                session,
+                services.clock.now(),
+                criterion=criterion[:MAX_CHOICE],
+                points=points,
+                cap=cap,
+                actor=visitor.actor,
+                staff_id=visitor.staff_id,
+            )
+
+        return await act(visitor, form, "rule", operation)
 
     async def adjust_score(request: Request, visitor: Visitor, form: Form) -> Response:
-        year, unit = context(form)
         points = _number(form.get("points"))
-        try:
+
+        async def operation(session: AsyncSession, year: int) -> object:
             if points is None:
                 raise RatingError("the points are a whole number", "points")
-            async with services.db.session() as session:
-                member_id = await find_member(session, (form.get("member") or "")[:MAX_CHOICE])
-                result: object = await adjust(
-                    session,
-                    services.clock.now(),
-                    member_id=member_id,
-                    year=year,
-                    points=points,
-                    reason=form.get("reason", ""),
-                    actor=visitor.actor,
-                    staff_id=visitor.staff_id,
-                )
-        except RatingError as error:
-            return await refusal(visitor, year, unit, error, form)
-        return await after(visitor, year, unit, result, "adjusted", form)
+            return await adjust(
+                session,
+                services.clock.now(),
+                member_id=await find_member(session, (form.get("member") or "")[:MAX_CHOICE]),
+                year=year,
+                points=points,
+                reason=form.get("reason", ""),
+                actor=visitor.actor,
+                staff_id=visitor.staff_id,
+            )
+
+        return await act(visitor, form, "adjusted", operation, keep=True)
+
+    def chosen(form: Form) -> int:
+        member_id = form_id(form, "member_id")
+        if member_id is None:
+            raise RatingError("no member", "not_found")
+        return member_id
 
     async def commend_member(request: Request, visitor: Visitor, form: Form) -> Response:
-        year, unit = context(form)
-        member_id = form_id(form, "member_id")
-        try:
-            if member_id is None:
-                raise RatingError("no member", "not_found")
-            async with services.db.session() as session:
-                result: object = await commend(
-                    session,
-                    services.clock.now(),
-                    year=year,
-                    member_ids=[member_id],
-                    citation=form.get("citation"),
-                    actor=visitor.actor,
-                    staff_id=visitor.staff_id,
-                )
-        except RatingError as error:
-            return await refusal(visitor, year, unit, error, {})
-        return await after(visitor, year, unit, result, "commended")
+        async def operation(session: AsyncSession, year: int) -> object:
+            return await commend(
+                session,
+                services.clock.now(),
+                year=year,
+                member_ids=[chosen(form)],
+                citation=form.get("citation"),
+                actor=visitor.actor,
+                staff_id=visitor.staff_id,
+            )
+
+        return await act(visitor, form, "commended", operation)
 
     async def uncommend_member(request: Request, visitor: Visitor, form: Form) -> Response:
-        year, unit = context(form)
-        member_id = form_id(form, "member_id")
-        try:
-            if member_id is None:
-                raise RatingError("no member", "not_found")
-            async with services.db.session() as session:
-                result: object = await uncommend(
-                    session,
-                    services.clock.now(),
-                    year=year,
-                    member_id=member_id,
-                    actor=visitor.actor,
-                    staff_id=visitor.staff_id,
-                )
-        except RatingError as error:
-            return await refusal(visitor, year, unit, error, {})
-        return await after(visitor, year, unit, result, "uncommended")
+        async def operation(session: AsyncSession, year: int) -> object:
+            return await uncommend(
+                session,
+                services.clock.now(),
+                year=year,
+                member_id=chosen(form),
+                actor=visitor.actor,
+                staff_id=visitor.staff_id,
+            )
+
+        return await act(visitor, form, "uncommended", operation)
 
     async def notify(request: Request, visitor: Visitor, form: Form) -> Response:
-        year, unit = context(form)
-        try:
-            async with services.db.session() as session:
-                result: object = await notify_commended(
-                    session,
-                    services.clock.now(),
-                    year=year,
-                    actor=visitor.actor,
-                    staff_id=visitor.staff_id,
-                )
-        except RatingError as error:
-            return await refusal(visitor, year, unit, error, {})
-        return await after(visitor, year, unit, result, "notified")
+        async def operation(session: AsyncSession, year: int) -> object:
+            return await notify_commended(
+                session,
+                services.clock.now(),
+                year=year,
+                actor=visitor.actor,
+                staff_id=visitor.staff_id,
+            )
+
+        return await act(visitor, form, "notified", operation)
 
     return [
         Route("/ratings", console.page(page), methods=["GET"]),
