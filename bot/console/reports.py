@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path, PurePath
 from urllib.parse import quote
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -237,6 +238,28 @@ def routes(console: Console) -> list[Route]:
             return refused(visitor)
         return console.render("reports/index", visitor, reports=REPORTS)
 
+    async def in_scope(
+        session: AsyncSession,
+        now: datetime,
+        visitor: Visitor,
+        action: str,
+        fields: Mapping[str, str],
+    ) -> tuple[ReportScope, Picked] | Response:
+        """The units the visitor may report on and the month and unit the fields pick; or
+        the refusal to answer with (not an administrator, a unit not theirs), audited."""
+        scope = await report_scope(
+            session, now, staff_id=visitor.staff_id, actor=visitor.actor, action=action
+        )
+        if scope is None:
+            return refused(visitor)
+        picked = pick(fields, scope, this_month(now), zone)
+        if picked.foreign:
+            await refuse_unit(
+                session, now, actor=visitor.actor, action=action, unit=picked.unit_field
+            )
+            return console.message("reports.unit_not_found", visitor, status=404)
+        return scope, picked
+
     async def police(request: Request, visitor: Visitor) -> Response:
         now = services.clock.now()
         async with services.db.session() as session:
@@ -253,19 +276,10 @@ def routes(console: Console) -> list[Route]:
         now = services.clock.now()
         locale = console.locale(visitor)
         async with services.db.session() as session:
-            scope = await report_scope(
-                session, now, staff_id=visitor.staff_id, actor=visitor.actor,
-                action="police.report",
-            )  # fmt: skip
-            if scope is None:
-                return refused(visitor)
-            picked = pick(request.query_params, scope, this_month(now), zone)
-            if picked.foreign:
-                await refuse_unit(
-                    session, now, actor=visitor.actor, action="police.report",
-                    unit=picked.unit_field,
-                )  # fmt: skip
-                return console.message("reports.unit_not_found", visitor, status=404)
+            found = await in_scope(session, now, visitor, "police.report", request.query_params)
+            if isinstance(found, Response):
+                return found
+            scope, picked = found
             if picked.problems:
                 return police_form(
                     visitor, scope, month=picked.month, unit_field=picked.unit_field,
@@ -299,19 +313,10 @@ def routes(console: Console) -> list[Route]:
         """The station's list against our roster of the month: the findings' page."""
         now = services.clock.now()
         async with services.db.session() as session:
-            scope = await report_scope(
-                session, now, staff_id=visitor.staff_id, actor=visitor.actor,
-                action="police.reconcile",
-            )  # fmt: skip
-            if scope is None:
-                return refused(visitor)
-            picked = pick(form, scope, this_month(now), zone)
-            if picked.foreign:
-                await refuse_unit(
-                    session, now, actor=visitor.actor, action="police.reconcile",
-                    unit=picked.unit_field,
-                )  # fmt: skip
-                return console.message("reports.unit_not_found", visitor, status=404)
+            found = await in_scope(session, now, visitor, "police.reconcile", form)
+            if isinstance(found, Response):
+                return found
+            scope, picked = found
         upload = files.get("file")
         problems = [*picked.problems, *([] if upload is not None else ["no_file"])]
         if problems or upload is None:
