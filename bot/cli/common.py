@@ -21,7 +21,7 @@ from storage.clock import SystemClock
 from storage.db import Database
 from storage.migrate import revision_status
 from storage.models import MAX_ID
-from storage.settings import Settings
+from storage.settings import LOCALES, Settings
 from storage.text import printable, strip_nul
 
 T = TypeVar("T")
@@ -144,3 +144,21 @@ def read_text_file(path: Path) -> str:
         return strip_nul(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         fail(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8")
+
+
+# The options the reports share (police, letters, the yearly report).
+UNIT_OPTION = click.option(
+    "--unit", "unit_name", default=None, help="A street: this unit and the units below it."
+)
+
+
+def locale_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--lang / --locale: the language a report is written in (what: "The workbook's")."""
+    return click.option(
+        "--lang",
+        "--locale",
+        "locale",
+        type=click.Choice(list(LOCALES)),
+        default=None,
+        help=f"{what} language (default LIAISON_LOCALE).",
+    )

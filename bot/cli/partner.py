@@ -14,7 +14,16 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import RECORD_ID, cli_actor, echo, fail, local_time, run_with_db, settings_of
+from bot.cli.common import (
+    RECORD_ID,
+    cli_actor,
+    echo,
+    fail,
+    local_time,
+    locale_option,
+    run_with_db,
+    settings_of,
+)
 from messages.letters import (
     LetterError,
     letter_pdf,
@@ -49,7 +58,7 @@ from storage.partners import (
 )
 from storage.phones import mask_phone
 from storage.regions import default_index
-from storage.settings import LOCALES, Settings
+from storage.settings import Settings
 
 HALF_OPTION = click.option(
     "--half", default=None, help="The half year, like 2026H2 (default: the current one)."
@@ -349,14 +358,7 @@ def partner_sent(
 @HALF_OPTION
 @click.option("--partner", "partner_id", type=RECORD_ID, default=None, help="Only this one.")
 @click.option("--unit", default=None, help="Only the partners of this street.")
-@click.option(
-    "--lang",
-    "--locale",
-    "locale",
-    type=click.Choice(list(LOCALES)),
-    default=None,
-    help="The letters' language (default LIAISON_LOCALE).",
-)
+@locale_option("The letters'")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),

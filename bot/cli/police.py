@@ -13,7 +13,16 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import cli_actor, echo, fail, local_time, run_with_db, settings_of
+from bot.cli.common import (
+    UNIT_OPTION,
+    cli_actor,
+    echo,
+    fail,
+    local_time,
+    locale_option,
+    run_with_db,
+    settings_of,
+)
 from messages.police_report import findings, findings_workbook, roster_left, roster_workbook
 from messages.render import Renderer
 from storage import directory
@@ -29,19 +38,9 @@ from storage.police import (
     reconcile,
     record_reconciliation,
 )
-from storage.settings import LOCALES, Settings
+from storage.settings import Settings
 
-LOCALE_OPTION = click.option(
-    "--locale",
-    "--lang",
-    "locale",
-    type=click.Choice(list(LOCALES)),
-    default=None,
-    help="The workbook's language (default LIAISON_LOCALE).",
-)
-UNIT_OPTION = click.option(
-    "--unit", "unit_name", default=None, help="A street: this unit and the units below it."
-)
+LOCALE_OPTION = locale_option("The workbook's")
 
 
 def _this_month(settings: Settings) -> str:

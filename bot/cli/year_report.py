@@ -10,29 +10,28 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import cli_actor, echo, fail, run_with_db, settings_of
-from bot.cli.police import UNIT_OPTION
+from bot.cli.common import (
+    UNIT_OPTION,
+    cli_actor,
+    echo,
+    fail,
+    locale_option,
+    run_with_db,
+    settings_of,
+)
 from messages.render import Renderer
 from messages.year_report import report_filename, year_report_pdf, year_report_xlsx
 from storage import directory
 from storage.clock import SystemClock
 from storage.db import Database
 from storage.regions import default_index
-from storage.settings import LOCALES
 from storage.year_report import YearReport, year_bounds, year_report
 
 
 @click.command("year")
 @click.argument("year", metavar="YEAR")
 @UNIT_OPTION
-@click.option(
-    "--locale",
-    "--lang",
-    "locale",
-    type=click.Choice(list(LOCALES)),
-    default=None,
-    help="The report's language (default LIAISON_LOCALE).",
-)
+@locale_option("The report's")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
