@@ -285,6 +285,8 @@ async def test_a_change_tells_what_changed_and_the_reminder_follows_the_new_day(
     assert "【活动变更】流动党员座谈会" in told.text
     assert "<s>2026-12-05 14:00–16:00</s> → <b>2026-12-12 14:00–16:00</b>" in told.text
     assert [b.text for b in told.flat_buttons] == ["✅ 我参加", "✖️ 我不能参加"]
+    # Whatever they had answered stands: the buttons are only to change it.
+    assert "您原来的回复不变" in told.text
     assert "When: <s>2026-12-05 14:00–16:00</s> → <b>2026-12-12 14:00–16:00</b>" in (
         got[LIU][0].text
     )
