@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console
+from bot.console.core import Console, download_headers
 from storage.audit import (
     AuditFilter,
     AuditLine,
@@ -190,7 +190,7 @@ def routes(console: Console) -> list[Route]:
         return Response(
             export_csv(lines, zone),
             media_type="text/csv; charset=utf-8",
-            headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+            headers=download_headers(name),
         )
 
     return [

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console, Form
+from bot.console.core import Console, Form, download_headers
 from bot.console.desk import back_to, choice, form_id, record_id, refused
 from messages.letters import letter_filename, letter_html, letter_pdf
 from storage.certificates import (
@@ -172,10 +172,7 @@ def routes(console: Console) -> list[Route]:
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={
-                **SECURITY_HEADERS,
-                "Content-Disposition": f'attachment; filename="{filename}"',
-            },
+            headers=download_headers(filename),
         )
 
     return [

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -42,6 +42,17 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+def download_headers(name: str, fallback: str | None = None) -> dict[str, str]:
+    """The headers of a file to save, named name: filename* carries a name with Chinese
+    (a unit's), filename its ASCII fallback for old browsers (default: name with anything
+    not ASCII as "_")."""
+    plain = fallback or name.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return {**SECURITY_HEADERS, "Content-Disposition": disposition}
+
+
 # A notice of 8,000 Chinese characters is 72 KB url-encoded (9 bytes each), and a paste
 # somewhat over the limit must still arrive to be refused with its length, not as a forgery.
 MAX_FORM_BYTES = 256 * 1024

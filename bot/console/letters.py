@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console, Form
+from bot.console.core import SECURITY_HEADERS, Console, Form, download_headers
 from bot.console.desk import MAX_CHOICE, choice, record_id, refused
 from messages.letters import (
     LetterError,
@@ -166,10 +166,7 @@ def routes(console: Console) -> list[Route]:
         return Response(
             body,
             media_type=media,
-            headers={
-                **SECURITY_HEADERS,
-                "Content-Disposition": f'attachment; filename="{filename}"',
-            },
+            headers=download_headers(filename),
         )
 
     async def pdf(request: Request, visitor: Visitor) -> Response:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console, Form
+from bot.console.core import SECURITY_HEADERS, Console, Form, download_headers
 from bot.console.desk import MAX_CHOICE, choice, form_id
 from storage.console import Visitor
 from storage.ratings import (
@@ -172,10 +172,7 @@ def routes(console: Console) -> list[Route]:
         return Response(
             data,
             media_type=XLSX,
-            headers={
-                **SECURITY_HEADERS,
-                "Content-Disposition": f'attachment; filename="ratings-{year}.xlsx"',
-            },
+            headers=download_headers(f"ratings-{year}.xlsx"),
         )
 
     async def refusal(

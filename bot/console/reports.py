@@ -28,14 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path, PurePath
-from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console, Form
+from bot.console.core import SECURITY_HEADERS, Console, Form, download_headers
 from bot.console.uploads import Upload
 from messages.police_report import (
     findings,
@@ -157,12 +156,6 @@ def pick(params: Mapping[str, str], scope: ReportScope, default_month: str, zone
     else:
         foreign = True
     return Picked(month, unit_field, unit_id, problems, foreign)
-
-
-def attachment(name: str, fallback: str) -> dict[str, str]:
-    """Headers of a download named name (fallback: its ASCII name for old browsers)."""
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return {**SECURITY_HEADERS, "Content-Disposition": disposition}
 
 
 def file_name(upload: Upload) -> str:
@@ -304,7 +297,7 @@ def routes(console: Console) -> list[Route]:
             )
         )
         return Response(
-            data, media_type=XLSX, headers=attachment(name, f"police-{picked.month}.xlsx")
+            data, media_type=XLSX, headers=download_headers(name, f"police-{picked.month}.xlsx")
         )
 
     async def compare(
@@ -395,7 +388,7 @@ def routes(console: Console) -> list[Route]:
             lambda: workbook_bytes(findings_workbook(services.renderer, kept.result, locale))
         )
         name = f"police-findings-{kept.month}.xlsx"
-        return Response(data, media_type=XLSX, headers=attachment(name, name))
+        return Response(data, media_type=XLSX, headers=download_headers(name))
 
     return [
         Route("/reports", console.page(index), methods=["GET"]),

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.console.core import SECURITY_HEADERS, Console
+from bot.console.core import Console, download_headers
 from bot.updates import parse_id
 from messages.year_report import report_filename, year_report_pdf, year_report_xlsx
 from storage.console import Visitor
@@ -39,12 +38,6 @@ def _year(text: str | None) -> int | None:
     except ValueError:
         return None
     return int(text)
-
-
-def _attachment(filename: str) -> str:
-    """An ASCII name for old browsers, the real one (a unit's Chinese name) for the rest."""
-    fallback = filename.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def routes(console: Console) -> list[Route]:
@@ -114,7 +107,7 @@ def routes(console: Console) -> list[Route]:
             return Response(
                 data,
                 media_type=FORMS[extension],
-                headers={**SECURITY_HEADERS, "Content-Disposition": _attachment(filename)},
+                headers=download_headers(filename),
             )
 
         return Route(f"/reports/year.{extension}", console.page(handler), methods=["GET"])
