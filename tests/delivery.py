@@ -19,7 +19,7 @@ from telegram.ext import ExtBot
 
 from bot.botapi import LocalBotApi, Outgoing
 from bot.context import Services
-from messages.channels.base import Channel
+from messages.channels.base import Channel, OutboundMessage, SendResult
 from messages.channels.telegram import GroupChatChannel, TelegramChannel
 from messages.dispatcher import Dispatcher, DispatcherConfig
 from storage.calendar import QuietHours
@@ -84,3 +84,24 @@ class Deliver:
         for outgoing in self.api.sent[before:]:
             got.setdefault(outgoing.chat_id, []).append(outgoing)
         return got
+
+
+class RecordingSms:
+    """Stands in for the SMS centre (the real SMPP channel has tests of its own): accepts
+    everything unless a result is scripted for the next sends."""
+
+    name = ChannelName.SMS
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundMessage] = []
+        self.script: list[SendResult] = []
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        if self.script:
+            return self.script.pop(0)
+        return SendResult.accepted(f"sms-{len(self.sent)}")
+
+    def to(self, phone: str) -> list[str]:
+        """The texts sent to one phone, in order."""
+        return [m.text for m in self.sent if m.address == phone]

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from bot.botapi import Button, LocalBotApi, Outgoing, _buttons
 from bot.context import LiaisonApplication, Services
 from messages.activities import activity_cancel, activity_change, activity_place
-from messages.channels.base import OutboundMessage, SendResult
 from messages.render import Reader, Renderer
 from scheduler.jobs import job_specs, run_due
 from storage.activities import (
@@ -47,7 +46,7 @@ from storage.models import (
 from storage.mydata import as_json, member_data
 from storage.payloads import ActivityCancel, ActivityChange, ActivityPlace
 from tests.chat import Person, talk
-from tests.delivery import Deliver, make_dispatcher
+from tests.delivery import Deliver, RecordingSms, make_dispatcher
 from tests.factories import make_group, make_member, make_staff
 
 WUHAN = ZoneInfo("Asia/Shanghai")
@@ -60,22 +59,6 @@ QIAN = "+8613900000022"  # 钱军: SMS only
 # 2026-12-05 14:00 in Wuhan, two hours.
 STARTS = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 REASON = "<b>暴雨</b>预警 & 场地关闭"
-
-
-class RecordingSms:
-    """Stands in for the SMS centre."""
-
-    name = ChannelName.SMS
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        self.sent.append(message)
-        return SendResult.accepted(f"sms-{len(self.sent)}")
-
-    def to(self, phone: str) -> list[str]:
-        return [m.text for m in self.sent if m.address == phone]
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.background import make_sms_inbox
 from bot.context import Services
-from messages.channels.base import MobileOriginated, OutboundMessage, SendResult
+from messages.channels.base import MobileOriginated
 from messages.sms_keywords import SmsKeywords
 from scheduler.jobs import run_due
 from storage.activities import create_activity
@@ -21,34 +21,17 @@ from storage.db import Database
 from storage.models import (
     ActivityInvitation,
     ActivityKind,
-    ChannelName,
     InboundSms,
     Member,
 )
 from storage.sms_inbox import SmsIntent, fingerprint
-from tests.delivery import make_dispatcher
+from tests.delivery import RecordingSms, make_dispatcher
 from tests.factories import make_group, make_member
 
 ZHAO = "+8613900000011"  # 赵敏: SMS only, reads Chinese
 QIAN = "+8613900000012"  # 钱军: SMS only, reads Chinese
 SUN = "+8613900000013"  # 孙丽: SMS only, reads English
 STARTS = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)  # 14:00 in Wuhan
-
-
-class RecordingSms:
-    """Stands in for the SMS centre (the SMPP channel has tests of its own)."""
-
-    name = ChannelName.SMS
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        self.sent.append(message)
-        return SendResult.accepted(f"sms-{len(self.sent)}")
-
-    def to(self, phone: str) -> list[str]:
-        return [m.text for m in self.sent if m.address == phone]
 
 
 @pytest.fixture(autouse=True)

@@ -37,24 +37,8 @@ from storage.notices import create_notice
 from storage.outbox import RetryPolicy, delivery_report, enqueue_to_members
 from storage.study import add_material
 from tests.chat import Person
-from tests.delivery import make_dispatcher
+from tests.delivery import RecordingSms, make_dispatcher
 from tests.factories import make_group, make_member
-
-
-class RecordingSms:
-    """Stands in for the SMS centre (the real SMPP channel has tests of its own)."""
-
-    name = ChannelName.SMS
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-        self.script: list[SendResult] = []
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        self.sent.append(message)
-        if self.script:
-            return self.script.pop(0)
-        return SendResult.accepted(f"sms-{len(self.sent)}")
 
 
 @pytest.fixture
