@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from benchmarks.common import Timer, fresh_database, show
-from messages.letters import letter_pdf, partner_letter_html
+from messages.letters import FONT, letter_pdf, partner_letter_html
 from messages.render import Renderer
 from storage.models import (
     Activity,
@@ -115,6 +115,12 @@ async def run() -> dict[str, Any]:
     results: dict[str, Any] = {"partners": PARTNERS, "members": PARTNERS * PER_PARTNER}
     async with fresh_database() as database:
         await _fill(database)
+        with Timer() as bare:
+            async with database.session() as session:
+                texts = (await session.execute(select(Member.status, Member.origin))).all()
+        assert len(texts) >= PARTNERS * PER_PARTNER
+        results["baseline_select_s"] = bare.seconds
+        show("bare SELECT of the members' places (baseline)", bare.seconds, "s")
         with Timer() as placing:
             async with database.session() as session:
                 placed = await memberships(session, index)
@@ -136,6 +142,10 @@ async def run() -> dict[str, Any]:
                 ]  # fmt: skip
         results["contents_s"] = gathering.seconds
         show("every letter's contents", gathering.seconds, "s")
+        with Timer() as blank:
+            letter_pdf(f'<html><body style="font-family: {FONT}"><p>函 2026H2</p></body></html>')
+        results["pdf_blank_s"] = blank.seconds
+        show("a PDF of one line in the same font (baseline)", blank.seconds, "s")
         drawn = []
         with Timer() as total:
             for letter in letters:
