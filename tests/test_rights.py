@@ -14,7 +14,7 @@ from bot.botapi import Button, LocalBotApi, Outgoing
 from bot.context import LiaisonApplication, Services
 from messages.callbacks import RIGHTS_APPROVE, RIGHTS_CARD, RIGHTS_WIPE
 from messages.sms_keywords import SmsKeywords
-from storage import certificates, ideas, requests, sms_inbox
+from storage import certificates, ideas, ratings, requests, sms_inbox
 from storage.clock import FakeClock
 from storage.db import Database
 from storage.models import (
@@ -229,6 +229,8 @@ FREE_TEXTS = (
     "在深圳长期务工需要活动证",  # a certificate application
     "孩子上学要开什么证明",  # an SMS to the staff inbox
     "这条短信的后半段",  # the first part of a long SMS whose second never came
+    "组织社区义诊表现突出",  # the reason of a rating adjustment
+    "带头服务群众模范",  # a commendation's citation
 )
 
 
@@ -282,6 +284,15 @@ async def _zhang_leaves_a_trace(
             reason="在深圳长期务工需要活动证",
             expected_months=12,
         )
+    async with db.session() as session:
+        await ratings.adjust(
+            session, START, member_id=zhang.id, year=2026, points=3,
+            reason="组织社区义诊表现突出", actor="cli:x", staff_id=None,
+        )  # fmt: skip
+        await ratings.commend(
+            session, START, year=2026, member_ids=[zhang.id], citation="带头服务群众模范",
+            actor="cli:x", staff_id=None,
+        )  # fmt: skip
     async with db.session() as session:
         # By SMS: one to the staff inbox (answered), and half of a long one.
         await sms_inbox.store_part(
