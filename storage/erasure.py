@@ -4,7 +4,9 @@ What identifies the member goes: their record (name, phone, Telegram binding, pl
 origin, destination and work), and everything they wrote or that places them. What the
 organisation counts stays, with no way back to the person. Per table:
 
-- members, member_groups, invites: deleted (the record itself and its bindings).
+- members, member_groups, invites: deleted (the record itself and its bindings); with the
+  member row go, by their foreign keys, the rating adjustments (their reasons), the
+  commendations (their citations) and the member's assignment to a partner organisation.
 - invite_guards, conversations: the rows of their Telegram account deleted (the account is
   an identifier; an open draft holds what they were typing). A staff member's draft that
   quotes them (a rejection naming them) goes too.
