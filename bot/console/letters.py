@@ -425,14 +425,16 @@ def routes(console: Console) -> list[Route]:
                 return await _refuse_liaison(console, session, visitor, "partner.remove", subject)
             if not await in_scope(session, visitor, partner_id, "partner.remove"):
                 return refused(console, visitor, AREA)
-            assert partner_id is not None  # in scope
-            if form.get("confirm") != "yes":
-                unconfirmed = True
-            else:
-                unconfirmed = False
-                await remove_partner(session, services.clock.now(), partner_id, actor=visitor.actor)
-        if unconfirmed:
+        assert partner_id is not None  # in scope
+        if form.get("confirm") != "yes":
+            # Its page again, saying the box was not ticked; nothing removed.
             return await partner_form(visitor, partner_id, None, error="unconfirmed", status=400)
+        try:
+            async with services.db.session() as session:
+                await remove_partner(session, services.clock.now(), partner_id, actor=visitor.actor)
+        except PartnerError:
+            # Removed by someone else in the meantime.
+            return refused(console, visitor, AREA)
         return back_to("/reports/letters", "removed")
 
     async def assign(request: Request, visitor: Visitor, form: Form) -> Response:
