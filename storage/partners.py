@@ -332,8 +332,10 @@ async def edit_partner(
             raise PartnerError(f"{key!r} is not a field of a partner", "unknown_field")
     values = dict(changes)
     if "name" in values:
-        row.name = check_name(values["name"] or "")
-        await _name_taken(session, row.name, but=row.id)
+        # Checked before it is set: the query would otherwise flush the duplicate first.
+        name = check_name(values["name"] or "")
+        await _name_taken(session, name, but=row.id)
+        row.name = name
     if "region" in values:
         row.adcode = resolve_region(index, values["region"] or "").adcode
     if "side" in values:
