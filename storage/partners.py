@@ -57,9 +57,8 @@ from storage.models import (
     member_groups,
 )
 from storage.phones import InvalidPhone, normalize_phone
-from storage.police import units_below
 from storage.regions import Region, RegionIndex
-from storage.scope import scope_condition, scope_units, sees_everyone
+from storage.scope import scope_condition, scope_units, sees_everyone, unit_condition
 
 MAX_NAME_LENGTH = 200
 MAX_ADDRESS_LENGTH = 300
@@ -433,18 +432,6 @@ async def assign_member(
 # --- who belongs to whom ------------------------------------------------------------------------
 
 
-def _in_unit(unit_id: int) -> ColumnElement[bool]:
-    """Members of the unit's tree: by home unit, or in a group of one of its units (as the
-    police roster of a street counts them)."""
-    in_groups = Member.id.in_(
-        select(member_groups.c.member_id)
-        .join(Group, Group.id == member_groups.c.group_id)
-        .where(Group.unit_id.in_(units_below(unit_id)))
-        .correlate(None)
-    )
-    return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
-
-
 async def _partner_scope(session: AsyncSession, staff_id: int | None) -> list[ColumnElement[bool]]:
     """Which partners staff_id may see: all for the command line and an administrator
     without scope, the partners of their units for a unit administrator, none for a liaison."""
@@ -511,7 +498,9 @@ async def memberships(
     in_unit: dict[int, set[int]] = {}
     for unit_id in {p.unit_id for p in partners if p.unit_id is not None}:
         in_unit[unit_id] = set(
-            await session.scalars(select(Member.id).where(_in_unit(unit_id), *member_conditions))
+            await session.scalars(
+                select(Member.id).where(unit_condition(unit_id), *member_conditions)
+            )
         )
     by_id = {p.id: p for p in partners}
     result = Membership(members={p.id: [] for p in partners})

@@ -16,22 +16,20 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.checkins import place_label
 from storage.models import (
     AuditEvent,
-    Group,
     LocationReport,
     Member,
     MemberStatus,
     Unit,
-    member_groups,
 )
 from storage.phones import InvalidPhone, normalize_phone
-from storage.scope import scope_condition
+from storage.scope import scope_condition, unit_condition
 from storage.sheets import (
     STRIP_CHARS,
     RowError,
@@ -106,27 +104,6 @@ def month_bounds(month: str, zone: tzinfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def units_below(unit_id: int) -> Select[tuple[int]]:
-    """The ids of a unit and of every unit below it in the tree."""
-    # UNION (not UNION ALL) also stops the recursion should the tree ever hold a cycle.
-    tree = select(Unit.id.label("id")).where(Unit.id == unit_id).cte(recursive=True)
-    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
-    return select(tree.c.id).correlate(None)
-
-
-def _in_unit(unit_id: int) -> ColumnElement[bool]:
-    """Members living in the unit's tree: by home unit, or in a group of one of its units
-    (the same two ways storage.scope puts a member in a staff member's units)."""
-    below = units_below(unit_id)
-    in_groups = Member.id.in_(
-        select(member_groups.c.member_id)
-        .join(Group, Group.id == member_groups.c.group_id)
-        .where(Group.unit_id.in_(below))
-        .correlate(None)
-    )
-    return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
-
-
 def _label(report: LocationReport) -> str | None:
     return place_label(report.province, report.city, report.district, report.text) or None
 
@@ -173,7 +150,7 @@ async def police_roster(
     start, end = month_bounds(month, zone)
     conditions: list[ColumnElement[bool]] = [Member.registered_at < end]
     if unit is not None:
-        conditions.append(_in_unit(unit.id))
+        conditions.append(unit_condition(unit.id))
     if staff_id is not None:
         conditions.append(scope_condition(staff_id))
     # Each member's status at the month's start and end, from today's and the status changes

@@ -67,7 +67,7 @@ from storage.models import (
 from storage.notices import clean_body
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
-from storage.scope import scope_condition, sees_everyone
+from storage.scope import scope_condition, sees_everyone, units_below
 from storage.sheets import spreadsheet_safe
 
 CRITERIA: Final = (
@@ -415,13 +415,6 @@ async def _scores(
     return _ranked(scores)
 
 
-def _subtree(unit_id: int) -> Select[tuple[int]]:
-    """The unit and every unit below it."""
-    tree = select(Unit.id.label("id")).where(Unit.id == unit_id).cte(recursive=True)
-    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
-    return select(tree.c.id)
-
-
 @dataclass(frozen=True, slots=True)
 class Ranking:
     """A year's ranked list over a scope (one unit and those below it, or all in view)."""
@@ -467,7 +460,7 @@ async def ranking(
     condition = _in_view(staff_id)
     if unit is not None:
         condition = and_(
-            condition, Member.home_unit_id.in_(_subtree(await _unit_id(session, unit)))
+            condition, Member.home_unit_id.in_(units_below(await _unit_id(session, unit)))
         )
     scores = await _scores(session, year=year, zone=zone, cycle=cycle, condition=condition)
     shown = [s for s in scores if top is None or s.rank <= top][:limit]

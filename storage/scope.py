@@ -55,6 +55,27 @@ def scope_units(staff_id: int) -> Select[int]:
     return select(tree.c.id).correlate(None)
 
 
+def units_below(unit_id: int) -> Select[tuple[int]]:
+    """The ids of a unit and of every unit below it in the tree."""
+    # UNION (not UNION ALL) also stops the recursion should the tree ever hold a cycle.
+    tree = select(Unit.id.label("id")).where(Unit.id == unit_id).cte(recursive=True)
+    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
+    return select(tree.c.id).correlate(None)
+
+
+def unit_condition(unit_id: int) -> ColumnElement[bool]:
+    """A where-clause on Member: living in the unit's tree, by home unit or in a group of one
+    of its units (the same two ways scope_condition puts a member in a staff member's
+    units); a street's police roster, partner letters and yearly report count them so."""
+    in_groups = Member.id.in_(
+        select(member_groups.c.member_id)
+        .join(Group, Group.id == member_groups.c.group_id)
+        .where(Group.unit_id.in_(units_below(unit_id)))
+        .correlate(None)
+    )
+    return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
+
+
 def _unscoped_admin(staff_id: int) -> ColumnElement[bool]:
     """True when staff_id is an administrator with neither units nor groups: sees all."""
     return and_(

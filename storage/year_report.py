@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -46,9 +46,15 @@ from storage.models import (
     Unit,
     member_groups,
 )
-from storage.police import units_below
 from storage.regions import RegionIndex
-from storage.scope import group_scope_condition, scope_condition, scope_units, sees_everyone
+from storage.scope import (
+    group_scope_condition,
+    scope_condition,
+    scope_units,
+    sees_everyone,
+    unit_condition,
+    units_below,
+)
 
 __all__ = [
     "ActivityFigures",
@@ -194,18 +200,6 @@ def _month_ends(year: int, zone: tzinfo) -> list[datetime]:
     return [datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone) for month in range(1, 13)]
 
 
-def _in_unit(unit_id: int) -> ColumnElement[bool]:
-    """Members of the unit's tree: by home unit, or in a group of one of its units (the two
-    ways storage.scope and the police roster put a member in a unit)."""
-    in_groups = Member.id.in_(
-        select(member_groups.c.member_id)
-        .join(Group, Group.id == member_groups.c.group_id)
-        .where(Group.unit_id.in_(units_below(unit_id)))
-        .correlate(None)
-    )
-    return or_(Member.home_unit_id.in_(units_below(unit_id)), in_groups)
-
-
 async def report_units(session: AsyncSession, staff_id: int) -> list[Unit]:
     """The units staff_id may narrow the report to, by name: every unit for an administrator
     over the district, their units and those below for one with a scope; none for a liaison
@@ -260,7 +254,7 @@ async def year_report(
     start, end = year_bounds(year, zone)
     scoped: list[ColumnElement[bool]] = []
     if unit is not None:
-        scoped.append(_in_unit(unit.id))
+        scoped.append(unit_condition(unit.id))
     if staff_id is not None and not await sees_everyone(session, staff_id):
         scoped.append(scope_condition(staff_id))
     in_scope = and_(Member.registered_at < end, *scoped)
