@@ -67,7 +67,7 @@ from storage.models import (
 from storage.notices import clean_body
 from storage.outbox import enqueue_to_members
 from storage.phones import InvalidPhone, mask_phone, normalize_phone
-from storage.scope import scope_condition, sees_everyone, units_below
+from storage.scope import member_in_scope, scope_condition, sees_everyone, units_below
 from storage.sheets import spreadsheet_safe
 
 CRITERIA: Final = (
@@ -528,31 +528,6 @@ async def find_member(session: AsyncSession, text: str) -> int:
     return member_id
 
 
-async def _member_in_view(
-    session: AsyncSession,
-    now: datetime,
-    member_id: int,
-    *,
-    staff_id: int | None,
-    actor: str,
-    action: str,
-) -> Member | None:
-    """The member if staff_id may see them; else None, the refusal audited (outside the
-    scope and not there read the same; the trail tells them apart)."""
-    member = await session.scalar(select(Member).where(Member.id == member_id, _in_view(staff_id)))
-    if member is None:
-        await audit.record_refused(
-            session,
-            now,
-            actor=actor,
-            action=f"{action}.refused",
-            kind="member",
-            model=Member,
-            record_id=member_id,
-        )
-    return member
-
-
 # --- adjustments ----------------------------------------------------------------------------
 
 
@@ -597,8 +572,13 @@ async def adjust(
             f"an adjustment is from -{MAX_ADJUSTMENT} to {MAX_ADJUSTMENT} points, not 0", "points"
         )
     text = check_reason(reason)
-    if not await _member_in_view(
-        session, now, member_id, staff_id=staff_id, actor=actor, action="rating.adjust"
+    if not await member_in_scope(
+        session,
+        now,
+        staff_id=staff_id,
+        member_id=member_id,
+        actor=actor,
+        action="rating.adjust",
     ):
         return Refusal.NOT_FOUND
     row = RatingAdjustment(
@@ -759,8 +739,13 @@ async def commend(
     if not wanted:
         raise RatingError("no member to commend", "not_found")
     for member_id in wanted:
-        if not await _member_in_view(
-            session, now, member_id, staff_id=staff_id, actor=actor, action="rating.commend"
+        if not await member_in_scope(
+            session,
+            now,
+            staff_id=staff_id,
+            member_id=member_id,
+            actor=actor,
+            action="rating.commend",
         ):
             return Refusal.NOT_FOUND
     already = list(
@@ -818,8 +803,13 @@ async def uncommend(
         session, now, staff_id=staff_id, actor=actor, action="rating.uncommend"
     ):
         return Refusal.NOT_ADMIN
-    if not await _member_in_view(
-        session, now, member_id, staff_id=staff_id, actor=actor, action="rating.uncommend"
+    if not await member_in_scope(
+        session,
+        now,
+        staff_id=staff_id,
+        member_id=member_id,
+        actor=actor,
+        action="rating.uncommend",
     ):
         return Refusal.NOT_FOUND
     row = await session.scalar(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, or_, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -469,20 +469,20 @@ async def member_in_scope(
     session: AsyncSession,
     now: datetime,
     *,
-    staff_id: int,
+    staff_id: int | None,
     member_id: int | None,
     actor: str,
     action: str,
     **detail: object,
 ) -> Member | None:
-    """The member an action of staff_id is about, when in their scope; else None, the
-    refusal audited as action.refused (outside the scope reads as not there to them; the
-    trail tells the two apart)."""
+    """The member an action of staff_id is about, when in their scope (staff_id None: the
+    command line's operator, who sees everyone); else None, the refusal audited as
+    action.refused (outside the scope reads as not there to them; the trail tells the two
+    apart)."""
     member = None
     if member_id is not None:
-        member = await session.scalar(
-            select(Member).where(Member.id == member_id, scope_condition(staff_id))
-        )
+        in_scope = true() if staff_id is None else scope_condition(staff_id)
+        member = await session.scalar(select(Member).where(Member.id == member_id, in_scope))
     if member is None:
         await audit.record_refused(
             session,
