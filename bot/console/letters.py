@@ -379,25 +379,30 @@ def routes(console: Console) -> list[Route]:
             return await partner_form(visitor, None, typed, error=error.reason, status=400)
         return back_to("/reports/letters", "added")
 
-    async def edit_page(request: Request, visitor: Visitor) -> Response:
-        partner_id = record_id(request, "partner_id")
+    async def partner_refused(
+        visitor: Visitor, partner_id: int | None, action: str
+    ) -> Response | None:
+        """None when the visitor may change this partner; else the refusal to answer with
+        (a liaison: 403; a partner not there or not theirs: 404), audited."""
         async with services.db.session() as session:
             if visitor.role is not StaffRole.ADMIN:
                 subject = f"partner:{partner_id}" if partner_id is not None else None
-                return await _refuse_liaison(console, session, visitor, "partner.edit", subject)
-            if not await in_scope(session, visitor, partner_id, "partner.edit"):
+                return await _refuse_liaison(console, session, visitor, action, subject)
+            if not await in_scope(session, visitor, partner_id, action):
                 return refused(console, visitor, AREA)
+        return None
+
+    async def edit_page(request: Request, visitor: Visitor) -> Response:
+        partner_id = record_id(request, "partner_id")
+        if (refusal := await partner_refused(visitor, partner_id, "partner.edit")) is not None:
+            return refusal
         return await partner_form(visitor, partner_id, None)
 
     async def save(request: Request, visitor: Visitor, form: Form) -> Response:
         partner_id = record_id(request, "partner_id")
         typed = _typed(form)
-        async with services.db.session() as session:
-            if visitor.role is not StaffRole.ADMIN:
-                subject = f"partner:{partner_id}" if partner_id is not None else None
-                return await _refuse_liaison(console, session, visitor, "partner.edit", subject)
-            if not await in_scope(session, visitor, partner_id, "partner.edit"):
-                return refused(console, visitor, AREA)
+        if (refusal := await partner_refused(visitor, partner_id, "partner.edit")) is not None:
+            return refusal
         assert partner_id is not None  # in scope
         try:
             async with services.db.session() as session:
@@ -419,12 +424,8 @@ def routes(console: Console) -> list[Route]:
 
     async def remove(request: Request, visitor: Visitor, form: Form) -> Response:
         partner_id = record_id(request, "partner_id")
-        async with services.db.session() as session:
-            if visitor.role is not StaffRole.ADMIN:
-                subject = f"partner:{partner_id}" if partner_id is not None else None
-                return await _refuse_liaison(console, session, visitor, "partner.remove", subject)
-            if not await in_scope(session, visitor, partner_id, "partner.remove"):
-                return refused(console, visitor, AREA)
+        if (refusal := await partner_refused(visitor, partner_id, "partner.remove")) is not None:
+            return refusal
         assert partner_id is not None  # in scope
         if form.get("confirm") != "yes":
             # Its page again, saying the box was not ticked; nothing removed.
