@@ -1,13 +1,15 @@
 """What several conversations share besides the engine (bot/flow.py): a long text pasted in
-parts."""
+parts, and groups ticked on a keyboard."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from messages.callbacks import Action
 
 # A message this long may be one part of a paste the Telegram app split (at 4,096).
 PART_LENGTH = 3000
@@ -70,3 +72,19 @@ def take_paste(
         return Paste(PasteStep.PART, body=body)
     draft.parts.clear()
     return Paste(PasteStep.WHOLE, body=body)
+
+
+def toggle_group(
+    data: str | None, pick: Action[int], offered: Sequence[tuple[int, str]], chosen: list[int]
+) -> bool | None:
+    """A group button pressed on a ticking keyboard (/notice, /activities): the group ticked
+    (True) or unticked (False) in chosen; None for a press naming no group offered."""
+    pressed = pick.unpack(data)
+    if pressed is None or pressed[0] not in dict(offered):
+        return None
+    (group_id,) = pressed
+    if group_id in chosen:
+        chosen.remove(group_id)
+        return False
+    chosen.append(group_id)
+    return True

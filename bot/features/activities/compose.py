@@ -20,6 +20,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.commands import Audience
 from bot.context import LiaisonContext
+from bot.drafts import toggle_group
 from bot.flow import END, Flow, Start, Step, press, typed
 from bot.replies import inline_keyboard, label, render, reply
 from bot.updates import message_text
@@ -262,14 +263,8 @@ def _groups_values(context: LiaisonContext, draft: Draft) -> Mapping[str, Any]:
 async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -> str:
     query = update.callback_query
     assert query is not None
-    pressed = ACTIVITY_PICK.unpack(query.data)
-    if pressed is None or pressed[0] not in dict(draft.groups):
+    if toggle_group(query.data, ACTIVITY_PICK, draft.groups, draft.chosen) is None:
         return GROUPS
-    (group_id,) = pressed
-    if group_id in draft.chosen:
-        draft.chosen.remove(group_id)
-    else:
-        draft.chosen.append(group_id)
     await query.edit_message_reply_markup(_groups_keyboard(context, draft))
     return GROUPS
 

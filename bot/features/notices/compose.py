@@ -27,7 +27,7 @@ from telegram import Update
 
 from bot.commands import Audience
 from bot.context import LiaisonContext
-from bot.drafts import PasteStep, take_paste
+from bot.drafts import PasteStep, take_paste, toggle_group
 from bot.features.notices.questions import (
     Draft,
     audience,
@@ -118,14 +118,10 @@ async def start_notice(update: Update, context: LiaisonContext) -> str:
 async def group_toggled(update: Update, context: LiaisonContext, draft: Draft) -> str:
     query = update.callback_query
     assert query is not None
-    pressed = NOTICE_PICK.unpack(query.data)
-    if pressed is None or pressed[0] not in dict(draft.groups):
+    ticked = toggle_group(query.data, NOTICE_PICK, draft.groups, draft.chosen)
+    if ticked is None:
         return CHOOSE
-    (group_id,) = pressed
-    if group_id in draft.chosen:
-        draft.chosen.remove(group_id)
-    else:
-        draft.chosen.append(group_id)
+    if ticked:
         draft.everyone = False
     await query.edit_message_reply_markup(choose_keyboard(context, draft))
     return CHOOSE
