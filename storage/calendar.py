@@ -150,6 +150,14 @@ def at_local(day: date, clock: time, zone: tzinfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=zone)
 
 
+def year_bounds(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The first instant of the year and of the next, in zone (the yearly report's and the
+    ratings' year); ValueError out of range."""
+    if not 2000 <= year <= 9998:
+        raise ValueError(f"{year} is not a year between 2000 and 9998")
+    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
+
+
 def add_months(day: date, months: int) -> date:
     """The same day months later (or earlier), clamped to the end of a shorter month."""
     index = day.year * 12 + day.month - 1 + months

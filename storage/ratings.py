@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage import audit, payloads
-from storage.calendar import CycleRule, add_months, at_local
+from storage.calendar import CycleRule, add_months, at_local, year_bounds
 from storage.checkins import member_zone
 from storage.cycles import follows, group_cycles, in_zone, shared_cycles, zones_in_use
 from storage.models import (
@@ -221,14 +221,6 @@ async def change_rule(
 
 
 # --- scores ---------------------------------------------------------------------------------
-
-
-def year_bounds(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The year's first instant and the next year's, in the district's zone."""
-    return (
-        datetime(year, 1, 1, tzinfo=zone),
-        datetime(year + 1, 1, 1, tzinfo=zone),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -939,7 +931,6 @@ __all__ = [
     "uncommend",
     "workbook",
     "year_adjustments",
-    "year_bounds",
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage import audit
+from storage.calendar import year_bounds
 from storage.dashboard import MonthRate
 from storage.models import (
     Activity,
@@ -64,7 +65,6 @@ __all__ = [
     "LostContact",
     "YearReport",
     "report_units",
-    "year_bounds",
     "year_report",
 ]
 
@@ -183,13 +183,6 @@ class YearReport:
         due = sum(month.members for month in self.months)
         done = sum(month.checked_in for month in self.months)
         return round(100 * done / due, 1) if due else 0.0
-
-
-def year_bounds(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The first instant of the year and of the next, in zone; ValueError out of range."""
-    if not 2000 <= year <= 9998:
-        raise ValueError(f"{year} is not a year between 2000 and 9998")
-    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
 
 
 def _periods(year: int) -> list[str]:

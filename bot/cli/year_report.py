@@ -22,10 +22,11 @@ from bot.cli.common import (
 from messages.render import Renderer
 from messages.year_report import report_filename, year_report_pdf, year_report_xlsx
 from storage import directory
+from storage.calendar import year_bounds
 from storage.clock import SystemClock
 from storage.db import Database
 from storage.regions import default_index
-from storage.year_report import YearReport, year_bounds, year_report
+from storage.year_report import YearReport, year_report
 
 
 @click.command("year")

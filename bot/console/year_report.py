@@ -20,9 +20,10 @@ from starlette.routing import Route
 from bot.console.core import Console, download_headers
 from bot.updates import parse_id
 from messages.year_report import report_filename, year_report_pdf, year_report_xlsx
+from storage.calendar import year_bounds
 from storage.console import Visitor
 from storage.models import Unit
-from storage.year_report import report_units, year_bounds, year_report
+from storage.year_report import report_units, year_report
 
 FORMS = {
     "pdf": "application/pdf",
